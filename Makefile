@@ -1,0 +1,135 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# xlimit build. `make` builds build/xlimit (the BPF object and its skeleton
+# inside); `sudo make check` runs every test; `sudo make demo` runs the
+# built-in demo; `sudo make install` installs the binary and man page.
+# `check` and `demo` install the Debian packages they need when missing.
+# V=1 shows the full commands.
+
+BUILD := build
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON := /usr/bin/python3
+
+ARCH := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+# clang --target=bpf does not search the multiarch directory that holds
+# asm/types.h: take it from the host compiler's own search list.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Wextra -Werror \
+	-D__TARGET_ARCH_$(ARCH) -Iinclude -Ibpf \
+	$(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
+
+CFLAGS ?= -O2 -g
+XL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+	-I$(BUILD) -D_GNU_SOURCE
+LIBS := -lbpf -ljson-c
+TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+	-I$(BUILD) -Itests/lib -D_GNU_SOURCE -fsanitize=address,undefined \
+	-fno-omit-frame-pointer
+
+# Debian packages: to build, and in addition to run the tests and demo.
+DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
+	libelf-dev zlib1g-dev pkg-config
+DEB_RUN := iproute2 python3 python3-limits clang-format
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+.DELETE_ON_ERROR:
+.PHONY: all clean check demo install uninstall deps deps-build toolchain \
+	format-check
+
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+all: toolchain $(BUILD)/xlimit
+
+# Fail early, with a sentence, when a tool is missing.
+toolchain:
+	@for t in $(CC) $(CLANG) $(BPFTOOL) pkg-config; do \
+		command -v $$t >/dev/null 2>&1 || { \
+		echo "xlimit: build needs '$$t' (Debian: sudo make deps, or apt-get install $(DEB_BUILD))" >&2; \
+		exit 1; }; done
+	@pkg-config --exists libbpf json-c || { \
+		echo "xlimit: build needs libbpf and json-c headers (apt-get install libbpf-dev libjson-c-dev)" >&2; \
+		exit 1; }
+
+# Install the Debian packages that are missing (needs root and apt).
+deps:
+	@./tests/lib/install-deps.sh $(DEB_BUILD) $(DEB_RUN)
+deps-build:
+	@./tests/lib/install-deps.sh $(DEB_BUILD)
+
+$(BUILD) $(BUILD)/user $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/xlimit.bpf.o: bpf/xlimit.bpf.c $(BPF_HDRS) | $(BUILD)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/xlimit.skel.h: $(BUILD)/xlimit.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name xlimit_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/xlimit: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS)
+
+-include $(USER_OBJS:.o=.d)
+
+# Unit tests, with sanitizers.
+$(BUILD)/tests/test_parse: tests/unit/test_parse.c user/limits.c user/limits.h \
+		| $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_parse.c user/limits.c -o $@
+
+$(BUILD)/tests/test_limiter: tests/unit/test_limiter.c $(BPF_HDRS) \
+		| $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) -pthread tests/unit/test_limiter.c -o $@
+
+# BPF tests: the real object through bpf_prog_test_run_opts.
+$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c $(BUILD)/xlimit.skel.h \
+		tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)
+
+TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
+	$(BUILD)/tests/test_bpf
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)./tests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)./user/demo.sh
+
+format-check:
+	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+install: $(BUILD)/xlimit
+	install -D -m 0755 $(BUILD)/xlimit $(DESTDIR)$(SBINDIR)/xlimit
+	install -D -m 0644 docs/xlimit.8 $(DESTDIR)$(MANDIR)/man8/xlimit.8
+	-mandb -q 2>/dev/null
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/xlimit $(DESTDIR)$(MANDIR)/man8/xlimit.8
+
+clean:
+	rm -rf $(BUILD)

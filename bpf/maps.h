@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The maps of the xlimit datapath, all pinned by name under the pin root
+ * the loader gives (/sys/fs/bpf/xlimit) and all with BTF, so that
+ * `bpftool map dump pinned /sys/fs/bpf/xlimit/xl_state` prints field
+ * names. Their layouts are in include/xlimit.h.
+ */
+#ifndef XL_MAPS_H
+#define XL_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include "xlimit.h"
+
+/* Destination port (0 = every port without a rule) -> its limits. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, __u16);
+	__type(value, struct xl_rule);
+	__uint(max_entries, XL_MAX_RULES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_RULES SEC(".maps");
+
+/* (source, port) -> one fixed window per limit. The loader may resize it
+ * before the first load (`xlimit attach --max-sources`). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xl_key);
+	__type(value, struct xl_state);
+	__uint(max_entries, XL_STATE_DEFAULT);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_STATE SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct xl_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, XL_LIST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_ALLOW SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__type(key, struct xl_lpm_key);
+	__type(value, __u32);
+	__uint(max_entries, XL_LIST_MAX);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_DENY SEC(".maps");
+
+/* Per rule slot, per CPU: no atomics needed, softirq does not nest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_stats);
+	__uint(max_entries, XL_MAX_RULES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_STATS SEC(".maps");
+
+/* Live settings, changed without a reload. An all-zero entry (never set)
+ * means the defaults. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_config);
+	__uint(max_entries, 1);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_CONFIG SEC(".maps");
+
+#endif /* XL_MAPS_H */

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * The contract between the xlimit datapath (bpf/) and userspace (user/):
+ * map names, key and value layouts, limits, action codes and statistics
+ * counter ids. Both sides compile against this file and nothing else
+ * describes these structures, so they cannot drift apart. It depends on
+ * <linux/types.h> only.
+ */
+#ifndef XLIMIT_H
+#define XLIMIT_H
+
+#include <linux/types.h>
+
+/* Map names: the BPF declarations and the pin names under XL_PIN_DIR.
+ * The kernel keeps at most 15 characters of a map name. */
+#define XL_MAP_RULES xl_rules
+#define XL_MAP_STATE xl_state
+#define XL_MAP_ALLOW xl_allow
+#define XL_MAP_DENY xl_deny
+#define XL_MAP_STATS xl_stats
+#define XL_MAP_CONFIG xl_config
+
+#define XL_STR_(x) #x
+#define XL_STR(x) XL_STR_(x)
+
+#define XL_PIN_DIR "/sys/fs/bpf/xlimit"
+
+#define XL_MAX_LIMITS 4 /* limits on one port */
+#define XL_MAX_RULES 1024 /* ports with a rule of their own (+ port 0) */
+#define XL_LIST_MAX 65536 /* entries in each of the allow and deny lists */
+#define XL_STATE_DEFAULT 262144 /* tracked (source, port) keys, default */
+
+/* The largest amount a limit may have: the window counter is 40 bits wide
+ * (see xl_limiter.h) and must be able to run past the amount. */
+#define XL_AMOUNT_MAX 4294967295ULL
+/* The longest period, in seconds, whose length in ns fits in 64 bits. */
+#define XL_PERIOD_MAX_S 18446744073ULL
+#define XL_NSEC_PER_SEC 1000000000ULL
+
+/* What happens to a SYN over a limit. */
+enum xl_action {
+	XL_ACT_DROP = 0, /* XDP_DROP / TC_ACT_SHOT */
+	XL_ACT_PASS = 1, /* counted and let through; the sidecar answers 429 */
+};
+
+/* One limit: at most `amount` hits per window of `period_ns`. */
+struct xl_limit {
+	__u64 amount;
+	__u64 period_ns;
+	__u32 action; /* enum xl_action */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xl_limit) == 24, "xl_limit layout");
+
+/* xl_rules: destination port (host order; 0 = every port without a rule
+ * of its own) -> the limits of that port. */
+struct xl_rule {
+	__u32 nlimits; /* 1..XL_MAX_LIMITS */
+	__u32 slot; /* index of this rule's counters in xl_stats */
+	struct xl_limit limits[XL_MAX_LIMITS];
+};
+_Static_assert(sizeof(struct xl_rule) == 8 + 24 * XL_MAX_LIMITS,
+	       "xl_rule layout");
+
+/* xl_state key: the client. IPv4 sources are stored v4-mapped
+ * (::ffff:a.b.c.d); IPv6 sources are masked to the configured prefix. */
+struct xl_key {
+	__u8 addr[16];
+	__u16 port; /* destination port, host order */
+	__u16 pad;
+};
+_Static_assert(sizeof(struct xl_key) == 20, "xl_key layout");
+
+/* One fixed window: `start` is the monotonic ns of the window's first hit
+ * (0 = no window yet); `tagcount` holds a 24-bit tag derived from `start`
+ * above a 40-bit hit count, so that one atomic add both counts and tells
+ * which window it counted in (see xl_limiter.h). */
+struct xl_window {
+	__u64 start;
+	__u64 tagcount;
+};
+_Static_assert(sizeof(struct xl_window) == 16, "xl_window layout");
+
+/* xl_state value: one window per limit of the port's rule, by position. */
+struct xl_state {
+	struct xl_window win[XL_MAX_LIMITS];
+};
+_Static_assert(sizeof(struct xl_state) == 16 * XL_MAX_LIMITS,
+	       "xl_state layout");
+
+/* xl_allow and xl_deny: LPM tries over IPv6-sized keys, IPv4 stored
+ * v4-mapped (prefix length + 96). The value is unused (always 1). */
+struct xl_lpm_key {
+	__u32 prefixlen;
+	__u8 addr[16];
+};
+_Static_assert(sizeof(struct xl_lpm_key) == 20, "xl_lpm_key layout");
+
+/* xl_config: one entry of live settings, read on every counted SYN. */
+struct xl_config {
+	__u32 ipv6_prefix; /* sources are counted per /N, 1..128 */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct xl_config) == 8, "xl_config layout");
+
+/* xl_stats: per-CPU array, one entry per rule slot (XL_MAX_RULES). */
+enum xl_stat {
+	XL_STAT_SEEN = 0, /* SYNs to the rule's port(s) */
+	XL_STAT_PASSED, /* within every limit */
+	XL_STAT_DROPPED, /* over a limit with action drop */
+	XL_STAT_OVER_PASSED, /* over a limit with action pass */
+	XL_STAT_ALLOWED, /* source in the allow list: passed, not counted */
+	XL_STAT_DENIED, /* source in the deny list: dropped */
+	XL_STAT_NR,
+};
+
+struct xl_stats {
+	__u64 c[XL_STAT_NR];
+};
+_Static_assert(sizeof(struct xl_stats) == 8 * XL_STAT_NR, "xl_stats layout");
+
+/* What the decision function concluded for one SYN. */
+enum xl_verdict {
+	XL_V_PASS = 0, /* not a counted SYN, or within the limits */
+	XL_V_ALLOWED, /* allow-listed */
+	XL_V_DENIED, /* deny-listed: drop */
+	XL_V_OVER_DROP, /* over a limit whose action is drop */
+	XL_V_OVER_PASS, /* over limit(s) whose action is pass only */
+};
+
+/*
+ * Context of the SEC("syscall") program, which lets userspace charge or
+ * read a client's state with the datapath's own code through
+ * bpf_prog_test_run_opts(). In: addr, port, op. Out: everything else.
+ */
+enum xl_op {
+	XL_OP_READ = 0, /* read the state, change nothing */
+	XL_OP_CHARGE = 1, /* count one hit, as a SYN would */
+};
+
+struct xl_query {
+	/* in */
+	__u8 addr[16]; /* v4-mapped for IPv4; masked by the program */
+	__u16 port;
+	__u16 op; /* enum xl_op */
+	/* out */
+	__s32 err; /* 0, or -ENOENT when no rule covers the port */
+	__u32 verdict; /* enum xl_verdict */
+	__u32 rule_port; /* the port whose rule applied (0 or port) */
+	__u32 nlimits;
+	__u32 breached; /* bit i: limit i refused this hit */
+	__u32 pad[2];
+	__u64 now; /* monotonic ns the decision was made at */
+	struct xl_limit limits[XL_MAX_LIMITS];
+	struct xl_window win[XL_MAX_LIMITS]; /* state after the operation */
+};
+_Static_assert(sizeof(struct xl_query) == 56 + 24 * XL_MAX_LIMITS +
+						 16 * XL_MAX_LIMITS,
+	       "xl_query layout");
+
+#endif /* XLIMIT_H */
