@@ -25,9 +25,9 @@ BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Wextra -Werror \
 	$(if $(MULTIARCH),-idirafter /usr/include/$(MULTIARCH))
 
 CFLAGS ?= -O2 -g
-XL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+XL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude \
 	-I$(BUILD) -D_GNU_SOURCE
-LIBS := -lbpf -ljson-c
+LIBS := -lbpf -ljson-c -lm
 TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 	-I$(BUILD) -Itests/lib -D_GNU_SOURCE -fsanitize=address,undefined \
 	-fno-omit-frame-pointer

@@ -9,6 +9,7 @@
 #define XL_DECIDE_H
 
 #include "maps.h"
+#include "xl_key.h"
 #include "xl_limiter.h"
 
 /* The one source of time: monotonic ns (CLOCK_MONOTONIC in userspace). */
@@ -41,29 +42,11 @@ static __always_inline int xl_listed(void *list, const __u8 addr[16])
 static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
 					__u16 port)
 {
-	__u32 zero = 0, prefix = 128, i;
 	struct xl_config *cfg;
-	int v4 = 1;
+	__u32 zero = 0;
 
-	__builtin_memcpy(k->addr, addr, 16);
-	k->port = port;
-	k->pad = 0;
-	for (i = 0; i < 12; i++)
-		if (addr[i] != (i < 10 ? 0 : 0xff))
-			v4 = 0;
-	if (v4)
-		return;
 	cfg = bpf_map_lookup_elem(&XL_MAP_CONFIG, &zero);
-	if (cfg && cfg->ipv6_prefix >= 1 && cfg->ipv6_prefix < 128)
-		prefix = cfg->ipv6_prefix;
-	for (i = 0; i < 16; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			k->addr[i] = 0;
-		else
-			k->addr[i] &= (__u8)(0xff << (8 - (prefix - 8 * i)));
-	}
+	xl_key_init(k, addr, port, cfg ? cfg->ipv6_prefix : 128);
 }
 
 /* The client's state, created empty on its first hit. */

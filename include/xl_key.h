@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * How a source address becomes a state key: IPv4 stays whole (v4-mapped),
+ * IPv6 is masked to the configured prefix. A pure function shared by the
+ * datapath and by userspace, which needs the same key to find a client's
+ * state.
+ */
+#ifndef XL_KEY_H
+#define XL_KEY_H
+
+#include "xlimit.h"
+
+#ifndef xl_inline
+#define xl_inline static inline __attribute__((always_inline))
+#endif
+
+xl_inline int xl_is_v4mapped(const __u8 addr[16])
+{
+	int i;
+
+	for (i = 0; i < 12; i++)
+		if (addr[i] != (i < 10 ? 0 : 0xff))
+			return 0;
+	return 1;
+}
+
+/* `prefix` outside 1..127 means the whole address. */
+xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
+			   __u32 prefix)
+{
+	__u32 i;
+
+	__builtin_memcpy(k->addr, addr, 16);
+	k->port = port;
+	k->pad = 0;
+	if (xl_is_v4mapped(addr) || prefix < 1 || prefix >= 128)
+		return;
+	for (i = 0; i < 16; i++) {
+		if (prefix >= 8 * (i + 1))
+			continue;
+		if (prefix <= 8 * i)
+			k->addr[i] = 0;
+		else
+			k->addr[i] &= (__u8)(0xff << (8 - (prefix - 8 * i)));
+	}
+}
+
+#endif /* XL_KEY_H */

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Declarations shared by the modules of the xlimit CLI: exit codes, the
+ * error printer, the pinned objects and how to open them, the directory
+ * lock, address and port parsing, JSON output and the monotonic-to-UTC
+ * clock. The kernel/user contract itself is include/xlimit.h.
+ */
+#ifndef XL_USER_H
+#define XL_USER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+#include "xlimit.h"
+
+/* Exit codes are part of the interface. */
+#define XL_EXIT_OK 0
+#define XL_EXIT_FAIL 1 /* the operation failed */
+#define XL_EXIT_USAGE 2 /* bad usage or input; nothing was changed */
+
+/* Global options, set by main() before a command runs. */
+struct xl_opts {
+	const char *pin_dir;
+	bool verbose;
+};
+extern struct xl_opts xl_opts;
+
+/* Prints "xlimit: " + message + newline on stderr. */
+void xl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A subcommand: argv[0] is its own name; returns an exit code. */
+struct xl_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+/* Dispatches argv[0] through a table; "help" and unknown names print the
+ * table. `what` names the command group in messages ("limit"). */
+int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
+		char **argv);
+
+/* The maps of a loaded xlimit, opened from their pins. */
+enum xl_map_id {
+	XL_M_RULES,
+	XL_M_STATE,
+	XL_M_ALLOW,
+	XL_M_DENY,
+	XL_M_STATS,
+	XL_M_CONFIG,
+	XL_M_NR,
+};
+extern const char *const xl_map_names[XL_M_NR];
+
+struct xl_maps {
+	int fd[XL_M_NR];
+};
+
+/* Pin names of the programs, beside the maps. */
+#define XL_PIN_PROG_XDP "prog_xdp"
+#define XL_PIN_PROG_TC "prog_tc"
+#define XL_PIN_PROG_QUERY "prog_query"
+#define XL_PIN_LINK_PREFIX "link_" /* + interface name: an XDP link */
+
+/* tc filter identity on clsact ingress: how xlimit finds its own. */
+#define XL_TC_HANDLE 0x584c /* "XL" */
+#define XL_TC_PRIORITY 0x584c
+
+/* Builds "<pin_dir>/<name>" into buf (PATH_MAX). */
+void xl_pin_path(char *buf, size_t len, const char *name);
+
+/* Opens every pinned map. Returns 0, or XL_EXIT_USAGE with a message when
+ * xlimit is not loaded, or XL_EXIT_FAIL. `cmd` names the command. */
+int xl_maps_open(struct xl_maps *m, const char *cmd);
+void xl_maps_close(struct xl_maps *m);
+
+/* Takes the lock on the pin directory (creating it). Returns an fd to pass
+ * to xl_unlock(), or -1 with a message. */
+int xl_lock(const char *cmd);
+void xl_unlock(int fd);
+
+/* Makes sure bpffs is mounted under the pin directory's parent. */
+int xl_ensure_bpffs(const char *cmd);
+
+/* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
+int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
+
+/* An address or CIDR as an LPM key: IPv4 v4-mapped with prefix + 96.
+ * Without "/N" the prefix is the full length. Host bits set past the
+ * prefix are an error. Returns 0, or -1 with a message in err. */
+int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len);
+/* Formats an LPM key back into "a.b.c.d/N" or "x::y/N". */
+void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
+/* Parses a plain address into 16 bytes, v4-mapped for IPv4. */
+int xl_parse_addr(const char *s, uint8_t addr[16]);
+void xl_format_addr(const uint8_t addr[16], char *buf, size_t len);
+bool xl_addr_is_v4(const uint8_t addr[16]);
+
+/* UTC epoch seconds (as a double) of a monotonic ns time. */
+double xl_mono_to_utc(uint64_t mono_ns);
+uint64_t xl_mono_now(void);
+
+/* Prints a JSON value on stdout with a newline, and frees it. */
+void xl_json_print(struct json_object *o);
+
+/* Reads every CPU's xl_stats of one slot and sums them. */
+int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum);
+/* Zeroes one slot on every CPU. */
+int xl_stats_clear(int fd, uint32_t slot);
+
+/* Deletes the state of every client of `port`'s rule: keys with that
+ * port, or for port 0 every key whose port has no rule of its own. */
+int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
+
+/* Text form of a rule's limit: "10 per 1 minute" (with the largest unit
+ * that divides the period). */
+void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len);
+const char *xl_action_name(uint32_t action);
+
+/* The sub-command groups. */
+int cmd_load(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+int cmd_unload(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_limit(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_allow(int argc, char **argv);
+int cmd_deny(int argc, char **argv);
+int cmd_config(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+
+#endif /* XL_USER_H */

@@ -1,0 +1,814 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Loading and attaching: `xlimit load`, `attach`, `detach`, `unload` and
+ * `status`. The programs and maps are pinned under the pin directory so
+ * that they outlive the command; an XDP attachment is a bpf_link pinned as
+ * link_<ifname>, which nobody else can replace; a tc attachment is a
+ * cls_bpf filter on the clsact ingress hook with xlimit's own handle and
+ * priority, found again by those.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+#include "xlimit.skel.h"
+
+enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
+static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
+
+struct xl_progs {
+	int xdp, tc, query;
+};
+
+static void progs_close(struct xl_progs *p)
+{
+	if (p->xdp >= 0)
+		close(p->xdp);
+	if (p->tc >= 0)
+		close(p->tc);
+	if (p->query >= 0)
+		close(p->query);
+	p->xdp = p->tc = p->query = -1;
+}
+
+static int progs_open(struct xl_progs *p)
+{
+	char path[PATH_MAX];
+
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_XDP);
+	p->xdp = bpf_obj_get(path);
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
+	p->tc = bpf_obj_get(path);
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	p->query = bpf_obj_get(path);
+	if (p->xdp < 0 || p->tc < 0 || p->query < 0) {
+		progs_close(p);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* The max_entries of the pinned state map, or 0 if there is none. */
+static __u32 pinned_state_size(void)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX];
+	int fd;
+
+	xl_pin_path(path, sizeof(path), XL_STR(XL_MAP_STATE));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		info.max_entries = 0;
+	close(fd);
+	return info.max_entries;
+}
+
+/*
+ * Loads the object and pins its maps and programs, unless that was done
+ * before (then the pinned ones are used). Called with the lock held.
+ * max_sources 0 = the default, or whatever the pinned state map has.
+ */
+static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo,
+		    .pin_root_path = xl_opts.pin_dir);
+	struct xlimit_bpf *skel;
+	__u32 have = pinned_state_size();
+	char path[PATH_MAX];
+	int err;
+
+	if (max_sources && have && have != max_sources) {
+		xl_err("%s: the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
+		       cmd, have);
+		return XL_EXIT_USAGE;
+	}
+	if (progs_open(p) == 0)
+		return 0;
+
+	skel = xlimit_bpf__open_opts(&oo);
+	if (!skel) {
+		xl_err("%s: open BPF object: %s", cmd, strerror(errno));
+		return XL_EXIT_FAIL;
+	}
+	if (max_sources)
+		bpf_map__set_max_entries(skel->maps.XL_MAP_STATE, max_sources);
+	else if (have)
+		bpf_map__set_max_entries(skel->maps.XL_MAP_STATE, have);
+	err = xlimit_bpf__load(skel);
+	if (err) {
+		xl_err("%s: load BPF programs: %s%s", cmd, strerror(-err),
+		       xl_opts.verbose ? "" :
+					 " (run with -v for the verifier's log)");
+		goto out;
+	}
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_XDP);
+	err = bpf_program__pin(skel->progs.xlimit_xdp, path);
+	if (!err) {
+		xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
+		err = bpf_program__pin(skel->progs.xlimit_tc, path);
+	}
+	if (!err) {
+		xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+		err = bpf_program__pin(skel->progs.xlimit_query, path);
+	}
+	if (err) {
+		xl_err("%s: pin %s: %s", cmd, path, strerror(-err));
+		goto out;
+	}
+	err = progs_open(p);
+	if (err)
+		xl_err("%s: reopen pinned programs: %s", cmd, strerror(-err));
+out:
+	xlimit_bpf__destroy(skel);
+	return err ? XL_EXIT_FAIL : 0;
+}
+
+static int parse_max_sources(const char *s, __u32 *v)
+{
+	unsigned long n;
+	char *end;
+
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || !*s || *s == '-' || n < 1 || n > (1UL << 26)) {
+		xl_err("--max-sources '%s': expected a number of clients from 1 to %lu",
+		       s, 1UL << 26);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
+static int get_prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.id;
+}
+
+/* Where xlimit is attached on one interface. */
+struct xl_attachment {
+	char name[IF_NAMESIZE];
+	int ifindex; /* 0 when the interface is gone */
+	enum xl_mode mode;
+	__u32 prog_id;
+};
+
+/* Our tc filter on ifindex: its program id, or 0. */
+static __u32 tc_prog_on(int ifindex)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
+		    .priority = XL_TC_PRIORITY);
+
+	if (bpf_tc_query(&hook, &o))
+		return 0;
+	return o.prog_id;
+}
+
+/* XDP mode and program on ifindex as the kernel reports it. */
+static enum xl_mode xdp_mode_on(int ifindex, __u32 *prog_id)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+	*prog_id = 0;
+	if (bpf_xdp_query(ifindex, 0, &q))
+		return XL_MODE_AUTO;
+	if (q.attach_mode == XDP_ATTACHED_DRV) {
+		*prog_id = q.drv_prog_id;
+		return XL_MODE_NATIVE;
+	}
+	if (q.attach_mode == XDP_ATTACHED_SKB) {
+		*prog_id = q.skb_prog_id;
+		return XL_MODE_GENERIC;
+	}
+	if (q.attach_mode == XDP_ATTACHED_MULTI) {
+		*prog_id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+		return q.drv_prog_id ? XL_MODE_NATIVE : XL_MODE_GENERIC;
+	}
+	return XL_MODE_AUTO;
+}
+
+/* Lists where xlimit is attached: pinned XDP links, and tc filters with
+ * our handle running our tc program. Returns the number found. */
+static int list_attachments(struct xl_attachment *out, int max)
+{
+	struct if_nameindex *ifs, *i;
+	char path[PATH_MAX];
+	struct dirent *de;
+	__u32 tc_id = 0;
+	int n = 0, fd;
+	DIR *d;
+
+	d = opendir(xl_opts.pin_dir);
+	while (d && (de = readdir(d)) && n < max) {
+		const char *ifname = de->d_name + strlen(XL_PIN_LINK_PREFIX);
+		struct xl_attachment *a = &out[n];
+
+		if (strncmp(de->d_name, XL_PIN_LINK_PREFIX,
+			    strlen(XL_PIN_LINK_PREFIX)))
+			continue;
+		memset(a, 0, sizeof(*a));
+		snprintf(a->name, sizeof(a->name), "%s", ifname);
+		a->ifindex = if_nametoindex(ifname);
+		a->mode = a->ifindex ? xdp_mode_on(a->ifindex, &a->prog_id) :
+				       XL_MODE_AUTO;
+		n++;
+	}
+	if (d)
+		closedir(d);
+
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		tc_id = get_prog_id(fd);
+		close(fd);
+	}
+	ifs = if_nameindex();
+	for (i = ifs; tc_id && i && i->if_index && n < max; i++) {
+		if (tc_prog_on(i->if_index) != tc_id)
+			continue;
+		memset(&out[n], 0, sizeof(out[n]));
+		snprintf(out[n].name, sizeof(out[n].name), "%s", i->if_name);
+		out[n].ifindex = i->if_index;
+		out[n].mode = XL_MODE_TC;
+		out[n].prog_id = tc_id;
+		n++;
+	}
+	if (ifs)
+		if_freenameindex(ifs);
+	return n;
+}
+
+#define XL_MAX_IFACES 256
+
+static const char *attach_usage =
+	"Usage: xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]\n"
+	"  --mode         native XDP (driver), generic XDP (skb), or tc clsact\n"
+	"                 ingress; auto (default) tries native, then tc\n"
+	"  --max-sources  clients tracked at once (LRU; default 262144); only\n"
+	"                 when the maps are created\n";
+
+static int attach_xdp(const char *cmd, const char *ifname, int ifindex,
+		      int prog_fd, enum xl_mode mode)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	char path[PATH_MAX];
+	int link, err;
+
+	lo.flags = mode == XL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
+					    XDP_FLAGS_SKB_MODE;
+	link = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+	if (link < 0) {
+		err = -errno;
+		if (err == -EBUSY || err == -EEXIST) {
+			__u32 id;
+
+			xdp_mode_on(ifindex, &id);
+			xl_err("%s %s: another XDP program (id %u) is attached; remove it first, or use --mode tc",
+			       cmd, ifname, id);
+		} else if (mode == XL_MODE_NATIVE &&
+			   (err == -EOPNOTSUPP || err == -EINVAL)) {
+			xl_err("%s %s: native XDP is not supported by this driver; use --mode generic or --mode tc",
+			       cmd, ifname);
+		} else {
+			xl_err("%s %s: attach XDP (%s): %s", cmd, ifname,
+			       mode_names[mode], strerror(-err));
+		}
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir,
+		 XL_PIN_LINK_PREFIX, ifname);
+	if (bpf_obj_pin(link, path)) {
+		err = -errno;
+		xl_err("%s %s: pin link %s: %s", cmd, ifname, path,
+		       strerror(-err));
+		bpf_link_detach(link);
+		close(link);
+		return err;
+	}
+	close(link);
+	return 0;
+}
+
+static int attach_tc(const char *cmd, const char *ifname, int ifindex,
+		     int prog_fd)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
+		    .attach_point = BPF_TC_INGRESS);
+	LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
+		    .priority = XL_TC_PRIORITY, .prog_fd = prog_fd);
+	int err;
+
+	err = bpf_tc_hook_create(&hook);
+	if (err && err != -EEXIST) {
+		xl_err("%s %s: create clsact qdisc: %s", cmd, ifname,
+		       strerror(-err));
+		return err;
+	}
+	err = bpf_tc_attach(&hook, &o);
+	if (err)
+		xl_err("%s %s: attach tc filter: %s", cmd, ifname,
+		       strerror(-err));
+	return err;
+}
+
+static int find_attachment(const char *ifname, struct xl_attachment *a)
+{
+	struct xl_attachment all[XL_MAX_IFACES];
+	int n = list_attachments(all, XL_MAX_IFACES), i;
+
+	for (i = 0; i < n; i++) {
+		if (!strcmp(all[i].name, ifname)) {
+			*a = all[i];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mode", required_argument, NULL, 'm' },
+		{ "max-sources", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	enum xl_mode mode = XL_MODE_AUTO;
+	struct xl_progs p = { -1, -1, -1 };
+	struct xl_attachment cur;
+	__u32 max_sources = 0;
+	const char *ifname;
+	int c, ifindex, lock, err, i;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			for (i = 0; i < 4; i++)
+				if (!strcmp(optarg, mode_names[i]))
+					break;
+			if (i == 4) {
+				xl_err("attach: unknown mode '%s'; expected auto, native, generic or tc",
+				       optarg);
+				return XL_EXIT_USAGE;
+			}
+			mode = i;
+			break;
+		case 's':
+			if (parse_max_sources(optarg, &max_sources))
+				return XL_EXIT_USAGE;
+			break;
+		case 'h':
+			fputs(attach_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(attach_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		xl_err("attach: expected one interface name");
+		fputs(attach_usage, stderr);
+		return XL_EXIT_USAGE;
+	}
+	ifname = argv[optind];
+	ifindex = if_nametoindex(ifname);
+	if (!ifindex) {
+		xl_err("attach: no interface named '%s' (see 'ip link')",
+		       ifname);
+		return XL_EXIT_USAGE;
+	}
+
+	lock = xl_lock("attach");
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	err = xl_load("attach", max_sources, &p);
+	if (err)
+		goto out;
+	if (find_attachment(ifname, &cur)) {
+		if (mode == XL_MODE_AUTO || mode == cur.mode) {
+			printf("%s: already attached (%s)\n", ifname,
+			       mode_names[cur.mode]);
+			err = XL_EXIT_OK;
+		} else {
+			xl_err("attach %s: already attached in %s mode; run 'xlimit detach %s' first",
+			       ifname, mode_names[cur.mode], ifname);
+			err = XL_EXIT_FAIL;
+		}
+		goto out;
+	}
+	switch (mode) {
+	case XL_MODE_AUTO:
+		err = attach_xdp("attach", ifname, ifindex, p.xdp,
+				 XL_MODE_NATIVE);
+		if (err == -EOPNOTSUPP || err == -EINVAL) {
+			fprintf(stderr,
+				"xlimit: attach %s: falling back to tc mode\n",
+				ifname);
+			mode = XL_MODE_TC;
+			err = attach_tc("attach", ifname, ifindex, p.tc);
+		} else {
+			mode = XL_MODE_NATIVE;
+		}
+		break;
+	case XL_MODE_NATIVE:
+	case XL_MODE_GENERIC:
+		err = attach_xdp("attach", ifname, ifindex, p.xdp, mode);
+		break;
+	case XL_MODE_TC:
+		err = attach_tc("attach", ifname, ifindex, p.tc);
+		break;
+	}
+	if (!err)
+		printf("%s: attached (%s)\n", ifname, mode_names[mode]);
+	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
+out:
+	progs_close(&p);
+	xl_unlock(lock);
+	return err;
+}
+
+static const char *load_usage =
+	"Usage: xlimit load [--max-sources N]\n"
+	"  Loads and pins the maps and programs without attaching them, so\n"
+	"  that limits and lists can be set before traffic is seen.\n";
+
+int cmd_load(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-sources", required_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_progs p = { -1, -1, -1 };
+	__u32 max_sources = 0;
+	int c, lock, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (parse_max_sources(optarg, &max_sources))
+				return XL_EXIT_USAGE;
+			break;
+		case 'h':
+			fputs(load_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(load_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		xl_err("load: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	lock = xl_lock("load");
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	err = xl_load("load", max_sources, &p);
+	progs_close(&p);
+	xl_unlock(lock);
+	return err;
+}
+
+static int detach_one(const struct xl_attachment *a)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (a->mode == XL_MODE_TC) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
+			    .priority = XL_TC_PRIORITY);
+
+		err = bpf_tc_detach(&hook, &o);
+		if (err)
+			xl_err("detach %s: remove tc filter: %s", a->name,
+			       strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir,
+		 XL_PIN_LINK_PREFIX, a->name);
+	if (a->ifindex) {
+		int fd = bpf_obj_get(path);
+
+		if (fd >= 0) {
+			if (bpf_link_detach(fd) && errno != ENOLINK)
+				err = -errno;
+			close(fd);
+		}
+	}
+	if (unlink(path) && errno != ENOENT && !err)
+		err = -errno;
+	if (err)
+		xl_err("detach %s: %s", a->name, strerror(-err));
+	return err;
+}
+
+static int detach_all(void)
+{
+	struct xl_attachment all[XL_MAX_IFACES];
+	int n = list_attachments(all, XL_MAX_IFACES), i, err = 0;
+
+	for (i = 0; i < n; i++)
+		if (detach_one(&all[i]))
+			err = -1;
+	return err;
+}
+
+static const char *detach_usage = "Usage: xlimit detach IFACE... | --all\n";
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "all", no_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_attachment a[XL_MAX_IFACES];
+	bool all = false;
+	int c, i, n, lock, err = 0;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			all = true;
+			break;
+		case 'h':
+			fputs(detach_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(detach_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (all == (optind < argc) || argc - optind > XL_MAX_IFACES) {
+		xl_err("detach: expected interface names or --all");
+		fputs(detach_usage, stderr);
+		return XL_EXIT_USAGE;
+	}
+	lock = xl_lock("detach");
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	if (all) {
+		err = detach_all() ? XL_EXIT_FAIL : XL_EXIT_OK;
+		goto out;
+	}
+	/* Check every name before detaching any. */
+	for (i = optind, n = 0; i < argc; i++, n++) {
+		if (find_attachment(argv[i], &a[n]))
+			continue;
+		if (!if_nametoindex(argv[i])) {
+			xl_err("detach: no interface named '%s' (see 'ip link')",
+			       argv[i]);
+			err = XL_EXIT_USAGE;
+			goto out;
+		}
+		a[n].name[0] = '\0'; /* exists, not attached */
+	}
+	for (i = 0; i < n; i++) {
+		if (!a[i].name[0]) {
+			printf("%s: not attached\n", argv[optind + i]);
+			continue;
+		}
+		if (detach_one(&a[i]))
+			err = XL_EXIT_FAIL;
+		else
+			printf("%s: detached\n", a[i].name);
+	}
+out:
+	xl_unlock(lock);
+	return err;
+}
+
+int cmd_unload(int argc, char **argv)
+{
+	static const char *const progs[] = { XL_PIN_PROG_XDP, XL_PIN_PROG_TC,
+					     XL_PIN_PROG_QUERY };
+	char path[PATH_MAX];
+	int lock, err = 0, i;
+
+	if (argc > 1) {
+		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+			puts("Usage: xlimit unload\n"
+			     "  Detaches xlimit everywhere and removes every pin it made.");
+			return XL_EXIT_OK;
+		}
+		xl_err("unload: unexpected argument '%s'", argv[1]);
+		return XL_EXIT_USAGE;
+	}
+	if (access(xl_opts.pin_dir, F_OK))
+		return XL_EXIT_OK; /* nothing loaded */
+	lock = xl_lock("unload");
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	if (detach_all())
+		err = XL_EXIT_FAIL;
+	for (i = 0; i < (int)(sizeof(progs) / sizeof(progs[0])); i++) {
+		xl_pin_path(path, sizeof(path), progs[i]);
+		if (unlink(path) && errno != ENOENT) {
+			xl_err("unload: remove %s: %s", path, strerror(errno));
+			err = XL_EXIT_FAIL;
+		}
+	}
+	for (i = 0; i < XL_M_NR; i++) {
+		xl_pin_path(path, sizeof(path), xl_map_names[i]);
+		if (unlink(path) && errno != ENOENT) {
+			xl_err("unload: remove %s: %s", path, strerror(errno));
+			err = XL_EXIT_FAIL;
+		}
+	}
+	xl_unlock(lock);
+	/* Only if empty: anything else in it is not ours to remove. */
+	if (rmdir(xl_opts.pin_dir) && errno != ENOENT) {
+		xl_err("unload: %s is not empty; left in place: %s",
+		       xl_opts.pin_dir, strerror(errno));
+		err = XL_EXIT_FAIL;
+	}
+	return err;
+}
+
+static __u32 count_keys(int fd, size_t key_size)
+{
+	char prev[64], next[64];
+	__u32 n = 0;
+
+	if (key_size > sizeof(prev))
+		return 0;
+	if (bpf_map_get_next_key(fd, NULL, next))
+		return 0;
+	do {
+		n++;
+		memcpy(prev, next, key_size);
+	} while (!bpf_map_get_next_key(fd, prev, next));
+	return n;
+}
+
+static __u32 map_capacity(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return 0;
+	return info.max_entries;
+}
+
+int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_attachment a[XL_MAX_IFACES];
+	struct json_object *o, *ifs, *rules;
+	struct xl_progs p = { -1, -1, -1 };
+	__u32 zero = 0, nallow, ndeny, tracked, cap;
+	struct xl_config cfg = {};
+	struct xl_maps m;
+	bool json = false;
+	__u16 port, *prev = NULL;
+	int c, n, i, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			puts("Usage: xlimit status [--json]");
+			return XL_EXIT_OK;
+		default:
+			fputs("Usage: xlimit status [--json]\n", stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		xl_err("status: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "status");
+	if (err)
+		return err;
+	progs_open(&p);
+	n = list_attachments(a, XL_MAX_IFACES);
+	bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
+	nallow = count_keys(m.fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
+	ndeny = count_keys(m.fd[XL_M_DENY], sizeof(struct xl_lpm_key));
+	tracked = count_keys(m.fd[XL_M_STATE], sizeof(struct xl_key));
+	cap = map_capacity(m.fd[XL_M_STATE]);
+
+	o = json_object_new_object();
+	json_object_object_add(o, "pin_dir",
+			       json_object_new_string(xl_opts.pin_dir));
+	json_object_object_add(
+		o, "prog_id",
+		json_object_new_int(p.xdp >= 0 ? get_prog_id(p.xdp) : 0));
+	ifs = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "name",
+				       json_object_new_string(a[i].name));
+		json_object_object_add(e, "ifindex",
+				       json_object_new_int(a[i].ifindex));
+		json_object_object_add(
+			e, "mode",
+			json_object_new_string(a[i].ifindex ?
+						       mode_names[a[i].mode] :
+						       "gone"));
+		json_object_object_add(e, "prog_id",
+				       json_object_new_int64(a[i].prog_id));
+		json_object_array_add(ifs, e);
+	}
+	json_object_object_add(o, "interfaces", ifs);
+	rules = json_object_new_array();
+	while (!bpf_map_get_next_key(m.fd[XL_M_RULES], prev, &port)) {
+		struct xl_rule r;
+		struct json_object *e, *ls;
+		char text[96];
+		__u32 k;
+
+		prev = &(__u16){ port };
+		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "port", json_object_new_int(port));
+		ls = json_object_new_array();
+		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
+			xl_format_rule_limit(&r.limits[k], text, sizeof(text));
+			json_object_array_add(ls, json_object_new_string(text));
+		}
+		json_object_object_add(e, "limits", ls);
+		json_object_array_add(rules, e);
+	}
+	json_object_object_add(o, "rules", rules);
+	json_object_object_add(o, "allow", json_object_new_int64(nallow));
+	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
+	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
+	json_object_object_add(o, "capacity", json_object_new_int64(cap));
+	json_object_object_add(
+		o, "ipv6_prefix",
+		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix : 128));
+
+	if (json) {
+		xl_json_print(o);
+	} else {
+		printf("pin dir:      %s\n", xl_opts.pin_dir);
+		printf("program id:   %d\n", p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
+		printf("interfaces:  ");
+		for (i = 0; i < n; i++)
+			printf(" %s (%s)", a[i].name,
+			       a[i].ifindex ? mode_names[a[i].mode] : "gone");
+		printf("%s\n", n ? "" : " none");
+		printf("rules:        %zu\n", json_object_array_length(rules));
+		for (i = 0; i < (int)json_object_array_length(rules); i++) {
+			struct json_object *e =
+				json_object_array_get_idx(rules, i);
+			struct json_object *ls =
+				json_object_object_get(e, "limits");
+			size_t k;
+
+			printf("  port %-5d ",
+			       json_object_get_int(
+				       json_object_object_get(e, "port")));
+			for (k = 0; k < json_object_array_length(ls); k++)
+				printf("%s%s", k ? "; " : "",
+				       json_object_get_string(
+					       json_object_array_get_idx(ls,
+									 k)));
+			printf("\n");
+		}
+		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);
+		printf("tracked:      %u of %u\nipv6 prefix:  /%u\n", tracked,
+		       cap, cfg.ipv6_prefix ? cfg.ipv6_prefix : 128);
+		json_object_put(o);
+	}
+	progs_close(&p);
+	xl_maps_close(&m);
+	return XL_EXIT_OK;
+}

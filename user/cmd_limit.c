@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Per-port limits: `xlimit limit set|add|del|list` and `xlimit parse`.
+ * A limit string in Flask-Limiter's syntax is parsed and checked whole
+ * before anything is written, and a rule is written with one map update,
+ * so the datapath sees the old rule or the new one, never half of one.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "limits.h"
+
+#define XL_PARSE_MAX 64 /* items `xlimit parse` accepts */
+
+static const char *limit_usage =
+	"Usage: xlimit limit set PORT LIMITS [--action drop|pass]\n"
+	"       xlimit limit add PORT LIMITS [--action drop|pass]\n"
+	"       xlimit limit del PORT\n"
+	"       xlimit limit list [--json]\n"
+	"  PORT    destination port 1-65535, or 0 for every port without a\n"
+	"          rule of its own\n"
+	"  LIMITS  Flask-Limiter syntax: \"10/second\", \"100 per 2 hours\",\n"
+	"          \"10/second;500/day\" (at most 4 limits on a port)\n"
+	"  --action  what happens to a new connection over the limit: drop\n"
+	"          (default) or pass (counted only; the sidecar answers 429)\n";
+
+/* Parses a limit string into rule limits with `action`. Prints the error
+ * and returns -1 on bad input. */
+static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
+			     struct xl_limit *out, int max)
+{
+	struct xl_parsed_limit items[XL_MAX_LIMITS];
+	char err[256];
+	int n, i;
+
+	n = xl_parse_limits(s, items, XL_MAX_LIMITS, err, sizeof(err));
+	if (n < 0) {
+		xl_err("couldn't parse rate limit string '%s': %s", s, err);
+		return -1;
+	}
+	if (n > max) {
+		xl_err("%s: '%s' has %d limits, but only %d more fit on the port (at most %d in all)",
+		       cmd, s, n, max, XL_MAX_LIMITS);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		char text[96];
+
+		xl_format_limit(text, sizeof(text), &items[i]);
+		if (items[i].amount > XL_AMOUNT_MAX) {
+			xl_err("%s: '%s': amount %llu is too large (at most %llu)",
+			       cmd, text, (unsigned long long)items[i].amount,
+			       XL_AMOUNT_MAX);
+			return -1;
+		}
+		if (items[i].seconds > XL_PERIOD_MAX_S) {
+			xl_err("%s: '%s': period is too long (at most %llu seconds)",
+			       cmd, text, XL_PERIOD_MAX_S);
+			return -1;
+		}
+		out[i].amount = items[i].amount;
+		out[i].period_ns = items[i].seconds * XL_NSEC_PER_SEC;
+		out[i].action = action;
+		out[i].pad = 0;
+	}
+	return n;
+}
+
+/* The first stats slot no rule uses. */
+static int free_slot(const struct xl_maps *m, __u32 *slot)
+{
+	static unsigned char used[XL_MAX_RULES];
+	__u16 port, *prev = NULL;
+	struct xl_rule r;
+	__u32 i;
+
+	memset(used, 0, sizeof(used));
+	while (!bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
+		prev = &(__u16){ port };
+		if (!bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &r) &&
+		    r.slot < XL_MAX_RULES)
+			used[r.slot] = 1;
+	}
+	for (i = 0; i < XL_MAX_RULES; i++) {
+		if (!used[i]) {
+			*slot = i;
+			return 0;
+		}
+	}
+	return -ENOSPC;
+}
+
+static bool same_limits(const struct xl_rule *a, const struct xl_rule *b)
+{
+	__u32 i;
+
+	if (a->nlimits != b->nlimits)
+		return false;
+	for (i = 0; i < a->nlimits && i < XL_MAX_LIMITS; i++)
+		if (a->limits[i].amount != b->limits[i].amount ||
+		    a->limits[i].period_ns != b->limits[i].period_ns)
+			return false;
+	return true;
+}
+
+static int limit_write(int argc, char **argv, bool add)
+{
+	static const struct option opts[] = {
+		{ "action", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *cmd = add ? "limit add" : "limit set";
+	struct xl_limit parsed[XL_MAX_LIMITS];
+	struct xl_rule old, rule = {};
+	__u32 action = XL_ACT_DROP;
+	struct xl_maps m;
+	bool had, reset;
+	__u16 port;
+	int c, n, lock, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			if (!strcmp(optarg, "drop")) {
+				action = XL_ACT_DROP;
+			} else if (!strcmp(optarg, "pass")) {
+				action = XL_ACT_PASS;
+			} else {
+				xl_err("%s: unknown action '%s'; expected drop or pass",
+				       cmd, optarg);
+				return XL_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(limit_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(limit_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		xl_err("%s: expected PORT and LIMITS, e.g. xlimit %s 80 \"10/second\"",
+		       cmd, cmd);
+		return XL_EXIT_USAGE;
+	}
+	if (xl_parse_port(argv[optind], true, &port)) {
+		xl_err("%s: bad port '%s'; expected 1-65535, or 0 for every other port",
+		       cmd, argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	/* Validate the string before touching anything. */
+	n = parse_rule_limits(cmd, argv[optind + 1], action, parsed,
+			      XL_MAX_LIMITS);
+	if (n < 0)
+		return XL_EXIT_USAGE;
+
+	lock = xl_lock(cmd);
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	err = xl_maps_open(&m, cmd);
+	if (err)
+		goto out_unlock;
+	had = !bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &old);
+	if (add && had) {
+		if (old.nlimits + n > XL_MAX_LIMITS) {
+			xl_err("%s: port %u has %u limits already; %d more would make more than %d",
+			       cmd, port, old.nlimits, n, XL_MAX_LIMITS);
+			err = XL_EXIT_USAGE;
+			goto out;
+		}
+		rule = old;
+	}
+	memcpy(&rule.limits[rule.nlimits], parsed, n * sizeof(parsed[0]));
+	rule.nlimits += n;
+	if (had) {
+		rule.slot = old.slot;
+	} else if (free_slot(&m, &rule.slot)) {
+		xl_err("%s: no room for another rule (at most %d ports)", cmd,
+		       XL_MAX_RULES);
+		err = XL_EXIT_FAIL;
+		goto out;
+	} else if ((err = xl_stats_clear(m.fd[XL_M_STATS], rule.slot))) {
+		xl_err("%s: clear counters: %s", cmd, strerror(-err));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	/* New limits start from a clean count (Flask-Limiter keys its
+	 * counters by the limit too); adding a limit keeps the others. */
+	reset = !add && (!had || !same_limits(&old, &rule));
+	if (bpf_map_update_elem(m.fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
+		xl_err("%s: write rule for port %u: %s", cmd, port,
+		       strerror(errno));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	if (reset && (err = xl_state_clear_port(&m, port)))
+		xl_err("%s: clear the old counts of port %u: %s", cmd, port,
+		       strerror(-err));
+	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
+out:
+	xl_maps_close(&m);
+out_unlock:
+	xl_unlock(lock);
+	return err;
+}
+
+static int limit_set(int argc, char **argv)
+{
+	return limit_write(argc, argv, false);
+}
+
+static int limit_add(int argc, char **argv)
+{
+	return limit_write(argc, argv, true);
+}
+
+static int limit_del(int argc, char **argv)
+{
+	struct xl_rule rule;
+	struct xl_maps m;
+	int lock, err;
+	__u16 port;
+
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		fputs(limit_usage, stdout);
+		return XL_EXIT_OK;
+	}
+	if (argc != 2 || xl_parse_port(argv[1], true, &port)) {
+		xl_err("limit del: expected one port (0-65535)%s%s%s",
+		       argc == 2 ? ", got '" : "", argc == 2 ? argv[1] : "",
+		       argc == 2 ? "'" : "");
+		return XL_EXIT_USAGE;
+	}
+	lock = xl_lock("limit del");
+	if (lock < 0)
+		return XL_EXIT_FAIL;
+	err = xl_maps_open(&m, "limit del");
+	if (err)
+		goto out_unlock;
+	if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &rule)) {
+		xl_err("limit del: port %u has no rule (see 'xlimit limit list')",
+		       port);
+		err = XL_EXIT_USAGE;
+		goto out;
+	}
+	if (bpf_map_delete_elem(m.fd[XL_M_RULES], &port)) {
+		xl_err("limit del: port %u: %s", port, strerror(errno));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	/* Its clients' counts: of port 0's rule, those of ports without a
+	 * rule; they start afresh if a rule covers them again. */
+	err = xl_state_clear_port(&m, port);
+	if (err)
+		xl_err("limit del: clear the counts of port %u: %s", port,
+		       strerror(-err));
+	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
+out:
+	xl_maps_close(&m);
+out_unlock:
+	xl_unlock(lock);
+	return err;
+}
+
+static int by_port(const void *a, const void *b)
+{
+	const struct json_object *const *x = a, *const *y = b;
+
+	return json_object_get_int(json_object_object_get(*x, "port")) -
+	       json_object_get_int(json_object_object_get(*y, "port"));
+}
+
+static int limit_list(int argc, char **argv)
+{
+	struct json_object *arr;
+	__u16 port, *prev = NULL;
+	struct xl_maps m;
+	bool json = argc == 2 && !strcmp(argv[1], "--json");
+	int err;
+	size_t i;
+
+	if (argc == 2 && !strcmp(argv[1], "--help")) {
+		fputs(limit_usage, stdout);
+		return XL_EXIT_OK;
+	}
+	if (argc > 2 || (argc == 2 && !json)) {
+		xl_err("limit list: unexpected argument '%s'; usage: xlimit limit list [--json]",
+		       argv[argc - 1]);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "limit list");
+	if (err)
+		return err;
+	arr = json_object_new_array();
+	while (!bpf_map_get_next_key(m.fd[XL_M_RULES], prev, &port)) {
+		struct json_object *e, *ls;
+		struct xl_rule r;
+		__u32 k;
+
+		prev = &(__u16){ port };
+		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "port", json_object_new_int(port));
+		ls = json_object_new_array();
+		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
+			struct json_object *l = json_object_new_object();
+			char text[96];
+
+			xl_format_rule_limit(&r.limits[k], text, sizeof(text));
+			json_object_object_add(l, "limit",
+					       json_object_new_string(text));
+			json_object_object_add(
+				l, "amount",
+				json_object_new_uint64(r.limits[k].amount));
+			json_object_object_add(
+				l, "period",
+				json_object_new_uint64(r.limits[k].period_ns /
+						       XL_NSEC_PER_SEC));
+			json_object_object_add(
+				l, "action",
+				json_object_new_string(
+					xl_action_name(r.limits[k].action)));
+			json_object_array_add(ls, l);
+		}
+		json_object_object_add(e, "limits", ls);
+		json_object_array_add(arr, e);
+	}
+	xl_maps_close(&m);
+	/* The map walks in hash order: show ports in order. */
+	json_object_array_sort(arr, by_port);
+	if (json) {
+		xl_json_print(arr);
+		return XL_EXIT_OK;
+	}
+	for (i = 0; i < json_object_array_length(arr); i++) {
+		struct json_object *e = json_object_array_get_idx(arr, i);
+		struct json_object *ls = json_object_object_get(e, "limits");
+		int p = json_object_get_int(json_object_object_get(e, "port"));
+		size_t k;
+
+		if (p)
+			printf("%-6d", p);
+		else
+			printf("%-6s", "any");
+		for (k = 0; k < json_object_array_length(ls); k++) {
+			struct json_object *l =
+				json_object_array_get_idx(ls, k);
+
+			printf("%s%s (%s)", k ? "; " : "",
+			       json_object_get_string(
+				       json_object_object_get(l, "limit")),
+			       json_object_get_string(
+				       json_object_object_get(l, "action")));
+		}
+		printf("\n");
+	}
+	json_object_put(arr);
+	return XL_EXIT_OK;
+}
+
+static const struct xl_cmd limit_cmds[] = {
+	{ "set", limit_set, "set PORT LIMITS [--action drop|pass]" },
+	{ "add", limit_add, "add PORT LIMITS [--action drop|pass]" },
+	{ "del", limit_del, "del PORT" },
+	{ "list", limit_list, "list [--json]" },
+	{}
+};
+
+int cmd_limit(int argc, char **argv)
+{
+	return xl_dispatch("limit", limit_cmds, argc - 1, argv + 1);
+}
+
+int cmd_parse(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_parsed_limit items[XL_PARSE_MAX];
+	const char *input = NULL;
+	struct json_object *arr;
+	bool json = false;
+	char err[256];
+	int c, n, i;
+
+	optind = 0;
+	/* '-' returns operands in place, so that "-1/second" is an operand
+	 * (an invalid limit string), not an unknown option. */
+	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			puts("Usage: xlimit parse LIMITS [--json]");
+			return XL_EXIT_OK;
+		case 1:
+			if (input) {
+				xl_err("parse: expected one limit string, got '%s' and '%s'; quote it",
+				       input, optarg);
+				return XL_EXIT_USAGE;
+			}
+			input = optarg;
+			break;
+		default:
+			fputs("Usage: xlimit parse LIMITS [--json]\n", stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (!input) {
+		xl_err("parse: expected a limit string, e.g. xlimit parse \"10/second\"");
+		return XL_EXIT_USAGE;
+	}
+	n = xl_parse_limits(input, items, XL_PARSE_MAX, err, sizeof(err));
+	if (n < 0) {
+		xl_err("couldn't parse rate limit string '%s': %s", input, err);
+		return XL_EXIT_USAGE;
+	}
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+		char text[96];
+
+		xl_format_limit(text, sizeof(text), &items[i]);
+		if (!json)
+			puts(text);
+		json_object_object_add(e, "amount",
+				       json_object_new_uint64(items[i].amount));
+		json_object_object_add(
+			e, "multiples",
+			json_object_new_uint64(items[i].multiples));
+		json_object_object_add(
+			e, "granularity",
+			json_object_new_string(xl_unit_name(items[i].unit)));
+		json_object_object_add(
+			e, "seconds", json_object_new_uint64(items[i].seconds));
+		json_object_array_add(arr, e);
+	}
+	if (json)
+		xl_json_print(arr);
+	else
+		json_object_put(arr);
+	return XL_EXIT_OK;
+}

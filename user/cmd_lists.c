@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The allow and deny lists (`xlimit allow|deny add|del|list CIDR...`) and
+ * the live settings (`xlimit config set|show`). Every CIDR on the command
+ * line is checked before the first is written, and a failure part way
+ * through takes back what was written: a list is changed whole or not.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "cli.h"
+
+struct list_def {
+	const char *name; /* "allow" */
+	enum xl_map_id map;
+	const char *what; /* for help */
+};
+
+static const struct list_def lists[] = {
+	{ "allow", XL_M_ALLOW, "never limited, never counted" },
+	{ "deny", XL_M_DENY, "new connections always dropped" },
+};
+
+static void list_usage(const struct list_def *l, FILE *f)
+{
+	fprintf(f,
+		"Usage: xlimit %s add CIDR...\n"
+		"       xlimit %s del CIDR...\n"
+		"       xlimit %s list [--json]\n"
+		"  Sources in the %s list are %s. CIDR: an IPv4 or IPv6\n"
+		"  address, with an optional /prefix (198.18.0.0/15, 2001:2::/48).\n",
+		l->name, l->name, l->name, l->name, l->what);
+}
+
+/* Parses every CIDR of argv[2..]; returns the count, or -1 (printed). */
+static int parse_cidrs(const struct list_def *l, const char *op, int argc,
+		       char **argv, struct xl_lpm_key **keys)
+{
+	char err[160];
+	int i, n = argc - 2;
+
+	if (n < 1) {
+		xl_err("%s %s: expected at least one address or CIDR", l->name,
+		       op);
+		return -1;
+	}
+	*keys = calloc(n, sizeof(**keys));
+	if (!*keys) {
+		xl_err("%s %s: out of memory", l->name, op);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		if (xl_parse_cidr(argv[i + 2], &(*keys)[i], err, sizeof(err))) {
+			xl_err("%s %s: %s", l->name, op, err);
+			free(*keys);
+			return -1;
+		}
+	}
+	return n;
+}
+
+static int list_change(const struct list_def *l, int argc, char **argv,
+		       bool add)
+{
+	const char *op = add ? "add" : "del";
+	struct xl_lpm_key *keys;
+	__u32 one = 1, v;
+	bool *done = NULL;
+	struct xl_maps m;
+	int n, i, lock, err, fd;
+	char text[64];
+
+	n = parse_cidrs(l, op, argc, argv, &keys);
+	if (n < 0)
+		return XL_EXIT_USAGE;
+	lock = xl_lock(l->name);
+	if (lock < 0) {
+		free(keys);
+		return XL_EXIT_FAIL;
+	}
+	err = xl_maps_open(&m, l->name);
+	if (err)
+		goto out_unlock;
+	fd = m.fd[l->map];
+	done = calloc(n, sizeof(*done));
+	if (!done) {
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	/* Deleting what is not there is an error, found before any change. */
+	for (i = 0; !add && i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &keys[i], &v)) {
+			xl_format_cidr(&keys[i], text, sizeof(text));
+			xl_err("%s del: %s is not in the %s list (see 'xlimit %s list')",
+			       l->name, text, l->name, l->name);
+			err = XL_EXIT_USAGE;
+			goto out;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		/* An entry already present is left as it is (and not taken
+		 * back on failure: it was there before). */
+		if (add && !bpf_map_lookup_elem(fd, &keys[i], &v))
+			continue;
+		if (add ? bpf_map_update_elem(fd, &keys[i], &one, BPF_NOEXIST) :
+			  bpf_map_delete_elem(fd, &keys[i])) {
+			xl_format_cidr(&keys[i], text, sizeof(text));
+			xl_err("%s %s %s: %s%s", l->name, op, text,
+			       strerror(errno),
+			       errno == ENOSPC ? " (the list is full)" : "");
+			err = XL_EXIT_FAIL;
+			break;
+		}
+		done[i] = true;
+	}
+	if (err) { /* take back what this command changed */
+		for (i = 0; i < n; i++) {
+			if (!done[i])
+				continue;
+			if (add)
+				bpf_map_delete_elem(fd, &keys[i]);
+			else
+				bpf_map_update_elem(fd, &keys[i], &one,
+						    BPF_NOEXIST);
+		}
+	}
+out:
+	free(done);
+	xl_maps_close(&m);
+out_unlock:
+	xl_unlock(lock);
+	free(keys);
+	return err;
+}
+
+static int by_text(const void *a, const void *b)
+{
+	const struct json_object *const *x = a, *const *y = b;
+
+	return strcmp(json_object_get_string((struct json_object *)*x),
+		      json_object_get_string((struct json_object *)*y));
+}
+
+static int list_show(const struct list_def *l, int argc, char **argv)
+{
+	struct xl_lpm_key key, prev;
+	struct json_object *arr;
+	bool json = argc == 3 && !strcmp(argv[2], "--json");
+	struct xl_maps m;
+	size_t i;
+	int err;
+
+	if (argc > 3 || (argc == 3 && !json)) {
+		xl_err("%s list: unexpected argument '%s'; usage: xlimit %s list [--json]",
+		       l->name, argv[argc - 1], l->name);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, l->name);
+	if (err)
+		return err;
+	arr = json_object_new_array();
+	if (!bpf_map_get_next_key(m.fd[l->map], NULL, &key)) {
+		do {
+			char text[64];
+
+			xl_format_cidr(&key, text, sizeof(text));
+			json_object_array_add(arr,
+					      json_object_new_string(text));
+			prev = key;
+		} while (!bpf_map_get_next_key(m.fd[l->map], &prev, &key));
+	}
+	xl_maps_close(&m);
+	json_object_array_sort(arr, by_text);
+	if (json) {
+		xl_json_print(arr);
+		return XL_EXIT_OK;
+	}
+	for (i = 0; i < json_object_array_length(arr); i++)
+		puts(json_object_get_string(json_object_array_get_idx(arr, i)));
+	json_object_put(arr);
+	return XL_EXIT_OK;
+}
+
+static int list_cmd(const struct list_def *l, int argc, char **argv)
+{
+	const char *op = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(op, "add") || !strcmp(op, "del"))
+		return list_change(l, argc, argv, !strcmp(op, "add"));
+	if (!strcmp(op, "list"))
+		return list_show(l, argc, argv);
+	if (!strcmp(op, "help") || !strcmp(op, "--help")) {
+		list_usage(l, stdout);
+		return XL_EXIT_OK;
+	}
+	if (*op)
+		xl_err("%s: unknown command '%s'; expected add, del or list",
+		       l->name, op);
+	list_usage(l, stderr);
+	return XL_EXIT_USAGE;
+}
+
+int cmd_allow(int argc, char **argv)
+{
+	return list_cmd(&lists[0], argc, argv);
+}
+
+int cmd_deny(int argc, char **argv)
+{
+	return list_cmd(&lists[1], argc, argv);
+}
+
+static const char *config_usage =
+	"Usage: xlimit config set ipv6-prefix N\n"
+	"       xlimit config show [--json]\n"
+	"  ipv6-prefix  IPv6 sources are counted per /N (1-128, default 128;\n"
+	"               64 makes one client of a whole /64)\n";
+
+int cmd_config(int argc, char **argv)
+{
+	struct xl_config cfg = {};
+	struct xl_maps m;
+	__u32 zero = 0;
+	int lock, err;
+
+	if (argc >= 2 && !strcmp(argv[1], "show")) {
+		bool json = argc == 3 && !strcmp(argv[2], "--json");
+
+		if (argc > 3 || (argc == 3 && !json)) {
+			xl_err("config show: unexpected argument '%s'",
+			       argv[argc - 1]);
+			return XL_EXIT_USAGE;
+		}
+		err = xl_maps_open(&m, "config show");
+		if (err)
+			return err;
+		bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
+		xl_maps_close(&m);
+		if (!cfg.ipv6_prefix)
+			cfg.ipv6_prefix = 128;
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(
+				o, "ipv6-prefix",
+				json_object_new_int(cfg.ipv6_prefix));
+			xl_json_print(o);
+		} else {
+			printf("ipv6-prefix %u\n", cfg.ipv6_prefix);
+		}
+		return XL_EXIT_OK;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "set")) {
+		unsigned long v;
+		char *end;
+
+		if (argc != 4 || strcmp(argv[2], "ipv6-prefix")) {
+			xl_err("config set: expected 'ipv6-prefix N'%s%s%s",
+			       argc >= 3 ? "; unknown setting '" : "",
+			       argc >= 3 ? argv[2] : "", argc >= 3 ? "'" : "");
+			return XL_EXIT_USAGE;
+		}
+		errno = 0;
+		v = strtoul(argv[3], &end, 10);
+		if (errno || *end || argv[3][0] < '0' || argv[3][0] > '9' ||
+		    v < 1 || v > 128) {
+			xl_err("config set ipv6-prefix: '%s' is not a prefix length from 1 to 128",
+			       argv[3]);
+			return XL_EXIT_USAGE;
+		}
+		lock = xl_lock("config set");
+		if (lock < 0)
+			return XL_EXIT_FAIL;
+		err = xl_maps_open(&m, "config set");
+		if (!err) {
+			bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
+			cfg.ipv6_prefix = v;
+			if (bpf_map_update_elem(m.fd[XL_M_CONFIG], &zero, &cfg,
+						BPF_ANY)) {
+				xl_err("config set: %s", strerror(errno));
+				err = XL_EXIT_FAIL;
+			}
+			xl_maps_close(&m);
+		}
+		xl_unlock(lock);
+		return err;
+	}
+	if (argc >= 2 && (!strcmp(argv[1], "help") ||
+			  !strcmp(argv[1], "--help"))) {
+		fputs(config_usage, stdout);
+		return XL_EXIT_OK;
+	}
+	if (argc >= 2)
+		xl_err("config: unknown command '%s'; expected set or show",
+		       argv[1]);
+	fputs(config_usage, stderr);
+	return XL_EXIT_USAGE;
+}

@@ -1,0 +1,406 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Reading back what the datapath did: `xlimit stats` (per-rule counters,
+ * summed over CPUs, once or every N seconds) and `xlimit query` (what the
+ * kernel holds for one client, as the sidecar would show it).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "query.h"
+#include "xl_key.h"
+
+static const char *const stat_names[XL_STAT_NR] = {
+	[XL_STAT_SEEN] = "seen",
+	[XL_STAT_PASSED] = "passed",
+	[XL_STAT_DROPPED] = "dropped",
+	[XL_STAT_OVER_PASSED] = "over_passed",
+	[XL_STAT_ALLOWED] = "allowed",
+	[XL_STAT_DENIED] = "denied",
+};
+
+struct stat_row {
+	__u16 port;
+	struct xl_rule rule;
+	struct xl_stats s;
+};
+
+static int by_row_port(const void *a, const void *b)
+{
+	return ((const struct stat_row *)a)->port -
+	       ((const struct stat_row *)b)->port;
+}
+
+/* One row per rule, sorted by port. Returns the count or -errno. */
+static int read_rows(const struct xl_maps *m, struct stat_row *rows)
+{
+	__u16 port, *prev = NULL;
+	int n = 0, err;
+
+	while (n < XL_MAX_RULES &&
+	       !bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
+		prev = &rows[n].port;
+		rows[n].port = port;
+		if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &port,
+					&rows[n].rule))
+			continue;
+		err = xl_stats_read(m->fd[XL_M_STATS], rows[n].rule.slot,
+				    &rows[n].s);
+		if (err)
+			return err;
+		n++;
+	}
+	qsort(rows, n, sizeof(*rows), by_row_port);
+	return n;
+}
+
+static struct json_object *rows_json(const struct stat_row *rows, int n,
+				     const struct stat_row *before,
+				     double interval)
+{
+	struct json_object *arr = json_object_new_array();
+	int i, j;
+
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "port",
+				       json_object_new_int(rows[i].port));
+		for (j = 0; j < XL_STAT_NR; j++)
+			json_object_object_add(
+				e, stat_names[j],
+				json_object_new_uint64(rows[i].s.c[j]));
+		if (before && interval > 0) {
+			struct json_object *r = json_object_new_object();
+
+			for (j = 0; j < XL_STAT_NR; j++)
+				json_object_object_add(
+					r, stat_names[j],
+					json_object_new_double(
+						(rows[i].s.c[j] -
+						 before[i].s.c[j]) /
+						interval));
+			json_object_object_add(e, "per_second", r);
+		}
+		json_object_array_add(arr, e);
+	}
+	return arr;
+}
+
+static void rows_print(const struct stat_row *rows, int n,
+		       const struct stat_row *before, double interval)
+{
+	int i, j;
+
+	printf("%-6s", "port");
+	for (j = 0; j < XL_STAT_NR; j++)
+		printf(" %12s", stat_names[j]);
+	printf("\n");
+	for (i = 0; i < n; i++) {
+		if (rows[i].port)
+			printf("%-6u", rows[i].port);
+		else
+			printf("%-6s", "any");
+		for (j = 0; j < XL_STAT_NR; j++) {
+			if (before && interval > 0)
+				printf(" %10.0f/s", (rows[i].s.c[j] -
+						     before[i].s.c[j]) /
+							    interval);
+			else
+				printf(" %12llu",
+				       (unsigned long long)rows[i].s.c[j]);
+		}
+		printf("\n");
+	}
+	if (!n)
+		printf("(no rules: see 'xlimit limit set')\n");
+}
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static const char *stats_usage =
+	"Usage: xlimit stats [--json] [--watch SECONDS]\n"
+	"  Per rule: SYNs seen, passed (within limits), dropped (over a drop\n"
+	"  limit), over_passed (over a pass limit), allowed (allow list),\n"
+	"  denied (deny list). --watch prints rates every SECONDS until\n"
+	"  interrupted (with --json: one JSON object per line).\n";
+
+int cmd_stats(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", required_argument, NULL, 'w' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static struct stat_row rows[XL_MAX_RULES], before[XL_MAX_RULES];
+	double watch = 0;
+	bool json = false;
+	struct xl_maps m;
+	int c, n, nb = -1, err;
+	char *end;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			errno = 0;
+			watch = strtod(optarg, &end);
+			if (errno || *end || !(watch >= 0.1 && watch <= 86400)) {
+				xl_err("stats: --watch '%s': expected seconds from 0.1 to 86400",
+				       optarg);
+				return XL_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			fputs(stats_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(stats_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		xl_err("stats: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "stats");
+	if (err)
+		return err;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	for (;;) {
+		n = read_rows(&m, rows);
+		if (n < 0) {
+			xl_err("stats: read counters: %s", strerror(-n));
+			xl_maps_close(&m);
+			return XL_EXIT_FAIL;
+		}
+		/* Rates only when the rules stayed the same. */
+		for (c = 0; nb >= 0 && c < n; c++)
+			if (nb != n || before[c].port != rows[c].port ||
+			    before[c].rule.slot != rows[c].rule.slot)
+				nb = -1;
+		if (json)
+			xl_json_print(rows_json(rows, n, nb >= 0 ? before : NULL,
+						watch));
+		else
+			rows_print(rows, n, nb >= 0 ? before : NULL, watch);
+		fflush(stdout);
+		if (!watch)
+			break;
+		memcpy(before, rows, sizeof(rows[0]) * n);
+		nb = n;
+		usleep((useconds_t)(watch * 1e6));
+		if (stop)
+			break;
+		if (!json)
+			printf("\n");
+	}
+	xl_maps_close(&m);
+	return XL_EXIT_OK;
+}
+
+static int query_usage(FILE *f)
+{
+	fputs("Usage: xlimit query ADDRESS [PORT] [--json]\n"
+	      "  What the kernel holds for the client ADDRESS on PORT (every\n"
+	      "  limited port if omitted): remaining, and reset as UTC epoch\n"
+	      "  seconds. Reading changes nothing.\n",
+	      f);
+	return f == stdout ? XL_EXIT_OK : XL_EXIT_USAGE;
+}
+
+static struct json_object *client_json(const char *addr, __u16 port,
+				       const struct xl_client *c)
+{
+	struct json_object *o = json_object_new_object(), *ls;
+	__u32 i;
+
+	json_object_object_add(o, "address", json_object_new_string(addr));
+	json_object_object_add(o, "port", json_object_new_int(port));
+	json_object_object_add(o, "allowed",
+			       json_object_new_boolean(c->allowed));
+	json_object_object_add(o, "denied", json_object_new_boolean(c->denied));
+	ls = json_object_new_array();
+	for (i = 0; i < c->nlimits; i++) {
+		const struct xl_client_limit *l = &c->lim[i];
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "limit",
+				       json_object_new_string(l->text));
+		json_object_object_add(e, "amount",
+				       json_object_new_uint64(l->amount));
+		json_object_object_add(e, "period",
+				       json_object_new_uint64(l->period));
+		json_object_object_add(e, "remaining",
+				       json_object_new_uint64(l->remaining));
+		json_object_object_add(e, "reset",
+				       json_object_new_uint64(l->reset));
+		json_object_object_add(e, "retry_after",
+				       json_object_new_int64(l->retry_after));
+		json_object_array_add(ls, e);
+	}
+	json_object_object_add(o, "limits", ls);
+	return o;
+}
+
+static void client_print(const char *addr, __u16 port,
+			 const struct xl_client *c)
+{
+	__u32 i;
+
+	printf("%s port %u:%s%s%s\n", addr, port,
+	       c->denied ? " denied" : "", c->allowed ? " allowed" : "",
+	       c->covered ? "" : " no rule");
+	for (i = 0; i < c->nlimits; i++) {
+		const struct xl_client_limit *l = &c->lim[i];
+
+		printf("  %-24s remaining %llu, reset %llu (in %llds)\n",
+		       l->text, (unsigned long long)l->remaining,
+		       (unsigned long long)l->reset,
+		       (long long)l->retry_after);
+	}
+}
+
+/* The ports to show for ADDRESS without PORT: every port with a rule of
+ * its own, and the ports port 0's rule has counted this client on. */
+static int query_ports(const struct xl_maps *m, const __u8 addr[16],
+		       __u16 *ports, int max)
+{
+	struct xl_key want, key, prev;
+	struct xl_config cfg = {};
+	__u16 port, *pp = NULL;
+	struct xl_rule r;
+	__u32 zero = 0;
+	int n = 0, i;
+
+	while (n < max && !bpf_map_get_next_key(m->fd[XL_M_RULES], pp, &port)) {
+		pp = &(__u16){ port };
+		if (port)
+			ports[n++] = port;
+	}
+	if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &(__u16){ 0 }, &r))
+		return n;
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+	xl_key_init(&want, addr, 0, cfg.ipv6_prefix);
+	if (bpf_map_get_next_key(m->fd[XL_M_STATE], NULL, &key))
+		return n;
+	do {
+		prev = key;
+		if (memcmp(key.addr, want.addr, 16) || n >= max)
+			continue;
+		for (i = 0; i < n && ports[i] != key.port; i++)
+			;
+		if (i == n)
+			ports[n++] = key.port;
+	} while (!bpf_map_get_next_key(m->fd[XL_M_STATE], &prev, &key));
+	return n;
+}
+
+static int by_u16(const void *a, const void *b)
+{
+	return *(const __u16 *)a - *(const __u16 *)b;
+}
+
+int cmd_query(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static __u16 ports[65536];
+	const char *addr_s = NULL, *port_s = NULL;
+	struct json_object *arr = NULL;
+	char path[PATH_MAX], text[64];
+	int c, n, i, prog, err;
+	bool json = false;
+	struct xl_maps m;
+	__u8 addr[16];
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			return query_usage(stdout);
+		default:
+			return query_usage(stderr);
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		return query_usage(stderr);
+	addr_s = argv[optind];
+	port_s = argc - optind == 2 ? argv[optind + 1] : NULL;
+	if (xl_parse_addr(addr_s, addr)) {
+		xl_err("query: '%s' is not an IPv4 or IPv6 address", addr_s);
+		return XL_EXIT_USAGE;
+	}
+	if (port_s && xl_parse_port(port_s, false, &ports[0])) {
+		xl_err("query: bad port '%s'; expected 1-65535", port_s);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "query");
+	if (err)
+		return err;
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	prog = bpf_obj_get(path);
+	if (prog < 0) {
+		xl_err("query: open %s: %s; run 'xlimit attach IFACE' (or 'xlimit load') again",
+		       path, strerror(errno));
+		xl_maps_close(&m);
+		return XL_EXIT_FAIL;
+	}
+	n = port_s ? 1 : query_ports(&m, addr, ports, 65536);
+	qsort(ports, n, sizeof(ports[0]), by_u16);
+	xl_format_addr(addr, text, sizeof(text));
+	if (json && !port_s)
+		arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		struct xl_client cl;
+
+		err = xl_client_query(prog, m.fd[XL_M_ALLOW], m.fd[XL_M_DENY],
+				      addr, ports[i], XL_OP_READ, &cl);
+		if (err) {
+			xl_err("query %s port %u: %s", text, ports[i],
+			       strerror(-err));
+			err = XL_EXIT_FAIL;
+			break;
+		}
+		if (arr)
+			json_object_array_add(arr,
+					      client_json(text, ports[i], &cl));
+		else if (json)
+			xl_json_print(client_json(text, ports[i], &cl));
+		else
+			client_print(text, ports[i], &cl);
+	}
+	if (arr)
+		xl_json_print(arr);
+	if (!n && !json)
+		printf("%s: no port has a rule\n", text);
+	close(prog);
+	xl_maps_close(&m);
+	return err ? XL_EXIT_FAIL : XL_EXIT_OK;
+}

@@ -1,0 +1,407 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Helpers shared by the xlimit CLI's commands: messages, the pinned maps
+ * and the lock on their directory, parsing of ports and addresses, JSON
+ * output, per-CPU statistics and the clock.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+
+struct xl_opts xl_opts = { .pin_dir = XL_PIN_DIR };
+
+const char *const xl_map_names[XL_M_NR] = {
+	[XL_M_RULES] = XL_STR(XL_MAP_RULES),
+	[XL_M_STATE] = XL_STR(XL_MAP_STATE),
+	[XL_M_ALLOW] = XL_STR(XL_MAP_ALLOW),
+	[XL_M_DENY] = XL_STR(XL_MAP_DENY),
+	[XL_M_STATS] = XL_STR(XL_MAP_STATS),
+	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
+};
+
+void xl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xlimit: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
+		char **argv)
+{
+	const struct xl_cmd *c;
+	bool help = argc < 1 || !strcmp(argv[0], "help") ||
+		    !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h");
+
+	if (!help) {
+		for (c = cmds; c->name; c++)
+			if (!strcmp(c->name, argv[0]))
+				return c->fn(argc, argv);
+		xl_err("%s%sunknown command '%s'; try 'xlimit %s%shelp'",
+		       what, *what ? ": " : "", argv[0], what,
+		       *what ? " " : "");
+	}
+	fprintf(help ? stdout : stderr, "Usage: xlimit %s COMMAND ...\n\n",
+		what);
+	for (c = cmds; c->name; c++)
+		fprintf(help ? stdout : stderr, "  %s\n", c->summary);
+	return help ? XL_EXIT_OK : XL_EXIT_USAGE;
+}
+
+void xl_pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", xl_opts.pin_dir, name);
+}
+
+int xl_maps_open(struct xl_maps *m, const char *cmd)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < XL_M_NR; i++)
+		m->fd[i] = -1;
+	for (i = 0; i < XL_M_NR; i++) {
+		xl_pin_path(path, sizeof(path), xl_map_names[i]);
+		m->fd[i] = bpf_obj_get(path);
+		if (m->fd[i] >= 0)
+			continue;
+		if (errno == ENOENT) {
+			xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+			       cmd, path);
+			xl_maps_close(m);
+			return XL_EXIT_USAGE;
+		}
+		xl_err("%s: open %s: %s", cmd, path, strerror(errno));
+		xl_maps_close(m);
+		return XL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+void xl_maps_close(struct xl_maps *m)
+{
+	int i;
+
+	for (i = 0; i < XL_M_NR; i++) {
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+		m->fd[i] = -1;
+	}
+}
+
+int xl_ensure_bpffs(const char *cmd)
+{
+	char parent[PATH_MAX], *slash;
+	struct statfs st;
+
+	snprintf(parent, sizeof(parent), "%s", xl_opts.pin_dir);
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent)
+		*slash = '\0';
+	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", parent, "bpf", 0, NULL)) {
+		xl_err("%s: %s is not a bpf filesystem and mounting one failed: %s; mount it with 'mount -t bpf bpf %s'",
+		       cmd, parent, strerror(errno), parent);
+		return -1;
+	}
+	return 0;
+}
+
+int xl_lock(const char *cmd)
+{
+	int fd;
+
+	if (xl_ensure_bpffs(cmd))
+		return -1;
+	if (mkdir(xl_opts.pin_dir, 0700) && errno != EEXIST) {
+		xl_err("%s: create %s: %s", cmd, xl_opts.pin_dir,
+		       strerror(errno));
+		return -1;
+	}
+	fd = open(xl_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		xl_err("%s: lock %s: %s", cmd, xl_opts.pin_dir,
+		       strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void xl_unlock(int fd)
+{
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
+}
+
+int xl_parse_port(const char *s, bool allow_zero, uint16_t *port)
+{
+	unsigned long v;
+	char *end;
+
+	if (!s || !*s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 65535 || (!allow_zero && v == 0))
+		return -1;
+	*port = v;
+	return 0;
+}
+
+bool xl_addr_is_v4(const uint8_t addr[16])
+{
+	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
+
+	return memcmp(addr, prefix, sizeof(prefix)) == 0;
+}
+
+int xl_parse_addr(const char *s, uint8_t addr[16])
+{
+	struct in_addr a4;
+
+	if (inet_pton(AF_INET6, s, addr) == 1)
+		return 0;
+	if (inet_pton(AF_INET, s, &a4) != 1)
+		return -1;
+	memset(addr, 0, 10);
+	addr[10] = addr[11] = 0xff;
+	memcpy(addr + 12, &a4, 4);
+	return 0;
+}
+
+void xl_format_addr(const uint8_t addr[16], char *buf, size_t len)
+{
+	if (xl_addr_is_v4(addr))
+		inet_ntop(AF_INET, addr + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, addr, buf, len);
+}
+
+int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
+{
+	char host[INET6_ADDRSTRLEN + 1], *slash;
+	unsigned long plen, max;
+	uint8_t masked[16];
+	bool v4;
+	int i;
+
+	if (strlen(s) >= sizeof(host)) {
+		snprintf(err, len, "'%s' is not an IPv4 or IPv6 address", s);
+		return -1;
+	}
+	strcpy(host, s);
+	slash = strchr(host, '/');
+	if (slash)
+		*slash = '\0';
+	if (xl_parse_addr(host, k->addr)) {
+		snprintf(err, len,
+			 "'%s' is not an IPv4 or IPv6 address (expected e.g. 198.18.0.0/15 or 2001:2::/48)",
+			 s);
+		return -1;
+	}
+	v4 = strchr(host, ':') == NULL;
+	max = v4 ? 32 : 128;
+	plen = max;
+	if (slash) {
+		char *end;
+
+		errno = 0;
+		plen = strtoul(slash + 1, &end, 10);
+		if (!slash[1] || slash[1] < '0' || slash[1] > '9' || *end ||
+		    errno || plen > max) {
+			snprintf(err, len,
+				 "'%s': bad prefix length '%s' (expected 0 to %lu)",
+				 s, slash + 1, max);
+			return -1;
+		}
+	}
+	k->prefixlen = v4 ? plen + 96 : plen;
+	memcpy(masked, k->addr, 16);
+	for (i = 0; i < 16; i++) {
+		unsigned int bits = k->prefixlen > 8u * i ?
+					    k->prefixlen - 8u * i :
+					    0;
+
+		if (bits < 8)
+			masked[i] &= (uint8_t)(0xff00 >> bits);
+	}
+	if (memcmp(masked, k->addr, 16)) {
+		struct xl_lpm_key m = *k;
+		char net[INET6_ADDRSTRLEN + 8];
+
+		memcpy(m.addr, masked, 16);
+		xl_format_cidr(&m, net, sizeof(net));
+		snprintf(err, len,
+			 "'%s' has host bits set past the prefix; did you mean %s?",
+			 s, net);
+		return -1;
+	}
+	return 0;
+}
+
+void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+	bool v4 = xl_addr_is_v4(k->addr) && k->prefixlen >= 96;
+
+	xl_format_addr(k->addr, a, sizeof(a));
+	if (!v4 && xl_addr_is_v4(k->addr)) /* ::ffff:0:0/N, N < 96 */
+		inet_ntop(AF_INET6, k->addr, a, sizeof(a));
+	snprintf(buf, len, "%s/%u", a, v4 ? k->prefixlen - 96 : k->prefixlen);
+}
+
+uint64_t xl_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * XL_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+double xl_mono_to_utc(uint64_t mono_ns)
+{
+	struct timespec rt;
+	uint64_t mono = xl_mono_now();
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return rt.tv_sec + rt.tv_nsec / 1e9 +
+	       ((double)mono_ns - (double)mono) / 1e9;
+}
+
+void xl_json_print(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum)
+{
+	int ncpu = libbpf_num_possible_cpus(), i, j;
+	struct xl_stats *v;
+
+	memset(sum, 0, sizeof(*sum));
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &slot, v)) {
+		free(v);
+		return -errno;
+	}
+	for (i = 0; i < ncpu; i++)
+		for (j = 0; j < XL_STAT_NR; j++)
+			sum->c[j] += v[i].c[j];
+	free(v);
+	return 0;
+}
+
+int xl_stats_clear(int fd, uint32_t slot)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0;
+	struct xl_stats *v;
+
+	if (ncpu < 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_update_elem(fd, &slot, v, BPF_ANY))
+		err = -errno;
+	free(v);
+	return err;
+}
+
+/* A key of `port`'s rule: its own port, or for port 0 a port without a
+ * rule of its own. */
+static bool xl_key_of_rule(const struct xl_maps *m, const struct xl_key *k,
+			   uint16_t port)
+{
+	struct xl_rule rule;
+
+	if (port)
+		return k->port == port;
+	return k->port == 0 ||
+	       bpf_map_lookup_elem(m->fd[XL_M_RULES], &k->port, &rule);
+}
+
+int xl_state_clear_port(const struct xl_maps *m, uint16_t port)
+{
+	struct xl_key *del = NULL, *prev = NULL, next;
+	size_t n = 0, cap = 0, i;
+	int err = 0;
+
+	/* Walk first, delete after: deleting under the walk restarts it. */
+	while (bpf_map_get_next_key(m->fd[XL_M_STATE], prev, &next) == 0) {
+		if (n == cap) {
+			struct xl_key *d;
+
+			cap = cap ? 2 * cap : 1024;
+			d = realloc(del, cap * sizeof(*del));
+			if (!d) {
+				free(del);
+				return -ENOMEM;
+			}
+			del = d;
+		}
+		/* A key we keep stays in del[n] only as the walk's cursor,
+		 * until the next key overwrites it. */
+		del[n] = next;
+		prev = &del[n];
+		if (xl_key_of_rule(m, &next, port))
+			n++;
+	}
+	for (i = 0; i < n; i++)
+		if (bpf_map_delete_elem(m->fd[XL_M_STATE], &del[i]) &&
+		    errno != ENOENT)
+			err = -errno;
+	free(del);
+	return err;
+}
+
+static const char *const unit_names[] = { "second", "minute", "hour",
+					  "day",    "month",  "year" };
+static const uint64_t unit_secs[] = { 1, 60, 3600, 86400, 2592000, 31104000 };
+
+void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len)
+{
+	uint64_t secs = l->period_ns / XL_NSEC_PER_SEC;
+	int u;
+
+	for (u = 5; u > 0; u--)
+		if (secs && secs % unit_secs[u] == 0)
+			break;
+	snprintf(buf, len, "%llu per %llu %s", (unsigned long long)l->amount,
+		 (unsigned long long)(secs / unit_secs[u]), unit_names[u]);
+}
+
+const char *xl_action_name(uint32_t action)
+{
+	return action == XL_ACT_PASS ? "pass" : "drop";
+}

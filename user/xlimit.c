@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlimit: the command line of the xlimit rate limiter. main() takes the
+ * global options and dispatches to a command from the table below; each
+ * command lives in one of the cmd_*.c files.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+
+#include "cli.h"
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_DEBUG && !xl_opts.verbose)
+		return 0;
+	if (!xl_opts.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static const struct xl_cmd commands[] = {
+	{ "attach", cmd_attach,
+	  "attach IFACE [--mode auto|native|generic|tc] [--max-sources N]" },
+	{ "detach", cmd_detach, "detach IFACE... | --all" },
+	{ "load", cmd_load, "load [--max-sources N]   (maps and programs, no interface)" },
+	{ "unload", cmd_unload, "unload                   (detach everywhere, remove every pin)" },
+	{ "status", cmd_status, "status [--json]" },
+	{ "limit", cmd_limit, "limit set|add|del|list ...   (per-port limits)" },
+	{ "allow", cmd_allow, "allow add|del|list CIDR...   (never limited)" },
+	{ "deny", cmd_deny, "deny add|del|list CIDR...    (always dropped)" },
+	{ "config", cmd_config, "config set|show ...   (ipv6-prefix N)" },
+	{ "stats", cmd_stats, "stats [--json] [--watch SECONDS]" },
+	{ "query", cmd_query, "query ADDRESS [PORT] [--json]" },
+	{ "parse", cmd_parse, "parse LIMITS [--json]   (validate a limit string)" },
+	{}
+};
+
+static void usage(FILE *f)
+{
+	const struct xl_cmd *c;
+
+	fprintf(f,
+		"Usage: xlimit [-v] [--pin-dir DIR] COMMAND [ARGS]\n"
+		"Per-client connection rate limits in the kernel (XDP/tc).\n\n"
+		"Commands:\n");
+	for (c = commands; c->name; c++)
+		fprintf(f, "  %s\n", c->summary);
+	fprintf(f, "\nEvery command takes --help. See xlimit(8).\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "pin-dir", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	/* '+': stop at the command; its own options are its business. */
+	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'v':
+			xl_opts.verbose = true;
+			break;
+		case 'p':
+			if (optarg[0] != '/') {
+				xl_err("--pin-dir '%s': expected an absolute path under a bpf filesystem",
+				       optarg);
+				return XL_EXIT_USAGE;
+			}
+			xl_opts.pin_dir = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return XL_EXIT_OK;
+		default:
+			usage(stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	libbpf_set_print(libbpf_print);
+	if (optind >= argc) {
+		usage(stderr);
+		return XL_EXIT_USAGE;
+	}
+	if (!strcmp(argv[optind], "help")) {
+		usage(stdout);
+		return XL_EXIT_OK;
+	}
+	return xl_dispatch("", commands, argc - optind, argv + optind);
+}
