@@ -77,7 +77,18 @@ _Static_assert(sizeof(struct xl_key) == 20, "xl_key layout");
  * which window it counted in (see xl_limiter.h). */
 struct xl_window {
 	__u64 start;
-	__u64 tagcount;
+	union {
+		__u64 tagcount; /* the word the atomics work on */
+		struct { /* the same word, named for bpftool's dump */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			__u64 count : 40;
+			__u64 tag : 24;
+#else
+			__u64 tag : 24;
+			__u64 count : 40;
+#endif
+		};
+	};
 };
 _Static_assert(sizeof(struct xl_window) == 16, "xl_window layout");
 

@@ -690,7 +690,7 @@ int cmd_status(int argc, char **argv)
 	struct xl_config cfg = {};
 	struct xl_maps m;
 	bool json = false;
-	__u16 port, *prev = NULL;
+	__u16 port, cur, *prev = NULL;
 	int c, n, i, err;
 
 	optind = 0;
@@ -753,7 +753,8 @@ int cmd_status(int argc, char **argv)
 		char text[96];
 		__u32 k;
 
-		prev = &(__u16){ port };
+		cur = port;
+		prev = &cur;
 		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
 			continue;
 		e = json_object_new_object();

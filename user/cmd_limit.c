@@ -75,13 +75,14 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 static int free_slot(const struct xl_maps *m, __u32 *slot)
 {
 	static unsigned char used[XL_MAX_RULES];
-	__u16 port, *prev = NULL;
+	__u16 port, cur, *prev = NULL;
 	struct xl_rule r;
 	__u32 i;
 
 	memset(used, 0, sizeof(used));
 	while (!bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
-		prev = &(__u16){ port };
+		cur = port;
+		prev = &cur;
 		if (!bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &r) &&
 		    r.slot < XL_MAX_RULES)
 			used[r.slot] = 1;
@@ -281,7 +282,7 @@ static int by_port(const void *a, const void *b)
 static int limit_list(int argc, char **argv)
 {
 	struct json_object *arr;
-	__u16 port, *prev = NULL;
+	__u16 port, cur, *prev = NULL;
 	struct xl_maps m;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
 	int err;
@@ -305,7 +306,8 @@ static int limit_list(int argc, char **argv)
 		struct xl_rule r;
 		__u32 k;
 
-		prev = &(__u16){ port };
+		cur = port;
+		prev = &cur;
 		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
 			continue;
 		e = json_object_new_object();

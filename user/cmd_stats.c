@@ -288,17 +288,18 @@ static int query_ports(const struct xl_maps *m, const __u8 addr[16],
 {
 	struct xl_key want, key, prev;
 	struct xl_config cfg = {};
-	__u16 port, *pp = NULL;
+	__u16 port, cur, *pp = NULL;
 	struct xl_rule r;
 	__u32 zero = 0;
 	int n = 0, i;
 
 	while (n < max && !bpf_map_get_next_key(m->fd[XL_M_RULES], pp, &port)) {
-		pp = &(__u16){ port };
+		cur = port;
+		pp = &cur;
 		if (port)
 			ports[n++] = port;
 	}
-	if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &(__u16){ 0 }, &r))
+	if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &(__u16){ 0 }, &r) != 0)
 		return n;
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	xl_key_init(&want, addr, 0, cfg.ipv6_prefix);

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Shared shell helpers for xlimit's CLI and end-to-end tests: assertions
+# that count passes and failures and print the closing line
+# `N passed, N failed[, N skipped]`; throwaway network namespaces joined by
+# a veth pair, addressed from 198.18.0.0/15 and 2001:2::/48 with no route
+# out; a private pin directory, so that tests never touch a real
+# installation's /sys/fs/bpf/xlimit; and cleanup on exit, also of what an
+# earlier crashed run left behind. Source it, then call xl_test_init.
+
+XL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+XLIMIT_BIN=${XLIMIT_BIN:-$XL_TOP/build/xlimit}
+PY=/usr/bin/python3 # Debian's, which has python3-limits
+
+T_PASSED=0
+T_FAILED=0
+T_SKIPPED=0
+T_NAME=""
+XL_CLEANUPS=()
+
+# --- assertions -----------------------------------------------------------
+
+ok() { T_PASSED=$((T_PASSED + 1)); echo "ok   $*"; }
+fail() { T_FAILED=$((T_FAILED + 1)); echo "FAIL $*"; }
+skip() { T_SKIPPED=$((T_SKIPPED + 1)); echo "SKIP $*"; }
+
+# assert_eq ACTUAL EXPECTED NAME
+assert_eq() {
+	if [ "$1" == "$2" ]; then ok "$3"; else fail "$3: got '$1', expected '$2'"; fi
+}
+
+# assert_match ACTUAL REGEX NAME
+assert_match() {
+	if [[ "$1" =~ $2 ]]; then ok "$3"; else fail "$3: '$1' does not match /$2/"; fi
+}
+
+# assert_rc EXPECTED_RC NAME -- COMMAND...: runs COMMAND, keeps its output
+# in $OUT and $ERR.
+assert_rc() {
+	local want=$1 name=$2 rc
+	shift 3
+	OUT=$("$@" 2>"$XL_TMP/stderr") && rc=0 || rc=$?
+	ERR=$(cat "$XL_TMP/stderr")
+	if [ "$rc" == "$want" ]; then
+		ok "$name"
+	else
+		fail "$name: exit $rc, expected $want (stderr: $ERR)"
+	fi
+}
+
+summary() {
+	if [ "$T_SKIPPED" -gt 0 ]; then
+		echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"
+	else
+		echo "$T_PASSED passed, $T_FAILED failed"
+	fi
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# --- setup and cleanup -----------------------------------------------------
+
+on_exit() {
+	local i
+	for ((i = ${#XL_CLEANUPS[@]} - 1; i >= 0; i--)); do
+		eval "${XL_CLEANUPS[$i]}" >/dev/null 2>&1 || true
+	done
+	rm -rf "$XL_TMP"
+}
+
+# Runs xlimit against this test's own pin directory.
+xl() { "$XLIMIT_BIN" --pin-dir "$XL_PIN" "$@"; }
+# The same, inside the server's network namespace (same mount namespace, so
+# the pins are the same: `ip netns exec` would remount /sys and lose them).
+xls() { nsenter --net="/run/netns/$NS_SRV" "$XLIMIT_BIN" --pin-dir "$XL_PIN" "$@"; }
+
+# Removes what crashed runs left: namespaces and pin directories whose
+# owning process is gone.
+xl_reap_leftovers() {
+	local ns pid d
+	for ns in $(ip netns list 2>/dev/null | awk '/^xlt[0-9]+-/ {print $1}'); do
+		pid=${ns#xlt}
+		pid=${pid%%-*}
+		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null
+	done
+	for d in /sys/fs/bpf/xltest_*; do
+		[ -d "$d" ] || continue
+		pid=${d##*_}
+		kill -0 "$pid" 2>/dev/null && continue
+		"$XLIMIT_BIN" --pin-dir "$d" unload >/dev/null 2>&1
+		rm -rf "$d" 2>/dev/null
+	done
+}
+
+xl_test_init() {
+	if [ "$(id -u)" != 0 ]; then
+		echo "FAIL these tests need root (sudo make check)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	if [ ! -x "$XLIMIT_BIN" ]; then
+		echo "FAIL $XLIMIT_BIN is not built (make)"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+	XL_TMP=$(mktemp -d)
+	XL_PIN=/sys/fs/bpf/xltest_$$
+	trap on_exit EXIT
+	trap 'exit 130' INT TERM
+	xl_reap_leftovers
+	XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$XL_PIN' unload; rm -rf '$XL_PIN'")
+}
+
+# xl_netns_setup: a client namespace $NS_CLI (198.18.0.1, 2001:2::1) and a
+# server namespace $NS_SRV (198.18.0.2, 2001:2::2) joined by veth
+# $VETH_CLI <-> $VETH_SRV, with permanent neighbour entries and no route
+# beyond the link. Extra client addresses: 198.18.0.3-9, 2001:2::3-9.
+xl_netns_setup() {
+	local id=xlt$$-$RANDOM
+	NS_CLI=$id-c
+	NS_SRV=$id-s
+	VETH_CLI=xlc$RANDOM
+	VETH_SRV=xls$RANDOM
+	XL_CLEANUPS+=("ip netns del $NS_CLI; ip netns del $NS_SRV")
+	ip netns add "$NS_CLI"
+	ip netns add "$NS_SRV"
+	ip link add "$VETH_CLI" netns "$NS_CLI" type veth peer name "$VETH_SRV" netns "$NS_SRV"
+	local n
+	for n in "$NS_CLI" "$NS_SRV"; do
+		ip -n "$n" link set lo up
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0
+	done
+	ip -n "$NS_CLI" addr add 198.18.0.1/24 dev "$VETH_CLI"
+	ip -n "$NS_SRV" addr add 198.18.0.2/24 dev "$VETH_SRV"
+	ip -n "$NS_CLI" addr add 2001:2::1/64 dev "$VETH_CLI" nodad
+	ip -n "$NS_SRV" addr add 2001:2::2/64 dev "$VETH_SRV" nodad
+	for n in 3 4 5 6 7 8 9; do
+		ip -n "$NS_CLI" addr add 198.18.0.$n/24 dev "$VETH_CLI"
+		ip -n "$NS_CLI" addr add 2001:2::$n/64 dev "$VETH_CLI" nodad
+	done
+	ip -n "$NS_CLI" link set "$VETH_CLI" up
+	ip -n "$NS_SRV" link set "$VETH_SRV" up
+	local mac_c mac_s
+	mac_c=$(ip -n "$NS_CLI" -br link show "$VETH_CLI" | awk '{print $3}')
+	mac_s=$(ip -n "$NS_SRV" -br link show "$VETH_SRV" | awk '{print $3}')
+	ip -n "$NS_CLI" neigh replace 198.18.0.2 lladdr "$mac_s" dev "$VETH_CLI" nud permanent
+	ip -n "$NS_CLI" neigh replace 2001:2::2 lladdr "$mac_s" dev "$VETH_CLI" nud permanent
+	for n in 1 3 4 5 6 7 8 9; do
+		ip -n "$NS_SRV" neigh replace 198.18.0.$n lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+		ip -n "$NS_SRV" neigh replace 2001:2::$n lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+	done
+}

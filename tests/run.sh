@@ -1,0 +1,61 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Runs every test suite of xlimit (what `make check` runs after building)
+# and adds up their closing lines `N passed, N failed[, N skipped]` into
+# one. A suite that ends without such a line counts as one failure. Each
+# suite's full output goes to build/tests/<suite>.log; failures are shown.
+set -u
+cd "$(dirname "$0")/.."
+mkdir -p build/tests
+mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+passed=0 failed=0 skipped=0
+
+run_suite() {
+	local name=$1 log=build/tests/$1.log line p f s start
+	shift
+	start=$(date +%s)
+	"$@" >"$log" 2>&1
+	line=$(grep -E '^([A-Za-z]+: )?[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		echo "FAIL $name: no summary line (see $log)"
+		tail -n 20 "$log" | sed 's/^/    /'
+		failed=$((failed + 1))
+		return
+	fi
+	p=$(grep -oE '[0-9]+ passed' <<<"$line" | cut -d' ' -f1)
+	f=$(grep -oE '[0-9]+ failed' <<<"$line" | cut -d' ' -f1)
+	s=$(grep -oE '[0-9]+ skipped' <<<"$line" | cut -d' ' -f1)
+	s=${s:-0}
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+	printf '%-10s %s  (%ss)\n' "$name" "$line" "$(($(date +%s) - start))"
+	grep -E '^(FAIL|SKIP)' "$log" | sed 's/^/    /'
+}
+
+format_check() {
+	local bad
+	bad=$(clang-format --dry-run -Werror $(git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include tests -name '*.[ch]') 2>&1 | grep -oE '^[^:]+\.[ch]' | sort -u)
+	if [ -n "$bad" ]; then
+		echo "FAIL clang-format: $bad"
+		echo "0 passed, 1 failed"
+	else
+		echo "ok   clang-format"
+		echo "1 passed, 0 failed"
+	fi
+}
+
+run_suite format format_check
+run_suite parse sh -c '/usr/bin/python3 tests/unit/parse_oracle.py > build/tests/parse_corpus.txt && build/tests/test_parse build/tests/parse_corpus.txt'
+run_suite limiter build/tests/test_limiter
+run_suite bpf build/tests/test_bpf
+for t in tests/cli/test_*.sh tests/e2e/test_*.sh; do
+	[ -f "$t" ] && run_suite "$(basename "$t" .sh)" bash "$t"
+done
+
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
