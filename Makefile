@@ -34,7 +34,7 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 
 # Debian packages: to build, and in addition to run the tests and demo.
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
-	libelf-dev zlib1g-dev pkg-config
+	libelf-dev zlib1g-dev pkg-config libevent-dev
 DEB_RUN := iproute2 python3 python3-limits clang-format
 
 ifeq ($(V),1)
@@ -46,14 +46,16 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all clean check demo install uninstall deps deps-build toolchain \
-	format-check
+.PHONY: all clean check demo bench install uninstall deps deps-build \
+	toolchain format-check
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+SIDECAR_SRCS := $(wildcard user/sidecar/*.c)
+SIDECAR_OBJS := $(patsubst user/sidecar/%.c,$(BUILD)/sidecar/%.o,$(SIDECAR_SRCS))
 
-all: toolchain $(BUILD)/xlimit
+all: toolchain $(BUILD)/xlimit $(if $(SIDECAR_SRCS),$(BUILD)/xlimit-sidecar)
 
 # Fail early, with a sentence, when a tool is missing.
 toolchain:
@@ -90,13 +92,27 @@ $(BUILD)/xlimit: $(USER_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS)
 
--include $(USER_OBJS:.o=.d)
+# The sidecar: its own sources, plus the CLI's shared helpers and query.
+SIDECAR_LIBS := $(LIBS) -levent
+
+$(BUILD)/sidecar:
+	$(Q)mkdir -p $@
+
+$(BUILD)/sidecar/%.o: user/sidecar/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/sidecar
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
+
+$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(BUILD)/user/common.o $(BUILD)/user/query.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(SIDECAR_LIBS)
+
+-include $(USER_OBJS:.o=.d) $(SIDECAR_OBJS:.o=.d)
 
 # Unit tests, with sanitizers.
-$(BUILD)/tests/test_parse: tests/unit/test_parse.c user/limits.c user/limits.h \
+$(BUILD)/tests/test_parse: tests/unit/test_parse.c user/limit_parse.c user/limit_parse.h \
 		| $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_parse.c user/limits.c -o $@
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_parse.c user/limit_parse.c -o $@
 
 $(BUILD)/tests/test_limiter: tests/unit/test_limiter.c $(BPF_HDRS) \
 		| $(BUILD)/tests
@@ -115,6 +131,14 @@ TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 check: deps
 	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
 	$(Q)./tests/run.sh
+
+# Benchmarks: never part of `check`. tests/bench/run.sh builds what it
+# needs (make bench-build) and writes its tables under docs/bench/.
+DEB_BENCH := nftables iptables wrk nginx-light curl gnuplot-nox
+bench: deps
+	$(Q)./tests/lib/install-deps.sh $(DEB_BENCH)
+	$(Q)$(MAKE) --no-print-directory all bench-build
+	$(Q)./tests/bench/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

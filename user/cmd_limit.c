@@ -13,7 +13,7 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
-#include "limits.h"
+#include "limit_parse.h"
 
 #define XL_PARSE_MAX 64 /* items `xlimit parse` accepts */
 
