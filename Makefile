@@ -120,7 +120,7 @@ $(BUILD)/tests/test_limiter: tests/unit/test_limiter.c $(BPF_HDRS) \
 	$(Q)$(CC) $(TEST_CFLAGS) -pthread tests/unit/test_limiter.c -o $@
 
 # BPF tests: the real object through bpf_prog_test_run_opts.
-$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c $(BUILD)/xlimit.skel.h \
+$(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
 		tests/lib/testing.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)

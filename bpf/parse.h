@@ -150,7 +150,10 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 		}
 	}
 	/* XXX: more than XL_IPV6_EXT_MAX extension headers pass uncounted. */
-	return -1;
+	if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+	    next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT)
+		return -1;
+	return next;
 }
 
 /* Returns 1 for a SYN without ACK (a new connection), 0 for any other TCP

@@ -75,7 +75,8 @@ struct pkt_spec {
 	enum pkt_l4 l4;
 	__u16 sport, dport; /* sport 0: 40000 */
 	__u8 tcp_flags; /* 0: SYN */
-	__u8 bad_ihl; /* written as the IPv4 ihl instead of the true one */
+	__u32 ack_seq;
+	__u8 bad_ihl; /* its low 4 bits written as the IPv4 ihl (16: 0) */
 	__u8 bad_version; /* written as the IP version nibble */
 	__u8 bad_ext_len; /* written as hdrlen of the first extension header */
 };
@@ -177,12 +178,12 @@ static inline size_t pkt_put_ext(__u8 *p, const struct pkt_spec *s,
  * Builds the frame `s` describes into buf (size bytes). Returns its length,
  * or 0 when the description is invalid or the frame would not fit.
  */
-static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
-			       size_t size)
+static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 {
 	static const __u8 dmac[6] = { 2, 0, 0, 0, 0, 2 };
 	static const __u8 smac[6] = { 2, 0, 0, 0, 0, 1 };
 	static const __u8 zero[6];
+	const char *sa = s->src, *da = s->dst;
 	bool v6 = s->l3 == PKT_IPV6;
 	__u8 src[16], dst[16], *p = buf, *l3, *l4;
 	size_t l3len = 0, l4len, i;
@@ -192,8 +193,11 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 	if (size < PKT_MAX)
 		return 0;
 	memset(buf, 0, PKT_MAX);
-	if (!pkt_addr(s->src ? s->src : v6 ? PKT_SRC6 : PKT_SRC4, v6, src) ||
-	    !pkt_addr(s->dst ? s->dst : v6 ? PKT_DST6 : PKT_DST4, v6, dst))
+	if (!sa)
+		sa = v6 ? PKT_SRC6 : PKT_SRC4;
+	if (!da)
+		da = v6 ? PKT_DST6 : PKT_DST4;
+	if (!pkt_addr(sa, v6, src) || !pkt_addr(da, v6, dst))
 		return 0;
 	if (s->ip_optlen % 4 || s->ip_optlen > 40)
 		return 0;
@@ -207,9 +211,10 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 		pkt_put16(p + 2, 100 + i); /* TCI: VLAN id 100, 101, ... */
 		p += 4;
 	}
-	pkt_put16(p, s->l3 == PKT_ARP ? PKT_ETH_P_ARP :
-		     v6		      ? PKT_ETH_P_IPV6 :
-					PKT_ETH_P_IP);
+	if (s->l3 == PKT_ARP)
+		pkt_put16(p, PKT_ETH_P_ARP);
+	else
+		pkt_put16(p, v6 ? PKT_ETH_P_IPV6 : PKT_ETH_P_IP);
 	p += 2;
 	l3 = p;
 
@@ -231,13 +236,13 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 	if (v6) {
 		p += 40;
 		for (i = 0; i < PKT_EXT_MAX && s->ext[i]; i++) {
-			__u8 next = i + 1 < PKT_EXT_MAX && s->ext[i + 1] ?
-					    pkt_ext_proto(s->ext[i + 1]) :
-					    proto;
-			__u8 *e = p;
+			__u8 next = proto, *e = p;
 
+			if (i + 1 < PKT_EXT_MAX && s->ext[i + 1])
+				next = pkt_ext_proto(s->ext[i + 1]);
 			p += pkt_put_ext(p, s, s->ext[i], next);
-			if (i == 0 && s->bad_ext_len && s->ext[i] != PKT_EXT_FRAG)
+			if (i == 0 && s->bad_ext_len &&
+			    s->ext[i] != PKT_EXT_FRAG)
 				e[1] = s->bad_ext_len;
 		}
 		l3len = p - l3;
@@ -250,7 +255,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 	} else {
 		l3len = 20 + s->ip_optlen;
 		l3[0] = (s->bad_version ? s->bad_version : 4) << 4 |
-			(s->bad_ihl ? s->bad_ihl : l3len / 4);
+			(s->bad_ihl ? s->bad_ihl & 0xf : l3len / 4);
 		pkt_put16(l3 + 2, l3len + l4len);
 		pkt_put16(l3 + 4, 0x1234); /* id */
 		pkt_put16(l3 + 6, (s->more_frags ? 0x2000 : 0) | s->frag);
@@ -271,6 +276,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 		pkt_put16(l4 + 4, l4len);
 	} else {
 		pkt_put32(l4 + 4, 0x10000001); /* seq */
+		pkt_put32(l4 + 8, s->ack_seq);
 		l4[12] = 5 << 4; /* data offset: no options */
 		l4[13] = s->tcp_flags ? s->tcp_flags : PKT_TCP_SYN;
 		pkt_put16(l4 + 14, 64240); /* window */
@@ -279,7 +285,10 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf,
 	sum = pkt_csum_add(sum, dst, v6 ? 16 : 4);
 	sum += proto + l4len;
 	sum = pkt_csum_add(sum, l4, l4len);
-	pkt_put16(l4 + (s->l4 == PKT_UDP ? 6 : 16), pkt_csum_fold(sum));
+	sum = pkt_csum_fold(sum);
+	if (s->l4 == PKT_UDP && !sum) /* 0 would mean "no checksum" */
+		sum = 0xffff;
+	pkt_put16(l4 + (s->l4 == PKT_UDP ? 6 : 16), sum);
 	p += l4len;
 	return p - buf;
 }

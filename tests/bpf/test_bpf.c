@@ -1,0 +1,1392 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The datapath on the real BPF object, through bpf_prog_test_run_opts().
+ * A table of cases, each with its packets, the map state before, the
+ * verdict for every packet and the counters and client state after, runs
+ * against the XDP program and again, from the same state, against the tc
+ * program: one decision code, one answer. Then every truncation of valid
+ * frames, and the syscall program that charges and reads clients for
+ * userspace. The maps are pinned under a fresh directory of the bpffs,
+ * removed at the end (and, if a run crashed, by the next one).
+ * Needs root; without BPF it fails, it does not skip.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pkt.h"
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "testing.h"
+#include "xlimit.h"
+#include "xl_limiter.h"
+#include "xlimit.skel.h"
+
+TEST_ENV_DEFINE;
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define BPFFS "/sys/fs/bpf"
+#define PIN_PREFIX "xlbpf_" /* bpffs refuses dots in names */
+#ifndef BPF_FS_MAGIC
+#define BPF_FS_MAGIC 0xcafe4a11
+#endif
+
+#define NSEC XL_NSEC_PER_SEC
+#define PASS XDP_PASS
+#define DROP XDP_DROP
+
+/* Short names for the counters, in the table. */
+#define SEEN XL_STAT_SEEN
+#define PASSED XL_STAT_PASSED
+#define DROPPED XL_STAT_DROPPED
+#define OVER_PASSED XL_STAT_OVER_PASSED
+#define ALLOWED XL_STAT_ALLOWED
+#define DENIED XL_STAT_DENIED
+
+/* ---- the case table ---------------------------------------------------- */
+
+struct rule_spec {
+	__u16 port;
+	struct xl_rule rule; /* present when nlimits > 0 */
+};
+
+/* A client state written before the packets: each window started age_s
+ * seconds before the case, with `count` hits (age and count 0: none). */
+struct seed_spec {
+	const char *src; /* the key's address, already masked; NULL: none */
+	__u16 port;
+	struct {
+		__u64 age_s;
+		__u64 count;
+	} win[XL_MAX_LIMITS];
+};
+
+/* `times` copies of one packet (0: one), each expecting `verdict`. */
+struct step {
+	struct pkt_spec pkt;
+	int times;
+	int verdict; /* XDP_PASS or XDP_DROP; 0 ends the list */
+};
+
+/* The counters of one rule slot after the case; all others stay 0. */
+struct stat_exp {
+	bool set;
+	__u32 slot;
+	__u64 c[XL_STAT_NR];
+};
+
+/* A client state after the case. A window opened by the case (or listed
+ * in `fresh`, when a seeded one was replaced) must have started during
+ * it; a seeded window not in `fresh` must keep its start. */
+struct state_exp {
+	const char *src; /* NULL: none */
+	__u16 port;
+	bool absent;
+	__u64 count[XL_MAX_LIMITS];
+	__u32 fresh; /* bit i: window i restarted during the case */
+};
+
+struct tcase {
+	const char *name;
+	struct rule_spec rules[4];
+	const char *allow[3], *deny[3]; /* CIDRs */
+	__u32 ipv6_prefix; /* 0: leave xl_config at its default */
+	struct seed_spec seed[2];
+	struct step steps[8];
+	struct stat_exp stats[3];
+	struct state_exp state[4];
+	int nstate; /* entries in xl_state after the case */
+};
+
+#define LIM(n, secs, act)                                \
+	{                                                \
+		.amount = (n), .period_ns = (secs)*NSEC, \
+		.action = XL_ACT_##act                   \
+	}
+#define NLIM(...) \
+	(sizeof((struct xl_limit[]){ __VA_ARGS__ }) / sizeof(struct xl_limit))
+#define RULE(p, s, ...)                               \
+	{                                             \
+		.port = (p), .rule = {                \
+			.nlimits = NLIM(__VA_ARGS__), \
+			.slot = (s),                  \
+			.limits = { __VA_ARGS__ }     \
+		}                                     \
+	}
+#define SEND(n, v, ...)                                              \
+	{                                                            \
+		.pkt = { __VA_ARGS__ }, .times = (n), .verdict = (v) \
+	}
+#define STATS(s, ...)                                          \
+	{                                                      \
+		.set = true, .slot = (s), .c = { __VA_ARGS__ } \
+	}
+#define STATE(a, p, ...)                                          \
+	{                                                         \
+		.src = (a), .port = (p), .count = { __VA_ARGS__ } \
+	}
+#define NO_STATE(a, p)                                  \
+	{                                               \
+		.src = (a), .port = (p), .absent = true \
+	}
+
+/* The usual rule: port 80 in slot 3, 2 SYNs per 30 s, then drop. */
+#define R80 RULE(80, 3, LIM(2, 30, DROP))
+/* A rule for port 80 and one for every other port: whatever is counted
+ * shows in slot 3 or slot 1023. */
+#define R80_ANY R80, RULE(0, 1023, LIM(2, 30, DROP))
+
+#define V6 .l3 = PKT_IPV6
+#define QINQ .vlan = { PKT_ETH_P_8021AD, PKT_ETH_P_8021Q }
+
+/* A packet that must pass uncounted, with rules for every port. */
+#define UNCOUNTED(nm, ...)                               \
+	{                                                \
+		.name = nm, .rules = { R80_ANY },        \
+		.steps = { SEND(3, PASS, __VA_ARGS__) }, \
+	}
+
+/* One IPv4 or IPv6 SYN to port 80 that is counted (and passes). */
+#define COUNTED(nm, src, ...)                                                   \
+	{                                                                       \
+		.name = nm, .rules = { R80_ANY },                               \
+		.steps = { SEND(2, PASS, .dport = 80, __VA_ARGS__),             \
+			   SEND(1, DROP, .dport = 80, __VA_ARGS__) },           \
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) }, \
+		.state = { STATE(src, 80, 3) }, .nstate = 1,                    \
+	}
+
+static const struct tcase cases[] = {
+	/* Limits */
+	{
+		.name = "ipv4 syn within the limit",
+		.rules = { R80 },
+		.steps = { SEND(1, PASS, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 1) },
+		.nstate = 1,
+	},
+	{
+		.name = "ipv4 syn over the limit (2 per 30 s)",
+		.rules = { R80 },
+		.steps = { SEND(2, PASS, .dport = 80),
+			   SEND(3, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 5, [PASSED] = 2, [DROPPED] = 3) },
+		.state = { STATE(PKT_SRC4, 80, 5) },
+		.nstate = 1,
+	},
+	{
+		.name = "amount 0 refuses every syn",
+		.rules = { RULE(80, 3, LIM(0, 30, DROP)) },
+		.steps = { SEND(2, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2) },
+		.state = { STATE(PKT_SRC4, 80, 2) },
+		.nstate = 1,
+	},
+	{
+		.name = "action pass over the limit",
+		.rules = { RULE(80, 3, LIM(1, 30, PASS)) },
+		.steps = { SEND(3, PASS, .dport = 80) },
+		.stats = { STATS(
+			3, [SEEN] = 3, [PASSED] = 1, [OVER_PASSED] = 2) },
+		.state = { STATE(PKT_SRC4, 80, 3) },
+		.nstate = 1,
+	},
+	{
+		.name = "each source has its own state",
+		.rules = { R80 },
+		.steps = { SEND(2, PASS, .dport = 80),
+			   SEND(1, DROP, .dport = 80),
+			   SEND(2, PASS, .dport = 80, .src = "198.18.0.2"),
+			   SEND(1, PASS, .dport = 80, V6) },
+		.stats = { STATS(3, [SEEN] = 6, [PASSED] = 5, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 3), STATE("198.18.0.2", 80, 2),
+			   STATE(PKT_SRC6, 80, 1) },
+		.nstate = 3,
+	},
+	{
+		.name = "ipv6 syn",
+		.rules = { R80 },
+		.steps = { SEND(2, PASS, .dport = 80, V6),
+			   SEND(1, DROP, .dport = 80, V6) },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC6, 80, 3) },
+		.nstate = 1,
+	},
+	{
+		.name = "ecn-setup syn (syn+ece+cwr) is a syn",
+		.rules = { R80 },
+		.steps = { SEND(1, PASS, .dport = 80,
+				.tcp_flags = PKT_TCP_SYN | PKT_TCP_ECE |
+					     PKT_TCP_CWR) },
+		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 1) },
+		.nstate = 1,
+	},
+
+	/* Several limits on one port (SEMANTICS.md 2: a hit that fits all
+	 * is charged to all, a refused one only to the limits it breaches) */
+	{
+		.name = "two limits: the soft pass limit breaks first",
+		.rules = { RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP)) },
+		.steps = { SEND(3, PASS, .dport = 80),
+			   SEND(3, PASS, .dport = 80) },
+		.stats = { STATS(
+			3, [SEEN] = 6, [PASSED] = 3, [OVER_PASSED] = 3) },
+		.state = { STATE(PKT_SRC4, 80, 6, 3) },
+		.nstate = 1,
+	},
+	{
+		.name = "two limits: only the drop limit breached",
+		.rules = { RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP)) },
+		.seed = { { PKT_SRC4, 80, { { 11, 3 }, { 20, 5 } } } },
+		.steps = { SEND(2, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2) },
+		/* window 0 had expired, and is not charged: unchanged */
+		.state = { STATE(PKT_SRC4, 80, 3, 7) },
+		.nstate = 1,
+	},
+	{
+		.name = "two limits: both breached, drop wins",
+		.rules = { RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP)) },
+		.seed = { { PKT_SRC4, 80, { { 1, 3 }, { 1, 5 } } } },
+		.steps = { SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 1, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 4, 6) },
+		.nstate = 1,
+	},
+	{
+		.name = "two limits: only the pass limit breached",
+		.rules = { RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP)) },
+		.seed = { { PKT_SRC4, 80, { { 1, 3 }, { 1, 3 } } } },
+		.steps = { SEND(1, PASS, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 1, [OVER_PASSED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 4, 3) },
+		.nstate = 1,
+	},
+	{
+		.name = "four limits: a fitting hit is charged to all",
+		.rules = { RULE(80, 3, LIM(10, 10, PASS), LIM(20, 60, PASS),
+				LIM(30, 3600, DROP), LIM(2, 86400, DROP)) },
+		.steps = { SEND(2, PASS, .dport = 80),
+			   SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 2, 2, 2, 3) },
+		.nstate = 1,
+	},
+
+	/* Windows against the clock (CLOCK_MONOTONIC = bpf_ktime_get_ns) */
+	{
+		.name = "an expired window opens a new one",
+		.rules = { R80 },
+		.seed = { { PKT_SRC4, 80, { { 31, 2 } } } },
+		.steps = { SEND(2, PASS, .dport = 80),
+			   SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.state = { { .src = PKT_SRC4,
+			     .port = 80,
+			     .count = { 3 },
+			     .fresh = 1 } },
+		.nstate = 1,
+	},
+	{
+		.name = "an open window goes on counting",
+		.rules = { R80 },
+		.seed = { { PKT_SRC4, 80, { { 20, 1 } } } },
+		.steps = { SEND(1, PASS, .dport = 80),
+			   SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 2, [PASSED] = 1, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC4, 80, 3) },
+		.nstate = 1,
+	},
+
+	/* Rules by port */
+	{
+		.name = "syn to a port without a rule",
+		.rules = { R80 },
+		.steps = { SEND(3, PASS, .dport = 81),
+			   SEND(1, PASS, .dport = 81, V6) },
+	},
+	{
+		.name = "port 0 covers ports without a rule of their own",
+		.rules = { R80, RULE(0, 1023, LIM(1, 30, DROP)) },
+		.steps = { SEND(1, PASS, .dport = 8080),
+			   SEND(1, DROP, .dport = 8080),
+			   SEND(1, PASS, .dport = 8081),
+			   SEND(2, PASS, .dport = 80),
+			   SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(1023, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1),
+			   STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.state = { STATE(PKT_SRC4, 8080, 2), STATE(PKT_SRC4, 8081, 1),
+			   STATE(PKT_SRC4, 80, 3), NO_STATE(PKT_SRC4, 0) },
+		.nstate = 3,
+	},
+
+	/* Allow and deny lists */
+	{
+		.name = "allow-listed ipv4 cidr",
+		.rules = { R80 },
+		.allow = { "198.18.0.0/24" },
+		.steps = { SEND(3, PASS, .dport = 80, .src = "198.18.0.9"),
+			   SEND(1, PASS, .dport = 80, .src = "198.18.1.9") },
+		.stats = { STATS(3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1) },
+		.state = { NO_STATE("198.18.0.9", 80),
+			   STATE("198.18.1.9", 80, 1) },
+		.nstate = 1,
+	},
+	{
+		.name = "allow-listed ipv6 cidr",
+		.rules = { R80 },
+		.allow = { "2001:2:0:a::/64" },
+		.steps = { SEND(3, PASS, .dport = 80, V6,
+				.src = "2001:2:0:a::5"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:b::5") },
+		.stats = { STATS(3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1) },
+		.state = { NO_STATE("2001:2:0:a::5", 80),
+			   STATE("2001:2:0:b::5", 80, 1) },
+		.nstate = 1,
+	},
+	{
+		.name = "deny-listed ipv4 cidr",
+		.rules = { R80 },
+		.deny = { "198.18.0.0/28" },
+		.steps = { SEND(2, DROP, .dport = 80, .src = "198.18.0.3"),
+			   SEND(1, PASS, .dport = 80, .src = "198.18.0.16") },
+		.stats = { STATS(3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1) },
+		.state = { NO_STATE("198.18.0.3", 80),
+			   STATE("198.18.0.16", 80, 1) },
+		.nstate = 1,
+	},
+	{
+		.name = "deny-listed ipv6 cidr",
+		.rules = { R80 },
+		.deny = { "2001:2:0:bad::/64" },
+		.steps = { SEND(2, DROP, .dport = 80, V6,
+				.src = "2001:2:0:bad::1"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:bae::1") },
+		.stats = { STATS(3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1) },
+		.state = { STATE("2001:2:0:bae::1", 80, 1) },
+		.nstate = 1,
+	},
+	{
+		.name = "deny wins over allow",
+		.rules = { R80 },
+		.allow = { "198.18.0.0/15", "2001:2::/48" },
+		.deny = { "198.18.0.7/32", "2001:2::7/128" },
+		.steps = { SEND(1, DROP, .dport = 80, .src = "198.18.0.7"),
+			   SEND(1, PASS, .dport = 80, .src = "198.18.0.8"),
+			   SEND(1, DROP, .dport = 80, V6, .src = "2001:2::7"),
+			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::8") },
+		.stats = { STATS(3, [SEEN] = 4, [DENIED] = 2, [ALLOWED] = 2) },
+	},
+	{
+		.name = "the lists apply only to ports with a rule",
+		.rules = { R80 },
+		.deny = { "198.18.0.0/15" },
+		.steps = { SEND(2, PASS, .dport = 81) },
+	},
+
+	/* The IPv6 prefix of the state key (xl_config.ipv6_prefix) */
+	{
+		.name = "ipv6 prefix 64: one /64 is one client",
+		.rules = { R80 },
+		.ipv6_prefix = 64,
+		.steps = { SEND(1, PASS, .dport = 80, V6, .src = "2001:2::1"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2::ffff:2"),
+			   SEND(1, DROP, .dport = 80, V6, .src = "2001:2::3"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:1::1") },
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 3, [DROPPED] = 1) },
+		.state = { STATE("2001:2::", 80, 3),
+			   STATE("2001:2:0:1::", 80, 1),
+			   NO_STATE("2001:2::1", 80) },
+		.nstate = 2,
+	},
+	{
+		.name = "ipv6 prefix 128: each address is a client",
+		.rules = { R80 },
+		.ipv6_prefix = 128,
+		.steps = { SEND(1, PASS, .dport = 80, V6, .src = "2001:2::1"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2::ffff:2"),
+			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::3"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:1::1") },
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4) },
+		.state = { STATE("2001:2::1", 80, 1),
+			   STATE("2001:2::ffff:2", 80, 1),
+			   NO_STATE("2001:2::", 80) },
+		.nstate = 4,
+	},
+	{
+		.name = "ipv6 prefix 60 masks inside a byte",
+		.rules = { R80 },
+		.ipv6_prefix = 60,
+		.steps = { SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:f::1"),
+			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::2"),
+			   SEND(1, PASS, .dport = 80, V6,
+				.src = "2001:2:0:10::1") },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 3) },
+		.state = { STATE("2001:2::", 80, 2),
+			   STATE("2001:2:0:10::", 80, 1) },
+		.nstate = 2,
+	},
+	{
+		.name = "ipv6 prefix leaves ipv4 sources whole",
+		.rules = { R80 },
+		.ipv6_prefix = 64,
+		.steps = { SEND(2, PASS, .dport = 80),
+			   SEND(2, PASS, .dport = 80, .src = "198.18.0.2") },
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4) },
+		.state = { STATE(PKT_SRC4, 80, 2), STATE("198.18.0.2", 80, 2) },
+		.nstate = 2,
+	},
+
+	/* Encapsulations and headers that a SYN may carry */
+	COUNTED("one vlan tag (802.1q)", PKT_SRC4, .vlan = { PKT_ETH_P_8021Q }),
+	COUNTED("two vlan tags (802.1ad + 802.1q)", PKT_SRC4, QINQ),
+	COUNTED("two vlan tags, ipv6", PKT_SRC6, QINQ, V6),
+	COUNTED("two 802.1q tags", PKT_SRC4,
+		.vlan = { PKT_ETH_P_8021Q, PKT_ETH_P_8021Q }),
+	COUNTED("ipv4 options (ihl 6)", PKT_SRC4, .ip_optlen = 4),
+	COUNTED("ipv4 options (ihl 15)", PKT_SRC4, .ip_optlen = 40),
+	COUNTED("ipv4 options under two vlan tags", PKT_SRC4, QINQ,
+		.ip_optlen = 12),
+	COUNTED("ipv4 first fragment (offset 0, MF)", PKT_SRC4,
+		.more_frags = true),
+	COUNTED("ipv6 hop-by-hop", PKT_SRC6, V6, .ext = { PKT_EXT_HOP }),
+	COUNTED("ipv6 routing", PKT_SRC6, V6, .ext = { PKT_EXT_ROUTING }),
+	COUNTED("ipv6 destination options", PKT_SRC6, V6,
+		.ext = { PKT_EXT_DEST }),
+	COUNTED("ipv6 fragment header, offset 0", PKT_SRC6, V6,
+		.ext = { PKT_EXT_FRAG }, .more_frags = true),
+	COUNTED("ipv6 hop, dest, routing, fragment, dest", PKT_SRC6, V6,
+		.ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
+			 PKT_EXT_FRAG, PKT_EXT_DEST }),
+	COUNTED("ipv6 six extension headers (XL_IPV6_EXT_MAX)", PKT_SRC6, V6,
+		.ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
+			 PKT_EXT_DEST, PKT_EXT_ROUTING, PKT_EXT_FRAG }),
+	COUNTED("ipv6 extension headers under two vlan tags", PKT_SRC6, V6,
+		QINQ, .ext = { PKT_EXT_HOP, PKT_EXT_FRAG }),
+
+	/* Frames that are not a new connection: pass, uncounted */
+	UNCOUNTED("ipv4 non-first fragment", .dport = 80, .frag = 185),
+	UNCOUNTED("ipv4 last fragment, offset 1", .dport = 80, .frag = 1),
+	UNCOUNTED("ipv6 non-first fragment", V6, .dport = 80,
+		  .ext = { PKT_EXT_FRAG }, .frag = 185, .more_frags = true),
+	UNCOUNTED("ipv6 non-first fragment after hop-by-hop", V6, .dport = 80,
+		  .ext = { PKT_EXT_HOP, PKT_EXT_FRAG }, .frag = 1),
+	UNCOUNTED("syn-ack", .dport = 80,
+		  .tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK),
+	UNCOUNTED("rst", .dport = 80, .tcp_flags = PKT_TCP_RST),
+	UNCOUNTED("ack", .dport = 80, .tcp_flags = PKT_TCP_ACK),
+	UNCOUNTED("fin-ack", .dport = 80,
+		  .tcp_flags = PKT_TCP_FIN | PKT_TCP_ACK),
+	UNCOUNTED("ipv6 syn-ack", V6, .dport = 80,
+		  .tcp_flags = PKT_TCP_SYN | PKT_TCP_ACK),
+	UNCOUNTED("udp to the port", .dport = 80, .l4 = PKT_UDP),
+	UNCOUNTED("ipv6 udp to the port", V6, .dport = 80, .l4 = PKT_UDP),
+	UNCOUNTED("arp", .l3 = PKT_ARP),
+	UNCOUNTED("arp under two vlan tags", .l3 = PKT_ARP, QINQ),
+	/* XXX in parse.h: beyond these bounds SYNs pass uncounted */
+	UNCOUNTED("three vlan tags", .dport = 80,
+		  .vlan = { PKT_ETH_P_8021AD, PKT_ETH_P_8021Q,
+			    PKT_ETH_P_8021Q }),
+	UNCOUNTED("ipv6 seven extension headers", V6, .dport = 80,
+		  .ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
+			   PKT_EXT_DEST, PKT_EXT_ROUTING, PKT_EXT_DEST,
+			   PKT_EXT_FRAG }),
+
+	/* Malformed */
+	/* Read with ihl 4, TCP would start 4 bytes early: its flags byte
+	 * would be byte 1 of ack_seq, here a SYN, to any port. */
+	UNCOUNTED("ipv4 ihl 4", .dport = 80, .bad_ihl = 4,
+		  .ack_seq = PKT_TCP_SYN << 16),
+	UNCOUNTED("ipv4 ihl 0", .dport = 80, .bad_ihl = 16),
+	UNCOUNTED("ipv4 ihl 15 beyond the packet", .dport = 80, .bad_ihl = 15),
+	UNCOUNTED("ipv4 ihl 4 bytes beyond the packet", .dport = 80,
+		  .ip_optlen = 4, .bad_ihl = 12),
+	UNCOUNTED("ipv4 ihl covering the tcp header", .dport = 80,
+		  .ip_optlen = 4, .bad_ihl = 11),
+	UNCOUNTED("version 6 in an ipv4 frame", .dport = 80, .bad_version = 6),
+	UNCOUNTED("version 4 in an ipv6 frame", V6, .dport = 80,
+		  .bad_version = 4),
+	UNCOUNTED("ipv6 hop-by-hop length past the end", V6, .dport = 80,
+		  .ext = { PKT_EXT_HOP }, .bad_ext_len = 255),
+	UNCOUNTED("ipv6 hop-by-hop 4 bytes past the end", V6, .dport = 80,
+		  .ext = { PKT_EXT_HOP }, .bad_ext_len = 3),
+	UNCOUNTED("ipv6 routing length past the end", V6, .dport = 80,
+		  .ext = { PKT_EXT_ROUTING, PKT_EXT_FRAG }, .bad_ext_len = 255),
+	UNCOUNTED("ipv6 destination options length past the end", V6,
+		  .dport = 80, .ext = { PKT_EXT_DEST }, .bad_ext_len = 255),
+};
+
+/* ---- the object, its maps and its pins ---------------------------------- */
+
+static struct xlimit_bpf *skel;
+static int ncpus;
+static char pin_dir[64];
+static char pin_paths[6][128]; /* for the signal handler: no allocation */
+static const char *const map_names[6] = {
+	XL_STR(XL_MAP_RULES), XL_STR(XL_MAP_STATE), XL_STR(XL_MAP_ALLOW),
+	XL_STR(XL_MAP_DENY),  XL_STR(XL_MAP_STATS), XL_STR(XL_MAP_CONFIG),
+};
+
+enum prog { PROG_XDP, PROG_TC };
+static const char *const prog_names[] = { "xdp", "tc" };
+
+static int fd_rules, fd_state, fd_allow, fd_deny, fd_stats, fd_config;
+
+/* Every slot of xl_stats, on every CPU, for the batch operations. */
+static __u32 slot_keys[XL_MAX_RULES];
+static struct xl_stats *stats_buf;
+
+static void remove_pins(void)
+{
+	size_t i;
+
+	if (!pin_dir[0])
+		return;
+	for (i = 0; i < ARRAY_SIZE(pin_paths); i++)
+		unlink(pin_paths[i]);
+	rmdir(pin_dir);
+}
+
+static void on_signal(int sig)
+{
+	remove_pins();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Removes the pin directories of earlier runs whose process is gone. */
+static void remove_stale_pins(void)
+{
+	struct dirent *de;
+	DIR *d = opendir(BPFFS);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char path[PATH_MAX];
+		struct dirent *pe;
+		char *end;
+		long pid;
+		DIR *pd;
+
+		if (strncmp(de->d_name, PIN_PREFIX, strlen(PIN_PREFIX)))
+			continue;
+		pid = strtol(de->d_name + strlen(PIN_PREFIX), &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		/* A live process other than this one owns it. */
+		if (pid != getpid() && (!kill(pid, 0) || errno != ESRCH))
+			continue;
+		snprintf(path, sizeof(path), BPFFS "/%s", de->d_name);
+		pd = opendir(path);
+		if (!pd)
+			continue;
+		while ((pe = readdir(pd))) {
+			char file[PATH_MAX + 256];
+
+			if (pe->d_name[0] == '.')
+				continue;
+			snprintf(file, sizeof(file), "%s/%s", path, pe->d_name);
+			unlink(file);
+		}
+		closedir(pd);
+		if (!rmdir(path))
+			fprintf(stderr, "test_bpf: removed stale %s\n", path);
+	}
+	closedir(d);
+}
+
+static int print_libbpf(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level > LIBBPF_WARN)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Mounts the bpffs if needed, loads the object with its maps pinned in a
+ * directory of its own. Says what is wrong when it cannot. */
+static bool setup(void)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = pin_dir);
+	struct statfs sfs;
+	size_t i;
+	int err;
+
+	if (geteuid() != 0)
+		fprintf(stderr, "test_bpf: not root: loading BPF will fail\n");
+	if (statfs(BPFFS, &sfs) || sfs.f_type != BPF_FS_MAGIC) {
+		if (mount("bpf", BPFFS, "bpf", 0, NULL)) {
+			fprintf(stderr,
+				"test_bpf: no bpffs at " BPFFS
+				" and mounting one failed: %s\n",
+				strerror(errno));
+			return false;
+		}
+	}
+	remove_stale_pins();
+	snprintf(pin_dir, sizeof(pin_dir), BPFFS "/" PIN_PREFIX "%d",
+		 (int)getpid());
+	for (i = 0; i < ARRAY_SIZE(pin_paths); i++)
+		snprintf(pin_paths[i], sizeof(pin_paths[i]), "%s/%s", pin_dir,
+			 map_names[i]);
+	if (mkdir(pin_dir, 0700)) {
+		fprintf(stderr, "test_bpf: mkdir %s: %s\n", pin_dir,
+			strerror(errno));
+		pin_dir[0] = '\0';
+		return false;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+
+	skel = xlimit_bpf__open_opts(&oo);
+	if (!skel) {
+		fprintf(stderr, "test_bpf: open the BPF object: %s\n",
+			strerror(errno));
+		return false;
+	}
+	err = xlimit_bpf__load(skel);
+	if (err) {
+		fprintf(stderr,
+			"test_bpf: load the BPF object: %s (needs root, "
+			"CAP_BPF and CAP_NET_ADMIN)\n",
+			strerror(-err));
+		return false;
+	}
+	ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0) {
+		fprintf(stderr, "test_bpf: count the possible CPUs: %s\n",
+			strerror(-ncpus));
+		return false;
+	}
+	fd_rules = bpf_map__fd(skel->maps.xl_rules);
+	fd_state = bpf_map__fd(skel->maps.xl_state);
+	fd_allow = bpf_map__fd(skel->maps.xl_allow);
+	fd_deny = bpf_map__fd(skel->maps.xl_deny);
+	fd_stats = bpf_map__fd(skel->maps.xl_stats);
+	fd_config = bpf_map__fd(skel->maps.xl_config);
+	for (i = 0; i < XL_MAX_RULES; i++)
+		slot_keys[i] = i;
+	stats_buf = calloc((size_t)XL_MAX_RULES * ncpus, sizeof(*stats_buf));
+	return stats_buf;
+}
+
+static void teardown(void)
+{
+	if (skel)
+		bpf_object__unpin_maps(skel->obj, NULL);
+	xlimit_bpf__destroy(skel);
+	skel = NULL;
+	free(stats_buf);
+	stats_buf = NULL;
+	remove_pins();
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+/* An address as the maps hold it: IPv4 v4-mapped, IPv6 as it is. */
+static bool map_addr(const char *s, __u8 addr[16])
+{
+	memset(addr, 0, 16);
+	if (strchr(s, ':'))
+		return inet_pton(AF_INET6, s, addr) == 1;
+	addr[10] = addr[11] = 0xff;
+	return inet_pton(AF_INET, s, addr + 12) == 1;
+}
+
+static bool lpm_key(const char *cidr, struct xl_lpm_key *k)
+{
+	char buf[64];
+	char *slash;
+	bool v6;
+
+	snprintf(buf, sizeof(buf), "%s", cidr);
+	slash = strchr(buf, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	v6 = strchr(buf, ':');
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = atoi(slash + 1) + (v6 ? 0 : 96);
+	return map_addr(buf, k->addr) && k->prefixlen <= 128;
+}
+
+static bool state_key(const char *src, __u16 port, struct xl_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->port = port;
+	return map_addr(src, k->addr);
+}
+
+/* Empties a hash or LPM map. */
+static int clear_map(int fd)
+{
+	__u8 key[64];
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, NULL, key)) {
+		if (bpf_map_delete_elem(fd, key) || ++n > 1000000)
+			return -1;
+	}
+	return errno == ENOENT ? 0 : -1;
+}
+
+static int count_keys(int fd)
+{
+	__u8 key[64], next[64];
+	void *prev = NULL;
+	int n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+/* Zeroes every slot of xl_stats, or reads them all into stats_buf (per
+ * slot, ncpus values), in one call. */
+static int stats_batch(bool zero)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 count = XL_MAX_RULES, next;
+	int err;
+
+	if (zero) {
+		memset(stats_buf, 0,
+		       (size_t)XL_MAX_RULES * ncpus * sizeof(*stats_buf));
+		err = bpf_map_update_batch(fd_stats, slot_keys, stats_buf,
+					   &count, &bo);
+	} else {
+		err = bpf_map_lookup_batch(fd_stats, NULL, &next, slot_keys,
+					   stats_buf, &count, &bo);
+		if (err == -ENOENT) /* read up to the last slot */
+			err = 0;
+	}
+	if (!err && count != XL_MAX_RULES)
+		err = -EIO;
+	return err;
+}
+
+static bool reset_maps(void)
+{
+	struct xl_config cfg = {};
+	bool ok = true;
+	__u32 k0 = 0;
+
+	ok = ok && ASSERT_OK(clear_map(fd_rules), "clear rules");
+	ok = ok && ASSERT_OK(clear_map(fd_state), "clear state");
+	ok = ok && ASSERT_OK(clear_map(fd_allow), "clear allow");
+	ok = ok && ASSERT_OK(clear_map(fd_deny), "clear deny");
+	ok = ok && ASSERT_OK(stats_batch(true), "zero stats");
+	ok = ok && ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
+			     "reset config");
+	return ok;
+}
+
+static bool set_rule(__u16 port, const struct xl_rule *r)
+{
+	return ASSERT_OK(bpf_map_update_elem(fd_rules, &port, r, BPF_NOEXIST),
+			 "add rule");
+}
+
+static bool set_list(int fd, const char *cidr)
+{
+	struct xl_lpm_key k;
+	__u32 one = 1;
+
+	if (!ASSERT_TRUE(lpm_key(cidr, &k), cidr))
+		return false;
+	return ASSERT_OK(bpf_map_update_elem(fd, &k, &one, BPF_NOEXIST), cidr);
+}
+
+static bool set_prefix(__u32 prefix)
+{
+	struct xl_config cfg = { .ipv6_prefix = prefix };
+	__u32 k0 = 0;
+
+	return ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
+			 "set ipv6 prefix");
+}
+
+/* The counters of one slot, summed over the CPUs. */
+static bool read_stats(__u32 slot, struct xl_stats *sum)
+{
+	struct xl_stats *v = calloc(ncpus, sizeof(*v));
+	bool ok;
+	int cpu, i;
+
+	memset(sum, 0, sizeof(*sum));
+	ok = v &&
+	     ASSERT_OK(bpf_map_lookup_elem(fd_stats, &slot, v), "read stats");
+	for (cpu = 0; ok && cpu < ncpus; cpu++)
+		for (i = 0; i < XL_STAT_NR; i++)
+			sum->c[i] += v[cpu].c[i];
+	free(v);
+	return ok;
+}
+
+static int prog_fd(enum prog p)
+{
+	return bpf_program__fd(p == PROG_XDP ? skel->progs.xlimit_xdp :
+					       skel->progs.xlimit_tc);
+}
+
+/* The return code a program gives for an XDP verdict of the table. */
+static int want_ret(enum prog p, int xdp_verdict)
+{
+	if (p == PROG_XDP)
+		return xdp_verdict;
+	return xdp_verdict == XDP_DROP ? TC_ACT_SHOT : TC_ACT_OK;
+}
+
+/* Runs one frame; returns 0 and the program's return code, or -errno. */
+static int run_frame(enum prog p, const __u8 *frame, size_t len, int *ret)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+		    .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(prog_fd(p), &o);
+	*ret = o.retval;
+	return err;
+}
+
+/* ---- the table runner --------------------------------------------------- */
+
+static bool apply_seed(const struct seed_spec *s, __u64 now, __u64 starts[])
+{
+	struct xl_state st = {};
+	struct xl_key k;
+	int i;
+
+	if (!ASSERT_TRUE(state_key(s->src, s->port, &k), s->src))
+		return false;
+	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		__u64 age = s->win[i].age_s * NSEC;
+
+		if (!age && !s->win[i].count)
+			continue;
+		if (!ASSERT_TRUE(now > age, "the clock is older than the seed"))
+			return false;
+		st.win[i].start = now - age;
+		st.win[i].tagcount = xl_tag(st.win[i].start) | s->win[i].count;
+		starts[i] = st.win[i].start;
+	}
+	return ASSERT_OK(bpf_map_update_elem(fd_state, &k, &st, BPF_NOEXIST),
+			 "seed state");
+}
+
+static bool case_setup(const struct tcase *tc, __u64 seeded[][XL_MAX_LIMITS])
+{
+	__u64 now = now_ns();
+	size_t i;
+
+	if (!reset_maps())
+		return false;
+	for (i = 0; i < ARRAY_SIZE(tc->rules) && tc->rules[i].rule.nlimits; i++)
+		if (!set_rule(tc->rules[i].port, &tc->rules[i].rule))
+			return false;
+	for (i = 0; i < ARRAY_SIZE(tc->allow) && tc->allow[i]; i++)
+		if (!set_list(fd_allow, tc->allow[i]))
+			return false;
+	for (i = 0; i < ARRAY_SIZE(tc->deny) && tc->deny[i]; i++)
+		if (!set_list(fd_deny, tc->deny[i]))
+			return false;
+	if (tc->ipv6_prefix && !set_prefix(tc->ipv6_prefix))
+		return false;
+	for (i = 0; i < ARRAY_SIZE(tc->seed) && tc->seed[i].src; i++)
+		if (!apply_seed(&tc->seed[i], now, seeded[i]))
+			return false;
+	return true;
+}
+
+static void check_stats(const struct stat_exp *exp, size_t nexp)
+{
+	static const char *const names[XL_STAT_NR] = {
+		"seen", "passed", "dropped", "over_passed", "allowed", "denied",
+	};
+	struct xl_stats zero = {}, got;
+	int cpu, i;
+	__u32 slot;
+	size_t e;
+
+	if (!ASSERT_OK(stats_batch(false), "read stats"))
+		return;
+	for (slot = 0; slot < XL_MAX_RULES; slot++) {
+		const __u64 *want = zero.c;
+		char what[64];
+
+		for (e = 0; e < nexp && exp[e].set; e++)
+			if (exp[e].slot == slot)
+				want = exp[e].c;
+		memset(&got, 0, sizeof(got));
+		for (cpu = 0; cpu < ncpus; cpu++)
+			for (i = 0; i < XL_STAT_NR; i++)
+				got.c[i] += stats_buf[slot * ncpus + cpu].c[i];
+		for (i = 0; i < XL_STAT_NR; i++) {
+			snprintf(what, sizeof(what), "slot %u %s", slot,
+				 names[i]);
+			ASSERT_U64_EQ(got.c[i], want[i], what);
+		}
+	}
+}
+
+static void check_state(const struct tcase *tc, __u64 t0, __u64 t1,
+			__u64 seeded[][XL_MAX_LIMITS])
+{
+	size_t e, s;
+	int i;
+
+	for (e = 0; e < ARRAY_SIZE(tc->state) && tc->state[e].src; e++) {
+		const struct state_exp *x = &tc->state[e];
+		const __u64 *seed = NULL;
+		struct xl_state st;
+		struct xl_key k;
+		char what[128];
+		int err;
+
+		if (!ASSERT_TRUE(state_key(x->src, x->port, &k), x->src))
+			continue;
+		for (s = 0; s < ARRAY_SIZE(tc->seed) && tc->seed[s].src; s++)
+			if (!strcmp(tc->seed[s].src, x->src) &&
+			    tc->seed[s].port == x->port)
+				seed = seeded[s];
+		err = bpf_map_lookup_elem(fd_state, &k, &st);
+		snprintf(what, sizeof(what), "state of %s port %u", x->src,
+			 x->port);
+		if (x->absent) {
+			ASSERT_TRUE(err && errno == ENOENT, what);
+			continue;
+		}
+		if (!ASSERT_OK(err, what))
+			continue;
+		for (i = 0; i < XL_MAX_LIMITS; i++) {
+			const struct xl_window *w = &st.win[i];
+			bool fresh = x->fresh & (1U << i) ||
+				     (!(seed && seed[i]) && x->count[i]);
+
+			snprintf(what, sizeof(what), "%s port %u window %d",
+				 x->src, x->port, i);
+			ASSERT_U64_EQ(w->tagcount & XL_COUNT_MASK, x->count[i],
+				      what);
+			if (fresh)
+				ASSERT_TRUE(w->start >= t0 && w->start <= t1,
+					    what);
+			else
+				ASSERT_U64_EQ(w->start, seed ? seed[i] : 0,
+					      what);
+			if (w->start)
+				ASSERT_U64_EQ(w->tagcount & ~XL_COUNT_MASK,
+					      xl_tag(w->start), what);
+		}
+	}
+	ASSERT_EQ(count_keys(fd_state), tc->nstate, "entries in xl_state");
+}
+
+static void run_case(const struct tcase *tc, enum prog p)
+{
+	static char name[160];
+	__u64 seeded[ARRAY_SIZE(tc->seed)][XL_MAX_LIMITS] = {};
+	__u8 frame[PKT_MAX];
+	__u64 t0, t1;
+	size_t s;
+	int n;
+
+	snprintf(name, sizeof(name), "%s [%s]", tc->name, prog_names[p]);
+	SUBTEST_BEGIN(name);
+	if (!case_setup(tc, seeded))
+		goto out;
+	t0 = now_ns();
+	for (s = 0; s < ARRAY_SIZE(tc->steps) && tc->steps[s].verdict; s++) {
+		const struct step *st = &tc->steps[s];
+		size_t len = pkt_build(&st->pkt, frame, sizeof(frame));
+
+		if (!ASSERT_TRUE(len > 0, "build the packet"))
+			goto out;
+		for (n = 0; n < (st->times ? st->times : 1); n++) {
+			char what[64];
+			int ret, err;
+
+			snprintf(what, sizeof(what), "step %zu packet %d", s,
+				 n);
+			err = run_frame(p, frame, len, &ret);
+			if (!ASSERT_OK(err, what))
+				goto out;
+			ASSERT_EQ(ret, want_ret(p, st->verdict), what);
+		}
+	}
+	t1 = now_ns();
+	check_stats(tc->stats, ARRAY_SIZE(tc->stats));
+	check_state(tc, t0, t1, seeded);
+out:
+	SUBTEST_END();
+}
+
+/* ---- every prefix of valid frames -------------------------------------- */
+
+/*
+ * Whether test_run may refuse a cut frame (EINVAL) instead of running it:
+ * it refuses any frame shorter than Ethernet, and for an skb also an
+ * untagged IPv4 or IPv6 frame without a whole IP header. Either refusing
+ * or passing is right then.
+ */
+static bool may_refuse(enum prog p, const __u8 *frame, size_t cut)
+{
+	__u16 proto = frame[12] << 8 | frame[13];
+
+	if (cut < PKT_ETH_HLEN)
+		return true;
+	if (p != PROG_TC)
+		return false;
+	return (proto == PKT_ETH_P_IP && cut < PKT_ETH_HLEN + 20) ||
+	       (proto == PKT_ETH_P_IPV6 && cut < PKT_ETH_HLEN + 40);
+}
+
+/*
+ * With amount 0 for port 80 and every other port, any counted SYN would
+ * be dropped: every truncation must pass and leave no trace; the whole
+ * frame must be dropped, so it was a SYN the parser understood.
+ */
+static void check_prefixes(const char *what, const struct pkt_spec *spec,
+			   enum prog p)
+{
+	static const struct rule_spec rules[] = {
+		RULE(80, 3, LIM(0, 30, DROP)),
+		RULE(0, 1023, LIM(0, 30, DROP)),
+	};
+	static char name[160];
+	__u8 frame[PKT_MAX];
+	struct xl_stats st;
+	size_t len, cut, i;
+	int ret, err;
+
+	snprintf(name, sizeof(name), "every prefix: %s [%s]", what,
+		 prog_names[p]);
+	SUBTEST_BEGIN(name);
+	if (!reset_maps())
+		goto out;
+	for (i = 0; i < ARRAY_SIZE(rules); i++)
+		if (!set_rule(rules[i].port, &rules[i].rule))
+			goto out;
+	len = pkt_build(spec, frame, sizeof(frame));
+	if (!ASSERT_TRUE(len > PKT_ETH_HLEN, "build the frame"))
+		goto out;
+	for (cut = 0; cut < len; cut++) {
+		char msg[64];
+
+		snprintf(msg, sizeof(msg), "%zu of %zu bytes", cut, len);
+		err = run_frame(p, frame, cut, &ret);
+		if (may_refuse(p, frame, cut)) {
+			if (err)
+				ASSERT_EQ(err, -EINVAL, msg);
+			else
+				ASSERT_EQ(ret, want_ret(p, XDP_PASS), msg);
+			continue;
+		}
+		if (!ASSERT_OK(err, msg))
+			goto out;
+		ASSERT_EQ(ret, want_ret(p, XDP_PASS), msg);
+		if (!ASSERT_EQ(count_keys(fd_state), 0, msg))
+			goto out;
+	}
+	if (read_stats(3, &st))
+		ASSERT_U64_EQ(st.c[SEEN], 0, "seen in slot 3 after the cuts");
+	if (read_stats(1023, &st))
+		ASSERT_U64_EQ(st.c[SEEN], 0,
+			      "seen in slot 1023 after the cuts");
+	err = run_frame(p, frame, len, &ret);
+	if (ASSERT_OK(err, "whole frame"))
+		ASSERT_EQ(ret, want_ret(p, XDP_DROP), "whole frame");
+	ASSERT_EQ(count_keys(fd_state), 1, "entries in xl_state");
+out:
+	SUBTEST_END();
+}
+
+static void test_prefixes(void)
+{
+	static const struct {
+		const char *what;
+		struct pkt_spec spec;
+	} frames[] = {
+		{ "ipv4 syn", { .dport = 80 } },
+		{ "ipv4 syn with options", { .dport = 80, .ip_optlen = 8 } },
+		{ "ipv6 syn with hop-by-hop and fragment headers",
+		  { V6, .dport = 80, .ext = { PKT_EXT_HOP, PKT_EXT_FRAG } } },
+		{ "ipv6 syn with routing and destination options",
+		  { V6, .dport = 443,
+		    .ext = { PKT_EXT_ROUTING, PKT_EXT_DEST } } },
+		{ "double-vlan ipv4 syn", { QINQ, .dport = 80 } },
+		{ "double-vlan ipv6 syn with destination options",
+		  { QINQ, V6, .dport = 80, .ext = { PKT_EXT_DEST } } },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(frames); i++) {
+		check_prefixes(frames[i].what, &frames[i].spec, PROG_XDP);
+		check_prefixes(frames[i].what, &frames[i].spec, PROG_TC);
+	}
+}
+
+/* ---- the syscall program ------------------------------------------------ */
+
+static int query(__u16 op, const char *src, __u16 port, struct xl_query *q)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = q,
+		    .ctx_size_in = sizeof(*q));
+	int err;
+
+	memset(q, 0, sizeof(*q));
+	if (!map_addr(src, q->addr))
+		return -EINVAL;
+	q->port = port;
+	q->op = op;
+	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xlimit_query),
+				     &o);
+	if (!err && o.retval)
+		return -EPROTO;
+	return err;
+}
+
+static __u64 qcount(const struct xl_query *q, int i)
+{
+	return q->win[i].tagcount & XL_COUNT_MASK;
+}
+
+/* Sends one IPv4 SYN from src to port through XDP; returns the verdict. */
+static int syn(const char *src, __u16 port)
+{
+	struct pkt_spec s = { .src = src, .dport = port };
+	__u8 frame[PKT_MAX];
+	size_t len = pkt_build(&s, frame, sizeof(frame));
+	int ret;
+
+	if (!len || run_frame(PROG_XDP, frame, len, &ret))
+		return -1;
+	return ret;
+}
+
+static void test_query_charge_like_a_syn(void)
+{
+	static const struct rule_spec r = R80;
+	const char *src = "198.18.0.9";
+	struct xl_query q;
+	struct xl_state before, after;
+	struct xl_stats st;
+	struct xl_key k;
+	__u64 t0, t1;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		return;
+	t0 = now_ns();
+	if (!ASSERT_OK(query(XL_OP_CHARGE, src, 80, &q), "charge"))
+		return;
+	t1 = now_ns();
+	ASSERT_EQ(q.err, 0, "err");
+	ASSERT_EQ(q.verdict, XL_V_PASS, "verdict");
+	ASSERT_EQ(q.breached, 0, "breached");
+	ASSERT_EQ(q.rule_port, 80, "rule_port");
+	ASSERT_EQ(q.nlimits, 1, "nlimits");
+	ASSERT_U64_EQ(q.limits[0].amount, 2, "amount");
+	ASSERT_U64_EQ(q.limits[0].period_ns, 30 * NSEC, "period");
+	ASSERT_U64_EQ(qcount(&q, 0), 1, "count after one charge");
+	ASSERT_TRUE(q.win[0].start >= t0 && q.win[0].start <= t1,
+		    "the window starts at the charge");
+	ASSERT_TRUE(q.now >= t0 && q.now <= t1,
+		    "now is CLOCK_MONOTONIC, as the caller reads it");
+
+	/* The next SYN sees the charge: the second hit of two. */
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "syn after one charge");
+	ASSERT_OK(query(XL_OP_CHARGE, src, 80, &q), "charge over");
+	ASSERT_EQ(q.verdict, XL_V_OVER_DROP, "verdict over the limit");
+	ASSERT_EQ(q.breached, 1, "breached over the limit");
+	ASSERT_U64_EQ(qcount(&q, 0), 3, "count after charge, syn, charge");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "syn over the limit");
+
+	/* A read changes nothing and shows the window. */
+	state_key(src, 80, &k);
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &before), "state");
+	ASSERT_OK(query(XL_OP_READ, src, 80, &q), "read");
+	ASSERT_OK(query(XL_OP_READ, src, 80, &q), "read again");
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &after), "state");
+	ASSERT_TRUE(!memcmp(&before, &after, sizeof(before)),
+		    "a read leaves the state alone");
+	ASSERT_EQ(q.err, 0, "read err");
+	ASSERT_EQ(q.verdict, XL_V_PASS, "read verdict");
+	ASSERT_EQ(q.breached, 0, "read breached");
+	ASSERT_U64_EQ(qcount(&q, 0), 4, "count read");
+	ASSERT_U64_EQ(q.win[0].start, before.win[0].start, "start read");
+	ASSERT_U64_EQ(q.win[0].tagcount, before.win[0].tagcount,
+		      "tagcount read");
+	ASSERT_EQ(count_keys(fd_state), 1, "entries in xl_state");
+
+	/* The counters are for SYNs: the charges are not in them. */
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[SEEN], 2, "seen");
+		ASSERT_U64_EQ(st.c[PASSED], 1, "passed");
+		ASSERT_U64_EQ(st.c[DROPPED], 1, "dropped");
+	}
+}
+
+static void test_query_several_limits(void)
+{
+	static const struct rule_spec r =
+		RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP));
+	struct xl_query q;
+	int i;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		return;
+	for (i = 0; i < 3; i++)
+		ASSERT_OK(query(XL_OP_CHARGE, PKT_SRC4, 80, &q), "charge");
+	ASSERT_EQ(q.verdict, XL_V_PASS, "third charge");
+	ASSERT_OK(query(XL_OP_CHARGE, PKT_SRC4, 80, &q), "charge");
+	ASSERT_EQ(q.nlimits, 2, "nlimits");
+	ASSERT_EQ(q.verdict, XL_V_OVER_PASS, "fourth charge");
+	ASSERT_EQ(q.breached, 1, "fourth charge breaches limit 0");
+	ASSERT_U64_EQ(qcount(&q, 0), 4, "limit 0 count");
+	ASSERT_U64_EQ(qcount(&q, 1), 3, "limit 1 count");
+	ASSERT_EQ(q.limits[1].action, XL_ACT_DROP, "limit 1 action");
+	ASSERT_EQ(syn(PKT_SRC4, 80), XDP_PASS, "syn over the pass limit");
+	ASSERT_OK(query(XL_OP_READ, PKT_SRC4, 80, &q), "read");
+	ASSERT_U64_EQ(qcount(&q, 0), 5, "limit 0 count after the syn");
+	ASSERT_U64_EQ(qcount(&q, 1), 3, "limit 1 count after the syn");
+}
+
+static void test_query_unknown_client(void)
+{
+	static const struct rule_spec r[] = {
+		R80,
+		RULE(0, 1023, LIM(5, 60, PASS)),
+	};
+	struct xl_query q;
+	int i;
+
+	if (!reset_maps() || !set_rule(r[0].port, &r[0].rule) ||
+	    !set_rule(r[1].port, &r[1].rule))
+		return;
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.77", 8080, &q), "read");
+	ASSERT_EQ(q.err, 0, "err");
+	ASSERT_EQ(q.verdict, XL_V_PASS, "verdict");
+	ASSERT_EQ(q.rule_port, 0, "rule_port: port 0 covers 8080");
+	ASSERT_EQ(q.nlimits, 1, "nlimits");
+	ASSERT_U64_EQ(q.limits[0].amount, 5, "amount of port 0's rule");
+	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		ASSERT_U64_EQ(q.win[i].start, 0, "empty window start");
+		ASSERT_U64_EQ(q.win[i].tagcount, 0, "empty window count");
+	}
+	ASSERT_OK(query(XL_OP_READ, "2001:2::77", 80, &q), "read ipv6");
+	ASSERT_EQ(q.err, 0, "err ipv6");
+	ASSERT_EQ(q.rule_port, 80, "rule_port ipv6");
+	ASSERT_U64_EQ(q.limits[0].amount, 2, "amount of port 80's rule");
+	ASSERT_U64_EQ(q.win[0].tagcount, 0, "empty window count ipv6");
+	ASSERT_EQ(count_keys(fd_state), 0, "a read creates no state");
+}
+
+static void test_query_no_rule(void)
+{
+	static const struct rule_spec r = R80;
+	struct xl_query q;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		return;
+	ASSERT_OK(query(XL_OP_CHARGE, PKT_SRC4, 81, &q), "charge");
+	ASSERT_EQ(q.err, -2, "charge without a rule: -ENOENT");
+	ASSERT_EQ(q.nlimits, 0, "nlimits");
+	ASSERT_OK(query(XL_OP_READ, PKT_SRC6, 81, &q), "read");
+	ASSERT_EQ(q.err, -2, "read without a rule: -ENOENT");
+	ASSERT_EQ(count_keys(fd_state), 0, "no state");
+}
+
+static void test_query_ipv6_prefix(void)
+{
+	static const struct rule_spec r = R80;
+	struct pkt_spec s = { V6, .src = "2001:2::3", .dport = 80 };
+	__u8 frame[PKT_MAX];
+	struct xl_query q;
+	struct xl_state st;
+	struct xl_key k;
+	size_t len;
+	int ret;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) || !set_prefix(64))
+		return;
+	ASSERT_OK(query(XL_OP_CHARGE, "2001:2::1", 80, &q), "charge");
+	ASSERT_OK(query(XL_OP_READ, "2001:2::2", 80, &q), "read");
+	ASSERT_U64_EQ(qcount(&q, 0), 1, "the /64 shares the charge");
+	len = pkt_build(&s, frame, sizeof(frame));
+	if (ASSERT_OK(run_frame(PROG_XDP, frame, len, &ret), "syn"))
+		ASSERT_EQ(ret, XDP_PASS, "syn from the same /64");
+	ASSERT_OK(query(XL_OP_READ, "2001:2::ffff:ffff", 80, &q), "read");
+	ASSERT_U64_EQ(qcount(&q, 0), 2, "the syn counted in the /64");
+	ASSERT_OK(query(XL_OP_READ, "2001:2:0:1::1", 80, &q), "read");
+	ASSERT_U64_EQ(qcount(&q, 0), 0, "another /64");
+	state_key("2001:2::", 80, &k);
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &st), "masked key");
+	ASSERT_EQ(count_keys(fd_state), 1, "entries in xl_state");
+}
+
+int main(void)
+{
+	size_t i;
+
+	libbpf_set_print(print_libbpf);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	SUBTEST_BEGIN("load the object");
+	if (!setup()) {
+		test__fail();
+		SUBTEST_END();
+		teardown();
+		return test_summary();
+	}
+	SUBTEST_END();
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		run_case(&cases[i], PROG_XDP);
+		run_case(&cases[i], PROG_TC);
+	}
+	test_prefixes();
+	RUN_TEST(query_charge_like_a_syn);
+	RUN_TEST(query_several_limits);
+	RUN_TEST(query_unknown_client);
+	RUN_TEST(query_no_rule);
+	RUN_TEST(query_ipv6_prefix);
+
+	SUBTEST_BEGIN("remove the pins");
+	teardown();
+	ASSERT_TRUE(access(pin_dir, F_OK) && errno == ENOENT, pin_dir);
+	SUBTEST_END();
+	return test_summary();
+}
