@@ -63,8 +63,10 @@ struct xl_maps {
 #define XL_PIN_PROG_TC "prog_tc"
 #define XL_PIN_PROG_QUERY "prog_query"
 #define XL_PIN_LINK_PREFIX "link_" /* + interface name: an XDP link */
+#define XL_PIN_TCX_PREFIX "tcx_" /* + interface name: a tcx link */
 
-/* tc filter identity on clsact ingress: how xlimit finds its own. */
+/* tc filter identity on clsact ingress, where tcx links are missing
+ * (Linux < 6.6): how xlimit finds its own. */
 #define XL_TC_HANDLE 0x584c /* "XL" */
 #define XL_TC_PRIORITY 0x584c
 
@@ -79,10 +81,24 @@ void xl_maps_close(struct xl_maps *m);
 /* Takes the lock on the pin directory (creating it). Returns an fd to pass
  * to xl_unlock(), or -1 with a message. */
 int xl_lock(const char *cmd);
+/* The same for a command that changes a loaded xlimit: never creates the
+ * directory. Returns an fd, or -XL_EXIT_USAGE when xlimit is not loaded,
+ * or -XL_EXIT_FAIL, with a message. */
+int xl_lock_loaded(const char *cmd);
 void xl_unlock(int fd);
 
 /* Makes sure bpffs is mounted under the pin directory's parent. */
 int xl_ensure_bpffs(const char *cmd);
+
+/* getopt_long() reads an operand such as "-1" as options. None of the
+ * commands takes a negative number, but the message must name it as the
+ * bad operand it is: returns the position among the operands (0 for the
+ * first) of the first one that starts with '-' and a digit, with it in
+ * *arg, or -1. Arguments of `opts` that take one are skipped; "--" ends
+ * the search. */
+struct option;
+int xl_negative_operand(int argc, char **argv, const struct option *opts,
+			const char **arg);
 
 /* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
 int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);

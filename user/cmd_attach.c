@@ -2,10 +2,13 @@
 /*
  * Loading and attaching: `xlimit load`, `attach`, `detach`, `unload` and
  * `status`. The programs and maps are pinned under the pin directory so
- * that they outlive the command; an XDP attachment is a bpf_link pinned as
- * link_<ifname>, which nobody else can replace; a tc attachment is a
- * cls_bpf filter on the clsact ingress hook with xlimit's own handle and
- * priority, found again by those.
+ * that they outlive the command. An XDP attachment is a bpf_link pinned as
+ * link_<ifname>, a tc attachment a tcx link pinned as tcx_<ifname>: nobody
+ * else can replace them, and they are found again from the pins whatever
+ * network namespace the interface is in. On kernels without tcx (before
+ * 6.6) a tc attachment is a cls_bpf filter on clsact ingress with
+ * xlimit's own handle and priority, found by those in the current network
+ * namespace.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -24,6 +27,11 @@
 #include "xlimit.skel.h"
 
 enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
+
+/* enum bpf_attach_type's BPF_TCX_INGRESS (Linux 6.6), which the UAPI
+ * headers of Debian 12 predate. */
+#define XL_TCX_INGRESS 46
+#define XL_LINK_TYPE_TCX 11 /* enum bpf_link_type's BPF_LINK_TYPE_TCX */
 static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
 
 struct xl_progs {
@@ -165,9 +173,10 @@ static int get_prog_id(int fd)
 /* Where xlimit is attached on one interface. */
 struct xl_attachment {
 	char name[IF_NAMESIZE];
-	int ifindex; /* 0 when the interface is gone */
+	int ifindex; /* 0: gone, or in another network namespace */
 	enum xl_mode mode;
 	__u32 prog_id;
+	const char *pin_prefix; /* of its pinned link; NULL: a tc filter */
 };
 
 /* Our tc filter on ifindex: its program id, or 0. */
@@ -206,31 +215,57 @@ static enum xl_mode xdp_mode_on(int ifindex, __u32 *prog_id)
 	return XL_MODE_AUTO;
 }
 
-/* Lists where xlimit is attached: pinned XDP links, and tc filters with
- * our handle running our tc program. Returns the number found. */
+/* Fills *a from the link pinned as `pin` in the pin directory. */
+static void link_attachment(const char *pin, const char *prefix,
+			    struct xl_attachment *a)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	char path[PATH_MAX], here[IF_NAMESIZE];
+	int fd;
+
+	memset(a, 0, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", pin + strlen(prefix));
+	a->pin_prefix = prefix;
+	a->mode = strcmp(prefix, XL_PIN_TCX_PREFIX) ? XL_MODE_NATIVE :
+						      XL_MODE_TC;
+	xl_pin_path(path, sizeof(path), pin);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return;
+	/* tcx's link info starts with the ifindex too, where xdp's does. */
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex &&
+	    if_indextoname(info.xdp.ifindex, here) &&
+	    !strcmp(here, a->name))
+		a->ifindex = info.xdp.ifindex;
+	a->prog_id = info.prog_id;
+	close(fd);
+	if (a->ifindex && a->mode != XL_MODE_TC)
+		a->mode = xdp_mode_on(a->ifindex, &a->prog_id);
+}
+
+/* Lists where xlimit is attached: pinned XDP and tcx links, and tc filters
+ * with our handle running our tc program. Returns the number found. */
 static int list_attachments(struct xl_attachment *out, int max)
 {
+	static const char *const prefixes[] = { XL_PIN_LINK_PREFIX,
+						XL_PIN_TCX_PREFIX };
 	struct if_nameindex *ifs, *i;
 	char path[PATH_MAX];
 	struct dirent *de;
 	__u32 tc_id = 0;
-	int n = 0, fd;
+	int n = 0, fd, k;
 	DIR *d;
 
 	d = opendir(xl_opts.pin_dir);
 	while (d && (de = readdir(d)) && n < max) {
-		const char *ifname = de->d_name + strlen(XL_PIN_LINK_PREFIX);
-		struct xl_attachment *a = &out[n];
-
-		if (strncmp(de->d_name, XL_PIN_LINK_PREFIX,
-			    strlen(XL_PIN_LINK_PREFIX)))
-			continue;
-		memset(a, 0, sizeof(*a));
-		snprintf(a->name, sizeof(a->name), "%s", ifname);
-		a->ifindex = if_nametoindex(ifname);
-		a->mode = a->ifindex ? xdp_mode_on(a->ifindex, &a->prog_id) :
-				       XL_MODE_AUTO;
-		n++;
+		for (k = 0; k < 2; k++) {
+			if (strncmp(de->d_name, prefixes[k],
+				    strlen(prefixes[k])))
+				continue;
+			link_attachment(de->d_name, prefixes[k], &out[n++]);
+			break;
+		}
 	}
 	if (d)
 		closedir(d);
@@ -259,6 +294,14 @@ static int list_attachments(struct xl_attachment *out, int max)
 
 #define XL_MAX_IFACES 256
 
+/* The mode, as far as this network namespace can tell. */
+static const char *mode_label(const struct xl_attachment *a)
+{
+	if (a->ifindex)
+		return mode_names[a->mode];
+	return a->mode == XL_MODE_TC ? "tc" : "xdp";
+}
+
 static const char *attach_usage =
 	"Usage: xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]\n"
 	"  --mode         native XDP (driver), generic XDP (skb), or tc clsact\n"
@@ -266,19 +309,27 @@ static const char *attach_usage =
 	"  --max-sources  clients tracked at once (LRU; default 262144); only\n"
 	"                 when the maps are created\n";
 
-static int attach_xdp(const char *cmd, const char *ifname, int ifindex,
-		      int prog_fd, enum xl_mode mode)
+/* Attaches prog_fd to ifindex with a link of `type` and pins it as
+ * <prefix><ifname>. Returns 0 or -errno (printed, except -EINVAL for a
+ * tcx link, which the caller takes as "no tcx in this kernel"). */
+static int attach_link(const char *cmd, const char *ifname, int ifindex,
+		       int prog_fd, enum xl_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
+	bool tcx = mode == XL_MODE_TC;
 	char path[PATH_MAX];
 	int link, err;
 
-	lo.flags = mode == XL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
-					    XDP_FLAGS_SKB_MODE;
-	link = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lo);
+	if (!tcx)
+		lo.flags = mode == XL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
+						    XDP_FLAGS_SKB_MODE;
+	link = bpf_link_create(prog_fd, ifindex,
+			       tcx ? XL_TCX_INGRESS : BPF_XDP, &lo);
 	if (link < 0) {
 		err = -errno;
-		if (err == -EBUSY || err == -EEXIST) {
+		if (tcx && err == -EINVAL)
+			return err;
+		if (!tcx && (err == -EBUSY || err == -EEXIST)) {
 			__u32 id;
 
 			xdp_mode_on(ifindex, &id);
@@ -289,13 +340,13 @@ static int attach_xdp(const char *cmd, const char *ifname, int ifindex,
 			xl_err("%s %s: native XDP is not supported by this driver; use --mode generic or --mode tc",
 			       cmd, ifname);
 		} else {
-			xl_err("%s %s: attach XDP (%s): %s", cmd, ifname,
+			xl_err("%s %s: attach %s: %s", cmd, ifname,
 			       mode_names[mode], strerror(-err));
 		}
 		return err;
 	}
 	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir,
-		 XL_PIN_LINK_PREFIX, ifname);
+		 tcx ? XL_PIN_TCX_PREFIX : XL_PIN_LINK_PREFIX, ifname);
 	if (bpf_obj_pin(link, path)) {
 		err = -errno;
 		xl_err("%s %s: pin link %s: %s", cmd, ifname, path,
@@ -308,6 +359,7 @@ static int attach_xdp(const char *cmd, const char *ifname, int ifindex,
 	return 0;
 }
 
+/* tc ingress: a tcx link where the kernel has them, else a filter. */
 static int attach_tc(const char *cmd, const char *ifname, int ifindex,
 		     int prog_fd)
 {
@@ -317,6 +369,11 @@ static int attach_tc(const char *cmd, const char *ifname, int ifindex,
 		    .priority = XL_TC_PRIORITY, .prog_fd = prog_fd);
 	int err;
 
+	err = attach_link(cmd, ifname, ifindex, prog_fd, XL_MODE_TC);
+	if (err != -EINVAL)
+		return err;
+	/* XXX: a filter, unlike a link, cannot be found from another network
+	 * namespace: unload there leaves it in place. */
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
 		xl_err("%s %s: create clsact qdisc: %s", cmd, ifname,
@@ -418,8 +475,8 @@ int cmd_attach(int argc, char **argv)
 	}
 	switch (mode) {
 	case XL_MODE_AUTO:
-		err = attach_xdp("attach", ifname, ifindex, p.xdp,
-				 XL_MODE_NATIVE);
+		err = attach_link("attach", ifname, ifindex, p.xdp,
+				  XL_MODE_NATIVE);
 		if (err == -EOPNOTSUPP || err == -EINVAL) {
 			fprintf(stderr,
 				"xlimit: attach %s: falling back to tc mode\n",
@@ -432,7 +489,7 @@ int cmd_attach(int argc, char **argv)
 		break;
 	case XL_MODE_NATIVE:
 	case XL_MODE_GENERIC:
-		err = attach_xdp("attach", ifname, ifindex, p.xdp, mode);
+		err = attach_link("attach", ifname, ifindex, p.xdp, mode);
 		break;
 	case XL_MODE_TC:
 		err = attach_tc("attach", ifname, ifindex, p.tc);
@@ -494,9 +551,9 @@ int cmd_load(int argc, char **argv)
 static int detach_one(const struct xl_attachment *a)
 {
 	char path[PATH_MAX];
-	int err = 0;
+	int err = 0, fd;
 
-	if (a->mode == XL_MODE_TC) {
+	if (!a->pin_prefix) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
 			    .attach_point = BPF_TC_INGRESS);
 		LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
@@ -508,16 +565,14 @@ static int detach_one(const struct xl_attachment *a)
 			       strerror(-err));
 		return err;
 	}
-	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir,
-		 XL_PIN_LINK_PREFIX, a->name);
-	if (a->ifindex) {
-		int fd = bpf_obj_get(path);
-
-		if (fd >= 0) {
-			if (bpf_link_detach(fd) && errno != ENOLINK)
-				err = -errno;
-			close(fd);
-		}
+	/* Detach explicitly: an open fd elsewhere would keep the link. */
+	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir, a->pin_prefix,
+		 a->name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		if (bpf_link_detach(fd) && errno != ENOLINK)
+			err = -errno;
+		close(fd);
 	}
 	if (unlink(path) && errno != ENOENT && !err)
 		err = -errno;
@@ -736,11 +791,10 @@ int cmd_status(int argc, char **argv)
 				       json_object_new_string(a[i].name));
 		json_object_object_add(e, "ifindex",
 				       json_object_new_int(a[i].ifindex));
-		json_object_object_add(
-			e, "mode",
-			json_object_new_string(a[i].ifindex ?
-						       mode_names[a[i].mode] :
-						       "gone"));
+		json_object_object_add(e, "mode",
+				       json_object_new_string(mode_label(&a[i])));
+		json_object_object_add(e, "here",
+				       json_object_new_boolean(a[i].ifindex));
 		json_object_object_add(e, "prog_id",
 				       json_object_new_int64(a[i].prog_id));
 		json_object_array_add(ifs, e);
@@ -783,8 +837,9 @@ int cmd_status(int argc, char **argv)
 		printf("program id:   %d\n", p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
 		printf("interfaces:  ");
 		for (i = 0; i < n; i++)
-			printf(" %s (%s)", a[i].name,
-			       a[i].ifindex ? mode_names[a[i].mode] : "gone");
+			printf(" %s (%s%s)", a[i].name, mode_label(&a[i]),
+			       a[i].ifindex ? "" :
+					      ", gone or in another netns");
 		printf("%s\n", n ? "" : " none");
 		printf("rules:        %zu\n", json_object_array_length(rules));
 		for (i = 0; i < (int)json_object_array_length(rules); i++) {
