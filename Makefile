@@ -46,7 +46,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all clean check demo bench install uninstall deps deps-build \
+.PHONY: all clean check demo bench bench-build install uninstall deps deps-build \
 	toolchain format-check
 
 USER_SRCS := $(wildcard user/*.c)
@@ -139,6 +139,45 @@ bench: deps
 	$(Q)./tests/lib/install-deps.sh $(DEB_BENCH)
 	$(Q)$(MAKE) --no-print-directory all bench-build
 	$(Q)./tests/bench/run.sh
+
+# The benchmarks' own programs, in build/bench: baseline XDP programs, the
+# softirq timer and their skeletons, the SYN flood generator, the
+# test_run microbenchmark and the accuracy simulation.
+BENCH := $(BUILD)/bench
+BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/rxcost.bpf.o
+BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/rxcost \
+	$(BENCH)/accuracy
+BENCH_CFLAGS := $(XL_CFLAGS) -I$(BENCH) -Itests/lib
+
+bench-build: $(BENCH_BPF) $(BENCH_BINS)
+
+$(BENCH):
+	$(Q)mkdir -p $@
+
+$(BENCH)/%.bpf.o: tests/bench/%.bpf.c $(BPF_HDRS) | $(BENCH)
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH)/%.skel.h: $(BENCH)/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(BENCH)/microbench: tests/bench/microbench.c $(BUILD)/xlimit.skel.h \
+		$(BENCH)/baseline.skel.h tests/lib/pkt.h $(BPF_HDRS) | $(BENCH)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+
+$(BENCH)/rxcost: tests/bench/rxcost.c $(BENCH)/rxcost.skel.h | $(BENCH)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+
+$(BENCH)/synflood: tests/bench/synflood.c tests/lib/pkt.h | $(BENCH)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@
+
+$(BENCH)/accuracy: tests/bench/accuracy.c $(BPF_HDRS) | $(BENCH)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -120,11 +120,27 @@ static int limit_write(int argc, char **argv, bool add)
 	struct xl_limit parsed[XL_MAX_LIMITS];
 	struct xl_rule old, rule = {};
 	__u32 action = XL_ACT_DROP;
+	const char *neg;
 	struct xl_maps m;
 	bool had, reset;
 	__u16 port;
 	int c, n, lock, err;
 
+	n = xl_negative_operand(argc, argv, opts, &neg);
+	if (n == 0) {
+		xl_err("%s: bad port '%s'; expected 1-65535, or 0 for every other port",
+		       cmd, neg);
+		return XL_EXIT_USAGE;
+	}
+	if (n == 1) { /* never a limit string: let the parser say why */
+		parse_rule_limits(cmd, neg, action, parsed, XL_MAX_LIMITS);
+		return XL_EXIT_USAGE;
+	}
+	if (n > 1) {
+		xl_err("%s: unexpected argument '%s'; expected PORT and LIMITS",
+		       cmd, neg);
+		return XL_EXIT_USAGE;
+	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -147,6 +163,11 @@ static int limit_write(int argc, char **argv, bool add)
 			return XL_EXIT_USAGE;
 		}
 	}
+	if (argc - optind > 2) {
+		xl_err("%s: unexpected argument '%s'; expected PORT and LIMITS (quote LIMITS)",
+		       cmd, argv[optind + 2]);
+		return XL_EXIT_USAGE;
+	}
 	if (argc - optind != 2) {
 		xl_err("%s: expected PORT and LIMITS, e.g. xlimit %s 80 \"10/second\"",
 		       cmd, cmd);
@@ -163,9 +184,9 @@ static int limit_write(int argc, char **argv, bool add)
 	if (n < 0)
 		return XL_EXIT_USAGE;
 
-	lock = xl_lock(cmd);
+	lock = xl_lock_loaded(cmd);
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	err = xl_maps_open(&m, cmd);
 	if (err)
 		goto out_unlock;
@@ -240,9 +261,9 @@ static int limit_del(int argc, char **argv)
 		       argc == 2 ? "'" : "");
 		return XL_EXIT_USAGE;
 	}
-	lock = xl_lock("limit del");
+	lock = xl_lock_loaded("limit del");
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	err = xl_maps_open(&m, "limit del");
 	if (err)
 		goto out_unlock;
@@ -396,9 +417,20 @@ int cmd_parse(int argc, char **argv)
 	char err[256];
 	int c, n, i;
 
+	/* "-1/second" is an operand (an invalid limit string), not options */
+	n = xl_negative_operand(argc, argv, opts, &input);
+	if (n > 0) {
+		xl_err("parse: expected one limit string, got '%s' too; quote it",
+		       input);
+		return XL_EXIT_USAGE;
+	}
+	if (n == 0) { /* never a limit string: let the parser say why */
+		xl_parse_limits(input, items, XL_PARSE_MAX, err, sizeof(err));
+		xl_err("couldn't parse rate limit string '%s': %s", input, err);
+		return XL_EXIT_USAGE;
+	}
 	optind = 0;
-	/* '-' returns operands in place, so that "-1/second" is an operand
-	 * (an invalid limit string), not an unknown option. */
+	/* '-' returns operands in place, in order */
 	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'j':

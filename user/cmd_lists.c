@@ -62,37 +62,80 @@ static int parse_cidrs(const struct list_def *l, const char *op, int argc,
 	return n;
 }
 
+/* Whether two keys are the same entry of a trie: the same prefix length
+ * and the same bits up to it. */
+static bool same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
+{
+	__u32 n = a->prefixlen;
+
+	if (n != b->prefixlen || n > 128 || memcmp(a->addr, b->addr, n / 8))
+		return false;
+	return n % 8 == 0 ||
+	       !((a->addr[n / 8] ^ b->addr[n / 8]) & (0xff00 >> (n % 8)));
+}
+
+/* Marks the keys the list holds as entries of their own. A lookup would
+ * not tell: the trie answers it with any prefix that covers the key. */
+static void mark_listed(int fd, const struct xl_lpm_key *keys, int n,
+			bool *listed)
+{
+	struct xl_lpm_key k, prev;
+	int i;
+
+	if (bpf_map_get_next_key(fd, NULL, &k))
+		return;
+	do {
+		for (i = 0; i < n; i++)
+			if (same_prefix(&k, &keys[i]))
+				listed[i] = true;
+		prev = k;
+	} while (!bpf_map_get_next_key(fd, &prev, &k));
+}
+
+/* Whether keys[i] was given before on the command line. */
+static bool given_before(const struct xl_lpm_key *keys, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (same_prefix(&keys[j], &keys[i]))
+			return true;
+	return false;
+}
+
 static int list_change(const struct list_def *l, int argc, char **argv,
 		       bool add)
 {
 	const char *op = add ? "add" : "del";
 	struct xl_lpm_key *keys;
-	__u32 one = 1, v;
-	bool *done = NULL;
+	bool *done = NULL, *listed;
 	struct xl_maps m;
 	int n, i, lock, err, fd;
 	char text[64];
+	__u32 one = 1;
 
 	n = parse_cidrs(l, op, argc, argv, &keys);
 	if (n < 0)
 		return XL_EXIT_USAGE;
-	lock = xl_lock(l->name);
+	lock = xl_lock_loaded(l->name);
 	if (lock < 0) {
 		free(keys);
-		return XL_EXIT_FAIL;
+		return -lock;
 	}
 	err = xl_maps_open(&m, l->name);
 	if (err)
 		goto out_unlock;
 	fd = m.fd[l->map];
-	done = calloc(n, sizeof(*done));
+	done = calloc(2 * n, sizeof(*done));
 	if (!done) {
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
+	listed = done + n;
+	mark_listed(fd, keys, n, listed);
 	/* Deleting what is not there is an error, found before any change. */
 	for (i = 0; !add && i < n; i++) {
-		if (bpf_map_lookup_elem(fd, &keys[i], &v)) {
+		if (!listed[i]) {
 			xl_format_cidr(&keys[i], text, sizeof(text));
 			xl_err("%s del: %s is not in the %s list (see 'xlimit %s list')",
 			       l->name, text, l->name, l->name);
@@ -102,8 +145,9 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 	}
 	for (i = 0; i < n; i++) {
 		/* An entry already present is left as it is (and not taken
-		 * back on failure: it was there before). */
-		if (add && !bpf_map_lookup_elem(fd, &keys[i], &v))
+		 * back on failure: it was there before); one given twice is
+		 * changed once. */
+		if ((add && listed[i]) || given_before(keys, i))
 			continue;
 		if (add ? bpf_map_update_elem(fd, &keys[i], &one, BPF_NOEXIST) :
 			  bpf_map_delete_elem(fd, &keys[i])) {
@@ -136,21 +180,30 @@ out_unlock:
 	return err;
 }
 
-static int by_text(const void *a, const void *b)
+/* IPv4 first, then by address, then shorter prefixes first. */
+static int by_key(const void *a, const void *b)
 {
-	const struct json_object *const *x = a, *const *y = b;
+	const struct xl_lpm_key *x = a, *y = b;
+	bool x4 = xl_addr_is_v4(x->addr) && x->prefixlen >= 96;
+	bool y4 = xl_addr_is_v4(y->addr) && y->prefixlen >= 96;
+	int d;
 
-	return strcmp(json_object_get_string((struct json_object *)*x),
-		      json_object_get_string((struct json_object *)*y));
+	if (x4 != y4)
+		return x4 ? -1 : 1;
+	d = memcmp(x->addr, y->addr, sizeof(x->addr));
+	if (d)
+		return d;
+	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
 }
 
 static int list_show(const struct list_def *l, int argc, char **argv)
 {
-	struct xl_lpm_key key, prev;
+	struct xl_lpm_key *keys = NULL, *k;
 	struct json_object *arr;
 	bool json = argc == 3 && !strcmp(argv[2], "--json");
+	size_t i, n = 0, cap = 0;
 	struct xl_maps m;
-	size_t i;
+	char text[64];
 	int err;
 
 	if (argc > 3 || (argc == 3 && !json)) {
@@ -161,33 +214,62 @@ static int list_show(const struct list_def *l, int argc, char **argv)
 	err = xl_maps_open(&m, l->name);
 	if (err)
 		return err;
-	arr = json_object_new_array();
-	if (!bpf_map_get_next_key(m.fd[l->map], NULL, &key)) {
-		do {
-			char text[64];
-
-			xl_format_cidr(&key, text, sizeof(text));
-			json_object_array_add(arr,
-					      json_object_new_string(text));
-			prev = key;
-		} while (!bpf_map_get_next_key(m.fd[l->map], &prev, &key));
+	/* The trie walks in its own order: show entries in address order. */
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			k = realloc(keys, cap * sizeof(*keys));
+			if (!k) {
+				xl_err("%s list: out of memory", l->name);
+				free(keys);
+				xl_maps_close(&m);
+				return XL_EXIT_FAIL;
+			}
+			keys = k;
+		}
+		if (bpf_map_get_next_key(m.fd[l->map], n ? &keys[n - 1] : NULL,
+					 &keys[n]))
+			break;
+		n++;
 	}
 	xl_maps_close(&m);
-	json_object_array_sort(arr, by_text);
-	if (json) {
-		xl_json_print(arr);
-		return XL_EXIT_OK;
+	qsort(keys, n, sizeof(*keys), by_key);
+	arr = json_object_new_array();
+	for (i = 0; i < n; i++) {
+		xl_format_cidr(&keys[i], text, sizeof(text));
+		if (json)
+			json_object_array_add(arr,
+					      json_object_new_string(text));
+		else
+			puts(text);
 	}
-	for (i = 0; i < json_object_array_length(arr); i++)
-		puts(json_object_get_string(json_object_array_get_idx(arr, i)));
-	json_object_put(arr);
+	free(keys);
+	if (json)
+		xl_json_print(arr);
+	else
+		json_object_put(arr);
 	return XL_EXIT_OK;
+}
+
+/* Whether an argument from argv[2] on asks for help. */
+static bool wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
 }
 
 static int list_cmd(const struct list_def *l, int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
 
+	if (wants_help(argc, argv)) {
+		list_usage(l, stdout);
+		return XL_EXIT_OK;
+	}
 	if (!strcmp(op, "add") || !strcmp(op, "del"))
 		return list_change(l, argc, argv, !strcmp(op, "add"));
 	if (!strcmp(op, "list"))
@@ -199,6 +281,8 @@ static int list_cmd(const struct list_def *l, int argc, char **argv)
 	if (*op)
 		xl_err("%s: unknown command '%s'; expected add, del or list",
 		       l->name, op);
+	else
+		xl_err("%s: expected a command: add, del or list", l->name);
 	list_usage(l, stderr);
 	return XL_EXIT_USAGE;
 }
@@ -226,6 +310,10 @@ int cmd_config(int argc, char **argv)
 	__u32 zero = 0;
 	int lock, err;
 
+	if (wants_help(argc, argv)) {
+		fputs(config_usage, stdout);
+		return XL_EXIT_OK;
+	}
 	if (argc >= 2 && !strcmp(argv[1], "show")) {
 		bool json = argc == 3 && !strcmp(argv[2], "--json");
 
@@ -245,7 +333,7 @@ int cmd_config(int argc, char **argv)
 			struct json_object *o = json_object_new_object();
 
 			json_object_object_add(
-				o, "ipv6-prefix",
+				o, "ipv6_prefix",
 				json_object_new_int(cfg.ipv6_prefix));
 			xl_json_print(o);
 		} else {
@@ -271,9 +359,9 @@ int cmd_config(int argc, char **argv)
 			       argv[3]);
 			return XL_EXIT_USAGE;
 		}
-		lock = xl_lock("config set");
+		lock = xl_lock_loaded("config set");
 		if (lock < 0)
-			return XL_EXIT_FAIL;
+			return -lock;
 		err = xl_maps_open(&m, "config set");
 		if (!err) {
 			bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
@@ -296,6 +384,8 @@ int cmd_config(int argc, char **argv)
 	if (argc >= 2)
 		xl_err("config: unknown command '%s'; expected set or show",
 		       argv[1]);
+	else
+		xl_err("config: expected a command: set or show");
 	fputs(config_usage, stderr);
 	return XL_EXIT_USAGE;
 }

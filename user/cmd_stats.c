@@ -338,6 +338,19 @@ int cmd_query(int argc, char **argv)
 	struct xl_maps m;
 	__u8 addr[16];
 
+	n = xl_negative_operand(argc, argv, opts, &addr_s);
+	if (n == 0) {
+		xl_err("query: '%s' is not an IPv4 or IPv6 address", addr_s);
+		return XL_EXIT_USAGE;
+	}
+	if (n == 1) {
+		xl_err("query: bad port '%s'; expected 1-65535", addr_s);
+		return XL_EXIT_USAGE;
+	}
+	if (n > 1) {
+		xl_err("query: unexpected argument '%s'", addr_s);
+		return query_usage(stderr);
+	}
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -350,8 +363,10 @@ int cmd_query(int argc, char **argv)
 			return query_usage(stderr);
 		}
 	}
-	if (argc - optind < 1 || argc - optind > 2)
+	if (argc - optind < 1 || argc - optind > 2) {
+		xl_err("query: expected ADDRESS and an optional PORT");
 		return query_usage(stderr);
+	}
 	addr_s = argv[optind];
 	port_s = argc - optind == 2 ? argv[optind + 1] : NULL;
 	if (xl_parse_addr(addr_s, addr)) {

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,10 +51,14 @@ int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 		char **argv)
 {
 	const struct xl_cmd *c;
-	bool help = argc < 1 || !strcmp(argv[0], "help") ||
-		    !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h");
+	bool help = argc >= 1 &&
+		    (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
+		     !strcmp(argv[0], "-h"));
 
-	if (!help) {
+	if (argc < 1) {
+		xl_err("%s: expected a command; try 'xlimit %s help'", what,
+		       what);
+	} else if (!help) {
 		for (c = cmds; c->name; c++)
 			if (!strcmp(c->name, argv[0]))
 				return c->fn(argc, argv);
@@ -128,26 +133,41 @@ int xl_ensure_bpffs(const char *cmd)
 	return 0;
 }
 
-int xl_lock(const char *cmd)
+static int lock_dir(const char *cmd, bool create)
 {
 	int fd;
 
-	if (xl_ensure_bpffs(cmd))
-		return -1;
-	if (mkdir(xl_opts.pin_dir, 0700) && errno != EEXIST) {
+	if (create && xl_ensure_bpffs(cmd))
+		return -XL_EXIT_FAIL;
+	if (create && mkdir(xl_opts.pin_dir, 0700) && errno != EEXIST) {
 		xl_err("%s: create %s: %s", cmd, xl_opts.pin_dir,
 		       strerror(errno));
-		return -1;
+		return -XL_EXIT_FAIL;
 	}
 	fd = open(xl_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 && !create && errno == ENOENT) {
+		xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+		       cmd, xl_opts.pin_dir);
+		return -XL_EXIT_USAGE;
+	}
 	if (fd < 0 || flock(fd, LOCK_EX)) {
 		xl_err("%s: lock %s: %s", cmd, xl_opts.pin_dir,
 		       strerror(errno));
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return -XL_EXIT_FAIL;
 	}
 	return fd;
+}
+
+int xl_lock(const char *cmd)
+{
+	return lock_dir(cmd, true);
+}
+
+int xl_lock_loaded(const char *cmd)
+{
+	return lock_dir(cmd, false);
 }
 
 void xl_unlock(int fd)
@@ -171,6 +191,41 @@ int xl_parse_port(const char *s, bool allow_zero, uint16_t *port)
 		return -1;
 	*port = v;
 	return 0;
+}
+
+int xl_negative_operand(int argc, char **argv, const struct option *opts,
+			const char **arg)
+{
+	const struct option *o;
+	size_t len;
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9') {
+			*arg = a;
+			return n;
+		}
+		if (a[0] != '-' || !a[1]) {
+			n++;
+			continue;
+		}
+		/* "--name X" (or "--na X"): X is an option's argument */
+		if (a[1] != '-' || strchr(a, '='))
+			continue;
+		len = strlen(a + 2);
+		for (o = opts; o->name; o++) {
+			if (!strncmp(o->name, a + 2, len) &&
+			    o->has_arg == required_argument) {
+				i++;
+				break;
+			}
+		}
+	}
+	return -1;
 }
 
 bool xl_addr_is_v4(const uint8_t addr[16])

@@ -1,0 +1,590 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Tests of the xlimit command line, through the real binary on a private
+# pin directory. Every command that needs xlimit loaded refuses, with exit
+# 2 and a hint to attach, before `load`; load and unload are idempotent;
+# every subcommand answers --help. With xlimit attached to a veth in a
+# throwaway namespace and a few real SYNs sent through it, each command's
+# output (and its --json form, read with Python's json module) is checked
+# field by field: status, limit set/add/del/list, parse, the allow and
+# deny lists (IPv4 and IPv6, in address order), config, stats (once and
+# --watch) and query. A corpus of bad inputs (ports, CIDRs, limit strings,
+# actions, modes, interfaces, commands, options, missing arguments) must
+# each exit 2, name the bad value on stderr, print nothing on stdout and
+# leave every map and the pin directory exactly as they were (compared
+# through `bpftool map dump` before and after). Commands started in
+# parallel while the test holds the lock on the pin directory must all wait
+# for it, then all land.
+
+set -u
+CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/lib.sh
+. "$CLI_DIR/../lib/lib.sh"
+
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config"
+SRV4=198.18.0.2
+HINT="run 'xlimit attach IFACE'"
+
+xl_test_init
+
+# --- helpers -------------------------------------------------------------------
+
+# jget EXPR: EXPR (Python, over the JSON document d read from stdin); a
+# string is printed as it is, anything else as compact JSON. Prints nothing
+# (and fails) when stdin is not JSON.
+jget() {
+	"$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
+' "$1"
+}
+
+# Everything xlimit keeps: the pin directory and every map's content.
+snap() {
+	local m
+	ls -a "$XL_PIN" 2>&1
+	for m in $MAPS; do
+		echo "map dump pinned $XL_PIN/$m"
+	done | bpftool -j batch file - 2>&1
+}
+
+# Forgets the snapshot that bad() keeps from one call to the next: to be
+# called after anything else ran. (A stale one fails the next bad(), it
+# cannot hide a change.)
+snap_forget() { rm -f "$XL_TMP/before"; }
+
+# bad TEXT NAME -- COMMAND...: COMMAND exits 2, says TEXT on stderr, prints
+# nothing on stdout, and changes neither a map nor the pin directory.
+bad() {
+	local text=$1 name=$2 rc why=""
+	shift 3
+	[ -f "$XL_TMP/before" ] || snap >"$XL_TMP/before"
+	OUT=$("$@" 2>"$XL_TMP/stderr") && rc=0 || rc=$?
+	ERR=$(cat "$XL_TMP/stderr")
+	snap >"$XL_TMP/after"
+	[ "$rc" == 2 ] || why+="; exit $rc, expected 2"
+	[[ "$ERR" == *"$text"* ]] || why+="; stderr does not say \"$text\""
+	[ -z "$OUT" ] || why+="; printed on stdout: $OUT"
+	cmp -s "$XL_TMP/before" "$XL_TMP/after" ||
+		why+="; changed: $(diff "$XL_TMP/before" "$XL_TMP/after" | head -c 400)"
+	if [ -z "$why" ]; then
+		ok "bad input: $name"
+	else
+		fail "bad input: $name$why (stderr: $ERR)"
+	fi
+	mv "$XL_TMP/after" "$XL_TMP/before"
+}
+
+# syn SRC PORT N: N connection attempts, one after the other, from SRC in
+# the client namespace to the server's PORT (where nothing listens: a SYN
+# that passes is answered by a RST at once). A dropped SYN is given up
+# after 0.3 s, before the kernel would send it again (1 s), so that every
+# attempt is exactly one SYN.
+syn() {
+	nsenter --net="/run/netns/$NS_CLI" "$PY" -c '
+import socket, sys
+src, dst, port, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+for _ in range(n):
+    s = socket.socket()
+    s.settimeout(0.3)
+    s.bind((src, 0))
+    try:
+        s.connect((dst, port))
+    except OSError:
+        pass
+    s.close()
+' "$1" "$SRV4" "$2" "$3"
+}
+
+# --- before load: nothing to act on ---------------------------------------------
+
+snap_forget
+bad "$HINT" "status before load" -- xl status
+bad "$HINT" "status --json before load" -- xl status --json
+bad "$HINT" "limit set before load" -- xl limit set 80 10/second
+bad "$HINT" "limit add before load" -- xl limit add 80 10/second
+bad "$HINT" "limit del before load" -- xl limit del 80
+bad "$HINT" "limit list before load" -- xl limit list
+bad "$HINT" "allow add before load" -- xl allow add 198.18.0.0/24
+bad "$HINT" "allow del before load" -- xl allow del 198.18.0.0/24
+bad "$HINT" "allow list before load" -- xl allow list
+bad "$HINT" "deny add before load" -- xl deny add 2001:2::/48
+bad "$HINT" "deny list before load" -- xl deny list --json
+bad "$HINT" "config set before load" -- xl config set ipv6-prefix 64
+bad "$HINT" "config show before load" -- xl config show
+bad "$HINT" "stats before load" -- xl stats
+bad "$HINT" "query before load" -- xl query 198.18.0.1 80
+assert_eq "$(ls -d "$XL_PIN" 2>/dev/null)" "" \
+	"no command before load created the pin directory"
+
+# --- --help --------------------------------------------------------------------
+
+while read -r args; do
+	# shellcheck disable=SC2086 # word splitting wanted
+	assert_rc 0 "$args --help: exit 0" -- xl $args --help
+	if [[ "$OUT" == *"Usage: xlimit"* && -z "$ERR" ]]; then
+		ok "$args --help: usage on stdout"
+	else
+		fail "$args --help: usage on stdout: '$OUT' (stderr: '$ERR')"
+	fi
+done <<'EOF'
+load
+attach
+detach
+unload
+status
+limit
+limit set
+limit add
+limit del
+limit list
+parse
+allow
+allow add
+allow del
+allow list
+deny
+deny add
+deny del
+deny list
+config
+config set
+config show
+stats
+query
+EOF
+assert_rc 0 "xlimit --help: exit 0" -- "$XLIMIT_BIN" --help
+assert_match "$OUT" "Usage: xlimit" "xlimit --help: usage on stdout"
+assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
+
+# --- load (idempotent), attach to a veth in a namespace ---------------------------
+
+# (unload, also twice, is at the end.)
+assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
+assert_eq "$(cd "$XL_PIN" && echo *)" \
+	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_rules xl_state xl_stats" \
+	"load pins the programs and the maps"
+assert_rc 0 "load again" -- xl load --max-sources 5000
+assert_rc 0 "load again, without --max-sources" -- xl load
+
+xl_netns_setup
+assert_rc 0 "attach $VETH_SRV" -- xls attach "$VETH_SRV"
+assert_match "$OUT" "^$VETH_SRV: attached \(native\)$" "attach says where and how"
+assert_rc 0 "attach again: already attached" -- xls attach "$VETH_SRV"
+assert_match "$OUT" "already attached \(native\)" "attach again says so"
+assert_rc 0 "load after attach: nothing to do" -- xl load
+snap_forget
+bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
+	-- xl load --max-sources 1000
+assert_eq "$(cd "$XL_PIN" && echo *)" \
+	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_rules xl_state xl_stats" \
+	"the pin directory holds the link, the programs and the maps"
+
+# --- limit set / add / del / list ------------------------------------------------
+
+assert_rc 0 "limit set 8000 10/second" -- xl limit set 8000 10/second
+assert_eq "$OUT" "" "limit set prints nothing"
+assert_rc 0 "limit list --json" -- xl limit list --json
+assert_eq "$(jget 'len(d)' <<<"$OUT")" 1 "limit list --json: one rule"
+assert_eq "$(jget 'd[0]["port"]' <<<"$OUT")" 8000 "limit list --json: port"
+assert_eq "$(jget 'len(d[0]["limits"])' <<<"$OUT")" 1 "limit list --json: one limit"
+assert_eq "$(jget 'd[0]["limits"][0]["limit"]' <<<"$OUT")" "10 per 1 second" \
+	"limit list --json: text form"
+assert_eq "$(jget 'd[0]["limits"][0]["amount"]' <<<"$OUT")" 10 "limit list --json: amount"
+assert_eq "$(jget 'd[0]["limits"][0]["period"]' <<<"$OUT")" 1 "limit list --json: period"
+assert_eq "$(jget 'd[0]["limits"][0]["action"]' <<<"$OUT")" drop \
+	"limit list --json: action drop by default"
+assert_eq "$(jget 'sorted(d[0]["limits"][0])' <<<"$OUT")" \
+	'["action","amount","limit","period"]' "limit list --json: the fields of a limit"
+
+assert_rc 0 "limit add 8000 '5 per 2 minutes' --action pass" -- \
+	xl limit add 8000 "5 per 2 minutes" --action pass
+assert_rc 0 "limit add 8000 '1/hour;100 per 2 hours'" -- \
+	xl limit add 8000 "1/hour;100 per 2 hours"
+assert_rc 0 "limit list --json" -- xl limit list --json
+assert_eq "$(jget '[l["limit"] for l in d[0]["limits"]]' <<<"$OUT")" \
+	'["10 per 1 second","5 per 2 minute","1 per 1 hour","100 per 2 hour"]' \
+	"limit add appends, in order, up to 4"
+assert_eq "$(jget '[l["amount"] for l in d[0]["limits"]]' <<<"$OUT")" '[10,5,1,100]' \
+	"limit add: amounts"
+assert_eq "$(jget '[l["period"] for l in d[0]["limits"]]' <<<"$OUT")" '[1,120,3600,7200]' \
+	"limit add: periods in seconds"
+assert_eq "$(jget '[l["action"] for l in d[0]["limits"]]' <<<"$OUT")" \
+	'["drop","pass","drop","drop"]' "limit add: each limit keeps its action"
+snap_forget
+bad "port 8000 has 4 limits already" "limit add: a 5th limit on a port" \
+	-- xl limit add 8000 1/year
+assert_rc 0 "limit list" -- xl limit list
+assert_eq "$OUT" \
+	"8000  10 per 1 second (drop); 5 per 2 minute (pass); 1 per 1 hour (drop); 100 per 2 hour (drop)" \
+	"limit list: text form"
+
+assert_rc 0 "limit set 8000 replaces the rule" -- xl limit set 8000 "20 per minute"
+assert_eq "$(xl limit list --json | jget '[(r["port"], [l["limit"] for l in r["limits"]]) for r in d]')" \
+	'[[8000,["20 per 1 minute"]]]' "limit set replaces all limits of the port"
+assert_rc 0 "limit add on a port without a rule" -- xl limit add 8001 "1/second;2/minute"
+assert_rc 0 "limit set 0 (any other port)" -- xl limit set 0 "1000/second"
+assert_rc 0 "limit set 80" -- xl limit set 80 "3 per minute"
+assert_rc 0 "limit set 81 --action pass" -- xl limit set 81 --action pass "2/minute"
+assert_rc 0 "limit list --json" -- xl limit list --json
+assert_eq "$(jget '[r["port"] for r in d]' <<<"$OUT")" '[0,80,81,8000,8001]' \
+	"limit list --json: every rule, by port"
+assert_eq "$(jget '[[l["limit"], l["action"]] for l in d[2]["limits"]]' <<<"$OUT")" \
+	'[["2 per 1 minute","pass"]]' "limit list --json: --action before the limit string"
+assert_rc 0 "limit list" -- xl limit list
+assert_eq "$(head -n 1 <<<"$OUT")" "any   1000 per 1 second (drop)" \
+	"limit list: port 0 shows as 'any'"
+assert_rc 0 "limit del 8001" -- xl limit del 8001
+assert_eq "$(xl limit list --json | jget '[r["port"] for r in d]')" '[0,80,81,8000]' \
+	"limit del removes the rule"
+snap_forget
+bad "port 8001 has no rule" "limit del of a port without a rule" -- xl limit del 8001
+
+# --- parse -----------------------------------------------------------------------
+
+assert_rc 0 "parse '10/minute; 5 per 2 seconds'" -- xl parse "10/minute; 5 per 2 seconds"
+assert_eq "$OUT" $'10 per 1 minute\n5 per 2 second' "parse: text form, one limit a line"
+assert_rc 0 "parse --json" -- xl parse "10/minute; 5 per 2 seconds" --json
+assert_eq "$(jget 'd' <<<"$OUT")" \
+	'[{"amount":10,"multiples":1,"granularity":"minute","seconds":60},{"amount":5,"multiples":2,"granularity":"second","seconds":2}]' \
+	"parse --json: amount, multiples, granularity, seconds"
+assert_eq "$(xl parse --json "1 per year" | jget 'd[0]["seconds"]')" 31104000 \
+	"parse --json: a year is 360 days"
+assert_rc 2 "parse '1/day;': exit 2" -- xl parse "1/day;"
+assert_match "$ERR" "^xlimit: couldn't parse rate limit string '1/day;': .+" \
+	"parse '1/day;': says what it could not parse, and why"
+assert_eq "$OUT" "" "parse '1/day;': nothing on stdout"
+
+# --- allow and deny lists --------------------------------------------------------
+
+assert_rc 0 "allow add: IPv4 and IPv6, nested prefixes, in any order" -- \
+	xl allow add 2001:2::1 198.18.1.128/25 198.18.0.3 2001:2:0:1::/64 \
+	198.18.1.0/24 198.19.0.0/16 198.18.0.16/28 198.18.1.0/24
+ALLOWED='198.18.0.3/32 198.18.0.16/28 198.18.1.0/24 198.18.1.128/25 198.19.0.0/16 2001:2::1/128 2001:2:0:1::/64'
+assert_rc 0 "allow list" -- xl allow list
+assert_eq "$(tr '\n' ' ' <<<"$OUT")" "$ALLOWED " \
+	"allow list: every entry, IPv4 as a.b.c.d/N first, in address order"
+assert_rc 0 "allow list --json" -- xl allow list --json
+assert_eq "$(jget '" ".join(d)' <<<"$OUT")" "$ALLOWED" "allow list --json: the same, as an array"
+assert_rc 0 "allow add of entries already there" -- xl allow add 198.18.0.3 198.18.1.0/24
+assert_eq "$(xl allow list | wc -l)" 7 "allow add of entries already there adds nothing"
+assert_rc 0 "allow del of a prefix inside another one" -- xl allow del 198.18.1.128/25
+assert_eq "$(xl allow list --json | jget '" ".join(d)')" \
+	"198.18.0.3/32 198.18.0.16/28 198.18.1.0/24 198.19.0.0/16 2001:2::1/128 2001:2:0:1::/64" \
+	"allow del removes exactly that prefix, not the one around it"
+assert_rc 0 "allow add it back" -- xl allow add 198.18.1.128/25
+assert_rc 0 "deny add" -- xl deny add 2001:2::4 198.18.0.4
+assert_rc 0 "deny list" -- xl deny list
+assert_eq "$OUT" $'198.18.0.4/32\n2001:2::4/128' "deny list: text"
+assert_eq "$(xl deny list --json | jget 'd')" '["198.18.0.4/32","2001:2::4/128"]' \
+	"deny list --json"
+assert_rc 0 "deny add and del of a third entry" -- xl deny add 2001:2::/48
+assert_rc 0 "deny del" -- xl deny del 2001:2::/48
+assert_eq "$(xl deny list --json | jget 'd')" '["198.18.0.4/32","2001:2::4/128"]' \
+	"deny del removes it"
+
+# --- config ------------------------------------------------------------------------
+
+assert_eq "$(xl config show)" "ipv6-prefix 128" "config show: default /128"
+assert_rc 0 "config set ipv6-prefix 64" -- xl config set ipv6-prefix 64
+assert_eq "$(xl config show)" "ipv6-prefix 64" "config show: text"
+assert_eq "$(xl config show --json | jget 'd')" '{"ipv6_prefix":64}' "config show --json"
+
+# --- traffic, then stats, status and query ----------------------------------------
+
+# Port 80: 3 per minute, drop; port 81: 2 per minute, pass. 198.18.0.1
+# sends 5 SYNs to 80 (3 pass, 2 dropped) and 3 to 81 (2 pass, 1 over but
+# passed); the allow-listed .3 and the deny-listed .4 one each to 80.
+syn 198.18.0.1 80 5
+syn 198.18.0.1 81 3
+syn 198.18.0.3 80 1
+syn 198.18.0.4 80 1
+ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1}'
+ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0}'
+ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0}'
+WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO]"
+# The receiving side may count a SYN just after the sender gave up on it.
+for ((i = 0; i < 60; i++)); do
+	got=$(xl stats --json | jget 'd')
+	[ "$got" == "$WANT" ] && break
+	sleep 0.05
+done
+assert_eq "$got" "$WANT" "stats --json: every counter of every rule, by port"
+assert_rc 0 "stats" -- xl stats
+assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" "port seen passed dropped over_passed allowed denied" \
+	"stats: header"
+assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1" "stats: port 80's row"
+assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0" "stats: port 0's row"
+
+timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --watch 0.5 >"$XL_TMP/watch" 2>&1
+n=$(grep -c '^port ' "$XL_TMP/watch")
+if [ "$n" -ge 2 ]; then ok "stats --watch 0.5: $n samples in 1.2 s"; else
+	fail "stats --watch 0.5: $n samples in 1.2 s, expected 2 or more: $(cat "$XL_TMP/watch")"
+fi
+assert_match "$(sed -n '/^$/,$p' "$XL_TMP/watch" | grep '^80 ' | head -n 1 | tr -s ' ')" \
+	"^80 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
+timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --json --watch 0.5 >"$XL_TMP/watch" 2>&1
+n=$(wc -l <"$XL_TMP/watch")
+if [ "$n" -ge 2 ]; then ok "stats --json --watch 0.5: $n samples in 1.2 s"; else
+	fail "stats --json --watch 0.5: $n samples in 1.2 s, expected 2 or more"
+fi
+assert_eq "$(head -n 1 "$XL_TMP/watch" | jget 'd')" "$WANT" "stats --json --watch: first sample"
+assert_eq "$(sed -n 2p "$XL_TMP/watch" | jget '[r["seen"] for r in d] + [r["per_second"]["seen"] for r in d]')" \
+	"[0,7,3,0,0.0,0.0,0.0,0.0]" "stats --json --watch: then counters with per_second rates"
+
+assert_rc 0 "status --json" -- xls status --json
+STATUS=$OUT
+ifindex=$(ip -n "$NS_SRV" -o link show "$VETH_SRV" | cut -d: -f1)
+assert_eq "$(jget 'len(d["interfaces"])' <<<"$STATUS")" 1 "status --json: one interface"
+assert_eq "$(jget '[d["interfaces"][0][k] for k in ("name", "ifindex", "mode")]' <<<"$STATUS")" \
+	"[\"$VETH_SRV\",$ifindex,\"native\"]" "status --json: the interface's name, index and mode"
+assert_match "$(jget 'd["prog_id"]' <<<"$STATUS")" "^[1-9][0-9]*$" "status --json: program id"
+assert_eq "$(jget 'd["interfaces"][0]["prog_id"] == d["prog_id"]' <<<"$STATUS")" true \
+	"status --json: the interface runs xlimit's program"
+assert_eq "$(jget 'sorted([r["port"], r["limits"]] for r in d["rules"])' <<<"$STATUS")" \
+	'[[0,["1000 per 1 second"]],[80,["3 per 1 minute"]],[81,["2 per 1 minute"]],[8000,["20 per 1 minute"]]]' \
+	"status --json: rules"
+assert_eq "$(jget '[d["allow"], d["deny"]]' <<<"$STATUS")" "[7,2]" "status --json: list sizes"
+assert_eq "$(jget 'd["tracked"]' <<<"$STATUS")" 2 \
+	"status --json: tracked: 198.18.0.1 on 80 and on 81 (listed clients are not counted)"
+assert_eq "$(jget 'd["capacity"]' <<<"$STATUS")" 5000 "status --json: capacity (--max-sources)"
+assert_eq "$(jget 'd["ipv6_prefix"]' <<<"$STATUS")" 64 "status --json: ipv6_prefix"
+assert_eq "$(jget 'd["pin_dir"]' <<<"$STATUS")" "$XL_PIN" "status --json: pin_dir"
+assert_rc 0 "status" -- xls status
+assert_match "$OUT" "interfaces: +$VETH_SRV \(native\)" "status: interface"
+assert_match "$OUT" "tracked: +2 of 5000" "status: tracked"
+
+# query: a client that used its quota, a never-seen one, listed ones.
+assert_rc 0 "query 198.18.0.1 80 --json" -- xl query 198.18.0.1 80 --json
+now=$(date +%s)
+Q=$OUT
+assert_eq "$(jget 'sorted(d)' <<<"$Q")" '["address","allowed","denied","limits","port"]' \
+	"query --json: fields"
+assert_eq "$(jget '[d["address"], d["port"], d["allowed"], d["denied"]]' <<<"$Q")" \
+	'["198.18.0.1",80,false,false]' "query --json: address, port, on neither list"
+assert_eq "$(jget 'sorted(d["limits"][0])' <<<"$Q")" \
+	'["amount","limit","period","remaining","reset","retry_after"]' "query --json: fields of a limit"
+assert_eq "$(jget '[[l["limit"], l["amount"], l["period"], l["remaining"]] for l in d["limits"]]' <<<"$Q")" \
+	'[["3 per 1 minute",3,60,0]]' "query --json: the limit, used up"
+assert_eq "$(jget "$now - 1 <= d['limits'][0]['reset'] <= $now + 62" <<<"$Q")" true \
+	"query --json: reset within the minute"
+
+before=$(date +%s)
+assert_rc 0 "query of a never-seen client" -- xl query 198.18.0.9 80 --json
+after=$(date +%s)
+Q=$OUT
+assert_eq "$(jget '[[l["limit"], l["amount"], l["period"], l["remaining"]] for l in d["limits"]]' <<<"$Q")" \
+	'[["3 per 1 minute",3,60,3]]' "query --json: a never-seen client has its full quota"
+reset=$(jget 'd["limits"][0]["reset"]' <<<"$Q")
+if [ "$reset" -ge $((before + 59)) ] && [ "$reset" -le $((after + 62)) ]; then
+	ok "query --json: reset $reset is a UTC epoch in [now+period-1, now+period+2]"
+else
+	fail "query --json: reset $reset not in [$((before + 59)), $((after + 62))]"
+fi
+assert_eq "$(jget '59 <= d["limits"][0]["retry_after"] <= 61' <<<"$Q")" true \
+	"query --json: retry_after is about the period"
+assert_eq "$(xl query 198.18.0.3 80 --json | jget '[d["allowed"], d["denied"]]')" \
+	"[true,false]" "query --json: an allow-listed client"
+assert_eq "$(xl query 198.18.0.4 80 --json | jget '[d["allowed"], d["denied"]]')" \
+	"[false,true]" "query --json: a deny-listed client"
+assert_eq "$(xl query 2001:2::9 81 --json | jget '[d["address"], d["limits"][0]["remaining"]]')" \
+	'["2001:2::9",2]' "query --json: an IPv6 client"
+assert_eq "$(xl query ::ffff:198.18.0.1 80 --json | jget '[d["address"], d["limits"][0]["remaining"]]')" \
+	'["198.18.0.1",0]' "query --json: a v4-mapped address is the IPv4 client"
+assert_eq "$(xl query 198.18.0.1 --json | jget '[(q["port"], q["limits"][0]["remaining"]) for q in d]')" \
+	'[[80,0],[81,0],[8000,20]]' "query --json without a port: every port with a rule of its own"
+assert_rc 0 "query (text)" -- xl query 198.18.0.9 80
+assert_match "$OUT" "^198.18.0.9 port 80:" "query: text names the client"
+assert_match "$OUT" "3 per 1 minute +remaining 3, reset [0-9]+ \(in [0-9]+s\)" "query: text shows the limit"
+assert_eq "$(xls status --json | jget 'd["tracked"]')" 2 "query changed nothing (still 2 tracked)"
+
+# --- bad input: nothing changes -------------------------------------------------
+
+snap_forget
+for p in -1 65536 80x "" 0x50 " 80" +80 1e3; do
+	bad "bad port '$p'" "limit set port '$p'" -- xl limit set "$p" 10/second
+	bad "bad port '$p'" "limit add port '$p'" -- xl limit add "$p" 10/second
+	bad "'$p'" "limit del port '$p'" -- xl limit del "$p"
+	bad "bad port '$p'" "query port '$p'" -- xl query 198.18.0.1 "$p"
+done
+bad "bad port '0'" "query port 0" -- xl query 198.18.0.1 0
+
+for c in 198.18.0.0/33 2001:2::/129 198.18.0.1/24 banana 198.18.0.0/ 1.2.3.4.5 \
+	198.18.0.0/-1 "198.18.0.0/ 8" 198.18.0.0/8x 2001:2::1/64 "" 2001:2:::1; do
+	bad "'$c'" "allow add '$c'" -- xl allow add "$c"
+	bad "'$c'" "deny add '$c'" -- xl deny add "$c"
+	bad "'$c'" "allow del '$c'" -- xl allow del "$c"
+done
+bad "did you mean 198.18.0.0/24?" "allow add with host bits: suggests the network" \
+	-- xl allow add 198.18.0.1/24
+bad "'198.18.6.0/33'" "allow add: one bad CIDR among good ones adds none" \
+	-- xl allow add 198.18.5.0/24 2001:2:0:5::/64 198.18.6.0/33 198.18.7.0/24
+bad "'banana'" "deny add: one bad CIDR among good ones adds none" \
+	-- xl deny add 198.18.5.0/24 banana
+bad "198.18.9.0/24 is not in the allow list" "allow del: an absent CIDR among present ones deletes none" \
+	-- xl allow del 198.18.0.3 198.18.9.0/24 198.18.1.0/24
+bad "198.18.1.64/26 is not in the allow list" "allow del: a CIDR inside a listed one is not listed" \
+	-- xl allow del 198.18.1.0/24 198.18.1.64/26
+bad "2001:2::5/128 is not in the deny list" "deny del: an absent IPv6 address deletes none" \
+	-- xl deny del 198.18.0.4 2001:2::5
+
+bad "no interface named 'nosuchif0'" "attach an unknown interface" -- xls attach nosuchif0
+bad "no interface named 'nosuchif0'" "detach an unknown interface" -- xls detach nosuchif0
+bad "no interface named 'nosuchif0'" "detach a known and an unknown interface detaches none" \
+	-- xls detach "$VETH_SRV" nosuchif0
+bad "unknown mode 'frob'" "attach --mode frob" -- xls attach "$VETH_SRV" --mode frob
+bad "'0'" "attach --max-sources 0" -- xls attach "$VETH_SRV" --max-sources 0
+bad "expected one interface" "attach without an interface" -- xls attach
+bad "expected interface names or --all" "detach without an interface" -- xls detach
+
+bad "unknown unit 'sec'" "limit set '10 per sec'" -- xl limit set 80 "10 per sec"
+bad "no limit after ';'" "limit set '1/day;'" -- xl limit set 80 "1/day;"
+bad "unexpected '5' at offset 10" "limit set '10/second 5/minute'" \
+	-- xl limit set 80 "10/second 5/minute"
+bad "couldn't parse rate limit string '': no limit" "limit set ''" -- xl limit set 80 ""
+bad "more than 4 limits" "limit set: 5 limits on one port" \
+	-- xl limit set 80 "1/second;2/minute;3/hour;4/day;5/month"
+bad "more than 4 limits" "limit set: 5 limits on a new port" \
+	-- xl limit set 8080 "1/second;2/minute;3/hour;4/day;5/month"
+bad "port 81 has 1 limits already; 4 more" "limit add: more than 4 in all" \
+	-- xl limit add 81 "1/second;2/minute;3/hour;4/day"
+bad "amount 4294967296 is too large" "limit set 4294967296/second" \
+	-- xl limit set 80 4294967296/second
+bad "amount 4294967296 is too large" "limit add 4294967296/second on a new port" \
+	-- xl limit add 8080 "1/second;4294967296/second"
+bad "period is too long" "limit set: a period too long in ns" \
+	-- xl limit set 80 "1 per 18446744074 seconds"
+bad "is over 18446744073709551615" "limit set: an amount over 64 bits" \
+	-- xl limit set 80 "18446744073709551616/second"
+bad "unexpected '-' at offset 0" "limit set '-1/second'" -- xl limit set 80 -1/second
+bad "couldn't parse rate limit string '-1/second'" "parse '-1/second'" -- xl parse -1/second
+bad "unexpected '.' at offset 1" "parse '1.5/second'" -- xl parse 1.5/second
+bad "couldn't parse rate limit string '1/day;'" "parse '1/day;'" -- xl parse "1/day;"
+bad "unknown action 'frob'" "limit set --action frob" -- xl limit set 80 10/second --action frob
+bad "'--action' requires an argument" "limit set --action without a value" \
+	-- xl limit set 80 10/second --action
+
+bad "unknown command 'frobnicate'" "xlimit frobnicate" -- xl frobnicate
+bad "unknown command 'frob'" "xlimit limit frob" -- xl limit frob
+bad "unknown command 'frob'" "xlimit allow frob" -- xl allow frob
+bad "unknown command 'frob'" "xlimit deny frob" -- xl deny frob
+bad "unknown command 'frob'" "xlimit config frob" -- xl config frob
+bad "'--bogus'" "status --bogus" -- xls status --bogus
+bad "'--bogus'" "stats --bogus" -- xl stats --bogus
+bad "'--bogus'" "limit list --bogus" -- xl limit list --bogus
+bad "'--bogus'" "allow list --bogus" -- xl allow list --bogus
+bad "'--bogus'" "config show --bogus" -- xl config show --bogus
+bad "'--bogus'" "query --bogus" -- xl query 198.18.0.1 80 --bogus
+bad "'--bogus'" "parse --bogus" -- xl parse 1/second --bogus
+bad "'--bogus'" "load --bogus" -- xl load --bogus
+bad "'relative'" "--pin-dir relative" -- "$XLIMIT_BIN" --pin-dir relative status
+
+bad "Usage: xlimit" "xlimit without a command" -- "$XLIMIT_BIN"
+bad "expected a command" "limit without a command" -- xl limit
+bad "expected a command" "allow without a command" -- xl allow
+bad "expected a command" "config without a command" -- xl config
+bad "expected PORT and LIMITS" "limit set without arguments" -- xl limit set
+bad "expected PORT and LIMITS" "limit set without LIMITS" -- xl limit set 80
+bad "expected PORT and LIMITS" "limit add without LIMITS" -- xl limit add 80
+bad "'5/minute'" "limit set with an extra argument" -- xl limit set 80 1/second 5/minute
+bad "expected one port" "limit del without a port" -- xl limit del
+bad "expected at least one address" "allow add without a CIDR" -- xl allow add
+bad "expected at least one address" "deny del without a CIDR" -- xl deny del
+bad "expected ADDRESS" "query without an address" -- xl query
+bad "expected a limit string" "parse without a string" -- xl parse
+bad "expected one limit string" "parse with two strings" -- xl parse 1/second 2/minute
+bad "expected 'ipv6-prefix N'" "config set without a setting" -- xl config set
+bad "expected 'ipv6-prefix N'" "config set ipv6-prefix without a value" -- xl config set ipv6-prefix
+for v in 0 129 abc -1 64x ""; do
+	bad "'$v' is not a prefix length" "config set ipv6-prefix '$v'" -- xl config set ipv6-prefix "$v"
+done
+bad "unknown setting 'frob'" "config set frob 1" -- xl config set frob 1
+bad "'not-an-ip'" "query not-an-ip" -- xl query not-an-ip
+bad "'198.18.0.0/24'" "query of a CIDR" -- xl query 198.18.0.0/24 80
+bad "--watch '0'" "stats --watch 0" -- xl stats --watch 0
+bad "--watch 'x'" "stats --watch x" -- xl stats --watch x
+bad "unexpected argument 'extra'" "stats extra" -- xl stats extra
+bad "unexpected argument 'extra'" "status extra" -- xls status extra
+bad "unexpected argument 'extra'" "unload extra" -- xl unload extra
+
+# --- concurrency: the directory lock serialises commands ---------------------------
+
+# While the test holds the lock on the pin directory, 14 commands that
+# change something, started in parallel, must all wait for it (as waiters
+# in /proc/locks) and change nothing; once it is released, all must land.
+ino=$(stat -c %i "$XL_PIN")
+waiters() { grep -cE -- "-> FLOCK +ADVISORY +WRITE +[0-9]+ +[0-9a-f:]+:$ino " /proc/locks; }
+alive() {
+	local p n=0
+	for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && n=$((n + 1)); done
+	echo "$n"
+}
+snap >"$XL_TMP/unlocked"
+exec {lockfd}<"$XL_PIN"
+flock -x "$lockfd"
+pids=()
+for p in 9001 9002 9003 9004; do
+	xl limit set "$p" "$((p - 9000))/second" {lockfd}<&- >"$XL_TMP/c.$p" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3 4 5 6; do
+	xl allow add "198.18.8.$i" "2001:2:0:8::$i" {lockfd}<&- >"$XL_TMP/c.a$i" 2>&1 &
+	pids+=($!)
+done
+for i in 1 2 3 4; do
+	xl limit add 9100 "$i/minute" {lockfd}<&- >"$XL_TMP/c.b$i" 2>&1 &
+	pids+=($!)
+done
+for ((i = 0; i < 200; i++)); do
+	[ "$(waiters)" -ge 14 ] || [ "$(alive)" -lt 14 ] && break
+	sleep 0.05
+done
+assert_eq "$(waiters) $(alive)" "14 14" "14 commands started in parallel all wait for the lock"
+snap >"$XL_TMP/locked"
+if cmp -s "$XL_TMP/unlocked" "$XL_TMP/locked"; then
+	ok "nothing changed while the lock was held"
+else
+	fail "changed while the lock was held: $(diff "$XL_TMP/unlocked" "$XL_TMP/locked" | head -c 400)"
+fi
+flock -u "$lockfd"
+exec {lockfd}<&-
+rcs=""
+for pid in "${pids[@]}"; do
+	wait "$pid" && rcs+="0 " || rcs+="$? "
+done
+assert_eq "$rcs" "$(printf '0 %.0s' "${pids[@]}")" \
+	"14 commands in parallel all succeed ($(cat "$XL_TMP"/c.* | head -c 300))"
+assert_eq "$(xl limit list --json | jget '[(r["port"], r["limits"][0]["amount"]) for r in d if 9001 <= r["port"] <= 9004]')" \
+	'[[9001,1],[9002,2],[9003,3],[9004,4]]' "parallel limit set on 4 ports: all 4 rules landed"
+assert_eq "$(xl limit list --json | jget 'sorted(l["amount"] for r in d if r["port"] == 9100 for l in r["limits"])')" \
+	'[1,2,3,4]' "parallel limit add on one port: all 4 limits landed"
+assert_eq "$(bpftool -j map dump pinned "$XL_PIN/xl_rules" |
+	jget 'len(set(e["formatted"]["value"]["slot"] for e in d)) == len(d)')" true \
+	"parallel limit set: every rule has its own stats slot"
+assert_eq "$(xl allow list --json | jget 'len([c for c in d if c.startswith("198.18.8.") or c.startswith("2001:2:0:8::")])')" \
+	12 "parallel allow add: all 12 entries landed"
+
+# --- detach and unload ------------------------------------------------------------
+
+assert_rc 0 "detach" -- xls detach "$VETH_SRV"
+assert_eq "$OUT" "$VETH_SRV: detached" "detach says so"
+assert_eq "$(xls status --json | jget 'd["interfaces"]')" "[]" "status --json: no interface after detach"
+assert_rc 0 "detach again: not attached" -- xls detach "$VETH_SRV"
+assert_eq "$OUT" "$VETH_SRV: not attached" "detach again says so"
+assert_rc 0 "attach --mode generic" -- xls attach "$VETH_SRV" --mode generic
+assert_eq "$(xls status --json | jget '[(i["name"], i["mode"]) for i in d["interfaces"]]')" \
+	"[[\"$VETH_SRV\",\"generic\"]]" "status --json: generic mode"
+assert_rc 0 "unload while attached" -- xl unload
+assert_eq "$(ip -n "$NS_SRV" link show "$VETH_SRV" | grep -c xdp)" 0 \
+	"unload detached the program from the interface"
+assert_eq "$(ls -d "$XL_PIN" 2>/dev/null)" "" "unload removes the pin directory"
+assert_rc 0 "unload again" -- xl unload
+assert_eq "$(ls -d "$XL_PIN" 2>/dev/null)" "" "unload again: still no pin directory"
+snap_forget
+bad "$HINT" "status after unload" -- xl status
+bad "$HINT" "limit set after unload" -- xl limit set 80 10/second
+
+summary
