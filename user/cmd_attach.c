@@ -624,6 +624,18 @@ int cmd_detach(int argc, char **argv)
 		fputs(detach_usage, stderr);
 		return XL_EXIT_USAGE;
 	}
+	if (access(xl_opts.pin_dir, F_OK)) { /* not loaded: none attached */
+		for (i = optind; i < argc; i++) {
+			if (!if_nametoindex(argv[i])) {
+				xl_err("detach: no interface named '%s' (see 'ip link')",
+				       argv[i]);
+				return XL_EXIT_USAGE;
+			}
+		}
+		for (i = optind; i < argc; i++)
+			printf("%s: not attached\n", argv[i]);
+		return XL_EXIT_OK;
+	}
 	lock = xl_lock("detach");
 	if (lock < 0)
 		return XL_EXIT_FAIL;
@@ -821,6 +833,7 @@ int cmd_status(int argc, char **argv)
 		json_object_object_add(e, "limits", ls);
 		json_object_array_add(rules, e);
 	}
+	json_object_array_sort(rules, xl_json_by_port);
 	json_object_object_add(o, "rules", rules);
 	json_object_object_add(o, "allow", json_object_new_int64(nallow));
 	json_object_object_add(o, "deny", json_object_new_int64(ndeny));

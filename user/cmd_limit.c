@@ -292,14 +292,6 @@ out_unlock:
 	return err;
 }
 
-static int by_port(const void *a, const void *b)
-{
-	const struct json_object *const *x = a, *const *y = b;
-
-	return json_object_get_int(json_object_object_get(*x, "port")) -
-	       json_object_get_int(json_object_object_get(*y, "port"));
-}
-
 static int limit_list(int argc, char **argv)
 {
 	struct json_object *arr;
@@ -359,7 +351,7 @@ static int limit_list(int argc, char **argv)
 	}
 	xl_maps_close(&m);
 	/* The map walks in hash order: show ports in order. */
-	json_object_array_sort(arr, by_port);
+	json_object_array_sort(arr, xl_json_by_port);
 	if (json) {
 		xl_json_print(arr);
 		return XL_EXIT_OK;

@@ -59,9 +59,18 @@ int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 		xl_err("%s: expected a command; try 'xlimit %s help'", what,
 		       what);
 	} else if (!help) {
-		for (c = cmds; c->name; c++)
-			if (!strcmp(c->name, argv[0]))
-				return c->fn(argc, argv);
+		for (c = cmds; c->name; c++) {
+			char *name;
+
+			if (strcmp(c->name, argv[0]))
+				continue;
+			/* getopt prefixes its messages with argv[0]: make it
+			 * say "xlimit limit set: ...". Lives until exit. */
+			if (asprintf(&name, "xlimit %s%s%s", what,
+				     *what ? " " : "", c->name) > 0)
+				argv[0] = name;
+			return c->fn(argc, argv);
+		}
 		xl_err("%s%sunknown command '%s'; try 'xlimit %s%shelp'",
 		       what, *what ? ": " : "", argv[0], what,
 		       *what ? " " : "");
@@ -346,6 +355,14 @@ double xl_mono_to_utc(uint64_t mono_ns)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	return rt.tv_sec + rt.tv_nsec / 1e9 +
 	       ((double)mono_ns - (double)mono) / 1e9;
+}
+
+int xl_json_by_port(const void *a, const void *b)
+{
+	const struct json_object *const *x = a, *const *y = b;
+
+	return json_object_get_int(json_object_object_get(*x, "port")) -
+	       json_object_get_int(json_object_object_get(*y, "port"));
 }
 
 void xl_json_print(struct json_object *o)
