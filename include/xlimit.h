@@ -165,8 +165,8 @@ struct xl_query {
 	struct xl_limit limits[XL_MAX_LIMITS];
 	struct xl_window win[XL_MAX_LIMITS]; /* state after the operation */
 };
-_Static_assert(sizeof(struct xl_query) == 56 + 24 * XL_MAX_LIMITS +
-						 16 * XL_MAX_LIMITS,
+_Static_assert(sizeof(struct xl_query) ==
+		       56 + 24 * XL_MAX_LIMITS + 16 * XL_MAX_LIMITS,
 	       "xl_query layout");
 
 #endif /* XLIMIT_H */

@@ -91,8 +91,7 @@ static __u32 pinned_state_size(void)
  */
 static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
 {
-	LIBBPF_OPTS(bpf_object_open_opts, oo,
-		    .pin_root_path = xl_opts.pin_dir);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = xl_opts.pin_dir);
 	struct xlimit_bpf *skel;
 	__u32 have = pinned_state_size();
 	char path[PATH_MAX];
@@ -118,8 +117,9 @@ static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
 	err = xlimit_bpf__load(skel);
 	if (err) {
 		xl_err("%s: load BPF programs: %s%s", cmd, strerror(-err),
-		       xl_opts.verbose ? "" :
-					 " (run with -v for the verifier's log)");
+		       xl_opts.verbose ?
+			       "" :
+			       " (run with -v for the verifier's log)");
 		goto out;
 	}
 	xl_pin_path(path, sizeof(path), XL_PIN_PROG_XDP);
@@ -235,8 +235,7 @@ static void link_attachment(const char *pin, const char *prefix,
 		return;
 	/* tcx's link info starts with the ifindex too, where xdp's does. */
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex &&
-	    if_indextoname(info.xdp.ifindex, here) &&
-	    !strcmp(here, a->name))
+	    if_indextoname(info.xdp.ifindex, here) && !strcmp(here, a->name))
 		a->ifindex = info.xdp.ifindex;
 	a->prog_id = info.prog_id;
 	close(fd);
@@ -323,8 +322,8 @@ static int attach_link(const char *cmd, const char *ifname, int ifindex,
 	if (!tcx)
 		lo.flags = mode == XL_MODE_NATIVE ? XDP_FLAGS_DRV_MODE :
 						    XDP_FLAGS_SKB_MODE;
-	link = bpf_link_create(prog_fd, ifindex,
-			       tcx ? XL_TCX_INGRESS : BPF_XDP, &lo);
+	link = bpf_link_create(prog_fd, ifindex, tcx ? XL_TCX_INGRESS : BPF_XDP,
+			       &lo);
 	if (link < 0) {
 		err = -errno;
 		if (tcx && err == -EINVAL)
@@ -596,11 +595,10 @@ static const char *detach_usage = "Usage: xlimit detach IFACE... | --all\n";
 
 int cmd_detach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "all", no_argument, NULL, 'a' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
+					      { "help", no_argument, NULL,
+						'h' },
+					      {} };
 	struct xl_attachment a[XL_MAX_IFACES];
 	bool all = false;
 	int c, i, n, lock, err = 0;
@@ -803,8 +801,8 @@ int cmd_status(int argc, char **argv)
 				       json_object_new_string(a[i].name));
 		json_object_object_add(e, "ifindex",
 				       json_object_new_int(a[i].ifindex));
-		json_object_object_add(e, "mode",
-				       json_object_new_string(mode_label(&a[i])));
+		json_object_object_add(
+			e, "mode", json_object_new_string(mode_label(&a[i])));
 		json_object_object_add(e, "here",
 				       json_object_new_boolean(a[i].ifindex));
 		json_object_object_add(e, "prog_id",
@@ -847,7 +845,8 @@ int cmd_status(int argc, char **argv)
 		xl_json_print(o);
 	} else {
 		printf("pin dir:      %s\n", xl_opts.pin_dir);
-		printf("program id:   %d\n", p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
+		printf("program id:   %d\n",
+		       p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
 		printf("interfaces:  ");
 		for (i = 0; i < n; i++)
 			printf(" %s (%s%s)", a[i].name, mode_label(&a[i]),

@@ -376,8 +376,8 @@ int cmd_config(int argc, char **argv)
 		xl_unlock(lock);
 		return err;
 	}
-	if (argc >= 2 && (!strcmp(argv[1], "help") ||
-			  !strcmp(argv[1], "--help"))) {
+	if (argc >= 2 &&
+	    (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
 		fputs(config_usage, stdout);
 		return XL_EXIT_OK;
 	}

@@ -20,12 +20,9 @@
 #include "xl_key.h"
 
 static const char *const stat_names[XL_STAT_NR] = {
-	[XL_STAT_SEEN] = "seen",
-	[XL_STAT_PASSED] = "passed",
-	[XL_STAT_DROPPED] = "dropped",
-	[XL_STAT_OVER_PASSED] = "over_passed",
-	[XL_STAT_ALLOWED] = "allowed",
-	[XL_STAT_DENIED] = "denied",
+	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
+	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
+	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
 };
 
 struct stat_row {
@@ -112,9 +109,9 @@ static void rows_print(const struct stat_row *rows, int n,
 			printf("%-6s", "any");
 		for (j = 0; j < XL_STAT_NR; j++) {
 			if (before && interval > 0)
-				printf(" %10.0f/s", (rows[i].s.c[j] -
-						     before[i].s.c[j]) /
-							    interval);
+				printf(" %10.0f/s",
+				       (rows[i].s.c[j] - before[i].s.c[j]) /
+					       interval);
 			else
 				printf(" %12llu",
 				       (unsigned long long)rows[i].s.c[j]);
@@ -164,7 +161,8 @@ int cmd_stats(int argc, char **argv)
 		case 'w':
 			errno = 0;
 			watch = strtod(optarg, &end);
-			if (errno || *end || !(watch >= 0.1 && watch <= 86400)) {
+			if (errno || *end ||
+			    !(watch >= 0.1 && watch <= 86400)) {
 				xl_err("stats: --watch '%s': expected seconds from 0.1 to 86400",
 				       optarg);
 				return XL_EXIT_USAGE;
@@ -200,8 +198,8 @@ int cmd_stats(int argc, char **argv)
 			    before[c].rule.slot != rows[c].rule.slot)
 				nb = -1;
 		if (json)
-			xl_json_print(rows_json(rows, n, nb >= 0 ? before : NULL,
-						watch));
+			xl_json_print(rows_json(
+				rows, n, nb >= 0 ? before : NULL, watch));
 		else
 			rows_print(rows, n, nb >= 0 ? before : NULL, watch);
 		fflush(stdout);
@@ -268,16 +266,14 @@ static void client_print(const char *addr, __u16 port,
 {
 	__u32 i;
 
-	printf("%s port %u:%s%s%s\n", addr, port,
-	       c->denied ? " denied" : "", c->allowed ? " allowed" : "",
-	       c->covered ? "" : " no rule");
+	printf("%s port %u:%s%s%s\n", addr, port, c->denied ? " denied" : "",
+	       c->allowed ? " allowed" : "", c->covered ? "" : " no rule");
 	for (i = 0; i < c->nlimits; i++) {
 		const struct xl_client_limit *l = &c->lim[i];
 
 		printf("  %-24s remaining %llu, reset %llu (in %llds)\n",
 		       l->text, (unsigned long long)l->remaining,
-		       (unsigned long long)l->reset,
-		       (long long)l->retry_after);
+		       (unsigned long long)l->reset, (long long)l->retry_after);
 	}
 }
 

@@ -71,9 +71,8 @@ int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 				argv[0] = name;
 			return c->fn(argc, argv);
 		}
-		xl_err("%s%sunknown command '%s'; try 'xlimit %s%shelp'",
-		       what, *what ? ": " : "", argv[0], what,
-		       *what ? " " : "");
+		xl_err("%s%sunknown command '%s'; try 'xlimit %s%shelp'", what,
+		       *what ? ": " : "", argv[0], what, *what ? " " : "");
 	}
 	fprintf(help ? stdout : stderr, "Usage: xlimit %s COMMAND ...\n\n",
 		what);
@@ -283,9 +282,10 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 	if (slash)
 		*slash = '\0';
 	if (xl_parse_addr(host, k->addr)) {
-		snprintf(err, len,
-			 "'%s' is not an IPv4 or IPv6 address (expected e.g. 198.18.0.0/15 or 2001:2::/48)",
-			 s);
+		snprintf(
+			err, len,
+			"'%s' is not an IPv4 or IPv6 address (expected e.g. 198.18.0.0/15 or 2001:2::/48)",
+			s);
 		return -1;
 	}
 	v4 = strchr(host, ':') == NULL;
@@ -298,18 +298,18 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 		plen = strtoul(slash + 1, &end, 10);
 		if (!slash[1] || slash[1] < '0' || slash[1] > '9' || *end ||
 		    errno || plen > max) {
-			snprintf(err, len,
-				 "'%s': bad prefix length '%s' (expected 0 to %lu)",
-				 s, slash + 1, max);
+			snprintf(
+				err, len,
+				"'%s': bad prefix length '%s' (expected 0 to %lu)",
+				s, slash + 1, max);
 			return -1;
 		}
 	}
 	k->prefixlen = v4 ? plen + 96 : plen;
 	memcpy(masked, k->addr, 16);
 	for (i = 0; i < 16; i++) {
-		unsigned int bits = k->prefixlen > 8u * i ?
-					    k->prefixlen - 8u * i :
-					    0;
+		unsigned int bits =
+			k->prefixlen > 8u * i ? k->prefixlen - 8u * i : 0;
 
 		if (bits < 8)
 			masked[i] &= (uint8_t)(0xff00 >> bits);
@@ -320,9 +320,10 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 
 		memcpy(m.addr, masked, 16);
 		xl_format_cidr(&m, net, sizeof(net));
-		snprintf(err, len,
-			 "'%s' has host bits set past the prefix; did you mean %s?",
-			 s, net);
+		snprintf(
+			err, len,
+			"'%s' has host bits set past the prefix; did you mean %s?",
+			s, net);
 		return -1;
 	}
 	return 0;
@@ -367,8 +368,8 @@ int xl_json_by_port(const void *a, const void *b)
 
 void xl_json_print(struct json_object *o)
 {
-	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	puts(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 }
 

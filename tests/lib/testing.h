@@ -33,15 +33,15 @@ static inline void test__fail(void)
 	test_env.cur_failed++;
 }
 
-#define ASSERT_TRUE(cond, name)                                               \
-	({                                                                    \
-		bool ___ok = (cond);                                          \
-		if (!___ok) {                                                 \
-			test__fail();                                         \
-			fprintf(stderr, "  %s:%d: %s: %s: unexpected false\n",   \
-				__FILE__, __LINE__, test_env.cur_name, name); \
-		}                                                             \
-		___ok;                                                        \
+#define ASSERT_TRUE(cond, name)                                                \
+	({                                                                     \
+		bool ___ok = (cond);                                           \
+		if (!___ok) {                                                  \
+			test__fail();                                          \
+			fprintf(stderr, "  %s:%d: %s: %s: unexpected false\n", \
+				__FILE__, __LINE__, test_env.cur_name, name);  \
+		}                                                              \
+		___ok;                                                         \
 	})
 
 #define ASSERT_FALSE(cond, name) ASSERT_TRUE(!(cond), name)
@@ -54,53 +54,53 @@ static inline void test__fail(void)
 		if (!___ok) {                                                 \
 			test__fail();                                         \
 			fprintf(stderr,                                       \
-				"  %s:%d: %s: %s: got %lld, expected %lld\n",  \
+				"  %s:%d: %s: %s: got %lld, expected %lld\n", \
 				__FILE__, __LINE__, test_env.cur_name, name,  \
 				___a, ___e);                                  \
 		}                                                             \
 		___ok;                                                        \
 	})
 
-#define ASSERT_U64_EQ(actual, expected, name)                                 \
-	({                                                                    \
-		uint64_t ___a = (uint64_t)(actual);                           \
-		uint64_t ___e = (uint64_t)(expected);                         \
-		bool ___ok = ___a == ___e;                                    \
-		if (!___ok) {                                                 \
-			test__fail();                                         \
-			fprintf(stderr,                                       \
-				"  %s:%d: %s: %s: got %" PRIu64               \
-				", expected %" PRIu64 "\n",                   \
-				__FILE__, __LINE__, test_env.cur_name, name,  \
-				___a, ___e);                                  \
-		}                                                             \
-		___ok;                                                        \
+#define ASSERT_U64_EQ(actual, expected, name)                                \
+	({                                                                   \
+		uint64_t ___a = (uint64_t)(actual);                          \
+		uint64_t ___e = (uint64_t)(expected);                        \
+		bool ___ok = ___a == ___e;                                   \
+		if (!___ok) {                                                \
+			test__fail();                                        \
+			fprintf(stderr,                                      \
+				"  %s:%d: %s: %s: got %" PRIu64              \
+				", expected %" PRIu64 "\n",                  \
+				__FILE__, __LINE__, test_env.cur_name, name, \
+				___a, ___e);                                 \
+		}                                                            \
+		___ok;                                                       \
 	})
 
-#define ASSERT_STREQ(actual, expected, name)                                  \
-	({                                                                    \
-		const char *___a = (actual), *___e = (expected);              \
-		bool ___ok = ___a && ___e && strcmp(___a, ___e) == 0;         \
-		if (!___ok) {                                                 \
-			test__fail();                                         \
-			fprintf(stderr,                                       \
-				"  %s:%d: %s: %s: got \"%s\", expected "      \
-				"\"%s\"\n",                                   \
-				__FILE__, __LINE__, test_env.cur_name, name,  \
-				___a ? ___a : "(null)",                       \
-				___e ? ___e : "(null)");                      \
-		}                                                             \
-		___ok;                                                        \
+#define ASSERT_STREQ(actual, expected, name)                                 \
+	({                                                                   \
+		const char *___a = (actual), *___e = (expected);             \
+		bool ___ok = ___a && ___e && strcmp(___a, ___e) == 0;        \
+		if (!___ok) {                                                \
+			test__fail();                                        \
+			fprintf(stderr,                                      \
+				"  %s:%d: %s: %s: got \"%s\", expected "     \
+				"\"%s\"\n",                                  \
+				__FILE__, __LINE__, test_env.cur_name, name, \
+				___a ? ___a : "(null)",                      \
+				___e ? ___e : "(null)");                     \
+		}                                                            \
+		___ok;                                                       \
 	})
 
 #define ASSERT_OK(err, name) ASSERT_EQ(err, 0, name)
 
 /* Skip the current test or subtest; it counts as skipped, not passed. */
-#define test__skip(...)                                                       \
-	do {                                                                  \
-		test_env.cur_skipped = true;                                  \
-		snprintf(test_env.skip_reason, sizeof(test_env.skip_reason),  \
-			 __VA_ARGS__);                                        \
+#define test__skip(...)                                                      \
+	do {                                                                 \
+		test_env.cur_skipped = true;                                 \
+		snprintf(test_env.skip_reason, sizeof(test_env.skip_reason), \
+			 __VA_ARGS__);                                       \
 	} while (0)
 
 static inline void test__begin(const char *name)
@@ -127,11 +127,11 @@ static inline void test__end(void)
 	fflush(stdout);
 }
 
-#define RUN_TEST(fn)                                                          \
-	do {                                                                  \
-		test__begin(#fn);                                             \
-		test_##fn();                                                  \
-		test__end();                                                  \
+#define RUN_TEST(fn)              \
+	do {                      \
+		test__begin(#fn); \
+		test_##fn();      \
+		test__end();      \
 	} while (0)
 
 #define SUBTEST_BEGIN(name) test__begin(name)
