@@ -35,7 +35,8 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 # Debian packages: to build, and in addition to run the tests and demo.
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
 	libelf-dev zlib1g-dev pkg-config libevent-dev
-DEB_RUN := iproute2 python3 python3-limits clang-format
+DEB_RUN := iproute2 python3 python3-limits clang-format \
+	curl nginx-light python3-flask-limiter python3-prometheus-client
 
 ifeq ($(V),1)
 Q :=
@@ -186,13 +187,19 @@ demo: deps
 format-check:
 	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
-install: $(BUILD)/xlimit
+install: $(BUILD)/xlimit $(BUILD)/xlimit-sidecar
 	install -D -m 0755 $(BUILD)/xlimit $(DESTDIR)$(SBINDIR)/xlimit
 	install -D -m 0644 docs/xlimit.8 $(DESTDIR)$(MANDIR)/man8/xlimit.8
+	install -D -m 0755 $(BUILD)/xlimit-sidecar \
+		$(DESTDIR)$(SBINDIR)/xlimit-sidecar
+	install -D -m 0644 docs/xlimit-sidecar.8 \
+		$(DESTDIR)$(MANDIR)/man8/xlimit-sidecar.8
 	-mandb -q 2>/dev/null
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/xlimit $(DESTDIR)$(MANDIR)/man8/xlimit.8
+	rm -f $(DESTDIR)$(SBINDIR)/xlimit-sidecar \
+		$(DESTDIR)$(MANDIR)/man8/xlimit-sidecar.8
 
 clean:
 	rm -rf $(BUILD)

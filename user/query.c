@@ -69,6 +69,8 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		l->period = q.limits[i].period_ns / XL_NSEC_PER_SEC;
 		l->action = q.limits[i].action;
 		l->breached = q.breached & (1U << i);
+		l->count = xl_window_count(&s.win[i], q.limits[i].period_ns,
+					   q.now);
 		l->remaining = v.remaining;
 		l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
 		l->retry_after = (int64_t)trunc((double)l->reset - now_utc);

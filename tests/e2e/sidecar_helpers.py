@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# The Python side of tests/e2e/test_sidecar.sh, one subcommand each:
+#   app PORT           the backend: echoes, serves 10 MB, answers slowly,
+#                      sets its own X-RateLimit-Limit on /own
+#   flask PORT LIMIT   the oracle: a Flask app with Debian's Flask-Limiter,
+#                      LIMIT per client (the X-Client header names it),
+#                      Retry-After on every response as Flask-Limiter does
+#   headers FILE       one line per response of a `curl -D FILE` dump:
+#                      status limit remaining reset retry-after (- if absent)
+#   metrics FILE       Prometheus text parsed with prometheus_client: one
+#                      line per sample, `name{k="v",...} value`
+#   raw HOST PORT WAIT HEX  sends raw bytes, prints what came back and
+#                      whether the peer closed, and how long it took
+#   keepalive HOST PORT N   N requests on one HTTP/1.1 connection, printing
+#                      each status; before the last it prints "gap" and
+#                      waits for a line on stdin (the test opens other
+#                      connections meanwhile)
+import binascii
+import hashlib
+import http.client
+import http.server
+import socket
+import sys
+import time
+
+
+def cmd_app(port):
+    big = bytes((i * 7 + 3) & 0xFF for i in range(256)) * (10 * 4096)
+
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def body(self):
+            if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                data = b""
+                while True:
+                    n = int(self.rfile.readline().split(b";")[0], 16)
+                    if n == 0:
+                        self.rfile.readline()
+                        return data
+                    data += self.rfile.read(n)
+                    self.rfile.readline()
+            return self.rfile.read(int(self.headers.get("Content-Length", 0)))
+
+        def reply(self, code, data, extra=()):
+            self.send_response(code)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(data)))
+            self.send_header("X-Seen-Method", self.command)
+            self.send_header("X-Seen-Path", self.path)
+            self.send_header("X-Seen-XFF", self.headers.get("X-Forwarded-For", "-"))
+            self.send_header("X-Seen-Custom", self.headers.get("X-Custom", "-"))
+            for k, v in extra:
+                self.send_header(k, v)
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+
+        def do_GET(self):
+            if self.path.startswith("/big-chunked"):
+                self.send_response(200)
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for i in range(0, len(big), 65536):
+                    part = big[i:i + 65536]
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(part), part))
+                self.wfile.write(b"0\r\n\r\n")
+            elif self.path.startswith("/big"):
+                self.reply(200, big)
+            elif self.path.startswith("/slow"):
+                time.sleep(float(self.path.split("=")[1]))
+                self.reply(200, b"slow\n")
+            elif self.path.startswith("/own"):
+                self.reply(200, b"own\n", [("X-RateLimit-Limit", "999")])
+            else:
+                self.reply(200, b"hello\n")
+
+        do_HEAD = do_GET
+        do_DELETE = do_GET
+
+        def do_POST(self):
+            data = self.body()
+            self.reply(201, data, [("X-Body-SHA256", hashlib.sha256(data).hexdigest())])
+
+        do_PUT = do_POST
+        do_PATCH = do_POST
+
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+
+
+def cmd_flask(port, limit):
+    import flask
+    from flask_limiter import Limiter
+
+    app = flask.Flask("oracle")
+    limiter = Limiter(lambda: flask.request.headers.get("X-Client", "none"),
+                      app=app, default_limits=[limit], headers_enabled=True,
+                      storage_uri="memory://")
+    assert limiter
+
+    @app.route("/", defaults={"p": ""})
+    @app.route("/<path:p>")
+    def index(p):
+        return "hello\n"
+
+    app.run(host="127.0.0.1", port=int(port), threaded=True)
+
+
+def cmd_headers(path):
+    resp = None
+    out = []
+    for line in open(path, encoding="latin-1"):
+        line = line.rstrip("\r\n")
+        if line.startswith("HTTP/"):
+            if line.split()[1].startswith("1"):  # 100 Continue
+                resp = None
+                continue
+            resp = {"status": line.split()[1]}
+            out.append(resp)
+        elif resp is not None and ":" in line:
+            k, v = line.split(":", 1)
+            resp.setdefault(k.strip().lower(), []).append(v.strip())
+    for r in out:
+        f = [r["status"]]
+        for h in ("x-ratelimit-limit", "x-ratelimit-remaining",
+                  "x-ratelimit-reset", "retry-after"):
+            f.append(",".join(r.get(h, ["-"])))
+        print(" ".join(f))
+
+
+def cmd_metrics(path):
+    from prometheus_client.parser import text_string_to_metric_families
+    for fam in text_string_to_metric_families(open(path).read()):
+        for s in fam.samples:
+            labels = ",".join('%s="%s"' % kv for kv in sorted(s.labels.items()))
+            print("%s{%s} %s" % (s.name, labels, repr(float(s.value))))
+
+
+def cmd_raw(host, port, wait, hexdata):
+    s = socket.create_connection((host, int(port)))
+    s.settimeout(float(wait))
+    start = time.time()
+    s.sendall(binascii.unhexlify(hexdata))
+    out, closed = b"", False
+    try:
+        while True:
+            b = s.recv(65536)
+            if not b:
+                closed = True
+                break
+            out += b
+    except socket.timeout:
+        pass
+    except ConnectionResetError:
+        closed = True
+    status = out.split(b"\r\n")[0].decode("latin-1") or "-"
+    print("%s|%s|%.1f" % (status, "closed" if closed else "open",
+                          time.time() - start))
+
+
+def cmd_keepalive(host, port, n):
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    for i in range(int(n)):
+        if i == int(n) - 1:
+            print("gap", flush=True)
+            sys.stdin.readline()
+        c.request("GET", "/ka%d" % i)
+        r = c.getresponse()
+        r.read()
+        print(r.status, r.getheader("X-RateLimit-Remaining", "-"), flush=True)
+
+
+if __name__ == "__main__":
+    cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
+            "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive}
+    cmds[sys.argv[1]](*sys.argv[2:])

@@ -1,0 +1,320 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# End-to-end tests of xlimit-sidecar: xlimit in native XDP on the server
+# veth of two throwaway namespaces, the sidecar (and nginx with the shipped
+# docs/nginx-xlimit.conf, in auth_request mode) in front of a real backend,
+# real curl clients. The headers and statuses are checked against a Flask
+# app with Debian's Flask-Limiter run live with the same limit at the same
+# request times; then the kernel's hard drop beside a kept-alive
+# connection, the allow list, trusted and untrusted proxies, 502 and 504,
+# malformed, oversized and trickled requests, 10 MB each way byte-exact,
+# and /metrics parsed with prometheus_client.
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+HELP=$XL_TOP/tests/e2e/sidecar_helpers.py
+LIMIT="3 per 10 seconds"
+P=8080   # the sidecar's proxy port (rule: $LIMIT, pass)
+N=8081   # nginx (rule: $LIMIT, pass)
+PD=8082  # a second sidecar (rule: 3 per 30 seconds, drop)
+PX=8083  # a third sidecar, whose application is down (no rule)
+A=9090   # auth_request endpoint
+M=9100   # /metrics
+B=8000   # the backend, on the server's loopback
+F=5000   # the Flask-Limiter oracle, on the client's loopback
+
+xl_test_init
+for t in curl nginx "$SIDECAR_BIN"; do
+	if ! command -v "$t" >/dev/null; then
+		fail "needs $t (make deps; make)"
+		summary
+		exit 1
+	fi
+done
+if ! $PY -c 'import flask_limiter, prometheus_client' 2>/dev/null; then
+	fail "needs python3-flask-limiter and python3-prometheus-client (make deps)"
+	summary
+	exit 1
+fi
+xl_netns_setup
+
+cli() { ip netns exec "$NS_CLI" "$@"; }
+srv() { ip netns exec "$NS_SRV" "$@"; }
+# Runs a daemon (a program, not a function: its pid is the daemon's) in
+# the background, logged to $XL_TMP/NAME.log, killed on exit.
+bg() {
+	local name=$1 pid
+	shift
+	"$@" >"$XL_TMP/$name.log" 2>&1 &
+	pid=$!
+	XL_CLEANUPS+=("kill $pid; wait $pid")
+}
+# wait_up NS URL NAME: polls until URL answers (any status).
+wait_up() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		ip netns exec "$1" curl -s -o /dev/null --max-time 1 "$2" && return 0
+		sleep 0.1
+	done
+	fail "$3 did not come up (log: $(tail -n 3 "$XL_TMP/$3.log" 2>/dev/null))"
+	summary
+	exit 1
+}
+# Seconds to sleep until T0 + OFFSET (0 if past).
+until_s() { awk -v a="$1" -v b="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + b - n; printf "%.3f", (d > 0 ? d : 0) }'; }
+mval() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$1"; }
+delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", b - a }'; }
+
+# --- setup -----------------------------------------------------------------
+
+xls attach "$VETH_SRV" --mode native >/dev/null || { fail "attach native XDP"; summary; exit 1; }
+xls limit set $P "$LIMIT" --action pass >/dev/null
+xls limit set $N "$LIMIT" --action pass >/dev/null
+xls limit set $PD "3 per 30 seconds" --action drop >/dev/null
+xls allow add 127.0.0.1/32 2001:2::3 >/dev/null
+
+bg backend ip netns exec "$NS_SRV" $PY "$HELP" app $B
+bg flask ip netns exec "$NS_CLI" $PY "$HELP" flask $F "$LIMIT"
+# The sidecar enters only the network namespace: it needs the pins.
+SC=(nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN")
+bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
+	--auth-listen 127.0.0.1:$A --metrics-listen 127.0.0.1:$M \
+	--retry-after always --trust-proxy 198.18.0.7/32 \
+	--client-timeout 2 --upstream-timeout 2
+bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
+bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1
+
+mkdir -p "$XL_TMP/nginx"
+sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
+	-e "s/listen 80;/listen 198.18.0.2:$N;/" \
+	"$XL_TOP/docs/nginx-xlimit.conf" >"$XL_TMP/nginx/xlimit.conf"
+cat >"$XL_TMP/nginx/nginx.conf" <<EOF
+daemon off;
+user root;
+worker_processes 1;
+pid $XL_TMP/nginx/nginx.pid;
+error_log $XL_TMP/nginx/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $XL_TMP/nginx/body;
+	proxy_temp_path $XL_TMP/nginx/proxy;
+	fastcgi_temp_path $XL_TMP/nginx/fastcgi;
+	uwsgi_temp_path $XL_TMP/nginx/uwsgi;
+	scgi_temp_path $XL_TMP/nginx/scgi;
+	include $XL_TMP/nginx/xlimit.conf;
+}
+EOF
+bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
+
+# Loopback clients are allow-listed: polling does not use up any quota.
+wait_up "$NS_SRV" http://127.0.0.1:$B/ backend
+wait_up "$NS_CLI" http://127.0.0.1:$F/health flask
+wait_up "$NS_SRV" http://127.0.0.1:$P/ sidecar
+wait_up "$NS_SRV" http://127.0.0.1:$PD/ sidecar_drop
+wait_up "$NS_SRV" http://127.0.0.1:$M/metrics sidecar
+wait_up "$NS_SRV" http://198.18.0.2:$N/ nginx
+
+# --- the same answers as Flask-Limiter ----------------------------------------
+
+# run_seq NAME SRC URL STEP...: a step T:K makes K requests on one
+# connection, T seconds after the start, from SRC to URL, and the same K
+# right after to the Flask-Limiter oracle (client NAME). Headers go to
+# $XL_TMP/NAME.{xl,fl}.T, connections opened to $XL_TMP/NAME.conn.T.
+run_seq() {
+	local name=$1 src=$2 url=$3 t0 step off k i xl fl
+	shift 3
+	t0=$(date +%s.%N)
+	for step in "$@"; do
+		off=${step%%:*} k=${step#*:} xl=() fl=()
+		for ((i = 0; i < k; i++)); do
+			xl+=(-o /dev/null "$url/r$i?step=$off")
+			fl+=(-o /dev/null "http://127.0.0.1:$F/r$i")
+		done
+		sleep "$(until_s "$t0" "$off")"
+		cli curl -s --interface "$src" -D "$XL_TMP/$name.xl.$off" \
+			-w '%{num_connects}\n' "${xl[@]}" >"$XL_TMP/$name.conn.$off"
+		cli curl -s -H "X-Client: $name" -D "$XL_TMP/$name.fl.$off" "${fl[@]}"
+	done
+}
+
+within1() {
+	if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] && (($1 - $2 <= 1 && $2 - $1 <= 1)); then
+		ok "$3 ($1 vs $2)"
+	else
+		fail "$3: '$1', Flask-Limiter '$2'"
+	fi
+}
+
+# compare NAME STEP...: every response against Flask-Limiter's.
+compare() {
+	local name=$1 step off i s1 l1 r1 x1 a1 s2 l2 r2 x2 a2 xl fl statuses=""
+	shift
+	for step in "$@"; do
+		off=${step%%:*}
+		mapfile -t xl < <($PY "$HELP" headers "$XL_TMP/$name.xl.$off")
+		mapfile -t fl < <($PY "$HELP" headers "$XL_TMP/$name.fl.$off")
+		assert_eq "${#xl[@]}" "${#fl[@]}" "$name +${off}s: as many responses as Flask-Limiter"
+		assert_eq "$(awk '{ s += $1 } END { print s }' "$XL_TMP/$name.conn.$off")" 1 \
+			"$name +${off}s: one connection"
+		for i in "${!fl[@]}"; do
+			read -r s1 l1 r1 x1 a1 <<<"${xl[$i]:-- - - - -}"
+			read -r s2 l2 r2 x2 a2 <<<"${fl[$i]}"
+			statuses+="$s2 "
+			assert_eq "$s1 $l1 $r1" "$s2 $l2 $r2" \
+				"$name +${off}s #$((i + 1)): status, X-RateLimit-Limit, -Remaining as Flask-Limiter"
+			within1 "$x1" "$x2" "$name +${off}s #$((i + 1)): X-RateLimit-Reset within 1 s"
+			within1 "$a1" "$a2" "$name +${off}s #$((i + 1)): Retry-After within 1 s"
+		done
+	done
+	# The comparison means something only if it saw both outcomes.
+	assert_match "$statuses" "200.*429.*200" "$name: the oracle went over the limit and back"
+}
+
+ONE=(0:1 1:1 2:1 3:1 10.3:1)
+KEPT=(0:2 1:3 10.3:2)
+SEQS=()
+run_seq proxy_one 198.18.0.1 http://198.18.0.2:$P "${ONE[@]}" &
+SEQS+=($!)
+run_seq proxy_kept 198.18.0.3 http://198.18.0.2:$P "${KEPT[@]}" &
+SEQS+=($!)
+run_seq nginx_one 198.18.0.5 http://198.18.0.2:$N "${ONE[@]}" &
+SEQS+=($!)
+run_seq nginx_kept 198.18.0.6 http://198.18.0.2:$N "${KEPT[@]}" &
+SEQS+=($!)
+wait "${SEQS[@]}"
+compare proxy_one "${ONE[@]}"
+compare proxy_kept "${KEPT[@]}"
+compare nginx_one "${ONE[@]}"
+compare nginx_kept "${KEPT[@]}"
+assert_eq "$(grep -c 'auth request unexpected' "$XL_TMP/nginx/error.log")" 0 \
+	"nginx: no auth subrequest failed"
+
+# --- a hard limit: drop in the kernel, 429 on the kept-alive connection ------
+
+mkfifo "$XL_TMP/ka.in"
+cli $PY "$HELP" keepalive 198.18.0.2 $PD 6 <"$XL_TMP/ka.in" >"$XL_TMP/ka.out" 2>&1 &
+KA=$!
+exec 7>"$XL_TMP/ka.in"
+for ((i = 0; i < 100; i++)); do
+	grep -q gap "$XL_TMP/ka.out" && break
+	sleep 0.1
+done
+cli curl -s -o /dev/null --connect-timeout 2 http://198.18.0.2:$PD/new && rc=0 || rc=$?
+assert_eq "$rc" 28 "drop: a new connection over the hard limit times out (curl exit 28)"
+echo >&7
+exec 7>&-
+wait $KA
+assert_eq "$(grep -v gap "$XL_TMP/ka.out" | awk '{ print $1 }' | tr '\n' ' ')" "200 200 200 429 429 429 " \
+	"drop: the kept-alive connection gets 200 x3, then 429s, also after the drop"
+assert_eq "$(grep -v gap "$XL_TMP/ka.out" | awk '{ print $2 }' | tr '\n' ' ')" "2 1 0 0 0 0 " \
+	"drop: X-RateLimit-Remaining on the kept-alive connection"
+dropped=$(xls stats --json | $PY -c "import json,sys; print([r['dropped'] for r in json.load(sys.stdin) if r['port'] == $PD][0])")
+assert_match "$dropped" '^[1-9][0-9]*$' "drop: the kernel dropped the new connection's SYN(s) ($dropped)"
+# Default --retry-after 429: none on a 200.
+cli curl -s -o /dev/null -D "$XL_TMP/ra.h" --interface 198.18.0.9 http://198.18.0.2:$PD/
+assert_eq "$($PY "$HELP" headers "$XL_TMP/ra.h")" "200 3 2 $(awk '/^X-RateLimit-Reset/ { printf "%d", $2 }' "$XL_TMP/ra.h") -" \
+	"default --retry-after 429: headers on a 200, without Retry-After"
+cli curl -s -o /dev/null -D "$XL_TMP/ra.h" --interface 198.18.0.9 \
+	-o /dev/null http://198.18.0.2:$PD/ -o /dev/null http://198.18.0.2:$PD/ \
+	-o /dev/null http://198.18.0.2:$PD/
+assert_match "$($PY "$HELP" headers "$XL_TMP/ra.h" | tail -n 1)" '^429 3 0 [0-9]+ [0-9]+$' \
+	"default --retry-after 429: Retry-After on the 429"
+
+# --- allow list, proxies, the application's own headers -----------------------
+
+for i in 1 2 3 4 5; do
+	cli curl -s -o /dev/null -D - "http://[2001:2::2]:$P/" --interface 2001:2::3
+done >"$XL_TMP/allow.h"
+assert_eq "$($PY "$HELP" headers "$XL_TMP/allow.h" | sort | uniq -c | awk '{ print $1, $2, $3, $4, $5, $6 }')" \
+	"5 200 - - - -" "allow-listed client (IPv6): 5 x 200, no rate-limit headers"
+
+cli curl -s -o /dev/null -D "$XL_TMP/trust.h" --interface 198.18.0.7 \
+	-H "X-Forwarded-For: 192.0.2.1, 198.18.0.8" http://198.18.0.2:$P/
+assert_match "$($PY "$HELP" headers "$XL_TMP/trust.h")" '^200 3 2 ' \
+	"trusted proxy: the forwarded client is charged (remaining 2)"
+assert_eq "$(xls query 198.18.0.8 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 2 \
+	"trusted proxy: xlimit query shows the forwarded client's hit"
+assert_eq "$(grep -i '^X-Seen-XFF' "$XL_TMP/trust.h" | tr -d '\r')" "X-Seen-XFF: 192.0.2.1, 198.18.0.8, 198.18.0.7" \
+	"trusted proxy: X-Forwarded-For appended"
+for i in 1 2; do
+	cli curl -s -o /dev/null -D - --interface 198.18.0.4 \
+		-H "X-Forwarded-For: 198.18.0.9" -H "X-Real-IP: 198.18.0.9" http://198.18.0.2:$P/
+done >"$XL_TMP/spoof.h"
+assert_eq "$($PY "$HELP" headers "$XL_TMP/spoof.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
+	"untrusted peer: its own count, whatever X-Forwarded-For says"
+assert_eq "$(xls query 198.18.0.9 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+	"untrusted peer: the spoofed address was not charged"
+
+cli curl -s -o /dev/null -D "$XL_TMP/own.h" --interface 2001:2::4 "http://[2001:2::2]:$P/own"
+assert_eq "$(grep -ci '^X-RateLimit-Limit' "$XL_TMP/own.h"):$(grep -i '^X-RateLimit-Limit' "$XL_TMP/own.h" | tr -d '\r')" \
+	"1:X-RateLimit-Limit: 999" "the application's own X-RateLimit-Limit is kept, not duplicated"
+assert_match "$($PY "$HELP" headers "$XL_TMP/own.h")" '^200 999 2 [0-9]+ [0-9]+$' \
+	"the other headers are still added"
+
+# --- passing through ------------------------------------------------------------
+
+U=http://127.0.0.1:$P
+head -c 10485760 /dev/urandom >"$XL_TMP/up.bin"
+sum=$(sha256sum <"$XL_TMP/up.bin" | cut -d' ' -f1)
+srv curl -s -o /dev/null -D "$XL_TMP/up.h" --data-binary @"$XL_TMP/up.bin" "$U/echo"
+assert_eq "$(awk 'tolower($1) == "x-body-sha256:" { print $2 }' "$XL_TMP/up.h" | tr -d '\r')" "$sum" \
+	"10 MB upload (Content-Length) arrives byte-exact"
+assert_eq "$(srv curl -s -X PUT -H 'Transfer-Encoding: chunked' --data-binary @"$XL_TMP/up.bin" "$U/echo" | sha256sum | cut -d' ' -f1)" "$sum" \
+	"10 MB chunked upload, echoed back byte-exact"
+want=$(srv curl -s http://127.0.0.1:$B/big | sha256sum | cut -d' ' -f1)
+assert_eq "$(srv curl -s "$U/big" | sha256sum | cut -d' ' -f1)" "$want" "10 MB download byte-exact"
+assert_eq "$(srv curl -s "$U/big-chunked" | sha256sum | cut -d' ' -f1)" "$want" "10 MB chunked download byte-exact"
+srv curl -s -o /dev/null -D "$XL_TMP/m.h" -X PATCH -H 'X-Custom: kept' -d 'a=1' "$U/some/path?q=1&r=%20x"
+assert_eq "$(grep -iE '^X-Seen-(Method|Path|Custom|XFF)' "$XL_TMP/m.h" | tr -d '\r' | tr '\n' '|')" \
+	"X-Seen-Method: PATCH|X-Seen-Path: /some/path?q=1&r=%20x|X-Seen-XFF: 127.0.0.1|X-Seen-Custom: kept|" \
+	"method, path, query and headers reach the application"
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PX/)" 502 "application down: 502"
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/slow?s=5")" 504 "application slower than --upstream-timeout: 504"
+
+# --- bad and slow clients ---------------------------------------------------------
+
+raw() { srv $PY "$HELP" raw 127.0.0.1 $P "$1" "$(printf '%b' "$2" | od -An -v -tx1 | tr -d ' \n')"; }
+assert_match "$(raw 3 'GARBAGE\r\n\r\n')" '^HTTP/1.1 400 .*[|]closed[|]' "malformed request: 400, connection closed"
+big=$(head -c 12000 /dev/zero | tr '\0' a)
+assert_match "$(raw 3 "GET / HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n")" '^HTTP/1.1 431 .*[|]closed[|]' \
+	"headers over --max-header-size: 431, connection closed"
+raw 8 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ' >"$XL_TMP/slow.out" &
+SLOW=$!
+t=$(date +%s%N)
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/")" 200 "another client is served while one trickles"
+assert_match "$(($(date +%s%N) - t))" '^[0-9]{1,9}$' "... at once (under a second)"
+wait $SLOW
+assert_match "$(cat "$XL_TMP/slow.out")" '^-[|]closed[|][234]\.' "slow client: cut off after --client-timeout (2 s)"
+
+# --- /metrics -------------------------------------------------------------------------
+
+metrics() {
+	srv curl -s http://127.0.0.1:$M/metrics >"$XL_TMP/$1.txt"
+	$PY "$HELP" metrics "$XL_TMP/$1.txt" >"$XL_TMP/$1.parsed" 2>"$XL_TMP/$1.err" && ok "/metrics parses as Prometheus text ($1)" ||
+		fail "/metrics does not parse ($1): $(tail -n 1 "$XL_TMP/$1.err")"
+}
+metrics m0
+for i in 1 2 3 4 5; do
+	cli curl -s -o /dev/null -w '%{http_code}\n' --interface 2001:2::5 "http://[2001:2::2]:$P/"
+done >"$XL_TMP/m.codes"
+n429=$(grep -c 429 "$XL_TMP/m.codes")
+n200=$(grep -c 200 "$XL_TMP/m.codes")
+metrics m1
+for k in 'xlimit_sidecar_requests_total{} 5' "xlimit_sidecar_limited_total{} $n429" \
+	'xlimit_sidecar_request_duration_seconds_count{} 5' \
+	"xlimit_kernel_syns_total{port=\"$P\",result=\"seen\"} 5" \
+	"xlimit_kernel_syns_total{port=\"$P\",result=\"passed\"} $n200" \
+	"xlimit_kernel_syns_total{port=\"$P\",result=\"over_passed\"} $n429"; do
+	set -- $k
+	assert_eq "$(delta "$(mval "$XL_TMP/m0.parsed" "$1")" "$(mval "$XL_TMP/m1.parsed" "$1")")" "$2" "/metrics: $1 moved by $2"
+done
+assert_match "$n200 $n429" '^[1-9] [1-9]$' "/metrics: the traffic had both 200s and 429s"
+assert_eq "$(delta 0 "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_upstream_errors_total{kind="timeout"}')")" 1 \
+	"/metrics: the 504 counted as an upstream timeout"
+assert_match "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_auth_limited_total{}')" '^[1-9]' \
+	"/metrics: the auth endpoint's 429s counted"
+
+summary

@@ -1,0 +1,124 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The nginx auth_request endpoint of xlimit-sidecar. nginx stays the
+ * proxy and asks, for each request, through a subrequest: the client is
+ * X-Real-IP ($remote_addr), the port its connection was made to is
+ * X-Server-Port ($server_port), and X-Connection-Requests
+ * ($connection_requests) says which request of the connection this is
+ * (1: the kernel charged its SYN, so it is read; more: it is charged).
+ * The answer is 204 with the rate-limit headers, 429 over the limit, 403
+ * for a deny-listed client, with X-Xlimit-Verdict: within, over or
+ * denied. nginx's auth_request turns any refusal but 401 and 403 into a
+ * 500, which also ends the client's keep-alive; so a subrequest with
+ * `X-Refuse-Status: 403` gets 403 over the limit too, and
+ * docs/nginx-xlimit.conf turns it back into a 429 from the verdict and
+ * copies the headers onto nginx's own responses. The request headers are
+ * believed from loopback only.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <event2/bufferevent.h>
+#include <event2/http.h>
+
+#include "cli.h"
+#include "sidecar.h"
+
+static struct evhttp *auth_http;
+
+static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
+{
+	const char *s = evhttp_find_header(h, name);
+	char *end;
+
+	if (!s)
+		return -ENOENT;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	if (*s < '0' || *s > '9' || errno || *end)
+		return -EINVAL;
+	return 0;
+}
+
+static void auth_request(struct evhttp_request *req, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	struct sockaddr_storage ss;
+	socklen_t slen = sizeof(ss);
+	uint8_t peer[16], client[16];
+	uint64_t nreq = 1, port;
+	struct sc_decision d;
+	const char *real, *refuse;
+	uint16_t pport;
+	int fd;
+
+	(void)arg;
+	sc_count(SC_C_AUTH_REQUESTS);
+	if (sc_headers_too_large(req))
+		return;
+	fd = evcon ? bufferevent_getfd(
+			     evhttp_connection_get_bufferevent(evcon)) :
+		     -1;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &slen) ||
+	    sc_sockaddr_addr(&ss, peer, &pport)) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	memcpy(client, peer, 16);
+	real = evhttp_find_header(in, "X-Real-IP");
+	if (real && sc_loopback(peer) && xl_parse_addr(real, client)) {
+		evhttp_send_error(req, 400, "Bad X-Real-IP");
+		return;
+	}
+	if (header_u64(in, "X-Server-Port", &port) || port == 0 ||
+	    port > 65535) {
+		evhttp_send_error(req, 400, "X-Server-Port Required");
+		return;
+	}
+	if (header_u64(in, "X-Connection-Requests", &nreq) == -EINVAL) {
+		evhttp_send_error(req, 400, "Bad X-Connection-Requests");
+		return;
+	}
+	sc_decide(client, port, nreq ? nreq : 1, true, &d);
+	refuse = evhttp_find_header(in, "X-Refuse-Status");
+	switch (d.verdict) {
+	case SC_OVER:
+		sc_count(SC_C_AUTH_LIMITED);
+		evhttp_add_header(out, "X-Xlimit-Verdict", "over");
+		sc_send_refusal(req, &d,
+				refuse && !strcmp(refuse, "403") ? 403 : 429);
+		return;
+	case SC_DENIED:
+		evhttp_add_header(out, "X-Xlimit-Verdict", "denied");
+		sc_send_refusal(req, &d, 403);
+		return;
+	default:
+		evhttp_add_header(out, "X-Xlimit-Verdict", "within");
+		sc_add_headers(&d, out, false);
+		evhttp_send_reply(req, 204, "No Content", NULL);
+	}
+}
+
+int sc_auth_start(struct event_base *base)
+{
+	auth_http = evhttp_new(base);
+	if (!auth_http)
+		return -ENOMEM;
+	sc_http_setup(auth_http);
+	evhttp_set_default_content_type(auth_http, NULL);
+	evhttp_set_allowed_methods(auth_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
+						      EVHTTP_REQ_POST);
+	evhttp_set_gencb(auth_http, auth_request, NULL);
+	return sc_bind(auth_http, "auth-listen", sc_cfg.auth_listen);
+}
+
+void sc_auth_stop(void)
+{
+	if (auth_http)
+		evhttp_free(auth_http);
+	auth_http = NULL;
+}

@@ -1,0 +1,479 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The rate-limit side of xlimit-sidecar: who the client of a request is
+ * (the TCP peer, or behind a trusted proxy the address it names), what the
+ * kernel holds for it (read for the first request of a connection, whose
+ * SYN the datapath charged already; charged through the pinned syscall
+ * program for every later one), and how that is shown to the client: the
+ * X-RateLimit-* headers of SEMANTICS.md §3, the optional IETF draft fields,
+ * and the 429 answer.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <sys/queue.h> /* before libevent's: TAILQ_LAST, TAILQ_PREV */
+#include <bpf/bpf.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "sidecar.h"
+
+static int prog_fd = -1, allow_fd = -1, deny_fd = -1;
+static int rules_fd = -1, stats_fd = -1;
+
+void sc_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("xlimit-sidecar: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int open_pin(const char *name, int *fd)
+{
+	char path[PATH_MAX];
+	int err;
+
+	xl_pin_path(path, sizeof(path), name);
+	*fd = bpf_obj_get(path);
+	if (*fd >= 0)
+		return 0;
+	err = -errno;
+	if (err == -ENOENT)
+		sc_err("open %s: xlimit is not loaded there; run 'xlimit attach IFACE' (or 'xlimit load'), or pass its --pin-dir",
+		       path);
+	else
+		sc_err("open %s: %s", path, strerror(-err));
+	return err;
+}
+
+int sc_kernel_open(void)
+{
+	int err;
+
+	xl_opts.pin_dir = sc_cfg.pin_dir;
+	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd);
+	if (!err)
+		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd);
+	if (!err)
+		err = open_pin(XL_STR(XL_MAP_DENY), &deny_fd);
+	if (!err)
+		err = open_pin(XL_STR(XL_MAP_RULES), &rules_fd);
+	if (!err)
+		err = open_pin(XL_STR(XL_MAP_STATS), &stats_fd);
+	if (err)
+		sc_kernel_close();
+	return err;
+}
+
+void sc_kernel_close(void)
+{
+	int *fds[] = { &prog_fd, &allow_fd, &deny_fd, &rules_fd, &stats_fd };
+	size_t i;
+
+	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
+		if (*fds[i] >= 0)
+			close(*fds[i]);
+		*fds[i] = -1;
+	}
+}
+
+int sc_rules_fd(void)
+{
+	return rules_fd;
+}
+
+int sc_stats_fd(void)
+{
+	return stats_fd;
+}
+
+/* ---- addresses ------------------------------------------------------ */
+
+static bool in_prefix(const uint8_t addr[16], const struct xl_lpm_key *k)
+{
+	uint32_t bits = k->prefixlen, i;
+
+	for (i = 0; i < 16 && bits; i++) {
+		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
+
+		if ((addr[i] ^ k->addr[i]) & mask)
+			return false;
+		bits = bits >= 8 ? bits - 8 : 0;
+	}
+	return true;
+}
+
+bool sc_trusted(const uint8_t addr[16])
+{
+	int i;
+
+	for (i = 0; i < sc_cfg.ntrust; i++)
+		if (in_prefix(addr, &sc_cfg.trust[i]))
+			return true;
+	return false;
+}
+
+bool sc_loopback(const uint8_t addr[16])
+{
+	static const uint8_t v6lo[16] = { [15] = 1 };
+
+	if (xl_addr_is_v4(addr))
+		return addr[12] == 127;
+	return memcmp(addr, v6lo, 16) == 0;
+}
+
+int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
+		     uint16_t *port)
+{
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)ss;
+
+		memset(addr, 0, 10);
+		addr[10] = addr[11] = 0xff;
+		memcpy(addr + 12, &s4->sin_addr, 4);
+		*port = ntohs(s4->sin_port);
+		return 0;
+	}
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)ss;
+
+		memcpy(addr, &s6->sin6_addr, 16);
+		*port = ntohs(s6->sin6_port);
+		return 0;
+	}
+	return -1;
+}
+
+/* One element of X-Forwarded-For: "a.b.c.d", "a.b.c.d:port", "x::y" or
+ * "[x::y]:port", with blanks around. */
+static int parse_forwarded_elem(const char *s, size_t n, uint8_t addr[16])
+{
+	char buf[INET6_ADDRSTRLEN + 8], *colon;
+
+	while (n && (*s == ' ' || *s == '\t'))
+		s++, n--;
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+		n--;
+	if (!n || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (buf[0] == '[') {
+		char *end = strchr(buf, ']');
+
+		if (!end)
+			return -1;
+		*end = '\0';
+		return xl_parse_addr(buf + 1, addr);
+	}
+	colon = strchr(buf, ':');
+	if (colon && !strchr(colon + 1, ':'))
+		*colon = '\0'; /* IPv4 with a port */
+	return xl_parse_addr(buf, addr);
+}
+
+int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16])
+{
+	const struct evkeyval *kv;
+	uint8_t cand[16];
+	bool found = false;
+	const char *real;
+
+	/* Every X-Forwarded-For line, in order, is one list: walk it from
+	 * the right, past the proxies we trust. */
+	for (kv = TAILQ_LAST(h, evkeyvalq); kv;
+	     kv = TAILQ_PREV(kv, evkeyvalq, next)) {
+		const char *v = kv->value, *end;
+
+		if (strcasecmp(kv->key, "X-Forwarded-For"))
+			continue;
+		end = v + strlen(v);
+		while (end > v) {
+			const char *start = end;
+
+			while (start > v && start[-1] != ',')
+				start--;
+			if (parse_forwarded_elem(start, end - start, cand))
+				return found ? 0 : -1;
+			memcpy(addr, cand, 16);
+			found = true;
+			if (!sc_trusted(cand))
+				return 0;
+			end = start > v ? start - 1 : v;
+		}
+	}
+	if (found)
+		return 0;
+	real = evhttp_find_header(h, "X-Real-IP");
+	if (real && !parse_forwarded_elem(real, strlen(real), addr))
+		return 0;
+	return -1;
+}
+
+/* ---- the decision --------------------------------------------------- */
+
+static int query(const uint8_t addr[16], uint16_t port, int op,
+		 struct xl_client *c)
+{
+	int err;
+
+	err = xl_client_query(prog_fd, allow_fd, deny_fd, addr, port, op, c);
+	if (err) {
+		sc_count(SC_C_KERNEL_ERRORS);
+		if (sc_cfg.verbose)
+			sc_err("query: %s", strerror(-err));
+	}
+	return err;
+}
+
+void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
+	       bool direct, struct sc_decision *d)
+{
+	struct xl_client *c = &d->client;
+	bool open = false, charge;
+	uint32_t i;
+
+	memset(d, 0, sizeof(*d));
+	d->port = port;
+	xl_format_addr(addr, d->addr, sizeof(d->addr));
+	/* The kernel charged the SYN of a direct client's connection: its
+	 * first request only reads. Later requests, clients the kernel did
+	 * not see (behind a proxy) and --charge-first are charged. */
+	charge = !direct || nreq > 1 || sc_cfg.charge_first;
+	if (query(addr, port, charge ? XL_OP_CHARGE : XL_OP_READ, c)) {
+		d->verdict = SC_ERROR;
+		return;
+	}
+	if (!c->covered || c->allowed) {
+		d->verdict = SC_NOT_COUNTED;
+		return;
+	}
+	if (c->denied) {
+		d->verdict = SC_DENIED;
+		return;
+	}
+	if (!charge) {
+		for (i = 0; i < c->nlimits; i++)
+			open |= c->lim[i].count > 0;
+		/* No open window: the kernel did not charge this SYN (it is
+		 * not on the path, or the window ended since): charge the
+		 * request itself. */
+		if (!open) {
+			charge = true;
+			if (query(addr, port, XL_OP_CHARGE, c)) {
+				d->verdict = SC_ERROR;
+				return;
+			}
+		}
+	}
+	d->verdict = SC_WITHIN;
+	d->report = c->report;
+	if (charge) {
+		if (c->verdict == XL_V_OVER_DROP ||
+		    c->verdict == XL_V_OVER_PASS)
+			d->verdict = SC_OVER;
+		return;
+	}
+	/* A read: the SYN was refused by every limit it ran past (a refused
+	 * hit is charged only to the limits it breaches). */
+	for (i = 0; i < c->nlimits; i++) {
+		if (c->lim[i].count > c->lim[i].amount) {
+			d->verdict = SC_OVER;
+			d->report = i;
+			break;
+		}
+	}
+}
+
+/* ---- what the client sees ------------------------------------------- */
+
+static void set_header(struct evkeyvalq *h, const char *name, const char *fmt,
+		       ...) __attribute__((format(printf, 3, 4)));
+
+/* Adds `name` unless the response has it already. */
+static void set_header(struct evkeyvalq *h, const char *name, const char *fmt,
+		       ...)
+{
+	char buf[512];
+	va_list ap;
+
+	if (evhttp_find_header(h, name))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	evhttp_add_header(h, name, buf);
+}
+
+static long long retry_after(const struct xl_client_limit *l)
+{
+	return l->retry_after > 0 ? l->retry_after : 0;
+}
+
+static void add_ietf(const struct sc_decision *d, struct evkeyvalq *h)
+{
+	const struct xl_client *c = &d->client;
+	const struct xl_client_limit *l = &c->lim[d->report];
+	char policy[512];
+	size_t off = 0;
+	uint32_t i;
+
+	for (i = 0; i < c->nlimits && off < sizeof(policy); i++)
+		off += snprintf(policy + off, sizeof(policy) - off,
+				"%s\"port%u-%u\";q=%llu;w=%llu", i ? ", " : "",
+				c->rule_port, i,
+				(unsigned long long)c->lim[i].amount,
+				(unsigned long long)c->lim[i].period);
+	set_header(h, "RateLimit-Policy", "%s", policy);
+	set_header(h, "RateLimit", "\"port%u-%u\";r=%llu;t=%lld", c->rule_port,
+		   d->report, (unsigned long long)l->remaining, retry_after(l));
+}
+
+void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
+{
+	const struct xl_client_limit *l;
+
+	if (d->verdict != SC_WITHIN && d->verdict != SC_OVER)
+		return;
+	l = &d->client.lim[d->report];
+	set_header(h, "X-RateLimit-Limit", "%llu",
+		   (unsigned long long)l->amount);
+	set_header(h, "X-RateLimit-Remaining", "%llu",
+		   (unsigned long long)l->remaining);
+	set_header(h, "X-RateLimit-Reset", "%llu",
+		   (unsigned long long)l->reset);
+	if (over || sc_cfg.retry_after == SC_RA_ALWAYS)
+		set_header(h, "Retry-After", "%lld", retry_after(l));
+	if (sc_cfg.ietf)
+		add_ietf(d, h);
+}
+
+/* The q value a client's Accept gives a media type: an exact match, else
+ * "type/ *", else "* / *"; 0 without Accept means no preference (1). */
+static double accept_q(const char *accept, const char *type)
+{
+	double best = -1;
+	int best_spec = -1;
+	const char *p = accept;
+	size_t tlen = strchr(type, '/') - type;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *semi, *qp;
+		size_t n = end ? (size_t)(end - p) : strlen(p), mlen;
+		char media[128];
+		double q = 1;
+		int spec;
+
+		while (n && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		semi = memchr(p, ';', n);
+		mlen = semi ? (size_t)(semi - p) : n;
+		while (mlen && (p[mlen - 1] == ' ' || p[mlen - 1] == '\t'))
+			mlen--;
+		if (mlen < sizeof(media)) {
+			memcpy(media, p, mlen);
+			media[mlen] = '\0';
+			qp = semi ? strstr(semi, "q=") : NULL;
+			if (qp && qp < p + n)
+				q = strtod(qp + 2, NULL);
+			spec = !strcasecmp(media, type) ? 3 :
+			       (!strncasecmp(media, type, tlen + 1) &&
+				!strcmp(media + tlen + 1, "*")) ?
+							  2 :
+			       !strcmp(media, "*/*") ? 1 :
+						       0;
+			if (spec > best_spec && spec > 0) {
+				best_spec = spec;
+				best = q;
+			}
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return best < 0 ? 0 : best;
+}
+
+static bool prefers_json(const char *accept)
+{
+	double json, html;
+
+	if (!accept || !*accept)
+		return false;
+	json = accept_q(accept, "application/json");
+	if (accept_q(accept, "application/problem+json") > json)
+		json = accept_q(accept, "application/problem+json");
+	html = accept_q(accept, "text/html");
+	return json > html;
+}
+
+void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
+		     int code)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *accept = evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Accept");
+	struct evbuffer *body = evbuffer_new();
+	bool over = d->verdict == SC_OVER;
+	const char *title = code == 429 ? "Too Many Requests" : "Forbidden";
+	const struct xl_client_limit *l = &d->client.lim[d->report];
+	const char *detail = over ? l->text : "address is on the deny list";
+
+	if (!body) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	sc_add_headers(d, out, over);
+	if (prefers_json(accept)) {
+		struct json_object *o = json_object_new_object();
+
+		json_object_object_add(o, "type",
+				       json_object_new_string("about:blank"));
+		json_object_object_add(o, "title",
+				       json_object_new_string(title));
+		json_object_object_add(o, "status", json_object_new_int(code));
+		json_object_object_add(o, "detail",
+				       json_object_new_string(detail));
+		if (over) {
+			json_object_object_add(
+				o, "limit", json_object_new_uint64(l->amount));
+			json_object_object_add(
+				o, "remaining",
+				json_object_new_uint64(l->remaining));
+			json_object_object_add(
+				o, "reset", json_object_new_uint64(l->reset));
+			json_object_object_add(
+				o, "retry_after",
+				json_object_new_int64(retry_after(l)));
+		}
+		evbuffer_add_printf(
+			body, "%s\n",
+			json_object_to_json_string_ext(
+				o, JSON_C_TO_STRING_PLAIN |
+					   JSON_C_TO_STRING_NOSLASHESCAPE));
+		json_object_put(o);
+		evhttp_add_header(out, "Content-Type",
+				  "application/problem+json");
+	} else {
+		evbuffer_add_printf(body,
+				    "<!doctype html>\n<html lang=en>\n"
+				    "<title>%d %s</title>\n<h1>%s</h1>\n"
+				    "<p>%s</p>\n",
+				    code, title, title, detail);
+		evhttp_add_header(out, "Content-Type",
+				  "text/html; charset=utf-8");
+	}
+	evhttp_send_reply(req, code, title, body);
+	evbuffer_free(body);
+}

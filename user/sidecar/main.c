@@ -1,0 +1,416 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * xlimit-sidecar: command line, the libevent loop and its listeners. The
+ * sidecar sits in front of an HTTP application (or beside nginx, as its
+ * auth_request endpoint) and shows each client what the kernel's xlimit
+ * state says about it: X-RateLimit-* headers, and 429 over the limit.
+ * Exit codes as the CLI's: 0 stopped by a signal, 1 failed, 2 bad usage.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h> /* before libevent's: TAILQ_FIRST */
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "cli.h"
+#include "sidecar.h"
+
+struct sc_config sc_cfg = {
+	.pin_dir = XL_PIN_DIR,
+	.retry_after = SC_RA_OVER,
+	.upstream_timeout = 30,
+	.client_timeout = 30,
+	.max_header_size = 8192,
+	.max_body_size = 100L << 20,
+};
+
+static const char usage[] =
+	"Usage: xlimit-sidecar [--listen ADDR:PORT --upstream HOST:PORT]\n"
+	"                      [--auth-listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
+	"                      [OPTIONS]\n"
+	"\n"
+	"Shows HTTP clients the limits xlimit enforces in the kernel: X-RateLimit-*\n"
+	"headers on every response, 429 Too Many Requests over the limit.\n"
+	"\n"
+	"  --listen ADDR:PORT        proxy the clients that connect here ...\n"
+	"  --upstream HOST:PORT      ... to the application here\n"
+	"  --auth-listen ADDR:PORT   answer nginx auth_request subrequests here\n"
+	"  --metrics-listen ADDR:PORT  serve Prometheus /metrics here\n"
+	"  --pin-dir DIR             xlimit's pinned objects (default " XL_PIN_DIR
+	")\n"
+	"  --trust-proxy CIDR...     peers whose X-Forwarded-For / X-Real-IP name\n"
+	"                            the client (repeatable, or comma-separated)\n"
+	"  --retry-after 429|always  Retry-After on 429 only (default, RFC 9110)\n"
+	"                            or on every counted response (Flask-Limiter)\n"
+	"  --ietf-headers            add the IETF draft RateLimit-Policy and\n"
+	"                            RateLimit fields\n"
+	"  --charge-first            charge the first request of a connection too:\n"
+	"                            the kernel does not see the clients' SYNs\n"
+	"  --upstream-timeout SEC    the application's answer, else 504 (default 30)\n"
+	"  --client-timeout SEC      to send a request, or idle (default 30)\n"
+	"  --max-header-size BYTES   request headers, else 431 (default 8192)\n"
+	"  --max-body-size BYTES     request body, else 413 (default 100 MiB)\n"
+	"  -v, --verbose             log kernel query errors\n"
+	"  -h, --help                this text\n"
+	"\n"
+	"At least one of --listen (with --upstream) and --auth-listen is needed.\n"
+	"Exit codes: 1 failed, 2 bad usage. See xlimit-sidecar(8).\n";
+
+static int bad_usage(const char *fmt, const char *arg)
+{
+	fputs("xlimit-sidecar: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputs("; try 'xlimit-sidecar --help'\n", stderr);
+	return XL_EXIT_USAGE;
+}
+
+int sc_parse_hostport(const char *s, char *host, size_t len, uint16_t *port)
+{
+	const char *colon;
+	size_t n;
+
+	if (!s || !*s)
+		return -1;
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (!end || end[1] != ':')
+			return -1;
+		n = end - s - 1;
+		s++;
+		colon = end + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -1;
+		n = colon - s;
+	}
+	if (n == 0 || n >= len)
+		return -1;
+	memcpy(host, s, n);
+	host[n] = '\0';
+	return xl_parse_port(colon + 1, false, port);
+}
+
+/* ADDR:PORT where ADDR is a literal address (it is bound). */
+static int check_listen(const char *opt, const char *s)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	uint8_t addr[16];
+	uint16_t port;
+
+	if (sc_parse_hostport(s, host, sizeof(host), &port) ||
+	    xl_parse_addr(host, addr)) {
+		fprintf(stderr,
+			"xlimit-sidecar: --%s '%s': expected ADDRESS:PORT (e.g. 0.0.0.0:80 or [::]:80); try 'xlimit-sidecar --help'\n",
+			opt, s);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_long(const char *opt, const char *s, long min, long max,
+		      long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	if (!*s || *s < '0' || *s > '9' || errno || *end || *v < min ||
+	    *v > max) {
+		fprintf(stderr,
+			"xlimit-sidecar: --%s '%s': expected a whole number from %ld to %ld; try 'xlimit-sidecar --help'\n",
+			opt, s, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int add_trust(const char *list)
+{
+	char buf[256], err[256];
+	const char *p = list;
+
+	while (*p) {
+		size_t n = strcspn(p, ",");
+
+		if (n == 0 || n >= sizeof(buf))
+			return bad_usage(
+				"--trust-proxy '%s': empty or too long entry",
+				list);
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if (sc_cfg.ntrust == SC_MAX_TRUST)
+			return bad_usage(
+				"--trust-proxy: more than 64 entries ('%s')",
+				buf);
+		if (xl_parse_cidr(buf, &sc_cfg.trust[sc_cfg.ntrust], err,
+				  sizeof(err))) {
+			fprintf(stderr,
+				"xlimit-sidecar: --trust-proxy: %s; try 'xlimit-sidecar --help'\n",
+				err);
+			return XL_EXIT_USAGE;
+		}
+		sc_cfg.ntrust++;
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv)
+{
+	enum {
+		O_LISTEN = 256,
+		O_UPSTREAM,
+		O_AUTH,
+		O_METRICS,
+		O_PIN,
+		O_TRUST,
+		O_RETRY,
+		O_IETF,
+		O_CHARGE,
+		O_UP_TO,
+		O_CLI_TO,
+		O_MAX_HDR,
+		O_MAX_BODY,
+	};
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "upstream", required_argument, NULL, O_UPSTREAM },
+		{ "auth-listen", required_argument, NULL, O_AUTH },
+		{ "metrics-listen", required_argument, NULL, O_METRICS },
+		{ "pin-dir", required_argument, NULL, O_PIN },
+		{ "trust-proxy", required_argument, NULL, O_TRUST },
+		{ "retry-after", required_argument, NULL, O_RETRY },
+		{ "ietf-headers", no_argument, NULL, O_IETF },
+		{ "charge-first", no_argument, NULL, O_CHARGE },
+		{ "upstream-timeout", required_argument, NULL, O_UP_TO },
+		{ "client-timeout", required_argument, NULL, O_CLI_TO },
+		{ "max-header-size", required_argument, NULL, O_MAX_HDR },
+		{ "max-body-size", required_argument, NULL, O_MAX_BODY },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	char host[256];
+	uint16_t port;
+	long v;
+	int c, rc;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_LISTEN:
+			if (check_listen("listen", optarg))
+				return XL_EXIT_USAGE;
+			sc_cfg.listen = optarg;
+			break;
+		case O_UPSTREAM:
+			if (sc_parse_hostport(optarg, host, sizeof(host),
+					      &port))
+				return bad_usage(
+					"--upstream '%s': expected HOST:PORT (e.g. 127.0.0.1:8080)",
+					optarg);
+			sc_cfg.upstream = optarg;
+			break;
+		case O_AUTH:
+			if (check_listen("auth-listen", optarg))
+				return XL_EXIT_USAGE;
+			sc_cfg.auth_listen = optarg;
+			break;
+		case O_METRICS:
+			if (check_listen("metrics-listen", optarg))
+				return XL_EXIT_USAGE;
+			sc_cfg.metrics_listen = optarg;
+			break;
+		case O_PIN:
+			if (!*optarg || strlen(optarg) >= PATH_MAX - 32)
+				return bad_usage(
+					"--pin-dir '%s': not a usable path",
+					optarg);
+			sc_cfg.pin_dir = optarg;
+			break;
+		case O_TRUST:
+			rc = add_trust(optarg);
+			/* CIDR...: the words up to the next option. */
+			while (!rc && optind < argc && argv[optind][0] != '-')
+				rc = add_trust(argv[optind++]);
+			if (rc)
+				return rc;
+			break;
+		case O_RETRY:
+			if (!strcmp(optarg, "429"))
+				sc_cfg.retry_after = SC_RA_OVER;
+			else if (!strcmp(optarg, "always"))
+				sc_cfg.retry_after = SC_RA_ALWAYS;
+			else
+				return bad_usage(
+					"--retry-after '%s': expected '429' or 'always'",
+					optarg);
+			break;
+		case O_IETF:
+			sc_cfg.ietf = true;
+			break;
+		case O_CHARGE:
+			sc_cfg.charge_first = true;
+			break;
+		case O_UP_TO:
+			if (parse_long("upstream-timeout", optarg, 1, 3600, &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.upstream_timeout = v;
+			break;
+		case O_CLI_TO:
+			if (parse_long("client-timeout", optarg, 1, 3600, &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.client_timeout = v;
+			break;
+		case O_MAX_HDR:
+			if (parse_long("max-header-size", optarg, 256, 1L << 20,
+				       &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.max_header_size = v;
+			break;
+		case O_MAX_BODY:
+			if (parse_long("max-body-size", optarg, 0, 1L << 40,
+				       &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.max_body_size = v;
+			break;
+		case 'v':
+			sc_cfg.verbose = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(XL_EXIT_OK);
+		case ':':
+			return bad_usage("option '%s' needs a value",
+					 argv[optind - 1]);
+		default:
+			if (optopt && optopt < 256 && optopt != '?')
+				return bad_usage("unknown option '-%s'",
+						 (char[]){ optopt, 0 });
+			return bad_usage(
+				"unknown option or missing value in '%s'",
+				argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return bad_usage("unexpected argument '%s'", argv[optind]);
+	if (sc_cfg.listen && !sc_cfg.upstream)
+		return bad_usage("%s--listen needs --upstream HOST:PORT", "");
+	if (sc_cfg.upstream && !sc_cfg.listen)
+		return bad_usage("%s--upstream needs --listen ADDR:PORT", "");
+	if (!sc_cfg.listen && !sc_cfg.auth_listen)
+		return bad_usage(
+			"%snothing to do: give --listen and --upstream, or --auth-listen",
+			"");
+	return 0;
+}
+
+void sc_http_setup(struct evhttp *http)
+{
+	evhttp_set_timeout(http, sc_cfg.client_timeout);
+	/* Up to 4x the bound, evhttp reads the headers and 431 is sent by
+	 * sc_headers_too_large(); past it evhttp closes with its own 400. */
+	evhttp_set_max_headers_size(http, 4 * sc_cfg.max_header_size);
+	evhttp_set_max_body_size(http, sc_cfg.max_body_size);
+}
+
+int sc_bind(struct evhttp *http, const char *what, const char *addr)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	uint16_t port;
+
+	if (sc_parse_hostport(addr, host, sizeof(host), &port))
+		return -EINVAL;
+	if (!evhttp_bind_socket_with_handle(http, host, port)) {
+		int err = errno ? errno : EADDRINUSE;
+
+		sc_err("--%s %s: cannot listen there: %s", what, addr,
+		       strerror(err));
+		return -err;
+	}
+	return 0;
+}
+
+bool sc_headers_too_large(struct evhttp_request *req)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *uri = evhttp_request_get_uri(req);
+	const struct evkeyval *kv;
+	size_t n = uri ? strlen(uri) + 16 : 16; /* the request line */
+
+	for (kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
+		n += strlen(kv->key) + strlen(kv->value) + 4;
+	if (n <= (size_t)sc_cfg.max_header_size)
+		return false;
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+			  "close");
+	evhttp_send_error(req, 431, "Request Header Fields Too Large");
+	return true;
+}
+
+static void on_signal(evutil_socket_t sig, short events, void *arg)
+{
+	(void)sig;
+	(void)events;
+	event_base_loopbreak(arg);
+}
+
+int main(int argc, char **argv)
+{
+	struct event *sigint = NULL, *sigterm = NULL;
+	struct event_base *base = NULL;
+	int rc, ret = XL_EXIT_FAIL;
+
+	rc = parse_args(argc, argv);
+	if (rc)
+		return rc;
+	signal(SIGPIPE, SIG_IGN);
+	if (sc_kernel_open())
+		return XL_EXIT_FAIL;
+	base = event_base_new();
+	if (!base) {
+		sc_err("cannot create the event loop");
+		goto cleanup;
+	}
+	if (sc_cfg.listen && sc_proxy_start(base))
+		goto cleanup;
+	if (sc_cfg.auth_listen && sc_auth_start(base))
+		goto cleanup;
+	if (sc_cfg.metrics_listen && sc_metrics_start(base))
+		goto cleanup;
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	if (!sigint || !sigterm || evsignal_add(sigint, NULL) ||
+	    evsignal_add(sigterm, NULL)) {
+		sc_err("cannot handle signals");
+		goto cleanup;
+	}
+	if (event_base_dispatch(base) < 0) {
+		sc_err("event loop failed");
+		goto cleanup;
+	}
+	ret = XL_EXIT_OK;
+cleanup:
+	if (sigint)
+		event_free(sigint);
+	if (sigterm)
+		event_free(sigterm);
+	sc_metrics_stop();
+	sc_auth_stop();
+	sc_proxy_stop();
+	if (base)
+		event_base_free(base);
+	sc_kernel_close();
+	return ret;
+}

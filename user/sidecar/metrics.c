@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * /metrics of xlimit-sidecar, in Prometheus' text format, on a listen
+ * address of its own: the datapath's per-rule counters (xl_stats summed
+ * over CPUs, labelled by the rule's port, as `xlimit stats` shows them)
+ * and the sidecar's own counters and request latency histogram.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <event2/buffer.h>
+#include <event2/http.h>
+
+#include "cli.h"
+#include "sidecar.h"
+
+static struct evhttp *metrics_http;
+static uint64_t counters[SC_C_NR];
+
+/* Latency buckets, seconds (upper bounds; +Inf is implied). */
+static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
+				  0.025,  0.05,	 0.1,	 0.25,	0.5,
+				  1,	  2.5,	 5,	 10 };
+#define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
+static uint64_t bucket_counts[NBUCKETS + 1];
+static uint64_t latency_count;
+static double latency_sum;
+
+void sc_count(enum sc_counter c)
+{
+	counters[c]++;
+}
+
+void sc_observe_latency(double seconds)
+{
+	size_t i;
+
+	for (i = 0; i < NBUCKETS && seconds > buckets[i]; i++)
+		;
+	bucket_counts[i]++;
+	latency_count++;
+	latency_sum += seconds;
+}
+
+double sc_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *const stat_names[XL_STAT_NR] = {
+	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
+	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
+	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
+};
+
+static void kernel_metrics(struct evbuffer *b)
+{
+	int rules = sc_rules_fd(), stats = sc_stats_fd(), j, n = 0;
+	__u16 port, prev;
+	struct xl_rule rule;
+	struct xl_stats s;
+
+	evbuffer_add_printf(
+		b,
+		"# HELP xlimit_kernel_syns_total New connections (SYNs) the datapath counted, by rule port and outcome (seen = all of them).\n"
+		"# TYPE xlimit_kernel_syns_total counter\n");
+	while (n < XL_MAX_RULES &&
+	       !bpf_map_get_next_key(rules, n ? &prev : NULL, &port)) {
+		prev = port;
+		n++;
+		if (bpf_map_lookup_elem(rules, &port, &rule) ||
+		    xl_stats_read(stats, rule.slot, &s))
+			continue;
+		for (j = 0; j < XL_STAT_NR; j++)
+			evbuffer_add_printf(
+				b,
+				"xlimit_kernel_syns_total{port=\"%u\",result=\"%s\"} %llu\n",
+				port, stat_names[j],
+				(unsigned long long)s.c[j]);
+	}
+}
+
+static void counter(struct evbuffer *b, const char *name, const char *help,
+		    const char *labels, enum sc_counter c, bool head)
+{
+	if (head)
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n",
+				    name, help, name);
+	evbuffer_add_printf(b, "%s%s %llu\n", name, labels,
+			    (unsigned long long)counters[c]);
+}
+
+static void own_metrics(struct evbuffer *b)
+{
+	uint64_t cum = 0;
+	size_t i;
+
+	counter(b, "xlimit_sidecar_requests_total",
+		"Requests the proxy answered.", "", SC_C_REQUESTS, true);
+	counter(b, "xlimit_sidecar_limited_total",
+		"Requests the proxy answered 429 (over a limit).", "",
+		SC_C_LIMITED, true);
+	counter(b, "xlimit_sidecar_denied_total",
+		"Requests the proxy answered 403 (deny list).", "", SC_C_DENIED,
+		true);
+	counter(b, "xlimit_sidecar_upstream_errors_total",
+		"Requests the application did not answer: connect = 502, timeout = 504.",
+		"{kind=\"connect\"}", SC_C_UPSTREAM_CONNECT, true);
+	counter(b, "xlimit_sidecar_upstream_errors_total", NULL,
+		"{kind=\"timeout\"}", SC_C_UPSTREAM_TIMEOUT, false);
+	counter(b, "xlimit_sidecar_auth_requests_total",
+		"nginx auth_request subrequests answered.", "",
+		SC_C_AUTH_REQUESTS, true);
+	counter(b, "xlimit_sidecar_auth_limited_total",
+		"auth_request subrequests answered 429.", "", SC_C_AUTH_LIMITED,
+		true);
+	counter(b, "xlimit_sidecar_kernel_errors_total",
+		"Requests the kernel's state could not be read or charged for (passed without headers).",
+		"", SC_C_KERNEL_ERRORS, true);
+	evbuffer_add_printf(
+		b,
+		"# HELP xlimit_sidecar_request_duration_seconds Time from a request to its answer, through the proxy.\n"
+		"# TYPE xlimit_sidecar_request_duration_seconds histogram\n");
+	for (i = 0; i < NBUCKETS; i++) {
+		cum += bucket_counts[i];
+		evbuffer_add_printf(
+			b,
+			"xlimit_sidecar_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			buckets[i], (unsigned long long)cum);
+	}
+	evbuffer_add_printf(
+		b,
+		"xlimit_sidecar_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
+		"xlimit_sidecar_request_duration_seconds_sum %.6f\n"
+		"xlimit_sidecar_request_duration_seconds_count %llu\n",
+		(unsigned long long)latency_count, latency_sum,
+		(unsigned long long)latency_count);
+}
+
+static void metrics_request(struct evhttp_request *req, void *arg)
+{
+	const char *path =
+		evhttp_uri_get_path(evhttp_request_get_evhttp_uri(req));
+	struct evbuffer *b;
+
+	(void)arg;
+	if (!path || strcmp(path, "/metrics")) {
+		evhttp_send_error(req, 404, "Not Found (try /metrics)");
+		return;
+	}
+	b = evbuffer_new();
+	if (!b) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	kernel_metrics(b);
+	own_metrics(b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "text/plain; version=0.0.4");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+}
+
+int sc_metrics_start(struct event_base *base)
+{
+	metrics_http = evhttp_new(base);
+	if (!metrics_http)
+		return -ENOMEM;
+	sc_http_setup(metrics_http);
+	evhttp_set_allowed_methods(metrics_http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(metrics_http, metrics_request, NULL);
+	return sc_bind(metrics_http, "metrics-listen", sc_cfg.metrics_listen);
+}
+
+void sc_metrics_stop(void)
+{
+	if (metrics_http)
+		evhttp_free(metrics_http);
+	metrics_http = NULL;
+}

@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The reverse proxy of xlimit-sidecar, on libevent's evhttp: each request
+ * from a client is decided (limit.c); over the limit it is answered 429
+ * here, else it goes to the application with its method, target, headers
+ * and body unchanged (less the hop-by-hop headers, which belong to one
+ * connection, plus X-Forwarded-For), and the application's answer comes
+ * back the same way with the rate-limit headers added. An unreachable
+ * application is a 502, a slow one a 504.
+ *
+ * Which request of its connection a request is decides whether it is read
+ * or charged; evhttp does not say, so a table indexed by the socket's fd
+ * holds the socket's cookie (unique for the boot, so a reused fd is seen
+ * as a new connection) and the number of requests seen on it.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h> /* before libevent's: TAILQ_FOREACH */
+#include <sys/socket.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "cli.h"
+#include "sidecar.h"
+
+#define SC_POOL_MAX 256 /* idle connections kept to the application */
+
+static struct evhttp *proxy_http;
+static struct event_base *proxy_base;
+static char up_host[256];
+static uint16_t up_port;
+static struct evhttp_connection *pool[SC_POOL_MAX];
+static int npool;
+
+/* ---- which request of its connection ---------------------------------- */
+
+struct conn_slot {
+	uint64_t cookie;
+	uint64_t nreq;
+};
+
+static struct conn_slot *conns;
+static size_t nconns;
+
+/* Counts one request on socket `fd` and returns its number (1 = first);
+ * 1 too when the socket cannot be told apart (then it is only read). */
+static uint64_t conn_request(int fd)
+{
+	uint64_t cookie = 0;
+	socklen_t len = sizeof(cookie);
+
+	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
+		return 1;
+	if ((size_t)fd >= nconns) {
+		size_t n = (size_t)fd * 2 + 64;
+		struct conn_slot *c = realloc(conns, n * sizeof(*c));
+
+		if (!c)
+			return 1;
+		memset(c + nconns, 0, (n - nconns) * sizeof(*c));
+		conns = c;
+		nconns = n;
+	}
+	if (conns[fd].cookie != cookie) {
+		conns[fd].cookie = cookie;
+		conns[fd].nreq = 0;
+	}
+	return ++conns[fd].nreq;
+}
+
+/* ---- the application's connections ------------------------------------ */
+
+static struct evhttp_connection *pool_get(void)
+{
+	struct evhttp_connection *c;
+
+	if (npool)
+		return pool[--npool];
+	c = evhttp_connection_base_new(proxy_base, NULL, up_host, up_port);
+	if (!c)
+		return NULL;
+	evhttp_connection_set_timeout(c, sc_cfg.upstream_timeout);
+	evhttp_connection_set_retries(c, 0);
+	return c;
+}
+
+static void pool_put(struct evhttp_connection *c)
+{
+	if (npool < SC_POOL_MAX)
+		pool[npool++] = c;
+	else /* freed once its request is done with it */
+		evhttp_connection_free_on_completion(c);
+}
+
+/* ---- headers ------------------------------------------------------------ */
+
+/* Hop-by-hop headers (RFC 9110 §7.6.1) describe one connection, not the
+ * message: they are not forwarded. Expect is answered here (evhttp sends
+ * 100 Continue), so the application gets the whole body at once. */
+static bool hop_by_hop(const char *name, const char *connection)
+{
+	static const char *const hop[] = {
+		"Connection",	      "Keep-Alive", "Proxy-Connection",
+		"Proxy-Authenticate", "TE",	    "Trailer",
+		"Transfer-Encoding",  "Upgrade",    "Expect",
+	};
+	size_t i, n = strlen(name);
+	const char *p;
+
+	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
+		if (!strcasecmp(name, hop[i]))
+			return true;
+	/* And those the Connection header names. */
+	for (p = connection; p && *p;) {
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (!strncasecmp(p, name, n) && (p[n] == '\0' || p[n] == ',' ||
+						 p[n] == ' ' || p[n] == '\t'))
+			return true;
+		p = strchr(p, ',');
+	}
+	return false;
+}
+
+static void copy_headers(const struct evkeyvalq *from, struct evkeyvalq *to,
+			 bool skip_xff)
+{
+	const char *connection = evhttp_find_header(from, "Connection");
+	const struct evkeyval *kv;
+
+	for (kv = TAILQ_FIRST(from); kv; kv = TAILQ_NEXT(kv, next)) {
+		if (hop_by_hop(kv->key, connection))
+			continue;
+		if (skip_xff && !strcasecmp(kv->key, "X-Forwarded-For"))
+			continue;
+		evhttp_add_header(to, kv->key, kv->value);
+	}
+}
+
+/* X-Forwarded-For: every such line of the request, then the peer. */
+static void add_forwarded_for(const struct evkeyvalq *in, struct evkeyvalq *out,
+			      const char *peer)
+{
+	struct evbuffer *b = evbuffer_new();
+	const struct evkeyval *kv;
+	char *s;
+	size_t n;
+
+	if (!b)
+		return;
+	for (kv = TAILQ_FIRST(in); kv; kv = TAILQ_NEXT(kv, next))
+		if (!strcasecmp(kv->key, "X-Forwarded-For"))
+			evbuffer_add_printf(b, "%s, ", kv->value);
+	evbuffer_add_printf(b, "%s", peer);
+	n = evbuffer_get_length(b);
+	s = malloc(n + 1);
+	if (s) {
+		evbuffer_remove(b, s, n);
+		s[n] = '\0';
+		evhttp_add_header(out, "X-Forwarded-For", s);
+		free(s);
+	}
+	evbuffer_free(b);
+}
+
+/* ---- one request ------------------------------------------------------ */
+
+struct sc_request {
+	struct evhttp_request *req; /* the client's */
+	struct evhttp_connection *up; /* to the application */
+	struct sc_decision d;
+	double start;
+	int error; /* enum evhttp_request_error, or -1 */
+};
+
+static void finish(struct sc_request *r)
+{
+	sc_observe_latency(sc_now() - r->start);
+	free(r);
+}
+
+static void upstream_error(enum evhttp_request_error error, void *arg)
+{
+	struct sc_request *r = arg;
+
+	r->error = error;
+}
+
+static void upstream_done(struct evhttp_request *up, void *arg)
+{
+	struct sc_request *r = arg;
+	struct evhttp_request *req = r->req;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *line;
+	int code = up ? evhttp_request_get_response_code(up) : 0;
+
+	pool_put(r->up);
+	if (!up || code == 0) {
+		bool timeout = r->error == EVREQ_HTTP_TIMEOUT;
+
+		sc_count(timeout ? SC_C_UPSTREAM_TIMEOUT :
+				   SC_C_UPSTREAM_CONNECT);
+		sc_add_headers(&r->d, out, false);
+		evhttp_send_error(req, timeout ? 504 : 502,
+				  timeout ? "Gateway Timeout" : "Bad Gateway");
+		finish(r);
+		return;
+	}
+	copy_headers(evhttp_request_get_input_headers(up), out, false);
+	sc_add_headers(&r->d, out, false);
+	line = evhttp_request_get_response_code_line(up);
+	evhttp_send_reply(req, code, line ? line : "",
+			  evhttp_request_get_input_buffer(up));
+	finish(r);
+}
+
+static void forward(struct sc_request *r, const char *peer)
+{
+	struct evhttp_request *req = r->req, *up;
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
+	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	char len[32];
+
+	r->up = pool_get();
+	up = r->up ? evhttp_request_new(upstream_done, r) : NULL;
+	if (!up) {
+		if (r->up)
+			pool_put(r->up);
+		sc_count(SC_C_UPSTREAM_CONNECT);
+		evhttp_send_error(req, 502, "Bad Gateway");
+		finish(r);
+		return;
+	}
+	evhttp_request_set_error_cb(up, upstream_error);
+	out = evhttp_request_get_output_headers(up);
+	copy_headers(in, out, true);
+	add_forwarded_for(in, out, peer);
+	if (!evhttp_find_header(out, "Host")) { /* an HTTP/1.0 client */
+		char host[sizeof(up_host) + 8];
+
+		snprintf(host, sizeof(host), "%s:%u", up_host, up_port);
+		evhttp_add_header(out, "Host", host);
+	}
+	/* A chunked body arrives whole: it goes on with its length. */
+	if (evbuffer_get_length(body) &&
+	    !evhttp_find_header(out, "Content-Length")) {
+		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+		evhttp_add_header(out, "Content-Length", len);
+	}
+	evbuffer_add_buffer(evhttp_request_get_output_buffer(up), body);
+	/* A refused or failed connect ends in upstream_done (with a 0
+	 * return); -1 means evhttp could not even start (no socket, no
+	 * memory) and will not call back. */
+	if (evhttp_make_request(r->up, up, evhttp_request_get_command(req),
+				evhttp_request_get_uri(req))) {
+		sc_count(SC_C_UPSTREAM_CONNECT);
+		evhttp_send_error(req, 502, "Bad Gateway");
+		finish(r);
+	}
+}
+
+static void proxy_request(struct evhttp_request *req, void *arg)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct sockaddr_storage peer_ss, local_ss;
+	socklen_t plen = sizeof(peer_ss), llen = sizeof(local_ss);
+	uint8_t peer[16], client[16];
+	uint16_t peer_port, local_port;
+	struct sc_request *r;
+	char peer_s[64];
+	bool direct = true;
+	uint64_t nreq;
+	int fd;
+
+	(void)arg;
+	sc_count(SC_C_REQUESTS);
+	if (sc_headers_too_large(req))
+		return;
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		evhttp_send_error(req, 503, NULL);
+		return;
+	}
+	r->req = req;
+	r->start = sc_now();
+	r->error = -1;
+	fd = evcon ? bufferevent_getfd(
+			     evhttp_connection_get_bufferevent(evcon)) :
+		     -1;
+	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer_ss, &plen) ||
+	    getsockname(fd, (struct sockaddr *)&local_ss, &llen) ||
+	    sc_sockaddr_addr(&peer_ss, peer, &peer_port) ||
+	    sc_sockaddr_addr(&local_ss, client, &local_port)) {
+		/* Not a TCP/IP client (it went away): nothing to count. */
+		r->d.verdict = SC_NOT_COUNTED;
+		snprintf(peer_s, sizeof(peer_s), "unknown");
+		forward(r, peer_s);
+		return;
+	}
+	nreq = conn_request(fd);
+	xl_format_addr(peer, peer_s, sizeof(peer_s));
+	memcpy(client, peer, 16);
+	if (sc_trusted(peer) &&
+	    !sc_forwarded_client(evhttp_request_get_input_headers(req), client))
+		direct = memcmp(client, peer, 16) == 0;
+	sc_decide(client, local_port, nreq, direct, &r->d);
+	if (r->d.verdict == SC_OVER || r->d.verdict == SC_DENIED) {
+		sc_count(r->d.verdict == SC_OVER ? SC_C_LIMITED : SC_C_DENIED);
+		sc_send_refusal(req, &r->d,
+				r->d.verdict == SC_OVER ? 429 : 403);
+		finish(r);
+		return;
+	}
+	forward(r, peer_s);
+}
+
+int sc_proxy_start(struct event_base *base)
+{
+	int err;
+
+	if (sc_parse_hostport(sc_cfg.upstream, up_host, sizeof(up_host),
+			      &up_port))
+		return -EINVAL;
+	proxy_base = base;
+	proxy_http = evhttp_new(base);
+	if (!proxy_http)
+		return -ENOMEM;
+	sc_http_setup(proxy_http);
+	/* The application's responses keep their own Content-Type, or
+	 * none. */
+	evhttp_set_default_content_type(proxy_http, NULL);
+	evhttp_set_allowed_methods(
+		proxy_http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+				    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+				    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+				    EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(proxy_http, proxy_request, NULL);
+	err = sc_bind(proxy_http, "listen", sc_cfg.listen);
+	return err;
+}
+
+void sc_proxy_stop(void)
+{
+	while (npool)
+		evhttp_connection_free(pool[--npool]);
+	if (proxy_http)
+		evhttp_free(proxy_http);
+	proxy_http = NULL;
+	free(conns);
+	conns = NULL;
+	nconns = 0;
+}

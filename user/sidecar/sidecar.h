@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Declarations shared by the parts of xlimit-sidecar: its settings, the
+ * kernel objects it reads and charges clients through, the rate-limit
+ * decision for one request (limit.c), the reverse proxy (proxy.c), the
+ * nginx auth_request endpoint (auth.c) and the Prometheus metrics
+ * (metrics.c). Everything runs on one libevent loop, in one thread.
+ */
+#ifndef XL_SIDECAR_H
+#define XL_SIDECAR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "xlimit.h"
+#include "query.h"
+
+struct event_base;
+struct evhttp_request;
+struct evkeyvalq;
+
+#define SC_MAX_TRUST 64 /* --trust-proxy entries */
+
+/* When Retry-After is sent. */
+enum sc_retry_after {
+	SC_RA_OVER = 0, /* on 429 only, as RFC 9110 (the default) */
+	SC_RA_ALWAYS, /* on every counted response, as Flask-Limiter */
+};
+
+struct sc_config {
+	const char *listen; /* ADDR:PORT of the proxy, or NULL */
+	const char *upstream; /* HOST:PORT of the application */
+	const char *auth_listen; /* ADDR:PORT of the auth endpoint */
+	const char *metrics_listen; /* ADDR:PORT of /metrics */
+	const char *pin_dir;
+	struct xl_lpm_key trust[SC_MAX_TRUST];
+	int ntrust;
+	enum sc_retry_after retry_after;
+	bool ietf; /* RateLimit-Policy and RateLimit fields */
+	bool charge_first; /* the kernel does not see the SYNs */
+	int upstream_timeout; /* seconds: slower is 504 */
+	int client_timeout; /* seconds to send a request, or idle */
+	long max_header_size; /* bytes of request headers: more is 431 */
+	long max_body_size; /* bytes of request body: more is 413 */
+	bool verbose;
+};
+
+extern struct sc_config sc_cfg;
+
+/* Prints "xlimit-sidecar: " + message + newline on stderr. */
+void sc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- limit.c: who the client is and what the kernel says ---------- */
+
+/* Opens the pinned objects under sc_cfg.pin_dir. 0 or -errno. */
+int sc_kernel_open(void);
+void sc_kernel_close(void);
+/* fds of xl_rules and xl_stats, for the metrics. */
+int sc_rules_fd(void);
+int sc_stats_fd(void);
+
+/* What to do with a request. */
+enum sc_verdict {
+	SC_NOT_COUNTED = 0, /* no rule, or allow-listed: no headers */
+	SC_WITHIN, /* counted and within the limits: headers */
+	SC_OVER, /* over a limit: 429 with headers */
+	SC_DENIED, /* deny-listed: 403 */
+	SC_ERROR, /* the kernel could not be asked: pass without headers */
+};
+
+struct sc_decision {
+	enum sc_verdict verdict;
+	struct xl_client client;
+	uint32_t report; /* index of the limit shown in headers */
+	uint16_t port;
+	char addr[64]; /* the client, as text */
+};
+
+/* Decides one request of `addr` (v4-mapped) to `port`, the `nreq`-th on
+ * its connection (1 = the first, whose SYN the kernel charged). `direct`
+ * says the kernel saw this client's SYN (false when the client came from
+ * a proxy header). */
+void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
+	       bool direct, struct sc_decision *d);
+
+/* Adds the rate-limit headers of `d` to `h`, leaving any the application
+ * set alone. `over` says the response is the 429. */
+void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
+		    bool over);
+
+/* Answers `req` with `code` (429 over the limit, 403 for a denied client)
+ * and the headers; the body is HTML, or problem+json when the client
+ * prefers JSON. */
+void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
+		     int code);
+
+/* True when `addr` (v4-mapped) is in --trust-proxy. */
+bool sc_trusted(const uint8_t addr[16]);
+/* True for 127.0.0.0/8 and ::1. */
+bool sc_loopback(const uint8_t addr[16]);
+/* Any sockaddr to 16 bytes (v4-mapped for IPv4); -1 if not IP. */
+int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
+		     uint16_t *port);
+/* The client behind a trusted proxy: the right-most address of
+ * X-Forwarded-For that is not itself trusted, else X-Real-IP. Returns 0
+ * and fills addr, or -1 when the headers name no address. */
+int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
+
+/* Answers 431 and closes the connection when the request's headers are
+ * over --max-header-size; returns true then. evhttp itself cuts requests
+ * past a hard bound of four times that, with 400 (libevent 2.1 has no
+ * status of its own for it). */
+bool sc_headers_too_large(struct evhttp_request *req);
+
+/* ---- proxy.c, auth.c, metrics.c ----------------------------------- */
+
+/* Each binds its evhttp on `base` at ADDR:PORT. 0 or -errno, with a
+ * message. */
+int sc_proxy_start(struct event_base *base);
+int sc_auth_start(struct event_base *base);
+int sc_metrics_start(struct event_base *base);
+void sc_proxy_stop(void);
+void sc_auth_stop(void);
+void sc_metrics_stop(void);
+
+/* Parses "ADDR:PORT" or "[V6]:PORT" into host (without brackets) and
+ * port. 0 or -1. */
+int sc_parse_hostport(const char *s, char *host, size_t len, uint16_t *port);
+
+/* Binds an evhttp to ADDR:PORT, with a message on failure. */
+struct evhttp;
+int sc_bind(struct evhttp *http, const char *what, const char *addr);
+/* The server-side settings shared by every listener: timeouts, sizes. */
+void sc_http_setup(struct evhttp *http);
+
+/* ---- metrics.c: what the sidecar counts ----------------------------- */
+
+enum sc_counter {
+	SC_C_REQUESTS, /* requests answered by the proxy */
+	SC_C_LIMITED, /* of which 429 */
+	SC_C_DENIED, /* of which 403 (deny list) */
+	SC_C_UPSTREAM_CONNECT, /* 502: the application was unreachable */
+	SC_C_UPSTREAM_TIMEOUT, /* 504: the application was too slow */
+	SC_C_AUTH_REQUESTS, /* auth_request subrequests */
+	SC_C_AUTH_LIMITED, /* of which 429 */
+	SC_C_KERNEL_ERRORS, /* the syscall program could not be run */
+	SC_C_NR,
+};
+
+void sc_count(enum sc_counter c);
+/* Records one proxied request's latency, in seconds. */
+void sc_observe_latency(double seconds);
+/* Monotonic seconds, for latencies. */
+double sc_now(void);
+
+#endif /* XL_SIDECAR_H */
