@@ -24,6 +24,16 @@
 #define xl_inline static inline __attribute__((always_inline))
 #endif
 
+/* The charging functions are global functions in BPF: the verifier checks
+ * each once, on its own, instead of once for every path that reaches it
+ * (the paths through the parser times those through the limits multiply
+ * past the verifier's limit). */
+#ifdef __bpf__
+#define xl_global __attribute__((noinline))
+#else
+#define xl_global static inline
+#endif
+
 #define XL_READ(x) (*(volatile __typeof__(x) *)&(x))
 
 #define XL_COUNT_BITS 40
@@ -64,67 +74,81 @@ xl_inline __u64 xl_window_count(const struct xl_window *w, __u64 period,
 
 /* Count one hit at `now`. Returns the window's count including this hit
  * and stores the window's start in *startp (for xl_window_uncharge). */
-xl_inline __u64 xl_window_charge(struct xl_window *w, __u64 period,
-				 __u64 now, __u64 *startp)
+xl_global __u64 xl_window_charge(struct xl_window *w, __u64 period, __u64 now,
+				 __u64 *startp)
 {
 	int i;
 
+	if (!w || !startp)
+		return 1;
 	if (now == 0) /* 0 means "no window"; a clock never reads it */
 		now = 1;
 	for (i = 0; i < XL_RETRIES; i++) {
 		__u64 start = XL_READ(w->start);
-		__u64 old;
+		__u64 old, stale, tc;
 
 		if (xl_expired(start, period, now)) {
 			if (__sync_val_compare_and_swap(&w->start, start,
 							now) != start)
 				continue; /* another CPU rolled it over */
-			/* Stale adds that landed on the old word between the
-			 * swap and this exchange are wiped with it: their
-			 * CPUs see the old tag and retry. */
-			__sync_lock_test_and_set(&w->tagcount,
-						 xl_tag(now) | 1);
-			*startp = now;
+			stale = xl_tag(start);
+			start = now;
+		} else {
+			/* XDP runs on all CPUs at once, so this add is
+			 * atomic. */
+			old = __sync_fetch_and_add(&w->tagcount, 1);
+			if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
+				*startp = start;
+				return (old & XL_COUNT_MASK) + 1;
+			}
+			/* The window rolled over after we read `start`. If
+			 * the new tag is in place, the hit counts there. */
+			start = XL_READ(w->start);
+			if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
+				*startp = start;
+				return (old & XL_COUNT_MASK) + 1;
+			}
+			stale = old & ~XL_COUNT_MASK;
+		}
+		/* `start` is a new window whose tag is not in place yet (the
+		 * word still has the `stale` one): the first CPU to get
+		 * here, the one that moved `start` or any other, puts it in
+		 * with its own hit as the count. That wipes the adds that
+		 * landed on the old word meanwhile; their CPUs retry. */
+		tc = XL_READ(w->tagcount);
+		if ((tc & ~XL_COUNT_MASK) != stale)
+			continue; /* in place now, or moved on */
+		if (__sync_val_compare_and_swap(&w->tagcount, tc,
+						xl_tag(start) | 1) == tc) {
+			*startp = start;
 			return 1;
 		}
-		/* XDP runs on all CPUs at once, so this add is atomic. */
-		old = __sync_fetch_and_add(&w->tagcount, 1);
-		if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
-			*startp = start;
-			return (old & XL_COUNT_MASK) + 1;
-		}
-		/* The window rolled over after we read `start`. If the new
-		 * tag is in place, the hit counts in the new window. */
-		start = XL_READ(w->start);
-		if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
-			*startp = start;
-			return (old & XL_COUNT_MASK) + 1;
-		}
-		/* Else it landed on the old word, which the CPU rolling the
-		 * window over is about to overwrite: try again. */
 	}
-	/* XXX: only reachable if another CPU stalls inside a roll-over for
+	/* XXX: only reachable if the word changed under every one of our
 	 * four rounds; the hit passes uncounted rather than spin. */
 	*startp = 0;
 	return 1;
 }
 
 /* Take back one hit charged in the window that started at `start`, unless
- * that window has rolled over since (then there is nothing to undo). */
-xl_inline void xl_window_uncharge(struct xl_window *w, __u64 start)
+ * that window has rolled over since (then there is nothing to undo).
+ * Returns 1 if a hit was taken back. */
+xl_global int xl_window_uncharge(struct xl_window *w, __u64 start)
 {
 	int i;
 
+	if (!w) /* a global function's pointers may be NULL */
+		return 0;
 	for (i = 0; i < XL_RETRIES; i++) {
 		__u64 tc = XL_READ(w->tagcount);
 
 		if (start == 0 || (tc & ~XL_COUNT_MASK) != xl_tag(start) ||
 		    (tc & XL_COUNT_MASK) == 0)
-			return;
-		if (__sync_val_compare_and_swap(&w->tagcount, tc, tc - 1) ==
-		    tc)
-			return;
+			return 0;
+		if (__sync_val_compare_and_swap(&w->tagcount, tc, tc - 1) == tc)
+			return 1;
 	}
+	return 0;
 }
 
 xl_inline __u32 xl_nlimits(const struct xl_rule *r)
@@ -136,37 +160,56 @@ xl_inline __u32 xl_nlimits(const struct xl_rule *r)
  * Charge one hit against every limit of the rule. Returns the set of
  * limits the hit breaches (bit i = limit i); 0 means it is allowed.
  *
- * As SEMANTICS.md §2: every limit is checked first. A hit that fits all
- * is charged to all; a refused hit is charged only to the limits it
- * breaches. Two CPUs can both see room for one last hit; the atomic add
- * settles which one got it, and the loser's charges to the limits it did
- * not breach are taken back.
+ * As SEMANTICS.md §2: every limit is checked first. A hit that is let
+ * through is charged to every limit; a refused hit only to the limits it
+ * breaches. A hit over limits whose action is pass only is let through
+ * (the sidecar answers it with 429): it is a connection like any other,
+ * so it counts against every limit, and a soft pass limit under a hard
+ * drop limit leaves the drop limit to stop a flood (§4). Two CPUs can both
+ * see room for one last hit; the atomic add settles which one got it, and
+ * the loser's charges to the limits it did not breach are taken back.
  */
-xl_inline __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
+xl_global __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
 			  __u64 now)
 {
 	__u64 starts[XL_MAX_LIMITS] = {};
-	__u32 n = xl_nlimits(r), peek = 0, over = 0, charged, i;
+	__u32 n, all, peek = 0, over = 0, drop = 0, todo, charged = 0, pass;
+	__u32 i;
+
+	if (!r || !s) /* a global function's pointers may be NULL */
+		return 0;
+	n = xl_nlimits(r);
+	all = (1U << n) - 1;
 
 	for (i = 0; i < XL_MAX_LIMITS; i++) {
 		if (i >= n)
 			break;
+		if (r->limits[i].action == XL_ACT_DROP)
+			drop |= 1U << i;
 		if (xl_window_count(&s->win[i], r->limits[i].period_ns, now) >=
 		    r->limits[i].amount)
 			peek |= 1U << i;
 	}
-	charged = peek ? peek : (1U << n) - 1;
-	for (i = 0; i < XL_MAX_LIMITS; i++) {
-		if (!(charged & (1U << i)))
-			continue;
-		if (xl_window_charge(&s->win[i], r->limits[i].period_ns, now,
-				     &starts[i]) > r->limits[i].amount)
-			over |= 1U << i;
+	todo = (peek & drop) ? peek : all;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < XL_MAX_LIMITS; i++) {
+			if (!(todo & (1U << i)))
+				continue;
+			if (xl_window_charge(&s->win[i], r->limits[i].period_ns,
+					     now,
+					     &starts[i]) > r->limits[i].amount)
+				over |= 1U << i;
+		}
+		charged |= todo;
+		/* Every drop window the peek saw full rolled over before the
+		 * charge (another CPU's clock passed its end): the hit gets
+		 * through after all, so it is charged to the others too. */
+		if ((over & drop) || charged == all)
+			break;
+		todo = all & ~charged;
 	}
-	/* XXX: if a window rolled over between the peek and the charge, a
-	 * hit refused by the peek may pass having been charged only to the
-	 * limits the peek saw breached. */
-	if (!peek && over) {
+	/* A refused hit keeps only its charges to the limits it breaches. */
+	if (over & drop) {
 		for (i = 0; i < XL_MAX_LIMITS; i++)
 			if ((charged & ~over) & (1U << i))
 				xl_window_uncharge(&s->win[i], starts[i]);
@@ -181,8 +224,7 @@ xl_inline __u32 xl_over_verdict(const struct xl_rule *r, __u32 over)
 	__u32 i;
 
 	for (i = 0; i < XL_MAX_LIMITS; i++)
-		if ((over & (1U << i)) &&
-		    r->limits[i].action == XL_ACT_DROP)
+		if ((over & (1U << i)) && r->limits[i].action == XL_ACT_DROP)
 			return XL_V_OVER_DROP;
 	return XL_V_OVER_PASS;
 }

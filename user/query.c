@@ -49,8 +49,9 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		return q.err;
 	c->covered = true;
 	c->rule_port = q.rule_port;
-	c->verdict = c->denied ? XL_V_DENIED :
-		     c->allowed ? XL_V_ALLOWED : q.verdict;
+	c->verdict = c->denied	? XL_V_DENIED :
+		     c->allowed ? XL_V_ALLOWED :
+				  q.verdict;
 	c->nlimits = q.nlimits > XL_MAX_LIMITS ? XL_MAX_LIMITS : q.nlimits;
 
 	/* The program's view, evaluated at its own clock reading. */

@@ -241,13 +241,17 @@ static const struct tcase cases[] = {
 	/* Several limits on one port (SEMANTICS.md 2: a hit that fits all
 	 * is charged to all, a refused one only to the limits it breaches) */
 	{
-		.name = "two limits: the soft pass limit breaks first",
+		/* SEMANTICS.md §4: polite 429s first, then line-rate drops.
+		 * A hit over the pass limit gets through, so it counts
+		 * against the drop limit too. */
+		.name = "two limits: soft pass limit, then the hard drop limit",
 		.rules = { RULE(80, 3, LIM(3, 10, PASS), LIM(5, 60, DROP)) },
 		.steps = { SEND(3, PASS, .dport = 80),
-			   SEND(3, PASS, .dport = 80) },
-		.stats = { STATS(
-			3, [SEEN] = 6, [PASSED] = 3, [OVER_PASSED] = 3) },
-		.state = { STATE(PKT_SRC4, 80, 6, 3) },
+			   SEND(2, PASS, .dport = 80),
+			   SEND(2, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 7, [PASSED] = 3, [OVER_PASSED] = 2,
+				 [DROPPED] = 2) },
+		.state = { STATE(PKT_SRC4, 80, 7, 7) },
 		.nstate = 1,
 	},
 	{
@@ -275,7 +279,8 @@ static const struct tcase cases[] = {
 		.seed = { { PKT_SRC4, 80, { { 1, 3 }, { 1, 3 } } } },
 		.steps = { SEND(1, PASS, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 1, [OVER_PASSED] = 1) },
-		.state = { STATE(PKT_SRC4, 80, 4, 3) },
+		/* let through, so charged to the drop limit as well */
+		.state = { STATE(PKT_SRC4, 80, 4, 4) },
 		.nstate = 1,
 	},
 	{
@@ -1276,12 +1281,14 @@ static void test_query_several_limits(void)
 	ASSERT_EQ(q.verdict, XL_V_OVER_PASS, "fourth charge");
 	ASSERT_EQ(q.breached, 1, "fourth charge breaches limit 0");
 	ASSERT_U64_EQ(qcount(&q, 0), 4, "limit 0 count");
-	ASSERT_U64_EQ(qcount(&q, 1), 3, "limit 1 count");
+	/* let through over the pass limit: counts against the drop one */
+	ASSERT_U64_EQ(qcount(&q, 1), 4, "limit 1 count");
 	ASSERT_EQ(q.limits[1].action, XL_ACT_DROP, "limit 1 action");
 	ASSERT_EQ(syn(PKT_SRC4, 80), XDP_PASS, "syn over the pass limit");
 	ASSERT_OK(query(XL_OP_READ, PKT_SRC4, 80, &q), "read");
 	ASSERT_U64_EQ(qcount(&q, 0), 5, "limit 0 count after the syn");
-	ASSERT_U64_EQ(qcount(&q, 1), 3, "limit 1 count after the syn");
+	ASSERT_U64_EQ(qcount(&q, 1), 5, "limit 1 count after the syn");
+	ASSERT_EQ(syn(PKT_SRC4, 80), XDP_DROP, "syn over the drop limit");
 }
 
 static void test_query_unknown_client(void)

@@ -1,0 +1,1159 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Unit tests of the fixed-window limiter (include/xl_limiter.h), compiled
+ * into a plain program and driven with a simulated monotonic clock: the
+ * worked example of SEMANTICS.md §3, the window rules of §2 (unaligned
+ * windows, refused hits counted, the boundary), `0 per second`, several
+ * limits on one rule (what is charged, the verdict, the limit reported,
+ * against a reference model), independent roll-over, taking a hit back, a
+ * clock that reads behind the window's start, and threads charging one key
+ * at once, at one instant and across window boundaries.
+ */
+#include <limits.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+
+#include "testing.h"
+#include "xl_limiter.h"
+
+TEST_ENV_DEFINE;
+
+#define NS_PER_S XL_NSEC_PER_SEC
+#define NS_PER_MS (XL_NSEC_PER_SEC / 1000)
+
+/* A monotonic time that is not a whole second: nothing may be aligned. */
+#define T0 (4242 * NS_PER_S + 123456789ULL)
+
+#define NTHREADS 4
+
+typedef unsigned long long ull;
+
+static void set_limit(struct xl_rule *r, __u32 i, __u64 amount, __u64 period_ns,
+		      __u32 action)
+{
+	r->limits[i].amount = amount;
+	r->limits[i].period_ns = period_ns;
+	r->limits[i].action = action;
+	if (r->nlimits < i + 1)
+		r->nlimits = i + 1;
+}
+
+static struct xl_view view(const struct xl_rule *r, const struct xl_state *s,
+			   __u32 i, __u64 now)
+{
+	struct xl_view v;
+
+	xl_view_limit(&r->limits[i], &s->win[i], now, &v);
+	return v;
+}
+
+static __u64 count(const struct xl_rule *r, const struct xl_state *s, __u32 i,
+		   __u64 now)
+{
+	return xl_window_count(&s->win[i], r->limits[i].period_ns, now);
+}
+
+/*
+ * SEMANTICS.md §3: `3 per 10 seconds`, first request at t0 (UTC
+ * 1700000000.25), requests at +0, +1, +2, +3 and +10.3 s.
+ */
+static void test_worked_example(void)
+{
+	static const struct {
+		__u64 at_ms; /* after t0 */
+		bool allowed;
+		__u64 remaining;
+		__u64 reset_ms; /* window end, after t0 */
+		__u64 hdr_reset; /* X-RateLimit-Reset */
+		__u64 retry_after; /* Retry-After */
+	} steps[] = {
+		{ 0, true, 2, 10000, 1700000011, 10 },
+		{ 1000, true, 1, 10000, 1700000011, 9 },
+		{ 2000, true, 0, 10000, 1700000011, 8 },
+		{ 3000, false, 0, 10000, 1700000011, 7 },
+		{ 10300, true, 2, 20300, 1700000021, 10 },
+	};
+	const __u64 utc0 = 1700000000ULL * NS_PER_S + 250 * NS_PER_MS;
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	unsigned int i;
+	char name[64];
+
+	set_limit(&r, 0, 3, 10 * NS_PER_S, XL_ACT_DROP);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		__u64 now = T0 + steps[i].at_ms * NS_PER_MS;
+		__u64 reset_utc, hdr;
+		struct xl_view v;
+		__u32 over;
+
+		over = xl_charge(&r, &s, now);
+		snprintf(name, sizeof(name), "+%llums breached",
+			 (ull)steps[i].at_ms);
+		ASSERT_EQ(over, steps[i].allowed ? 0 : 1, name);
+		if (!steps[i].allowed) {
+			snprintf(name, sizeof(name), "+%llums verdict",
+				 (ull)steps[i].at_ms);
+			ASSERT_EQ(xl_over_verdict(&r, over), XL_V_OVER_DROP,
+				  name);
+		}
+		snprintf(name, sizeof(name), "+%llums reported",
+			 (ull)steps[i].at_ms);
+		ASSERT_EQ(xl_report_index(&r, &s, now, over), 0, name);
+
+		v = view(&r, &s, 0, now);
+		snprintf(name, sizeof(name), "+%llums limit",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(v.amount, 3, name);
+		snprintf(name, sizeof(name), "+%llums remaining",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(v.remaining, steps[i].remaining, name);
+		snprintf(name, sizeof(name), "+%llums reset_ns",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(v.reset_ns, T0 + steps[i].reset_ms * NS_PER_MS,
+			      name);
+
+		/* What the sidecar makes of it: floor(reset) + 1 in UTC, and
+		 * Retry-After = trunc(X-RateLimit-Reset - now). */
+		reset_utc = utc0 + (v.reset_ns - T0);
+		hdr = reset_utc / NS_PER_S + 1;
+		snprintf(name, sizeof(name), "+%llums X-RateLimit-Reset",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(hdr, steps[i].hdr_reset, name);
+		snprintf(name, sizeof(name), "+%llums Retry-After",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ((hdr * NS_PER_S - (utc0 + now - T0)) / NS_PER_S,
+			      steps[i].retry_after, name);
+	}
+}
+
+/*
+ * SEMANTICS.md §2: the window is [first hit, first hit + period), not
+ * aligned to the clock; refused hits count too; the hit at exactly
+ * start + period opens a new window, start + period - 1 ns is still in the
+ * old one.
+ */
+static void test_fixed_window(void)
+{
+	const __u64 p = NS_PER_S, start = T0 + 777;
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	struct xl_view v;
+	char name[64];
+	int i;
+
+	set_limit(&r, 0, 2, p, XL_ACT_DROP);
+
+	/* No window yet: the full quota, and a hit now would open one. */
+	v = view(&r, &s, 0, start);
+	ASSERT_U64_EQ(v.remaining, 2, "fresh remaining");
+	ASSERT_U64_EQ(v.reset_ns, start + p, "fresh reset_ns");
+	ASSERT_U64_EQ(count(&r, &s, 0, start), 0, "fresh count");
+
+	ASSERT_EQ(xl_charge(&r, &s, start), 0, "first hit allowed");
+	ASSERT_U64_EQ(s.win[0].start, start, "window starts at the first hit");
+	ASSERT_EQ(xl_charge(&r, &s, start + 1), 0, "second hit allowed");
+	ASSERT_U64_EQ(view(&r, &s, 0, start + 1).remaining, 0,
+		      "remaining after two");
+
+	for (i = 0; i < 5; i++) {
+		__u64 now = start + (i + 1) * 100 * NS_PER_MS;
+
+		snprintf(name, sizeof(name), "refused hit %d", i);
+		ASSERT_EQ(xl_charge(&r, &s, now), 1, name);
+		snprintf(name, sizeof(name), "refused hit %d counted", i);
+		ASSERT_U64_EQ(count(&r, &s, 0, now), 3 + i, name);
+		v = view(&r, &s, 0, now);
+		snprintf(name, sizeof(name), "refused hit %d remaining", i);
+		ASSERT_U64_EQ(v.remaining, 0, name);
+		snprintf(name, sizeof(name), "refused hit %d reset_ns", i);
+		ASSERT_U64_EQ(v.reset_ns, start + p, name);
+	}
+
+	/* The last nanosecond of the window. */
+	ASSERT_EQ(xl_charge(&r, &s, start + p - 1), 1, "at end - 1 ns refused");
+	ASSERT_U64_EQ(count(&r, &s, 0, start + p - 1), 8,
+		      "at end - 1 ns count");
+	ASSERT_U64_EQ(s.win[0].start, start, "at end - 1 ns same window");
+
+	/* The window end itself belongs to the next window. */
+	ASSERT_U64_EQ(count(&r, &s, 0, start + p), 0, "count at end");
+	ASSERT_U64_EQ(view(&r, &s, 0, start + p).remaining, 2,
+		      "remaining at end");
+	ASSERT_EQ(xl_charge(&r, &s, start + p), 0, "at end allowed");
+	ASSERT_U64_EQ(s.win[0].start, start + p, "at end new window");
+	ASSERT_U64_EQ(count(&r, &s, 0, start + p), 1, "at end count");
+	v = view(&r, &s, 0, start + p);
+	ASSERT_U64_EQ(v.remaining, 1, "at end remaining");
+	ASSERT_U64_EQ(v.reset_ns, start + 2 * p, "at end reset_ns");
+
+	/* A quiet spell longer than the period: the next window starts at
+	 * the next hit, not at a multiple of the period. */
+	ASSERT_EQ(xl_charge(&r, &s, start + 3 * p + 12345), 0,
+		  "after a pause allowed");
+	ASSERT_U64_EQ(s.win[0].start, start + 3 * p + 12345,
+		      "after a pause window starts at the hit");
+}
+
+/* `0 per second` (a quirk of `limits` kept for compatibility): every hit
+ * is over the limit, and is counted. */
+static void test_zero_amount(void)
+{
+	static const __u32 actions[] = { XL_ACT_DROP, XL_ACT_PASS };
+	static const __u32 verdicts[] = { XL_V_OVER_DROP, XL_V_OVER_PASS };
+	const __u64 p = NS_PER_S;
+	unsigned int a;
+	char name[64];
+
+	for (a = 0; a < 2; a++) {
+		__u64 wstart = 0, n = 0;
+		struct xl_rule r = {};
+		struct xl_state s = {};
+		int i;
+
+		set_limit(&r, 0, 0, p, actions[a]);
+		for (i = 0; i < 10; i++) {
+			__u64 now = T0 + i * 300 * NS_PER_MS;
+			struct xl_view v;
+			__u32 over;
+
+			if (!wstart || now - wstart >= p) {
+				wstart = now;
+				n = 0;
+			}
+			n++;
+			over = xl_charge(&r, &s, now);
+			snprintf(name, sizeof(name), "action %u hit %d", a, i);
+			ASSERT_EQ(over, 1, name);
+			ASSERT_EQ(xl_over_verdict(&r, over), verdicts[a], name);
+			ASSERT_U64_EQ(count(&r, &s, 0, now), n, name);
+			v = view(&r, &s, 0, now);
+			ASSERT_U64_EQ(v.amount, 0, name);
+			ASSERT_U64_EQ(v.remaining, 0, name);
+			ASSERT_U64_EQ(v.reset_ns, wstart + p, name);
+		}
+	}
+}
+
+/*
+ * Two limits, 1 per second with action pass and 2 per 10 seconds with
+ * action drop: a hit that is let through (within both, or over the pass
+ * limit only) is charged to both; a refused hit (over the drop limit) only
+ * to the limits it breaches; the verdict is drop if any breached limit
+ * says drop.
+ */
+static void test_multi_charge(void)
+{
+	static const struct {
+		__u64 at_ms;
+		__u32 over;
+		__u32 verdict; /* when over */
+		__u64 count0, count1; /* after the hit */
+	} steps[] = {
+		{ 0, 0, 0, 1, 1 }, /* fits both */
+		{ 100, 1, XL_V_OVER_PASS, 2,
+		  2 }, /* over 0 (pass): let through */
+		{ 1000, 2, XL_V_OVER_DROP, 0, 3 }, /* over 1 (drop) only */
+		{ 1100, 2, XL_V_OVER_DROP, 0, 4 },
+		{ 2000, 2, XL_V_OVER_DROP, 0, 5 },
+		{ 9000, 2, XL_V_OVER_DROP, 0, 6 },
+		{ 10000, 0, 0, 1, 1 }, /* both rolled over */
+		{ 10100, 1, XL_V_OVER_PASS, 2, 2 },
+		{ 10200, 3, XL_V_OVER_DROP, 3, 3 }, /* over both */
+	};
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	unsigned int i;
+	char name[64];
+
+	set_limit(&r, 0, 1, NS_PER_S, XL_ACT_PASS);
+	set_limit(&r, 1, 2, 10 * NS_PER_S, XL_ACT_DROP);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		__u64 now = T0 + steps[i].at_ms * NS_PER_MS;
+		__u32 over = xl_charge(&r, &s, now);
+
+		snprintf(name, sizeof(name), "+%llums breached",
+			 (ull)steps[i].at_ms);
+		ASSERT_EQ(over, steps[i].over, name);
+		if (over) {
+			snprintf(name, sizeof(name), "+%llums verdict",
+				 (ull)steps[i].at_ms);
+			ASSERT_EQ(xl_over_verdict(&r, over), steps[i].verdict,
+				  name);
+		}
+		snprintf(name, sizeof(name), "+%llums count 0",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(count(&r, &s, 0, now), steps[i].count0, name);
+		snprintf(name, sizeof(name), "+%llums count 1",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(count(&r, &s, 1, now), steps[i].count1, name);
+	}
+	/* Only the windows of the rule's limits are touched. */
+	ASSERT_U64_EQ(s.win[2].start, 0, "window 2 untouched");
+	ASSERT_U64_EQ(s.win[2].tagcount, 0, "window 2 count untouched");
+	ASSERT_U64_EQ(s.win[3].start, 0, "window 3 untouched");
+	ASSERT_U64_EQ(s.win[3].tagcount, 0, "window 3 count untouched");
+}
+
+/*
+ * Where xlimit parts from Flask-Limiter (SEMANTICS.md §2). With `2 per
+ * second; 3 per 10 seconds`, Flask-Limiter checks the second first and
+ * keeps its increment when the 10 s limit refuses the hit. Two refused
+ * hits at +9.5 s and +9.6 s would use up the 1 s window they open, so the
+ * hit at +10.0 s, when the 10 s window has rolled over, would be refused by
+ * the 1 s limit. In xlimit the refused hits are charged to the 10 s limit
+ * only, and +10.0 s and +10.1 s pass.
+ */
+static void test_multi_no_leak(void)
+{
+	static const struct {
+		__u64 at_ms;
+		__u32 over;
+		__u64 count0, count1; /* after the hit */
+	} steps[] = {
+		{ 0, 0, 1, 1 },
+		{ 500, 0, 2, 2 },
+		{ 2000, 0, 1, 3 }, /* the 10 s limit is full */
+		{ 9500, 2, 0, 4 }, /* refused by the 10 s limit only */
+		{ 9600, 2, 0, 5 },
+		{ 10000, 0, 1, 1 }, /* Flask-Limiter: refused */
+		{ 10100, 0, 2, 2 },
+		{ 10200, 1, 3, 2 }, /* refused by the 1 s limit only */
+	};
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	unsigned int i;
+	char name[64];
+
+	set_limit(&r, 0, 2, NS_PER_S, XL_ACT_DROP);
+	set_limit(&r, 1, 3, 10 * NS_PER_S, XL_ACT_DROP);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		__u64 now = T0 + steps[i].at_ms * NS_PER_MS;
+		__u32 over = xl_charge(&r, &s, now);
+
+		snprintf(name, sizeof(name), "+%llums breached",
+			 (ull)steps[i].at_ms);
+		ASSERT_EQ(over, steps[i].over, name);
+		snprintf(name, sizeof(name), "+%llums count 0",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(count(&r, &s, 0, now), steps[i].count0, name);
+		snprintf(name, sizeof(name), "+%llums count 1",
+			 (ull)steps[i].at_ms);
+		ASSERT_U64_EQ(count(&r, &s, 1, now), steps[i].count1, name);
+	}
+	/* The refused hits did not open a 1 s window. */
+	ASSERT_U64_EQ(s.win[0].start, T0 + 10000 * NS_PER_MS,
+		      "1 s window opened by the allowed hit");
+}
+
+/*
+ * The limit the headers report: the breached one (the first if several),
+ * or when none is breached the least remaining, ties going to the earliest
+ * reset.
+ */
+static void test_report_index(void)
+{
+	const __u64 p1 = NS_PER_S, p5 = 5 * NS_PER_S, p10 = 10 * NS_PER_S;
+	struct xl_rule r = {};
+	struct xl_state s = {};
+
+	/* Least remaining. */
+	set_limit(&r, 0, 5, p10, XL_ACT_DROP);
+	set_limit(&r, 1, 3, p1, XL_ACT_DROP);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 0, "least: hit");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 0), 1, "least remaining");
+	/* Breached limits win, the first of them. */
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 1U << 0), 0, "breached 0");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 1U << 1), 1, "breached 1");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 3), 0, "breached both");
+
+	/* Equal remaining: the earliest reset, wherever it is. */
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	set_limit(&r, 0, 3, p10, XL_ACT_DROP);
+	set_limit(&r, 1, 3, p1, XL_ACT_DROP);
+	set_limit(&r, 2, 3, p5, XL_ACT_DROP);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 0, "ties: hit");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 0), 1, "tie, 1 s resets first");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 1U << 2), 2, "breached 2");
+
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	set_limit(&r, 0, 2, p1, XL_ACT_DROP);
+	set_limit(&r, 1, 2, p10, XL_ACT_DROP);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 0, "ties: hit 1");
+	ASSERT_EQ(xl_report_index(&r, &s, T0, 0), 0, "tie, 1 s first");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 500 * NS_PER_MS), 0, "ties: hit 2");
+	ASSERT_EQ(xl_report_index(&r, &s, T0 + 500 * NS_PER_MS, 0), 0,
+		  "tie at 0 remaining, 1 s first");
+	/* The 1 s window ran out: full quota again, the 10 s one has none. */
+	ASSERT_EQ(xl_report_index(&r, &s, T0 + 1500 * NS_PER_MS, 0), 1,
+		  "1 s window expired");
+}
+
+/* A reference model of §2 for several limits, written as plainly as
+ * possible: a window is (start, count), start 0 when there is none. */
+struct model_win {
+	__u64 start, count;
+};
+
+static __u32 model_charge(const struct xl_rule *r, struct model_win *m,
+			  __u64 now)
+{
+	__u32 i, over = 0, drop = 0;
+
+	for (i = 0; i < r->nlimits; i++) {
+		if (m[i].start && now - m[i].start >= r->limits[i].period_ns)
+			m[i].start = m[i].count = 0;
+		if (m[i].count >= r->limits[i].amount)
+			over |= 1U << i;
+		if (r->limits[i].action == XL_ACT_DROP)
+			drop |= 1U << i;
+	}
+	/* Refused (over a drop limit): charged to the breached limits only.
+	 * Let through (within, or over pass limits only): charged to all. */
+	for (i = 0; i < r->nlimits; i++) {
+		if ((over & drop) && !(over & (1U << i)))
+			continue;
+		if (!m[i].start)
+			m[i].start = now;
+		m[i].count++;
+	}
+	return over;
+}
+
+static __u32 model_report(const struct xl_rule *r, const struct model_win *m,
+			  __u64 now, __u32 over)
+{
+	__u64 best_rem = 0, best_reset = 0;
+	__u32 i, best = 0;
+
+	for (i = 0; i < r->nlimits; i++)
+		if (over & (1U << i))
+			return i;
+	for (i = 0; i < r->nlimits; i++) {
+		__u64 amount = r->limits[i].amount, p = r->limits[i].period_ns;
+		bool open = m[i].start && now - m[i].start < p;
+		__u64 n = open ? m[i].count : 0;
+		__u64 rem = n >= amount ? 0 : amount - n;
+		__u64 reset = open ? m[i].start + p : now + p;
+
+		if (i == 0 || rem < best_rem ||
+		    (rem == best_rem && reset < best_reset)) {
+			best = i;
+			best_rem = rem;
+			best_reset = reset;
+		}
+	}
+	return best;
+}
+
+/* Four limits (the most a rule has), a few thousand hits at pseudo-random
+ * intervals, every result compared with the model. */
+static void test_model_four_limits(void)
+{
+	struct model_win m[XL_MAX_LIMITS] = {};
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	__u64 now = T0, seed = 88172645463325252ULL;
+	__u32 seen_over = 0;
+	int fails = 0, h, allowed = 0;
+	char name[64];
+	__u32 i;
+
+	set_limit(&r, 0, 3, NS_PER_S, XL_ACT_PASS);
+	set_limit(&r, 1, 10, 5 * NS_PER_S, XL_ACT_PASS);
+	set_limit(&r, 2, 20, 15 * NS_PER_S, XL_ACT_DROP);
+	set_limit(&r, 3, 40, 60 * NS_PER_S, XL_ACT_PASS);
+	for (h = 0; h < 5000 && fails < 5; h++) {
+		__u32 over, want;
+		bool drop = false;
+
+		seed ^= seed << 13; /* xorshift64 */
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		now += seed % (400 * NS_PER_MS);
+
+		want = model_charge(&r, m, now);
+		over = xl_charge(&r, &s, now);
+		snprintf(name, sizeof(name), "hit %d breached", h);
+		fails += !ASSERT_EQ(over, want, name);
+		seen_over |= over;
+		allowed += !over;
+		for (i = 0; i < XL_MAX_LIMITS; i++) {
+			const struct xl_limit *l = &r.limits[i];
+			struct xl_view v = view(&r, &s, i, now);
+			bool open = m[i].start &&
+				    now - m[i].start < l->period_ns;
+			__u64 n = open ? m[i].count : 0;
+			__u64 rem = n >= l->amount ? 0 : l->amount - n;
+			__u64 reset = (open ? m[i].start : now) + l->period_ns;
+
+			snprintf(name, sizeof(name), "hit %d count %u", h, i);
+			fails += !ASSERT_U64_EQ(count(&r, &s, i, now), n, name);
+			snprintf(name, sizeof(name), "hit %d remaining %u", h,
+				 i);
+			fails += !ASSERT_U64_EQ(v.remaining, rem, name);
+			snprintf(name, sizeof(name), "hit %d reset %u", h, i);
+			fails += !ASSERT_U64_EQ(v.reset_ns, reset, name);
+			if ((over & (1U << i)) && l->action == XL_ACT_DROP)
+				drop = true;
+		}
+		if (over) {
+			__u32 verdict = drop ? XL_V_OVER_DROP : XL_V_OVER_PASS;
+
+			snprintf(name, sizeof(name), "hit %d verdict", h);
+			fails += !ASSERT_EQ(xl_over_verdict(&r, over), verdict,
+					    name);
+		}
+		snprintf(name, sizeof(name), "hit %d reported", h);
+		fails += !ASSERT_EQ(xl_report_index(&r, &s, now, over),
+				    model_report(&r, m, now, over), name);
+	}
+	/* The walk must have exercised every limit and both outcomes. */
+	ASSERT_EQ(seen_over, 0xf, "every limit breached at some point");
+	ASSERT_TRUE(allowed > 100 && allowed < h - 100, "allowed and refused");
+}
+
+/* Each limit's window rolls over on its own: the short one restarts while
+ * the long one keeps counting. */
+static void test_rollover_independent(void)
+{
+	static const struct {
+		__u64 at_ms;
+		__u32 over;
+		__u64 start0_ms, count0, start1_ms, count1; /* after the hit */
+	} steps[] = {
+		{ 0, 0, 0, 1, 0, 1 },
+		{ 500, 0, 0, 2, 0, 2 },
+		{ 900, 1, 0, 3, 0, 2 },
+		{ 1000, 0, 1000, 1, 0, 3 },
+		{ 1500, 0, 1000, 2, 0, 4 },
+		{ 2000, 0, 2000, 1, 0, 5 },
+		{ 3000, 2, 2000, 0, 0, 6 }, /* 0 expired, not reopened */
+		{ 9999, 2, 2000, 0, 0, 7 },
+		{ 10000, 0, 10000, 1, 10000, 1 },
+		{ 10500, 0, 10000, 2, 10000, 2 },
+		{ 11200, 0, 11200, 1, 10000, 3 },
+	};
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	unsigned int i;
+	char name[64];
+
+	set_limit(&r, 0, 2, NS_PER_S, XL_ACT_DROP);
+	set_limit(&r, 1, 5, 10 * NS_PER_S, XL_ACT_DROP);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		__u64 now = T0 + steps[i].at_ms * NS_PER_MS;
+		__u64 start0 = T0 + steps[i].start0_ms * NS_PER_MS;
+		__u64 start1 = T0 + steps[i].start1_ms * NS_PER_MS;
+		/* An expired window resets a period after now. */
+		__u64 reset0 = (steps[i].count0 ? start0 : now) + NS_PER_S;
+		__u64 ms = steps[i].at_ms;
+
+		snprintf(name, sizeof(name), "+%llums breached", (ull)ms);
+		ASSERT_EQ(xl_charge(&r, &s, now), steps[i].over, name);
+		snprintf(name, sizeof(name), "+%llums start 0", (ull)ms);
+		ASSERT_U64_EQ(s.win[0].start, start0, name);
+		snprintf(name, sizeof(name), "+%llums start 1", (ull)ms);
+		ASSERT_U64_EQ(s.win[1].start, start1, name);
+		snprintf(name, sizeof(name), "+%llums count 0", (ull)ms);
+		ASSERT_U64_EQ(count(&r, &s, 0, now), steps[i].count0, name);
+		snprintf(name, sizeof(name), "+%llums count 1", (ull)ms);
+		ASSERT_U64_EQ(count(&r, &s, 1, now), steps[i].count1, name);
+		snprintf(name, sizeof(name), "+%llums reset 0", (ull)ms);
+		ASSERT_U64_EQ(view(&r, &s, 0, now).reset_ns, reset0, name);
+		snprintf(name, sizeof(name), "+%llums reset 1", (ull)ms);
+		ASSERT_U64_EQ(view(&r, &s, 1, now).reset_ns,
+			      start1 + 10 * NS_PER_S, name);
+	}
+}
+
+/* xl_window_uncharge takes back a hit of the window it was charged in,
+ * and does nothing once that window has rolled over. */
+static void test_uncharge(void)
+{
+	const __u64 p = NS_PER_S;
+	struct xl_window w = {};
+	__u64 st = 0, st2 = 0;
+
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0, &st), 1, "charge 1");
+	ASSERT_U64_EQ(st, T0, "charge 1 start");
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0 + 1, &st), 2, "charge 2");
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0 + 2, &st), 3, "charge 3");
+	ASSERT_U64_EQ(st, T0, "charge 3 start");
+
+	xl_window_uncharge(&w, st);
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + 3), 2, "taken back");
+	ASSERT_U64_EQ(w.tagcount, xl_tag(T0) | 2, "tag kept");
+	ASSERT_U64_EQ(w.start, T0, "start kept");
+
+	/* A hit that passed uncounted has nothing to take back. */
+	xl_window_uncharge(&w, 0);
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + 3), 2, "start 0 ignored");
+
+	/* Down to zero, and no further: the count must not wrap into the
+	 * tag. */
+	xl_window_uncharge(&w, st);
+	xl_window_uncharge(&w, st);
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + 3), 0, "down to 0");
+	xl_window_uncharge(&w, st);
+	ASSERT_U64_EQ(w.tagcount, xl_tag(T0), "no underflow");
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + 3), 0, "still 0");
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0 + 4, &st), 1,
+		      "charge after 0");
+	ASSERT_U64_EQ(st, T0, "same window after 0");
+
+	/* Rolled over: the new window keeps its count and tag. */
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0 + p, &st2), 1, "rolled over");
+	ASSERT_U64_EQ(st2, T0 + p, "new start");
+	xl_window_uncharge(&w, st);
+	ASSERT_U64_EQ(w.tagcount, xl_tag(T0 + p) | 1,
+		      "stale uncharge at count 1");
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + p), 1, "new count kept");
+	ASSERT_U64_EQ(xl_window_charge(&w, p, T0 + p + 1, &st2), 2,
+		      "new window charge 2");
+	xl_window_uncharge(&w, st);
+	ASSERT_U64_EQ(w.tagcount, xl_tag(T0 + p) | 2, "stale uncharge");
+	ASSERT_U64_EQ(w.start, T0 + p, "stale uncharge start");
+	xl_window_uncharge(&w, st2);
+	ASSERT_U64_EQ(xl_window_count(&w, p, T0 + p + 2), 1,
+		      "current uncharge");
+}
+
+/*
+ * Another CPU may open a window with a clock reading a little ahead of
+ * ours: a hit whose `now` is slightly before `start` is inside that
+ * window, not in a new one.
+ */
+static void test_clock_behind_start(void)
+{
+	const __u64 p = NS_PER_S, start = T0 + 5 * NS_PER_MS;
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	struct xl_view v;
+
+	set_limit(&r, 0, 2, p, XL_ACT_DROP);
+	ASSERT_EQ(xl_charge(&r, &s, start), 0, "hit on the later clock");
+	ASSERT_U64_EQ(count(&r, &s, 0, start - 1), 1, "count 1 ns before");
+	ASSERT_U64_EQ(count(&r, &s, 0, T0), 1, "count 5 ms before");
+
+	ASSERT_EQ(xl_charge(&r, &s, T0), 0, "behind: allowed");
+	ASSERT_U64_EQ(s.win[0].start, start, "behind: same window");
+	ASSERT_U64_EQ(count(&r, &s, 0, T0), 2, "behind: counted");
+	v = view(&r, &s, 0, T0);
+	ASSERT_U64_EQ(v.remaining, 0, "behind: remaining");
+	ASSERT_U64_EQ(v.reset_ns, start + p, "behind: reset_ns");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 1), 1, "behind: third refused");
+	ASSERT_U64_EQ(s.win[0].start, start, "behind: still same window");
+	ASSERT_U64_EQ(count(&r, &s, 0, start + p - 1), 3, "count at end - 1");
+	ASSERT_U64_EQ(count(&r, &s, 0, start + p), 0, "count at end");
+
+	/* 0 means "no window": a clock reading 0 still opens one. */
+	memset(&s, 0, sizeof(s));
+	ASSERT_EQ(xl_charge(&r, &s, 0), 0, "now 0: allowed");
+	ASSERT_TRUE(s.win[0].start != 0, "now 0: window opened");
+	ASSERT_EQ(xl_charge(&r, &s, 0), 0, "now 0: second allowed");
+	ASSERT_EQ(xl_charge(&r, &s, 0), 1, "now 0: third refused");
+}
+
+/* ---- Threads ---------------------------------------------------------- */
+
+/* One hit as recorded by a thread: the window it landed in, its count. */
+struct rec {
+	__u64 start;
+	__u64 count;
+};
+
+struct race {
+	pthread_barrier_t barrier;
+	const struct xl_rule *rule;
+	struct xl_state *state; /* nkeys of them at one instant */
+	/* At one instant: every thread makes `hits` hits at `now` on each
+	 * key in turn, and counts what passed per key in allowed[]. */
+	__u64 now;
+	long hits;
+	int nkeys;
+	long *allowed;
+	/*
+	 * Across windows: the clock reads base + phase * step, plus a skew
+	 * per thread. Thread 0 makes per_window hits in each phase, then
+	 * moves the clock on; the others make up to twice as many in each
+	 * phase until it is done. The clock moves on only once every thread
+	 * has finished a hit begun in the current phase (seen[]): simulated
+	 * time runs far faster than real time, and a thread descheduled in
+	 * the middle of a hit must not wake up whole periods later, which no
+	 * CPU running XDP can do.
+	 */
+	int windows;
+	int phase;
+	int seen[NTHREADS];
+	int done;
+	long per_window;
+	__u64 base, step;
+	__u64 skew[NTHREADS];
+	bool window_charge; /* record (start, count) per hit */
+};
+
+struct racer {
+	pthread_t tid;
+	struct race *rc;
+	int id;
+	long allowed;
+	struct rec *recs;
+	long nrecs, cap;
+};
+
+static void *race_one_instant(void *arg)
+{
+	struct racer *me = arg;
+	struct race *rc = me->rc;
+	long i, n;
+	int k;
+
+	pthread_barrier_wait(&rc->barrier);
+	for (k = 0; k < rc->nkeys; k++) {
+		for (i = 0, n = 0; i < rc->hits; i++)
+			if (!xl_charge(rc->rule, &rc->state[k], rc->now))
+				n++;
+		__atomic_fetch_add(&rc->allowed[k], n, __ATOMIC_RELAXED);
+		me->allowed += n;
+	}
+	return NULL;
+}
+
+static void race_hit(struct racer *me, int phase)
+{
+	struct race *rc = me->rc;
+	__u64 now = rc->base + phase * rc->step + rc->skew[me->id];
+
+	if (rc->window_charge) {
+		struct rec *h = &me->recs[me->nrecs++];
+
+		h->count = xl_window_charge(&rc->state->win[0],
+					    rc->rule->limits[0].period_ns, now,
+					    &h->start);
+		if (h->count <= rc->rule->limits[0].amount)
+			me->allowed++;
+	} else if (!xl_charge(rc->rule, rc->state, now)) {
+		me->allowed++;
+	}
+	__atomic_store_n(&rc->seen[me->id], phase, __ATOMIC_RELEASE);
+}
+
+/* Wait until every thread has finished a hit begun in `phase`. */
+static void race_wait_phase(struct race *rc, int phase)
+{
+	int i;
+
+	for (i = 1; i < NTHREADS; i++)
+		while (__atomic_load_n(&rc->seen[i], __ATOMIC_ACQUIRE) < phase)
+			sched_yield();
+}
+
+static void *race_windows(void *arg)
+{
+	struct racer *me = arg;
+	struct race *rc = me->rc;
+	int k, last = 0;
+	long i, n = 0;
+
+	pthread_barrier_wait(&rc->barrier);
+	if (me->id == 0) {
+		for (k = 0; k < rc->windows; k++) {
+			if (k) {
+				race_wait_phase(rc, k - 1);
+				__atomic_store_n(&rc->phase, k,
+						 __ATOMIC_RELEASE);
+			}
+			for (i = 0; i < rc->per_window; i++)
+				race_hit(me, k);
+		}
+		__atomic_store_n(&rc->done, 1, __ATOMIC_RELEASE);
+		return NULL;
+	}
+	while (!__atomic_load_n(&rc->done, __ATOMIC_ACQUIRE) &&
+	       me->nrecs < me->cap) {
+		k = __atomic_load_n(&rc->phase, __ATOMIC_ACQUIRE);
+		if (k != last) {
+			last = k;
+			n = 0;
+		}
+		/* Enough in this window: wait for the next one, so as to
+		 * hit it as soon as it opens. */
+		if (n++ >= 2 * rc->per_window) {
+			sched_yield();
+			continue;
+		}
+		race_hit(me, k);
+	}
+	/* Out of room: no longer holds the clock back. */
+	__atomic_store_n(&rc->seen[me->id], INT_MAX, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* Run NTHREADS threads of fn on rc; returns the hits they allowed, or -1
+ * when the threads could not be run. */
+static long run_race(struct race *rc, void *(*fn)(void *), struct racer *racers)
+{
+	long allowed = 0;
+	int i, n = 0, err;
+
+	err = pthread_barrier_init(&rc->barrier, NULL, NTHREADS);
+	if (!ASSERT_OK(err, "pthread_barrier_init"))
+		return -1;
+	for (i = 0; i < NTHREADS; i++) {
+		rc->seen[i] = -1;
+		racers[i].rc = rc;
+		racers[i].id = i;
+		racers[i].allowed = 0;
+		racers[i].nrecs = 0;
+		err = pthread_create(&racers[i].tid, NULL, fn, &racers[i]);
+		if (!ASSERT_OK(err, "pthread_create"))
+			break;
+		n++;
+	}
+	if (n < NTHREADS) {
+		/* The barrier would never open: nothing to join. */
+		abort();
+	}
+	for (i = 0; i < n; i++) {
+		pthread_join(racers[i].tid, NULL);
+		allowed += racers[i].allowed;
+	}
+	pthread_barrier_destroy(&rc->barrier);
+	return allowed;
+}
+
+/* One limit, every thread hitting at the same instant: exactly `amount`
+ * hits pass and every hit is counted. */
+static void test_race_one_limit(void)
+{
+	static const __u64 amounts[] = { 1, 1000, 150000 };
+	const long per_thread = 50000, total = per_thread * NTHREADS;
+	struct racer racers[NTHREADS] = {};
+	unsigned int a;
+	char name[64];
+
+	for (a = 0; a < sizeof(amounts) / sizeof(amounts[0]); a++) {
+		long allowed, key_allowed = 0;
+		struct xl_rule r = {};
+		struct xl_state s = {};
+		struct race rc = {
+			.rule = &r,
+			.state = &s,
+			.now = T0,
+			.hits = per_thread,
+			.nkeys = 1,
+			.allowed = &key_allowed,
+		};
+
+		set_limit(&r, 0, amounts[a], 10 * NS_PER_S, XL_ACT_DROP);
+		allowed = run_race(&rc, race_one_instant, racers);
+		snprintf(name, sizeof(name), "amount %llu allowed",
+			 (ull)amounts[a]);
+		ASSERT_EQ(allowed, amounts[a], name);
+		snprintf(name, sizeof(name), "amount %llu counted",
+			 (ull)amounts[a]);
+		ASSERT_U64_EQ(count(&r, &s, 0, T0), total, name);
+		snprintf(name, sizeof(name), "amount %llu start",
+			 (ull)amounts[a]);
+		ASSERT_U64_EQ(s.win[0].start, T0, name);
+	}
+}
+
+/*
+ * Several limits at the same instant, on many keys in turn so that the
+ * threads meet at the last hit of many of them: exactly the smallest
+ * amount passes on each key; the tight limit counts every hit; the others
+ * count only the hits that passed, so the threads that lost the race for
+ * the last hit took their charges back.
+ */
+static void test_race_multi_limit(void)
+{
+	static const struct {
+		__u32 n;
+		__u64 amount[XL_MAX_LIMITS];
+		__u64 period_s[XL_MAX_LIMITS];
+		__u32 tight;
+		int keys;
+		long per_thread; /* on each key */
+	} cases[] = {
+		{ 2, { 1000, 300 }, { 10, 1 }, 1, 1, 50000 },
+		{ 2, { 30, 100 }, { 1, 10 }, 0, 256, 30 },
+		{ 4, { 500, 70, 90, 300 }, { 3600, 1, 10, 60 }, 1, 256, 70 },
+	};
+	const int nkeys = 256;
+	struct racer racers[NTHREADS] = {};
+	struct xl_state *states;
+	long *key_allowed;
+	unsigned int c;
+	char name[64];
+	int k;
+
+	states = calloc(nkeys, sizeof(*states));
+	key_allowed = calloc(nkeys, sizeof(*key_allowed));
+	if (!ASSERT_TRUE(states && key_allowed, "calloc"))
+		goto out;
+	for (c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		const __u64 min = cases[c].amount[cases[c].tight];
+		const __u64 total = cases[c].per_thread * NTHREADS;
+		int bad_allowed = 0, bad_count = 0;
+		struct xl_rule r = {};
+		struct race rc = {
+			.rule = &r,
+			.state = states,
+			.now = T0,
+			.hits = cases[c].per_thread,
+			.nkeys = cases[c].keys,
+			.allowed = key_allowed,
+		};
+		__u32 i;
+
+		memset(states, 0, nkeys * sizeof(*states));
+		memset(key_allowed, 0, nkeys * sizeof(*key_allowed));
+		for (i = 0; i < cases[c].n; i++)
+			set_limit(&r, i, cases[c].amount[i],
+				  cases[c].period_s[i] * NS_PER_S, XL_ACT_DROP);
+		if (run_race(&rc, race_one_instant, racers) < 0)
+			break;
+		for (k = 0; k < cases[c].keys; k++) {
+			if ((__u64)key_allowed[k] != min && !bad_allowed++)
+				fprintf(stderr, "  key %d: %ld allowed\n", k,
+					key_allowed[k]);
+			for (i = 0; i < cases[c].n; i++) {
+				__u64 want = i == cases[c].tight ? total : min;
+				__u64 got = count(&r, &states[k], i, T0);
+
+				if (got != want && !bad_count++)
+					fprintf(stderr,
+						"  key %d limit %u: %llu\n", k,
+						i, (ull)got);
+			}
+		}
+		snprintf(name, sizeof(name), "case %u: keys not allowing %llu",
+			 c, (ull)min);
+		ASSERT_EQ(bad_allowed, 0, name);
+		snprintf(name, sizeof(name), "case %u: keys with a wrong count",
+			 c);
+		ASSERT_EQ(bad_count, 0, name);
+	}
+out:
+	free(states);
+	free(key_allowed);
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->count != y->count)
+		return x->count < y->count ? -1 : 1;
+	return 0;
+}
+
+/*
+ * Check the hits of a run across windows, one limit: every hit landed in
+ * a window (a hit that passed uncounted, *startp == 0, is one more than
+ * the amount let through), one window per step of the clock, no two hits
+ * got the same count in a window (none lost), and each window let exactly
+ * `amount` hits through (each got at least per_window hits before the
+ * clock moved on).
+ */
+static void check_windows(struct race *rc, struct racer *racers,
+			  const char *what)
+{
+	const __u64 amount = rc->rule->limits[0].amount;
+	const __u64 p = rc->rule->limits[0].period_ns;
+	long n = 0, i, j, uncounted = 0, dups = 0, last_hits = 0;
+	__u64 max_skew = 0, last_start = 0;
+	int windows = 0, bad_allowed = 0, bad_start = 0;
+	struct rec *all;
+	char name[128];
+
+	for (i = 0; i < NTHREADS; i++) {
+		n += racers[i].nrecs;
+		if (rc->skew[i] > max_skew)
+			max_skew = rc->skew[i];
+	}
+	all = malloc(n * sizeof(*all));
+	if (!ASSERT_TRUE(all != NULL, "malloc"))
+		return;
+	for (i = 0, j = 0; i < NTHREADS; i++) {
+		memcpy(all + j, racers[i].recs, racers[i].nrecs * sizeof(*all));
+		j += racers[i].nrecs;
+	}
+	qsort(all, n, sizeof(*all), rec_cmp);
+
+	for (i = 0; i < n;) {
+		__u64 start = all[i].start, lo, allowed = 0;
+
+		if (start == 0) {
+			uncounted++;
+			i++;
+			continue;
+		}
+		lo = rc->base + windows * rc->step;
+		if (start < lo || start > lo + max_skew) {
+			if (!bad_start++)
+				fprintf(stderr, "  window %d starts at %llu\n",
+					windows, (ull)start);
+		}
+		for (j = i; j < n && all[j].start == start; j++) {
+			if (j > i && all[j].count == all[j - 1].count)
+				dups++;
+			if (all[j].count <= amount)
+				allowed++;
+		}
+		if (allowed != amount && !bad_allowed++)
+			fprintf(stderr, "  window %d: %llu allowed of %ld\n",
+				windows, (ull)allowed, j - i);
+		last_start = start;
+		last_hits = j - i;
+		windows++;
+		i = j;
+	}
+	snprintf(name, sizeof(name), "%s: hits passed uncounted", what);
+	ASSERT_EQ(uncounted, 0, name);
+	snprintf(name, sizeof(name), "%s: windows", what);
+	ASSERT_EQ(windows, rc->windows, name);
+	snprintf(name, sizeof(name), "%s: windows at a wrong start", what);
+	ASSERT_EQ(bad_start, 0, name);
+	snprintf(name, sizeof(name), "%s: hits sharing a count", what);
+	ASSERT_EQ(dups, 0, name);
+	snprintf(name, sizeof(name), "%s: windows not allowing the amount",
+		 what);
+	ASSERT_EQ(bad_allowed, 0, name);
+	/* Nothing rolled the last window over: its count is its hits. */
+	snprintf(name, sizeof(name), "%s: last window count", what);
+	ASSERT_U64_EQ(xl_window_count(&rc->state->win[0], p, last_start),
+		      last_hits, name);
+	free(all);
+}
+
+/*
+ * Threads hit one key while the clock crosses window boundaries, with and
+ * without a skew between their clocks (some then open a window that the
+ * others see as starting a little in their future).
+ */
+static void test_race_rollover(void)
+{
+	static const __u64 skews[][NTHREADS] = {
+		{ 0, 0, 0, 0 },
+		{ 0, 1000, 2000, 3000 },
+		{ 3000, 0, 2000, 1000 },
+	};
+	const long cap = 400000;
+	struct racer racers[NTHREADS] = {};
+	unsigned int k, round;
+	char name[64];
+	int i;
+
+	for (i = 0; i < NTHREADS; i++) {
+		racers[i].cap = cap;
+		racers[i].recs = calloc(cap, sizeof(struct rec));
+		if (!ASSERT_TRUE(racers[i].recs != NULL, "calloc"))
+			goto out;
+	}
+	for (k = 0; k < sizeof(skews) / sizeof(skews[0]); k++) {
+		for (round = 0; round < 3; round++) {
+			struct xl_rule r = {};
+			struct xl_state s = {};
+			struct race rc = {
+				.rule = &r,
+				.state = &s,
+				.windows = 12,
+				.per_window = 400,
+				.base = T0,
+				/* more than the skews apart: every clock
+				 * sees each step as a new window */
+				.step = NS_PER_S + NS_PER_MS,
+				.window_charge = true,
+			};
+			long allowed;
+
+			memcpy(rc.skew, skews[k], sizeof(rc.skew));
+			set_limit(&r, 0, 100, NS_PER_S, XL_ACT_DROP);
+			allowed = run_race(&rc, race_windows, racers);
+			snprintf(name, sizeof(name), "skew %u round %u", k,
+				 round);
+			check_windows(&rc, racers, name);
+			snprintf(name, sizeof(name),
+				 "skew %u round %u allowed in all", k, round);
+			ASSERT_EQ(allowed, rc.windows * 100, name);
+		}
+	}
+out:
+	for (i = 0; i < NTHREADS; i++)
+		free(racers[i].recs);
+}
+
+/*
+ * The same through xl_charge, with one limit and with a short limit that
+ * rolls over under a long one: each short window lets `amount` through,
+ * and the long limit counts exactly the hits that passed.
+ */
+static void test_race_rollover_charge(void)
+{
+	struct racer racers[NTHREADS] = {};
+	unsigned int nlimits, round;
+	char name[64];
+	int i;
+
+	for (i = 0; i < NTHREADS; i++)
+		racers[i].cap = 400000;
+	for (nlimits = 1; nlimits <= 2; nlimits++) {
+		for (round = 0; round < 3; round++) {
+			struct xl_rule r = {};
+			struct xl_state s = {};
+			struct race rc = {
+				.rule = &r,
+				.state = &s,
+				.windows = 12,
+				.per_window = 400,
+				.base = T0,
+				.step = NS_PER_S + NS_PER_MS,
+				.skew = { 0, 1000, 2000, 3000 },
+			};
+			__u64 end = T0 + (rc.windows - 1) * rc.step;
+			long allowed;
+
+			set_limit(&r, 0, 100, NS_PER_S, XL_ACT_DROP);
+			if (nlimits == 2)
+				set_limit(&r, 1, 1000000, 3600 * NS_PER_S,
+					  XL_ACT_DROP);
+			allowed = run_race(&rc, race_windows, racers);
+			snprintf(name, sizeof(name),
+				 "%u limits round %u allowed", nlimits, round);
+			ASSERT_EQ(allowed, rc.windows * 100, name);
+			if (nlimits == 2) {
+				snprintf(name, sizeof(name),
+					 "%u limits round %u long count",
+					 nlimits, round);
+				ASSERT_U64_EQ(count(&r, &s, 1, end), allowed,
+					      name);
+			}
+		}
+	}
+}
+
+int main(void)
+{
+	RUN_TEST(worked_example);
+	RUN_TEST(fixed_window);
+	RUN_TEST(zero_amount);
+	RUN_TEST(multi_charge);
+	RUN_TEST(multi_no_leak);
+	RUN_TEST(report_index);
+	RUN_TEST(model_four_limits);
+	RUN_TEST(rollover_independent);
+	RUN_TEST(uncharge);
+	RUN_TEST(clock_behind_start);
+	RUN_TEST(race_one_limit);
+	RUN_TEST(race_multi_limit);
+	RUN_TEST(race_rollover);
+	RUN_TEST(race_rollover_charge);
+	return test_summary();
+}
