@@ -118,8 +118,9 @@ bool xl_addr_is_v4(const uint8_t addr[16]);
 double xl_mono_to_utc(uint64_t mono_ns);
 uint64_t xl_mono_now(void);
 
-/* json_object_array_sort() order of objects by their "port" member. */
-int xl_json_by_port(const void *a, const void *b);
+/* Every rule, by port: [{"port", "limits": [{"limit", "amount", "period",
+ * "action"}]}], as `limit list --json` and `status --json` print them. */
+struct json_object *xl_rules_json(int rules_fd);
 
 /* Prints a JSON value on stdout with a newline, and frees it. */
 void xl_json_print(struct json_object *o);

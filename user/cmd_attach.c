@@ -755,7 +755,6 @@ int cmd_status(int argc, char **argv)
 	struct xl_config cfg = {};
 	struct xl_maps m;
 	bool json = false;
-	__u16 port, cur, *prev = NULL;
 	int c, n, i, err;
 
 	optind = 0;
@@ -810,28 +809,7 @@ int cmd_status(int argc, char **argv)
 		json_object_array_add(ifs, e);
 	}
 	json_object_object_add(o, "interfaces", ifs);
-	rules = json_object_new_array();
-	while (!bpf_map_get_next_key(m.fd[XL_M_RULES], prev, &port)) {
-		struct xl_rule r;
-		struct json_object *e, *ls;
-		char text[96];
-		__u32 k;
-
-		cur = port;
-		prev = &cur;
-		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
-			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "port", json_object_new_int(port));
-		ls = json_object_new_array();
-		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
-			xl_format_rule_limit(&r.limits[k], text, sizeof(text));
-			json_object_array_add(ls, json_object_new_string(text));
-		}
-		json_object_object_add(e, "limits", ls);
-		json_object_array_add(rules, e);
-	}
-	json_object_array_sort(rules, xl_json_by_port);
+	rules = xl_rules_json(m.fd[XL_M_RULES]);
 	json_object_object_add(o, "rules", rules);
 	json_object_object_add(o, "allow", json_object_new_int64(nallow));
 	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
@@ -867,8 +845,10 @@ int cmd_status(int argc, char **argv)
 			for (k = 0; k < json_object_array_length(ls); k++)
 				printf("%s%s", k ? "; " : "",
 				       json_object_get_string(
-					       json_object_array_get_idx(ls,
-									 k)));
+					       json_object_object_get(
+						       json_object_array_get_idx(
+							       ls, k),
+						       "limit")));
 			printf("\n");
 		}
 		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);

@@ -295,7 +295,6 @@ out_unlock:
 static int limit_list(int argc, char **argv)
 {
 	struct json_object *arr;
-	__u16 port, cur, *prev = NULL;
 	struct xl_maps m;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
 	int err;
@@ -313,45 +312,8 @@ static int limit_list(int argc, char **argv)
 	err = xl_maps_open(&m, "limit list");
 	if (err)
 		return err;
-	arr = json_object_new_array();
-	while (!bpf_map_get_next_key(m.fd[XL_M_RULES], prev, &port)) {
-		struct json_object *e, *ls;
-		struct xl_rule r;
-		__u32 k;
-
-		cur = port;
-		prev = &cur;
-		if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &r))
-			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "port", json_object_new_int(port));
-		ls = json_object_new_array();
-		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
-			struct json_object *l = json_object_new_object();
-			char text[96];
-
-			xl_format_rule_limit(&r.limits[k], text, sizeof(text));
-			json_object_object_add(l, "limit",
-					       json_object_new_string(text));
-			json_object_object_add(
-				l, "amount",
-				json_object_new_uint64(r.limits[k].amount));
-			json_object_object_add(
-				l, "period",
-				json_object_new_uint64(r.limits[k].period_ns /
-						       XL_NSEC_PER_SEC));
-			json_object_object_add(
-				l, "action",
-				json_object_new_string(
-					xl_action_name(r.limits[k].action)));
-			json_object_array_add(ls, l);
-		}
-		json_object_object_add(e, "limits", ls);
-		json_object_array_add(arr, e);
-	}
+	arr = xl_rules_json(m.fd[XL_M_RULES]);
 	xl_maps_close(&m);
-	/* The map walks in hash order: show ports in order. */
-	json_object_array_sort(arr, xl_json_by_port);
 	if (json) {
 		xl_json_print(arr);
 		return XL_EXIT_OK;

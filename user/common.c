@@ -358,12 +358,59 @@ double xl_mono_to_utc(uint64_t mono_ns)
 	       ((double)mono_ns - (double)mono) / 1e9;
 }
 
-int xl_json_by_port(const void *a, const void *b)
+/* json_object_array_sort() order of objects by their "port" member. */
+static int xl_json_by_port(const void *a, const void *b)
 {
 	const struct json_object *const *x = a, *const *y = b;
 
 	return json_object_get_int(json_object_object_get(*x, "port")) -
 	       json_object_get_int(json_object_object_get(*y, "port"));
+}
+
+struct json_object *xl_rules_json(int rules_fd)
+{
+	struct json_object *arr = json_object_new_array();
+	__u16 port, cur, *prev = NULL;
+
+	while (!bpf_map_get_next_key(rules_fd, prev, &port)) {
+		struct json_object *e, *ls;
+		struct xl_rule r;
+		__u32 k;
+
+		cur = port;
+		prev = &cur;
+		if (bpf_map_lookup_elem(rules_fd, &port, &r))
+			continue;
+		e = json_object_new_object();
+		json_object_object_add(e, "port", json_object_new_int(port));
+		ls = json_object_new_array();
+		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
+			struct json_object *l = json_object_new_object();
+			const struct xl_limit *lim = &r.limits[k];
+			char text[96];
+
+			xl_format_rule_limit(lim, text, sizeof(text));
+			json_object_object_add(l, "limit",
+					       json_object_new_string(text));
+			json_object_object_add(
+				l, "amount",
+				json_object_new_uint64(lim->amount));
+			json_object_object_add(
+				l, "period",
+				json_object_new_uint64(lim->period_ns /
+						       XL_NSEC_PER_SEC));
+			json_object_object_add(
+				l, "action",
+				json_object_new_string(
+					xl_action_name(lim->action)));
+			json_object_array_add(ls, l);
+		}
+		json_object_object_add(e, "limits", ls);
+		json_object_array_add(arr, e);
+	}
+	/* The map walks in hash order: show ports in order. */
+	json_object_array_sort(arr, xl_json_by_port);
+	return arr;
 }
 
 void xl_json_print(struct json_object *o)

@@ -344,7 +344,7 @@ assert_eq "$(jget '[d["interfaces"][0][k] for k in ("name", "ifindex", "mode")]'
 assert_match "$(jget 'd["prog_id"]' <<<"$STATUS")" "^[1-9][0-9]*$" "status --json: program id"
 assert_eq "$(jget 'd["interfaces"][0]["prog_id"] == d["prog_id"]' <<<"$STATUS")" true \
 	"status --json: the interface runs xlimit's program"
-assert_eq "$(jget 'sorted([r["port"], r["limits"]] for r in d["rules"])' <<<"$STATUS")" \
+assert_eq "$(jget 'sorted([r["port"], [l["limit"] for l in r["limits"]]] for r in d["rules"])' <<<"$STATUS")" \
 	'[[0,["1000 per 1 second"]],[80,["3 per 1 minute"]],[81,["2 per 1 minute"]],[8000,["20 per 1 minute"]]]' \
 	"status --json: rules"
 assert_eq "$(jget '[d["allow"], d["deny"]]' <<<"$STATUS")" "[7,2]" "status --json: list sizes"
