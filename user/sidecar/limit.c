@@ -287,8 +287,8 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 			d->verdict = SC_OVER;
 		return;
 	}
-	/* A read: the SYN was refused by every limit it ran past (a refused
-	 * hit is charged only to the limits it breaches). */
+	/* A read: the SYN's hit is in the counts, so a count past the
+	 * amount means this connection ran past that limit. */
 	for (i = 0; i < c->nlimits; i++) {
 		if (c->lim[i].count > c->lim[i].amount) {
 			d->verdict = SC_OVER;
