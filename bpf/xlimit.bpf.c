@@ -73,13 +73,7 @@ int xlimit_query(struct xl_query *q)
 #pragma unroll
 	for (i = 0; i < XL_MAX_LIMITS; i++) {
 		q->limits[i] = d.rule->limits[i];
-		if (d.state) {
-			q->win[i].start = XL_READ(d.state->win[i].start);
-			q->win[i].tagcount = XL_READ(d.state->win[i].tagcount);
-		} else {
-			q->win[i].start = 0;
-			q->win[i].tagcount = 0;
-		}
+		q->win[i].word = d.state ? XL_READ(d.state->win[i].word) : 0;
 	}
 	return 0;
 }

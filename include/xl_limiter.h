@@ -6,14 +6,36 @@
  * query` and the sidecar) and into the unit tests, which drive it with a
  * simulated clock and with many threads. It calls no BPF helper.
  *
+ * A window is one 64-bit word: start << 24 | count, the start in units of
+ * 2^20 ns (the first hit's monotonic time rounded down: a window may end
+ * up to 1.05 ms before first hit + period; periods are whole seconds, so
+ * two windows of one limit never share a start). 0 is no window.
+ *
  * Concurrency: XDP runs on every CPU at once and an LRU hash value cannot
- * hold a bpf_spin_lock, so every update is one atomic instruction. A
- * window is two words: `start` and `tagcount` = tag(start) << 40 | count.
- * A hit inside the window is one atomic add on `tagcount`; the tag in the
- * value it returns says which window the hit landed in, so a hit racing a
- * roll-over is never counted in a window it did not see. A roll-over is a
- * compare-and-swap on `start` (one CPU wins) followed by an exchange that
- * sets `tagcount` to the new tag and a count of 1.
+ * hold a bpf_spin_lock, so every update is one atomic instruction on the
+ * word, and the word is all there is to agree on:
+ *  - A hit inside the window is one fetch-and-add. The old word it returns
+ *    names the window the hit landed in and the count before it, so the
+ *    hit knows its place even if the window changed since it looked.
+ *  - A roll-over is one compare-and-swap from the expired word it read to
+ *    (now, 1): one CPU wins; a loser, and a CPU whose add or uncharge
+ *    moved the word under it, reads again and retries.
+ *  - An add racing a roll-over lands either before the swap (the swap then
+ *    fails and is retried: the stale count changes nothing) or after it,
+ *    and then counts in the new window, which is where a hit at this time
+ *    belongs. No hit is lost and none counts in a window it cannot see.
+ *  - An add that lands in a word describing no live window (0, when the
+ *    LRU recycled the element under us) is retried like a failed swap.
+ *  - Taking a hit back is a compare-and-swap that decrements only while
+ *    the word still holds the window it was charged in with a count > 0.
+ *  - The 24-bit count must never carry into the start. xl_charge() adds
+ *    to a window only when its count was at most the amount: once over,
+ *    a hit is refused without an add (a count past amount + 1 changes no
+ *    remaining and no verdict). The adds that had read "at most the
+ *    amount" when another took the count over are one per CPU at most
+ *    (XDP and tc run in softirq; the sleepable syscall program adds its
+ *    few concurrent callers), so the count stays within amount + 2^16,
+ *    which XL_AMOUNT_MAX leaves room for.
  */
 #ifndef XL_LIMITER_H
 #define XL_LIMITER_H
@@ -36,22 +58,35 @@
 
 #define XL_READ(x) (*(volatile __typeof__(x) *)&(x))
 
-#define XL_COUNT_BITS 40
+#define XL_COUNT_BITS 24
 #define XL_COUNT_MASK ((1ULL << XL_COUNT_BITS) - 1)
+#define XL_UNIT_SHIFT 20 /* a window starts on a multiple of 2^20 ns */
 #define XL_RETRIES 4
 
-/* The tag of a window: bits of its start time. Two consecutive windows
- * start at least one second apart, so their tags differ (1 s > 2^20 ns).
- * XXX: tags repeat every 2^44 ns (4.9 hours); a hit delayed by exactly
- * that long between two instructions would be misplaced. */
-xl_inline __u64 xl_tag(__u64 start)
+/* The start, in ns, of the window a word holds (0: none). */
+xl_inline __u64 xl_word_start(__u64 word)
 {
-	return ((start >> 20) & 0xffffffULL) << XL_COUNT_BITS;
+	return (word >> XL_COUNT_BITS) << XL_UNIT_SHIFT;
+}
+
+xl_inline __u64 xl_word_count(__u64 word)
+{
+	return word & XL_COUNT_MASK;
+}
+
+/* The word of a window opened at `now` with `count` hits. A clock reading
+ * below one unit opens it at unit 1, since start 0 means "no window".
+ * XXX: after 2^60 ns (36 years) of uptime the start wraps to 0. */
+xl_inline __u64 xl_word_open(__u64 now, __u64 count)
+{
+	__u64 units = now >> XL_UNIT_SHIFT;
+
+	return (units ? units : 1) << XL_COUNT_BITS | count;
 }
 
 /* A window that has never started, or whose period has run out by `now`.
- * `now` may be slightly behind `start` when another CPU opened the window
- * with a later clock reading: that is inside the window. */
+ * `now` may be behind `start` when another CPU opened the window with a
+ * later clock reading: that is inside the window. */
 xl_inline int xl_expired(__u64 start, __u64 period, __u64 now)
 {
 	return start == 0 || (now >= start && now - start >= period);
@@ -61,68 +96,47 @@ xl_inline int xl_expired(__u64 start, __u64 period, __u64 now)
 xl_inline __u64 xl_window_count(const struct xl_window *w, __u64 period,
 				__u64 now)
 {
-	__u64 start = XL_READ(w->start);
-	__u64 tc = XL_READ(w->tagcount);
+	__u64 word = XL_READ(w->word);
 
-	if (xl_expired(start, period, now))
+	if (xl_expired(xl_word_start(word), period, now))
 		return 0;
-	/* A roll-over between the two reads: the new window has 0 or 1. */
-	if ((tc & ~XL_COUNT_MASK) != xl_tag(start))
-		return 0;
-	return tc & XL_COUNT_MASK;
+	return xl_word_count(word);
 }
 
 /* Count one hit at `now`. Returns the window's count including this hit
- * and stores the window's start in *startp (for xl_window_uncharge). */
+ * and stores the window's start (ns) in *startp for xl_window_uncharge;
+ * 0 there means the hit was not counted. The caller keeps the count below
+ * 2^24 (see xl_charge). */
 xl_global __u64 xl_window_charge(struct xl_window *w, __u64 period, __u64 now,
 				 __u64 *startp)
 {
 	int i;
 
-	if (!w || !startp)
+	if (!w || !startp) /* a global function's pointers may be NULL */
 		return 1;
-	if (now == 0) /* 0 means "no window"; a clock never reads it */
-		now = 1;
 	for (i = 0; i < XL_RETRIES; i++) {
-		__u64 start = XL_READ(w->start);
-		__u64 old, stale, tc;
+		__u64 old = XL_READ(w->word), fresh;
 
-		if (xl_expired(start, period, now)) {
-			if (__sync_val_compare_and_swap(&w->start, start,
-							now) != start)
-				continue; /* another CPU rolled it over */
-			stale = xl_tag(start);
-			start = now;
-		} else {
-			/* XDP runs on all CPUs at once, so this add is
-			 * atomic. */
-			old = __sync_fetch_and_add(&w->tagcount, 1);
-			if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
-				*startp = start;
-				return (old & XL_COUNT_MASK) + 1;
-			}
-			/* The window rolled over after we read `start`. If
-			 * the new tag is in place, the hit counts there. */
-			start = XL_READ(w->start);
-			if ((old & ~XL_COUNT_MASK) == xl_tag(start)) {
-				*startp = start;
-				return (old & XL_COUNT_MASK) + 1;
-			}
-			stale = old & ~XL_COUNT_MASK;
-		}
-		/* `start` is a new window whose tag is not in place yet (the
-		 * word still has the `stale` one): the first CPU to get
-		 * here, the one that moved `start` or any other, puts it in
-		 * with its own hit as the count. That wipes the adds that
-		 * landed on the old word meanwhile; their CPUs retry. */
-		tc = XL_READ(w->tagcount);
-		if ((tc & ~XL_COUNT_MASK) != stale)
-			continue; /* in place now, or moved on */
-		if (__sync_val_compare_and_swap(&w->tagcount, tc,
-						xl_tag(start) | 1) == tc) {
-			*startp = start;
+		if (xl_expired(xl_word_start(old), period, now)) {
+			/* One CPU moves the word on; the others retry and
+			 * add to the window it opened. */
+			fresh = xl_word_open(now, 1);
+			if (__sync_val_compare_and_swap(&w->word, old, fresh) !=
+			    old)
+				continue;
+			*startp = xl_word_start(fresh);
 			return 1;
 		}
+		/* XDP runs on all CPUs at once, so this add is atomic. The
+		 * word it returns says which window the hit counted in: the
+		 * one we read, or one another CPU opened since. */
+		old = __sync_fetch_and_add(&w->word, 1);
+		if (!xl_expired(xl_word_start(old), period, now)) {
+			*startp = xl_word_start(old);
+			return xl_word_count(old) + 1;
+		}
+		/* The add went into a dead word: count again in a live
+		 * one (the stray unit goes with the dead window). */
 	}
 	/* XXX: only reachable if the word changed under every one of our
 	 * four rounds; the hit passes uncounted rather than spin. */
@@ -140,12 +154,14 @@ xl_global int xl_window_uncharge(struct xl_window *w, __u64 start)
 	if (!w) /* a global function's pointers may be NULL */
 		return 0;
 	for (i = 0; i < XL_RETRIES; i++) {
-		__u64 tc = XL_READ(w->tagcount);
+		__u64 word = XL_READ(w->word);
 
-		if (start == 0 || (tc & ~XL_COUNT_MASK) != xl_tag(start) ||
-		    (tc & XL_COUNT_MASK) == 0)
+		/* A count of 0 must not borrow from the start bits. */
+		if (start == 0 || xl_word_start(word) != start ||
+		    xl_word_count(word) == 0)
 			return 0;
-		if (__sync_val_compare_and_swap(&w->tagcount, tc, tc - 1) == tc)
+		if (__sync_val_compare_and_swap(&w->word, word, word - 1) ==
+		    word)
 			return 1;
 	}
 	return 0;
@@ -168,12 +184,14 @@ xl_inline __u32 xl_nlimits(const struct xl_rule *r)
  * drop limit leaves the drop limit to stop a flood (§4). Two CPUs can both
  * see room for one last hit; the atomic add settles which one got it, and
  * the loser's charges to the limits it did not breach are taken back.
+ * A window already past its amount is not added to (see the top of this
+ * file): the hit breaches that limit without a charge.
  */
 xl_global __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
 			  __u64 now)
 {
 	__u64 starts[XL_MAX_LIMITS] = {};
-	__u32 n, all, peek = 0, over = 0, drop = 0, todo, charged = 0, pass;
+	__u32 n, all, peek = 0, full = 0, drop = 0, todo, charged, over, pass;
 	__u32 i;
 
 	if (!r || !s) /* a global function's pointers may be NULL */
@@ -182,15 +200,22 @@ xl_global __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
 	all = (1U << n) - 1;
 
 	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		__u64 c;
+
 		if (i >= n)
 			break;
 		if (r->limits[i].action == XL_ACT_DROP)
 			drop |= 1U << i;
-		if (xl_window_count(&s->win[i], r->limits[i].period_ns, now) >=
-		    r->limits[i].amount)
+		c = xl_window_count(&s->win[i], r->limits[i].period_ns, now);
+		if (c >= r->limits[i].amount)
 			peek |= 1U << i;
+		if (c > r->limits[i].amount)
+			full |= 1U << i;
 	}
-	todo = (peek & drop) ? peek : all;
+	/* A full window is over and stays so for this hit: done with it. */
+	over = full;
+	charged = full;
+	todo = ((peek & drop) ? peek : all) & ~full;
 	for (pass = 0; pass < 2; pass++) {
 		for (i = 0; i < XL_MAX_LIMITS; i++) {
 			if (!(todo & (1U << i)))
@@ -242,14 +267,15 @@ xl_inline void xl_view_limit(const struct xl_limit *l,
 			     const struct xl_window *w, __u64 now,
 			     struct xl_view *v)
 {
-	__u64 count = xl_window_count(w, l->period_ns, now);
-	__u64 start = XL_READ(w->start);
+	/* One read: count and start of the same window. */
+	__u64 word = XL_READ(w->word);
+	__u64 start = xl_word_start(word);
+	int open = !xl_expired(start, l->period_ns, now);
+	__u64 count = open ? xl_word_count(word) : 0;
 
 	v->amount = l->amount;
 	v->remaining = count >= l->amount ? 0 : l->amount - count;
-	v->reset_ns = xl_expired(start, l->period_ns, now) ?
-			      now + l->period_ns :
-			      start + l->period_ns;
+	v->reset_ns = (open ? start : now) + l->period_ns;
 }
 
 /* The limit to report in headers (SEMANTICS.md §2): the first breached

@@ -30,9 +30,12 @@
 #define XL_LIST_MAX 65536 /* entries in each of the allow and deny lists */
 #define XL_STATE_DEFAULT 262144 /* tracked (source, port) keys, default */
 
-/* The largest amount a limit may have: the window counter is 40 bits wide
- * (see xl_limiter.h) and must be able to run past the amount. */
-#define XL_AMOUNT_MAX 4294967295ULL
+/* The largest amount a limit may have. A window's count is 24 bits wide and
+ * must be able to run past the amount: a hit is added only while the count
+ * is at most the amount, and each CPU has at most one such hit in flight,
+ * so the count stays at most amount + the number of CPUs: 2^16 of them
+ * fit (see xl_limiter.h). */
+#define XL_AMOUNT_MAX ((1ULL << 24) - (1ULL << 16) - 1)
 /* The longest period, in seconds, whose length in ns fits in 64 bits. */
 #define XL_PERIOD_MAX_S 18446744073ULL
 #define XL_NSEC_PER_SEC 1000000000ULL
@@ -71,33 +74,32 @@ struct xl_key {
 };
 _Static_assert(sizeof(struct xl_key) == 20, "xl_key layout");
 
-/* One fixed window: `start` is the monotonic ns of the window's first hit
- * (0 = no window yet); `tagcount` holds a 24-bit tag derived from `start`
- * above a 40-bit hit count, so that one atomic add both counts and tells
- * which window it counted in (see xl_limiter.h). */
+/* One fixed window in one 64-bit word, so that a single atomic add both
+ * counts a hit and tells which window it counted in (see xl_limiter.h):
+ * the window's start in units of 2^20 ns (monotonic ns >> 20, about
+ * 1.05 ms; 40 bits last 36 years of uptime) above a 24-bit hit count.
+ * A word of 0 is no window. */
 struct xl_window {
-	__u64 start;
 	union {
-		__u64 tagcount; /* the word the atomics work on */
+		__u64 word; /* the word the atomics work on */
 		struct { /* the same word, named for bpftool's dump */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			__u64 count : 40;
-			__u64 tag : 24;
+			__u64 count : 24;
+			__u64 start : 40;
 #else
-			__u64 tag : 24;
-			__u64 count : 40;
+			__u64 start : 40;
+			__u64 count : 24;
 #endif
 		};
 	};
 };
-_Static_assert(sizeof(struct xl_window) == 16, "xl_window layout");
+_Static_assert(sizeof(struct xl_window) == 8, "xl_window layout");
 
 /* xl_state value: one window per limit of the port's rule, by position. */
 struct xl_state {
 	struct xl_window win[XL_MAX_LIMITS];
 };
-_Static_assert(sizeof(struct xl_state) == 16 * XL_MAX_LIMITS,
-	       "xl_state layout");
+_Static_assert(sizeof(struct xl_state) == 8 * XL_MAX_LIMITS, "xl_state layout");
 
 /* xl_allow and xl_deny: LPM tries over IPv6-sized keys, IPv4 stored
  * v4-mapped (prefix length + 96). The value is unused (always 1). */
@@ -166,7 +168,7 @@ struct xl_query {
 	struct xl_window win[XL_MAX_LIMITS]; /* state after the operation */
 };
 _Static_assert(sizeof(struct xl_query) ==
-		       56 + 24 * XL_MAX_LIMITS + 16 * XL_MAX_LIMITS,
+		       56 + 24 * XL_MAX_LIMITS + 8 * XL_MAX_LIMITS,
 	       "xl_query layout");
 
 #endif /* XLIMIT_H */

@@ -17,7 +17,7 @@ Method: \`build/bench/microbench --repeat $REPEAT\` (tests/bench/microbench.c).
 Each row runs one crafted frame $REPEAT times inside the kernel with
 \`bpf_prog_test_run_opts\`, 5 rounds, median of the kernel's own
 per-run average (\`duration\`), so no syscall cost is in it. xlimit runs
-with port 80 limited to 4294967295 per hour (the hot source is never over),
+with port 80 limited to 16711679 per hour (the hot source is never over),
 port 81 to 1 per hour (its source is over after the first SYN), no rule
 for port 82 nor port 0, and one allow-list entry (198.18.0.9). Frames are
 IPv4 with 198.18.0.0/15 sources unless the row says IPv6. test_run repeats

@@ -275,8 +275,13 @@ int main(int argc, char **argv)
 		case 'r':
 			errno = 0;
 			repeat = strtoul(optarg, &end, 10);
-			if (errno || *end || !repeat) {
-				fprintf(stderr, "microbench: bad --repeat\n");
+			/* The hot source must stay within port 80's limit
+			 * for all its rounds. */
+			if (errno || *end || !repeat ||
+			    (__u64)repeat * ROUNDS > XL_AMOUNT_MAX) {
+				fprintf(stderr,
+					"microbench: bad --repeat (1 to %llu)\n",
+					XL_AMOUNT_MAX / ROUNDS);
 				return 2;
 			}
 			break;

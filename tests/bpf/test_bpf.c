@@ -186,7 +186,8 @@ static const struct tcase cases[] = {
 		.steps = { SEND(2, PASS, .dport = 80),
 			   SEND(3, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 5, [PASSED] = 2, [DROPPED] = 3) },
-		.state = { STATE(PKT_SRC4, 80, 5) },
+		/* counted up to amount + 1; past it, refused without an add */
+		.state = { STATE(PKT_SRC4, 80, 3) },
 		.nstate = 1,
 	},
 	{
@@ -194,7 +195,7 @@ static const struct tcase cases[] = {
 		.rules = { RULE(80, 3, LIM(0, 30, DROP)) },
 		.steps = { SEND(2, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2) },
-		.state = { STATE(PKT_SRC4, 80, 2) },
+		.state = { STATE(PKT_SRC4, 80, 1) },
 		.nstate = 1,
 	},
 	{
@@ -203,7 +204,7 @@ static const struct tcase cases[] = {
 		.steps = { SEND(3, PASS, .dport = 80) },
 		.stats = { STATS(
 			3, [SEEN] = 3, [PASSED] = 1, [OVER_PASSED] = 2) },
-		.state = { STATE(PKT_SRC4, 80, 3) },
+		.state = { STATE(PKT_SRC4, 80, 2) },
 		.nstate = 1,
 	},
 	{
@@ -251,7 +252,8 @@ static const struct tcase cases[] = {
 			   SEND(2, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 7, [PASSED] = 3, [OVER_PASSED] = 2,
 				 [DROPPED] = 2) },
-		.state = { STATE(PKT_SRC4, 80, 7, 7) },
+		/* limit 0 stops at 4, limit 1 at 6: amount + 1 each */
+		.state = { STATE(PKT_SRC4, 80, 4, 6) },
 		.nstate = 1,
 	},
 	{
@@ -260,8 +262,9 @@ static const struct tcase cases[] = {
 		.seed = { { PKT_SRC4, 80, { { 11, 3 }, { 20, 5 } } } },
 		.steps = { SEND(2, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2) },
-		/* window 0 had expired, and is not charged: unchanged */
-		.state = { STATE(PKT_SRC4, 80, 3, 7) },
+		/* window 0 had expired, and is not charged: unchanged;
+		 * window 1 takes the first SYN, then is past its amount */
+		.state = { STATE(PKT_SRC4, 80, 3, 6) },
 		.nstate = 1,
 	},
 	{
@@ -316,6 +319,19 @@ static const struct tcase cases[] = {
 			   SEND(1, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 2, [PASSED] = 1, [DROPPED] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 3) },
+		.nstate = 1,
+	},
+
+	{
+		/* The 24-bit count stops at amount + 1 and never carries
+		 * into the start bits (the seeded start must be kept). */
+		.name = "the largest amount: a full window stays full",
+		.rules = { RULE(80, 3, LIM(XL_AMOUNT_MAX, 30, DROP)) },
+		.seed = { { PKT_SRC4, 80, { { 1, XL_AMOUNT_MAX - 1 } } } },
+		.steps = { SEND(1, PASS, .dport = 80),
+			   SEND(4, DROP, .dport = 80) },
+		.stats = { STATS(3, [SEEN] = 5, [PASSED] = 1, [DROPPED] = 4) },
+		.state = { STATE(PKT_SRC4, 80, XL_AMOUNT_MAX + 1) },
 		.nstate = 1,
 	},
 
@@ -890,6 +906,12 @@ static int run_frame(enum prog p, const __u8 *frame, size_t len, int *ret)
 
 /* ---- the table runner --------------------------------------------------- */
 
+/* Where a window opened at t starts: t rounded down to the 2^20 ns unit. */
+static __u64 unit_floor(__u64 t)
+{
+	return t >> XL_UNIT_SHIFT << XL_UNIT_SHIFT;
+}
+
 static bool apply_seed(const struct seed_spec *s, __u64 now, __u64 starts[])
 {
 	struct xl_state st = {};
@@ -905,9 +927,8 @@ static bool apply_seed(const struct seed_spec *s, __u64 now, __u64 starts[])
 			continue;
 		if (!ASSERT_TRUE(now > age, "the clock is older than the seed"))
 			return false;
-		st.win[i].start = now - age;
-		st.win[i].tagcount = xl_tag(st.win[i].start) | s->win[i].count;
-		starts[i] = st.win[i].start;
+		st.win[i].word = xl_word_open(now - age, s->win[i].count);
+		starts[i] = xl_word_start(st.win[i].word);
 	}
 	return ASSERT_OK(bpf_map_update_elem(fd_state, &k, &st, BPF_NOEXIST),
 			 "seed state");
@@ -999,22 +1020,26 @@ static void check_state(const struct tcase *tc, __u64 t0, __u64 t1,
 			continue;
 		for (i = 0; i < XL_MAX_LIMITS; i++) {
 			const struct xl_window *w = &st.win[i];
+			__u64 start = xl_word_start(w->word);
 			bool fresh = x->fresh & (1U << i) ||
 				     (!(seed && seed[i]) && x->count[i]);
 
 			snprintf(what, sizeof(what), "%s port %u window %d",
 				 x->src, x->port, i);
-			ASSERT_U64_EQ(w->tagcount & XL_COUNT_MASK, x->count[i],
+			ASSERT_U64_EQ(xl_word_count(w->word), x->count[i],
 				      what);
+			/* A window starts at its first hit, rounded down to
+			 * the unit. */
 			if (fresh)
-				ASSERT_TRUE(w->start >= t0 && w->start <= t1,
+				ASSERT_TRUE(start >= unit_floor(t0) &&
+						    start <= t1,
 					    what);
 			else
-				ASSERT_U64_EQ(w->start, seed ? seed[i] : 0,
-					      what);
-			if (w->start)
-				ASSERT_U64_EQ(w->tagcount & ~XL_COUNT_MASK,
-					      xl_tag(w->start), what);
+				ASSERT_U64_EQ(start, seed ? seed[i] : 0, what);
+			/* The fields bpftool shows name the same word. */
+			ASSERT_U64_EQ(w->count, xl_word_count(w->word), what);
+			ASSERT_U64_EQ((__u64)w->start << XL_UNIT_SHIFT, start,
+				      what);
 		}
 	}
 	ASSERT_EQ(count_keys(fd_state), tc->nstate, "entries in xl_state");
@@ -1186,7 +1211,7 @@ static int query(__u16 op, const char *src, __u16 port, struct xl_query *q)
 
 static __u64 qcount(const struct xl_query *q, int i)
 {
-	return q->win[i].tagcount & XL_COUNT_MASK;
+	return xl_word_count(q->win[i].word);
 }
 
 /* Sends one IPv4 SYN from src to port through XDP; returns the verdict. */
@@ -1226,7 +1251,8 @@ static void test_query_charge_like_a_syn(void)
 	ASSERT_U64_EQ(q.limits[0].amount, 2, "amount");
 	ASSERT_U64_EQ(q.limits[0].period_ns, 30 * NSEC, "period");
 	ASSERT_U64_EQ(qcount(&q, 0), 1, "count after one charge");
-	ASSERT_TRUE(q.win[0].start >= t0 && q.win[0].start <= t1,
+	ASSERT_TRUE(xl_word_start(q.win[0].word) >= unit_floor(t0) &&
+			    xl_word_start(q.win[0].word) <= t1,
 		    "the window starts at the charge");
 	ASSERT_TRUE(q.now >= t0 && q.now <= t1,
 		    "now is CLOCK_MONOTONIC, as the caller reads it");
@@ -1250,10 +1276,10 @@ static void test_query_charge_like_a_syn(void)
 	ASSERT_EQ(q.err, 0, "read err");
 	ASSERT_EQ(q.verdict, XL_V_PASS, "read verdict");
 	ASSERT_EQ(q.breached, 0, "read breached");
-	ASSERT_U64_EQ(qcount(&q, 0), 4, "count read");
-	ASSERT_U64_EQ(q.win[0].start, before.win[0].start, "start read");
-	ASSERT_U64_EQ(q.win[0].tagcount, before.win[0].tagcount,
-		      "tagcount read");
+	/* The SYN over the limit found the window past its amount: refused
+	 * without an add. */
+	ASSERT_U64_EQ(qcount(&q, 0), 3, "count read");
+	ASSERT_U64_EQ(q.win[0].word, before.win[0].word, "window read");
 	ASSERT_EQ(count_keys(fd_state), 1, "entries in xl_state");
 
 	/* The counters are for SYNs: the charges are not in them. */
@@ -1286,7 +1312,8 @@ static void test_query_several_limits(void)
 	ASSERT_EQ(q.limits[1].action, XL_ACT_DROP, "limit 1 action");
 	ASSERT_EQ(syn(PKT_SRC4, 80), XDP_PASS, "syn over the pass limit");
 	ASSERT_OK(query(XL_OP_READ, PKT_SRC4, 80, &q), "read");
-	ASSERT_U64_EQ(qcount(&q, 0), 5, "limit 0 count after the syn");
+	/* limit 0 was past its amount: breached without an add */
+	ASSERT_U64_EQ(qcount(&q, 0), 4, "limit 0 count after the syn");
 	ASSERT_U64_EQ(qcount(&q, 1), 5, "limit 1 count after the syn");
 	ASSERT_EQ(syn(PKT_SRC4, 80), XDP_DROP, "syn over the drop limit");
 }
@@ -1309,15 +1336,13 @@ static void test_query_unknown_client(void)
 	ASSERT_EQ(q.rule_port, 0, "rule_port: port 0 covers 8080");
 	ASSERT_EQ(q.nlimits, 1, "nlimits");
 	ASSERT_U64_EQ(q.limits[0].amount, 5, "amount of port 0's rule");
-	for (i = 0; i < XL_MAX_LIMITS; i++) {
-		ASSERT_U64_EQ(q.win[i].start, 0, "empty window start");
-		ASSERT_U64_EQ(q.win[i].tagcount, 0, "empty window count");
-	}
+	for (i = 0; i < XL_MAX_LIMITS; i++)
+		ASSERT_U64_EQ(q.win[i].word, 0, "empty window");
 	ASSERT_OK(query(XL_OP_READ, "2001:2::77", 80, &q), "read ipv6");
 	ASSERT_EQ(q.err, 0, "err ipv6");
 	ASSERT_EQ(q.rule_port, 80, "rule_port ipv6");
 	ASSERT_U64_EQ(q.limits[0].amount, 2, "amount of port 80's rule");
-	ASSERT_U64_EQ(q.win[0].tagcount, 0, "empty window count ipv6");
+	ASSERT_U64_EQ(q.win[0].word, 0, "empty window ipv6");
 	ASSERT_EQ(count_keys(fd_state), 0, "a read creates no state");
 }
 

@@ -455,6 +455,8 @@ bad "amount 4294967296 is too large" "limit set 4294967296/second" \
 	-- xl limit set 80 4294967296/second
 bad "amount 4294967296 is too large" "limit add 4294967296/second on a new port" \
 	-- xl limit add 8080 "1/second;4294967296/second"
+bad "amount 16711680 is too large (at most 16711679)" "limit set: one over the largest amount" \
+	-- xl limit set 80 16711680/second
 bad "period is too long" "limit set: a period too long in ns" \
 	-- xl limit set 80 "1 per 18446744074 seconds"
 bad "is over 18446744073709551615" "limit set: an amount over 64 bits" \
