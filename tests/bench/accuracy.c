@@ -62,14 +62,16 @@ static void run(const struct client *c)
 		} else {
 			/* Two windows per cycle of 4 × amount hits: one hit
 			 * opens the first, the rest of its quota comes just
-			 * before its end, the next window's all at its start:
-			 * 2 × amount - 1 admitted within 1 ns. */
+			 * before its end, the next window's all at its start.
+			 * The first window starts where the unit of its first
+			 * hit does, up to 1.05 ms before it, so all 2 × amount
+			 * are admitted within one period of that hit. */
 			__u64 a = c->amount, k = i % (4 * a);
 			__u64 cyc = t0 + i / (4 * a) * 2 * period;
+			__u64 end =
+				xl_word_start(xl_word_open(cyc, 0)) + period;
 
-			now = k == 0	? cyc :
-			      k < 2 * a ? cyc + period - 1 :
-					  cyc + period;
+			now = k == 0 ? cyc : k < 2 * a ? end - 1 : end;
 		}
 		if (!xl_charge(&r, &s, now))
 			admitted_at[n++] = now;

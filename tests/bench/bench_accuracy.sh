@@ -13,6 +13,9 @@ Method: \`build/bench/accuracy\` (tests/bench/accuracy.c) drives the
 limiter's own code with a simulated clock for 60 windows. "Exact" is
 60 × the amount. The even client sends 2× its limit, evenly spaced; the
 bursty one sends as many hits, timed to straddle window edges: fixed
-window is exact per window but lets up to 2 × amount − 1 through in one
-period across an edge — Flask-Limiter's fixed window behaves the same.
+window is exact per window but lets up to 2 × amount through in one
+period across an edge (Flask-Limiter's fixed window: 2 × amount − 1; an
+xlimit window starts at its first hit rounded down to 2^20 ns, so it may
+end up to 1.05 ms before first hit + period, and one period from its
+first hit can hold all of it and all of the next).
 EOF

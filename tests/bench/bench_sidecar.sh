@@ -26,7 +26,7 @@ done
 xl_test_init >/dev/null
 xl load >/dev/null || exit 1
 for p in $SC $NGXA; do
-	xl limit set $p "4000000000 per 1 hour" --action pass >/dev/null || exit 1
+	xl limit set $p "16000000 per 1 hour" --action pass >/dev/null || exit 1
 done
 
 D=$XL_TMP/nginx

@@ -3,11 +3,13 @@
  * Unit tests of the fixed-window limiter (include/xl_limiter.h), compiled
  * into a plain program and driven with a simulated monotonic clock: the
  * worked example of SEMANTICS.md §3, the window rules of §2 (unaligned
- * windows, refused hits counted, the boundary), `0 per second`, several
- * limits on one rule (what is charged, the verdict, the limit reported,
- * against a reference model), independent roll-over, taking a hit back, a
- * clock that reads behind the window's start, and threads charging one key
- * at once, at one instant and across window boundaries.
+ * windows rounded down to the 2^20 ns unit, refused hits counted up to
+ * amount + 1, the boundary), `0 per second`, several limits on one rule
+ * (what is charged, the verdict, the limit reported, against a reference
+ * model), independent roll-over, taking a hit back, a clock that reads
+ * behind the window's start, and threads charging one key at once, at one
+ * instant, with a flood past what 24 bits count, and across window
+ * boundaries.
  */
 #include <limits.h>
 #include <pthread.h>
