@@ -18,16 +18,19 @@ static __always_inline __u64 xl_now(void)
 	return bpf_ktime_get_ns();
 }
 
-/* The rule for a destination port: its own, else port 0's, else none. */
-static __always_inline struct xl_rule *xl_rule_for(__u16 port)
+/* The rule for a destination port: its own, else port 0's, else none.
+ * *rule_port says which of the two applied. */
+static __always_inline struct xl_rule *xl_rule_for(__u16 port, __u16 *rule_port)
 {
 	struct xl_rule *r;
 	__u16 any = 0;
 
+	*rule_port = port;
 	r = bpf_map_lookup_elem(&XL_MAP_RULES, &port);
-	if (!r)
-		r = bpf_map_lookup_elem(&XL_MAP_RULES, &any);
-	return r;
+	if (r)
+		return r;
+	*rule_port = 0;
+	return bpf_map_lookup_elem(&XL_MAP_RULES, &any);
 }
 
 static __always_inline int xl_listed(void *list, const __u8 addr[16])
@@ -68,6 +71,7 @@ struct xl_decision {
 	__u32 verdict; /* enum xl_verdict */
 	__u32 breached;
 	struct xl_rule *rule;
+	__u16 rule_port; /* the port whose rule applied: port, or 0 */
 	struct xl_state *state;
 	struct xl_key key;
 	__u64 now;
@@ -85,7 +89,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     int charge, int lists,
 				     struct xl_decision *d)
 {
-	d->rule = xl_rule_for(port);
+	d->rule = xl_rule_for(port, &d->rule_port);
 	if (!d->rule)
 		return -1;
 	d->breached = 0;

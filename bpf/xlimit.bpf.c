@@ -68,7 +68,7 @@ int xlimit_query(struct xl_query *q)
 	q->verdict = d.verdict;
 	q->breached = d.breached;
 	q->now = d.now;
-	q->rule_port = bpf_map_lookup_elem(&XL_MAP_RULES, &port) ? port : 0;
+	q->rule_port = d.rule_port;
 	q->nlimits = xl_nlimits(d.rule);
 #pragma unroll
 	for (i = 0; i < XL_MAX_LIMITS; i++) {

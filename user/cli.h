@@ -14,6 +14,7 @@
 #include <json-c/json.h>
 
 #include "xlimit.h"
+#include "xl_key.h" /* xl_is_v4mapped() */
 
 /* Exit codes are part of the interface. */
 #define XL_EXIT_OK 0
@@ -27,7 +28,10 @@ struct xl_opts {
 };
 extern struct xl_opts xl_opts;
 
-/* Prints "xlimit: " + message + newline on stderr. */
+/* The name error messages start with: "xlimit", or the sidecar's. */
+extern const char *xl_progname;
+
+/* Prints "<xl_progname>: " + message + newline on stderr. */
 void xl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A subcommand: argv[0] is its own name; returns an exit code. */
@@ -112,7 +116,6 @@ void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
 /* Parses a plain address into 16 bytes, v4-mapped for IPv4. */
 int xl_parse_addr(const char *s, uint8_t addr[16]);
 void xl_format_addr(const uint8_t addr[16], char *buf, size_t len);
-bool xl_addr_is_v4(const uint8_t addr[16]);
 
 /* UTC epoch seconds (as a double) of a monotonic ns time. */
 double xl_mono_to_utc(uint64_t mono_ns);
@@ -124,6 +127,20 @@ struct json_object *xl_rules_json(int rules_fd);
 
 /* Prints a JSON value on stdout with a newline, and frees it. */
 void xl_json_print(struct json_object *o);
+
+/* The counters' names, as `stats --json` and /metrics print them. */
+extern const char *const xl_stat_names[XL_STAT_NR];
+
+/* One rule's counters, summed over the CPUs. */
+struct xl_stat_row {
+	__u16 port;
+	struct xl_rule rule;
+	struct xl_stats s;
+};
+
+/* Fills rows[XL_MAX_RULES] with every rule's counters, sorted by port.
+ * Returns the count or -errno. */
+int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows);
 
 /* Reads every CPU's xl_stats of one slot and sums them. */
 int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum);

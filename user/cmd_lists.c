@@ -184,8 +184,8 @@ out_unlock:
 static int by_key(const void *a, const void *b)
 {
 	const struct xl_lpm_key *x = a, *y = b;
-	bool x4 = xl_addr_is_v4(x->addr) && x->prefixlen >= 96;
-	bool y4 = xl_addr_is_v4(y->addr) && y->prefixlen >= 96;
+	bool x4 = xl_is_v4mapped(x->addr) && x->prefixlen >= 96;
+	bool y4 = xl_is_v4mapped(y->addr) && y->prefixlen >= 96;
 	int d;
 
 	if (x4 != y4)

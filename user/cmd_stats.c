@@ -17,51 +17,9 @@
 
 #include "cli.h"
 #include "query.h"
-#include "xl_key.h"
 
-static const char *const stat_names[XL_STAT_NR] = {
-	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
-	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
-	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
-};
-
-struct stat_row {
-	__u16 port;
-	struct xl_rule rule;
-	struct xl_stats s;
-};
-
-static int by_row_port(const void *a, const void *b)
-{
-	return ((const struct stat_row *)a)->port -
-	       ((const struct stat_row *)b)->port;
-}
-
-/* One row per rule, sorted by port. Returns the count or -errno. */
-static int read_rows(const struct xl_maps *m, struct stat_row *rows)
-{
-	__u16 port, *prev = NULL;
-	int n = 0, err;
-
-	while (n < XL_MAX_RULES &&
-	       !bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
-		prev = &rows[n].port;
-		rows[n].port = port;
-		if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &port,
-					&rows[n].rule))
-			continue;
-		err = xl_stats_read(m->fd[XL_M_STATS], rows[n].rule.slot,
-				    &rows[n].s);
-		if (err)
-			return err;
-		n++;
-	}
-	qsort(rows, n, sizeof(*rows), by_row_port);
-	return n;
-}
-
-static struct json_object *rows_json(const struct stat_row *rows, int n,
-				     const struct stat_row *before,
+static struct json_object *rows_json(const struct xl_stat_row *rows, int n,
+				     const struct xl_stat_row *before,
 				     double interval)
 {
 	struct json_object *arr = json_object_new_array();
@@ -74,14 +32,14 @@ static struct json_object *rows_json(const struct stat_row *rows, int n,
 				       json_object_new_int(rows[i].port));
 		for (j = 0; j < XL_STAT_NR; j++)
 			json_object_object_add(
-				e, stat_names[j],
+				e, xl_stat_names[j],
 				json_object_new_uint64(rows[i].s.c[j]));
 		if (before && interval > 0) {
 			struct json_object *r = json_object_new_object();
 
 			for (j = 0; j < XL_STAT_NR; j++)
 				json_object_object_add(
-					r, stat_names[j],
+					r, xl_stat_names[j],
 					json_object_new_double(
 						(rows[i].s.c[j] -
 						 before[i].s.c[j]) /
@@ -93,14 +51,14 @@ static struct json_object *rows_json(const struct stat_row *rows, int n,
 	return arr;
 }
 
-static void rows_print(const struct stat_row *rows, int n,
-		       const struct stat_row *before, double interval)
+static void rows_print(const struct xl_stat_row *rows, int n,
+		       const struct xl_stat_row *before, double interval)
 {
 	int i, j;
 
 	printf("%-6s", "port");
 	for (j = 0; j < XL_STAT_NR; j++)
-		printf(" %12s", stat_names[j]);
+		printf(" %12s", xl_stat_names[j]);
 	printf("\n");
 	for (i = 0; i < n; i++) {
 		if (rows[i].port)
@@ -145,7 +103,7 @@ int cmd_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	static struct stat_row rows[XL_MAX_RULES], before[XL_MAX_RULES];
+	static struct xl_stat_row rows[XL_MAX_RULES], before[XL_MAX_RULES];
 	double watch = 0;
 	bool json = false;
 	struct xl_maps m;
@@ -186,7 +144,7 @@ int cmd_stats(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	for (;;) {
-		n = read_rows(&m, rows);
+		n = xl_stat_rows(m.fd[XL_M_RULES], m.fd[XL_M_STATS], rows);
 		if (n < 0) {
 			xl_err("stats: read counters: %s", strerror(-n));
 			xl_maps_close(&m);

@@ -36,11 +36,13 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
 };
 
+const char *xl_progname = "xlimit";
+
 void xl_err(const char *fmt, ...)
 {
 	va_list ap;
 
-	fputs("xlimit: ", stderr);
+	fprintf(stderr, "%s: ", xl_progname);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
@@ -236,13 +238,6 @@ int xl_negative_operand(int argc, char **argv, const struct option *opts,
 	return -1;
 }
 
-bool xl_addr_is_v4(const uint8_t addr[16])
-{
-	static const uint8_t prefix[12] = { [10] = 0xff, [11] = 0xff };
-
-	return memcmp(addr, prefix, sizeof(prefix)) == 0;
-}
-
 int xl_parse_addr(const char *s, uint8_t addr[16])
 {
 	struct in_addr a4;
@@ -259,7 +254,7 @@ int xl_parse_addr(const char *s, uint8_t addr[16])
 
 void xl_format_addr(const uint8_t addr[16], char *buf, size_t len)
 {
-	if (xl_addr_is_v4(addr))
+	if (xl_is_v4mapped(addr))
 		inet_ntop(AF_INET, addr + 12, buf, len);
 	else
 		inet_ntop(AF_INET6, addr, buf, len);
@@ -332,10 +327,10 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN];
-	bool v4 = xl_addr_is_v4(k->addr) && k->prefixlen >= 96;
+	bool v4 = xl_is_v4mapped(k->addr) && k->prefixlen >= 96;
 
 	xl_format_addr(k->addr, a, sizeof(a));
-	if (!v4 && xl_addr_is_v4(k->addr)) /* ::ffff:0:0/N, N < 96 */
+	if (!v4 && xl_is_v4mapped(k->addr)) /* ::ffff:0:0/N, N < 96 */
 		inet_ntop(AF_INET6, k->addr, a, sizeof(a));
 	snprintf(buf, len, "%s/%u", a, v4 ? k->prefixlen - 96 : k->prefixlen);
 }
@@ -440,6 +435,39 @@ int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum)
 			sum->c[j] += v[i].c[j];
 	free(v);
 	return 0;
+}
+
+const char *const xl_stat_names[XL_STAT_NR] = {
+	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
+	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
+	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
+};
+
+static int by_row_port(const void *a, const void *b)
+{
+	return ((const struct xl_stat_row *)a)->port -
+	       ((const struct xl_stat_row *)b)->port;
+}
+
+int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows)
+{
+	__u16 port, *prev = NULL;
+	int n = 0, err;
+
+	while (n < XL_MAX_RULES &&
+	       !bpf_map_get_next_key(rules_fd, prev, &port)) {
+		/* rows[n] is the walk's cursor until it is kept */
+		prev = &rows[n].port;
+		rows[n].port = port;
+		if (bpf_map_lookup_elem(rules_fd, &port, &rows[n].rule))
+			continue;
+		err = xl_stats_read(stats_fd, rows[n].rule.slot, &rows[n].s);
+		if (err)
+			return err;
+		n++;
+	}
+	qsort(rows, n, sizeof(*rows), by_row_port);
+	return n;
 }
 
 int xl_stats_clear(int fd, uint32_t slot)

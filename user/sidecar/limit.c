@@ -30,17 +30,6 @@
 static int prog_fd = -1, allow_fd = -1, deny_fd = -1;
 static int rules_fd = -1, stats_fd = -1;
 
-void sc_err(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("xlimit-sidecar: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
 static int open_pin(const char *name, int *fd)
 {
 	char path[PATH_MAX];
@@ -52,10 +41,10 @@ static int open_pin(const char *name, int *fd)
 		return 0;
 	err = -errno;
 	if (err == -ENOENT)
-		sc_err("open %s: xlimit is not loaded there; run 'xlimit attach IFACE' (or 'xlimit load'), or pass its --pin-dir",
+		xl_err("open %s: xlimit is not loaded there; run 'xlimit attach IFACE' (or 'xlimit load'), or pass its --pin-dir",
 		       path);
 	else
-		sc_err("open %s: %s", path, strerror(-err));
+		xl_err("open %s: %s", path, strerror(-err));
 	return err;
 }
 
@@ -130,7 +119,7 @@ bool sc_loopback(const uint8_t addr[16])
 {
 	static const uint8_t v6lo[16] = { [15] = 1 };
 
-	if (xl_addr_is_v4(addr))
+	if (xl_is_v4mapped(addr))
 		return addr[12] == 127;
 	return memcmp(addr, v6lo, 16) == 0;
 }
@@ -234,7 +223,7 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 	if (err) {
 		sc_count(SC_C_KERNEL_ERRORS);
 		if (sc_cfg.verbose)
-			sc_err("query: %s", strerror(-err));
+			xl_err("query: %s", strerror(-err));
 	}
 	return err;
 }

@@ -65,9 +65,10 @@ static const char usage[] =
 
 static int bad_usage(const char *fmt, const char *arg)
 {
-	fputs("xlimit-sidecar: ", stderr);
-	fprintf(stderr, fmt, arg);
-	fputs("; try 'xlimit-sidecar --help'\n", stderr);
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), fmt, arg);
+	xl_err("%s; try 'xlimit-sidecar --help'", msg);
 	return XL_EXIT_USAGE;
 }
 
@@ -108,9 +109,8 @@ static int check_listen(const char *opt, const char *s)
 
 	if (sc_parse_hostport(s, host, sizeof(host), &port) ||
 	    xl_parse_addr(host, addr)) {
-		fprintf(stderr,
-			"xlimit-sidecar: --%s '%s': expected ADDRESS:PORT (e.g. 0.0.0.0:80 or [::]:80); try 'xlimit-sidecar --help'\n",
-			opt, s);
+		xl_err("--%s '%s': expected ADDRESS:PORT (e.g. 0.0.0.0:80 or [::]:80); try 'xlimit-sidecar --help'",
+		       opt, s);
 		return -1;
 	}
 	return 0;
@@ -125,9 +125,8 @@ static int parse_long(const char *opt, const char *s, long min, long max,
 	*v = strtol(s, &end, 10);
 	if (!*s || *s < '0' || *s > '9' || errno || *end || *v < min ||
 	    *v > max) {
-		fprintf(stderr,
-			"xlimit-sidecar: --%s '%s': expected a whole number from %ld to %ld; try 'xlimit-sidecar --help'\n",
-			opt, s, min, max);
+		xl_err("--%s '%s': expected a whole number from %ld to %ld; try 'xlimit-sidecar --help'",
+		       opt, s, min, max);
 		return -1;
 	}
 	return 0;
@@ -153,9 +152,8 @@ static int add_trust(const char *list)
 				buf);
 		if (xl_parse_cidr(buf, &sc_cfg.trust[sc_cfg.ntrust], err,
 				  sizeof(err))) {
-			fprintf(stderr,
-				"xlimit-sidecar: --trust-proxy: %s; try 'xlimit-sidecar --help'\n",
-				err);
+			xl_err("--trust-proxy: %s; try 'xlimit-sidecar --help'",
+			       err);
 			return XL_EXIT_USAGE;
 		}
 		sc_cfg.ntrust++;
@@ -335,7 +333,7 @@ int sc_bind(struct evhttp *http, const char *what, const char *addr)
 	if (!evhttp_bind_socket_with_handle(http, host, port)) {
 		int err = errno ? errno : EADDRINUSE;
 
-		sc_err("--%s %s: cannot listen there: %s", what, addr,
+		xl_err("--%s %s: cannot listen there: %s", what, addr,
 		       strerror(err));
 		return -err;
 	}
@@ -372,6 +370,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	int rc, ret = XL_EXIT_FAIL;
 
+	xl_progname = "xlimit-sidecar";
 	rc = parse_args(argc, argv);
 	if (rc)
 		return rc;
@@ -380,7 +379,7 @@ int main(int argc, char **argv)
 		return XL_EXIT_FAIL;
 	base = event_base_new();
 	if (!base) {
-		sc_err("cannot create the event loop");
+		xl_err("cannot create the event loop");
 		goto cleanup;
 	}
 	if (sc_cfg.listen && sc_proxy_start(base))
@@ -393,11 +392,11 @@ int main(int argc, char **argv)
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
 	if (!sigint || !sigterm || evsignal_add(sigint, NULL) ||
 	    evsignal_add(sigterm, NULL)) {
-		sc_err("cannot handle signals");
+		xl_err("cannot handle signals");
 		goto cleanup;
 	}
 	if (event_base_dispatch(base) < 0) {
-		sc_err("event loop failed");
+		xl_err("event loop failed");
 		goto cleanup;
 	}
 	ret = XL_EXIT_OK;

@@ -52,37 +52,22 @@ double sc_now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static const char *const stat_names[XL_STAT_NR] = {
-	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
-	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
-	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
-};
-
 static void kernel_metrics(struct evbuffer *b)
 {
-	int rules = sc_rules_fd(), stats = sc_stats_fd(), j, n = 0;
-	__u16 port, prev;
-	struct xl_rule rule;
-	struct xl_stats s;
+	static struct xl_stat_row rows[XL_MAX_RULES];
+	int n = xl_stat_rows(sc_rules_fd(), sc_stats_fd(), rows), i, j;
 
 	evbuffer_add_printf(
 		b,
 		"# HELP xlimit_kernel_syns_total New connections (SYNs) the datapath counted, by rule port and outcome (seen = all of them).\n"
 		"# TYPE xlimit_kernel_syns_total counter\n");
-	while (n < XL_MAX_RULES &&
-	       !bpf_map_get_next_key(rules, n ? &prev : NULL, &port)) {
-		prev = port;
-		n++;
-		if (bpf_map_lookup_elem(rules, &port, &rule) ||
-		    xl_stats_read(stats, rule.slot, &s))
-			continue;
+	for (i = 0; i < n; i++)
 		for (j = 0; j < XL_STAT_NR; j++)
 			evbuffer_add_printf(
 				b,
 				"xlimit_kernel_syns_total{port=\"%u\",result=\"%s\"} %llu\n",
-				port, stat_names[j],
-				(unsigned long long)s.c[j]);
-	}
+				rows[i].port, xl_stat_names[j],
+				(unsigned long long)rows[i].s.c[j]);
 }
 
 static void counter(struct evbuffer *b, const char *name, const char *help,

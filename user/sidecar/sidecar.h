@@ -49,9 +49,6 @@ struct sc_config {
 
 extern struct sc_config sc_cfg;
 
-/* Prints "xlimit-sidecar: " + message + newline on stderr. */
-void sc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
 /* ---- limit.c: who the client is and what the kernel says ---------- */
 
 /* Opens the pinned objects under sc_cfg.pin_dir. 0 or -errno. */
