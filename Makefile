@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # xlimit build. `make` builds build/xlimit (the BPF object and its skeleton
-# inside); `sudo make check` runs every test; `sudo make demo` runs the
+# inside); `sudo make check` runs every test (`make fuzz` fuzzes
+# longer); `sudo make demo` runs the
 # built-in demo; `sudo make install` installs the binary and man page.
 # `check` and `demo` install the Debian packages they need when missing.
 # V=1 shows the full commands.
@@ -36,7 +37,8 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
 	libelf-dev zlib1g-dev pkg-config libevent-dev
 DEB_RUN := iproute2 procps python3 python3-limits clang-format \
-	curl nginx-light python3-flask-limiter python3-prometheus-client
+	curl nginx-light python3-flask-limiter python3-prometheus-client \
+	libclang-rt-dev
 
 ifeq ($(V),1)
 Q :=
@@ -48,7 +50,7 @@ endif
 
 .DELETE_ON_ERROR:
 .PHONY: all clean check demo bench bench-build install uninstall deps deps-build \
-	toolchain format-check
+	toolchain format-check fuzz fuzz-build fuzz-seeds
 
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
@@ -129,8 +131,42 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_bpf
 
+# Fuzz targets: tests/fuzz/fuzz_NAME.c with libFuzzer, ASan and UBSan,
+# linked with the sources in FUZZ_SRCS_NAME and the libraries in
+# FUZZ_LIBS_NAME; seeds in tests/fuzz/corpus/NAME/. tests/fuzz/run.sh
+# runs each for FUZZ_SECONDS: briefly in `check`, longer in `make fuzz`.
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+	-Ibpf -I$(BUILD) -Itests/lib -D_GNU_SOURCE -fno-omit-frame-pointer \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/sidecar/*.h \
+	tests/lib/*.h)
+FUZZ_SRCS_limits := user/limit_parse.c
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet
+FUZZ_SECONDS ?= 300
+
+$(BUILD)/fuzz:
+	$(Q)mkdir -p $@
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(FUZZ_HDRS) \
+		| $(BUILD)/fuzz
+	$(call msg,FUZZ-CC,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_SRCS_$*) -o $@ $(FUZZ_LIBS_$*)
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./tests/fuzz/run.sh
+
+# Regenerates the packet seeds from tests/lib/pkt.h's frame builder.
+fuzz-seeds: | $(BUILD)/fuzz
+	$(Q)$(CC) -std=gnu11 -Wall -Wextra -Werror -Itests/lib \
+		tests/fuzz/seed_packet.c -o $(BUILD)/fuzz/seed_packet
+	$(Q)$(BUILD)/fuzz/seed_packet tests/fuzz/corpus/packet
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS) $(FUZZ_BINS)
 	$(Q)./tests/run.sh
 
 # Benchmarks: never part of `check`. tests/bench/run.sh builds what it
