@@ -36,8 +36,10 @@
  * so the count stays at most amount + the number of CPUs: 2^16 of them
  * fit (see xl_limiter.h). */
 #define XL_AMOUNT_MAX ((1ULL << 24) - (1ULL << 16) - 1)
-/* The longest period, in seconds, whose length in ns fits in 64 bits. */
-#define XL_PERIOD_MAX_S 18446744073ULL
+/* The longest period: 100 years of limits' 360 days (3.1e18 ns). A
+ * window's start (at most 2^60 ns, 36 years of uptime) plus its period,
+ * and that end as a wall clock time in ns, stay far below 2^63. */
+#define XL_PERIOD_MAX_S (100ULL * 31104000)
 #define XL_NSEC_PER_SEC 1000000000ULL
 
 /* What happens to a SYN over a limit. */

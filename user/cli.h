@@ -82,17 +82,22 @@ void xl_pin_path(char *buf, size_t len, const char *name);
 int xl_maps_open(struct xl_maps *m, const char *cmd);
 void xl_maps_close(struct xl_maps *m);
 
-/* Takes the lock on the pin directory (creating it). Returns an fd to pass
- * to xl_unlock(), or -1 with a message. */
+/* Where the pin directories' lock files live (see xl_lock). */
+#define XL_LOCK_DIR "/run/xlimit"
+/* The kernel's mount point for bpffs: mounted there when missing. */
+#define XL_BPFFS_DEFAULT "/sys/fs/bpf"
+
+/* Takes the lock of the pin directory, a file under XL_LOCK_DIR that is
+ * never removed, then creates the directory: it must be on a bpf
+ * filesystem (bpffs is mounted on XL_BPFFS_DEFAULT when missing there,
+ * nowhere else). Returns an fd to pass to xl_unlock(), or -XL_EXIT_USAGE
+ * (a pin directory off bpffs) or -XL_EXIT_FAIL, with a message. */
 int xl_lock(const char *cmd);
 /* The same for a command that changes a loaded xlimit: never creates the
  * directory. Returns an fd, or -XL_EXIT_USAGE when xlimit is not loaded,
  * or -XL_EXIT_FAIL, with a message. */
 int xl_lock_loaded(const char *cmd);
 void xl_unlock(int fd);
-
-/* Makes sure bpffs is mounted under the pin directory's parent. */
-int xl_ensure_bpffs(const char *cmd);
 
 /* getopt_long() reads an operand such as "-1" as options. None of the
  * commands takes a negative number, but the message must name it as the
@@ -122,7 +127,9 @@ double xl_mono_to_utc(uint64_t mono_ns);
 uint64_t xl_mono_now(void);
 
 /* Every rule, by port: [{"port", "limits": [{"limit", "amount", "period",
- * "action"}]}], as `limit list --json` and `status --json` print them. */
+ * "action"}]}], as `limit list --json` and `status --json` print them. A
+ * rule that fails xl_rule_check() gets "invalid": what is wrong, and at
+ * most XL_MAX_LIMITS limits. */
 struct json_object *xl_rules_json(int rules_fd);
 
 /* Prints a JSON value on stdout with a newline, and frees it. */
@@ -154,6 +161,16 @@ int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
 /* Text form of a rule's limit: "10 per 1 minute" (with the largest unit
  * that divides the period). */
 void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len);
+/* Checks a rule read back from xl_rules, which bpftool (or a bug) may have
+ * written: nlimits 1..XL_MAX_LIMITS, slot below XL_MAX_RULES, and each
+ * limit in use with an amount of at most XL_AMOUNT_MAX, a period of 1 s
+ * to XL_PERIOD_MAX_S and a known action. Returns 0, or -1 with what is
+ * wrong in why ("nlimits 99 is not 1..4"). Readers must check before they
+ * trust a rule: the datapath only clamps nlimits (xl_nlimits). */
+int xl_rule_check(const struct xl_rule *r, char *why, size_t len);
+/* After a rule's limits in text output: what is wrong with it, if
+ * xl_rules_json() found it invalid (its "invalid" member). */
+void xl_print_invalid(struct json_object *rule);
 const char *xl_action_name(uint32_t action);
 
 /* The sub-command groups. */

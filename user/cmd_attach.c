@@ -456,7 +456,7 @@ int cmd_attach(int argc, char **argv)
 
 	lock = xl_lock("attach");
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	err = xl_load("attach", max_sources, &p);
 	if (err)
 		goto out;
@@ -540,7 +540,7 @@ int cmd_load(int argc, char **argv)
 	}
 	lock = xl_lock("load");
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	err = xl_load("load", max_sources, &p);
 	progs_close(&p);
 	xl_unlock(lock);
@@ -634,9 +634,9 @@ int cmd_detach(int argc, char **argv)
 			printf("%s: not attached\n", argv[i]);
 		return XL_EXIT_OK;
 	}
-	lock = xl_lock("detach");
+	lock = xl_lock_loaded("detach");
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	if (all) {
 		err = detach_all() ? XL_EXIT_FAIL : XL_EXIT_OK;
 		goto out;
@@ -688,7 +688,7 @@ int cmd_unload(int argc, char **argv)
 		return XL_EXIT_OK; /* nothing loaded */
 	lock = xl_lock("unload");
 	if (lock < 0)
-		return XL_EXIT_FAIL;
+		return -lock;
 	if (detach_all())
 		err = XL_EXIT_FAIL;
 	for (i = 0; i < (int)(sizeof(progs) / sizeof(progs[0])); i++) {
@@ -705,13 +705,14 @@ int cmd_unload(int argc, char **argv)
 			err = XL_EXIT_FAIL;
 		}
 	}
-	xl_unlock(lock);
-	/* Only if empty: anything else in it is not ours to remove. */
+	/* Only if empty: anything else in it is not ours to remove. Under
+	 * the lock, so that a load waiting for it makes a whole new one. */
 	if (rmdir(xl_opts.pin_dir) && errno != ENOENT) {
 		xl_err("unload: %s is not empty; left in place: %s",
 		       xl_opts.pin_dir, strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
+	xl_unlock(lock);
 	return err;
 }
 
@@ -849,6 +850,7 @@ int cmd_status(int argc, char **argv)
 						       json_object_array_get_idx(
 							       ls, k),
 						       "limit")));
+			xl_print_invalid(e);
 			printf("\n");
 		}
 		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);

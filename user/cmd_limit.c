@@ -52,15 +52,8 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 		char text[96];
 
 		xl_format_limit(text, sizeof(text), &items[i]);
-		if (items[i].amount > XL_AMOUNT_MAX) {
-			xl_err("%s: '%s': amount %llu is too large (at most %llu)",
-			       cmd, text, (unsigned long long)items[i].amount,
-			       XL_AMOUNT_MAX);
-			return -1;
-		}
-		if (items[i].seconds > XL_PERIOD_MAX_S) {
-			xl_err("%s: '%s': period is too long (at most %llu seconds)",
-			       cmd, text, XL_PERIOD_MAX_S);
+		if (xl_limit_check(&items[i], err, sizeof(err))) {
+			xl_err("%s: '%s': %s", cmd, text, err);
 			return -1;
 		}
 		out[i].amount = items[i].amount;
@@ -120,6 +113,7 @@ static int limit_write(int argc, char **argv, bool add)
 	struct xl_limit parsed[XL_MAX_LIMITS];
 	struct xl_rule old, rule = {};
 	__u32 action = XL_ACT_DROP;
+	char why[96];
 	const char *neg;
 	struct xl_maps m;
 	bool had, reset;
@@ -191,6 +185,12 @@ static int limit_write(int argc, char **argv, bool add)
 	if (err)
 		goto out_unlock;
 	had = !bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &old);
+	if (add && had && xl_rule_check(&old, why, sizeof(why))) {
+		xl_err("%s: the rule of port %u in the map is invalid (%s); replace it with 'xlimit limit set %u LIMITS' or remove it with 'xlimit limit del %u'",
+		       cmd, port, why, port, port);
+		err = XL_EXIT_USAGE;
+		goto out;
+	}
 	if (add && had) {
 		if (old.nlimits + n > XL_MAX_LIMITS) {
 			xl_err("%s: port %u has %u limits already; %d more would make more than %d",
@@ -338,6 +338,7 @@ static int limit_list(int argc, char **argv)
 			       json_object_get_string(
 				       json_object_object_get(l, "action")));
 		}
+		xl_print_invalid(e);
 		printf("\n");
 	}
 	json_object_put(arr);

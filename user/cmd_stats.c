@@ -352,6 +352,12 @@ int cmd_query(int argc, char **argv)
 
 		err = xl_client_query(prog, m.fd[XL_M_ALLOW], m.fd[XL_M_DENY],
 				      addr, ports[i], XL_OP_READ, &cl);
+		if (err == -EBADMSG) {
+			xl_err("query %s port %u: the rule for the port is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set'",
+			       text, ports[i]);
+			err = XL_EXIT_FAIL;
+			break;
+		}
 		if (err) {
 			xl_err("query %s port %u: %s", text, ports[i],
 			       strerror(-err));

@@ -5,6 +5,7 @@
  * output, per-CPU statistics and the clock.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -124,50 +125,157 @@ void xl_maps_close(struct xl_maps *m)
 	}
 }
 
-int xl_ensure_bpffs(const char *cmd)
+/* The pin directory as an absolute path, its parent resolved: what the
+ * lock file is named after. Returns 0, or -1 with a message. */
+static int canonical_pin_dir(const char *cmd, char *out, size_t len)
 {
-	char parent[PATH_MAX], *slash;
-	struct statfs st;
+	char dir[PATH_MAX], real[PATH_MAX], *base;
+	size_t n;
 
-	snprintf(parent, sizeof(parent), "%s", xl_opts.pin_dir);
-	slash = strrchr(parent, '/');
-	if (slash && slash != parent)
-		*slash = '\0';
-	if (statfs(parent, &st) == 0 && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", parent, "bpf", 0, NULL)) {
-		xl_err("%s: %s is not a bpf filesystem and mounting one failed: %s; mount it with 'mount -t bpf bpf %s'",
-		       cmd, parent, strerror(errno), parent);
+	n = snprintf(dir, sizeof(dir), "%s", xl_opts.pin_dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	base = strrchr(dir, '/');
+	if (base)
+		*base++ = '\0';
+	else
+		base = dir;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		xl_err("%s: --pin-dir '%s' must name a directory of its own, e.g. %s",
+		       cmd, xl_opts.pin_dir, XL_PIN_DIR);
+		return -1;
+	}
+	if (!realpath(base == dir ? "." : *dir ? dir : "/", real)) {
+		xl_err("%s: --pin-dir '%s': its parent directory: %s", cmd,
+		       xl_opts.pin_dir, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+			     base) >= len) {
+		xl_err("%s: --pin-dir '%s' is too long", cmd, xl_opts.pin_dir);
 		return -1;
 	}
 	return 0;
 }
 
-static int lock_dir(const char *cmd, bool create)
+static bool on_bpffs(const char *path)
 {
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/*
+ * Pins can only live on a bpf filesystem: the pin directory, or its parent
+ * when it does not exist yet, must be on one. The one exception is
+ * /sys/fs/bpf, the kernel's own mount point for it, which stays empty
+ * until bpffs is mounted there: mount it when it is missing. Anywhere
+ * else, mounting would hide what the directory holds, so refuse.
+ */
+static int ensure_bpffs(const char *cmd, const char *canon)
+{
+	char parent[PATH_MAX];
+
+	if (on_bpffs(canon))
+		return 0;
+	if (access(canon, F_OK)) {
+		snprintf(parent, sizeof(parent), "%s", canon);
+		*strrchr(parent, '/') = '\0';
+		if (on_bpffs(parent))
+			return 0;
+		if (!strcmp(parent, XL_BPFFS_DEFAULT)) {
+			if (!mount("bpf", parent, "bpf", 0, NULL))
+				return 0;
+			xl_err("%s: mount a bpf filesystem on %s: %s; mount it with 'mount -t bpf bpf %s'",
+			       cmd, parent, strerror(errno), parent);
+			return -XL_EXIT_FAIL;
+		}
+	}
+	xl_err("%s: --pin-dir %s is not on a bpf filesystem, which pins need; use a directory under %s, or mount one first with 'mount -t bpf bpf DIR' and pass --pin-dir DIR/xlimit",
+	       cmd, canon, XL_BPFFS_DEFAULT);
+	return -XL_EXIT_USAGE;
+}
+
+/*
+ * The lock serialises every command that changes the pins of one pin
+ * directory. It is a file of its own under XL_LOCK_DIR, never removed,
+ * named after the pin directory's path ('/' as '-', anything else than
+ * letters, digits, '_' and '.' as \xNN, as systemd escapes paths), so
+ * that `unload` can remove the pin directory while holding it and the
+ * next `load` waits, then finds no directory or a whole one. Returns an
+ * fd, or -XL_EXIT_* with a message.
+ */
+static int take_lock(const char *cmd, const char *canon)
+{
+	char path[sizeof(XL_LOCK_DIR) + NAME_MAX + 2], name[NAME_MAX + 1];
+	const unsigned char *p;
+	size_t off = 0;
 	int fd;
 
-	if (create && xl_ensure_bpffs(cmd))
-		return -XL_EXIT_FAIL;
-	if (create && mkdir(xl_opts.pin_dir, 0700) && errno != EEXIST) {
-		xl_err("%s: create %s: %s", cmd, xl_opts.pin_dir,
-		       strerror(errno));
-		return -XL_EXIT_FAIL;
+	for (p = (const unsigned char *)canon + 1; *p && off < NAME_MAX; p++) {
+		if (*p == '/')
+			name[off++] = '-';
+		else if (isalnum(*p) || *p == '_' || *p == '.')
+			name[off++] = *p;
+		else
+			off += snprintf(name + off, sizeof(name) - off,
+					"\\x%02x", *p);
 	}
-	fd = open(xl_opts.pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 && !create && errno == ENOENT) {
-		xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
-		       cmd, xl_opts.pin_dir);
+	if (*p || off + strlen(".lock") > NAME_MAX) {
+		xl_err("%s: --pin-dir %s is too long to name its lock file after",
+		       cmd, canon);
 		return -XL_EXIT_USAGE;
 	}
+	snprintf(path, sizeof(path), XL_LOCK_DIR "/%.*s.lock", (int)off, name);
+	if (mkdir(XL_LOCK_DIR, 0700) && errno != EEXIST) {
+		xl_err("%s: create %s: %s", cmd, XL_LOCK_DIR, strerror(errno));
+		return -XL_EXIT_FAIL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX)) {
-		xl_err("%s: lock %s: %s", cmd, xl_opts.pin_dir,
-		       strerror(errno));
+		xl_err("%s: lock %s: %s", cmd, path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -XL_EXIT_FAIL;
 	}
 	return fd;
+}
+
+static int lock_dir(const char *cmd, bool create)
+{
+	char canon[PATH_MAX];
+	int fd, err;
+
+	if (!create && access(xl_opts.pin_dir, F_OK) && errno == ENOENT)
+		goto not_loaded;
+	if (canonical_pin_dir(cmd, canon, sizeof(canon)))
+		return -XL_EXIT_USAGE;
+	/* Refuse a directory off bpffs before creating anything. */
+	if (create && (err = ensure_bpffs(cmd, canon)) == -XL_EXIT_USAGE)
+		return err;
+	fd = take_lock(cmd, canon);
+	if (fd < 0)
+		return fd;
+	/* Under the lock: /sys/fs/bpf is mounted once, and the directory
+	 * is there or not, wholly (unload removes it holding the lock). */
+	if (create && (err = ensure_bpffs(cmd, canon))) {
+		xl_unlock(fd);
+		return err;
+	}
+	if (create && mkdir(canon, 0700) && errno != EEXIST) {
+		xl_err("%s: create %s: %s", cmd, canon, strerror(errno));
+		xl_unlock(fd);
+		return -XL_EXIT_FAIL;
+	}
+	if (!create && access(canon, F_OK)) {
+		xl_unlock(fd);
+		goto not_loaded;
+	}
+	return fd;
+not_loaded:
+	xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+	       cmd, xl_opts.pin_dir);
+	return -XL_EXIT_USAGE;
 }
 
 int xl_lock(const char *cmd)
@@ -370,6 +478,7 @@ struct json_object *xl_rules_json(int rules_fd)
 	while (!bpf_map_get_next_key(rules_fd, prev, &port)) {
 		struct json_object *e, *ls;
 		struct xl_rule r;
+		char why[96];
 		__u32 k;
 
 		cur = port;
@@ -378,6 +487,9 @@ struct json_object *xl_rules_json(int rules_fd)
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "port", json_object_new_int(port));
+		if (xl_rule_check(&r, why, sizeof(why)))
+			json_object_object_add(e, "invalid",
+					       json_object_new_string(why));
 		ls = json_object_new_array();
 		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
 			struct json_object *l = json_object_new_object();
@@ -461,7 +573,13 @@ int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows)
 		rows[n].port = port;
 		if (bpf_map_lookup_elem(rules_fd, &port, &rows[n].rule))
 			continue;
-		err = xl_stats_read(stats_fd, rows[n].rule.slot, &rows[n].s);
+		/* A slot out of range (a rule written by hand) has no
+		 * counters: the datapath finds none to add to either. */
+		memset(&rows[n].s, 0, sizeof(rows[n].s));
+		err = rows[n].rule.slot < XL_MAX_RULES ?
+			      xl_stats_read(stats_fd, rows[n].rule.slot,
+					    &rows[n].s) :
+			      0;
 		if (err)
 			return err;
 		n++;
@@ -547,6 +665,52 @@ void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len)
 			break;
 	snprintf(buf, len, "%llu per %llu %s", (unsigned long long)l->amount,
 		 (unsigned long long)(secs / unit_secs[u]), unit_names[u]);
+}
+
+int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
+{
+	__u32 i;
+
+	if (r->nlimits < 1 || r->nlimits > XL_MAX_LIMITS) {
+		snprintf(why, len, "nlimits %u is not 1..%d", r->nlimits,
+			 XL_MAX_LIMITS);
+		return -1;
+	}
+	if (r->slot >= XL_MAX_RULES) {
+		snprintf(why, len, "slot %u is not 0..%d", r->slot,
+			 XL_MAX_RULES - 1);
+		return -1;
+	}
+	for (i = 0; i < r->nlimits; i++) {
+		const struct xl_limit *l = &r->limits[i];
+
+		if (l->amount > XL_AMOUNT_MAX)
+			snprintf(why, len, "limit %u: amount %llu is over %llu",
+				 i, (unsigned long long)l->amount,
+				 XL_AMOUNT_MAX);
+		else if (l->period_ns < XL_NSEC_PER_SEC ||
+			 l->period_ns > XL_PERIOD_MAX_S * XL_NSEC_PER_SEC)
+			snprintf(why, len,
+				 "limit %u: period %llu ns is not 1 to %llu s",
+				 i, (unsigned long long)l->period_ns,
+				 XL_PERIOD_MAX_S);
+		else if (l->action != XL_ACT_DROP && l->action != XL_ACT_PASS)
+			snprintf(why, len, "limit %u: unknown action %u", i,
+				 l->action);
+		else
+			continue;
+		return -1;
+	}
+	return 0;
+}
+
+void xl_print_invalid(struct json_object *rule)
+{
+	struct json_object *why = json_object_object_get(rule, "invalid");
+
+	if (why)
+		printf("  INVALID RULE (%s): replace it with 'xlimit limit set'",
+		       json_object_get_string(why));
 }
 
 const char *xl_action_name(uint32_t action)

@@ -40,6 +40,7 @@
  * only says "couldn't parse rate limit string".
  */
 #include "limit_parse.h"
+#include "xlimit.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -360,6 +361,28 @@ int xl_parse_limits(const char *s, struct xl_parsed_limit *out, size_t max,
 		return -1;
 	sc.pos = 0;
 	return scan_list(&sc, out, max);
+}
+
+int xl_limit_check(const struct xl_parsed_limit *l, char *err, size_t errlen)
+{
+	const uint64_t years = units[XL_UNIT_YEAR].seconds;
+	struct scanner sc = { .err = err, .errlen = errlen };
+
+	if (err && errlen)
+		err[0] = '\0';
+	if (l->amount > XL_AMOUNT_MAX)
+		return fail(&sc,
+			    "amount %" PRIu64 " is too large (at most %llu)",
+			    l->amount, XL_AMOUNT_MAX);
+	if (l->seconds > XL_PERIOD_MAX_S)
+		return fail(
+			&sc,
+			"period of %" PRIu64
+			" %s%s is too long (at most %llu years, %llu seconds)",
+			l->multiples, xl_unit_name(l->unit),
+			l->multiples == 1 ? "" : "s", XL_PERIOD_MAX_S / years,
+			XL_PERIOD_MAX_S);
+	return 0;
 }
 
 const char *xl_unit_name(enum xl_unit u)

@@ -42,6 +42,14 @@ struct xl_parsed_limit {
 int xl_parse_limits(const char *s, struct xl_parsed_limit *out, size_t max,
 		    char *err, size_t errlen);
 
+/*
+ * Checks that a parsed item fits in a rule of the datapath: an amount of
+ * at most XL_AMOUNT_MAX, a period of at most XL_PERIOD_MAX_S (100 years).
+ * Returns 0, or -1 with a message in err ("period of 101 years is too
+ * long (at most 100 years)"). The parser itself takes what limits takes.
+ */
+int xl_limit_check(const struct xl_parsed_limit *l, char *err, size_t errlen);
+
 /* "10 per 1 minute": limits' text form, unit singular. Returns the length
  * snprintf would, or -1 when l is NULL or its unit is out of range. */
 int xl_format_limit(char *buf, size_t len, const struct xl_parsed_limit *l);

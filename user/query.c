@@ -32,6 +32,7 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		    .ctx_size_in = sizeof(q));
 	struct xl_state s;
 	struct xl_rule r = {};
+	char why[96];
 	double now_utc;
 	uint32_t i;
 
@@ -47,6 +48,12 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		return 0;
 	if (q.err)
 		return q.err;
+	/* The rule as the program used it: a hand-written one may hold
+	 * no limit, or periods whose ends wrap. */
+	r.nlimits = q.nlimits;
+	memcpy(r.limits, q.limits, sizeof(r.limits));
+	if (xl_rule_check(&r, why, sizeof(why)))
+		return -EBADMSG;
 	c->covered = true;
 	c->rule_port = q.rule_port;
 	c->verdict = c->denied	? XL_V_DENIED :
@@ -55,8 +62,6 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 	c->nlimits = q.nlimits > XL_MAX_LIMITS ? XL_MAX_LIMITS : q.nlimits;
 
 	/* The program's view, evaluated at its own clock reading. */
-	r.nlimits = c->nlimits;
-	memcpy(r.limits, q.limits, sizeof(r.limits));
 	memcpy(s.win, q.win, sizeof(s.win));
 	now_utc = xl_mono_to_utc(q.now);
 	c->report = xl_report_index(&r, &s, q.now, q.breached);

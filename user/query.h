@@ -39,7 +39,8 @@ struct xl_client {
 /* Reads (op XL_OP_READ) or charges (XL_OP_CHARGE) the client `addr`
  * (v4-mapped for IPv4) on `port`. An allow- or deny-listed client is
  * never charged. `maps` are the fds of the allow and deny lists. Returns
- * 0 or -errno. */
+ * 0 or -errno: -EBADMSG when the port's rule is not one xlimit writes
+ * (see xl_rule_check). */
 int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		    const uint8_t addr[16], uint16_t port, int op,
 		    struct xl_client *c);

@@ -14,8 +14,12 @@
 # each exit 2, name the bad value on stderr, print nothing on stdout and
 # leave every map and the pin directory exactly as they were (compared
 # through `bpftool map dump` before and after). Commands started in
-# parallel while the test holds the lock on the pin directory must all wait
-# for it, then all land.
+# parallel while the test holds the pin directory's lock file must all wait
+# for it, then all land; loads and unloads racing all succeed and leave the
+# directory whole or absent. Rules written with bpftool (nlimits 0 or
+# 2^32-1, a period past 100 years, a slot out of range) are flagged, never
+# trusted. A --pin-dir off bpffs is refused without mounting anything; bpffs
+# is mounted on /sys/fs/bpf only (checked in a mount namespace of its own).
 
 set -u
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -457,8 +461,12 @@ bad "amount 4294967296 is too large" "limit add 4294967296/second on a new port"
 	-- xl limit add 8080 "1/second;4294967296/second"
 bad "amount 16711680 is too large (at most 16711679)" "limit set: one over the largest amount" \
 	-- xl limit set 80 16711680/second
-bad "period is too long" "limit set: a period too long in ns" \
+bad "period of 18446744074 seconds is too long" "limit set: a period too long in ns" \
 	-- xl limit set 80 "1 per 18446744074 seconds"
+bad "period of 101 years is too long (at most 100 years" "limit set: a period over 100 years" \
+	-- xl limit set 80 "1 per 101 years"
+bad "period of 3110400001 seconds is too long" "limit add: one second over 100 years" \
+	-- xl limit add 80 "1 per 3110400001 seconds"
 bad "is over 18446744073709551615" "limit set: an amount over 64 bits" \
 	-- xl limit set 80 "18446744073709551616/second"
 bad "unexpected '-' at offset 0" "limit set '-1/second'" -- xl limit set 80 -1/second
@@ -517,7 +525,9 @@ bad "unexpected argument 'extra'" "unload extra" -- xl unload extra
 # While the test holds the lock on the pin directory, 14 commands that
 # change something, started in parallel, must all wait for it (as waiters
 # in /proc/locks) and change nothing; once it is released, all must land.
-ino=$(stat -c %i "$XL_PIN")
+LOCKF=$(xl_lock_file "$XL_PIN")
+assert_eq "$(ls "$LOCKF" 2>&1)" "$LOCKF" "the pin directory's lock is a file of its own in /run/xlimit"
+ino=$(stat -c %i "$LOCKF")
 waiters() { grep -cE -- "-> FLOCK +ADVISORY +WRITE +[0-9]+ +[0-9a-f:]+:$ino " /proc/locks; }
 alive() {
 	local p n=0
@@ -525,7 +535,7 @@ alive() {
 	echo "$n"
 }
 snap >"$XL_TMP/unlocked"
-exec {lockfd}<"$XL_PIN"
+exec {lockfd}<"$LOCKF"
 flock -x "$lockfd"
 pids=()
 for p in 9001 9002 9003 9004; do
@@ -569,6 +579,64 @@ assert_eq "$(bpftool -j map dump pinned "$XL_PIN/xl_rules" |
 assert_eq "$(xl allow list --json | jget 'len([c for c in d if c.startswith("198.18.8.") or c.startswith("2001:2:0:8::")])')" \
 	12 "parallel allow add: all 12 entries landed"
 
+# --- rules written by hand (bpftool): checked before use --------------------------
+
+# rule_hex NLIMITS SLOT AMOUNT PERIOD_NS: an xl_rules value with one limit
+# (action drop) and zeros after it, as `bpftool map update` takes it.
+rule_hex() {
+	"$PY" -c 'import struct, sys
+n, slot, amount, period = map(int, sys.argv[1:])
+v = struct.pack("<II", n, slot) + struct.pack("<QQII", amount, period, 0, 0) + bytes(72)
+print(" ".join("0x%02x" % b for b in v))' "$@"
+}
+# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS
+put_rule() {
+	local key
+	key=$(printf '0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8)))
+	# shellcheck disable=SC2046
+	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5")
+}
+assert_rc 0 "limit set 8999 '1/100 years': the longest period fits" -- xl limit set 8999 "1/100 years"
+assert_eq "$(xl limit list --json | jget '[l["period"] for r in d if r["port"] == 8999 for l in r["limits"]]')" \
+	"[3110400000]" "limit list: a period of 100 years"
+put_rule 7777 4294967295 1000 5 1000000000
+put_rule 7778 0 1001 5 1000000000
+put_rule 7779 1 1002 5 18446744073709551615
+put_rule 7780 1 5000 5 1000000000
+assert_rc 0 "limit list with bad rules in the map" -- xl limit list
+assert_match "$(grep '^7777 ' <<<"$OUT")" "INVALID RULE \(nlimits 4294967295 is not 1\.\.4\)" \
+	"limit list: nlimits 2^32-1 is shown as invalid"
+assert_match "$(grep '^7778 ' <<<"$OUT")" "INVALID RULE \(nlimits 0 is not 1\.\.4\)" \
+	"limit list: nlimits 0 is shown as invalid"
+assert_match "$(grep '^7779 ' <<<"$OUT")" "INVALID RULE \(limit 0: period 18446744073709551615 ns is not 1 to 3110400000 s\)" \
+	"limit list: a period past 100 years is shown as invalid"
+assert_match "$(grep '^7780 ' <<<"$OUT")" "INVALID RULE \(slot 5000 is not 0\.\.1023\)" \
+	"limit list: a stats slot out of range is shown as invalid"
+assert_eq "$(xl limit list --json | jget '[(r["port"], len(r["limits"]), "invalid" in r) for r in d if 7777 <= r["port"] <= 7780]')" \
+	"[[7777,4,true],[7778,0,true],[7779,1,true],[7780,1,true]]" \
+	"limit list --json: bad rules flagged, at most 4 limits shown"
+assert_rc 0 "status with bad rules in the map" -- xls status
+assert_match "$(grep 'port 7777' <<<"$OUT")" "INVALID RULE" "status: the bad rule is flagged"
+assert_rc 0 "stats with a stats slot out of range" -- xl stats --json
+assert_eq "$(jget '[r["seen"] for r in d if r["port"] == 7780]' <<<"$OUT")" "[0]" \
+	"stats: a rule whose slot is out of range has zero counters"
+for p in 7777 7778 7779; do
+	assert_rc 1 "query on port $p's bad rule fails" -- xl query 198.18.0.1 "$p"
+	assert_match "$ERR" "rule for the port is invalid" "query on port $p says the rule is invalid"
+done
+snap_forget
+bad "the rule of port 7777 in the map is invalid (nlimits 4294967295 is not 1..4); replace it" \
+	"limit add onto a rule with nlimits 2^32-1" -- xl limit add 7777 1/second
+bad "the rule of port 7778 in the map is invalid (nlimits 0" \
+	"limit add onto a rule with nlimits 0" -- xl limit add 7778 1/second
+assert_rc 0 "limit set replaces a bad rule" -- xl limit set 7777 1/second
+assert_eq "$(xl limit list --json | jget '[("invalid" in r, len(r["limits"])) for r in d if r["port"] == 7777]')" \
+	"[[false,1]]" "limit set: the replaced rule is valid"
+for p in 7777 7778 7779 7780 8999; do
+	assert_rc 0 "limit del $p" -- xl limit del "$p"
+done
+snap_forget
+
 # --- detach and unload ------------------------------------------------------------
 
 assert_rc 0 "detach" -- xls detach "$VETH_SRV"
@@ -588,5 +656,82 @@ assert_eq "$(ls -d "$XL_PIN" 2>/dev/null)" "" "unload again: still no pin direct
 snap_forget
 bad "$HINT" "status after unload" -- xl status
 bad "$HINT" "limit set after unload" -- xl limit set 80 10/second
+
+
+# --- pin directories off bpffs are refused ------------------------------------------
+
+# On a scratch tmpfs: a --pin-dir whose parent is not on bpffs must be
+# refused (exit 2) without mounting bpffs over the parent, which would hide
+# what it holds; an existing directory off bpffs too. Inside a bpffs
+# mounted elsewhere, any directory works.
+SCR=$XL_TMP/scratch
+mkdir -p "$SCR"
+mount -t tmpfs xltest-scratch "$SCR"
+# (a loop: code that mounts over the scratch directory stacks mounts)
+XL_CLEANUPS+=("for i in 1 2 3 4; do umount -R -l '$SCR' || break; done")
+mkdir "$SCR/etc"
+echo kept >"$SCR/etc/file"
+assert_rc 2 "load --pin-dir in a directory off bpffs: refused" \
+	-- "$XLIMIT_BIN" --pin-dir "$SCR/etc/xlimit" load
+assert_match "$ERR" "is not on a bpf filesystem.*mount -t bpf bpf DIR" \
+	"the refusal says the directory must be on bpffs and how to mount one"
+assert_eq "$(cat "$SCR/etc/file" 2>&1)" kept "the parent's files are still there (nothing mounted over it)"
+assert_eq "$(findmnt -rn -o TARGET | grep -c "^$SCR/")" 0 "nothing is mounted under the scratch directory"
+assert_eq "$(ls "$SCR/etc")" file "no pin directory was made"
+assert_rc 2 "attach --pin-dir an existing directory off bpffs: refused" \
+	-- "$XLIMIT_BIN" --pin-dir "$SCR/etc" attach lo
+assert_eq "$(ip link show lo | grep -c xdp)" 0 "nothing attached to lo"
+assert_rc 2 "load --pin-dir with a missing parent: refused" \
+	-- "$XLIMIT_BIN" --pin-dir "$SCR/nope/xlimit" load
+assert_match "$ERR" "parent directory" "the refusal names the parent directory"
+mkdir "$SCR/bpf"
+mount -t bpf bpf "$SCR/bpf"
+XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
+assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
+	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 9 "the 6 maps and 3 programs are pinned there"
+assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
+assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
+
+# /sys/fs/bpf, the kernel's mount point for bpffs, is mounted when it is
+# missing: in a mount namespace of the test's own, where it is unmounted.
+MNS_PIN=/sys/fs/bpf/xltest_m_$$
+XL_CLEANUPS+=("rm -f '$(xl_lock_file "$MNS_PIN")'")
+got=$(unshare -m --propagation private bash -c '
+	for i in 1 2 3 4 5 6 7 8; do mountpoint -q /sys/fs/bpf || break; umount -l /sys/fs/bpf; done
+	mountpoint -q /sys/fs/bpf && { echo "still mounted"; exit 1; }
+	"$1" --pin-dir "$2" load || exit 1
+	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
+	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
+assert_eq "$got" "bpf_fs 9" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+
+# --- load and unload racing ------------------------------------------------------------
+
+# Two loops of load and two of unload on one pin directory: every command
+# succeeds, and at the end the directory is whole (6 maps, 3 programs) or
+# absent, never half made.
+RACE_PIN=/sys/fs/bpf/xltest_r_$$
+XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$RACE_PIN' unload; rm -rf '$RACE_PIN' '$(xl_lock_file "$RACE_PIN")'")
+pids=()
+for w in l1 l2 u1 u2; do
+	cmd=load
+	[[ $w == u* ]] && cmd=unload
+	(for ((i = 0; i < 12; i++)); do
+		"$XLIMIT_BIN" --pin-dir "$RACE_PIN" "$cmd" 2>&1 || echo "$cmd exit $?"
+	done) >"$XL_TMP/race.$w" &
+	pids+=($!)
+done
+wait "${pids[@]}"
+assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
+n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 9 ]; then
+	ok "after the race the pin directory is absent or whole"
+else
+	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
+fi
+assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 9 "load after the race: whole"
+assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
+assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 
 summary

@@ -7,12 +7,14 @@
  * - a rejected string gets a message and leaves out[] untouched;
  * - an accepted one has 1..max items, one per separator plus one, each
  *   with a known unit, multiples >= 1 and seconds = multiples * unit
- *   length without overflow;
+ *   length without overflow; xl_limit_check() passes exactly those within
+ *   a rule's bounds, whose window end cannot wrap;
  * - the text form of the items parses back to the same items, and so does
  *   the string with its letters in the other case;
  * - one slot fewer than the items is an error ("more than N limits").
  */
 #include "limit_parse.h"
+#include "xlimit.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +43,17 @@ static void check_item(const char *s, const struct xl_parsed_limit *l)
 	check(l->multiples >= 1, s, "multiples 0");
 	check(l->seconds / us == l->multiples && l->seconds % us == 0, s,
 	      "seconds is not multiples * unit length");
+	/* What a rule takes: its window's end (start <= 2^60 ns) cannot
+	 * wrap. */
+	if (!xl_limit_check(l, NULL, 0))
+		check(l->amount <= XL_AMOUNT_MAX &&
+			      l->seconds <= XL_PERIOD_MAX_S &&
+			      l->seconds * XL_NSEC_PER_SEC + (1ULL << 60) <
+				      (1ULL << 63),
+		      s, "xl_limit_check passed a limit a rule cannot hold");
+	else
+		check(l->amount > XL_AMOUNT_MAX || l->seconds > XL_PERIOD_MAX_S,
+		      s, "xl_limit_check refused a limit within the bounds");
 }
 
 static void check_same(const char *s, const struct xl_parsed_limit *a,

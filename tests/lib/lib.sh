@@ -5,8 +5,9 @@
 # `N passed, N failed[, N skipped]`; throwaway network namespaces joined by
 # a veth pair, addressed from 198.18.0.0/15 and 2001:2::/48 with no route
 # out; a private pin directory, so that tests never touch a real
-# installation's /sys/fs/bpf/xlimit; and cleanup on exit, also of what an
-# earlier crashed run left behind. Source it, then call xl_test_init.
+# installation's /sys/fs/bpf/xlimit (nor its lock file in /run/xlimit);
+# and cleanup on exit, also of what an earlier crashed run left behind.
+# Source it, then call xl_test_init.
 
 XL_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 XLIMIT_BIN=${XLIMIT_BIN:-$XL_TOP/build/xlimit}
@@ -89,7 +90,17 @@ xl_reap_leftovers() {
 		"$XLIMIT_BIN" --pin-dir "$d" unload >/dev/null 2>&1
 		rm -rf "$d" 2>/dev/null
 	done
+	for d in /run/xlimit/sys-fs-bpf-xltest_*.lock; do
+		[ -f "$d" ] || continue
+		pid=${d%.lock}
+		pid=${pid##*_}
+		kill -0 "$pid" 2>/dev/null || rm -f "$d"
+	done
 }
+
+# The lock file of the pin directory $1, an absolute path of letters,
+# digits, '_' and '.' (see xl_lock in user/common.c).
+xl_lock_file() { echo "/run/xlimit/$(sed 's,^/,,; s,/,-,g' <<<"$1").lock"; }
 
 xl_test_init() {
 	if [ "$(id -u)" != 0 ]; then
@@ -108,7 +119,7 @@ xl_test_init() {
 	trap on_exit EXIT
 	trap 'exit 130' INT TERM
 	xl_reap_leftovers
-	XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$XL_PIN' unload; rm -rf '$XL_PIN'")
+	XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$XL_PIN' unload; rm -rf '$XL_PIN' '$(xl_lock_file "$XL_PIN")'")
 }
 
 # xl_netns_setup: a client namespace $NS_CLI (198.18.0.1, 2001:2::1) and a

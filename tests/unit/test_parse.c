@@ -10,6 +10,7 @@
  * corpus tests are skipped.
  */
 #include "limit_parse.h"
+#include "xlimit.h"
 #include "testing.h"
 
 #include <errno.h>
@@ -382,6 +383,54 @@ static void test_period_overflow(void)
 	}
 }
 
+/* What a rule can hold (xl_limit_check): periods up to 100 years, so that
+ * a window's start plus its period cannot wrap; amounts up to
+ * XL_AMOUNT_MAX. One past each bound is refused with a message. */
+static void test_rule_bounds(void)
+{
+	static const struct {
+		const char *in;
+		const char *err; /* NULL: fits */
+	} cases[] = {
+		{ "1/100 years", NULL },
+		{ "1/3110400000 seconds", NULL },
+		{ "1/1200 months", NULL },
+		{ "16711679/second", NULL },
+		{ "1/101 years", "period of 101 years is too long (at most "
+				 "100 years, 3110400000 seconds)" },
+		{ "1/3110400001 seconds", "period of 3110400001 seconds is "
+					  "too long" },
+		{ "1/1201 months", "period of 1201 months is too long" },
+		{ "1/36001 days", "period of 36001 days is too long" },
+		{ "1/18446744073709551615 seconds", "is too long" },
+		{ "16711680/second", "amount 16711680 is too large (at most "
+				     "16711679)" },
+	};
+	char err[ERR_SIZE];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (!ASSERT_EQ(xl_parse_limits(cases[i].in, items, 1, err,
+					       sizeof(err)),
+			       1, cases[i].in))
+			continue;
+		strcpy(err, "unchanged");
+		if (!cases[i].err) {
+			ASSERT_EQ(xl_limit_check(&items[0], err, sizeof(err)),
+				  0, cases[i].in);
+			continue;
+		}
+		ASSERT_EQ(xl_limit_check(&items[0], err, sizeof(err)), -1,
+			  cases[i].in);
+		if (!ASSERT_TRUE(strstr(err, cases[i].err) != NULL,
+				 cases[i].err))
+			fprintf(stderr, "  message: %s\n", err);
+	}
+	/* The longest period fits with 36 years of uptime before it. */
+	ASSERT_TRUE(XL_PERIOD_MAX_S * XL_NSEC_PER_SEC + (1ULL << 60) <
+			    (1ULL << 63),
+		    "start + period stays below 2^63");
+}
+
 static void test_length_cap(void)
 {
 	char *ok = repeat("1/second", ' ', XL_LIMIT_STR_MAX - 8, "");
@@ -638,6 +687,7 @@ int main(int argc, char **argv)
 	RUN_TEST(corpus_deliberate_differences);
 	RUN_TEST(amount_overflow);
 	RUN_TEST(period_overflow);
+	RUN_TEST(rule_bounds);
 	RUN_TEST(length_cap);
 	RUN_TEST(ascii_only);
 	RUN_TEST(never_partial);
