@@ -3,7 +3,10 @@
 #
 # The Python side of tests/e2e/test_sidecar.sh, one subcommand each:
 #   app PORT           the backend: echoes, serves 10 MB, answers slowly,
-#                      sets its own X-RateLimit-Limit on /own
+#                      sets its own X-RateLimit-Limit on /own, dies
+#                      mid-response on /die, answers N bytes on
+#                      /bytes?n=N, takes a body without echoing it on
+#                      /sink; keeps every connection alive while idle
 #   flask PORT LIMIT   the oracle: a Flask app with Debian's Flask-Limiter,
 #                      LIMIT per client (the X-Client header names it),
 #                      Retry-After on every response as Flask-Limiter does
@@ -17,6 +20,15 @@
 #                      each status; before the last it prints "gap" and
 #                      waits for a line on stdin (the test opens other
 #                      connections meanwhile)
+#   trickle HOST PORT HEAD BODY GAP MAX  sends the request head HEAD and
+#                      then BODY one byte every GAP seconds (HEAD alone
+#                      is trickled the same way when BODY is "-"), for
+#                      at most MAX seconds; prints status|closed|seconds
+#   hold HOST PORT N SECONDS  opens N connections (as many as it can),
+#                      prints "held K", keeps them SECONDS or until stdin
+#                      closes
+#   uploads HOST PORT PATH N BYTES  N concurrent POSTs of BYTES each;
+#                      prints one line per outcome: the status, or "error"
 import binascii
 import hashlib
 import http.client
@@ -75,6 +87,16 @@ def cmd_app(port):
             elif self.path.startswith("/slow"):
                 time.sleep(float(self.path.split("=")[1]))
                 self.reply(200, b"slow\n")
+            elif self.path.startswith("/die"):
+                self.send_response(200)
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                self.wfile.write(b"x" * 1000)
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+            elif self.path.startswith("/bytes"):
+                self.reply(200, b"b" * int(self.path.split("=")[1]))
             elif self.path.startswith("/own"):
                 self.reply(200, b"own\n", [("X-RateLimit-Limit", "999")])
             else:
@@ -85,7 +107,9 @@ def cmd_app(port):
 
         def do_POST(self):
             data = self.body()
-            self.reply(201, data, [("X-Body-SHA256", hashlib.sha256(data).hexdigest())])
+            digest = hashlib.sha256(data).hexdigest()
+            self.reply(201, b"" if self.path.startswith("/sink") else data,
+                       [("X-Body-SHA256", digest)])
 
         do_PUT = do_POST
         do_PATCH = do_POST
@@ -176,7 +200,90 @@ def cmd_keepalive(host, port, n):
         print(r.status, r.getheader("X-RateLimit-Remaining", "-"), flush=True)
 
 
+def read_answer(s, until):
+    out, closed = b"", False
+    while time.time() < until:
+        s.settimeout(max(0.01, until - time.time()))
+        try:
+            b = s.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            closed = True
+            break
+        if not b:
+            closed = True
+            break
+        out += b
+    return out, closed
+
+
+def cmd_trickle(host, port, head, body, gap, most):
+    head = head.encode().decode("unicode_escape").encode("latin-1")
+    s = socket.create_connection((host, int(port)))
+    start = time.time()
+    until = start + float(most)
+    slow = head if body == "-" else body.encode()
+    if body != "-":
+        s.sendall(head)
+    out, closed = b"", False
+    for i in range(len(slow)):
+        try:
+            s.sendall(slow[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            closed = True
+            break
+        got, closed = read_answer(s, min(until, time.time() + float(gap)))
+        out += got
+        if closed or got or time.time() >= until:
+            break
+    if not closed:  # answered or not, wait for the close
+        got, closed = read_answer(s, until)
+        out += got
+    status = out.split(b"\r\n")[0].decode("latin-1") or "-"
+    print("%s|%s|%.1f" % (status, "closed" if closed else "open",
+                          time.time() - start))
+
+
+def cmd_hold(host, port, n, seconds):
+    import select
+    conns = []
+    for _ in range(int(n)):
+        try:
+            conns.append(socket.create_connection((host, int(port)), timeout=2))
+        except OSError:
+            break
+    print("held %d" % len(conns), flush=True)
+    select.select([sys.stdin], [], [], float(seconds))
+    for c in conns:
+        c.close()
+
+
+def cmd_uploads(host, port, path, n, size):
+    import threading
+    body = b"u" * int(size)
+    out = []
+
+    def one():
+        try:
+            c = http.client.HTTPConnection(host, int(port), timeout=30)
+            c.request("POST", path, body=body)
+            r = c.getresponse()
+            r.read()
+            out.append(str(r.status))
+        except (OSError, http.client.HTTPException):
+            out.append("error")
+
+    ts = [threading.Thread(target=one) for _ in range(int(n))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("\n".join(out))
+
+
 if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
-            "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive}
+            "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
+            "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads}
     cmds[sys.argv[1]](*sys.argv[2:])

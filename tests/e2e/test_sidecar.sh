@@ -82,7 +82,7 @@ SC=(nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN")
 bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
 	--auth-listen 127.0.0.1:$A --metrics-listen 127.0.0.1:$M \
 	--retry-after always --trust-proxy 198.18.0.7/32 \
-	--client-timeout 2 --upstream-timeout 2
+	--client-timeout 2 --upstream-timeout 2 --max-body-size 16777216
 bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
 bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1
 

@@ -108,17 +108,17 @@ int sc_auth_start(struct event_base *base)
 	auth_http = evhttp_new(base);
 	if (!auth_http)
 		return -ENOMEM;
-	sc_http_setup(auth_http);
+	if (sc_http_setup(auth_http, base, "auth-listen", auth_request))
+		return -ENOMEM;
 	evhttp_set_default_content_type(auth_http, NULL);
 	evhttp_set_allowed_methods(auth_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 						      EVHTTP_REQ_POST);
-	evhttp_set_gencb(auth_http, auth_request, NULL);
 	return sc_bind(auth_http, "auth-listen", sc_cfg.auth_listen);
 }
 
 void sc_auth_stop(void)
 {
 	if (auth_http)
-		evhttp_free(auth_http);
+		sc_http_free(auth_http);
 	auth_http = NULL;
 }

@@ -27,8 +27,13 @@ struct sc_config sc_cfg = {
 	.retry_after = SC_RA_OVER,
 	.upstream_timeout = 30,
 	.client_timeout = 30,
+	.header_timeout = 10,
 	.max_header_size = 8192,
-	.max_body_size = 100L << 20,
+	.max_body_size = 8L << 20,
+	.max_buffered = 128L << 20,
+	.max_response_size = 32L << 20,
+	.max_connections = 1024,
+	.upstream_connections = 256,
 };
 
 static const char usage[] =
@@ -54,9 +59,20 @@ static const char usage[] =
 	"  --charge-first            charge the first request of a connection too:\n"
 	"                            the kernel does not see the clients' SYNs\n"
 	"  --upstream-timeout SEC    the application's answer, else 504 (default 30)\n"
-	"  --client-timeout SEC      to send a request, or idle (default 30)\n"
+	"  --client-timeout SEC      idle time while a client sends or reads\n"
+	"                            (default 30)\n"
+	"  --header-timeout SEC      a request's head from its first byte, else\n"
+	"                            400 and closed (default 10)\n"
 	"  --max-header-size BYTES   request headers, else 431 (default 8192)\n"
-	"  --max-body-size BYTES     request body, else 413 (default 100 MiB)\n"
+	"  --max-body-size BYTES     request body, else 413 (default 8 MiB)\n"
+	"  --max-buffered BYTES      request bytes held in all, else 413\n"
+	"                            (default 128 MiB)\n"
+	"  --max-response-size BYTES  the application's response body, else 502\n"
+	"                            (default 32 MiB)\n"
+	"  --max-connections N       client connections per listener; past it\n"
+	"                            new ones wait in the backlog (default 1024)\n"
+	"  --upstream-connections N  connections to the application, else 503\n"
+	"                            (default 256)\n"
 	"  -v, --verbose             log kernel query errors\n"
 	"  -h, --help                this text\n"
 	"\n"
@@ -180,6 +196,11 @@ static int parse_args(int argc, char **argv)
 		O_CLI_TO,
 		O_MAX_HDR,
 		O_MAX_BODY,
+		O_HDR_TO,
+		O_MAX_BUF,
+		O_MAX_RESP,
+		O_MAX_CONN,
+		O_UP_CONN,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -195,6 +216,11 @@ static int parse_args(int argc, char **argv)
 		{ "client-timeout", required_argument, NULL, O_CLI_TO },
 		{ "max-header-size", required_argument, NULL, O_MAX_HDR },
 		{ "max-body-size", required_argument, NULL, O_MAX_BODY },
+		{ "header-timeout", required_argument, NULL, O_HDR_TO },
+		{ "max-buffered", required_argument, NULL, O_MAX_BUF },
+		{ "max-response-size", required_argument, NULL, O_MAX_RESP },
+		{ "max-connections", required_argument, NULL, O_MAX_CONN },
+		{ "upstream-connections", required_argument, NULL, O_UP_CONN },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -283,6 +309,35 @@ static int parse_args(int argc, char **argv)
 				return XL_EXIT_USAGE;
 			sc_cfg.max_body_size = v;
 			break;
+		case O_HDR_TO:
+			if (parse_long("header-timeout", optarg, 1, 3600, &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.header_timeout = v;
+			break;
+		case O_MAX_BUF:
+			if (parse_long("max-buffered", optarg, 1L << 16,
+				       1L << 40, &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.max_buffered = v;
+			break;
+		case O_MAX_RESP:
+			if (parse_long("max-response-size", optarg, 0, 1L << 40,
+				       &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.max_response_size = v;
+			break;
+		case O_MAX_CONN:
+			if (parse_long("max-connections", optarg, 1, 1L << 20,
+				       &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.max_connections = v;
+			break;
+		case O_UP_CONN:
+			if (parse_long("upstream-connections", optarg, 1,
+				       1L << 16, &v))
+				return XL_EXIT_USAGE;
+			sc_cfg.upstream_connections = v;
+			break;
 		case 'v':
 			sc_cfg.verbose = true;
 			break;
@@ -311,32 +366,6 @@ static int parse_args(int argc, char **argv)
 		return bad_usage(
 			"%snothing to do: give --listen and --upstream, or --auth-listen",
 			"");
-	return 0;
-}
-
-void sc_http_setup(struct evhttp *http)
-{
-	evhttp_set_timeout(http, sc_cfg.client_timeout);
-	/* Up to 4x the bound, evhttp reads the headers and 431 is sent by
-	 * sc_headers_too_large(); past it evhttp closes with its own 400. */
-	evhttp_set_max_headers_size(http, 4 * sc_cfg.max_header_size);
-	evhttp_set_max_body_size(http, sc_cfg.max_body_size);
-}
-
-int sc_bind(struct evhttp *http, const char *what, const char *addr)
-{
-	char host[INET6_ADDRSTRLEN + 1];
-	uint16_t port;
-
-	if (sc_parse_hostport(addr, host, sizeof(host), &port))
-		return -EINVAL;
-	if (!evhttp_bind_socket_with_handle(http, host, port)) {
-		int err = errno ? errno : EADDRINUSE;
-
-		xl_err("--%s %s: cannot listen there: %s", what, addr,
-		       strerror(err));
-		return -err;
-	}
 	return 0;
 }
 
@@ -408,6 +437,7 @@ cleanup:
 	sc_metrics_stop();
 	sc_auth_stop();
 	sc_proxy_stop();
+	sc_conns_free();
 	if (base)
 		event_base_free(base);
 	sc_kernel_close();

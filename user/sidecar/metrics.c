@@ -94,10 +94,14 @@ static void own_metrics(struct evbuffer *b)
 		"Requests the proxy answered 403 (deny list).", "", SC_C_DENIED,
 		true);
 	counter(b, "xlimit_sidecar_upstream_errors_total",
-		"Requests the application did not answer: connect = 502, timeout = 504.",
+		"Requests the application did not answer: connect = 502, timeout = 504, busy = 503 (--upstream-connections in use), too_large = 502 (over --max-response-size).",
 		"{kind=\"connect\"}", SC_C_UPSTREAM_CONNECT, true);
 	counter(b, "xlimit_sidecar_upstream_errors_total", NULL,
 		"{kind=\"timeout\"}", SC_C_UPSTREAM_TIMEOUT, false);
+	counter(b, "xlimit_sidecar_upstream_errors_total", NULL,
+		"{kind=\"busy\"}", SC_C_UPSTREAM_BUSY, false);
+	counter(b, "xlimit_sidecar_upstream_errors_total", NULL,
+		"{kind=\"too_large\"}", SC_C_UPSTREAM_TOO_LARGE, false);
 	counter(b, "xlimit_sidecar_auth_requests_total",
 		"nginx auth_request subrequests answered.", "",
 		SC_C_AUTH_REQUESTS, true);
@@ -156,16 +160,17 @@ int sc_metrics_start(struct event_base *base)
 	metrics_http = evhttp_new(base);
 	if (!metrics_http)
 		return -ENOMEM;
-	sc_http_setup(metrics_http);
+	if (sc_http_setup(metrics_http, base, "metrics-listen",
+			  metrics_request))
+		return -ENOMEM;
 	evhttp_set_allowed_methods(metrics_http,
 				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	evhttp_set_gencb(metrics_http, metrics_request, NULL);
 	return sc_bind(metrics_http, "metrics-listen", sc_cfg.metrics_listen);
 }
 
 void sc_metrics_stop(void)
 {
 	if (metrics_http)
-		evhttp_free(metrics_http);
+		sc_http_free(metrics_http);
 	metrics_http = NULL;
 }

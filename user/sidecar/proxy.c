@@ -6,7 +6,16 @@
  * and body unchanged (less the hop-by-hop headers, which belong to one
  * connection, plus X-Forwarded-For), and the application's answer comes
  * back the same way with the rate-limit headers added. An unreachable
- * application is a 502, a slow one a 504.
+ * application is a 502, a slow one a 504, one whose response body is
+ * over --max-response-size a 502 too.
+ *
+ * The connections to the application are at most --upstream-connections,
+ * all owned by one pool: a request takes an idle one or opens a new one,
+ * and gives it back when its answer is in; with all of them busy the
+ * client gets 503 at once (and a Retry-After of 1 s). Each request to the
+ * application is owned here (evhttp_request_own) so that every path, the
+ * failed start included, frees it exactly once: after its callback has
+ * returned, from an event.
  *
  * Which request of its connection a request is decides whether it is read
  * or charged; evhttp does not say, so a table indexed by the socket's fd
@@ -29,14 +38,19 @@
 #include "cli.h"
 #include "sidecar.h"
 
-#define SC_POOL_MAX 256 /* idle connections kept to the application */
+#define SC_UP_MAX_HEADERS (256 << 10) /* the application's headers */
 
 static struct evhttp *proxy_http;
 static struct event_base *proxy_base;
 static char up_host[256];
 static uint16_t up_port;
-static struct evhttp_connection *pool[SC_POOL_MAX];
-static int npool;
+/* Idle connections; room for all of them, so none is ever left out. */
+static struct evhttp_connection **pool;
+static long npool, nup; /* idle, and all made */
+/* Requests to the application whose callback is done, to free. */
+static struct evhttp_request **reap;
+static size_t nreap, reap_cap;
+static struct event *reap_ev;
 
 /* ---- which request of its connection ---------------------------------- */
 
@@ -76,26 +90,65 @@ static uint64_t conn_request(int fd)
 
 /* ---- the application's connections ------------------------------------ */
 
-static struct evhttp_connection *pool_get(void)
+/* An idle connection, or a new one while under the bound; NULL with
+ * *busy set when all are in use. */
+static struct evhttp_connection *pool_get(bool *busy)
 {
 	struct evhttp_connection *c;
 
+	*busy = false;
 	if (npool)
 		return pool[--npool];
+	if (nup >= sc_cfg.upstream_connections) {
+		*busy = true;
+		return NULL;
+	}
 	c = evhttp_connection_base_new(proxy_base, NULL, up_host, up_port);
 	if (!c)
 		return NULL;
 	evhttp_connection_set_timeout(c, sc_cfg.upstream_timeout);
 	evhttp_connection_set_retries(c, 0);
+	evhttp_connection_set_max_headers_size(c, SC_UP_MAX_HEADERS);
+	evhttp_connection_set_max_body_size(c, sc_cfg.max_response_size);
+	nup++;
 	return c;
 }
 
 static void pool_put(struct evhttp_connection *c)
 {
-	if (npool < SC_POOL_MAX)
-		pool[npool++] = c;
-	else /* freed once its request is done with it */
-		evhttp_connection_free_on_completion(c);
+	pool[npool++] = c; /* npool < nup <= the array's size */
+}
+
+/* A connection that cannot be used again. */
+static void pool_drop(struct evhttp_connection *c)
+{
+	evhttp_connection_free(c);
+	nup--;
+}
+
+static void on_reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (nreap)
+		evhttp_request_free(reap[--nreap]);
+}
+
+/* Frees `up` once the callback running now has returned. */
+static void reap_later(struct evhttp_request *up)
+{
+	if (nreap == reap_cap) {
+		size_t n = reap_cap ? reap_cap * 2 : 64;
+		struct evhttp_request **t = realloc(reap, n * sizeof(*t));
+
+		if (!t) /* leaked rather than freed under evhttp's feet */
+			return;
+		reap = t;
+		reap_cap = n;
+	}
+	reap[nreap++] = up;
+	event_active(reap_ev, EV_TIMEOUT, 0);
 }
 
 /* ---- headers ------------------------------------------------------------ */
@@ -174,13 +227,16 @@ static void add_forwarded_for(const struct evkeyvalq *in, struct evkeyvalq *out,
 struct sc_request {
 	struct evhttp_request *req; /* the client's */
 	struct evhttp_connection *up; /* to the application */
+	struct evhttp_request *upreq; /* the request on it, owned */
 	struct sc_decision d;
 	double start;
+	size_t held; /* body bytes in the --max-buffered budget */
 	int error; /* enum evhttp_request_error, or -1 */
 };
 
 static void finish(struct sc_request *r)
 {
+	sc_buffer_release(r->held);
 	sc_observe_latency(sc_now() - r->start);
 	free(r);
 }
@@ -201,10 +257,13 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 	int code = up ? evhttp_request_get_response_code(up) : 0;
 
 	pool_put(r->up);
+	reap_later(r->upreq);
 	if (!up || code == 0) {
 		bool timeout = r->error == EVREQ_HTTP_TIMEOUT;
 
 		sc_count(timeout ? SC_C_UPSTREAM_TIMEOUT :
+			 r->error == EVREQ_HTTP_DATA_TOO_LONG ?
+				   SC_C_UPSTREAM_TOO_LARGE :
 				   SC_C_UPSTREAM_CONNECT);
 		sc_add_headers(&r->d, out, false);
 		evhttp_send_error(req, timeout ? 504 : 502,
@@ -226,17 +285,29 @@ static void forward(struct sc_request *r, const char *peer)
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
 	struct evbuffer *body = evhttp_request_get_input_buffer(req);
 	char len[32];
+	bool busy;
 
-	r->up = pool_get();
+	r->up = pool_get(&busy);
 	up = r->up ? evhttp_request_new(upstream_done, r) : NULL;
 	if (!up) {
 		if (r->up)
 			pool_put(r->up);
-		sc_count(SC_C_UPSTREAM_CONNECT);
-		evhttp_send_error(req, 502, "Bad Gateway");
+		sc_count(busy ? SC_C_UPSTREAM_BUSY : SC_C_UPSTREAM_CONNECT);
+		sc_add_headers(&r->d, evhttp_request_get_output_headers(req),
+			       false);
+		if (busy) {
+			evhttp_add_header(
+				evhttp_request_get_output_headers(req),
+				"Retry-After", "1");
+			evhttp_send_error(req, 503, "Service Unavailable");
+		} else {
+			evhttp_send_error(req, 502, "Bad Gateway");
+		}
 		finish(r);
 		return;
 	}
+	evhttp_request_own(up);
+	r->upreq = up;
 	evhttp_request_set_error_cb(up, upstream_error);
 	out = evhttp_request_get_output_headers(up);
 	copy_headers(in, out, true);
@@ -253,12 +324,19 @@ static void forward(struct sc_request *r, const char *peer)
 		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
 		evhttp_add_header(out, "Content-Length", len);
 	}
+	/* Held until the answer: the client's connection no longer counts
+	 * it. */
+	r->held = evbuffer_get_length(body);
+	sc_buffer_hold(r->held);
 	evbuffer_add_buffer(evhttp_request_get_output_buffer(up), body);
 	/* A refused or failed connect ends in upstream_done (with a 0
-	 * return); -1 means evhttp could not even start (no socket, no
-	 * memory) and will not call back. */
+	 * return); -1 means evhttp could not even start (no memory) and
+	 * will not call back: the request (owned) and the connection (in an
+	 * unknown state) are freed here. */
 	if (evhttp_make_request(r->up, up, evhttp_request_get_command(req),
 				evhttp_request_get_uri(req))) {
+		evhttp_request_free(up);
+		pool_drop(r->up);
 		sc_count(SC_C_UPSTREAM_CONNECT);
 		evhttp_send_error(req, 502, "Bad Gateway");
 		finish(r);
@@ -328,10 +406,13 @@ int sc_proxy_start(struct event_base *base)
 			      &up_port))
 		return -EINVAL;
 	proxy_base = base;
+	pool = calloc(sc_cfg.upstream_connections, sizeof(*pool));
+	reap_ev = event_new(base, -1, 0, on_reap, NULL);
 	proxy_http = evhttp_new(base);
-	if (!proxy_http)
+	if (!pool || !reap_ev || !proxy_http)
 		return -ENOMEM;
-	sc_http_setup(proxy_http);
+	if (sc_http_setup(proxy_http, base, "listen", proxy_request))
+		return -ENOMEM;
 	/* The application's responses keep their own Content-Type, or
 	 * none. */
 	evhttp_set_default_content_type(proxy_http, NULL);
@@ -340,18 +421,26 @@ int sc_proxy_start(struct event_base *base)
 				    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 				    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 				    EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(proxy_http, proxy_request, NULL);
 	err = sc_bind(proxy_http, "listen", sc_cfg.listen);
 	return err;
 }
 
 void sc_proxy_stop(void)
 {
-	while (npool)
-		evhttp_connection_free(pool[--npool]);
 	if (proxy_http)
-		evhttp_free(proxy_http);
+		sc_http_free(proxy_http);
 	proxy_http = NULL;
+	while (npool)
+		pool_drop(pool[--npool]);
+	on_reap(-1, 0, NULL);
+	free(pool);
+	pool = NULL;
+	free(reap);
+	reap = NULL;
+	reap_cap = 0;
+	if (reap_ev)
+		event_free(reap_ev);
+	reap_ev = NULL;
 	free(conns);
 	conns = NULL;
 	nconns = 0;

@@ -41,9 +41,14 @@ struct sc_config {
 	bool ietf; /* RateLimit-Policy and RateLimit fields */
 	bool charge_first; /* the kernel does not see the SYNs */
 	int upstream_timeout; /* seconds: slower is 504 */
-	int client_timeout; /* seconds to send a request, or idle */
+	int client_timeout; /* seconds idle while sending or reading */
+	int header_timeout; /* seconds for a request's head: more is 400 */
 	long max_header_size; /* bytes of request headers: more is 431 */
 	long max_body_size; /* bytes of request body: more is 413 */
+	long max_buffered; /* request bytes held in all: more is 413 */
+	long max_response_size; /* bytes of a response body: more is 502 */
+	long max_connections; /* client connections per listener */
+	long upstream_connections; /* to the application: more is 503 */
 	bool verbose;
 };
 
@@ -126,11 +131,25 @@ void sc_metrics_stop(void);
  * port. 0 or -1. */
 int sc_parse_hostport(const char *s, char *host, size_t len, uint16_t *port);
 
-/* Binds an evhttp to ADDR:PORT, with a message on failure. */
+/* ---- conn.c: client connections and their limits --------------------- */
+
 struct evhttp;
+typedef void (*sc_handler)(struct evhttp_request *req, void *arg);
+/* The settings shared by every listener (timeouts, sizes, the connection
+ * cap, the header deadline); each request goes to `handler`. `what` is
+ * the listener's option, for messages. 0 or -errno. */
+int sc_http_setup(struct evhttp *http, struct event_base *base,
+		  const char *what, sc_handler handler);
+/* Binds an evhttp to ADDR:PORT, with a message on failure. */
 int sc_bind(struct evhttp *http, const char *what, const char *addr);
-/* The server-side settings shared by every listener: timeouts, sizes. */
-void sc_http_setup(struct evhttp *http);
+/* evhttp_free(), and what sc_http_setup() made for it. */
+void sc_http_free(struct evhttp *http);
+void sc_conns_free(void);
+/* The budget of --max-buffered request bytes: what the proxy holds on
+ * top of what the connections are reading. */
+void sc_buffer_hold(size_t n);
+void sc_buffer_release(size_t n);
+bool sc_buffer_full(void);
 
 /* ---- metrics.c: what the sidecar counts ----------------------------- */
 
@@ -140,6 +159,8 @@ enum sc_counter {
 	SC_C_DENIED, /* of which 403 (deny list) */
 	SC_C_UPSTREAM_CONNECT, /* 502: the application was unreachable */
 	SC_C_UPSTREAM_TIMEOUT, /* 504: the application was too slow */
+	SC_C_UPSTREAM_BUSY, /* 503: --upstream-connections all in use */
+	SC_C_UPSTREAM_TOO_LARGE, /* 502: over --max-response-size */
 	SC_C_AUTH_REQUESTS, /* auth_request subrequests */
 	SC_C_AUTH_LIMITED, /* of which 429 */
 	SC_C_KERNEL_ERRORS, /* the syscall program could not be run */

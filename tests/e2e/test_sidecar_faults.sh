@@ -1,0 +1,189 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Fault injection against xlimit-sidecar, each on its own sidecar in a
+# throwaway network namespace (loopback only, maps from `xlimit load`): a
+# sidecar out of fds (ulimit -n 64) with more clients than fds, slowloris
+# clients against the header deadline, the connection cap, an application
+# that stalls, dies mid-response, answers too much or keeps its idle
+# connections, and many large uploads under a memory budget. Each time the
+# sidecar must keep serving other clients, answer every request with a
+# clear status, and stay within its bounds (CPU, log lines, fds, memory,
+# connections to the application).
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+HELP=$XL_TOP/tests/e2e/sidecar_helpers.py
+B=8000 # the application
+
+xl_test_init
+for t in curl ss "$SIDECAR_BIN"; do
+	if ! command -v "$t" >/dev/null; then
+		fail "needs $t (make deps; make)"
+		summary
+		exit 1
+	fi
+done
+NS=xlt$$-f # reaped by xl_reap_leftovers if this run crashes
+XL_CLEANUPS+=("ip netns del $NS")
+ip netns add "$NS"
+ip -n "$NS" link set lo up
+xl load >/dev/null || { fail "xlimit load"; summary; exit 1; }
+
+in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
+# bg NAME CMD...: a daemon in the namespace, logged, killed on exit; its
+# pid in $BG_PID (nsenter execs it: the daemon's own).
+bg() {
+	local name=$1
+	shift
+	nsenter --net="/run/netns/$NS" "$@" >"$XL_TMP/$name.log" 2>&1 &
+	BG_PID=$!
+	XL_CLEANUPS+=("kill $BG_PID; wait $BG_PID")
+}
+wait_up() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		in_ns curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.1
+	done
+	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
+	return 1
+}
+# sidecar NAME PORT OPTION...: starts one in front of the application.
+sidecar() {
+	local name=$1 port=$2
+	shift 2
+	bg "$name" "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$port \
+		--upstream 127.0.0.1:$B "$@"
+	wait_up "http://127.0.0.1:$port/" "$name"
+}
+code() { in_ns curl -s -o /dev/null -w '%{http_code}\n' --max-time "${2:-10}" "$1"; }
+delta() { echo $(($2 - $1)); }
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+fds() { ls "/proc/$1/fd" | wc -l; }
+# Connections of process $1 to the application.
+up_conns() { in_ns ss -Htnp state established "( dport = :$B )" | grep -c "pid=$1,"; }
+
+# hold_open NAME PORT N: N idle connections to PORT (as many as can be
+# made), kept until hold_close; $XL_TMP/NAME.out says "held K".
+hold_open() {
+	mkfifo "$XL_TMP/$1.in"
+	in_ns $PY "$HELP" hold 127.0.0.1 "$2" "$3" 30 <"$XL_TMP/$1.in" >"$XL_TMP/$1.out" &
+	HOLD_PID=$!
+	exec {HOLD_FD}>"$XL_TMP/$1.in"
+	for ((i = 0; i < 100; i++)); do
+		grep -q held "$XL_TMP/$1.out" && break
+		sleep 0.1
+	done
+}
+hold_close() {
+	exec {HOLD_FD}>&-
+	wait "$HOLD_PID"
+}
+# serves_again PORT: polls (10 s at most) until the sidecar answers 200.
+serves_again() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		[ "$(code "http://127.0.0.1:$1/" 2)" == 200 ] && break
+		sleep 0.2
+	done
+	code "http://127.0.0.1:$1/"
+}
+
+bg app $PY "$HELP" app $B
+wait_up "http://127.0.0.1:$B/" app || { summary; exit 1; }
+
+# --- out of fds: more clients than fds, no spin, serving after ------------
+
+bg fdless bash -c "ulimit -n 64 && exec '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8101 --upstream 127.0.0.1:$B"
+FDLESS=$BG_PID
+# bash execs the sidecar: the pid is the sidecar's once it has started.
+wait_up http://127.0.0.1:8101/ fdless
+hold_open hold 8101 150
+t0=$(cpu_ticks "$FDLESS")
+sleep 3
+t1=$(cpu_ticks "$FDLESS")
+lines=$(wc -l <"$XL_TMP/fdless.log")
+assert_match "$(cat "$XL_TMP/hold.out")" '^held 150$' "out of fds: 150 clients connected (the backlog holds those not accepted)"
+# 3 s at 100 ticks/s: spinning would be ~300 ticks.
+(($(delta "$t0" "$t1") < 60)) && ok "out of fds: no spin (CPU ticks in 3 s: $((t1 - t0)))" ||
+	fail "out of fds: the sidecar spins ($((t1 - t0)) CPU ticks in 3 s)"
+((lines <= 3)) && ok "out of fds: the accept error is logged at most once per 10 s ($lines lines)" ||
+	fail "out of fds: $lines log lines in about 4 s"
+assert_match "$(grep -m1 'cannot accept' "$XL_TMP/fdless.log")" 'Too many open files' "out of fds: the log line says why"
+hold_close
+assert_eq "$(serves_again 8101)" 200 "out of fds: serves again once the clients are gone"
+
+# --- slowloris: the header deadline, the connection cap --------------------
+
+sidecar loris 8102 --header-timeout 2 --client-timeout 5 --max-connections 6
+LORIS=$BG_PID
+in_ns $PY "$HELP" trickle 127.0.0.1 8102 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n' - 0.5 12 >"$XL_TMP/loris.out" &
+LOR=$!
+sleep 0.5
+assert_eq "$(code http://127.0.0.1:8102/)" 200 "slowloris: another client is served meanwhile"
+wait $LOR
+IFS='|' read -r st cl secs <"$XL_TMP/loris.out"
+assert_eq "$st $cl" "HTTP/1.1 400 Bad Request closed" "slowloris: a head trickled 1 byte per 0.5 s is cut off: 400, closed"
+awk -v s="$secs" 'BEGIN { exit !(s >= 1.5 && s < 5) }' && ok "slowloris: at the 2 s header deadline ($secs s), not after --client-timeout or never" ||
+	fail "slowloris: cut after $secs s (header deadline 2 s)"
+in_ns $PY "$HELP" trickle 127.0.0.1 8102 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\n\r\n' abcdefgh 0.5 12 >"$XL_TMP/body.out"
+assert_match "$(cat "$XL_TMP/body.out")" '^HTTP/1.1 201 ' "slow body (4 s, under the idle timeout): not cut by the header deadline"
+
+# The cap: 20 idle connections, the sidecar takes 6; the rest wait.
+f0=$(fds "$LORIS")
+hold_open cap 8102 20
+sleep 0.5
+f1=$(fds "$LORIS")
+assert_eq "$(($(delta "$f0" "$f1") <= 6))" 1 "--max-connections 6: at most 6 of 20 connections taken ($((f1 - f0)) more fds)"
+hold_close
+assert_eq "$(serves_again 8102)" 200 "--max-connections: accepting again once they closed"
+
+# --- the application misbehaves ----------------------------------------------
+
+sidecar faulty 8103 --upstream-timeout 2 --upstream-connections 4 --max-response-size 100000
+FAULTY=$BG_PID
+code "http://127.0.0.1:8103/slow?s=10" 20 >"$XL_TMP/stall.code" &
+STALL=$!
+sleep 0.3
+assert_eq "$(code http://127.0.0.1:8103/)" 200 "stalled application: other requests are served"
+wait $STALL
+assert_eq "$(cat "$XL_TMP/stall.code")" 504 "stalled application: 504 after --upstream-timeout"
+assert_eq "$(code http://127.0.0.1:8103/die)" 502 "application dies mid-response: 502, no hang"
+assert_eq "$(code "http://127.0.0.1:8103/bytes?n=100000")" 200 "response of --max-response-size: passed"
+assert_eq "$(code "http://127.0.0.1:8103/bytes?n=100001")" 502 "response over --max-response-size: 502"
+# 10 requests at once, 4 connections to the application: 4 served, the
+# rest told 503 at once; never more than 4 connections, idle or not.
+JOBS=()
+for i in $(seq 10); do
+	code "http://127.0.0.1:8103/slow?s=1" 20 >"$XL_TMP/busy.$i" &
+	JOBS+=($!)
+done
+sleep 0.5
+n_up=$(up_conns "$FAULTY")
+wait "${JOBS[@]}"
+assert_eq "$(cat "$XL_TMP"/busy.* | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')" "200 x4 503 x6 " \
+	"--upstream-connections 4: 4 requests served, 6 answered 503"
+assert_eq "$((n_up <= 4))" 1 "--upstream-connections 4: at most 4 connections to the application ($n_up)"
+for i in $(seq 30); do code http://127.0.0.1:8103/; done >"$XL_TMP/seq.codes"
+assert_eq "$(sort "$XL_TMP/seq.codes" | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')" "200 x30 " "then 30 requests one after the other: all served"
+n_up=$(up_conns "$FAULTY")
+assert_eq "$((n_up <= 4))" 1 "the application keeps its idle connections: still at most 4 ($n_up)"
+assert_eq "$(grep -c . "$XL_TMP/faulty.log")" 0 "nothing logged"
+
+# --- many large uploads under a memory budget ---------------------------------
+
+sidecar uploads 8104 --max-body-size 4194304 --max-buffered 16777216
+UP=$BG_PID
+hwm0=$(awk '/^VmHWM/ { print $2 }' "/proc/$UP/status")
+in_ns $PY "$HELP" uploads 127.0.0.1 8104 /sink 32 3145728 >"$XL_TMP/uploads.out"
+hwm1=$(awk '/^VmHWM/ { print $2 }' "/proc/$UP/status")
+summary_up=$(sort "$XL_TMP/uploads.out" | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')
+assert_eq "$(grep -cvE '^(201|413|503)$' "$XL_TMP/uploads.out")" 0 "32 uploads of 3 MiB: each 201, or a clear 413/503 ($summary_up)"
+assert_match "$(grep -c '^201$' "$XL_TMP/uploads.out")" '^[1-9]' "32 uploads of 3 MiB: some get through"
+# 32 x 3 MiB = 96 MiB sent; the budget is 16 MiB.
+assert_eq "$(((hwm1 - hwm0) < 49152))" 1 "32 uploads of 3 MiB: the sidecar's peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (< 48)"
+assert_eq "$(code http://127.0.0.1:8104/)" 200 "after the uploads: still serving"
+
+summary
