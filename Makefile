@@ -181,7 +181,8 @@ bench: deps
 # softirq timer and their skeletons, the SYN flood generator, the
 # test_run microbenchmark and the accuracy simulation.
 BENCH := $(BUILD)/bench
-BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/rxcost.bpf.o
+BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/ladder.bpf.o \
+	$(BENCH)/rxcost.bpf.o
 BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/rxcost \
 	$(BENCH)/accuracy
 BENCH_CFLAGS := $(XL_CFLAGS) -I$(BENCH) -Itests/lib
@@ -200,7 +201,8 @@ $(BENCH)/%.skel.h: $(BENCH)/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(BENCH)/microbench: tests/bench/microbench.c $(BUILD)/xlimit.skel.h \
-		$(BENCH)/baseline.skel.h tests/lib/pkt.h $(BPF_HDRS) | $(BENCH)
+		$(BENCH)/baseline.skel.h $(BENCH)/ladder.skel.h tests/lib/pkt.h \
+		$(BPF_HDRS) | $(BENCH)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 

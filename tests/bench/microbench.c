@@ -27,22 +27,41 @@
 #include "xlimit.h"
 #include "xlimit.skel.h"
 #include "baseline.skel.h"
+#include "ladder.skel.h"
 
 #define ROUNDS 5
+
+/* Rows other rows are compared with. */
+#define R_PASS "XDP_PASS"
+#define R_DROP "XDP_DROP"
+#define R_PPASS "parse-and-pass (TCP ACK)"
+#define R_PDROP "parse-and-drop (SYN)"
+#define R_CNT "counter: parse + LRU lookup + atomic add"
+#define R_CNT_KT "counter + bpf_ktime_get_ns"
+#define R_CNT_CO "counter + bpf_ktime_get_coarse_ns"
+#define R_WPD "wrapper + parse-and-drop (IPv6 SYN)"
+#define R_WCNT1 "wrapper + counter: IPv6 SYN, hot source"
+#define R_WCNT1M "wrapper + counter: 1M sources, map of 1M"
+#define R_WCNT2M "wrapper + counter: 2M sources, map of 1M"
+/* The counter with the clock xlimit reads (decide.h's xl_now()). */
+#define R_REF R_CNT_KT
+#define REF_PROG ld->progs.ref_count_ktime
 #define STATE_SIZE 1048576 /* --max-sources 1048576, as for memory */
 
 static struct xlimit_bpf *xl;
 static struct baseline_bpf *bl;
+static struct ladder_bpf *ld;
 static unsigned int repeat = 2000000;
 
 struct result {
 	const char *name;
 	double ns;
-	const char *base; /* baseline row it is compared with, or NULL */
+	const char *base; /* row its added ns are counted from, or NULL */
+	const char *ref; /* row its ratio is to, or NULL */
 	double target; /* ratio to reach, 0 for none */
 };
 
-#define MAX_RESULTS 24
+#define MAX_RESULTS 40
 static struct result res[MAX_RESULTS];
 static int nres;
 
@@ -73,7 +92,7 @@ static double time_prog(int fd, const __u8 *frame, size_t len, unsigned int rep,
 				strerror(errno));
 			return -1;
 		}
-		t[i] = o.duration;
+		t[i] = o.duration; /* whole ns */
 		*verdict = o.retval;
 	}
 	qsort(t, rounds, sizeof(t[0]), cmp_double);
@@ -94,9 +113,27 @@ static const char *verdict_name(__u32 v)
 	}
 }
 
+/* What the next rows are compared with: set by vs(). */
+static const char *cur_base, *cur_ref;
+static double cur_target;
+
+static void vs(const char *base, const char *ref, double target)
+{
+	cur_base = base;
+	cur_ref = ref;
+	cur_target = target;
+}
+
+static void add_row(const char *name, double ns)
+{
+	if (nres < MAX_RESULTS)
+		res[nres++] = (struct result){ name, ns, cur_base, cur_ref,
+					       cur_target };
+}
+
 /* Times one case, checks its verdict, records the row. */
 static int bench(const char *name, int fd, const struct pkt_spec *spec,
-		 __u32 want, const char *base, double target)
+		 __u32 want)
 {
 	__u8 frame[PKT_MAX];
 	size_t len = pkt_build(spec, frame, sizeof(frame));
@@ -115,7 +152,7 @@ static int bench(const char *name, int fd, const struct pkt_spec *spec,
 			name, verdict_name(verdict), verdict_name(want));
 		return -1;
 	}
-	res[nres++] = (struct result){ name, ns, base, target };
+	add_row(name, ns);
 	return 0;
 }
 
@@ -155,12 +192,13 @@ static int allow_v4(const char *addr)
 
 static int load(void)
 {
-	struct bpf_map *m;
+	struct bpf_map *m, *xm;
 	int err;
 
 	xl = xlimit_bpf__open();
 	bl = baseline_bpf__open();
-	if (!xl || !bl) {
+	ld = ladder_bpf__open();
+	if (!xl || !bl || !ld) {
 		fprintf(stderr, "microbench: open the BPF objects: %s\n",
 			strerror(errno));
 		return -1;
@@ -168,9 +206,22 @@ static int load(void)
 	/* A private copy: nothing pinned, nothing shared. */
 	bpf_object__for_each_map(m, xl->obj) bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(xl->maps.xl_state, STATE_SIZE);
+	bpf_map__set_max_entries(ld->maps.ref_state, STATE_SIZE);
 	err = xlimit_bpf__load(xl);
 	if (!err)
 		err = baseline_bpf__load(bl);
+	/* The ladder's rungs run on xlimit's own maps. */
+	bpf_object__for_each_map(m, ld->obj)
+	{
+		bpf_map__set_pin_path(m, NULL);
+		xm = err ? NULL :
+			   bpf_object__find_map_by_name(xl->obj,
+							bpf_map__name(m));
+		if (xm && !err)
+			err = bpf_map__reuse_fd(m, bpf_map__fd(xm));
+	}
+	if (!err)
+		err = ladder_bpf__load(ld);
 	if (err) {
 		fprintf(stderr, "microbench: load: %s (needs root)\n",
 			strerror(-err));
@@ -193,8 +244,7 @@ static int churn_setup(int prog, __u32 nsrc)
 /* Churn: fill the LRU once with a full cycle of sources, then time full
  * cycles, so that every timed SYN meets a map at capacity. */
 static int bench_churn(const char *name, int prog, __u32 nsrc,
-		       const struct pkt_spec *spec, __u32 want,
-		       const char *base, double target)
+		       const struct pkt_spec *spec, __u32 want)
 {
 	int fd = bpf_program__fd(bl->progs.bl_churn);
 	__u8 frame[PKT_MAX];
@@ -214,7 +264,7 @@ static int bench_churn(const char *name, int prog, __u32 nsrc,
 			name, verdict_name(verdict), verdict_name(want));
 		return -1;
 	}
-	res[nres++] = (struct result){ name, ns, base, target };
+	add_row(name, ns);
 	return 0;
 }
 
@@ -237,21 +287,24 @@ static void print_table(FILE *tsv)
 {
 	int i;
 
-	printf("| case | ns/packet | ratio | vs | target |\n");
-	printf("|---|---:|---:|---|---|\n");
+	printf("| case | ns/packet | ns added | ratio | to | target |\n");
+	printf("|---|---:|---:|---:|---|---|\n");
 	for (i = 0; i < nres; i++) {
 		const struct result *r = &res[i];
 		double b = r->base ? ns_of(r->base) : 0;
-		char ratio[32] = "", target[48] = "";
+		double f = r->ref ? ns_of(r->ref) : 0;
+		char added[32] = "", ratio[32] = "", target[48] = "";
 
-		if (b > 0)
-			snprintf(ratio, sizeof(ratio), "%.2f×", r->ns / b);
-		if (r->target > 0)
+		if (r->base)
+			snprintf(added, sizeof(added), "%+.1f", r->ns - b);
+		if (f > 0)
+			snprintf(ratio, sizeof(ratio), "%.2f×", r->ns / f);
+		if (r->target > 0 && f > 0)
 			snprintf(target, sizeof(target), "≤ %.2f× — %s",
 				 r->target,
-				 r->ns / b <= r->target ? "met" : "**missed**");
-		printf("| %s | %.1f | %s | %s | %s |\n", r->name, r->ns, ratio,
-		       r->base ? r->base : "", target);
+				 r->ns / f <= r->target ? "met" : "**missed**");
+		printf("| %s | %.1f | %s | %s | %s | %s |\n", r->name, r->ns,
+		       added, ratio, r->ref ? r->ref : "", target);
 		if (tsv)
 			fprintf(tsv, "\"%s\"\t%.1f\n", r->name, r->ns);
 	}
@@ -265,6 +318,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
+	struct pkt_spec syn80 = { .dport = 80 };
+	const struct pkt_spec ack80 = { .dport = 80, .tcp_flags = PKT_TCP_ACK };
 	const char *tsv_path = NULL;
 	FILE *tsv = NULL;
 	int xdp, c, err = 0;
@@ -308,37 +363,68 @@ int main(int argc, char **argv)
 		return 1;
 	}
 
-	err |= bench("XDP_PASS", bpf_program__fd(bl->progs.bl_pass),
-		     &(struct pkt_spec){ .dport = 80 }, XDP_PASS, NULL, 0);
-	err |= bench("XDP_DROP", bpf_program__fd(bl->progs.bl_drop),
-		     &(struct pkt_spec){ .dport = 80 }, XDP_DROP, NULL, 0);
-	err |= bench("parse-and-pass (TCP ACK)",
-		     bpf_program__fd(bl->progs.bl_parse_pass),
-		     &(struct pkt_spec){ .dport = 80,
-					 .tcp_flags = PKT_TCP_ACK },
-		     XDP_PASS, NULL, 0);
-	err |= bench("parse-and-drop (SYN)",
-		     bpf_program__fd(bl->progs.bl_parse_drop),
-		     &(struct pkt_spec){ .dport = 80 }, XDP_DROP, NULL, 0);
-	err |= bench("xlimit: UDP (not TCP)", xdp,
-		     &(struct pkt_spec){ .dport = 80, .l4 = PKT_UDP }, XDP_PASS,
-		     "parse-and-pass (TCP ACK)", 0);
-	err |= bench("xlimit: TCP ACK", xdp,
-		     &(struct pkt_spec){ .dport = 80,
-					 .tcp_flags = PKT_TCP_ACK },
-		     XDP_PASS, "parse-and-pass (TCP ACK)", 1.10);
-	err |= bench("xlimit: SYN, port without a rule", xdp,
-		     &(struct pkt_spec){ .dport = 82 }, XDP_PASS,
-		     "parse-and-drop (SYN)", 0);
-	err |= bench("xlimit: SYN allowed, hot source", xdp,
-		     &(struct pkt_spec){ .dport = 80 }, XDP_PASS,
-		     "parse-and-drop (SYN)", 2.0);
+	/* The floor: verdicts alone, then the parse. */
+	vs(NULL, NULL, 0);
+	err |= bench(R_PASS, bpf_program__fd(bl->progs.bl_pass), &syn80,
+		     XDP_PASS);
+	err |= bench(R_DROP, bpf_program__fd(bl->progs.bl_drop), &syn80,
+		     XDP_DROP);
+	err |= bench(R_PPASS, bpf_program__fd(bl->progs.bl_parse_pass), &ack80,
+		     XDP_PASS);
+	err |= bench(R_PDROP, bpf_program__fd(bl->progs.bl_parse_drop), &syn80,
+		     XDP_DROP);
+
+	/* The yardstick: the minimal per-source counter, by clock. */
+	vs(R_PDROP, NULL, 0);
+	err |= bench(R_CNT, bpf_program__fd(ld->progs.ref_count_plain), &syn80,
+		     XDP_PASS);
+	err |= bench(R_CNT_KT, bpf_program__fd(ld->progs.ref_count_ktime),
+		     &syn80, XDP_PASS);
+	err |= bench(R_CNT_CO, bpf_program__fd(ld->progs.ref_count_coarse),
+		     &syn80, XDP_PASS);
+	ld->data->ref_limit = 0; /* every hit over */
+	err |= bench("counter + clock, over its threshold (drop)",
+		     bpf_program__fd(ld->progs.ref_count_ktime), &syn80,
+		     XDP_DROP);
+	ld->data->ref_limit = ~0ULL;
+
+	/* xlimit's decision, one step more per row (hot source, port 80). */
+	vs(R_PDROP, R_REF, 0);
+	/* The ladder charges a source of its own: no source may be charged
+	 * more than `repeat` × ROUNDS times. */
+	syn80.src = "198.18.0.2";
+	err |= bench("ladder 1: parse + rule lookup",
+		     bpf_program__fd(ld->progs.ld_rule), &syn80, XDP_DROP);
+	err |= bench("ladder 2: + state key, deny and allow lists",
+		     bpf_program__fd(ld->progs.ld_lists), &syn80, XDP_DROP);
+	err |= bench("ladder 3: + clock", bpf_program__fd(ld->progs.ld_clock),
+		     &syn80, XDP_DROP);
+	err |= bench("ladder 4: + state lookup",
+		     bpf_program__fd(ld->progs.ld_state), &syn80, XDP_DROP);
+	err |= bench("ladder 5: + charge", bpf_program__fd(ld->progs.ld_charge),
+		     &syn80, XDP_PASS);
+
+	syn80.src = NULL;
+	/* xlimit itself. */
+	vs(R_PDROP, R_REF, 1.25);
+	err |= bench("xlimit: SYN allowed, hot source (ladder 5 + counters)",
+		     xdp, &syn80, XDP_PASS);
+	vs(R_PDROP, R_REF, 1.0);
 	err |= bench("xlimit: SYN dropped, over the limit", xdp,
-		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP,
-		     "parse-and-drop (SYN)", 2.0);
+		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP);
+	vs(R_PDROP, NULL, 0);
 	err |= bench("xlimit: SYN from an allow-listed source", xdp,
 		     &(struct pkt_spec){ .dport = 80, .src = "198.18.0.9" },
-		     XDP_PASS, "parse-and-drop (SYN)", 0);
+		     XDP_PASS);
+	vs(R_PDROP, R_PDROP, 1.10);
+	err |= bench("xlimit: SYN, port without a rule", xdp,
+		     &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
+	vs(R_PPASS, R_PPASS, 1.05);
+	err |= bench("xlimit: TCP ACK", xdp, &ack80, XDP_PASS);
+	vs(R_PPASS, R_PPASS, 0);
+	err |= bench("xlimit: UDP (not TCP)", xdp,
+		     &(struct pkt_spec){ .dport = 80, .l4 = PKT_UDP },
+		     XDP_PASS);
 	if (err)
 		return 1;
 
@@ -346,20 +432,27 @@ int main(int argc, char **argv)
 	{
 		struct pkt_spec v6 = { .l3 = PKT_IPV6, .dport = 80 };
 		int pd = bpf_program__fd(bl->progs.bl_parse_drop);
+		int cnt = bpf_program__fd(REF_PROG);
 		__u64 n1;
 
-		err |= bench_churn("wrapper + parse-and-drop (IPv6 SYN)", pd, 1,
-				   &v6, XDP_DROP, NULL, 0);
+		vs(NULL, NULL, 0);
+		err |= bench_churn(R_WPD, pd, 1, &v6, XDP_DROP);
+		vs(R_WPD, NULL, 0);
+		err |= bench_churn(R_WCNT1, cnt, 1, &v6, XDP_PASS);
+		vs(R_WPD, R_WCNT1, 1.25);
 		err |= bench_churn("wrapper + xlimit: IPv6 SYN, hot source",
-				   xdp, 1, &v6, XDP_PASS,
-				   "wrapper + parse-and-drop (IPv6 SYN)", 2.0);
+				   xdp, 1, &v6, XDP_PASS);
+		vs(R_WPD, NULL, 0);
+		err |= bench_churn(R_WCNT1M, cnt, 1000000, &v6, XDP_PASS);
+		vs(R_WPD, R_WCNT1M, 1.10);
 		err |= bench_churn("wrapper + xlimit: 1M sources, map of 1M",
-				   xdp, 1000000, &v6, XDP_PASS,
-				   "wrapper + parse-and-drop (IPv6 SYN)", 4.0);
+				   xdp, 1000000, &v6, XDP_PASS);
 		n1 = state_entries();
+		vs(R_WPD, NULL, 0);
+		err |= bench_churn(R_WCNT2M, cnt, 2000000, &v6, XDP_PASS);
+		vs(R_WPD, R_WCNT2M, 1.10);
 		err |= bench_churn("wrapper + xlimit: 2M sources, map of 1M",
-				   xdp, 2000000, &v6, XDP_PASS,
-				   "wrapper + parse-and-drop (IPv6 SYN)", 4.0);
+				   xdp, 2000000, &v6, XDP_PASS);
 		if (err)
 			return 1;
 		fprintf(stderr,
@@ -380,6 +473,7 @@ int main(int argc, char **argv)
 	print_table(tsv);
 	if (tsv)
 		fclose(tsv);
+	ladder_bpf__destroy(ld);
 	xlimit_bpf__destroy(xl);
 	baseline_bpf__destroy(bl);
 	return 0;

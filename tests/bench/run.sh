@@ -14,6 +14,7 @@ mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
 OUT=docs/bench
 mkdir -p "$OUT" build/bench
 RES=build/bench/results.md
+export XL_BENCH_ALL=1
 failed=0
 
 title() {
@@ -33,10 +34,8 @@ title() {
 	echo
 	echo "Written by \`make bench\` (tests/bench/run.sh) on $(date -u +%Y-%m-%d)."
 	echo
-	echo "- CPU: $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)," \
-		"$(nproc) CPUs ($(lscpu | sed -n 's/^Hypervisor vendor: *//p' |
-			head -n 1 | sed 's/^\(.\+\)$/virtual machine, \1/'))"
-	echo "- Kernel: $(uname -r); $(. /etc/os-release && echo "$PRETTY_NAME")"
+	bash tests/bench/machine.sh
+	echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- $(clang --version | head -n 1); $(nft --version 2>/dev/null);" \
 		"$(iptables -V 2>/dev/null)"
 	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
