@@ -182,7 +182,7 @@ bench: deps
 # test_run microbenchmark and the accuracy simulation.
 BENCH := $(BUILD)/bench
 BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/ladder.bpf.o \
-	$(BENCH)/rxcost.bpf.o
+	$(BENCH)/livegen.bpf.o $(BENCH)/rxcost.bpf.o
 BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/rxcost \
 	$(BENCH)/accuracy
 BENCH_CFLAGS := $(XL_CFLAGS) -I$(BENCH) -Itests/lib
@@ -192,7 +192,7 @@ bench-build: $(BENCH_BPF) $(BENCH_BINS)
 $(BENCH):
 	$(Q)mkdir -p $@
 
-$(BENCH)/%.bpf.o: tests/bench/%.bpf.c $(BPF_HDRS) | $(BENCH)
+$(BENCH)/%.bpf.o: tests/bench/%.bpf.c $(BPF_HDRS) tests/bench/bench_prog.h | $(BENCH)
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -210,9 +210,10 @@ $(BENCH)/rxcost: tests/bench/rxcost.c $(BENCH)/rxcost.skel.h | $(BENCH)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 
-$(BENCH)/synflood: tests/bench/synflood.c tests/lib/pkt.h | $(BENCH)
+$(BENCH)/synflood: tests/bench/synflood.c $(BENCH)/livegen.skel.h \
+		tests/lib/pkt.h | $(BENCH)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 
 $(BENCH)/accuracy: tests/bench/accuracy.c $(BPF_HDRS) | $(BENCH)
 	$(call msg,CC,$@)

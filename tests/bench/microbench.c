@@ -45,7 +45,7 @@
 #define R_WCNT2M "wrapper + counter: 2M sources, map of 1M"
 /* The counter with the clock xlimit reads (decide.h's xl_now()). */
 #define R_REF R_CNT_KT
-#define REF_PROG ld->progs.ref_count_ktime
+#define REF_PROG bl->progs.ref_count_ktime
 #define STATE_SIZE 1048576 /* --max-sources 1048576, as for memory */
 
 static struct xlimit_bpf *xl;
@@ -206,7 +206,7 @@ static int load(void)
 	/* A private copy: nothing pinned, nothing shared. */
 	bpf_object__for_each_map(m, xl->obj) bpf_map__set_pin_path(m, NULL);
 	bpf_map__set_max_entries(xl->maps.xl_state, STATE_SIZE);
-	bpf_map__set_max_entries(ld->maps.ref_state, STATE_SIZE);
+	bpf_map__set_max_entries(bl->maps.ref_state, STATE_SIZE);
 	err = xlimit_bpf__load(xl);
 	if (!err)
 		err = baseline_bpf__load(bl);
@@ -376,17 +376,17 @@ int main(int argc, char **argv)
 
 	/* The yardstick: the minimal per-source counter, by clock. */
 	vs(R_PDROP, NULL, 0);
-	err |= bench(R_CNT, bpf_program__fd(ld->progs.ref_count_plain), &syn80,
+	err |= bench(R_CNT, bpf_program__fd(bl->progs.ref_count_plain), &syn80,
 		     XDP_PASS);
-	err |= bench(R_CNT_KT, bpf_program__fd(ld->progs.ref_count_ktime),
+	err |= bench(R_CNT_KT, bpf_program__fd(bl->progs.ref_count_ktime),
 		     &syn80, XDP_PASS);
-	err |= bench(R_CNT_CO, bpf_program__fd(ld->progs.ref_count_coarse),
+	err |= bench(R_CNT_CO, bpf_program__fd(bl->progs.ref_count_coarse),
 		     &syn80, XDP_PASS);
-	ld->data->ref_limit = 0; /* every hit over */
+	bl->data->ref_limit = 0; /* every hit over */
 	err |= bench("counter + clock, over its threshold (drop)",
-		     bpf_program__fd(ld->progs.ref_count_ktime), &syn80,
+		     bpf_program__fd(bl->progs.ref_count_ktime), &syn80,
 		     XDP_DROP);
-	ld->data->ref_limit = ~0ULL;
+	bl->data->ref_limit = ~0ULL;
 
 	/* xlimit's decision, one step more per row (hot source, port 80). */
 	vs(R_PDROP, R_REF, 0);

@@ -20,7 +20,8 @@ failed=0
 title() {
 	case $1 in
 	micro) echo "Per-packet cost (BPF_PROG_TEST_RUN)" ;;
-	flood) echo "SYN flood through a veth pair" ;;
+	flood) echo "SYN flood through a veth pair (AF_PACKET generator)" ;;
+	live) echo "SYN flood as from a NIC (XDP frames, threaded NAPI)" ;;
 	memory) echo "Map memory per tracked source" ;;
 	accuracy) echo "Accuracy (simulated clock)" ;;
 	sidecar) echo "Sidecar" ;;
@@ -45,7 +46,7 @@ title() {
 
 start=$(date +%s)
 # Ours in a fixed order, then any other bench_*.sh (e.g. the sidecar's).
-for name in micro flood memory accuracy; do
+for name in micro live flood memory accuracy; do
 	echo "tests/bench/bench_$name.sh"
 done >build/bench/order
 for f in tests/bench/bench_*.sh; do
