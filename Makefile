@@ -182,9 +182,8 @@ bench: deps
 # test_run microbenchmark and the accuracy simulation.
 BENCH := $(BUILD)/bench
 BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/ladder.bpf.o \
-	$(BENCH)/livegen.bpf.o $(BENCH)/rxcost.bpf.o
-BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/rxcost \
-	$(BENCH)/accuracy
+	$(BENCH)/livegen.bpf.o
+BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/accuracy
 BENCH_CFLAGS := $(XL_CFLAGS) -I$(BENCH) -Itests/lib
 
 bench-build: $(BENCH_BPF) $(BENCH_BINS)
@@ -203,10 +202,6 @@ $(BENCH)/%.skel.h: $(BENCH)/%.bpf.o
 $(BENCH)/microbench: tests/bench/microbench.c $(BUILD)/xlimit.skel.h \
 		$(BENCH)/baseline.skel.h $(BENCH)/ladder.skel.h tests/lib/pkt.h \
 		$(BPF_HDRS) | $(BENCH)
-	$(call msg,CC,$@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
-
-$(BENCH)/rxcost: tests/bench/rxcost.c $(BENCH)/rxcost.skel.h | $(BENCH)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 

@@ -1,168 +1,143 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# Flood benchmark: a SYN flood through a veth pair between two throwaway
-# network namespaces (198.18.0.0/15, no route out), the same generator
-# (synflood, AF_PACKET + PACKET_QDISC_BYPASS + sendmmsg) for every row,
-# against: no filter, a bare XDP_DROP program (the ceiling), xlimit in
-# native XDP, generic XDP and tc mode, nftables and iptables hashlimit,
-# all limiting port 80 to the same 1 SYN per minute per (source, port);
-# each with one flooding source and with 100,000 forged ones.
-#
-# On a veth the receiver's work runs in the NET_RX softirq of the CPU
-# that sends, so generator and receiver share one core (the generator is
-# pinned to CPU 0). rxcost measures the softirq time on that core: the
-# receiver's CPU time per SYN, and from it the most SYNs per second one
-# core could take through each filter. Each row runs PASSES times,
-# interleaved, and the median is reported. Prints a Markdown section;
-# writes build/bench/flood.tsv for the plot.
+# Flood benchmark, NIC-like: SYNs reach the receiver as XDP frames, with no
+# socket buffer built before its XDP program runs, as a NIC's driver hands
+# them over. The generator is `synflood --live` (BPF_PROG_RUN with
+# BPF_F_TEST_XDP_LIVE_FRAMES running livegen.bpf.c, which gives each frame
+# the next forged source and redirects it into the veth), on CPU 0. The
+# receiving veth runs its NAPI in a thread of its own (threaded NAPI),
+# pinned to CPU 1, so the receiver's whole work is that thread's CPU time:
+# read from /proc/PID/schedstat and divided by the frames the veth took
+# in. Rows: a bare XDP_DROP (the ceiling), parse-and-drop and the minimal
+# per-source counter of baseline.bpf.c (what reading the frame and counting
+# cost), xlimit in native XDP, and,
+# behind an XDP_PASS program (which builds the socket buffer, as a NIC's
+# driver does), xlimit in tc mode, nftables, iptables hashlimit and no
+# filter; all limiting port 80 to 1 SYN per minute per (source, port),
+# with one flooding source and with 100,000 forged ones. A veth has NAPI
+# only while an XDP program is attached, so every row has one. Prints a
+# Markdown section; writes build/bench/flood.tsv for the plot.
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/lib.sh
 
 SECS=${BENCH_FLOOD_SECS:-2}
 PASSES=${BENCH_FLOOD_PASSES:-3}
-LIMIT_CLI="1 per minute" # the same limit for every filter
-BIN=build/bench
-OUT=$BIN/flood.tsv
-RAW=$BIN/flood.raw
+RAW=build/bench/flood.raw
+OUT=build/bench/flood.tsv
+RX_CPU=1 GEN_CPU=0
+source tests/bench/flood_lib.sh
 
-xl_test_init >/dev/null
-xl_netns_setup
-BPIN=/sys/fs/bpf/xlbench_$$
-XL_CLEANUPS+=("rm -rf $BPIN")
-for d in /sys/fs/bpf/xlbench_*; do # left by a crashed run
-	[ -d "$d" ] && ! kill -0 "${d##*_}" 2>/dev/null && rm -rf "$d"
-done
-mkdir -p "$BPIN"
-bpftool prog loadall $BIN/baseline.bpf.o "$BPIN" type xdp || exit 1
-
-nssrv() { ip netns exec "$NS_SRV" "$@"; }
-MAC_S=$(ip -n "$NS_SRV" -br link show "$VETH_SRV" | awk '{print $3}')
-MAC_C=$(ip -n "$NS_CLI" -br link show "$VETH_CLI" | awk '{print $3}')
-# Forged sources must reach TCP when a filter passes them: no reverse
-# path filter, and a route back (to the generator's namespace, which
-# drops the RSTs: it owns none of those addresses).
-nssrv sysctl -qw net.ipv4.conf.all.rp_filter=0 \
-	net.ipv4.conf.default.rp_filter=0 "net.ipv4.conf.$VETH_SRV.rp_filter=0"
-ip -n "$NS_SRV" route add 198.18.0.0/15 via 198.18.0.1
-
-# --- the filters -----------------------------------------------------------
+xdp_attach() {
+	nsenter --net="/run/netns/$NS_SRV" bpftool net attach xdpdrv \
+		pinned "$BPIN/$1" dev "$VETH_SRV"
+}
+xdp_detach() {
+	nsenter --net="/run/netns/$NS_SRV" bpftool net detach xdpdrv \
+		dev "$VETH_SRV"
+}
 
 setup_filter() {
 	case $1 in
-	none) ;;
-	xdp-drop)
-		nsenter --net="/run/netns/$NS_SRV" bpftool net attach xdpdrv \
-			pinned "$BPIN/bl_drop" dev "$VETH_SRV"
-		;;
-	xlimit-*)
+	xdp-drop) xdp_attach bl_drop ;;
+	parse-drop) xdp_attach bl_parse_drop ;;
+	counter) xdp_attach ref_count_flood ;;
+	xlimit-native)
 		xls load && xls limit set 80 "$LIMIT_CLI" >/dev/null &&
-			xls attach "$VETH_SRV" --mode "${1#xlimit-}" >/dev/null
+			xls attach "$VETH_SRV" --mode native >/dev/null
 		;;
-	nftables)
-		nssrv nft -f - <<-EOF
-			table ip xlbench {
-				set xlmeter {
-					type ipv4_addr . inet_service
-					size 262144
-					flags dynamic,timeout
-					timeout 2m
-				}
-				chain pre {
-					type filter hook prerouting priority raw; policy accept;
-					tcp dport 80 tcp flags & (syn | ack) == syn add @xlmeter { ip saddr . tcp dport limit rate over 1/minute burst 1 packets } drop
-				}
-			}
-		EOF
+	xlimit-tc)
+		xdp_attach bl_pass && xls load &&
+			xls limit set 80 "$LIMIT_CLI" >/dev/null &&
+			xls attach "$VETH_SRV" --mode tc >/dev/null
 		;;
-	iptables)
-		nssrv iptables -t raw -A PREROUTING -p tcp --dport 80 --syn \
-			-m hashlimit --hashlimit-name xlbench \
-			--hashlimit-mode srcip,dstport --hashlimit-above 1/minute \
-			--hashlimit-burst 1 --hashlimit-htable-size 262144 \
-			--hashlimit-htable-max 262144 \
-			--hashlimit-htable-expire 120000 -j DROP
-		;;
+	nftables) xdp_attach bl_pass && nft_limit ;;
+	iptables) xdp_attach bl_pass && ipt_limit ;;
+	none) xdp_attach bl_pass ;;
 	esac
 }
 
 teardown_filter() {
 	case $1 in
-	xdp-drop)
-		nsenter --net="/run/netns/$NS_SRV" bpftool net detach xdpdrv \
-			dev "$VETH_SRV"
-		;;
-	xlimit-*) xls unload >/dev/null ;;
-	nftables | iptables) nssrv nft flush ruleset ;;
+	xlimit-native) xls unload >/dev/null ;;
+	xlimit-tc) xls unload >/dev/null; xdp_detach ;;
+	nftables | iptables) nssrv nft flush ruleset; xdp_detach ;;
+	*) xdp_detach ;;
 	esac
 }
 
-rx_packets() { nssrv cat "/sys/class/net/$VETH_SRV/statistics/rx_packets"; }
-# SYNs that got past the filter: every one reaches tcp_v4_rcv.
-tcp_insegs() {
-	nssrv awk '/^Tcp:/ { if (n++) { for (i = 1; i <= NF; i++) \
-		if (h[i] == "InSegs") print $i } else for (i = 1; i <= NF; i++) \
-		h[i] = $i }' /proc/net/snmp
+# The receiving veth's NAPI thread, threaded and pinned to RX_CPU: a veth
+# has NAPI only while an XDP program is attached, so after each setup.
+napi_thread() {
+	local pid
+	nssrv sh -c "echo 1 >/sys/class/net/$VETH_SRV/threaded" || return 1
+	pid=$(ps -eo pid=,comm= | awk -v p="napi/$VETH_SRV-" \
+		'index($2, p) == 1 { print $1; exit }')
+	[ -n "$pid" ] && taskset -pc "$RX_CPU" "$pid" >/dev/null && echo "$pid"
 }
 
-GEN=(ip netns exec "$NS_CLI" taskset -c 0 $BIN/synflood
+GEN=(ip netns exec "$NS_CLI" taskset -c "$GEN_CPU" $BIN/synflood --live
 	--ifname "$VETH_CLI" --src-mac "$MAC_C" --dst-mac "$MAC_S"
 	--dst 198.18.0.2 --dport 80 --src-base 198.18.16.0)
 
-# flood FILTER SOURCES PASS: one bounded run, one line in $RAW. A first
-# SYN from every source goes before it, so that the timed flood comes
-# from sources that have used their quota (and fill the filter's table).
+# flood FILTER SOURCES PID: one bounded run, one line in $RAW. A first SYN
+# from every source goes before it, so that the timed flood comes from
+# sources over their limit, all in the filter's table.
 flood() {
-	local rx0 in0 out sent secs ns
-	"${GEN[@]}" --sources "$2" --count "$2" --seconds 30 >/dev/null
+	local rx0 in0 cpu0 out sent secs
+	"${GEN[@]}" --sources "$2" --count "$2" >/dev/null || return 1
+	sleep 0.2
 	rx0=$(rx_packets)
 	in0=$(tcp_insegs)
-	out=$($BIN/rxcost -- "${GEN[@]}" --sources "$2" --seconds "$SECS")
+	cpu0=$(cut -d' ' -f1 "/proc/$3/schedstat")
+	out=$("${GEN[@]}" --sources "$2" --seconds "$SECS") || return 1
+	sleep 0.2 # let the receiver drain its ring
 	sent=$(grep -oP '^sent=\K[0-9]+' <<<"$out")
 	secs=$(grep -oP ' seconds=\K[0-9.]+' <<<"$out")
-	ns=$(grep -oP '^cpu0_net_rx_ns=\K[0-9]+' <<<"$out")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$sent" \
-		"$secs" $(($(rx_packets) - rx0)) $(($(tcp_insegs) - in0)) \
-		"$ns" >>"$RAW"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$sent" "$secs" \
+		$(($(rx_packets) - rx0)) $(($(tcp_insegs) - in0)) \
+		$(($(cut -d' ' -f1 "/proc/$3/schedstat") - cpu0)) >>"$RAW"
 }
 
-FILTERS="none xdp-drop xlimit-native xlimit-generic xlimit-tc nftables iptables"
+FILTERS="xdp-drop parse-drop counter xlimit-native xlimit-tc nftables iptables none"
 : >"$RAW"
 for pass in $(seq "$PASSES"); do
 	for src in 1 100000; do
 		for f in $FILTERS; do
-			if ! setup_filter "$f"; then
+			if ! setup_filter "$f" || ! pid=$(napi_thread); then
 				echo "bench_flood: cannot set up $f" >&2
 				teardown_filter "$f" 2>/dev/null
 				continue
 			fi
-			flood "$f" "$src" "$pass"
+			flood "$f" "$src" "$pid" ||
+				echo "bench_flood: $f: the generator failed" >&2
 			teardown_filter "$f"
 		done
 	done
 done
 
-# --- the table ----------------------------------------------------------------
-$PY - "$RAW" "$OUT" "$SECS" "$PASSES" <<'EOF'
+$PY - "$RAW" "$OUT" <<'EOF'
 import statistics as st, sys
-raw, out, secs, passes = sys.argv[1:5]
 rows = {}
-for line in open(raw):
-    f, src, _, sent, t, rx, passed, ns = line.split("\t")
+tsv = open(sys.argv[2], "w")
+for line in open(sys.argv[1]):
+    f, src, sent, t, rx, passed, ns = line.split("\t")
     rows.setdefault((f, int(src)), []).append(
         (int(sent) / float(t), int(rx) / float(t),
          int(passed) / max(int(rx), 1), int(ns) / max(int(rx), 1)))
-names = {"none": "no filter", "xdp-drop": "bare XDP_DROP (ceiling)",
+names = {"xdp-drop": "bare XDP_DROP (ceiling)",
+         "parse-drop": "parse-and-drop",
+         "counter": "minimal counter + bpf_ktime_get_ns",
          "xlimit-native": "xlimit, native XDP",
-         "xlimit-generic": "xlimit, generic XDP", "xlimit-tc": "xlimit, tc",
-         "nftables": "nftables (prerouting, raw)",
-         "iptables": "iptables hashlimit (raw)"}
+         "xlimit-tc": "XDP_PASS + xlimit, tc",
+         "nftables": "XDP_PASS + nftables (prerouting, raw)",
+         "iptables": "XDP_PASS + iptables hashlimit (raw)",
+         "none": "XDP_PASS, no filter (to TCP)"}
 med = {}
-print("| filter | sources | generator kpps | received kpps | passed to TCP"
+print("| receiver | sources | generated Mpps | received Mpps | passed to TCP"
       " | receiver ns/SYN | receiver capacity Mpps | vs ceiling |")
 print("|---|---:|---:|---:|---:|---:|---:|---:|")
-tsv = open(out, "w")
 for src in (1, 100000):
     ceil = None
     for f in names:
@@ -175,8 +150,8 @@ for src in (1, 100000):
         if f == "xdp-drop":
             ceil = cap
         vs = "%.0f%%" % (100 * cap / ceil) if ceil else ""
-        print("| %s | %s | %.0f | %.0f | %.2f%% | %.0f | %.2f | %s |" % (
-            names[f], f"{src:,}", m[0] / 1e3, m[1] / 1e3, 100 * m[2],
+        print("| %s | %s | %.2f | %.2f | %.2f%% | %.1f | %.2f | %s |" % (
+            names[f], f"{src:,}", m[0] / 1e6, m[1] / 1e6, 100 * m[2],
             m[3], cap, vs))
         tsv.write('"%s"\t%d\t%.1f\t%.3f\n' % (names[f], src, m[3], cap))
 print()
@@ -185,34 +160,46 @@ print()
 for src in (1, 100000):
     g = lambda f: 1e3 / med[(f, src)][3] if (f, src) in med else float("nan")
     x, c, n, i = g("xlimit-native"), g("xdp-drop"), g("nftables"), g("iptables")
+    p, k = g("parse-drop"), g("counter")
     ok = lambda v, t: "met" if v >= t else "**missed**"
     print(f"- {src:,} source(s): native XDP at {100 * x / c:.0f}% of the "
-          f"XDP_DROP ceiling (target ≥ 90%: {ok(x / c, 0.9)}); "
+          f"XDP_DROP ceiling (target ≥ 90%: {ok(x / c, 0.9)}; "
+          f"{100 * x / p:.0f}% of parse-and-drop, {100 * x / k:.0f}% of "
+          f"the minimal counter); "
           f"{x / n:.2f}× nftables, {x / i:.2f}× iptables "
           f"(target ≥ 3×: {ok(min(x / n, x / i), 3)})")
 EOF
 cat <<EOF
 
 Method: \`tests/bench/bench_flood.sh\`; ${PASSES} interleaved passes of ${SECS} s
-per row, medians. The generator (\`tests/bench/synflood.c\`, one core) is the
-bottleneck of every row with a filter that drops early: on a veth the
-receiver's whole path runs in the NET_RX softirq of the sending CPU, so
-generator and receiver share CPU 0 and the offered rate is what is left of
-that core. The comparison therefore rests on the receiver's CPU time per
-SYN, measured exactly (not sampled) as NET_RX softirq time on CPU 0
-(\`tests/bench/rxcost.bpf.c\`, on the softirq entry/exit tracepoints),
-divided by the frames the receiving veth took in; capacity is 1 s divided
-by it, what one core of this machine could take through that filter.
-"Passed to TCP" is the share of received SYNs that reached TCP (the
-receiver's \`Tcp InSegs\`), the rest was dropped by the filter. Every
-filter limits port 80 to 1 SYN per minute per (source, port), and one
-SYN from every source goes before each timed run, so the flood comes from
-sources over their limit and the filter's table holds all of them: xlimit
-\`limit set 80 "$LIMIT_CLI"\`, nftables \`limit rate over 1/minute burst 1
-packets\` in a dynamic set keyed by \`ip saddr . tcp dport\`, iptables
-\`hashlimit --hashlimit-mode srcip,dstport --hashlimit-above 1/minute
---hashlimit-burst 1\`; state tables sized for 262,144 keys. Native XDP on
-a veth is not native XDP on a NIC: the veth hands the program a socket
-buffer it must first copy into a page (its headroom is too small), which
-every XDP row, the ceiling included, pays.
+per row, medians. The generator (\`synflood --live\`, CPU $GEN_CPU) runs
+\`tests/bench/livegen.bpf.c\` with \`BPF_PROG_RUN\` and
+\`BPF_F_TEST_XDP_LIVE_FRAMES\`: it rewrites each frame's source (incremental
+IPv4 and TCP checksums) and \`bpf_redirect\`s it into the veth, whose peer
+receives XDP frames, as from a NIC: no socket buffer exists until an
+XDP_PASS makes one. The receiving veth's NAPI is threaded
+(\`/sys/class/net/DEV/threaded\`) and its thread pinned to CPU $RX_CPU, so
+the receiver's work is that thread's CPU time (\`/proc/PID/schedstat\`),
+divided by the frames the veth took in (\`rx_packets\`): "receiver
+ns/SYN"; capacity is 1 s divided by it. The generator outruns every
+receiver, so "received" is the receiver's saturated rate on a shared
+machine (the veth drops what its ring cannot hold). A veth has NAPI only
+while an XDP program is attached: the rows without an XDP filter of their
+own run a bare XDP_PASS, which is where the socket buffer gets built, as
+in a NIC's driver. Generic XDP cannot be measured this way (a device
+holds native or generic XDP, not both, and without a native program the
+veth has no NAPI to receive XDP frames). Not counted: the RSTs TCP sends
+back in the no-filter row are processed in the softirq of the sender's
+side. A bare XDP_DROP never reads the frame; every filter does, and the
+frame was last written by the generator on the other CPU, so its first
+read is a cache miss (as a NIC's DMA leaves it in memory, or at best in
+the last-level cache): parse-and-drop is the floor of any filter, and
+the minimal counter (threshold 1, so it drops like the limits) the floor
+of any filter that counts sources. Every filter limits port 80 to 1 SYN per minute per (source,
+port), and one SYN from every source goes before each timed run; the
+filters are nftables' \`limit rate over 1/minute burst 1 packets\` in a
+dynamic set keyed by \`ip saddr . tcp dport\`, iptables' \`hashlimit
+--hashlimit-mode srcip,dstport --hashlimit-above 1/minute
+--hashlimit-burst 1\` and xlimit's \`limit set 80 "$LIMIT_CLI"\`; state
+tables sized for 262,144 keys.
 EOF

@@ -20,8 +20,7 @@ failed=0
 title() {
 	case $1 in
 	micro) echo "Per-packet cost (BPF_PROG_TEST_RUN)" ;;
-	flood) echo "SYN flood through a veth pair (AF_PACKET generator)" ;;
-	live) echo "SYN flood as from a NIC (XDP frames, threaded NAPI)" ;;
+	flood) echo "SYN flood as from a NIC (XDP frames into a veth, threaded NAPI)" ;;
 	memory) echo "Map memory per tracked source" ;;
 	accuracy) echo "Accuracy (simulated clock)" ;;
 	sidecar) echo "Sidecar" ;;
@@ -46,7 +45,7 @@ title() {
 
 start=$(date +%s)
 # Ours in a fixed order, then any other bench_*.sh (e.g. the sidecar's).
-for name in micro live flood memory accuracy; do
+for name in micro flood memory accuracy; do
 	echo "tests/bench/bench_$name.sh"
 done >build/bench/order
 for f in tests/bench/bench_*.sh; do
@@ -95,7 +94,7 @@ if command -v gnuplot >/dev/null && [ -s build/bench/micro.tsv ] &&
 		set title "Per-packet cost, test_run (ns, lower is better)"
 		set ylabel "ns per packet"
 		plot "build/bench/micro.tsv" using 2:xtic(1) notitle lc rgb "#4477aa"
-		set title "SYN flood on a veth: receiver capacity (Mpps, one core)"
+		set title "SYN flood, XDP frames into a veth: receiver capacity (Mpps, one core)"
 		set ylabel "Mpps"
 		plot "build/bench/flood1.tsv" using 4:xtic(1) title "1 source" \
 			lc rgb "#4477aa", \
