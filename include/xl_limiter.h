@@ -187,8 +187,8 @@ xl_inline __u32 xl_nlimits(const struct xl_rule *r)
  * A window already past its amount is not added to (see the top of this
  * file): the hit breaches that limit without a charge.
  */
-xl_global __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
-			  __u64 now)
+xl_global __u32 xl_charge_all(const struct xl_rule *r, struct xl_state *s,
+			      __u64 now)
 {
 	__u64 starts[XL_MAX_LIMITS] = {};
 	__u32 n, all, peek = 0, full = 0, drop = 0, todo, charged, over, pass;
@@ -240,6 +240,40 @@ xl_global __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
 				xl_window_uncharge(&s->win[i], starts[i]);
 	}
 	return over;
+}
+
+/*
+ * xl_charge_all() for a rule of one limit, which is most rules: with one
+ * window there is nothing to peek at first and nothing to take back, so
+ * the hit is one read and, unless the window is already past its amount
+ * (refused without a charge, as above), one atomic add. A window that must
+ * roll over, or an add that lands in a window another CPU just rolled
+ * over, goes on in xl_window_charge() (the stray unit stays with the dead
+ * window, as there).
+ */
+xl_inline __u32 xl_charge_one(const struct xl_limit *l, struct xl_window *w,
+			      __u64 now)
+{
+	__u64 word = XL_READ(w->word), start;
+
+	if (!xl_expired(xl_word_start(word), l->period_ns, now)) {
+		if (xl_word_count(word) > l->amount)
+			return 1;
+		word = __sync_fetch_and_add(&w->word, 1);
+		if (!xl_expired(xl_word_start(word), l->period_ns, now))
+			return xl_word_count(word) + 1 > l->amount;
+	}
+	return xl_window_charge(w, l->period_ns, now, &start) > l->amount;
+}
+
+/* Charge one hit against every limit of the rule: the bits of the limits
+ * it breaches, 0 when it is allowed. See xl_charge_all(). */
+xl_inline __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
+			  __u64 now)
+{
+	if (r->nlimits == 1)
+		return xl_charge_one(&r->limits[0], &s->win[0], now);
+	return xl_charge_all(r, s, now);
 }
 
 /* The action for a hit that breached the limits in `over`: drop if any of

@@ -6,8 +6,9 @@
  *
  * ld_*: xlimit's own decision cut after each of its steps (parse and
  *    rule lookup; the allow and deny lists; the clock; the state lookup;
- *    the charge), each a program of its own, so that the cost each step
- *    adds is measured. The steps are bpf/decide.h's functions on the maps
+ *    the charge; and the charge through the general multi-limit path, to
+ *    show what the one-limit fast path saves), each a program of its own,
+ *    so that the cost each step adds is measured. The steps are bpf/decide.h's functions on the maps
  *    of bpf/maps.h, which the benchmark points at the xlimit object's own
  *    maps (same rules, same lists, same state). The last rung plus the
  *    per-rule counters is xlimit's XDP program.
@@ -26,6 +27,7 @@ enum ld_step {
 	LD_CLOCK, /* + the clock */
 	LD_STATE, /* + state lookup (created on a miss) */
 	LD_CHARGE, /* + the charge: xlimit without its counters */
+	LD_CHARGE_ALL, /* the same through the general multi-limit charge */
 };
 
 /* XDP_DROP when the frame made it through every step up to `upto` (and,
@@ -67,7 +69,10 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 		return XDP_PASS;
 	if (upto == LD_STATE)
 		return XDP_DROP;
-	over = xl_charge(rule, s, now);
+	if (upto == LD_CHARGE_ALL)
+		over = xl_charge_all(rule, s, now);
+	else
+		over = xl_charge(rule, s, now);
 	if (over && xl_over_verdict(rule, over) == XL_V_OVER_DROP)
 		return XDP_DROP;
 	return XDP_PASS;
@@ -78,5 +83,6 @@ BENCH_PROG(ld_lists, ld_run, LD_LISTS)
 BENCH_PROG(ld_clock, ld_run, LD_CLOCK)
 BENCH_PROG(ld_state, ld_run, LD_STATE)
 BENCH_PROG(ld_charge, ld_run, LD_CHARGE)
+BENCH_PROG(ld_charge_all, ld_run, LD_CHARGE_ALL)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

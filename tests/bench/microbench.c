@@ -401,8 +401,11 @@ int main(int argc, char **argv)
 		     &syn80, XDP_DROP);
 	err |= bench("ladder 4: + state lookup",
 		     bpf_program__fd(ld->progs.ld_state), &syn80, XDP_DROP);
-	err |= bench("ladder 5: + charge", bpf_program__fd(ld->progs.ld_charge),
-		     &syn80, XDP_PASS);
+	err |= bench("ladder 5': + charge, general multi-limit path",
+		     bpf_program__fd(ld->progs.ld_charge_all), &syn80,
+		     XDP_PASS);
+	err |= bench("ladder 5: + charge (one-limit fast path)",
+		     bpf_program__fd(ld->progs.ld_charge), &syn80, XDP_PASS);
 
 	syn80.src = NULL;
 	/* xlimit itself. */
