@@ -4,6 +4,14 @@
  * request): find the port's rule, check the deny and allow lists, then
  * charge the client's state with the limiter of include/xl_limiter.h.
  * Shared by the XDP, tc and syscall entry points.
+ *
+ * The LRU state map forgets idle clients when new ones push them out, and
+ * a flood of spoofed sources pushes out many. A client that went over a
+ * limit must not come back with a fresh quota that way, so a refused hit
+ * also writes the client's windows into xl_over, a fixed table indexed by
+ * a keyed hash of the key, and a client created anew starts from what
+ * xl_over remembers of it (the same windows: over until they end). Only
+ * the over path and the new-client path touch xl_over.
  */
 #ifndef XL_DECIDE_H
 #define XL_DECIDE_H
@@ -41,29 +49,78 @@ static __always_inline int xl_listed(void *list, const __u8 addr[16])
 	return bpf_map_lookup_elem(list, &k) != NULL;
 }
 
-/* The state key of a source: IPv6 masked to the configured prefix. */
-static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
-					__u16 port)
+/* The state key of a source: IPv6 masked to the configured prefix.
+ * Returns the seed of xl_over's hash. */
+static __always_inline __u32 xl_make_key(struct xl_key *k, const __u8 addr[16],
+					 __u16 port)
 {
 	struct xl_config *cfg;
 	__u32 zero = 0;
 
 	cfg = bpf_map_lookup_elem(&XL_MAP_CONFIG, &zero);
-	xl_key_init(k, addr, port, cfg ? cfg->ipv6_prefix : 128);
+	xl_key_init(k, addr, port, cfg ? cfg->ipv6_prefix : 0);
+	return cfg ? cfg->hash_seed : 0;
 }
 
-/* The client's state, created empty on its first hit. */
-static __always_inline struct xl_state *xl_state_get(const struct xl_key *k,
-						     int create)
+/* xl_over's entry for a key, and the tag that names the key in it. */
+static __always_inline struct xl_over *xl_over_slot(const struct xl_key *k,
+						    __u32 seed, __u32 *tag)
 {
-	struct xl_state *s, zero = {};
+	__u64 h = xl_key_hash(k, seed);
+	__u32 slot = h & (XL_OVER_SLOTS - 1);
+
+	*tag = (h >> 32) | 1; /* never 0, the empty tag */
+	return bpf_map_lookup_elem(&XL_MAP_OVER, &slot);
+}
+
+/* Remembers a client whose hit was refused, with its windows as they
+ * are now. The latest refused client takes the slot. Two CPUs writing
+ * one slot at once may mix their words: the one client whose tag wins
+ * may come back with another's windows (a rarer error than the
+ * eviction this guards against). */
+static __always_inline void xl_over_remember(const struct xl_key *k, __u32 seed,
+					     const struct xl_state *s)
+{
+	struct xl_over *o;
+	__u32 tag, i;
+
+	o = xl_over_slot(k, seed, &tag);
+	if (!o)
+		return;
+#pragma unroll
+	for (i = 0; i < XL_MAX_LIMITS; i++)
+		o->state.win[i].word = XL_READ(s->win[i].word);
+	o->port = k->port;
+	o->tag = tag;
+}
+
+/* The client's state, created on its first hit: empty, or as xl_over
+ * remembers it. *created and *restored say which, if this call made it. */
+static __always_inline struct xl_state *xl_state_get(const struct xl_key *k,
+						     __u32 seed, int create,
+						     __u32 *created,
+						     __u32 *restored)
+{
+	struct xl_state *s, init = {};
+	struct xl_over *o;
+	__u32 tag, i;
 
 	s = bpf_map_lookup_elem(&XL_MAP_STATE, k);
 	if (s || !create)
 		return s;
+	o = xl_over_slot(k, seed, &tag);
+	if (o && o->tag == tag) {
+#pragma unroll
+		for (i = 0; i < XL_MAX_LIMITS; i++)
+			init.win[i].word = XL_READ(o->state.win[i].word);
+		*restored = 1;
+	}
 	/* Two CPUs may race to create it: NOEXIST lets one win, and both
 	 * then use the same entry. */
-	bpf_map_update_elem(&XL_MAP_STATE, k, &zero, BPF_NOEXIST);
+	if (bpf_map_update_elem(&XL_MAP_STATE, k, &init, BPF_NOEXIST))
+		*restored = 0;
+	else
+		*created = 1;
 	return bpf_map_lookup_elem(&XL_MAP_STATE, k);
 }
 
@@ -75,6 +132,8 @@ struct xl_decision {
 	struct xl_state *state;
 	struct xl_key key;
 	__u64 now;
+	__u32 created; /* this hit created the client's state */
+	__u32 restored; /* ... from xl_over */
 };
 
 /*
@@ -89,13 +148,17 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     int charge, int lists,
 				     struct xl_decision *d)
 {
+	__u32 seed;
+
 	d->rule = xl_rule_for(port, &d->rule_port);
 	if (!d->rule)
 		return -1;
 	d->breached = 0;
 	d->state = NULL;
+	d->created = 0;
+	d->restored = 0;
 	d->now = xl_now();
-	xl_make_key(&d->key, addr, port);
+	seed = xl_make_key(&d->key, addr, port);
 	if (lists && xl_listed(&XL_MAP_DENY, addr)) {
 		d->verdict = XL_V_DENIED;
 		return 0;
@@ -105,14 +168,17 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 		return 0;
 	}
 	d->verdict = XL_V_PASS;
-	d->state = xl_state_get(&d->key, charge);
+	d->state =
+		xl_state_get(&d->key, seed, charge, &d->created, &d->restored);
 	if (!d->state) /* read of a client never seen, or map full */
 		return 0;
 	if (!charge)
 		return 0;
 	d->breached = xl_charge(d->rule, d->state, d->now);
-	if (d->breached)
+	if (d->breached) {
 		d->verdict = xl_over_verdict(d->rule, d->breached);
+		xl_over_remember(&d->key, seed, d->state);
+	}
 	return 0;
 }
 

@@ -49,12 +49,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_DENY SEC(".maps");
 
-/* Per rule slot, per CPU: no atomics needed, softirq does not nest. */
+/* Per rule slot (and XL_SLOT_GLOBAL), per CPU: no atomics needed,
+ * softirq does not nest. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xl_stats);
-	__uint(max_entries, XL_MAX_RULES);
+	__uint(max_entries, XL_STATS_SLOTS);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_STATS SEC(".maps");
 
@@ -67,5 +68,15 @@ struct {
 	__uint(max_entries, 1);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_CONFIG SEC(".maps");
+
+/* Clients that went over a limit, by a keyed hash of their key: read
+ * when a client is created, written when a hit is refused (decide.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_over);
+	__uint(max_entries, XL_OVER_SLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_OVER SEC(".maps");
 
 #endif /* XL_MAPS_H */

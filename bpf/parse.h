@@ -3,8 +3,19 @@
  * Packet parsing for the xlimit datapath: Ethernet, up to two VLAN tags,
  * IPv4 with options, IPv6 with its extension headers, TCP. Cursor style:
  * each parser checks bounds before every access, advances the cursor and
- * returns the next protocol, or -1 when the packet is not one we count.
+ * returns the next protocol, or a negative enum xl_parse when it stops.
  * Every loop has a constant bound, for the verifier.
+ *
+ * What the parser cannot see must not open a connection uncounted, so
+ * besides "a SYN" and "something else" it reports the frames the kernel
+ * could still turn into a new connection without a counted SYN: first
+ * fragments too short to hold a TCP header (RFC 1858's tiny fragments:
+ * the kernel reassembles the SYN from the pieces), and headers nested
+ * deeper than the parser walks (a third VLAN tag, a long IPv6 chain).
+ * The entry points drop those. Non-first fragments pass: since Linux 4.19
+ * (IPv4) and RFC 5722 (IPv6) the kernel discards a datagram whose
+ * fragments overlap, so a later fragment cannot rewrite the TCP flags of
+ * a first fragment that held a whole TCP header.
  */
 #ifndef XL_PARSE_H
 #define XL_PARSE_H
@@ -24,6 +35,16 @@
 
 #define XL_VLAN_MAX 2 /* 802.1Q, and 802.1ad outside it */
 #define XL_IPV6_EXT_MAX 6 /* extension headers walked before giving up */
+#define XL_TCP_MIN 20 /* a TCP header without options */
+
+/* How parsing ended, when it did not end in an upper protocol. */
+enum xl_parse {
+	XL_P_OTHER = 0, /* not a new connection: pass */
+	XL_P_SYN = 1, /* a SYN without ACK: the struct xl_pkt is filled */
+	XL_P_SHORT = -1, /* the frame ended inside a header we needed */
+	XL_P_TINY = -2, /* a TCP first fragment without a whole TCP header */
+	XL_P_DEEP = -3, /* more VLAN tags or IPv6 headers than we walk */
+};
 
 struct cursor {
 	void *pos;
@@ -40,9 +61,13 @@ struct xl_pkt {
 	__u8 saddr[16]; /* IPv4 v4-mapped */
 	__u16 dport; /* host order */
 	__u8 is_v6;
+	__u8 has_port; /* XL_P_TINY: dport could be read */
+	__u32 l4_len; /* first fragments: TCP bytes in this one, else ~0 */
 };
 
-/* Returns the EtherType after at most XL_VLAN_MAX tags, or -1. */
+/* Returns the EtherType after at most XL_VLAN_MAX tags, or an xl_parse.
+ * Linux strips any number of priority (VLAN 0) tags, even without 802.1Q
+ * support, so a frame with more tags than we walk is XL_P_DEEP. */
 static __always_inline int parse_eth(struct cursor *c)
 {
 	struct ethhdr *eth = c->pos;
@@ -50,7 +75,7 @@ static __always_inline int parse_eth(struct cursor *c)
 	int i;
 
 	if ((void *)(eth + 1) > c->end)
-		return -1;
+		return XL_P_SHORT;
 	c->pos = eth + 1;
 	proto = eth->h_proto;
 #pragma unroll
@@ -59,31 +84,45 @@ static __always_inline int parse_eth(struct cursor *c)
 
 		if (proto != bpf_htons(ETH_P_8021Q) &&
 		    proto != bpf_htons(ETH_P_8021AD))
-			break;
+			return bpf_ntohs(proto);
 		if ((void *)(vh + 1) > c->end)
-			return -1;
+			return XL_P_SHORT;
 		proto = vh->encap_proto;
 		c->pos = vh + 1;
 	}
+	if (proto == bpf_htons(ETH_P_8021Q) || proto == bpf_htons(ETH_P_8021AD))
+		return XL_P_DEEP;
 	return bpf_ntohs(proto);
 }
 
-/* Returns the IP protocol of a first (or only) fragment, or -1. */
+#define XL_IP_MF 0x2000
+#define XL_IP_OFFSET 0x1fff
+
+/* Returns the IP protocol of a first (or only) fragment, or an xl_parse.
+ * For a first fragment with more to come, p->l4_len is what it holds of
+ * the upper header, from the header's length (not the frame's: a short
+ * frame is padded to 60 bytes on the wire). */
 static __always_inline int parse_ipv4(struct cursor *c, struct xl_pkt *p)
 {
 	struct iphdr *iph = c->pos;
-	__u32 hlen;
+	__u32 hlen, tot;
+	__u16 frag;
 
 	if ((void *)(iph + 1) > c->end)
-		return -1;
+		return XL_P_SHORT;
 	hlen = iph->ihl * 4;
 	if (iph->version != 4 || hlen < sizeof(*iph))
-		return -1;
+		return XL_P_OTHER;
 	if (c->pos + hlen > c->end) /* options run past the packet */
-		return -1;
+		return XL_P_SHORT;
+	frag = bpf_ntohs(iph->frag_off);
 	/* A non-first fragment carries no TCP header: pass it. */
-	if (iph->frag_off & bpf_htons(0x1fff))
-		return -1;
+	if (frag & XL_IP_OFFSET)
+		return XL_P_OTHER;
+	tot = bpf_ntohs(iph->tot_len);
+	p->l4_len = ~0U;
+	if ((frag & XL_IP_MF) && tot >= hlen)
+		p->l4_len = tot - hlen;
 	__builtin_memset(p->saddr, 0, 10);
 	p->saddr[10] = 0xff;
 	p->saddr[11] = 0xff;
@@ -105,87 +144,139 @@ struct ipv6_frag {
 	__be32 id;
 };
 
-/* Walks the IPv6 header and its extension headers. Returns the upper
- * protocol of a first (or only) fragment, or -1. */
+#define XL_IP6_OFFSET 0xfff8
+#define XL_IP6_MF 0x0001
+
+static __always_inline int ipv6_is_ext(__u8 next)
+{
+	return next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
+	       next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT ||
+	       next == IPPROTO_AH;
+}
+
+/* Walks the IPv6 header and its extension headers (AH included: the
+ * kernel hands what follows it to TCP). Returns the upper protocol of a
+ * first (or only) fragment, or an xl_parse. For a first fragment with
+ * more to come, p->l4_len is what it holds past the header chain. ESP
+ * ends the walk: what it carries is encrypted, and only a peer that holds
+ * an IPsec SA can get a SYN through it. */
 static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 {
 	struct ipv6hdr *ip6 = c->pos;
+	__u32 left; /* payload bytes not walked yet */
 	__u8 next;
-	int i;
+	int first = 0, i;
 
 	if ((void *)(ip6 + 1) > c->end)
-		return -1;
+		return XL_P_SHORT;
 	if (ip6->version != 6)
-		return -1;
+		return XL_P_OTHER;
 	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 	p->is_v6 = 1;
+	p->l4_len = ~0U;
+	left = bpf_ntohs(ip6->payload_len);
 	next = ip6->nexthdr;
 	c->pos = ip6 + 1;
 #pragma unroll
 	for (i = 0; i < XL_IPV6_EXT_MAX; i++) {
 		struct ipv6_ext *ext = c->pos;
+		__u32 len;
 
 		switch (next) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
+		case IPPROTO_AH:
 			if ((void *)(ext + 1) > c->end)
-				return -1;
+				goto short_chain;
+			/* AH counts 4-octet units, less 2 */
+			if (next == IPPROTO_AH)
+				len = (ext->hdrlen + 2) * 4;
+			else
+				len = (ext->hdrlen + 1) * 8;
 			next = ext->nexthdr;
-			c->pos += (ext->hdrlen + 1) * 8;
+			c->pos += len;
+			left = left > len ? left - len : 0;
 			break;
 		case IPPROTO_FRAGMENT: {
 			struct ipv6_frag *fh = c->pos;
+			__u16 off;
 
 			if ((void *)(fh + 1) > c->end)
-				return -1;
-			if (fh->frag_off & bpf_htons(0xfff8))
-				return -1; /* non-first fragment */
+				goto short_chain;
+			off = bpf_ntohs(fh->frag_off);
+			if (off & XL_IP6_OFFSET)
+				return XL_P_OTHER; /* non-first fragment */
+			first = off & XL_IP6_MF;
 			next = fh->nexthdr;
 			c->pos = fh + 1;
+			left = left > sizeof(*fh) ? left - sizeof(*fh) : 0;
 			break;
 		}
 		default:
-			return next;
+			goto done;
 		}
 	}
-	/* XXX: more than XL_IPV6_EXT_MAX extension headers pass uncounted. */
-	if (next == IPPROTO_HOPOPTS || next == IPPROTO_ROUTING ||
-	    next == IPPROTO_DSTOPTS || next == IPPROTO_FRAGMENT)
-		return -1;
+	/* Too many headers to know what they carry: the kernel walks them
+	 * all, so this may be a SYN. */
+	if (ipv6_is_ext(next))
+		return XL_P_DEEP;
+done:
+	if (first)
+		p->l4_len = left;
 	return next;
+short_chain:
+	/* A first fragment whose chain goes on in the next fragment hides
+	 * its upper header (RFC 7112 says drop it); otherwise the frame
+	 * ended before the payload length says it does. */
+	return first && left < sizeof(struct ipv6_ext) ? XL_P_TINY : XL_P_SHORT;
 }
 
 /* Returns 1 for a SYN without ACK (a new connection), 0 for any other TCP
- * segment, -1 if the header is cut short. */
+ * segment, or an xl_parse. A first fragment that holds less than a whole
+ * TCP header is XL_P_TINY, with the port when it holds that much. */
 static __always_inline int parse_tcp_syn(struct cursor *c, struct xl_pkt *p)
 {
 	struct tcphdr *th = c->pos;
 
+	p->has_port = 0;
+	if (p->l4_len < XL_TCP_MIN) {
+		if (p->l4_len >= 4 && c->pos + 4 <= c->end) {
+			p->dport = bpf_ntohs(th->dest);
+			p->has_port = 1;
+		}
+		return XL_P_TINY;
+	}
 	if ((void *)(th + 1) > c->end)
-		return -1;
+		return XL_P_SHORT;
 	p->dport = bpf_ntohs(th->dest);
 	return th->syn && !th->ack;
 }
 
-/* Parses a frame from its Ethernet header. Returns 1 when it is a SYN that
- * opens a TCP connection (and fills *p), 0 for everything else. */
+/* Parses a frame from its Ethernet header. Returns XL_P_SYN when it is a
+ * SYN that opens a TCP connection (and fills *p), XL_P_TINY or XL_P_DEEP
+ * for a frame to drop, XL_P_SHORT when the frame ends too early (tc may
+ * pull more of the skb and ask again), XL_P_OTHER for everything else. */
 static __always_inline int parse_syn(void *data, void *data_end,
 				     struct xl_pkt *p)
 {
 	struct cursor c = { .pos = data, .end = data_end };
 	int proto;
 
+	p->has_port = 0;
 	proto = parse_eth(&c);
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, p);
 	else if (proto == ETH_P_IPV6)
 		proto = parse_ipv6(&c, p);
-	else
-		return 0;
+	else if (proto >= 0)
+		return XL_P_OTHER;
+	if (proto < 0)
+		return proto;
 	if (proto != IPPROTO_TCP)
-		return 0;
-	return parse_tcp_syn(&c, p) == 1;
+		return XL_P_OTHER;
+	proto = parse_tcp_syn(&c, p);
+	return proto < 0 ? proto : (proto ? XL_P_SYN : XL_P_OTHER);
 }
 
 #endif /* XL_PARSE_H */

@@ -7,7 +7,19 @@
 
 #include "maps.h"
 
-static __always_inline void xl_count(__u32 slot, __u32 verdict)
+/* One counter of one slot, on this CPU. */
+static __always_inline void xl_count_one(__u32 slot, __u32 c)
+{
+	struct xl_stats *st = bpf_map_lookup_elem(&XL_MAP_STATS, &slot);
+
+	if (st && c < XL_STAT_NR)
+		st->c[c]++;
+}
+
+/* A counted SYN: its verdict, and whether it created (or restored) the
+ * client's state. */
+static __always_inline void xl_count(__u32 slot, __u32 verdict, __u32 created,
+				     __u32 restored)
 {
 	struct xl_stats *st = bpf_map_lookup_elem(&XL_MAP_STATS, &slot);
 	__u32 c;
@@ -33,6 +45,8 @@ static __always_inline void xl_count(__u32 slot, __u32 verdict)
 	/* Per-CPU value: plain adds, this CPU is the only writer. */
 	st->c[XL_STAT_SEEN]++;
 	st->c[c]++;
+	st->c[XL_STAT_NEW] += created;
+	st->c[XL_STAT_RESTORED] += restored;
 }
 
 #endif /* XL_STATS_H */

@@ -13,18 +13,39 @@
 #include "decide.h"
 #include "stats.h"
 
-/* Returns 1 to drop the frame, 0 to pass it. */
-static __always_inline int xl_frame(void *data, void *data_end)
+/* The verdict on a frame parse_syn() called `parsed`: 1 to drop the
+ * frame, 0 to pass it. */
+static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 {
 	struct xl_decision d;
-	struct xl_pkt p;
+	__u16 rule_port;
 
-	if (!parse_syn(data, data_end, &p))
-		return 0; /* fast path: not a new connection */
-	if (xl_decide(p.saddr, p.dport, 1, 1, &d))
-		return 0; /* no rule for this port */
-	xl_count(d.rule->slot, d.verdict);
-	return d.verdict == XL_V_DENIED || d.verdict == XL_V_OVER_DROP;
+	if (parsed == XL_P_SYN) {
+		if (xl_decide(p->saddr, p->dport, 1, 1, &d))
+			return 0; /* no rule for this port */
+		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
+		return d.verdict == XL_V_DENIED || d.verdict == XL_V_OVER_DROP;
+	}
+	if (parsed == XL_P_TINY) {
+		/* The kernel may reassemble a SYN from it: dropped when a
+		 * rule covers its port, or always when it holds no port. */
+		struct xl_rule *r;
+
+		if (!p->has_port) {
+			xl_count_one(XL_SLOT_GLOBAL, XL_STAT_FRAG_DROPPED);
+			return 1;
+		}
+		r = xl_rule_for(p->dport, &rule_port);
+		if (!r)
+			return 0;
+		xl_count_one(r->slot, XL_STAT_FRAG_DROPPED);
+		return 1;
+	}
+	if (parsed == XL_P_DEEP) {
+		xl_count_one(XL_SLOT_GLOBAL, XL_STAT_DEEP_DROPPED);
+		return 1;
+	}
+	return 0; /* fast path: not a new connection */
 }
 
 SEC("xdp")
@@ -32,19 +53,43 @@ int xlimit_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	struct xl_pkt p;
 
-	return xl_frame(data, data_end) ? XDP_DROP : XDP_PASS;
+	return xl_frame(parse_syn(data, data_end, &p), &p) ? XDP_DROP :
+							     XDP_PASS;
 }
+
+/* Bytes of a non-linear skb that tc makes linear when the headers run
+ * past the linear part: any SYN whose headers fit (IPv6 chains included). */
+#define XL_PULL_MAX 512
 
 SEC("tc")
 int xlimit_tc(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
+	struct xl_pkt p;
+	int parsed;
 
-	/* XXX: headers beyond the linear part of a non-linear skb are not
-	 * seen; SYNs carry no payload, so their headers are linear. */
-	return xl_frame(data, data_end) ? TC_ACT_SHOT : TC_ACT_OK;
+	parsed = parse_syn(data, data_end, &p);
+	/* tc sees only the linear part of the skb, and a SYN may carry data
+	 * (TCP Fast Open) in pages with its headers among them: make the
+	 * headers linear and look again. Only frames that end inside a
+	 * header pay for it. */
+	if (parsed == XL_P_SHORT && skb->len > data_end - data) {
+		__u32 want = skb->len < XL_PULL_MAX ? skb->len : XL_PULL_MAX;
+
+		if (bpf_skb_pull_data(skb, want))
+			return xl_frame(XL_P_DEEP, &p) ? TC_ACT_SHOT :
+							 TC_ACT_OK;
+		data = (void *)(long)skb->data;
+		data_end = (void *)(long)skb->data_end;
+		parsed = parse_syn(data, data_end, &p);
+		/* Headers longer than we pull: out of reach, dropped. */
+		if (parsed == XL_P_SHORT && skb->len > data_end - data)
+			parsed = XL_P_DEEP;
+	}
+	return xl_frame(parsed, &p) ? TC_ACT_SHOT : TC_ACT_OK;
 }
 
 SEC("syscall")

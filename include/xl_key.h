@@ -24,7 +24,8 @@ xl_inline int xl_is_v4mapped(const __u8 addr[16])
 	return 1;
 }
 
-/* `prefix` outside 1..127 means the whole address. */
+/* `prefix` 0 (never set) means XL_IPV6_PREFIX_DEFAULT, 128 and more the
+ * whole address. */
 xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
 			   __u32 prefix)
 {
@@ -33,7 +34,9 @@ xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
 	__builtin_memcpy(k->addr, addr, 16);
 	k->port = port;
 	k->pad = 0;
-	if (xl_is_v4mapped(addr) || prefix < 1 || prefix >= 128)
+	if (!prefix)
+		prefix = XL_IPV6_PREFIX_DEFAULT;
+	if (xl_is_v4mapped(addr) || prefix >= 128)
 		return;
 	for (i = 0; i < 16; i++) {
 		if (prefix >= 8 * (i + 1))
@@ -43,6 +46,22 @@ xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
 		else
 			k->addr[i] &= (__u8)(0xff << (8 - (prefix - 8 * i)));
 	}
+}
+
+/* A 64-bit hash of a key, keyed with `seed` (random per load, so that a
+ * sender cannot aim its keys at a given slot of xl_over without knowing
+ * it; it is a mixer, not a cryptographic MAC). */
+xl_inline __u64 xl_key_hash(const struct xl_key *k, __u32 seed)
+{
+	__u64 h = 0x9e3779b97f4a7c15ULL ^ seed;
+	__u32 w, i;
+
+	for (i = 0; i < sizeof(*k) / 4; i++) {
+		__builtin_memcpy(&w, (const __u8 *)k + 4 * i, 4);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+	}
+	return h;
 }
 
 #endif /* XL_KEY_H */

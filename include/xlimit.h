@@ -19,6 +19,7 @@
 #define XL_MAP_DENY xl_deny
 #define XL_MAP_STATS xl_stats
 #define XL_MAP_CONFIG xl_config
+#define XL_MAP_OVER xl_over
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -29,6 +30,13 @@
 #define XL_MAX_RULES 1024 /* ports with a rule of their own (+ port 0) */
 #define XL_LIST_MAX 65536 /* entries in each of the allow and deny lists */
 #define XL_STATE_DEFAULT 262144 /* tracked (source, port) keys, default */
+#define XL_OVER_SLOTS 65536 /* entries of xl_over, a power of 2 */
+#define XL_IPV6_PREFIX_DEFAULT 64 /* IPv6 sources are counted per /64 */
+
+/* xl_stats has one slot per rule and, after them, one for what the
+ * datapath dropped before it knew a port: XL_SLOT_GLOBAL. */
+#define XL_SLOT_GLOBAL XL_MAX_RULES
+#define XL_STATS_SLOTS (XL_MAX_RULES + 1)
 
 /* The largest amount a limit may have. A window's count is 24 bits wide and
  * must be able to run past the amount: a hit is added only while the count
@@ -113,12 +121,25 @@ _Static_assert(sizeof(struct xl_lpm_key) == 20, "xl_lpm_key layout");
 
 /* xl_config: one entry of live settings, read on every counted SYN. */
 struct xl_config {
-	__u32 ipv6_prefix; /* sources are counted per /N, 1..128 */
-	__u32 pad;
+	__u32 ipv6_prefix; /* sources are counted per /N, 1..128; 0: /64 */
+	__u32 hash_seed; /* keys xl_over's hash; set at load, random */
 };
 _Static_assert(sizeof(struct xl_config) == 8, "xl_config layout");
 
-/* xl_stats: per-CPU array, one entry per rule slot (XL_MAX_RULES). */
+/* xl_over: a client that went over a limit, remembered by a keyed hash
+ * of its xl_key (slot = low bits, tag = high bits), so that a client the
+ * LRU forgot comes back with the windows it had, not a fresh quota. */
+struct xl_over {
+	__u32 tag; /* 0: empty */
+	__u16 port; /* the key's port, for clearing a rule's clients */
+	__u16 pad;
+	struct xl_state state; /* the windows after its last refused hit */
+};
+_Static_assert(sizeof(struct xl_over) == 8 + 8 * XL_MAX_LIMITS,
+	       "xl_over layout");
+
+/* xl_stats: per-CPU array, one entry per rule slot (XL_MAX_RULES), then
+ * XL_SLOT_GLOBAL. */
 enum xl_stat {
 	XL_STAT_SEEN = 0, /* SYNs to the rule's port(s) */
 	XL_STAT_PASSED, /* within every limit */
@@ -126,6 +147,12 @@ enum xl_stat {
 	XL_STAT_OVER_PASSED, /* over a limit with action pass */
 	XL_STAT_ALLOWED, /* source in the allow list: passed, not counted */
 	XL_STAT_DENIED, /* source in the deny list: dropped */
+	XL_STAT_FRAG_DROPPED, /* TCP first fragments without a whole TCP
+			       * header, dropped (global slot: no port) */
+	XL_STAT_DEEP_DROPPED, /* headers deeper than the parser walks, or
+			       * not in reach in tc: dropped (global slot) */
+	XL_STAT_NEW, /* clients created in xl_state */
+	XL_STAT_RESTORED, /* of those, restored from xl_over: over again */
 	XL_STAT_NR,
 };
 

@@ -54,6 +54,7 @@ enum xl_map_id {
 	XL_M_DENY,
 	XL_M_STATS,
 	XL_M_CONFIG,
+	XL_M_OVER,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -146,7 +147,8 @@ struct xl_stat_row {
 };
 
 /* Fills rows[XL_MAX_RULES] with every rule's counters, sorted by port.
- * Returns the count or -errno. */
+ * Returns the count or -errno. The counters of XL_SLOT_GLOBAL are read
+ * with xl_stats_read(). */
 int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows);
 
 /* Reads every CPU's xl_stats of one slot and sums them. */
@@ -155,7 +157,8 @@ int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum);
 int xl_stats_clear(int fd, uint32_t slot);
 
 /* Deletes the state of every client of `port`'s rule: keys with that
- * port, or for port 0 every key whose port has no rule of its own. */
+ * port, or for port 0 every key whose port has no rule of its own; and
+ * what xl_over remembers of them. */
 int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
 
 /* Text form of a rule's limit: "10 per 1 minute" (with the largest unit

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -84,6 +85,24 @@ static __u32 pinned_state_size(void)
 	return info.max_entries;
 }
 
+/* Gives xl_over's hash a random key, once per pinned config: a sender
+ * that cannot tell slots apart cannot aim at one client's. */
+static int seed_config(int fd)
+{
+	struct xl_config cfg = {};
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cfg))
+		return -errno;
+	if (cfg.hash_seed)
+		return 0;
+	while (!cfg.hash_seed)
+		if (getrandom(&cfg.hash_seed, sizeof(cfg.hash_seed), 0) !=
+		    sizeof(cfg.hash_seed))
+			return -errno;
+	return bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
+}
+
 /*
  * Loads the object and pins its maps and programs, unless that was done
  * before (then the pinned ones are used). Called with the lock held.
@@ -134,6 +153,12 @@ static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
 	}
 	if (err) {
 		xl_err("%s: pin %s: %s", cmd, path, strerror(-err));
+		goto out;
+	}
+	err = seed_config(bpf_map__fd(skel->maps.XL_MAP_CONFIG));
+	if (err) {
+		xl_err("%s: seed the hash of %s: %s", cmd, XL_STR(XL_MAP_OVER),
+		       strerror(-err));
 		goto out;
 	}
 	err = progs_open(p);
@@ -742,6 +767,39 @@ static __u32 map_capacity(int fd)
 	return info.max_entries;
 }
 
+/* What the datapath did with clients and with frames it could not read,
+ * over every rule: clients created, restored from xl_over, and created
+ * but no longer tracked (evicted by the LRU, or cleared with their rule);
+ * frames dropped for too-short first fragments and too-deep headers. */
+struct xl_totals {
+	__u64 created, restored, forgotten, frag_dropped, deep_dropped;
+};
+
+static int status_totals(const struct xl_maps *m, __u32 tracked,
+			 struct xl_totals *t)
+{
+	static struct xl_stat_row rows[XL_MAX_RULES];
+	struct xl_stats g;
+	int n, i, err;
+
+	memset(t, 0, sizeof(*t));
+	n = xl_stat_rows(m->fd[XL_M_RULES], m->fd[XL_M_STATS], rows);
+	if (n < 0)
+		return n;
+	err = xl_stats_read(m->fd[XL_M_STATS], XL_SLOT_GLOBAL, &g);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		t->created += rows[i].s.c[XL_STAT_NEW];
+		t->restored += rows[i].s.c[XL_STAT_RESTORED];
+		t->frag_dropped += rows[i].s.c[XL_STAT_FRAG_DROPPED];
+	}
+	t->frag_dropped += g.c[XL_STAT_FRAG_DROPPED];
+	t->deep_dropped = g.c[XL_STAT_DEEP_DROPPED];
+	t->forgotten = t->created > tracked ? t->created - tracked : 0;
+	return 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -754,6 +812,7 @@ int cmd_status(int argc, char **argv)
 	struct xl_progs p = { -1, -1, -1 };
 	__u32 zero = 0, nallow, ndeny, tracked, cap;
 	struct xl_config cfg = {};
+	struct xl_totals t;
 	struct xl_maps m;
 	bool json = false;
 	int c, n, i, err;
@@ -786,6 +845,13 @@ int cmd_status(int argc, char **argv)
 	ndeny = count_keys(m.fd[XL_M_DENY], sizeof(struct xl_lpm_key));
 	tracked = count_keys(m.fd[XL_M_STATE], sizeof(struct xl_key));
 	cap = map_capacity(m.fd[XL_M_STATE]);
+	err = status_totals(&m, tracked, &t);
+	if (err) {
+		xl_err("status: read counters: %s", strerror(-err));
+		progs_close(&p);
+		xl_maps_close(&m);
+		return XL_EXIT_FAIL;
+	}
 
 	o = json_object_new_object();
 	json_object_object_add(o, "pin_dir",
@@ -816,9 +882,20 @@ int cmd_status(int argc, char **argv)
 	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
 	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
 	json_object_object_add(o, "capacity", json_object_new_int64(cap));
+	json_object_object_add(o, "clients_created",
+			       json_object_new_uint64(t.created));
+	json_object_object_add(o, "clients_forgotten",
+			       json_object_new_uint64(t.forgotten));
+	json_object_object_add(o, "clients_restored",
+			       json_object_new_uint64(t.restored));
+	json_object_object_add(o, "frag_dropped",
+			       json_object_new_uint64(t.frag_dropped));
+	json_object_object_add(o, "deep_dropped",
+			       json_object_new_uint64(t.deep_dropped));
 	json_object_object_add(
 		o, "ipv6_prefix",
-		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix : 128));
+		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix :
+						      XL_IPV6_PREFIX_DEFAULT));
 
 	if (json) {
 		xl_json_print(o);
@@ -855,7 +932,16 @@ int cmd_status(int argc, char **argv)
 		}
 		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);
 		printf("tracked:      %u of %u\nipv6 prefix:  /%u\n", tracked,
-		       cap, cfg.ipv6_prefix ? cfg.ipv6_prefix : 128);
+		       cap,
+		       cfg.ipv6_prefix ? cfg.ipv6_prefix :
+					 XL_IPV6_PREFIX_DEFAULT);
+		printf("clients:      %llu created, %llu forgotten (evicted or cleared), %llu restored over a limit\n",
+		       (unsigned long long)t.created,
+		       (unsigned long long)t.forgotten,
+		       (unsigned long long)t.restored);
+		printf("dropped:      %llu tiny fragments, %llu too-deep headers\n",
+		       (unsigned long long)t.frag_dropped,
+		       (unsigned long long)t.deep_dropped);
 		json_object_put(o);
 	}
 	progs_close(&p);

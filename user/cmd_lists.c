@@ -300,8 +300,9 @@ int cmd_deny(int argc, char **argv)
 static const char *config_usage =
 	"Usage: xlimit config set ipv6-prefix N\n"
 	"       xlimit config show [--json]\n"
-	"  ipv6-prefix  IPv6 sources are counted per /N (1-128, default 128;\n"
-	"               64 makes one client of a whole /64)\n";
+	"  ipv6-prefix  IPv6 sources are counted per /N (1-128, default 64:\n"
+	"               one client per /64, as a host gets one; 128 counts\n"
+	"               each address)\n";
 
 int cmd_config(int argc, char **argv)
 {
@@ -328,7 +329,7 @@ int cmd_config(int argc, char **argv)
 		bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
 		xl_maps_close(&m);
 		if (!cfg.ipv6_prefix)
-			cfg.ipv6_prefix = 128;
+			cfg.ipv6_prefix = XL_IPV6_PREFIX_DEFAULT;
 		if (json) {
 			struct json_object *o = json_object_new_object();
 

@@ -18,6 +18,13 @@
 #include "cli.h"
 #include "query.h"
 
+/* The rows are the rules' then, last, the frames dropped before a port
+ * was known (XL_SLOT_GLOBAL), shown with port null, or "-". */
+static bool row_global(const struct xl_stat_row *r)
+{
+	return r->rule.slot == XL_SLOT_GLOBAL;
+}
+
 static struct json_object *rows_json(const struct xl_stat_row *rows, int n,
 				     const struct xl_stat_row *before,
 				     double interval)
@@ -28,8 +35,11 @@ static struct json_object *rows_json(const struct xl_stat_row *rows, int n,
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_new_object();
 
-		json_object_object_add(e, "port",
-				       json_object_new_int(rows[i].port));
+		json_object_object_add(
+			e, "port",
+			row_global(&rows[i]) ?
+				NULL :
+				json_object_new_int(rows[i].port));
 		for (j = 0; j < XL_STAT_NR; j++)
 			json_object_object_add(
 				e, xl_stat_names[j],
@@ -61,7 +71,9 @@ static void rows_print(const struct xl_stat_row *rows, int n,
 		printf(" %12s", xl_stat_names[j]);
 	printf("\n");
 	for (i = 0; i < n; i++) {
-		if (rows[i].port)
+		if (row_global(&rows[i]))
+			printf("%-6s", "-");
+		else if (rows[i].port)
 			printf("%-6u", rows[i].port);
 		else
 			printf("%-6s", "any");
@@ -76,7 +88,7 @@ static void rows_print(const struct xl_stat_row *rows, int n,
 		}
 		printf("\n");
 	}
-	if (!n)
+	if (n <= 1)
 		printf("(no rules: see 'xlimit limit set')\n");
 }
 
@@ -92,8 +104,14 @@ static const char *stats_usage =
 	"Usage: xlimit stats [--json] [--watch SECONDS]\n"
 	"  Per rule: SYNs seen, passed (within limits), dropped (over a drop\n"
 	"  limit), over_passed (over a pass limit), allowed (allow list),\n"
-	"  denied (deny list). --watch prints rates every SECONDS until\n"
-	"  interrupted (with --json: one JSON object per line).\n";
+	"  denied (deny list); frag_dropped (TCP first fragments too short\n"
+	"  for a TCP header), new_clients (clients created), restored (of\n"
+	"  those, clients the LRU had forgotten while over a limit, restored\n"
+	"  over it). The last row, port '-' (null in JSON), counts what was\n"
+	"  dropped before a port was known: frag_dropped (fragments without\n"
+	"  a port) and deep_dropped (headers deeper than xlimit reads).\n"
+	"  --watch prints rates every SECONDS until interrupted (with --json:\n"
+	"  one JSON array per line).\n";
 
 int cmd_stats(int argc, char **argv)
 {
@@ -103,7 +121,7 @@ int cmd_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	static struct xl_stat_row rows[XL_MAX_RULES], before[XL_MAX_RULES];
+	static struct xl_stat_row rows[XL_STATS_SLOTS], before[XL_STATS_SLOTS];
 	double watch = 0;
 	bool json = false;
 	struct xl_maps m;
@@ -145,6 +163,13 @@ int cmd_stats(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	for (;;) {
 		n = xl_stat_rows(m.fd[XL_M_RULES], m.fd[XL_M_STATS], rows);
+		if (n >= 0) {
+			memset(&rows[n], 0, sizeof(rows[n]));
+			rows[n].rule.slot = XL_SLOT_GLOBAL;
+			err = xl_stats_read(m.fd[XL_M_STATS], XL_SLOT_GLOBAL,
+					    &rows[n].s);
+			n = err ? err : n + 1;
+		}
 		if (n < 0) {
 			xl_err("stats: read counters: %s", strerror(-n));
 			xl_maps_close(&m);

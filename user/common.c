@@ -35,6 +35,7 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_DENY] = XL_STR(XL_MAP_DENY),
 	[XL_M_STATS] = XL_STR(XL_MAP_STATS),
 	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
+	[XL_M_OVER] = XL_STR(XL_MAP_OVER),
 };
 
 const char *xl_progname = "xlimit";
@@ -550,9 +551,16 @@ int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum)
 }
 
 const char *const xl_stat_names[XL_STAT_NR] = {
-	[XL_STAT_SEEN] = "seen",       [XL_STAT_PASSED] = "passed",
-	[XL_STAT_DROPPED] = "dropped", [XL_STAT_OVER_PASSED] = "over_passed",
-	[XL_STAT_ALLOWED] = "allowed", [XL_STAT_DENIED] = "denied",
+	[XL_STAT_SEEN] = "seen",
+	[XL_STAT_PASSED] = "passed",
+	[XL_STAT_DROPPED] = "dropped",
+	[XL_STAT_OVER_PASSED] = "over_passed",
+	[XL_STAT_ALLOWED] = "allowed",
+	[XL_STAT_DENIED] = "denied",
+	[XL_STAT_FRAG_DROPPED] = "frag_dropped",
+	[XL_STAT_DEEP_DROPPED] = "deep_dropped",
+	[XL_STAT_NEW] = "new_clients",
+	[XL_STAT_RESTORED] = "restored",
 };
 
 static int by_row_port(const void *a, const void *b)
@@ -617,11 +625,48 @@ static bool xl_key_of_rule(const struct xl_maps *m, const struct xl_key *k,
 	       bpf_map_lookup_elem(m->fd[XL_M_RULES], &k->port, &rule);
 }
 
+/* Forgets, in xl_over, the clients of `port`'s rule (as
+ * xl_state_clear_port() does in xl_state), so that they do not come back
+ * over a limit that was changed or removed. */
+static int xl_over_clear_port(const struct xl_maps *m, uint16_t port)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	static const struct xl_over empty;
+	struct xl_over *v = calloc(XL_OVER_SLOTS, sizeof(*v));
+	__u32 *keys = calloc(XL_OVER_SLOTS, sizeof(*keys));
+	__u32 count = XL_OVER_SLOTS, next, i;
+	struct xl_key k = {};
+	int err = 0;
+
+	if (!v || !keys) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_batch(m->fd[XL_M_OVER], NULL, &next, keys, v, &count,
+				 &bo) &&
+	    errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (i = 0; i < count; i++) {
+		k.port = v[i].port;
+		if (!v[i].tag || !xl_key_of_rule(m, &k, port))
+			continue;
+		if (bpf_map_update_elem(m->fd[XL_M_OVER], &keys[i], &empty,
+					BPF_ANY))
+			err = -errno;
+	}
+out:
+	free(v);
+	free(keys);
+	return err;
+}
+
 int xl_state_clear_port(const struct xl_maps *m, uint16_t port)
 {
 	struct xl_key *del = NULL, *prev = NULL, next;
 	size_t n = 0, cap = 0, i;
-	int err = 0;
+	int err = xl_over_clear_port(m, port);
 
 	/* Walk first, delete after: deleting under the walk restarts it. */
 	while (bpf_map_get_next_key(m->fd[XL_M_STATE], prev, &next) == 0) {

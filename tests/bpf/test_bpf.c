@@ -56,6 +56,14 @@ TEST_ENV_DEFINE;
 #define OVER_PASSED XL_STAT_OVER_PASSED
 #define ALLOWED XL_STAT_ALLOWED
 #define DENIED XL_STAT_DENIED
+#define FRAG_DROPPED XL_STAT_FRAG_DROPPED
+#define DEEP_DROPPED XL_STAT_DEEP_DROPPED
+#define NEW XL_STAT_NEW
+#define RESTORED XL_STAT_RESTORED
+#define GLOBAL XL_SLOT_GLOBAL
+
+/* The key of PKT_SRC6 under the default /64 */
+#define KEY6 "2001:2::"
 
 /* ---- the case table ---------------------------------------------------- */
 
@@ -161,13 +169,41 @@ struct tcase {
 	}
 
 /* One IPv4 or IPv6 SYN to port 80 that is counted (and passes). */
-#define COUNTED(nm, src, ...)                                                   \
-	{                                                                       \
-		.name = nm, .rules = { R80_ANY },                               \
-		.steps = { SEND(2, PASS, .dport = 80, __VA_ARGS__),             \
-			   SEND(1, DROP, .dport = 80, __VA_ARGS__) },           \
-		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) }, \
-		.state = { STATE(src, 80, 3) }, .nstate = 1,                    \
+#define COUNTED(nm, src, ...)                                                \
+	{                                                                    \
+		.name = nm, .rules = { R80_ANY },                            \
+		.steps = { SEND(2, PASS, .dport = 80, __VA_ARGS__),          \
+			   SEND(1, DROP, .dport = 80, __VA_ARGS__) },        \
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1, \
+				 [NEW] = 1) },                               \
+		.state = { STATE(src, 80, 3) }, .nstate = 1,                 \
+	}
+
+/* A frame dropped before its port is known, counted in the global slot
+ * under `stat`, with rules for every port. */
+#define DROPPED_EARLY(nm, stat, ...)                     \
+	{                                                \
+		.name = nm, .rules = { R80_ANY },        \
+		.steps = { SEND(3, DROP, __VA_ARGS__) }, \
+		.stats = { STATS(GLOBAL, [stat] = 3) },  \
+	}
+
+/* Three addresses of one /64 share a quota, one of another /64 does not. */
+#define PER_64(nm, prefix)                                                     \
+	{                                                                      \
+		.name = nm, .rules = { R80 }, .ipv6_prefix = (prefix),         \
+		.steps = { SEND(1, PASS, .dport = 80, V6, .src = "2001:2::1"), \
+			   SEND(1, PASS, .dport = 80, V6,                      \
+				.src = "2001:2::ffff:2"),                      \
+			   SEND(1, DROP, .dport = 80, V6, .src = "2001:2::3"), \
+			   SEND(1, PASS, .dport = 80, V6,                      \
+				.src = "2001:2:0:1::1") },                     \
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 3, [DROPPED] = 1,   \
+				 [NEW] = 2) },                                 \
+		.state = { STATE("2001:2::", 80, 3),                           \
+			   STATE("2001:2:0:1::", 80, 1),                       \
+			   NO_STATE("2001:2::1", 80) },                        \
+		.nstate = 2,                                                   \
 	}
 
 static const struct tcase cases[] = {
@@ -176,7 +212,7 @@ static const struct tcase cases[] = {
 		.name = "ipv4 syn within the limit",
 		.rules = { R80 },
 		.steps = { SEND(1, PASS, .dport = 80) },
-		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1) },
+		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1, [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 1) },
 		.nstate = 1,
 	},
@@ -185,7 +221,8 @@ static const struct tcase cases[] = {
 		.rules = { R80 },
 		.steps = { SEND(2, PASS, .dport = 80),
 			   SEND(3, DROP, .dport = 80) },
-		.stats = { STATS(3, [SEEN] = 5, [PASSED] = 2, [DROPPED] = 3) },
+		.stats = { STATS(
+			3, [SEEN] = 5, [PASSED] = 2, [DROPPED] = 3, [NEW] = 1) },
 		/* counted up to amount + 1; past it, refused without an add */
 		.state = { STATE(PKT_SRC4, 80, 3) },
 		.nstate = 1,
@@ -194,7 +231,7 @@ static const struct tcase cases[] = {
 		.name = "amount 0 refuses every syn",
 		.rules = { RULE(80, 3, LIM(0, 30, DROP)) },
 		.steps = { SEND(2, DROP, .dport = 80) },
-		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2) },
+		.stats = { STATS(3, [SEEN] = 2, [DROPPED] = 2, [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 1) },
 		.nstate = 1,
 	},
@@ -202,8 +239,8 @@ static const struct tcase cases[] = {
 		.name = "action pass over the limit",
 		.rules = { RULE(80, 3, LIM(1, 30, PASS)) },
 		.steps = { SEND(3, PASS, .dport = 80) },
-		.stats = { STATS(
-			3, [SEEN] = 3, [PASSED] = 1, [OVER_PASSED] = 2) },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 1, [OVER_PASSED] = 2,
+				 [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 2) },
 		.nstate = 1,
 	},
@@ -214,9 +251,10 @@ static const struct tcase cases[] = {
 			   SEND(1, DROP, .dport = 80),
 			   SEND(2, PASS, .dport = 80, .src = "198.18.0.2"),
 			   SEND(1, PASS, .dport = 80, V6) },
-		.stats = { STATS(3, [SEEN] = 6, [PASSED] = 5, [DROPPED] = 1) },
+		.stats = { STATS(
+			3, [SEEN] = 6, [PASSED] = 5, [DROPPED] = 1, [NEW] = 3) },
 		.state = { STATE(PKT_SRC4, 80, 3), STATE("198.18.0.2", 80, 2),
-			   STATE(PKT_SRC6, 80, 1) },
+			   STATE(KEY6, 80, 1) },
 		.nstate = 3,
 	},
 	{
@@ -224,8 +262,9 @@ static const struct tcase cases[] = {
 		.rules = { R80 },
 		.steps = { SEND(2, PASS, .dport = 80, V6),
 			   SEND(1, DROP, .dport = 80, V6) },
-		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
-		.state = { STATE(PKT_SRC6, 80, 3) },
+		.stats = { STATS(
+			3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1, [NEW] = 1) },
+		.state = { STATE(KEY6, 80, 3) },
 		.nstate = 1,
 	},
 	{
@@ -234,7 +273,7 @@ static const struct tcase cases[] = {
 		.steps = { SEND(1, PASS, .dport = 80,
 				.tcp_flags = PKT_TCP_SYN | PKT_TCP_ECE |
 					     PKT_TCP_CWR) },
-		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1) },
+		.stats = { STATS(3, [SEEN] = 1, [PASSED] = 1, [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 1) },
 		.nstate = 1,
 	},
@@ -251,7 +290,7 @@ static const struct tcase cases[] = {
 			   SEND(2, PASS, .dport = 80),
 			   SEND(2, DROP, .dport = 80) },
 		.stats = { STATS(3, [SEEN] = 7, [PASSED] = 3, [OVER_PASSED] = 2,
-				 [DROPPED] = 2) },
+				 [DROPPED] = 2, [NEW] = 1) },
 		/* limit 0 stops at 4, limit 1 at 6: amount + 1 each */
 		.state = { STATE(PKT_SRC4, 80, 4, 6) },
 		.nstate = 1,
@@ -292,7 +331,8 @@ static const struct tcase cases[] = {
 				LIM(30, 3600, DROP), LIM(2, 86400, DROP)) },
 		.steps = { SEND(2, PASS, .dport = 80),
 			   SEND(1, DROP, .dport = 80) },
-		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.stats = { STATS(
+			3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1, [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 80, 2, 2, 2, 3) },
 		.nstate = 1,
 	},
@@ -350,8 +390,10 @@ static const struct tcase cases[] = {
 			   SEND(1, PASS, .dport = 8081),
 			   SEND(2, PASS, .dport = 80),
 			   SEND(1, DROP, .dport = 80) },
-		.stats = { STATS(1023, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1),
-			   STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1) },
+		.stats = { STATS(1023, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1,
+				 [NEW] = 2),
+			   STATS(3, [SEEN] = 3, [PASSED] = 2, [DROPPED] = 1,
+				 [NEW] = 1) },
 		.state = { STATE(PKT_SRC4, 8080, 2), STATE(PKT_SRC4, 8081, 1),
 			   STATE(PKT_SRC4, 80, 3), NO_STATE(PKT_SRC4, 0) },
 		.nstate = 3,
@@ -364,7 +406,8 @@ static const struct tcase cases[] = {
 		.allow = { "198.18.0.0/24" },
 		.steps = { SEND(3, PASS, .dport = 80, .src = "198.18.0.9"),
 			   SEND(1, PASS, .dport = 80, .src = "198.18.1.9") },
-		.stats = { STATS(3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1) },
+		.stats = { STATS(
+			3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1, [NEW] = 1) },
 		.state = { NO_STATE("198.18.0.9", 80),
 			   STATE("198.18.1.9", 80, 1) },
 		.nstate = 1,
@@ -377,9 +420,10 @@ static const struct tcase cases[] = {
 				.src = "2001:2:0:a::5"),
 			   SEND(1, PASS, .dport = 80, V6,
 				.src = "2001:2:0:b::5") },
-		.stats = { STATS(3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1) },
+		.stats = { STATS(
+			3, [SEEN] = 4, [ALLOWED] = 3, [PASSED] = 1, [NEW] = 1) },
 		.state = { NO_STATE("2001:2:0:a::5", 80),
-			   STATE("2001:2:0:b::5", 80, 1) },
+			   STATE("2001:2:0:b::", 80, 1) },
 		.nstate = 1,
 	},
 	{
@@ -388,7 +432,8 @@ static const struct tcase cases[] = {
 		.deny = { "198.18.0.0/28" },
 		.steps = { SEND(2, DROP, .dport = 80, .src = "198.18.0.3"),
 			   SEND(1, PASS, .dport = 80, .src = "198.18.0.16") },
-		.stats = { STATS(3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1) },
+		.stats = { STATS(
+			3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1, [NEW] = 1) },
 		.state = { NO_STATE("198.18.0.3", 80),
 			   STATE("198.18.0.16", 80, 1) },
 		.nstate = 1,
@@ -401,8 +446,9 @@ static const struct tcase cases[] = {
 				.src = "2001:2:0:bad::1"),
 			   SEND(1, PASS, .dport = 80, V6,
 				.src = "2001:2:0:bae::1") },
-		.stats = { STATS(3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1) },
-		.state = { STATE("2001:2:0:bae::1", 80, 1) },
+		.stats = { STATS(
+			3, [SEEN] = 3, [DENIED] = 2, [PASSED] = 1, [NEW] = 1) },
+		.state = { STATE("2001:2:0:bae::", 80, 1) },
 		.nstate = 1,
 	},
 	{
@@ -424,22 +470,9 @@ static const struct tcase cases[] = {
 	},
 
 	/* The IPv6 prefix of the state key (xl_config.ipv6_prefix) */
-	{
-		.name = "ipv6 prefix 64: one /64 is one client",
-		.rules = { R80 },
-		.ipv6_prefix = 64,
-		.steps = { SEND(1, PASS, .dport = 80, V6, .src = "2001:2::1"),
-			   SEND(1, PASS, .dport = 80, V6,
-				.src = "2001:2::ffff:2"),
-			   SEND(1, DROP, .dport = 80, V6, .src = "2001:2::3"),
-			   SEND(1, PASS, .dport = 80, V6,
-				.src = "2001:2:0:1::1") },
-		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 3, [DROPPED] = 1) },
-		.state = { STATE("2001:2::", 80, 3),
-			   STATE("2001:2:0:1::", 80, 1),
-			   NO_STATE("2001:2::1", 80) },
-		.nstate = 2,
-	},
+	/* /64 set, and never set (the default) */
+	PER_64("ipv6 prefix 64: one /64 is one client", 64),
+	PER_64("ipv6 default prefix: one /64 is one client", 0),
 	{
 		.name = "ipv6 prefix 128: each address is a client",
 		.rules = { R80 },
@@ -450,7 +483,7 @@ static const struct tcase cases[] = {
 			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::3"),
 			   SEND(1, PASS, .dport = 80, V6,
 				.src = "2001:2:0:1::1") },
-		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4) },
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4, [NEW] = 4) },
 		.state = { STATE("2001:2::1", 80, 1),
 			   STATE("2001:2::ffff:2", 80, 1),
 			   NO_STATE("2001:2::", 80) },
@@ -465,7 +498,7 @@ static const struct tcase cases[] = {
 			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::2"),
 			   SEND(1, PASS, .dport = 80, V6,
 				.src = "2001:2:0:10::1") },
-		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 3) },
+		.stats = { STATS(3, [SEEN] = 3, [PASSED] = 3, [NEW] = 2) },
 		.state = { STATE("2001:2::", 80, 2),
 			   STATE("2001:2:0:10::", 80, 1) },
 		.nstate = 2,
@@ -476,7 +509,7 @@ static const struct tcase cases[] = {
 		.ipv6_prefix = 64,
 		.steps = { SEND(2, PASS, .dport = 80),
 			   SEND(2, PASS, .dport = 80, .src = "198.18.0.2") },
-		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4) },
+		.stats = { STATS(3, [SEEN] = 4, [PASSED] = 4, [NEW] = 2) },
 		.state = { STATE(PKT_SRC4, 80, 2), STATE("198.18.0.2", 80, 2) },
 		.nstate = 2,
 	},
@@ -484,7 +517,7 @@ static const struct tcase cases[] = {
 	/* Encapsulations and headers that a SYN may carry */
 	COUNTED("one vlan tag (802.1q)", PKT_SRC4, .vlan = { PKT_ETH_P_8021Q }),
 	COUNTED("two vlan tags (802.1ad + 802.1q)", PKT_SRC4, QINQ),
-	COUNTED("two vlan tags, ipv6", PKT_SRC6, QINQ, V6),
+	COUNTED("two vlan tags, ipv6", KEY6, QINQ, V6),
 	COUNTED("two 802.1q tags", PKT_SRC4,
 		.vlan = { PKT_ETH_P_8021Q, PKT_ETH_P_8021Q }),
 	COUNTED("ipv4 options (ihl 6)", PKT_SRC4, .ip_optlen = 4),
@@ -493,20 +526,94 @@ static const struct tcase cases[] = {
 		.ip_optlen = 12),
 	COUNTED("ipv4 first fragment (offset 0, MF)", PKT_SRC4,
 		.more_frags = true),
-	COUNTED("ipv6 hop-by-hop", PKT_SRC6, V6, .ext = { PKT_EXT_HOP }),
-	COUNTED("ipv6 routing", PKT_SRC6, V6, .ext = { PKT_EXT_ROUTING }),
-	COUNTED("ipv6 destination options", PKT_SRC6, V6,
-		.ext = { PKT_EXT_DEST }),
-	COUNTED("ipv6 fragment header, offset 0", PKT_SRC6, V6,
+	COUNTED("ipv6 hop-by-hop", KEY6, V6, .ext = { PKT_EXT_HOP }),
+	COUNTED("ipv6 routing", KEY6, V6, .ext = { PKT_EXT_ROUTING }),
+	COUNTED("ipv6 destination options", KEY6, V6, .ext = { PKT_EXT_DEST }),
+	COUNTED("ipv6 fragment header, offset 0", KEY6, V6,
 		.ext = { PKT_EXT_FRAG }, .more_frags = true),
-	COUNTED("ipv6 hop, dest, routing, fragment, dest", PKT_SRC6, V6,
+	COUNTED("ipv6 hop, dest, routing, fragment, dest", KEY6, V6,
 		.ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
 			 PKT_EXT_FRAG, PKT_EXT_DEST }),
-	COUNTED("ipv6 six extension headers (XL_IPV6_EXT_MAX)", PKT_SRC6, V6,
+	COUNTED("ipv6 six extension headers (XL_IPV6_EXT_MAX)", KEY6, V6,
 		.ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
 			 PKT_EXT_DEST, PKT_EXT_ROUTING, PKT_EXT_FRAG }),
-	COUNTED("ipv6 extension headers under two vlan tags", PKT_SRC6, V6,
-		QINQ, .ext = { PKT_EXT_HOP, PKT_EXT_FRAG }),
+	COUNTED("ipv6 extension headers under two vlan tags", KEY6, V6, QINQ,
+		.ext = { PKT_EXT_HOP, PKT_EXT_FRAG }),
+	COUNTED("ipv6 authentication header", KEY6, V6, .ext = { PKT_EXT_AH }),
+	COUNTED("ipv6 hop-by-hop, ah, destination options", KEY6, V6,
+		.ext = { PKT_EXT_HOP, PKT_EXT_AH, PKT_EXT_DEST }),
+	COUNTED("ipv4 first fragment padded to 60 bytes", PKT_SRC4,
+		.more_frags = true, .pad = true),
+
+	/* Tiny first fragments (RFC 1858): the kernel reassembles the SYN
+	 * from them, so they are dropped on a ruled port, and always when
+	 * they do not hold the port. */
+	{
+		.name = "ipv4 tiny first fragment (8 bytes of tcp)",
+		.rules = { R80_ANY },
+		.steps = { SEND(3, DROP, .dport = 80, .more_frags = true,
+				.l4_cut = 8) },
+		.stats = { STATS(3, [FRAG_DROPPED] = 3) },
+	},
+	{
+		.name = "ipv4 tiny first fragment (16 bytes), padded to 60",
+		.rules = { R80_ANY },
+		.steps = { SEND(2, DROP, .dport = 8080, .more_frags = true,
+				.l4_cut = 16, .pad = true) },
+		.stats = { STATS(1023, [FRAG_DROPPED] = 2) },
+	},
+	{
+		.name = "ipv4 tiny first fragment to a port without a rule",
+		.rules = { R80 },
+		.steps = { SEND(2, PASS, .dport = 81, .more_frags = true,
+				.l4_cut = 8) },
+	},
+	DROPPED_EARLY("ipv4 first fragment with 2 bytes of tcp (no port)",
+		      FRAG_DROPPED, .dport = 81, .more_frags = true,
+		      .l4_cut = 2, .pad = true),
+	DROPPED_EARLY("ipv4 first fragment with no tcp", FRAG_DROPPED,
+		      .dport = 80, .more_frags = true, .l4_cut = 255),
+	{
+		/* No rule at all: a fragment without its port is dropped
+		 * anyway, it could be for any port. */
+		.name = "ipv4 fragment without a port, no rules",
+		.steps = { SEND(1, DROP, .more_frags = true, .l4_cut = 2) },
+		.stats = { STATS(GLOBAL, [FRAG_DROPPED] = 1) },
+	},
+	{
+		.name = "ipv6 tiny first fragment (8 bytes of tcp)",
+		.rules = { R80_ANY },
+		.steps = { SEND(3, DROP, V6, .dport = 80,
+				.ext = { PKT_EXT_FRAG }, .more_frags = true,
+				.l4_cut = 8) },
+		.stats = { STATS(3, [FRAG_DROPPED] = 3) },
+	},
+	DROPPED_EARLY("ipv6 first fragment with no tcp", FRAG_DROPPED, V6,
+		      .dport = 80, .ext = { PKT_EXT_HOP, PKT_EXT_FRAG },
+		      .more_frags = true, .l4_cut = 255),
+	UNCOUNTED("ipv4 tiny first fragment of udp", .dport = 80, .l4 = PKT_UDP,
+		  .more_frags = true, .l4_cut = 4),
+	/* Not a fragment: the kernel drops a TCP header cut short. */
+	UNCOUNTED("ipv4 tcp header cut short, not a fragment", .dport = 80,
+		  .l4_cut = 8, .pad = true),
+
+	/* Deeper than the parser walks: the kernel does walk it */
+	DROPPED_EARLY("three vlan tags", DEEP_DROPPED, .dport = 80,
+		      .vlan = { PKT_ETH_P_8021AD, PKT_ETH_P_8021Q,
+				PKT_ETH_P_8021Q }),
+	DROPPED_EARLY("three vlan tags, ipv6", DEEP_DROPPED, V6, .dport = 443,
+		      .vlan = { PKT_ETH_P_8021Q, PKT_ETH_P_8021Q,
+				PKT_ETH_P_8021Q }),
+	DROPPED_EARLY("ipv6 seven extension headers", DEEP_DROPPED, V6,
+		      .dport = 80,
+		      .ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
+			       PKT_EXT_DEST, PKT_EXT_ROUTING, PKT_EXT_DEST,
+			       PKT_EXT_FRAG }),
+	DROPPED_EARLY("ipv6 seven extension headers before udp", DEEP_DROPPED,
+		      V6, .dport = 80, .l4 = PKT_UDP,
+		      .ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
+			       PKT_EXT_DEST, PKT_EXT_AH, PKT_EXT_DEST,
+			       PKT_EXT_DEST }),
 
 	/* Frames that are not a new connection: pass, uncounted */
 	UNCOUNTED("ipv4 non-first fragment", .dport = 80, .frag = 185),
@@ -527,14 +634,6 @@ static const struct tcase cases[] = {
 	UNCOUNTED("ipv6 udp to the port", V6, .dport = 80, .l4 = PKT_UDP),
 	UNCOUNTED("arp", .l3 = PKT_ARP),
 	UNCOUNTED("arp under two vlan tags", .l3 = PKT_ARP, QINQ),
-	/* XXX in parse.h: beyond these bounds SYNs pass uncounted */
-	UNCOUNTED("three vlan tags", .dport = 80,
-		  .vlan = { PKT_ETH_P_8021AD, PKT_ETH_P_8021Q,
-			    PKT_ETH_P_8021Q }),
-	UNCOUNTED("ipv6 seven extension headers", V6, .dport = 80,
-		  .ext = { PKT_EXT_HOP, PKT_EXT_DEST, PKT_EXT_ROUTING,
-			   PKT_EXT_DEST, PKT_EXT_ROUTING, PKT_EXT_DEST,
-			   PKT_EXT_FRAG }),
 
 	/* Malformed */
 	/* Read with ihl 4, TCP would start 4 bytes early: its flags byte
@@ -565,19 +664,20 @@ static const struct tcase cases[] = {
 static struct xlimit_bpf *skel;
 static int ncpus;
 static char pin_dir[64];
-static char pin_paths[6][128]; /* for the signal handler: no allocation */
-static const char *const map_names[6] = {
+static char pin_paths[7][128]; /* for the signal handler: no allocation */
+static const char *const map_names[7] = {
 	XL_STR(XL_MAP_RULES), XL_STR(XL_MAP_STATE), XL_STR(XL_MAP_ALLOW),
 	XL_STR(XL_MAP_DENY),  XL_STR(XL_MAP_STATS), XL_STR(XL_MAP_CONFIG),
+	XL_STR(XL_MAP_OVER),
 };
 
 enum prog { PROG_XDP, PROG_TC };
 static const char *const prog_names[] = { "xdp", "tc" };
 
-static int fd_rules, fd_state, fd_allow, fd_deny, fd_stats, fd_config;
+static int fd_rules, fd_state, fd_allow, fd_deny, fd_stats, fd_config, fd_over;
 
 /* Every slot of xl_stats, on every CPU, for the batch operations. */
-static __u32 slot_keys[XL_MAX_RULES];
+static __u32 slot_keys[XL_STATS_SLOTS];
 static struct xl_stats *stats_buf;
 
 static void remove_pins(void)
@@ -710,9 +810,10 @@ static bool setup(void)
 	fd_deny = bpf_map__fd(skel->maps.xl_deny);
 	fd_stats = bpf_map__fd(skel->maps.xl_stats);
 	fd_config = bpf_map__fd(skel->maps.xl_config);
-	for (i = 0; i < XL_MAX_RULES; i++)
+	fd_over = bpf_map__fd(skel->maps.xl_over);
+	for (i = 0; i < XL_STATS_SLOTS; i++)
 		slot_keys[i] = i;
-	stats_buf = calloc((size_t)XL_MAX_RULES * ncpus, sizeof(*stats_buf));
+	stats_buf = calloc((size_t)XL_STATS_SLOTS * ncpus, sizeof(*stats_buf));
 	return stats_buf;
 }
 
@@ -801,12 +902,12 @@ static int count_keys(int fd)
 static int stats_batch(bool zero)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	__u32 count = XL_MAX_RULES, next;
+	__u32 count = XL_STATS_SLOTS, next;
 	int err;
 
 	if (zero) {
 		memset(stats_buf, 0,
-		       (size_t)XL_MAX_RULES * ncpus * sizeof(*stats_buf));
+		       (size_t)XL_STATS_SLOTS * ncpus * sizeof(*stats_buf));
 		err = bpf_map_update_batch(fd_stats, slot_keys, stats_buf,
 					   &count, &bo);
 	} else {
@@ -815,9 +916,22 @@ static int stats_batch(bool zero)
 		if (err == -ENOENT) /* read up to the last slot */
 			err = 0;
 	}
-	if (!err && count != XL_MAX_RULES)
+	if (!err && count != XL_STATS_SLOTS)
 		err = -EIO;
 	return err;
+}
+
+/* Empties xl_over, in one call. */
+static int clear_over(void)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	static struct xl_over zero[XL_OVER_SLOTS];
+	static __u32 keys[XL_OVER_SLOTS];
+	__u32 count = XL_OVER_SLOTS, i;
+
+	for (i = 0; i < XL_OVER_SLOTS; i++)
+		keys[i] = i;
+	return bpf_map_update_batch(fd_over, keys, zero, &count, &bo);
 }
 
 static bool reset_maps(void)
@@ -831,6 +945,7 @@ static bool reset_maps(void)
 	ok = ok && ASSERT_OK(clear_map(fd_allow), "clear allow");
 	ok = ok && ASSERT_OK(clear_map(fd_deny), "clear deny");
 	ok = ok && ASSERT_OK(stats_batch(true), "zero stats");
+	ok = ok && ASSERT_OK(clear_over(), "clear xl_over");
 	ok = ok && ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
 			     "reset config");
 	return ok;
@@ -961,7 +1076,9 @@ static bool case_setup(const struct tcase *tc, __u64 seeded[][XL_MAX_LIMITS])
 static void check_stats(const struct stat_exp *exp, size_t nexp)
 {
 	static const char *const names[XL_STAT_NR] = {
-		"seen", "passed", "dropped", "over_passed", "allowed", "denied",
+		"seen",	   "passed",   "dropped",      "over_passed",
+		"allowed", "denied",   "frag_dropped", "deep_dropped",
+		"new",	   "restored",
 	};
 	struct xl_stats zero = {}, got;
 	int cpu, i;
@@ -970,7 +1087,7 @@ static void check_stats(const struct stat_exp *exp, size_t nexp)
 
 	if (!ASSERT_OK(stats_batch(false), "read stats"))
 		return;
-	for (slot = 0; slot < XL_MAX_RULES; slot++) {
+	for (slot = 0; slot < XL_STATS_SLOTS; slot++) {
 		const __u64 *want = zero.c;
 		char what[64];
 
@@ -1389,6 +1506,49 @@ static void test_query_ipv6_prefix(void)
 	ASSERT_EQ(count_keys(fd_state), 1, "entries in xl_state");
 }
 
+/* ---- clients the LRU forgot ---------------------------------------------- */
+
+/*
+ * A client over its limit whose state is gone (as an LRU eviction does
+ * it) comes back over, with the window it had; a client that was never
+ * over comes back fresh; another client is not taken for it.
+ */
+static void test_over_restore(void)
+{
+	static const struct rule_spec r = R80;
+	const char *src = "198.18.0.5";
+	struct xl_state before, after;
+	struct xl_stats st;
+	struct xl_key k;
+	int i;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		return;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(syn(src, 80), XDP_PASS, "syn within the limit");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "syn over the limit");
+	state_key(src, 80, &k);
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &before), "state");
+	ASSERT_OK(bpf_map_delete_elem(fd_state, &k), "forget the client");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "the forgotten client is still over");
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &after), "state again");
+	ASSERT_U64_EQ(after.win[0].word, before.win[0].word,
+		      "the same window, the same count");
+
+	/* Never over: forgotten, it starts afresh. */
+	ASSERT_EQ(syn("198.18.0.6", 80), XDP_PASS, "another client");
+	state_key("198.18.0.6", 80, &k);
+	ASSERT_OK(bpf_map_delete_elem(fd_state, &k), "forget it");
+	ASSERT_EQ(syn("198.18.0.6", 80), XDP_PASS, "back within its limit");
+	ASSERT_EQ(syn("198.18.0.6", 80), XDP_PASS, "second of two");
+	ASSERT_EQ(syn("198.18.0.6", 80), XDP_DROP, "third of two");
+	ASSERT_EQ(syn("198.18.0.7", 80), XDP_PASS, "a third client");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[NEW], 5, "clients created");
+		ASSERT_U64_EQ(st.c[RESTORED], 1, "clients restored");
+	}
+}
+
 int main(void)
 {
 	size_t i;
@@ -1415,6 +1575,7 @@ int main(void)
 	RUN_TEST(query_unknown_client);
 	RUN_TEST(query_no_rule);
 	RUN_TEST(query_ipv6_prefix);
+	RUN_TEST(over_restore);
 
 	SUBTEST_BEGIN("remove the pins");
 	teardown();

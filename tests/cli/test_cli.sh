@@ -26,7 +26,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over"
 SRV4=198.18.0.2
 HINT="run 'xlimit attach IFACE'"
 
@@ -169,7 +169,7 @@ assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
 # (unload, also twice, is at the end.)
 assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_rules xl_state xl_stats" \
+	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats" \
 	"load pins the programs and the maps"
 assert_rc 0 "load again" -- xl load --max-sources 5000
 assert_rc 0 "load again, without --max-sources" -- xl load
@@ -184,7 +184,7 @@ snap_forget
 bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
 	-- xl load --max-sources 1000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_rules xl_state xl_stats" \
+	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats" \
 	"the pin directory holds the link, the programs and the maps"
 
 # --- limit set / add / del / list ------------------------------------------------
@@ -292,7 +292,9 @@ assert_eq "$(xl deny list --json | jget 'd')" '["198.18.0.4/32","2001:2::4/128"]
 
 # --- config ------------------------------------------------------------------------
 
-assert_eq "$(xl config show)" "ipv6-prefix 128" "config show: default /128"
+assert_eq "$(xl config show)" "ipv6-prefix 64" "config show: default /64"
+assert_rc 0 "config set ipv6-prefix 128" -- xl config set ipv6-prefix 128
+assert_eq "$(xl config show)" "ipv6-prefix 128" "config show: per address after set 128"
 assert_rc 0 "config set ipv6-prefix 64" -- xl config set ipv6-prefix 64
 assert_eq "$(xl config show)" "ipv6-prefix 64" "config show: text"
 assert_eq "$(xl config show --json | jget 'd')" '{"ipv6_prefix":64}' "config show --json"
@@ -306,10 +308,12 @@ syn 198.18.0.1 80 5
 syn 198.18.0.1 81 3
 syn 198.18.0.3 80 1
 syn 198.18.0.4 80 1
-ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1}'
-ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0}'
-ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0}'
-WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO]"
+MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0}'
+ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1,'$MORE
+ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0,'$MORE
+ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0}'
+# The last row: what was dropped before a port was known.
+WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO,{\"port\":null,$ZERO]"
 # The receiving side may count a SYN just after the sender gave up on it.
 for ((i = 0; i < 60; i++)); do
 	got=$(xl stats --json | jget 'd')
@@ -318,10 +322,12 @@ for ((i = 0; i < 60; i++)); do
 done
 assert_eq "$got" "$WANT" "stats --json: every counter of every rule, by port"
 assert_rc 0 "stats" -- xl stats
-assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" "port seen passed dropped over_passed allowed denied" \
+assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" \
+	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored" \
 	"stats: header"
-assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1" "stats: port 80's row"
-assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0" "stats: port 0's row"
+assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0" "stats: port 80's row"
+assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
+assert_eq "$(grep '^- ' <<<"$OUT" | tr -s ' ')" "- 0 0 0 0 0 0 0 0 0 0" "stats: the row of frames without a port"
 
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(grep -c '^port ' "$XL_TMP/watch")
@@ -329,7 +335,7 @@ if [ "$n" -ge 2 ]; then ok "stats --watch 0.5: $n samples in 1.2 s"; else
 	fail "stats --watch 0.5: $n samples in 1.2 s, expected 2 or more: $(cat "$XL_TMP/watch")"
 fi
 assert_match "$(sed -n '/^$/,$p' "$XL_TMP/watch" | grep '^80 ' | head -n 1 | tr -s ' ')" \
-	"^80 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
+	"^80 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --json --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(wc -l <"$XL_TMP/watch")
 if [ "$n" -ge 2 ]; then ok "stats --json --watch 0.5: $n samples in 1.2 s"; else
@@ -337,7 +343,7 @@ if [ "$n" -ge 2 ]; then ok "stats --json --watch 0.5: $n samples in 1.2 s"; else
 fi
 assert_eq "$(head -n 1 "$XL_TMP/watch" | jget 'd')" "$WANT" "stats --json --watch: first sample"
 assert_eq "$(sed -n 2p "$XL_TMP/watch" | jget '[r["seen"] for r in d] + [r["per_second"]["seen"] for r in d]')" \
-	"[0,7,3,0,0.0,0.0,0.0,0.0]" "stats --json --watch: then counters with per_second rates"
+	"[0,7,3,0,0,0.0,0.0,0.0,0.0,0.0]" "stats --json --watch: then counters with per_second rates"
 
 assert_rc 0 "status --json" -- xls status --json
 STATUS=$OUT
@@ -356,6 +362,8 @@ assert_eq "$(jget 'd["tracked"]' <<<"$STATUS")" 2 \
 	"status --json: tracked: 198.18.0.1 on 80 and on 81 (listed clients are not counted)"
 assert_eq "$(jget 'd["capacity"]' <<<"$STATUS")" 5000 "status --json: capacity (--max-sources)"
 assert_eq "$(jget 'd["ipv6_prefix"]' <<<"$STATUS")" 64 "status --json: ipv6_prefix"
+assert_eq "$(jget '[d[k] for k in ("clients_created", "clients_forgotten", "clients_restored", "frag_dropped", "deep_dropped")]' <<<"$STATUS")" \
+	"[2,0,0,0,0]" "status --json: clients created, forgotten, restored; frames dropped"
 assert_eq "$(jget 'd["pin_dir"]' <<<"$STATUS")" "$XL_PIN" "status --json: pin_dir"
 assert_rc 0 "status" -- xls status
 assert_match "$OUT" "interfaces: +$VETH_SRV \(native\)" "status: interface"

@@ -70,6 +70,9 @@ delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", b - a }'; }
 # --- setup -----------------------------------------------------------------
 
 xls attach "$VETH_SRV" --mode native >/dev/null || { fail "attach native XDP"; summary; exit 1; }
+# The clients are told apart by address: count IPv6 per address (the
+# default, /64, would make one client of 2001:2::/64).
+xls config set ipv6-prefix 128
 xls limit set $P "$LIMIT" --action pass >/dev/null
 xls limit set $N "$LIMIT" --action pass >/dev/null
 xls limit set $PD "3 per 30 seconds" --action drop >/dev/null

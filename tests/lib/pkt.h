@@ -2,7 +2,8 @@
 /*
  * Builds test frames from a short description: Ethernet, VLAN tags, IPv4
  * (with options, fragments) or IPv6 (with extension headers), then TCP
- * with any flags or UDP; or an ARP request instead of IP. Lengths and
+ * with any flags or UDP, whole or cut short as in a tiny first fragment;
+ * or an ARP request instead of IP. Lengths and
  * checksums are filled in, so the frames are also fit to inject into a
  * real stack. A zeroed description is an IPv4 SYN from 198.18.0.1 to
  * 198.19.0.1, port 0: set what differs. Fields named bad_* damage the
@@ -60,6 +61,7 @@ enum pkt_ext {
 	PKT_EXT_ROUTING, /* routing type 253, segments left 0, 24 bytes */
 	PKT_EXT_DEST, /* destination options, 16 bytes (hdrlen 1) */
 	PKT_EXT_FRAG, /* fragment header: .frag and .more_frags */
+	PKT_EXT_AH, /* authentication header, 24 bytes (hdrlen 4) */
 };
 
 struct pkt_spec {
@@ -73,6 +75,9 @@ struct pkt_spec {
 	bool more_frags;
 	enum pkt_ext ext[PKT_EXT_MAX]; /* IPv6 extension headers, in order */
 	enum pkt_l4 l4;
+	__u8 l4_cut; /* keep only this many bytes of the TCP or UDP header
+		      * (a tiny first fragment); 0: all, 255: none */
+	bool pad; /* pad the frame to the Ethernet minimum of 60 bytes */
 	__u16 sport, dport; /* sport 0: 40000 */
 	__u8 tcp_flags; /* 0: SYN */
 	__u32 ack_seq;
@@ -129,6 +134,8 @@ static inline __u8 pkt_ext_proto(enum pkt_ext e)
 		return IPPROTO_DSTOPTS;
 	case PKT_EXT_FRAG:
 		return IPPROTO_FRAGMENT;
+	case PKT_EXT_AH:
+		return IPPROTO_AH;
 	default:
 		return IPPROTO_NONE;
 	}
@@ -165,11 +172,19 @@ static inline size_t pkt_put_ext(__u8 *p, const struct pkt_spec *s,
 		pkt_put16(p + 2, s->frag << 3 | (s->more_frags ? 1 : 0));
 		pkt_put32(p + 4, 0x5a5a0001);
 		break;
+	case PKT_EXT_AH: /* SPI 0x100, sequence 1, 12 bytes of ICV */
+		len = 24;
+		memset(p, 0, len);
+		pkt_put32(p + 4, 0x100);
+		pkt_put32(p + 8, 1);
+		break;
 	default:
 		return 0;
 	}
 	p[0] = next;
-	if (e != PKT_EXT_FRAG)
+	if (e == PKT_EXT_AH)
+		p[1] = len / 4 - 2;
+	else if (e != PKT_EXT_FRAG)
 		p[1] = len / 8 - 1;
 	return len;
 }
@@ -186,7 +201,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 	const char *sa = s->src, *da = s->dst;
 	bool v6 = s->l3 == PKT_IPV6;
 	__u8 src[16], dst[16], *p = buf, *l3, *l4;
-	size_t l3len = 0, l4len, i;
+	size_t l3len = 0, l4len, l4full, i;
 	__u8 proto;
 	__u32 sum;
 
@@ -232,7 +247,12 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 
 	/* The IP header and its options or extension headers */
 	proto = s->l4 == PKT_UDP ? IPPROTO_UDP : IPPROTO_TCP;
-	l4len = s->l4 == PKT_UDP ? 8 : 20;
+	l4full = s->l4 == PKT_UDP ? 8 : 20;
+	l4len = l4full;
+	if (s->l4_cut == 255)
+		l4len = 0;
+	else if (s->l4_cut && s->l4_cut < l4full)
+		l4len = s->l4_cut;
 	if (v6) {
 		p += 40;
 		for (i = 0; i < PKT_EXT_MAX && s->ext[i]; i++) {
@@ -268,12 +288,13 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 		p += l3len;
 	}
 
-	/* TCP or UDP, with the checksum over the pseudo-header */
+	/* TCP or UDP, with the checksum over the pseudo-header (of the
+	 * whole header, when it is cut) */
 	l4 = p;
 	pkt_put16(l4, s->sport ? s->sport : 40000);
 	pkt_put16(l4 + 2, s->dport);
 	if (s->l4 == PKT_UDP) {
-		pkt_put16(l4 + 4, l4len);
+		pkt_put16(l4 + 4, l4full);
 	} else {
 		pkt_put32(l4 + 4, 0x10000001); /* seq */
 		pkt_put32(l4 + 8, s->ack_seq);
@@ -283,13 +304,16 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 	}
 	sum = pkt_csum_add(0, src, v6 ? 16 : 4);
 	sum = pkt_csum_add(sum, dst, v6 ? 16 : 4);
-	sum += proto + l4len;
-	sum = pkt_csum_add(sum, l4, l4len);
+	sum += proto + l4full;
+	sum = pkt_csum_add(sum, l4, l4full);
 	sum = pkt_csum_fold(sum);
 	if (s->l4 == PKT_UDP && !sum) /* 0 would mean "no checksum" */
 		sum = 0xffff;
 	pkt_put16(l4 + (s->l4 == PKT_UDP ? 6 : 16), sum);
+	memset(l4 + l4len, 0, l4full - l4len);
 	p += l4len;
+	if (s->pad && p - buf < 60)
+		p = buf + 60; /* zeros: the buffer was cleared */
 	return p - buf;
 }
 
