@@ -130,6 +130,8 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_bpf
+# tests/e2e/test_attack.sh floods with the benchmarks' SYN generator.
+E2E_BINS := $(BUILD)/bench/synflood
 
 # Fuzz targets: tests/fuzz/fuzz_NAME.c with libFuzzer, ASan and UBSan,
 # linked with the sources in FUZZ_SRCS_NAME and the libraries in
@@ -166,7 +168,7 @@ fuzz-seeds: | $(BUILD)/fuzz
 	$(Q)$(BUILD)/fuzz/seed_packet tests/fuzz/corpus/packet
 
 check: deps
-	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS) $(FUZZ_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(TEST_BINS) $(FUZZ_BINS) $(E2E_BINS)
 	$(Q)./tests/run.sh
 
 # Benchmarks: never part of `check`. tests/bench/run.sh builds what it
