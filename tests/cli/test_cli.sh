@@ -697,7 +697,7 @@ mount -t bpf bpf "$SCR/bpf"
 XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
 assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
 	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
-assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 9 "the 6 maps and 3 programs are pinned there"
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 10 "the 7 maps and 3 programs are pinned there"
 assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
 assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
 
@@ -711,12 +711,12 @@ got=$(unshare -m --propagation private bash -c '
 	"$1" --pin-dir "$2" load || exit 1
 	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
 	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
-assert_eq "$got" "bpf_fs 9" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+assert_eq "$got" "bpf_fs 10" "load mounts bpffs on /sys/fs/bpf when it is missing there"
 
 # --- load and unload racing ------------------------------------------------------------
 
 # Two loops of load and two of unload on one pin directory: every command
-# succeeds, and at the end the directory is whole (6 maps, 3 programs) or
+# succeeds, and at the end the directory is whole (7 maps, 3 programs) or
 # absent, never half made.
 RACE_PIN=/sys/fs/bpf/xltest_r_$$
 XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$RACE_PIN' unload; rm -rf '$RACE_PIN' '$(xl_lock_file "$RACE_PIN")'")
@@ -732,13 +732,13 @@ done
 wait "${pids[@]}"
 assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
 n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
-if [ ! -e "$RACE_PIN" ] || [ "$n" == 9 ]; then
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 10 ]; then
 	ok "after the race the pin directory is absent or whole"
 else
 	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
 fi
 assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
-assert_eq "$(ls "$RACE_PIN" | wc -l)" 9 "load after the race: whole"
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 10 "load after the race: whole"
 assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
 assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 

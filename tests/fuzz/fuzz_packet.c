@@ -6,7 +6,7 @@
  * frame parse_syn() counts as a new connection, an independent walk of
  * the frame must agree: Ethernet, VLAN tags, then an IPv4 header (version
  * 4, ihl >= 5, no fragment offset) or an IPv6 header and its extension
- * headers (no fragment offset), then a whole TCP header with SYN and
+ * headers (AH included; no fragment offset), then a whole TCP header with SYN and
  * without ACK, all inside the frame; and parse_syn() must report that
  * header's destination port and the IP source address.
  *
@@ -84,6 +84,9 @@ static size_t walk(const uint8_t *d, size_t n, uint8_t saddr[16], int *v6)
 		if (next == 0 || next == 43 || next == 60) {
 			next = d[off];
 			off += (d[off + 1] + 1) * 8;
+		} else if (next == 51) { /* AH: 4-octet units, less 2 */
+			next = d[off];
+			off += (d[off + 1] + 2) * 4;
 		} else if (next == 44) {
 			if (get16(d + off + 2) & 0xfff8)
 				return 0;
