@@ -14,8 +14,9 @@
 #                      status limit remaining reset retry-after (- if absent)
 #   metrics FILE       Prometheus text parsed with prometheus_client: one
 #                      line per sample, `name{k="v",...} value`
-#   raw HOST PORT WAIT HEX  sends raw bytes, prints what came back and
-#                      whether the peer closed, and how long it took
+#   raw HOST PORT WAIT HEX  sends raw bytes, prints the first status line,
+#                      whether the peer closed, how long it took and how
+#                      many responses came back
 #   keepalive HOST PORT N   N requests on one HTTP/1.1 connection, printing
 #                      each status; before the last it prints "gap" and
 #                      waits for a line on stdin (the test opens other
@@ -184,8 +185,8 @@ def cmd_raw(host, port, wait, hexdata):
     except ConnectionResetError:
         closed = True
     status = out.split(b"\r\n")[0].decode("latin-1") or "-"
-    print("%s|%s|%.1f" % (status, "closed" if closed else "open",
-                          time.time() - start))
+    print("%s|%s|%.1f|%d" % (status, "closed" if closed else "open",
+                             time.time() - start, out.count(b"HTTP/1.1 ")))
 
 
 def cmd_keepalive(host, port, n):

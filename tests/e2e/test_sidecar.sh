@@ -281,6 +281,28 @@ assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/slow?s=5")" 504 "app
 
 raw() { srv $PY "$HELP" raw 127.0.0.1 $P "$1" "$(printf '%b' "$2" | od -An -v -tx1 | tr -d ' \n')"; }
 assert_match "$(raw 3 'GARBAGE\r\n\r\n')" '^HTTP/1.1 400 .*[|]closed[|]' "malformed request: 400, connection closed"
+# Request smuggling: framing the application could read otherwise than
+# the sidecar did is refused and the connection closed, before anything
+# reaches the application (RFC 9112 §6.1, §3.2).
+while IFS='|' read -r name want req; do
+	assert_match "$(raw 3 "$req")" "^HTTP/1.1 $want .*[|]closed[|][0-9.]+[|]1\$" \
+		"smuggling: $name: $want, one response, connection closed"
+done <<'SMUGGLE'
+two Content-Length|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 30\r\n\r\nhelloGET /x HTTP/1.1\r\nHost: x\r\n\r\n
+the same Content-Length twice|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello
+signed Content-Length|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: +5\r\n\r\nhello
+negative Content-Length|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\nhello
+non-numeric Content-Length|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0x5\r\n\r\nhello
+Content-Length and Transfer-Encoding|400|POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+Transfer-Encoding in HTTP/1.0|400|POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+Transfer-Encoding twice|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+unknown transfer coding|501|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+HEAD with a body|400|HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 27\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n
+space in the target|400|GET /a HTTP/1.1 /b HTTP/1.1\r\nHost: x\r\n\r\n
+control character in the target|400|GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n
+SMUGGLE
+assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
+	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "a chunked body, then a second request on the connection: 201, then 200"
 big=$(head -c 12000 /dev/zero | tr '\0' a)
 assert_match "$(raw 3 "GET / HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n")" '^HTTP/1.1 431 .*[|]closed[|]' \
 	"headers over --max-header-size: 431, connection closed"

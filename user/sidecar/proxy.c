@@ -33,6 +33,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h> /* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
 
 #include "cli.h"
@@ -181,8 +182,10 @@ static bool hop_by_hop(const char *name, const char *connection)
 	return false;
 }
 
+/* A request's X-Forwarded-For is rebuilt and its Content-Length set from
+ * the body evhttp read: neither is copied from the client. */
 static void copy_headers(const struct evkeyvalq *from, struct evkeyvalq *to,
-			 bool skip_xff)
+			 bool request)
 {
 	const char *connection = evhttp_find_header(from, "Connection");
 	const struct evkeyval *kv;
@@ -190,10 +193,59 @@ static void copy_headers(const struct evkeyvalq *from, struct evkeyvalq *to,
 	for (kv = TAILQ_FIRST(from); kv; kv = TAILQ_NEXT(kv, next)) {
 		if (hop_by_hop(kv->key, connection))
 			continue;
-		if (skip_xff && !strcasecmp(kv->key, "X-Forwarded-For"))
+		if (request && (!strcasecmp(kv->key, "X-Forwarded-For") ||
+				!strcasecmp(kv->key, "Content-Length")))
 			continue;
 		evhttp_add_header(to, kv->key, kv->value);
 	}
+}
+
+/* The message framing of RFC 9112 §6 that evhttp lets through but that
+ * the application could read otherwise than evhttp did (request
+ * smuggling): a repeated or signed Content-Length, one that is not the
+ * body evhttp read (HEAD and TRACE bodies are not read), Content-Length
+ * with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, on a HEAD or
+ * TRACE, or repeated; and a target with blanks or control characters.
+ * Returns the status to refuse with (400; 501 for a transfer coding other
+ * than chunked), or 0. evhttp itself refuses non-numeric and negative
+ * lengths and most of Content-Length with Transfer-Encoding. */
+static int bad_framing(struct evhttp_request *req)
+{
+	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	const char *cl = NULL, *te = NULL, *u = evhttp_request_get_uri(req);
+	size_t body = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	const struct evkeyval *kv;
+	int ncl = 0, nte = 0;
+
+	for (; u && *u; u++)
+		if ((unsigned char)*u <= ' ' || *u == 0x7f)
+			return 400;
+	for (kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next)) {
+		if (!strcasecmp(kv->key, "Content-Length"))
+			cl = kv->value, ncl++;
+		else if (!strcasecmp(kv->key, "Transfer-Encoding"))
+			te = kv->value, nte++;
+	}
+	if (ncl > 1 || nte > 1 || (cl && te))
+		return 400;
+	if (cl) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (*cl < '0' || *cl > '9' || *end || errno || n != body)
+			return 400;
+	}
+	if (te) {
+		if (req->major != 1 || req->minor != 1 ||
+		    evhttp_request_get_command(req) &
+			    (EVHTTP_REQ_HEAD | EVHTTP_REQ_TRACE))
+			return 400;
+		if (strcasecmp(te, "chunked"))
+			return 501;
+	}
+	return 0;
 }
 
 /* X-Forwarded-For: every such line of the request, then the peer. */
@@ -318,9 +370,11 @@ static void forward(struct sc_request *r, const char *peer)
 		snprintf(host, sizeof(host), "%s:%u", up_host, up_port);
 		evhttp_add_header(out, "Host", host);
 	}
-	/* A chunked body arrives whole: it goes on with its length. */
-	if (evbuffer_get_length(body) &&
-	    !evhttp_find_header(out, "Content-Length")) {
+	/* The body evhttp read (a chunked one arrives whole) goes on with
+	 * its length: the client's own framing headers are not copied. */
+	if (evbuffer_get_length(body) ||
+	    evhttp_find_header(in, "Content-Length") ||
+	    evhttp_find_header(in, "Transfer-Encoding")) {
 		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
 		evhttp_add_header(out, "Content-Length", len);
 	}
@@ -354,12 +408,19 @@ static void proxy_request(struct evhttp_request *req, void *arg)
 	char peer_s[64];
 	bool direct = true;
 	uint64_t nreq;
-	int fd;
+	int fd, code;
 
 	(void)arg;
 	sc_count(SC_C_REQUESTS);
 	if (sc_headers_too_large(req))
 		return;
+	code = bad_framing(req);
+	if (code) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Connection", "close");
+		evhttp_send_error(req, code, NULL);
+		return;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r) {
 		evhttp_send_error(req, 503, NULL);
