@@ -122,6 +122,11 @@ $(BUILD)/tests/test_limiter: tests/unit/test_limiter.c $(BPF_HDRS) \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) -pthread tests/unit/test_limiter.c -o $@
 
+$(BUILD)/tests/test_accept: tests/unit/test_accept.c user/sidecar/accept.c \
+		user/sidecar/sidecar.h tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_accept.c user/sidecar/accept.c -o $@
+
 # BPF tests: the real object through bpf_prog_test_run_opts.
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
 		tests/lib/testing.h | $(BUILD)/tests
@@ -129,7 +134,7 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
-	$(BUILD)/tests/test_bpf
+	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator.
 E2E_BINS := $(BUILD)/bench/synflood
 

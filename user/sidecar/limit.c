@@ -350,63 +350,6 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
 		add_ietf(d, h);
 }
 
-/* The q value a client's Accept gives a media type: an exact match, else
- * "type/ *", else "* / *"; 0 without Accept means no preference (1). */
-static double accept_q(const char *accept, const char *type)
-{
-	double best = -1;
-	int best_spec = -1;
-	const char *p = accept;
-	size_t tlen = strchr(type, '/') - type;
-
-	while (p && *p) {
-		const char *end = strchr(p, ','), *semi, *qp;
-		size_t n = end ? (size_t)(end - p) : strlen(p), mlen;
-		char media[128];
-		double q = 1;
-		int spec;
-
-		while (n && (*p == ' ' || *p == '\t'))
-			p++, n--;
-		semi = memchr(p, ';', n);
-		mlen = semi ? (size_t)(semi - p) : n;
-		while (mlen && (p[mlen - 1] == ' ' || p[mlen - 1] == '\t'))
-			mlen--;
-		if (mlen < sizeof(media)) {
-			memcpy(media, p, mlen);
-			media[mlen] = '\0';
-			qp = semi ? strstr(semi, "q=") : NULL;
-			if (qp && qp < p + n)
-				q = strtod(qp + 2, NULL);
-			spec = !strcasecmp(media, type) ? 3 :
-			       (!strncasecmp(media, type, tlen + 1) &&
-				!strcmp(media + tlen + 1, "*")) ?
-							  2 :
-			       !strcmp(media, "*/*") ? 1 :
-						       0;
-			if (spec > best_spec && spec > 0) {
-				best_spec = spec;
-				best = q;
-			}
-		}
-		p = end ? end + 1 : NULL;
-	}
-	return best < 0 ? 0 : best;
-}
-
-static bool prefers_json(const char *accept)
-{
-	double json, html;
-
-	if (!accept || !*accept)
-		return false;
-	json = accept_q(accept, "application/json");
-	if (accept_q(accept, "application/problem+json") > json)
-		json = accept_q(accept, "application/problem+json");
-	html = accept_q(accept, "text/html");
-	return json > html;
-}
-
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		     int code)
 {
@@ -424,7 +367,7 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		return;
 	}
 	sc_add_headers(d, out, over);
-	if (prefers_json(accept)) {
+	if (sc_prefers_json(accept)) {
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "type",

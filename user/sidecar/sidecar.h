@@ -98,6 +98,15 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		     int code);
 
+/* accept.c: the q value (0 to 1) an Accept header gives a media type
+ * "type/subtype": that of its most specific matching range (exact, then
+ * "type/ *", then "* / *"), 0 if none matches. Linear in the header's
+ * length. */
+double sc_accept_q(const char *accept, const char *type);
+/* True when `accept` prefers application/json or problem+json to
+ * text/html; false without Accept. */
+bool sc_prefers_json(const char *accept);
+
 /* True when `addr` (v4-mapped) is in --trust-proxy. */
 bool sc_trusted(const uint8_t addr[16]);
 /* True for 127.0.0.0/8 and ::1. */
