@@ -68,7 +68,7 @@ EOF
 nginx -p "$D" -c "$D/nginx.conf" >"$XL_TMP/nginx.log" 2>&1 &
 XL_CLEANUPS+=("kill $!")
 "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$SC \
-	--upstream 127.0.0.1:$APP --auth-listen 127.0.0.1:$AUTH \
+	--upstream 127.0.0.1:$APP --auth-listen 127.0.0.1:$AUTH --trust-proxy 127.0.0.1 \
 	>"$XL_TMP/sidecar.log" 2>&1 &
 XL_CLEANUPS+=("kill $!")
 for p in $APP $NGX $SC $NGXA; do

@@ -84,7 +84,7 @@ bg flask ip netns exec "$NS_CLI" $PY "$HELP" flask $F "$LIMIT"
 SC=(nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN")
 bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
 	--auth-listen 127.0.0.1:$A --metrics-listen 127.0.0.1:$M \
-	--retry-after always --trust-proxy 198.18.0.7/32 \
+	--retry-after always --trust-proxy 198.18.0.7/32 127.0.0.1 \
 	--client-timeout 2 --upstream-timeout 2 --max-body-size 16777216
 bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
 bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1
@@ -251,6 +251,29 @@ assert_eq "$($PY "$HELP" headers "$XL_TMP/spoof.h" | awk '{ print $1, $2, $3 }' 
 assert_eq "$(xls query 198.18.0.9 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
 	"untrusted peer: the spoofed address was not charged"
 
+# X-Real-IP alone is not believed without --trust-real-ip: the trusted
+# peer itself is charged.
+cli curl -s -o /dev/null -D "$XL_TMP/real.h" --interface 198.18.0.7 \
+	-H "X-Real-IP: 198.18.0.10" http://198.18.0.2:$P/
+assert_eq "$(xls query 198.18.0.10 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+	"trusted proxy, X-Real-IP without --trust-real-ip: the address it names is not charged"
+
+# The auth endpoint answers --trust-proxy peers only (127.0.0.1, nginx):
+# another local process (127.0.0.2) cannot charge a client.
+auth_code=$(srv curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 \
+	-H "X-Real-IP: 198.18.0.11" -H "X-Server-Port: $N" -H "X-Connection-Requests: 5" \
+	http://127.0.0.1:$A/)
+assert_eq "$auth_code" 403 "auth endpoint: a peer not in --trust-proxy gets 403"
+assert_eq "$(xls query 198.18.0.11 $N --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+	"auth endpoint: ... and charges nobody"
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' \
+	-H "X-Real-IP: 198.18.0.11" -H "X-Server-Port: $N" -H "X-Connection-Requests: 5" \
+	http://127.0.0.1:$A/)" 204 "auth endpoint: the trusted peer is answered"
+assert_eq "$(xls query 198.18.0.11 $N --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 2 \
+	"auth endpoint: ... and its request charged"
+assert_rc 2 "--auth-listen without --trust-proxy: exit 2" -- timeout 5 "$SIDECAR_BIN" --pin-dir "$XL_PIN" --auth-listen 127.0.0.1:9
+assert_match "$ERR" "needs --trust-proxy" "... saying what to add"
+
 cli curl -s -o /dev/null -D "$XL_TMP/own.h" --interface 2001:2::4 "http://[2001:2::2]:$P/own"
 assert_eq "$(grep -ci '^X-RateLimit-Limit' "$XL_TMP/own.h"):$(grep -i '^X-RateLimit-Limit' "$XL_TMP/own.h" | tr -d '\r')" \
 	"1:X-RateLimit-Limit: 999" "the application's own X-RateLimit-Limit is kept, not duplicated"
@@ -276,6 +299,26 @@ assert_eq "$(grep -iE '^X-Seen-(Method|Path|Custom|XFF)' "$XL_TMP/m.h" | tr -d '
 	"method, path, query and headers reach the application"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PX/)" 502 "application down: 502"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/slow?s=5")" 504 "application slower than --upstream-timeout: 504"
+
+# A named --upstream is resolved once, at start: with its own /etc/hosts
+# (a private mount namespace) the sidecar keeps reaching an application
+# that closes every connection after the name is gone from the file.
+mkdir -p "$XL_TMP/www" && echo hi >"$XL_TMP/www/index.html"
+bg www ip netns exec "$NS_SRV" $PY -m http.server 8001 --bind 127.0.0.1 --directory "$XL_TMP/www"
+echo "127.0.0.1 xlimit-upstream.test" >"$XL_TMP/hosts"
+bg sidecar_dns unshare -m sh -c "mount --bind '$XL_TMP/hosts' /etc/hosts && exec nsenter --net=/run/netns/$NS_SRV '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8084 --upstream xlimit-upstream.test:8001"
+wait_up "$NS_SRV" http://127.0.0.1:8001/ www
+wait_up "$NS_SRV" http://127.0.0.1:8084/ sidecar_dns
+assert_eq "$(srv curl -s http://127.0.0.1:8084/)" hi "named upstream: reached"
+: >"$XL_TMP/hosts" # the same file, emptied: the name no longer resolves
+# (One request per client connection, a moment apart: the application's
+# close is seen before the next request.)
+codes=$(for i in 1 2; do sleep 0.2; srv curl -s -o /dev/null -w '%{http_code} ' http://127.0.0.1:8084/; done)
+assert_eq "$codes" "200 200 " \
+	"named upstream: still reached on new connections after the name went away (no lookup per request)"
+assert_rc 2 "--upstream whose name does not resolve: exit 2" -- \
+	timeout 5 unshare -m sh -c "mount --bind '$XL_TMP/hosts' /etc/hosts && exec nsenter --net=/run/netns/$NS_SRV '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8085 --upstream xlimit-upstream.test:8001"
+assert_match "$ERR" "cannot resolve 'xlimit-upstream.test'" "... naming the name"
 
 # --- bad and slow clients ---------------------------------------------------------
 

@@ -12,8 +12,9 @@
  * 500, which also ends the client's keep-alive; so a subrequest with
  * `X-Refuse-Status: 403` gets 403 over the limit too, and
  * docs/nginx-xlimit.conf turns it back into a 429 from the verdict and
- * copies the headers onto nginx's own responses. The request headers are
- * believed from loopback only.
+ * copies the headers onto nginx's own responses. Those request headers
+ * decide who is charged, so only a peer in --trust-proxy (nginx) may ask:
+ * any other peer gets 403 and nothing is charged.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -68,10 +69,13 @@ static void auth_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	memcpy(client, peer, 16);
+	if (!sc_trusted(peer)) {
+		evhttp_send_error(req, 403, "Peer Not In --trust-proxy");
+		return;
+	}
 	real = evhttp_find_header(in, "X-Real-IP");
-	if (real && sc_loopback(peer) && xl_parse_addr(real, client)) {
-		evhttp_send_error(req, 400, "Bad X-Real-IP");
+	if (!real || xl_parse_addr(real, client)) {
+		evhttp_send_error(req, 400, "X-Real-IP Required");
 		return;
 	}
 	if (header_u64(in, "X-Server-Port", &port) || port == 0 ||

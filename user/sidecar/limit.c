@@ -115,15 +115,6 @@ bool sc_trusted(const uint8_t addr[16])
 	return false;
 }
 
-bool sc_loopback(const uint8_t addr[16])
-{
-	static const uint8_t v6lo[16] = { [15] = 1 };
-
-	if (xl_is_v4mapped(addr))
-		return addr[12] == 127;
-	return memcmp(addr, v6lo, 16) == 0;
-}
-
 int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
 		     uint16_t *port)
 {
@@ -206,7 +197,7 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16])
 	}
 	if (found)
 		return 0;
-	real = evhttp_find_header(h, "X-Real-IP");
+	real = sc_cfg.trust_real_ip ? evhttp_find_header(h, "X-Real-IP") : NULL;
 	if (real && !parse_forwarded_elem(real, strlen(real), addr))
 		return 0;
 	return -1;

@@ -45,13 +45,16 @@ static const char usage[] =
 	"headers on every response, 429 Too Many Requests over the limit.\n"
 	"\n"
 	"  --listen ADDR:PORT        proxy the clients that connect here ...\n"
-	"  --upstream HOST:PORT      ... to the application here\n"
+	"  --upstream HOST:PORT      ... to the application here (a name is\n"
+	"                            resolved once, at start)\n"
 	"  --auth-listen ADDR:PORT   answer nginx auth_request subrequests here\n"
 	"  --metrics-listen ADDR:PORT  serve Prometheus /metrics here\n"
 	"  --pin-dir DIR             xlimit's pinned objects (default " XL_PIN_DIR
 	")\n"
-	"  --trust-proxy CIDR...     peers whose X-Forwarded-For / X-Real-IP name\n"
-	"                            the client (repeatable, or comma-separated)\n"
+	"  --trust-proxy CIDR...     peers whose X-Forwarded-For names the client,\n"
+	"                            and who may use --auth-listen (repeatable,\n"
+	"                            or comma-separated)\n"
+	"  --trust-real-ip           their X-Real-IP too, without X-Forwarded-For\n"
 	"  --retry-after 429|always  Retry-After on 429 only (default, RFC 9110)\n"
 	"                            or on every counted response (Flask-Limiter)\n"
 	"  --ietf-headers            add the IETF draft RateLimit-Policy and\n"
@@ -189,6 +192,7 @@ static int parse_args(int argc, char **argv)
 		O_METRICS,
 		O_PIN,
 		O_TRUST,
+		O_REAL_IP,
 		O_RETRY,
 		O_IETF,
 		O_CHARGE,
@@ -209,6 +213,7 @@ static int parse_args(int argc, char **argv)
 		{ "metrics-listen", required_argument, NULL, O_METRICS },
 		{ "pin-dir", required_argument, NULL, O_PIN },
 		{ "trust-proxy", required_argument, NULL, O_TRUST },
+		{ "trust-real-ip", no_argument, NULL, O_REAL_IP },
 		{ "retry-after", required_argument, NULL, O_RETRY },
 		{ "ietf-headers", no_argument, NULL, O_IETF },
 		{ "charge-first", no_argument, NULL, O_CHARGE },
@@ -270,6 +275,9 @@ static int parse_args(int argc, char **argv)
 				rc = add_trust(argv[optind++]);
 			if (rc)
 				return rc;
+			break;
+		case O_REAL_IP:
+			sc_cfg.trust_real_ip = true;
 			break;
 		case O_RETRY:
 			if (!strcmp(optarg, "429"))
@@ -366,6 +374,14 @@ static int parse_args(int argc, char **argv)
 		return bad_usage(
 			"%snothing to do: give --listen and --upstream, or --auth-listen",
 			"");
+	if (sc_cfg.auth_listen && !sc_cfg.ntrust)
+		return bad_usage(
+			"%s--auth-listen needs --trust-proxy with nginx's address (e.g. --trust-proxy 127.0.0.1)",
+			"");
+	if (sc_cfg.trust_real_ip && !sc_cfg.ntrust)
+		return bad_usage("%s--trust-real-ip needs --trust-proxy", "");
+	if (sc_cfg.upstream && sc_resolve_upstream())
+		return XL_EXIT_USAGE;
 	return 0;
 }
 

@@ -22,7 +22,9 @@
  * holds the socket's cookie (unique for the boot, so a reused fd is seen
  * as a new connection) and the number of requests seen on it.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,8 @@
 
 static struct evhttp *proxy_http;
 static struct event_base *proxy_base;
-static char up_host[256];
+static char up_host[256]; /* as given: the Host of HTTP/1.0 requests */
+static char up_addr[INET6_ADDRSTRLEN]; /* what it resolved to at start */
 static uint16_t up_port;
 /* Idle connections; room for all of them, so none is ever left out. */
 static struct evhttp_connection **pool;
@@ -104,7 +107,8 @@ static struct evhttp_connection *pool_get(bool *busy)
 		*busy = true;
 		return NULL;
 	}
-	c = evhttp_connection_base_new(proxy_base, NULL, up_host, up_port);
+	/* A literal address: evhttp does not look anything up. */
+	c = evhttp_connection_base_new(proxy_base, NULL, up_addr, up_port);
 	if (!c)
 		return NULL;
 	evhttp_connection_set_timeout(c, sc_cfg.upstream_timeout);
@@ -459,13 +463,34 @@ static void proxy_request(struct evhttp_request *req, void *arg)
 	forward(r, peer_s);
 }
 
-int sc_proxy_start(struct event_base *base)
+int sc_resolve_upstream(void)
 {
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
 	int err;
 
 	if (sc_parse_hostport(sc_cfg.upstream, up_host, sizeof(up_host),
 			      &up_port))
-		return -EINVAL;
+		return -1;
+	err = getaddrinfo(up_host, NULL, &hints, &ai);
+	if (err) {
+		xl_err("--upstream %s: cannot resolve '%s': %s; give an address or a name that resolves",
+		       sc_cfg.upstream, up_host, gai_strerror(err));
+		return -1;
+	}
+	err = getnameinfo(ai->ai_addr, ai->ai_addrlen, up_addr, sizeof(up_addr),
+			  NULL, 0, NI_NUMERICHOST);
+	freeaddrinfo(ai);
+	if (err) {
+		xl_err("--upstream %s: %s", sc_cfg.upstream, gai_strerror(err));
+		return -1;
+	}
+	return 0;
+}
+
+int sc_proxy_start(struct event_base *base)
+{
+	int err;
+
 	proxy_base = base;
 	pool = calloc(sc_cfg.upstream_connections, sizeof(*pool));
 	reap_ev = event_new(base, -1, 0, on_reap, NULL);

@@ -37,6 +37,7 @@ struct sc_config {
 	const char *pin_dir;
 	struct xl_lpm_key trust[SC_MAX_TRUST];
 	int ntrust;
+	bool trust_real_ip; /* X-Real-IP of a trusted peer names the client */
 	enum sc_retry_after retry_after;
 	bool ietf; /* RateLimit-Policy and RateLimit fields */
 	bool charge_first; /* the kernel does not see the SYNs */
@@ -109,13 +110,12 @@ bool sc_prefers_json(const char *accept);
 
 /* True when `addr` (v4-mapped) is in --trust-proxy. */
 bool sc_trusted(const uint8_t addr[16]);
-/* True for 127.0.0.0/8 and ::1. */
-bool sc_loopback(const uint8_t addr[16]);
 /* Any sockaddr to 16 bytes (v4-mapped for IPv4); -1 if not IP. */
 int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
 		     uint16_t *port);
 /* The client behind a trusted proxy: the right-most address of
- * X-Forwarded-For that is not itself trusted, else X-Real-IP. Returns 0
+ * X-Forwarded-For that is not itself trusted, else (with --trust-real-ip)
+ * X-Real-IP. Returns 0
  * and fills addr, or -1 when the headers name no address. */
 int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
 
@@ -126,6 +126,10 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
 bool sc_headers_too_large(struct evhttp_request *req);
 
 /* ---- proxy.c, auth.c, metrics.c ----------------------------------- */
+
+/* Resolves --upstream once, at start (the first address getaddrinfo
+ * gives): requests never wait for a lookup. 0, or -1 with a message. */
+int sc_resolve_upstream(void);
 
 /* Each binds its evhttp on `base` at ADDR:PORT. 0 or -errno, with a
  * message. */
