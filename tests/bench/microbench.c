@@ -390,8 +390,8 @@ int main(int argc, char **argv)
 
 	/* xlimit's decision, one step more per row (hot source, port 80). */
 	vs(R_PDROP, R_REF, 0);
-	/* The ladder charges a source of its own: no source may be charged
-	 * more than `repeat` × ROUNDS times. */
+	/* Each charging rung charges a source of its own: no source may be
+	 * charged more than `repeat` × ROUNDS times. */
 	syn80.src = "198.18.0.2";
 	err |= bench("ladder 1: parse + rule lookup",
 		     bpf_program__fd(ld->progs.ld_rule), &syn80, XDP_DROP);
@@ -401,9 +401,11 @@ int main(int argc, char **argv)
 		     &syn80, XDP_DROP);
 	err |= bench("ladder 4: + state lookup",
 		     bpf_program__fd(ld->progs.ld_state), &syn80, XDP_DROP);
+	syn80.src = "198.18.0.3";
 	err |= bench("ladder 5': + charge, general multi-limit path",
 		     bpf_program__fd(ld->progs.ld_charge_all), &syn80,
 		     XDP_PASS);
+	syn80.src = "198.18.0.2";
 	err |= bench("ladder 5: + charge (one-limit fast path)",
 		     bpf_program__fd(ld->progs.ld_charge), &syn80, XDP_PASS);
 
