@@ -134,7 +134,7 @@ static __always_inline int ref_count(struct xdp_md *ctx, int how)
 	__u64 *v, zero = 0, n, t = 0;
 	int clk = how & REF_CLOCK;
 
-	if (!parse_syn(data, data_end, &p))
+	if (parse_syn(data, data_end, &p) != XL_P_SYN)
 		return XDP_PASS;
 	__builtin_memcpy(k.addr, p.saddr, 16);
 	k.port = p.dport;

@@ -43,9 +43,9 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	struct xl_pkt p;
 	__u16 rule_port;
 	__u64 now = 0;
-	__u32 over;
+	__u32 over, seed, created = 0, restored = 0;
 
-	if (!parse_syn(data, data_end, &p))
+	if (parse_syn(data, data_end, &p) != XL_P_SYN)
 		return XDP_PASS;
 	rule = xl_rule_for(p.dport, &rule_port);
 	if (!rule)
@@ -53,7 +53,7 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	barrier_var(rule_port);
 	if (upto == LD_RULE)
 		return XDP_DROP;
-	xl_make_key(&key, p.saddr, p.dport);
+	seed = xl_make_key(&key, p.saddr, p.dport);
 	if (xl_listed(&XL_MAP_DENY, p.saddr))
 		return XDP_DROP;
 	if (xl_listed(&XL_MAP_ALLOW, p.saddr))
@@ -64,7 +64,7 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	barrier_var(now);
 	if (upto == LD_CLOCK)
 		return XDP_DROP;
-	s = xl_state_get(&key, 1);
+	s = xl_state_get(&key, seed, 1, &created, &restored);
 	if (!s)
 		return XDP_PASS;
 	if (upto == LD_STATE)
