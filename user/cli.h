@@ -23,10 +23,24 @@
 
 /* Global options, set by main() before a command runs. */
 struct xl_opts {
-	const char *pin_dir;
+	const char *pin_dir; /* as this process reaches it: root + path */
+	const char *root; /* "" or "/proc/PID/root": see xl_pin_dir_resolve */
+	int anchor; /* the process whose mount namespace we started from */
 	bool verbose;
 };
 extern struct xl_opts xl_opts;
+
+/*
+ * Run as `ip netns exec NS xlimit ...`, xlimit is in a mount namespace of
+ * its own with a fresh /sys: pins made there would vanish with the
+ * command. When the nearest ancestor process in another mount namespace
+ * (the shell that ran ip) has a bpffs where the pin directory's parent is
+ * and this namespace has none, pin through /proc/PID/root of that process
+ * instead: xl_opts.root and xl_opts.pin_dir say so. Call once, after
+ * xl_opts.pin_dir is set. Messages about a bad pin dir are left to the
+ * commands.
+ */
+void xl_pin_dir_resolve(void);
 
 /* The name error messages start with: "xlimit", or the sidecar's. */
 extern const char *xl_progname;
@@ -89,10 +103,11 @@ void xl_maps_close(struct xl_maps *m);
 #define XL_BPFFS_DEFAULT "/sys/fs/bpf"
 
 /* Takes the lock of the pin directory, a file under XL_LOCK_DIR that is
- * never removed, then creates the directory: it must be on a bpf
- * filesystem (bpffs is mounted on XL_BPFFS_DEFAULT when missing there,
- * nowhere else). Returns an fd to pass to xl_unlock(), or -XL_EXIT_USAGE
- * (a pin directory off bpffs) or -XL_EXIT_FAIL, with a message. */
+ * never removed, for a command that may create it (load) or remove it: it
+ * must be on a bpf filesystem, or its parent when it does not exist
+ * (bpffs is mounted on XL_BPFFS_DEFAULT when missing there, nowhere else).
+ * Returns an fd to pass to xl_unlock(), or -XL_EXIT_USAGE (a pin directory
+ * off bpffs) or -XL_EXIT_FAIL, with a message. */
 int xl_lock(const char *cmd);
 /* The same for a command that changes a loaded xlimit: never creates the
  * directory. Returns an fd, or -XL_EXIT_USAGE when xlimit is not loaded,

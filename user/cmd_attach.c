@@ -9,6 +9,13 @@
  * 6.6) a tc attachment is a cls_bpf filter on clsact ingress with
  * xlimit's own handle and priority, found by those in the current network
  * namespace.
+ *
+ * A command either does all it set out to do or leaves the pins as they
+ * were: `load` (and `attach` when it loads) builds the pin directory
+ * beside it as <pin dir>~new and renames it into place once every map,
+ * program and link is made; on any failure the staging directory is
+ * removed, and so nothing half made is ever seen under the pin directory.
+ * `unload` removes the maps and programs only once everything is detached.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -20,6 +27,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -103,27 +111,259 @@ static int seed_config(int fd)
 	return bpf_map_update_elem(fd, &zero, &cfg, BPF_ANY) ? -errno : 0;
 }
 
-/*
- * Loads the object and pins its maps and programs, unless that was done
- * before (then the pinned ones are used). Called with the lock held.
- * max_sources 0 = the default, or whatever the pinned state map has.
- */
-static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
-{
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = xl_opts.pin_dir);
-	struct xlimit_bpf *skel;
-	__u32 have = pinned_state_size();
-	char path[PATH_MAX];
-	int err;
+static const char *const prog_pins[] = { XL_PIN_PROG_XDP, XL_PIN_PROG_TC,
+					 XL_PIN_PROG_QUERY };
+#define XL_NPROGS (int)(sizeof(prog_pins) / sizeof(prog_pins[0]))
 
-	if (max_sources && have && have != max_sources) {
-		xl_err("%s: the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
-		       cmd, have);
+static bool is_link_pin(const char *name)
+{
+	return !strncmp(name, XL_PIN_LINK_PREFIX, strlen(XL_PIN_LINK_PREFIX)) ||
+	       !strncmp(name, XL_PIN_TCX_PREFIX, strlen(XL_PIN_TCX_PREFIX));
+}
+
+/* The i-th map or program a loaded xlimit has pinned, NULL past them. */
+static const char *needed_pin(int i)
+{
+	if (i < XL_M_NR)
+		return xl_map_names[i];
+	return i < XL_M_NR + XL_NPROGS ? prog_pins[i - XL_M_NR] : NULL;
+}
+
+/* Whether xlimit makes pins of that name: a map, a program or a link. */
+static bool pin_is_ours(const char *name)
+{
+	const char *n;
+	int i;
+
+	for (i = 0; (n = needed_pin(i)); i++)
+		if (!strcmp(name, n))
+			return true;
+	return is_link_pin(name);
+}
+
+/*
+ * Removes from dir every pin (all) or xlimit's own only, detaching links
+ * first: unlinking a pin another process holds open would leave its link
+ * attached. Not the directory itself. Returns 0 or the first -errno, with
+ * a message.
+ */
+static int remove_pins(const char *cmd, const char *dir, bool all)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	int err = 0, fd;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    (!all && !pin_is_ours(de->d_name)))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (is_link_pin(de->d_name) && (fd = bpf_obj_get(path)) >= 0) {
+			bpf_link_detach(fd);
+			close(fd);
+		}
+		if (unlink(path) && errno != ENOENT && !err) {
+			err = -errno;
+			xl_err("%s: remove %s: %s", cmd, path, strerror(errno));
+		}
+	}
+	closedir(d);
+	return err;
+}
+
+/*
+ * What the pin directory holds: 0 nothing (no directory, or an empty
+ * one), 1 every map and program of a loaded xlimit (and maybe links), or
+ * -XL_EXIT_* with a message: part of them (a load that failed before
+ * loads were all-or-nothing, or another version's set), or only objects
+ * that are not xlimit's.
+ */
+static int pins_present(const char *cmd)
+{
+	const char *missing = NULL, *n;
+	char path[PATH_MAX], foreign[NAME_MAX + 1] = "";
+	int entries = 0, ours = 0, i;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(xl_opts.pin_dir);
+	if (!d && errno == ENOENT)
+		return 0;
+	if (!d) {
+		xl_err("%s: --pin-dir %s: %s; remove it, or choose another --pin-dir",
+		       cmd, xl_opts.pin_dir, strerror(errno));
+		return -XL_EXIT_FAIL;
+	}
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		entries++;
+		if (pin_is_ours(de->d_name))
+			ours++;
+		else if (!*foreign)
+			snprintf(foreign, sizeof(foreign), "%s", de->d_name);
+	}
+	closedir(d);
+	if (!entries)
+		return 0;
+	for (i = 0; (n = needed_pin(i)) && !missing; i++) {
+		xl_pin_path(path, sizeof(path), n);
+		if (access(path, F_OK))
+			missing = n;
+	}
+	if (!missing)
+		return 1;
+	if (!ours) {
+		xl_err("%s: --pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
+		       cmd, xl_opts.pin_dir, foreign);
+		return -XL_EXIT_USAGE;
+	}
+	xl_err("%s: %s holds part of an xlimit (no %s): left by an older xlimit, or one that failed; run 'xlimit unload' to remove it, then try again",
+	       cmd, xl_opts.pin_dir, missing);
+	return -XL_EXIT_FAIL;
+}
+
+/* A pin directory being built: see the top of this file. */
+struct xl_stage {
+	char dir[PATH_MAX]; /* "" when not staging */
+	char final[PATH_MAX];
+};
+
+/*
+ * Starts building the pin directory as <pin dir>~new (bpffs refuses names
+ * with a '.'), where commands that read the pins do not look: from here
+ * on xl_opts.pin_dir is that. A leftover of a load that was killed is
+ * removed first (under the lock nobody else builds it); anything else in
+ * the way is refused. Returns 0 or XL_EXIT_* with a message.
+ */
+static int stage_begin(const char *cmd, struct xl_stage *s)
+{
+	struct stat st, up;
+	bool have_up;
+	char *slash;
+	size_t n;
+
+	n = snprintf(s->final, sizeof(s->final), "%s", xl_opts.pin_dir);
+	while (n > 1 && s->final[n - 1] == '/')
+		s->final[--n] = '\0';
+	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s~new", s->final) >=
+	    sizeof(s->dir)) {
+		s->dir[0] = '\0';
+		xl_err("%s: --pin-dir %s is too long", cmd, s->final);
 		return XL_EXIT_USAGE;
 	}
-	if (progs_open(p) == 0)
-		return 0;
+	/* An empty pin directory is replaced by the rename, unless it is a
+	 * mount point: then its parent is another filesystem. */
+	slash = strrchr(s->final, '/');
+	*slash = '\0';
+	have_up = !stat(s->final[0] ? s->final : "/", &up);
+	*slash = '/';
+	if (have_up && !stat(s->final, &st) && st.st_dev != up.st_dev) {
+		xl_err("%s: --pin-dir %s is a mount point: xlimit builds its pins beside the pin directory, then renames them into place; pass --pin-dir %s/xlimit",
+		       cmd, s->final, s->final);
+		s->dir[0] = '\0';
+		return XL_EXIT_USAGE;
+	}
+	if (!lstat(s->dir, &st)) {
+		char *saved = s->dir;
+		bool only_ours = S_ISDIR(st.st_mode);
+		struct dirent *de;
+		DIR *d = only_ours ? opendir(saved) : NULL;
 
+		while (d && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") &&
+			    strcmp(de->d_name, "..") &&
+			    !pin_is_ours(de->d_name))
+				only_ours = false;
+		if (d)
+			closedir(d);
+		if (!only_ours || remove_pins(cmd, saved, true) ||
+		    rmdir(saved)) {
+			xl_err("%s: %s is in the way: xlimit builds a new pin directory there, and this is not one it left; remove it",
+			       cmd, saved);
+			s->dir[0] = '\0';
+			return XL_EXIT_FAIL;
+		}
+	}
+	if (mkdir(s->dir, 0700)) {
+		xl_err("%s: create %s: %s", cmd, s->dir, strerror(errno));
+		s->dir[0] = '\0';
+		return XL_EXIT_FAIL;
+	}
+	xl_opts.pin_dir = s->dir;
+	return 0;
+}
+
+/* Renames the staging directory into place, if staging. On failure it is
+ * left for stage_abort(). Returns 0 or XL_EXIT_FAIL with a message. */
+static int stage_commit(const char *cmd, struct xl_stage *s)
+{
+	if (!s->dir[0])
+		return 0;
+	if (rename(s->dir, s->final)) {
+		xl_err("%s: rename %s to %s: %s", cmd, s->dir, s->final,
+		       strerror(errno));
+		return XL_EXIT_FAIL;
+	}
+	xl_opts.pin_dir = s->final;
+	s->dir[0] = '\0';
+	return 0;
+}
+
+/* Undoes what was staged: detaches its links, removes its pins and the
+ * directory. A no-op when not staging. */
+static void stage_abort(const char *cmd, struct xl_stage *s)
+{
+	if (!s->dir[0])
+		return;
+	xl_opts.pin_dir = s->final;
+	if (remove_pins(cmd, s->dir, true) || rmdir(s->dir))
+		xl_err("%s: could not remove %s; the next load removes it", cmd,
+		       s->dir);
+	s->dir[0] = '\0';
+}
+
+/*
+ * Loads the object and pins its maps and programs into a staging
+ * directory (stage_begin()), unless they are pinned already: then the
+ * pinned ones are used. Called with the lock held; the caller commits or
+ * aborts the stage. max_sources 0 = the default, or whatever the pinned
+ * state map has.
+ */
+static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
+		   struct xl_stage *stage)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo);
+	struct bpf_program *progs[XL_NPROGS];
+	struct xlimit_bpf *skel;
+	char path[PATH_MAX];
+	__u32 have;
+	int err, i;
+
+	err = pins_present(cmd);
+	if (err < 0)
+		return -err;
+	if (err) {
+		have = pinned_state_size();
+		if (max_sources && have != max_sources) {
+			xl_err("%s: the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
+			       cmd, have);
+			return XL_EXIT_USAGE;
+		}
+		if (progs_open(p)) {
+			xl_err("%s: open the programs pinned in %s: %s", cmd,
+			       xl_opts.pin_dir, strerror(errno));
+			return XL_EXIT_FAIL;
+		}
+		return 0;
+	}
+	err = stage_begin(cmd, stage);
+	if (err)
+		return err;
+	oo.pin_root_path = xl_opts.pin_dir;
 	skel = xlimit_bpf__open_opts(&oo);
 	if (!skel) {
 		xl_err("%s: open BPF object: %s", cmd, strerror(errno));
@@ -131,25 +371,25 @@ static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p)
 	}
 	if (max_sources)
 		bpf_map__set_max_entries(skel->maps.XL_MAP_STATE, max_sources);
-	else if (have)
-		bpf_map__set_max_entries(skel->maps.XL_MAP_STATE, have);
 	err = xlimit_bpf__load(skel);
-	if (err) {
+	if (err == -ENOMEM || err == -E2BIG) {
+		xl_err("%s: create the maps: %s; the state map for %u clients does not fit: use a smaller --max-sources",
+		       cmd, strerror(-err),
+		       bpf_map__max_entries(skel->maps.XL_MAP_STATE));
+		goto out;
+	} else if (err) {
 		xl_err("%s: load BPF programs: %s%s", cmd, strerror(-err),
 		       xl_opts.verbose ?
 			       "" :
 			       " (run with -v for the verifier's log)");
 		goto out;
 	}
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_XDP);
-	err = bpf_program__pin(skel->progs.xlimit_xdp, path);
-	if (!err) {
-		xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
-		err = bpf_program__pin(skel->progs.xlimit_tc, path);
-	}
-	if (!err) {
-		xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
-		err = bpf_program__pin(skel->progs.xlimit_query, path);
+	progs[0] = skel->progs.xlimit_xdp; /* in prog_pins' order */
+	progs[1] = skel->progs.xlimit_tc;
+	progs[2] = skel->progs.xlimit_query;
+	for (i = 0; i < XL_NPROGS && !err; i++) {
+		xl_pin_path(path, sizeof(path), prog_pins[i]);
+		err = bpf_program__pin(progs[i], path);
 	}
 	if (err) {
 		xl_err("%s: pin %s: %s", cmd, path, strerror(-err));
@@ -425,6 +665,53 @@ static int find_attachment(const char *ifname, struct xl_attachment *a)
 	return 0;
 }
 
+static int detach_one(const struct xl_attachment *a)
+{
+	char path[PATH_MAX];
+	int err = 0, fd;
+
+	if (!a->pin_prefix) {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
+			    .attach_point = BPF_TC_INGRESS);
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
+			    .priority = XL_TC_PRIORITY);
+
+		err = bpf_tc_detach(&hook, &o);
+		if (err)
+			xl_err("detach %s: remove tc filter: %s", a->name,
+			       strerror(-err));
+		return err;
+	}
+	/* Detach explicitly: an open fd elsewhere would keep the link. */
+	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir, a->pin_prefix,
+		 a->name);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		/* ENOLINK: its interface is gone. Anything else (a pin that
+		 * is not a link) stays, and so does the pin. */
+		if (bpf_link_detach(fd) && errno != ENOLINK)
+			err = -errno;
+		close(fd);
+	}
+	if (!err && unlink(path) && errno != ENOENT)
+		err = -errno;
+	if (err)
+		xl_err("detach %s: %s: %s; it stays attached", a->name, path,
+		       strerror(-err));
+	return err;
+}
+
+static int detach_all(void)
+{
+	struct xl_attachment all[XL_MAX_IFACES];
+	int n = list_attachments(all, XL_MAX_IFACES), i, err = 0;
+
+	for (i = 0; i < n; i++)
+		if (detach_one(&all[i]))
+			err = -1;
+	return err;
+}
+
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -435,6 +722,7 @@ int cmd_attach(int argc, char **argv)
 	};
 	enum xl_mode mode = XL_MODE_AUTO;
 	struct xl_progs p = { -1, -1, -1 };
+	struct xl_stage stage = {};
 	struct xl_attachment cur;
 	__u32 max_sources = 0;
 	const char *ifname;
@@ -482,7 +770,7 @@ int cmd_attach(int argc, char **argv)
 	lock = xl_lock("attach");
 	if (lock < 0)
 		return -lock;
-	err = xl_load("attach", max_sources, &p);
+	err = xl_load("attach", max_sources, &p, &stage);
 	if (err)
 		goto out;
 	if (find_attachment(ifname, &cur)) {
@@ -519,10 +807,18 @@ int cmd_attach(int argc, char **argv)
 		err = attach_tc("attach", ifname, ifindex, p.tc);
 		break;
 	}
-	if (!err)
+	if (err) {
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	err = stage_commit("attach", &stage);
+	if (err) /* what is staged detaches with it, but a tc filter */
+		detach_all();
+	else
 		printf("%s: attached (%s)\n", ifname, mode_names[mode]);
-	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
+	if (err)
+		stage_abort("attach", &stage);
 	progs_close(&p);
 	xl_unlock(lock);
 	return err;
@@ -541,6 +837,7 @@ int cmd_load(int argc, char **argv)
 		{}
 	};
 	struct xl_progs p = { -1, -1, -1 };
+	struct xl_stage stage = {};
 	__u32 max_sources = 0;
 	int c, lock, err;
 
@@ -566,53 +863,13 @@ int cmd_load(int argc, char **argv)
 	lock = xl_lock("load");
 	if (lock < 0)
 		return -lock;
-	err = xl_load("load", max_sources, &p);
+	err = xl_load("load", max_sources, &p, &stage);
+	if (!err)
+		err = stage_commit("load", &stage);
+	if (err)
+		stage_abort("load", &stage);
 	progs_close(&p);
 	xl_unlock(lock);
-	return err;
-}
-
-static int detach_one(const struct xl_attachment *a)
-{
-	char path[PATH_MAX];
-	int err = 0, fd;
-
-	if (!a->pin_prefix) {
-		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex,
-			    .attach_point = BPF_TC_INGRESS);
-		LIBBPF_OPTS(bpf_tc_opts, o, .handle = XL_TC_HANDLE,
-			    .priority = XL_TC_PRIORITY);
-
-		err = bpf_tc_detach(&hook, &o);
-		if (err)
-			xl_err("detach %s: remove tc filter: %s", a->name,
-			       strerror(-err));
-		return err;
-	}
-	/* Detach explicitly: an open fd elsewhere would keep the link. */
-	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir, a->pin_prefix,
-		 a->name);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		if (bpf_link_detach(fd) && errno != ENOLINK)
-			err = -errno;
-		close(fd);
-	}
-	if (unlink(path) && errno != ENOENT && !err)
-		err = -errno;
-	if (err)
-		xl_err("detach %s: %s", a->name, strerror(-err));
-	return err;
-}
-
-static int detach_all(void)
-{
-	struct xl_attachment all[XL_MAX_IFACES];
-	int n = list_attachments(all, XL_MAX_IFACES), i, err = 0;
-
-	for (i = 0; i < n; i++)
-		if (detach_one(&all[i]))
-			err = -1;
 	return err;
 }
 
@@ -695,10 +952,7 @@ out:
 
 int cmd_unload(int argc, char **argv)
 {
-	static const char *const progs[] = { XL_PIN_PROG_XDP, XL_PIN_PROG_TC,
-					     XL_PIN_PROG_QUERY };
-	char path[PATH_MAX];
-	int lock, err = 0, i;
+	int lock, err = XL_EXIT_OK;
 
 	if (argc > 1) {
 		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -714,22 +968,16 @@ int cmd_unload(int argc, char **argv)
 	lock = xl_lock("unload");
 	if (lock < 0)
 		return -lock;
-	if (detach_all())
+	/* Maps and programs go only once nothing runs them: else xlimit
+	 * stays loaded as it was, less what did detach. */
+	if (detach_all()) {
+		xl_err("unload: left %s in place with the maps and programs (see above for what stays attached); run 'xlimit unload' again once that is fixed",
+		       xl_opts.pin_dir);
 		err = XL_EXIT_FAIL;
-	for (i = 0; i < (int)(sizeof(progs) / sizeof(progs[0])); i++) {
-		xl_pin_path(path, sizeof(path), progs[i]);
-		if (unlink(path) && errno != ENOENT) {
-			xl_err("unload: remove %s: %s", path, strerror(errno));
-			err = XL_EXIT_FAIL;
-		}
+		goto out;
 	}
-	for (i = 0; i < XL_M_NR; i++) {
-		xl_pin_path(path, sizeof(path), xl_map_names[i]);
-		if (unlink(path) && errno != ENOENT) {
-			xl_err("unload: remove %s: %s", path, strerror(errno));
-			err = XL_EXIT_FAIL;
-		}
-	}
+	if (remove_pins("unload", xl_opts.pin_dir, false))
+		err = XL_EXIT_FAIL;
 	/* Only if empty: anything else in it is not ours to remove. Under
 	 * the lock, so that a load waiting for it makes a whole new one. */
 	if (rmdir(xl_opts.pin_dir) && errno != ENOENT) {
@@ -737,6 +985,7 @@ int cmd_unload(int argc, char **argv)
 		       xl_opts.pin_dir, strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
+out:
 	xl_unlock(lock);
 	return err;
 }

@@ -89,6 +89,7 @@ int main(int argc, char **argv)
 		}
 	}
 	libbpf_set_print(libbpf_print);
+	xl_pin_dir_resolve();
 	if (optind >= argc) {
 		usage(stderr);
 		return XL_EXIT_USAGE;

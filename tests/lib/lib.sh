@@ -49,6 +49,24 @@ assert_rc() {
 	fi
 }
 
+# run_unchanged RC TEXT SNAP -- COMMAND...: runs COMMAND, keeps its output
+# in $OUT and $ERR, and sets $WHY to what went wrong ("" if nothing): an
+# exit other than RC, no TEXT on stderr, or a change in what the function
+# SNAP prints (before: $XL_TMP/before, which the caller made; after:
+# $XL_TMP/after).
+run_unchanged() {
+	local want=$1 text=$2 snapfn=$3 rc
+	shift 4
+	WHY=""
+	OUT=$("$@" 2>"$XL_TMP/stderr") && rc=0 || rc=$?
+	ERR=$(cat "$XL_TMP/stderr")
+	"$snapfn" >"$XL_TMP/after"
+	[ "$rc" == "$want" ] || WHY+="; exit $rc, expected $want"
+	[[ "$ERR" == *"$text"* ]] || WHY+="; stderr does not say \"$text\""
+	cmp -s "$XL_TMP/before" "$XL_TMP/after" ||
+		WHY+="; changed: $(diff "$XL_TMP/before" "$XL_TMP/after" | head -c 600)"
+}
+
 summary() {
 	if [ "$T_SKIPPED" -gt 0 ]; then
 		echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"

@@ -53,6 +53,7 @@ int sc_kernel_open(void)
 	int err;
 
 	xl_opts.pin_dir = sc_cfg.pin_dir;
+	xl_pin_dir_resolve(); /* started by `ip netns exec`: the host's pins */
 	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd);
 	if (!err)
 		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd);
