@@ -77,6 +77,7 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		l->breached = q.breached & (1U << i);
 		l->count = xl_window_count(&s.win[i], q.limits[i].period_ns,
 					   q.now);
+		l->start = l->count ? xl_word_start(s.win[i].word) : 0;
 		l->remaining = v.remaining;
 		l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
 		l->retry_after = (int64_t)trunc((double)l->reset - now_utc);

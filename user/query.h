@@ -21,6 +21,7 @@ struct xl_client_limit {
 	uint32_t action; /* enum xl_action */
 	bool breached; /* this hit was refused by this limit */
 	uint64_t count; /* hits in the open window (0: none open) */
+	uint64_t start; /* its start, monotonic ns (0: none open) */
 	uint64_t remaining;
 	uint64_t reset; /* UTC epoch seconds: floor(window end) + 1 */
 	int64_t retry_after; /* trunc(reset - now), seconds */

@@ -21,6 +21,9 @@
 #                      each status; before the last it prints "gap" and
 #                      waits for a line on stdin (the test opens other
 #                      connections meanwhile)
+#   late SRC HOST PORT  opens a connection from SRC, prints "connected",
+#                      and sends its first request only after a line on
+#                      stdin: prints its status and X-RateLimit-Remaining
 #   trickle HOST PORT HEAD BODY GAP MAX  sends the request head HEAD and
 #                      then BODY one byte every GAP seconds (HEAD alone
 #                      is trickled the same way when BODY is "-"), for
@@ -283,8 +286,22 @@ def cmd_uploads(host, port, path, n, size):
     print("\n".join(out))
 
 
+def cmd_late(src, host, port):
+    s = socket.create_connection((host, int(port)), timeout=10,
+                                 source_address=(src, 0))
+    print("connected", flush=True)
+    sys.stdin.readline()
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.sock = s
+    c.request("GET", "/late")
+    r = c.getresponse()
+    r.read()
+    print(r.status, r.getheader("X-RateLimit-Remaining", "-"), flush=True)
+
+
 if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
             "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
-            "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads}
+            "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads,
+            "late": cmd_late}
     cmds[sys.argv[1]](*sys.argv[2:])

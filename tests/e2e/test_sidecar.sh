@@ -251,6 +251,36 @@ assert_eq "$($PY "$HELP" headers "$XL_TMP/spoof.h" | awk '{ print $1, $2, $3 }' 
 assert_eq "$(xls query 198.18.0.9 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
 	"untrusted peer: the spoofed address was not charged"
 
+# A connection whose SYN the kernel did not count (here: allow-listed
+# then) pays for its first request, even with a window the client opened
+# since on another connection: the window started after the accept.
+# Two more client addresses, whose state no other test touches.
+mac_c=$(ip -n "$NS_CLI" -br link show "$VETH_CLI" | awk '{ print $3 }')
+for n in 13 14; do
+	ip -n "$NS_CLI" addr add 198.18.0.$n/24 dev "$VETH_CLI"
+	ip -n "$NS_SRV" neigh replace 198.18.0.$n lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+done
+q_remaining() { xls query "$1" "$2" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])'; }
+xls allow add 198.18.0.13/32 >/dev/null
+mkfifo "$XL_TMP/late.in"
+cli $PY "$HELP" late 198.18.0.13 198.18.0.2 $P <"$XL_TMP/late.in" >"$XL_TMP/late.out" 2>&1 &
+LATE=$!
+exec 8<>"$XL_TMP/late.in"
+for ((i = 0; i < 100; i++)); do
+	grep -q connected "$XL_TMP/late.out" && break
+	sleep 0.1
+done
+xls allow del 198.18.0.13/32 >/dev/null
+sleep 0.1
+assert_eq "$(cli curl -s -o /dev/null -w '%{http_code}' --interface 198.18.0.13 http://198.18.0.2:$P/)" 200 \
+	"SYN not counted: another connection of the client opens a window"
+echo >&8
+exec 8>&-
+wait $LATE
+assert_eq "$(grep -v connected "$XL_TMP/late.out")" "200 1" \
+	"SYN not counted: the first request of the older connection is charged (remaining 1)"
+assert_eq "$(q_remaining 198.18.0.13 $P)" 1 "SYN not counted: xlimit query shows both hits"
+
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted
 # peer itself is charged.
 cli curl -s -o /dev/null -D "$XL_TMP/real.h" --interface 198.18.0.7 \
@@ -384,5 +414,16 @@ assert_eq "$(delta 0 "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_upstream_errors
 	"/metrics: the 504 counted as an upstream timeout"
 assert_match "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_auth_limited_total{}')" '^[1-9]' \
 	"/metrics: the auth endpoint's 429s counted"
+
+# --- xlimit reloaded under the running sidecar -------------------------------------
+
+xls unload >/dev/null && xls attach "$VETH_SRV" --mode native >/dev/null &&
+	xls limit set $P "$LIMIT" --action pass >/dev/null || fail "unload + attach again"
+sleep 1.1 # the sidecar compares the pins at most once a second
+cli curl -s -o /dev/null -D "$XL_TMP/reload.h" --interface 198.18.0.14 \
+	http://198.18.0.2:$P/ -o /dev/null http://198.18.0.2:$P/
+assert_eq "$($PY "$HELP" headers "$XL_TMP/reload.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
+	"after unload + attach: the sidecar reads and charges the new maps"
+assert_eq "$(q_remaining 198.18.0.14 $P)" 1 "after unload + attach: xlimit query shows the sidecar's charge"
 
 summary

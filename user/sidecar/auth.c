@@ -87,7 +87,7 @@ static void auth_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 400, "Bad X-Connection-Requests");
 		return;
 	}
-	sc_decide(client, port, nreq ? nreq : 1, true, &d);
+	sc_decide(client, port, nreq ? nreq : 1, true, 0, &d);
 	refuse = evhttp_find_header(in, "X-Refuse-Status");
 	switch (d.verdict) {
 	case SC_OVER:

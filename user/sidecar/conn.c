@@ -70,6 +70,7 @@ struct sc_conn {
 	enum conn_state state;
 	bool squeezed; /* its header or body bound was lowered */
 	size_t buffered; /* bytes of its input in the budget */
+	uint64_t accepted; /* monotonic ns */
 };
 
 static struct sc_server servers[SC_MAX_SERVERS];
@@ -175,6 +176,13 @@ static struct sc_conn *conn_of(struct evhttp_request *req)
 	    by_fd[fd]->bev != bev)
 		return NULL;
 	return by_fd[fd];
+}
+
+uint64_t sc_conn_accepted(struct evhttp_request *req)
+{
+	struct sc_conn *c = conn_of(req);
+
+	return c ? c->accepted : 0;
 }
 
 /* Gives back the bounds a connection's last request had lowered. */
@@ -318,6 +326,7 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	}
 	c->srv = s;
 	c->state = C_NEW;
+	c->accepted = sc_mono_ns();
 	/* Held until adopt(), so that the pointer stays good even if evhttp
 	 * frees the connection before. */
 	bufferevent_incref(c->bev);

@@ -30,7 +30,10 @@
 static int prog_fd = -1, allow_fd = -1, deny_fd = -1;
 static int rules_fd = -1, stats_fd = -1;
 
-static int open_pin(const char *name, int *fd)
+static uint32_t prog_id; /* of prog_fd: a reload pins another one */
+static uint64_t checked; /* when the pins were last compared, ns */
+
+static int open_pin(const char *name, int *fd, bool quiet)
 {
 	char path[PATH_MAX];
 	int err;
@@ -40,6 +43,8 @@ static int open_pin(const char *name, int *fd)
 	if (*fd >= 0)
 		return 0;
 	err = -errno;
+	if (quiet)
+		return err;
 	if (err == -ENOENT)
 		xl_err("open %s: xlimit is not loaded there; run 'xlimit attach IFACE' (or 'xlimit load'), or pass its --pin-dir",
 		       path);
@@ -48,24 +53,69 @@ static int open_pin(const char *name, int *fd)
 	return err;
 }
 
-int sc_kernel_open(void)
+static uint32_t prog_id_of(int fd)
+{
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id :
+								     0;
+}
+
+static int kernel_open(bool quiet)
 {
 	int err;
 
 	xl_opts.pin_dir = sc_cfg.pin_dir;
 	xl_pin_dir_resolve(); /* started by `ip netns exec`: the host's pins */
-	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd);
+	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd, quiet);
 	if (!err)
-		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd);
+		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd, quiet);
 	if (!err)
-		err = open_pin(XL_STR(XL_MAP_DENY), &deny_fd);
+		err = open_pin(XL_STR(XL_MAP_DENY), &deny_fd, quiet);
 	if (!err)
-		err = open_pin(XL_STR(XL_MAP_RULES), &rules_fd);
+		err = open_pin(XL_STR(XL_MAP_RULES), &rules_fd, quiet);
 	if (!err)
-		err = open_pin(XL_STR(XL_MAP_STATS), &stats_fd);
+		err = open_pin(XL_STR(XL_MAP_STATS), &stats_fd, quiet);
 	if (err)
 		sc_kernel_close();
+	prog_id = prog_id_of(prog_fd);
+	checked = sc_mono_ns();
 	return err;
+}
+
+int sc_kernel_open(void)
+{
+	return kernel_open(false);
+}
+
+/* `xlimit unload` and a new load leave the sidecar holding the old
+ * program and maps, which nothing enforces any more: compare the pinned
+ * program's id with the one held, at most once a second (or at once
+ * after an error), and reopen everything when it changed. Pins that are
+ * gone close what is held: queries fail (no headers) until xlimit is
+ * loaded again. */
+static void kernel_refresh(bool now)
+{
+	char path[PATH_MAX];
+	uint32_t id;
+	int fd;
+
+	if (!now && sc_mono_ns() - checked < 1000000000ULL)
+		return;
+	checked = sc_mono_ns();
+	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	fd = bpf_obj_get(path);
+	id = prog_id_of(fd);
+	if (fd >= 0)
+		close(fd);
+	if (id == prog_id && (id || fd < 0))
+		return;
+	sc_kernel_close();
+	if (id && !kernel_open(true))
+		xl_err("xlimit was loaded again: reopened its pins in %s",
+		       sc_cfg.pin_dir);
+	prog_id = prog_id_of(prog_fd);
 }
 
 void sc_kernel_close(void)
@@ -211,7 +261,13 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 {
 	int err;
 
+	kernel_refresh(false);
 	err = xl_client_query(prog_fd, allow_fd, deny_fd, addr, port, op, c);
+	if (err) {
+		kernel_refresh(true);
+		err = xl_client_query(prog_fd, allow_fd, deny_fd, addr, port,
+				      op, c);
+	}
 	if (err) {
 		sc_count(SC_C_KERNEL_ERRORS);
 		if (sc_cfg.verbose)
@@ -221,10 +277,10 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 }
 
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, struct sc_decision *d)
+	       bool direct, uint64_t accepted, struct sc_decision *d)
 {
 	struct xl_client *c = &d->client;
-	bool open = false, charge;
+	bool seen = true, charge;
 	uint32_t i;
 
 	memset(d, 0, sizeof(*d));
@@ -247,12 +303,16 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 		return;
 	}
 	if (!charge) {
+		/* The SYN was charged only if every limit has a window open
+		 * that started no later than the connection was accepted
+		 * (the SYN came before that). Else the kernel has no record
+		 * of it (not on its path, the SYN came before xlimit was
+		 * attached, the client was evicted, or the window ended
+		 * since): charge the request itself. */
 		for (i = 0; i < c->nlimits; i++)
-			open |= c->lim[i].count > 0;
-		/* No open window: the kernel did not charge this SYN (it is
-		 * not on the path, or the window ended since): charge the
-		 * request itself. */
-		if (!open) {
+			seen &= c->lim[i].count > 0 &&
+				(!accepted || c->lim[i].start <= accepted);
+		if (!seen) {
 			charge = true;
 			if (query(addr, port, XL_OP_CHARGE, c)) {
 				d->verdict = SC_ERROR;

@@ -44,6 +44,14 @@ void sc_observe_latency(double seconds)
 	latency_sum += seconds;
 }
 
+uint64_t sc_mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 double sc_now(void)
 {
 	struct timespec ts;

@@ -84,9 +84,11 @@ struct sc_decision {
 /* Decides one request of `addr` (v4-mapped) to `port`, the `nreq`-th on
  * its connection (1 = the first, whose SYN the kernel charged). `direct`
  * says the kernel saw this client's SYN (false when the client came from
- * a proxy header). */
+ * a proxy header); `accepted` is when the connection was accepted
+ * (monotonic ns, 0 if not known): a first request is only read when
+ * every limit's window opened by then. */
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, struct sc_decision *d);
+	       bool direct, uint64_t accepted, struct sc_decision *d);
 
 /* Adds the rate-limit headers of `d` to `h`, leaving any the application
  * set alone. `over` says the response is the 429. */
@@ -158,6 +160,9 @@ int sc_bind(struct evhttp *http, const char *what, const char *addr);
 /* evhttp_free(), and what sc_http_setup() made for it. */
 void sc_http_free(struct evhttp *http);
 void sc_conns_free(void);
+/* When the connection of `req` was accepted (monotonic ns), 0 if not
+ * known. */
+uint64_t sc_conn_accepted(struct evhttp_request *req);
 /* The budget of --max-buffered request bytes: what the proxy holds on
  * top of what the connections are reading. */
 void sc_buffer_hold(size_t n);
@@ -183,6 +188,8 @@ enum sc_counter {
 void sc_count(enum sc_counter c);
 /* Records one proxied request's latency, in seconds. */
 void sc_observe_latency(double seconds);
+/* Monotonic ns, the clock of the datapath's windows. */
+uint64_t sc_mono_ns(void);
 /* Monotonic seconds, for latencies. */
 double sc_now(void);
 
