@@ -148,7 +148,13 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/sidecar/*.h \
 	tests/lib/*.h)
 FUZZ_SRCS_limits := user/limit_parse.c
-FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet
+# The sidecar's sources without its main() (libFuzzer has one), and a
+# counter wrapped around evhttp_make_request.
+FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/common.c user/query.c
+FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent \
+	-Wl,--wrap=evhttp_make_request
+FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
+	$(BUILD)/fuzz/fuzz_sidecar
 FUZZ_SECONDS ?= 300
 
 $(BUILD)/fuzz:
