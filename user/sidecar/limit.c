@@ -64,10 +64,15 @@ static uint32_t prog_id_of(int fd)
 
 static int kernel_open(bool quiet)
 {
+	static bool resolved;
 	int err;
 
-	xl_opts.pin_dir = sc_cfg.pin_dir;
-	xl_pin_dir_resolve(); /* started by `ip netns exec`: the host's pins */
+	if (!resolved) { /* once: a reopen uses the same directory */
+		xl_opts.pin_dir = sc_cfg.pin_dir;
+		/* started by `ip netns exec`: the host's pins */
+		xl_pin_dir_resolve();
+		resolved = true;
+	}
 	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd, quiet);
 	if (!err)
 		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd, quiet);
