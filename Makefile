@@ -35,7 +35,7 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 
 # Debian packages: to build, and in addition to run the tests and demo.
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
-	libelf-dev zlib1g-dev pkg-config libevent-dev
+	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev
 DEB_RUN := iproute2 procps python3 python3-limits clang-format \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
 	libclang-rt-dev
@@ -96,7 +96,7 @@ $(BUILD)/xlimit: $(USER_OBJS)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS)
 
 # The sidecar: its own sources, plus the CLI's shared helpers and query.
-SIDECAR_LIBS := $(LIBS) -levent
+SIDECAR_LIBS := $(LIBS) -levent -lcap
 
 $(BUILD)/sidecar:
 	$(Q)mkdir -p $@
@@ -151,7 +151,7 @@ FUZZ_SRCS_limits := user/limit_parse.c
 # The sidecar's sources without its main() (libFuzzer has one), and a
 # counter wrapped around evhttp_make_request.
 FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/common.c user/query.c
-FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent \
+FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
 	-Wl,--wrap=evhttp_make_request
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
 	$(BUILD)/fuzz/fuzz_sidecar

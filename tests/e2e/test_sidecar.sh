@@ -415,15 +415,38 @@ assert_eq "$(delta 0 "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_upstream_errors
 assert_match "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_auth_limited_total{}')" '^[1-9]' \
 	"/metrics: the auth endpoint's 429s counted"
 
+# --- --user: root only to open the pins and bind --------------------------------------
+
+PU=8086
+xls limit set $PU "$LIMIT" --action pass >/dev/null
+bg sidecar_user "${SC[@]}" --listen 0.0.0.0:$PU --upstream 127.0.0.1:$B --user nobody
+wait_up "$NS_SRV" http://127.0.0.1:$PU/ sidecar_user
+upid=$(pgrep -f -- "--listen 0.0.0.0:$PU --upstream" | head -n 1)
+assert_eq "$(awk '/^Uid:/ { print $2, $3, $4, $5 } /^Gid:/ { print $2, $3 }' /proc/$upid/status | tr '\n' ' ')" \
+	"65534 65534 65534 65534 65534 65534 " "--user nobody: runs as nobody (uid and gid)"
+assert_eq "$(awk '/^CapEff:/ { print $2 } /^CapPrm:/ { print $2 }' /proc/$upid/status | sort -u)" 0000000000000002 \
+	"--user nobody: keeps CAP_DAC_OVERRIDE only"
+cli curl -s -o /dev/null -D "$XL_TMP/user.h" --interface 198.18.0.13 \
+	http://198.18.0.2:$PU/ -o /dev/null http://198.18.0.2:$PU/
+assert_eq "$($PY "$HELP" headers "$XL_TMP/user.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
+	"--user nobody: still reads and charges clients"
+assert_eq "$(q_remaining 198.18.0.13 $PU)" 1 "--user nobody: xlimit query shows its charge"
+assert_rc 2 "--user with no such user: exit 2" -- timeout 5 "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+	--listen 127.0.0.1:9 --upstream 127.0.0.1:9 --user no-such-user-xl
+assert_match "$ERR" "no such user" "... saying so"
+
 # --- xlimit reloaded under the running sidecar -------------------------------------
 
 xls unload >/dev/null && xls attach "$VETH_SRV" --mode native >/dev/null &&
-	xls limit set $P "$LIMIT" --action pass >/dev/null || fail "unload + attach again"
+	xls limit set $P "$LIMIT" --action pass >/dev/null &&
+	xls limit set $PU "$LIMIT" --action pass >/dev/null || fail "unload + attach again"
 sleep 1.1 # the sidecar compares the pins at most once a second
 cli curl -s -o /dev/null -D "$XL_TMP/reload.h" --interface 198.18.0.14 \
 	http://198.18.0.2:$P/ -o /dev/null http://198.18.0.2:$P/
 assert_eq "$($PY "$HELP" headers "$XL_TMP/reload.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
 	"after unload + attach: the sidecar reads and charges the new maps"
 assert_eq "$(q_remaining 198.18.0.14 $P)" 1 "after unload + attach: xlimit query shows the sidecar's charge"
+cli curl -s -o /dev/null --interface 198.18.0.14 http://198.18.0.2:$PU/ -o /dev/null http://198.18.0.2:$PU/
+assert_eq "$(q_remaining 198.18.0.14 $PU)" 1 "after unload + attach: the --user nobody sidecar charges the new maps too"
 
 summary

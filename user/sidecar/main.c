@@ -76,6 +76,9 @@ static const char usage[] =
 	"                            new ones wait in the backlog (default 1024)\n"
 	"  --upstream-connections N  connections to the application, else 503\n"
 	"                            (default 256)\n"
+	"  --user NAME               run as NAME once the pins are open and the\n"
+	"                            listeners bound (keeping only\n"
+	"                            CAP_DAC_OVERRIDE, to reopen the pins)\n"
 	"  -v, --verbose             log kernel query errors\n"
 	"  -h, --help                this text\n"
 	"\n"
@@ -200,6 +203,7 @@ static int parse_args(int argc, char **argv)
 		O_CLI_TO,
 		O_MAX_HDR,
 		O_MAX_BODY,
+		O_USER,
 		O_HDR_TO,
 		O_MAX_BUF,
 		O_MAX_RESP,
@@ -221,6 +225,7 @@ static int parse_args(int argc, char **argv)
 		{ "client-timeout", required_argument, NULL, O_CLI_TO },
 		{ "max-header-size", required_argument, NULL, O_MAX_HDR },
 		{ "max-body-size", required_argument, NULL, O_MAX_BODY },
+		{ "user", required_argument, NULL, O_USER },
 		{ "header-timeout", required_argument, NULL, O_HDR_TO },
 		{ "max-buffered", required_argument, NULL, O_MAX_BUF },
 		{ "max-response-size", required_argument, NULL, O_MAX_RESP },
@@ -346,6 +351,13 @@ static int parse_args(int argc, char **argv)
 				return XL_EXIT_USAGE;
 			sc_cfg.upstream_connections = v;
 			break;
+		case O_USER:
+			if (sc_user_lookup(optarg))
+				return bad_usage(
+					"--user '%s': no such user (see getent passwd)",
+					optarg);
+			sc_cfg.user = optarg;
+			break;
 		case 'v':
 			sc_cfg.verbose = true;
 			break;
@@ -432,6 +444,8 @@ int main(int argc, char **argv)
 	if (sc_cfg.auth_listen && sc_auth_start(base))
 		goto cleanup;
 	if (sc_cfg.metrics_listen && sc_metrics_start(base))
+		goto cleanup;
+	if (sc_drop_privileges())
 		goto cleanup;
 	sigint = evsignal_new(base, SIGINT, on_signal, base);
 	sigterm = evsignal_new(base, SIGTERM, on_signal, base);

@@ -51,6 +51,7 @@ struct sc_config {
 	long max_connections; /* client connections per listener */
 	long upstream_connections; /* to the application: more is 503 */
 	bool verbose;
+	const char *user; /* --user: run as this user after start */
 };
 
 extern struct sc_config sc_cfg;
@@ -126,6 +127,14 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
  * past a hard bound of four times that, with 400 (libevent 2.1 has no
  * status of its own for it). */
 bool sc_headers_too_large(struct evhttp_request *req);
+
+/* ---- privs.c: --user ------------------------------------------------ */
+
+/* Looks NAME up (at option parsing): 0, or -1 when there is no such user. */
+int sc_user_lookup(const char *name);
+/* Becomes --user, keeping only the capabilities still needed (none
+ * without --user). 0, or -1 with a message. */
+int sc_drop_privileges(void);
 
 /* ---- proxy.c, auth.c, metrics.c ----------------------------------- */
 
