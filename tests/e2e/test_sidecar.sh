@@ -261,25 +261,32 @@ for n in 13 14; do
 	ip -n "$NS_SRV" neigh replace 198.18.0.$n lladdr "$mac_c" dev "$VETH_SRV" nud permanent
 done
 q_remaining() { xls query "$1" "$2" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])'; }
-xls allow add 198.18.0.13/32 >/dev/null
-mkfifo "$XL_TMP/late.in"
-cli $PY "$HELP" late 198.18.0.13 198.18.0.2 $P <"$XL_TMP/late.in" >"$XL_TMP/late.out" 2>&1 &
-LATE=$!
-exec 8<>"$XL_TMP/late.in"
-for ((i = 0; i < 100; i++)); do
-	grep -q connected "$XL_TMP/late.out" && break
+# late SRC PORT NAME: checks that through PORT (the sidecar or nginx).
+late() {
+	local src=$1 port=$2 name=$3 i
+	xls allow add $src/32 >/dev/null
+	rm -f "$XL_TMP/late.in"
+	mkfifo "$XL_TMP/late.in"
+	cli $PY "$HELP" late $src 198.18.0.2 $port <"$XL_TMP/late.in" >"$XL_TMP/late.out" 2>&1 &
+	LATE=$!
+	exec 8<>"$XL_TMP/late.in"
+	for ((i = 0; i < 100; i++)); do
+		grep -q connected "$XL_TMP/late.out" && break
+		sleep 0.1
+	done
+	xls allow del $src/32 >/dev/null
 	sleep 0.1
-done
-xls allow del 198.18.0.13/32 >/dev/null
-sleep 0.1
-assert_eq "$(cli curl -s -o /dev/null -w '%{http_code}' --interface 198.18.0.13 http://198.18.0.2:$P/)" 200 \
-	"SYN not counted: another connection of the client opens a window"
-echo >&8
-exec 8>&-
-wait $LATE
-assert_eq "$(grep -v connected "$XL_TMP/late.out")" "200 1" \
-	"SYN not counted: the first request of the older connection is charged (remaining 1)"
-assert_eq "$(q_remaining 198.18.0.13 $P)" 1 "SYN not counted: xlimit query shows both hits"
+	assert_eq "$(cli curl -s -o /dev/null -w '%{http_code}' --interface $src http://198.18.0.2:$port/)" 200 \
+		"$name: SYN not counted: another connection of the client opens a window"
+	echo >&8
+	exec 8>&-
+	wait $LATE
+	assert_eq "$(grep -v connected "$XL_TMP/late.out")" "200 1" \
+		"$name: SYN not counted: the first request of the older connection is charged (remaining 1)"
+	assert_eq "$(q_remaining $src $port)" 1 "$name: SYN not counted: xlimit query shows both hits"
+}
+late 198.18.0.13 $P proxy
+late 198.18.0.14 $N nginx
 
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted
 # peer itself is charged.

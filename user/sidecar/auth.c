@@ -3,9 +3,12 @@
  * The nginx auth_request endpoint of xlimit-sidecar. nginx stays the
  * proxy and asks, for each request, through a subrequest: the client is
  * X-Real-IP ($remote_addr), the port its connection was made to is
- * X-Server-Port ($server_port), and X-Connection-Requests
+ * X-Server-Port ($server_port), X-Connection-Requests
  * ($connection_requests) says which request of the connection this is
- * (1: the kernel charged its SYN, so it is read; more: it is charged).
+ * (1: the kernel charged its SYN, so it is read; more: it is charged),
+ * and X-Connection-Time ($connection_time) how long ago the connection
+ * was accepted (a first request is read only if the client's windows
+ * opened by then).
  * The answer is 204 with the rate-limit headers, 429 over the limit, 403
  * for a deny-listed client, with X-Xlimit-Verdict: within, over or
  * denied. nginx's auth_request turns any refusal but 401 and 403 into a
@@ -41,6 +44,25 @@ static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
 	if (*s < '0' || *s > '9' || errno || *end)
 		return -EINVAL;
 	return 0;
+}
+
+/* X-Connection-Time (nginx's $connection_time: seconds, with ms) as the
+ * connection's accept time, monotonic ns; 0 when absent or malformed. */
+static uint64_t accepted_at(const struct evkeyvalq *h)
+{
+	const char *s = evhttp_find_header(h, "X-Connection-Time");
+	uint64_t now = sc_mono_ns(), ns = 0, unit = 1000000000ULL;
+
+	if (!s || *s < '0' || *s > '9')
+		return 0;
+	for (; *s >= '0' && *s <= '9' && ns < now; s++)
+		ns = ns * 10 + (uint64_t)(*s - '0') * unit;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9' && unit > 1; s++) {
+			unit /= 10;
+			ns += (uint64_t)(*s - '0') * unit;
+		}
+	return *s || ns >= now ? 0 : now - ns;
 }
 
 static void auth_request(struct evhttp_request *req, void *arg)
@@ -87,7 +109,7 @@ static void auth_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 400, "Bad X-Connection-Requests");
 		return;
 	}
-	sc_decide(client, port, nreq ? nreq : 1, true, 0, &d);
+	sc_decide(client, port, nreq ? nreq : 1, true, accepted_at(in), &d);
 	refuse = evhttp_find_header(in, "X-Refuse-Status");
 	switch (d.verdict) {
 	case SC_OVER:
