@@ -174,6 +174,16 @@ static int remove_pins(const char *cmd, const char *dir, bool all)
 	return err;
 }
 
+/* Whether path is a mount point: its parent is another filesystem. */
+static bool is_mount_point(const char *path)
+{
+	char parent[PATH_MAX];
+	struct stat st, up;
+
+	snprintf(parent, sizeof(parent), "%s/..", path);
+	return !stat(path, &st) && !stat(parent, &up) && st.st_dev != up.st_dev;
+}
+
 /*
  * What the pin directory holds: 0 nothing (no directory, or an empty
  * one), 1 every map and program of a loaded xlimit (and maybe links), or
@@ -207,8 +217,6 @@ static int pins_present(const char *cmd)
 			snprintf(foreign, sizeof(foreign), "%s", de->d_name);
 	}
 	closedir(d);
-	if (!entries)
-		return 0;
 	for (i = 0; (n = needed_pin(i)) && !missing; i++) {
 		xl_pin_path(path, sizeof(path), n);
 		if (access(path, F_OK))
@@ -216,6 +224,14 @@ static int pins_present(const char *cmd)
 	}
 	if (!missing)
 		return 1;
+	/* A new pin directory is built beside it: the same filesystem. */
+	if (is_mount_point(xl_opts.pin_dir)) {
+		xl_err("%s: --pin-dir %s is a mount point: xlimit builds its pins beside the pin directory, then renames them into place; pass --pin-dir %s/xlimit",
+		       cmd, xl_opts.pin_dir, xl_opts.pin_dir);
+		return -XL_EXIT_USAGE;
+	}
+	if (!entries)
+		return 0;
 	if (!ours) {
 		xl_err("%s: --pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
 		       cmd, xl_opts.pin_dir, foreign);
@@ -241,9 +257,7 @@ struct xl_stage {
  */
 static int stage_begin(const char *cmd, struct xl_stage *s)
 {
-	struct stat st, up;
-	bool have_up;
-	char *slash;
+	struct stat st;
 	size_t n;
 
 	n = snprintf(s->final, sizeof(s->final), "%s", xl_opts.pin_dir);
@@ -253,18 +267,6 @@ static int stage_begin(const char *cmd, struct xl_stage *s)
 	    sizeof(s->dir)) {
 		s->dir[0] = '\0';
 		xl_err("%s: --pin-dir %s is too long", cmd, s->final);
-		return XL_EXIT_USAGE;
-	}
-	/* An empty pin directory is replaced by the rename, unless it is a
-	 * mount point: then its parent is another filesystem. */
-	slash = strrchr(s->final, '/');
-	*slash = '\0';
-	have_up = !stat(s->final[0] ? s->final : "/", &up);
-	*slash = '/';
-	if (have_up && !stat(s->final, &st) && st.st_dev != up.st_dev) {
-		xl_err("%s: --pin-dir %s is a mount point: xlimit builds its pins beside the pin directory, then renames them into place; pass --pin-dir %s/xlimit",
-		       cmd, s->final, s->final);
-		s->dir[0] = '\0';
 		return XL_EXIT_USAGE;
 	}
 	if (!lstat(s->dir, &st)) {

@@ -7,7 +7,8 @@
 # without it (lo, in a throwaway network namespace), a state map the kernel
 # cannot allocate (--max-sources in a memory cgroup too small for it), an
 # object of another kind where the staging directory or one pin must go, a
-# directory of foreign objects; each must exit with its code and a clear
+# directory of foreign objects, a pin directory that is a mount point; each
+# must exit with its code and a clear
 # message, leave the pin directory exactly as it was (absent, or the same
 # objects with the same ids) and leave nothing attached. A staging
 # directory left by a killed load is cleaned up by the next one. An unload
@@ -160,6 +161,19 @@ assert_rc 0 "unload" -- xl unload
 mkdir "$XL_PIN"
 assert_rc 0 "load into an empty directory" -- xl load
 assert_eq "$(ls "$XL_PIN" | wc -l)" 10 "the empty directory is filled"
+
+# A pin directory that is a mount point of its own: nowhere beside it to
+# build on the same filesystem. Refused; use a directory inside it.
+MNT=$XL_TMP/bpfmnt
+mkdir "$MNT"
+mount -t bpf bpf "$MNT"
+XL_CLEANUPS+=("umount -l '$MNT'; rm -f '$(xl_lock_file "$(realpath "$MNT")")' '$(xl_lock_file "$(realpath "$MNT")/xlimit")'")
+before=$(ls -A "$MNT")
+assert_rc 2 "load --pin-dir a bpffs mount point: refused" -- "$XLIMIT_BIN" --pin-dir "$MNT" load
+assert_match "$ERR" "is a mount point.*--pin-dir $MNT/xlimit" "the refusal says to use a directory inside it"
+assert_eq "$(ls -A "$MNT")" "$before" "nothing was pinned in the mount point"
+assert_rc 0 "load --pin-dir a directory inside it" -- "$XLIMIT_BIN" --pin-dir "$MNT/xlimit" load
+assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$MNT/xlimit" unload
 
 # --- failures over a loaded xlimit: it stays as it was -----------------------------
 

@@ -104,6 +104,7 @@ xl_reap_leftovers() {
 	for d in /sys/fs/bpf/xltest_*; do
 		[ -d "$d" ] || continue
 		pid=${d##*_}
+		pid=${pid%%[!0-9]*} # xltest_PID~new: a load staging it
 		kill -0 "$pid" 2>/dev/null && continue
 		"$XLIMIT_BIN" --pin-dir "$d" unload >/dev/null 2>&1
 		rm -rf "$d" 2>/dev/null
