@@ -180,15 +180,23 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 #pragma unroll
 	for (i = 0; i < XL_IPV6_EXT_MAX; i++) {
 		struct ipv6_ext *ext = c->pos;
-		__u32 len;
+		__u32 len, need = next == IPPROTO_FRAGMENT ?
+					  sizeof(struct ipv6_frag) :
+					  sizeof(*ext);
 
+		/* A first fragment whose chain goes on past its payload
+		 * hides its upper header (RFC 7112 says drop it): the next
+		 * fragment holds the rest of the chain, whatever bytes
+		 * trail this frame (the kernel trims them). */
+		if (first && ipv6_is_ext(next) && left < need)
+			return XL_P_TINY;
 		switch (next) {
 		case IPPROTO_HOPOPTS:
 		case IPPROTO_ROUTING:
 		case IPPROTO_DSTOPTS:
 		case IPPROTO_AH:
 			if ((void *)(ext + 1) > c->end)
-				goto short_chain;
+				return XL_P_SHORT;
 			/* AH counts 4-octet units, less 2 */
 			if (next == IPPROTO_AH)
 				len = (ext->hdrlen + 2) * 4;
@@ -203,11 +211,13 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 			__u16 off;
 
 			if ((void *)(fh + 1) > c->end)
-				goto short_chain;
+				return XL_P_SHORT;
 			off = bpf_ntohs(fh->frag_off);
 			if (off & XL_IP6_OFFSET)
 				return XL_P_OTHER; /* non-first fragment */
-			first = off & XL_IP6_MF;
+			/* past an atomic fragment header (RFC 6946) inside
+			 * it, a first fragment is still one */
+			first |= off & XL_IP6_MF;
 			next = fh->nexthdr;
 			c->pos = fh + 1;
 			left = left > sizeof(*fh) ? left - sizeof(*fh) : 0;
@@ -225,11 +235,6 @@ done:
 	if (first)
 		p->l4_len = left;
 	return next;
-short_chain:
-	/* A first fragment whose chain goes on in the next fragment hides
-	 * its upper header (RFC 7112 says drop it); otherwise the frame
-	 * ended before the payload length says it does. */
-	return first && left < sizeof(struct ipv6_ext) ? XL_P_TINY : XL_P_SHORT;
 }
 
 /* Returns 1 for a SYN without ACK (a new connection), 0 for any other TCP

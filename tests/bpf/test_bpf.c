@@ -588,9 +588,31 @@ static const struct tcase cases[] = {
 				.l4_cut = 8) },
 		.stats = { STATS(3, [FRAG_DROPPED] = 3) },
 	},
+	{
+		/* An atomic fragment header inside the first fragment: the
+		 * datagram is still fragmented. */
+		.name = "ipv6 tiny first fragment past an atomic fragment header",
+		.rules = { R80_ANY },
+		.steps = { SEND(3, DROP, V6, .dport = 80,
+				.ext = { PKT_EXT_FRAG, PKT_EXT_ATOMIC },
+				.more_frags = true, .l4_cut = 8) },
+		.stats = { STATS(3, [FRAG_DROPPED] = 3) },
+	},
 	DROPPED_EARLY("ipv6 first fragment with no tcp", FRAG_DROPPED, V6,
 		      .dport = 80, .ext = { PKT_EXT_HOP, PKT_EXT_FRAG },
 		      .more_frags = true, .l4_cut = 255),
+	/* The kernel trims a frame to its IP length: a first fragment's
+	 * chain that goes on past its payload goes on in the next fragment,
+	 * whatever trails the frame (here a destination options header
+	 * before UDP, where the next fragment may hold one before TCP). */
+	DROPPED_EARLY("ipv6 first fragment whose chain goes on past its payload",
+		      FRAG_DROPPED, V6, .dport = 80, .l4 = PKT_UDP,
+		      .ext = { PKT_EXT_FRAG, PKT_EXT_DEST, PKT_EXT_DEST },
+		      .more_frags = true, .ip_len = 8 + 16),
+	DROPPED_EARLY("ipv6 first fragment ending inside its chain",
+		      FRAG_DROPPED, V6, .dport = 80, .l4 = PKT_UDP,
+		      .ext = { PKT_EXT_FRAG, PKT_EXT_DEST, PKT_EXT_DEST },
+		      .more_frags = true, .ip_len = 8 + 16 + 1),
 	UNCOUNTED("ipv4 tiny first fragment of udp", .dport = 80, .l4 = PKT_UDP,
 		  .more_frags = true, .l4_cut = 4),
 	/* Not a fragment: the kernel drops a TCP header cut short. */

@@ -62,6 +62,7 @@ enum pkt_ext {
 	PKT_EXT_DEST, /* destination options, 16 bytes (hdrlen 1) */
 	PKT_EXT_FRAG, /* fragment header: .frag and .more_frags */
 	PKT_EXT_AH, /* authentication header, 24 bytes (hdrlen 4) */
+	PKT_EXT_ATOMIC, /* fragment header, offset 0 and no more (RFC 6946) */
 };
 
 struct pkt_spec {
@@ -84,6 +85,9 @@ struct pkt_spec {
 	__u8 bad_ihl; /* its low 4 bits written as the IPv4 ihl (16: 0) */
 	__u8 bad_version; /* written as the IP version nibble */
 	__u8 bad_ext_len; /* written as hdrlen of the first extension header */
+	__u16 ip_len; /* written as the IPv4 total length or the IPv6 payload
+		       * length when not 0: the frame's bytes past it trail
+		       * the datagram (the kernel trims them) */
 };
 
 static inline void pkt_put16(__u8 *p, __u16 v)
@@ -133,6 +137,7 @@ static inline __u8 pkt_ext_proto(enum pkt_ext e)
 	case PKT_EXT_DEST:
 		return IPPROTO_DSTOPTS;
 	case PKT_EXT_FRAG:
+	case PKT_EXT_ATOMIC:
 		return IPPROTO_FRAGMENT;
 	case PKT_EXT_AH:
 		return IPPROTO_AH;
@@ -172,6 +177,11 @@ static inline size_t pkt_put_ext(__u8 *p, const struct pkt_spec *s,
 		pkt_put16(p + 2, s->frag << 3 | (s->more_frags ? 1 : 0));
 		pkt_put32(p + 4, 0x5a5a0001);
 		break;
+	case PKT_EXT_ATOMIC:
+		len = 8;
+		memset(p, 0, len);
+		pkt_put32(p + 4, 0x5a5a0002);
+		break;
 	case PKT_EXT_AH: /* SPI 0x100, sequence 1, 12 bytes of ICV */
 		len = 24;
 		memset(p, 0, len);
@@ -184,7 +194,7 @@ static inline size_t pkt_put_ext(__u8 *p, const struct pkt_spec *s,
 	p[0] = next;
 	if (e == PKT_EXT_AH)
 		p[1] = len / 4 - 2;
-	else if (e != PKT_EXT_FRAG)
+	else if (e != PKT_EXT_FRAG && e != PKT_EXT_ATOMIC)
 		p[1] = len / 8 - 1;
 	return len;
 }
@@ -262,12 +272,12 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 				next = pkt_ext_proto(s->ext[i + 1]);
 			p += pkt_put_ext(p, s, s->ext[i], next);
 			if (i == 0 && s->bad_ext_len &&
-			    s->ext[i] != PKT_EXT_FRAG)
+			    pkt_ext_proto(s->ext[i]) != IPPROTO_FRAGMENT)
 				e[1] = s->bad_ext_len;
 		}
 		l3len = p - l3;
 		l3[0] = (s->bad_version ? s->bad_version : 6) << 4;
-		pkt_put16(l3 + 4, l3len - 40 + l4len);
+		pkt_put16(l3 + 4, s->ip_len ? s->ip_len : l3len - 40 + l4len);
 		l3[6] = s->ext[0] ? pkt_ext_proto(s->ext[0]) : proto;
 		l3[7] = 64;
 		memcpy(l3 + 8, src, 16);
@@ -276,7 +286,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 		l3len = 20 + s->ip_optlen;
 		l3[0] = (s->bad_version ? s->bad_version : 4) << 4 |
 			(s->bad_ihl ? s->bad_ihl & 0xf : l3len / 4);
-		pkt_put16(l3 + 2, l3len + l4len);
+		pkt_put16(l3 + 2, s->ip_len ? s->ip_len : l3len + l4len);
 		pkt_put16(l3 + 4, 0x1234); /* id */
 		pkt_put16(l3 + 6, (s->more_frags ? 0x2000 : 0) | s->frag);
 		l3[8] = 64;
