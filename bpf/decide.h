@@ -41,6 +41,13 @@ static __always_inline struct xl_rule *xl_rule_for(__u16 port, __u16 *rule_port)
 	return bpf_map_lookup_elem(&XL_MAP_RULES, &any);
 }
 
+static __always_inline struct xl_config *xl_config_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&XL_MAP_CONFIG, &zero);
+}
+
 static __always_inline int xl_listed(void *list, const __u8 addr[16])
 {
 	struct xl_lpm_key k = { .prefixlen = 128 };
@@ -49,17 +56,68 @@ static __always_inline int xl_listed(void *list, const __u8 addr[16])
 	return bpf_map_lookup_elem(list, &k) != NULL;
 }
 
-/* The state key of a source: IPv6 masked to the configured prefix.
- * Returns the seed of xl_over's hash. */
-static __always_inline __u32 xl_make_key(struct xl_key *k, const __u8 addr[16],
-					 __u16 port)
+/* The lists' verdict on a source: DENIED, ALLOWED or PASS (in neither).
+ * A list the config says is empty (XL_CFG_NO_*) is not looked up. */
+static __always_inline __u32 xl_list_verdict(__u32 flags, const __u8 addr[16])
 {
-	struct xl_config *cfg;
-	__u32 zero = 0;
+	if (!(flags & XL_CFG_NO_DENY) && xl_listed(&XL_MAP_DENY, addr))
+		return XL_V_DENIED;
+	if (!(flags & XL_CFG_NO_ALLOW) && xl_listed(&XL_MAP_ALLOW, addr))
+		return XL_V_ALLOWED;
+	return XL_V_PASS;
+}
 
-	cfg = bpf_map_lookup_elem(&XL_MAP_CONFIG, &zero);
+/* The state key of a source: IPv6 masked to the configured prefix. */
+static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
+					__u16 port, const struct xl_config *cfg)
+{
 	xl_key_init(k, addr, port, cfg ? cfg->ipv6_prefix : 0);
-	return cfg ? cfg->hash_seed : 0;
+}
+
+/* This CPU's xl_vcache entry for a (source, port), and in *k the whole
+ * source as a key, to check the entry against. */
+static __always_inline struct xl_vcache *
+xl_vcache_slot(struct xl_key *k, const __u8 addr[16], __u16 port, __u32 seed)
+{
+	__u32 slot;
+
+	__builtin_memcpy(k->addr, addr, 16);
+	k->port = port;
+	k->pad = 0;
+	slot = xl_key_hash(k, seed) & (XL_VCACHE_SLOTS - 1);
+	return bpf_map_lookup_elem(&XL_MAP_VCACHE, &slot);
+}
+
+/* The verdict an entry holds for k under generation `gen`, or PASS when
+ * it holds none: another source's, an older generation's, or a drop
+ * whose window ended by *now (read here, once, only for a drop). */
+static __always_inline __u32 xl_vcache_verdict(const struct xl_vcache *c,
+					       const struct xl_key *k,
+					       __u32 gen, __u64 *now)
+{
+	__u64 a[2], b[2];
+
+	__builtin_memcpy(a, c->addr, 16);
+	__builtin_memcpy(b, k->addr, 16);
+	if (c->gen != gen || c->port != k->port || a[0] != b[0] || a[1] != b[1])
+		return XL_V_PASS;
+	if (c->verdict != XL_V_OVER_DROP)
+		return c->verdict; /* a list's, or PASS (never written) */
+	*now = xl_now();
+	return *now < c->until ? XL_V_OVER_DROP : XL_V_PASS;
+}
+
+/* Remembers a verdict on this CPU. Per-CPU and softirq does not nest, so
+ * nothing else writes the entry meanwhile. */
+static __always_inline void xl_vcache_put(struct xl_vcache *c,
+					  const struct xl_key *k, __u32 gen,
+					  __u32 verdict, __u64 until)
+{
+	__builtin_memcpy(c->addr, k->addr, 16);
+	c->port = k->port;
+	c->verdict = verdict;
+	c->until = until;
+	c->gen = gen;
 }
 
 /* xl_over's entry for a key, and the tag that names the key in it. */
@@ -131,7 +189,7 @@ struct xl_decision {
 	__u16 rule_port; /* the port whose rule applied: port, or 0 */
 	struct xl_state *state;
 	struct xl_key key;
-	__u64 now;
+	__u64 now; /* 0 when the verdict needed no clock */
 	__u32 created; /* this hit created the client's state */
 	__u32 restored; /* ... from xl_over */
 };
@@ -141,14 +199,23 @@ struct xl_decision {
  * `charge` 0 nothing is changed (a read for `xlimit query`). With `lists`
  * 0 the allow and deny lists are not consulted: the syscall program is
  * sleepable and may not use LPM tries, so its callers look them up from
- * userspace (the same tries, the same full-length key). Returns -1 when no
- * rule covers the port, else 0 with *d filled.
+ * userspace (the same tries, the same full-length key); nor is xl_vcache,
+ * which holds the lists' verdicts. Returns -1 when no rule covers the
+ * port, else 0 with *d filled.
+ *
+ * With `lists`, a verdict this CPU reached before for the same source
+ * and port, under the same generation of the config, is taken from
+ * xl_vcache: a list's, or a drop until the refusing window ends. A
+ * source the cache sends away is not charged, as it would not be.
  */
 static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     int charge, int lists,
 				     struct xl_decision *d)
 {
-	__u32 seed;
+	struct xl_vcache *vc = NULL;
+	struct xl_config *cfg;
+	struct xl_key whole;
+	__u32 seed = 0, gen = 0, flags = 0;
 
 	d->rule = xl_rule_for(port, &d->rule_port);
 	if (!d->rule)
@@ -157,17 +224,32 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	d->state = NULL;
 	d->created = 0;
 	d->restored = 0;
-	d->now = xl_now();
-	seed = xl_make_key(&d->key, addr, port);
-	if (lists && xl_listed(&XL_MAP_DENY, addr)) {
-		d->verdict = XL_V_DENIED;
-		return 0;
+	d->now = 0;
+	cfg = xl_config_get();
+	if (cfg) {
+		seed = cfg->hash_seed;
+		gen = cfg->gen;
+		flags = cfg->flags;
 	}
-	if (lists && xl_listed(&XL_MAP_ALLOW, addr)) {
-		d->verdict = XL_V_ALLOWED;
-		return 0;
+	if (lists) {
+		vc = xl_vcache_slot(&whole, addr, port, seed);
+		if (vc) {
+			d->verdict =
+				xl_vcache_verdict(vc, &whole, gen, &d->now);
+			if (d->verdict != XL_V_PASS)
+				return 0;
+		}
+		d->verdict = xl_list_verdict(flags, addr);
+		if (d->verdict != XL_V_PASS) {
+			if (vc)
+				xl_vcache_put(vc, &whole, gen, d->verdict, 0);
+			return 0;
+		}
 	}
 	d->verdict = XL_V_PASS;
+	if (!d->now)
+		d->now = xl_now();
+	xl_make_key(&d->key, addr, port, cfg);
 	d->state =
 		xl_state_get(&d->key, seed, charge, &d->created, &d->restored);
 	if (!d->state) /* read of a client never seen, or map full */
@@ -178,6 +260,10 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	if (d->breached) {
 		d->verdict = xl_over_verdict(d->rule, d->breached);
 		xl_over_remember(&d->key, seed, d->state);
+		if (vc && d->verdict == XL_V_OVER_DROP)
+			xl_vcache_put(vc, &whole, gen, XL_V_OVER_DROP,
+				      xl_refused_until(d->rule, d->state,
+						       d->now));
 	}
 	return 0;
 }

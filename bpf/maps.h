@@ -79,4 +79,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_OVER SEC(".maps");
 
+/* Verdicts this CPU reached for hot sources (decide.h's xl_cached()):
+ * per CPU, so no atomics and no line shared between CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_vcache);
+	__uint(max_entries, XL_VCACHE_SLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_VCACHE SEC(".maps");
+
 #endif /* XL_MAPS_H */

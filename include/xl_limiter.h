@@ -288,6 +288,32 @@ xl_inline __u32 xl_over_verdict(const struct xl_rule *r, __u32 over)
 	return XL_V_OVER_PASS;
 }
 
+/* How long a refused hit's verdict holds: the latest end among the drop
+ * windows past their amount at `now`, or 0 if none is. Such a window
+ * refuses every hit until it ends, without charging it (see xl_charge()),
+ * and a count past the amount is never taken back (only charges to limits
+ * a hit did not breach are), so every hit before that end is dropped. */
+xl_inline __u64 xl_refused_until(const struct xl_rule *r,
+				 const struct xl_state *s, __u64 now)
+{
+	__u32 n = xl_nlimits(r), i;
+	__u64 until = 0;
+
+	for (i = 0; i < XL_MAX_LIMITS && i < n; i++) {
+		__u64 word = XL_READ(s->win[i].word);
+		__u64 start = xl_word_start(word);
+		__u64 period = r->limits[i].period_ns;
+
+		if (r->limits[i].action != XL_ACT_DROP ||
+		    xl_expired(start, period, now) ||
+		    xl_word_count(word) <= r->limits[i].amount)
+			continue;
+		if (start + period > until)
+			until = start + period;
+	}
+	return until;
+}
+
 /* What a client sees of one limit at `now`. reset_ns is the monotonic end
  * of the window (now + period when no window is open: a hit now would
  * start one). */

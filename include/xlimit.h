@@ -20,6 +20,7 @@
 #define XL_MAP_STATS xl_stats
 #define XL_MAP_CONFIG xl_config
 #define XL_MAP_OVER xl_over
+#define XL_MAP_VCACHE xl_vcache
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -32,6 +33,7 @@
 #define XL_STATE_DEFAULT 262144 /* tracked (source, port) keys, default */
 #define XL_OVER_SLOTS 65536 /* entries of xl_over, a power of 2 */
 #define XL_IPV6_PREFIX_DEFAULT 64 /* IPv6 sources are counted per /64 */
+#define XL_VCACHE_SLOTS 4096 /* entries of xl_vcache per CPU, a power of 2 */
 
 /* xl_stats has one slot per rule and, after them, one for what the
  * datapath dropped before it knew a port: XL_SLOT_GLOBAL. */
@@ -119,12 +121,25 @@ struct xl_lpm_key {
 };
 _Static_assert(sizeof(struct xl_lpm_key) == 20, "xl_lpm_key layout");
 
+/* xl_config.flags. A set bit lets the datapath skip a trie: the CLI sets
+ * it, under its lock, only when it saw the list empty after changing it,
+ * and clears it before it adds to the list. An entry added behind the
+ * CLI's back (bpftool) is not looked up until `xlimit status` finds it
+ * and clears the bit. 0, the value of a config never set, looks both up. */
+#define XL_CFG_NO_ALLOW (1U << 0) /* xl_allow is empty */
+#define XL_CFG_NO_DENY (1U << 1) /* xl_deny is empty */
+
 /* xl_config: one entry of live settings, read on every counted SYN. */
 struct xl_config {
 	__u32 ipv6_prefix; /* sources are counted per /N, 1..128; 0: /64 */
-	__u32 hash_seed; /* keys xl_over's hash; set at load, random */
+	__u32 hash_seed; /* keys the hashes of xl_over and xl_vcache; set at
+			  * load, random */
+	__u32 flags; /* XL_CFG_* */
+	__u32 gen; /* bumped by the CLI after every change of rules, lists,
+		    * settings or counts: what xl_vcache learned under an
+		    * older generation is not used */
 };
-_Static_assert(sizeof(struct xl_config) == 8, "xl_config layout");
+_Static_assert(sizeof(struct xl_config) == 16, "xl_config layout");
 
 /* xl_over: a client that went over a limit, remembered by a keyed hash
  * of its xl_key (slot = low bits, tag = high bits), so that a client the
@@ -137,6 +152,23 @@ struct xl_over {
 };
 _Static_assert(sizeof(struct xl_over) == 8 + 8 * XL_MAX_LIMITS,
 	       "xl_over layout");
+
+/* xl_vcache: per-CPU array of verdicts the datapath reached for a (full
+ * source address, port), by a keyed hash of it, so that a hot source
+ * skips the work next time: a list verdict (allowed, denied) holds until
+ * the generation changes; a drop over a limit holds until the window that
+ * refused it ends, which is exact, since a window past its amount refuses
+ * every hit without charging it until it ends. */
+struct xl_vcache {
+	__u8 addr[16]; /* the source as parsed, not masked to the prefix */
+	__u16 port;
+	__u16 pad;
+	__u32 gen; /* xl_config.gen when the verdict was reached */
+	__u32 verdict; /* enum xl_verdict: ALLOWED, DENIED or OVER_DROP */
+	__u32 pad2;
+	__u64 until; /* OVER_DROP: monotonic ns of the window's end */
+};
+_Static_assert(sizeof(struct xl_vcache) == 40, "xl_vcache layout");
 
 /* xl_stats: per-CPU array, one entry per rule slot (XL_MAX_RULES), then
  * XL_SLOT_GLOBAL. */

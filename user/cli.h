@@ -69,6 +69,7 @@ enum xl_map_id {
 	XL_M_STATS,
 	XL_M_CONFIG,
 	XL_M_OVER,
+	XL_M_VCACHE,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -175,6 +176,15 @@ int xl_stats_clear(int fd, uint32_t slot);
  * port, or for port 0 every key whose port has no rule of its own; and
  * what xl_over remembers of them. */
 int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
+
+/* xl_config after a change of rules, lists, settings or counts, with the
+ * lock held: XL_CFG_NO_ALLOW and XL_CFG_NO_DENY say which tries are empty
+ * now, and the generation moves on, so the datapath's verdict cache
+ * forgets what it learned before. Returns 0 or -errno. */
+int xl_config_resync(int config_fd, int allow_fd, int deny_fd);
+/* Before an add to a list: the datapath looks both tries up until
+ * xl_config_resync(). Returns 0 or -errno. */
+int xl_config_lists_unsure(int config_fd);
 
 /* Text form of a rule's limit: "10 per 1 minute" (with the largest unit
  * that divides the period). */

@@ -93,8 +93,9 @@ static __u32 pinned_state_size(void)
 	return info.max_entries;
 }
 
-/* Gives xl_over's hash a random key, once per pinned config: a sender
- * that cannot tell slots apart cannot aim at one client's. */
+/* Gives the hashes of xl_over and xl_vcache a random key, once per pinned
+ * config: a sender that cannot tell slots apart cannot aim at one
+ * client's. */
 static int seed_config(int fd)
 {
 	struct xl_config cfg = {};
@@ -398,8 +399,12 @@ static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
 		goto out;
 	}
 	err = seed_config(bpf_map__fd(skel->maps.XL_MAP_CONFIG));
+	if (!err)
+		err = xl_config_resync(bpf_map__fd(skel->maps.XL_MAP_CONFIG),
+				       bpf_map__fd(skel->maps.XL_MAP_ALLOW),
+				       bpf_map__fd(skel->maps.XL_MAP_DENY));
 	if (err) {
-		xl_err("%s: seed the hash of %s: %s", cmd, XL_STR(XL_MAP_OVER),
+		xl_err("%s: write %s: %s", cmd, XL_STR(XL_MAP_CONFIG),
 		       strerror(-err));
 		goto out;
 	}
@@ -1051,6 +1056,30 @@ static int status_totals(const struct xl_maps *m, __u32 tracked,
 	return 0;
 }
 
+/* A list changed behind xlimit's back (bpftool) while the config says it
+ * is empty is not looked up by the datapath: say so, and make it look. */
+static void lists_repair(const struct xl_maps *m, const struct xl_config *cfg,
+			 __u32 nallow, __u32 ndeny)
+{
+	bool allow = nallow && (cfg->flags & XL_CFG_NO_ALLOW);
+	bool deny = ndeny && (cfg->flags & XL_CFG_NO_DENY);
+	int lock, err;
+
+	if (!allow && !deny)
+		return;
+	lock = xl_lock_loaded("status");
+	if (lock < 0)
+		return;
+	err = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
+			       m->fd[XL_M_DENY]);
+	xl_unlock(lock);
+	xl_err("status: the %s%s%s list%s changed outside xlimit: %s",
+	       allow ? "allow" : "", allow && deny ? " and " : "",
+	       deny ? "deny" : "", allow && deny ? "s were" : " was",
+	       err ? "could not make the datapath look it up; run 'xlimit status' again" :
+		     "the datapath looks it up again from now on");
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1094,6 +1123,7 @@ int cmd_status(int argc, char **argv)
 	bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
 	nallow = count_keys(m.fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
 	ndeny = count_keys(m.fd[XL_M_DENY], sizeof(struct xl_lpm_key));
+	lists_repair(&m, &cfg, nallow, ndeny);
 	tracked = count_keys(m.fd[XL_M_STATE], sizeof(struct xl_key));
 	cap = map_capacity(m.fd[XL_M_STATE]);
 	err = status_totals(&m, tracked, &t);

@@ -102,6 +102,13 @@ static bool same_limits(const struct xl_rule *a, const struct xl_rule *b)
 	return true;
 }
 
+/* After a rule changed: the datapath forgets the verdicts it cached. */
+static int config_changed(const struct xl_maps *m)
+{
+	return xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
+				m->fd[XL_M_DENY]);
+}
+
 static int limit_write(int argc, char **argv, bool add)
 {
 	static const struct option opts[] = {
@@ -226,6 +233,11 @@ static int limit_write(int argc, char **argv, bool add)
 	if (reset && (err = xl_state_clear_port(&m, port)))
 		xl_err("%s: clear the old counts of port %u: %s", cmd, port,
 		       strerror(-err));
+	if (config_changed(&m)) {
+		xl_err("%s: write %s: %s", cmd, XL_STR(XL_MAP_CONFIG),
+		       strerror(errno));
+		err = XL_EXIT_FAIL;
+	}
 	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
 	xl_maps_close(&m);
@@ -284,6 +296,11 @@ static int limit_del(int argc, char **argv)
 	if (err)
 		xl_err("limit del: clear the counts of port %u: %s", port,
 		       strerror(-err));
+	if (config_changed(&m)) {
+		xl_err("limit del: write %s: %s", XL_STR(XL_MAP_CONFIG),
+		       strerror(errno));
+		err = XL_EXIT_FAIL;
+	}
 	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
 	xl_maps_close(&m);

@@ -143,6 +143,13 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 			goto out;
 		}
 	}
+	/* The datapath must look the list up before it holds the entry. */
+	if (add && xl_config_lists_unsure(m.fd[XL_M_CONFIG])) {
+		xl_err("%s add: write %s: %s", l->name, XL_STR(XL_MAP_CONFIG),
+		       strerror(errno));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
 	for (i = 0; i < n; i++) {
 		/* An entry already present is left as it is (and not taken
 		 * back on failure: it was there before); one given twice is
@@ -170,6 +177,14 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 				bpf_map_update_elem(fd, &keys[i], &one,
 						    BPF_NOEXIST);
 		}
+	}
+	/* Skip only what is empty now; forget verdicts of the old lists. */
+	i = xl_config_resync(m.fd[XL_M_CONFIG], m.fd[XL_M_ALLOW],
+			     m.fd[XL_M_DENY]);
+	if (i && !err) {
+		xl_err("%s %s: write %s: %s", l->name, op,
+		       XL_STR(XL_MAP_CONFIG), strerror(-i));
+		err = XL_EXIT_FAIL;
 	}
 out:
 	free(done);
@@ -368,7 +383,10 @@ int cmd_config(int argc, char **argv)
 			bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
 			cfg.ipv6_prefix = v;
 			if (bpf_map_update_elem(m.fd[XL_M_CONFIG], &zero, &cfg,
-						BPF_ANY)) {
+						BPF_ANY) ||
+			    xl_config_resync(m.fd[XL_M_CONFIG],
+					     m.fd[XL_M_ALLOW],
+					     m.fd[XL_M_DENY])) {
 				xl_err("config set: %s", strerror(errno));
 				err = XL_EXIT_FAIL;
 			}

@@ -36,6 +36,7 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_STATS] = XL_STR(XL_MAP_STATS),
 	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
 	[XL_M_OVER] = XL_STR(XL_MAP_OVER),
+	[XL_M_VCACHE] = XL_STR(XL_MAP_VCACHE),
 };
 
 const char *xl_progname = "xlimit";
@@ -809,6 +810,44 @@ int xl_state_clear_port(const struct xl_maps *m, uint16_t port)
 			err = -errno;
 	free(del);
 	return err;
+}
+
+/* Whether a trie holds no entry; one we cannot read is not empty. */
+static bool xl_trie_empty(int fd)
+{
+	struct xl_lpm_key k;
+
+	return bpf_map_get_next_key(fd, NULL, &k) && errno == ENOENT;
+}
+
+/* Rewrites xl_config's flags to `flags` (and its generation, + `bump`). */
+static int xl_config_flags(int config_fd, __u32 flags, __u32 bump)
+{
+	struct xl_config cfg = {};
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(config_fd, &zero, &cfg))
+		return -errno;
+	cfg.flags = flags;
+	cfg.gen += bump;
+	return bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY) ? -errno :
+								      0;
+}
+
+int xl_config_resync(int config_fd, int allow_fd, int deny_fd)
+{
+	__u32 flags = 0;
+
+	if (xl_trie_empty(allow_fd))
+		flags |= XL_CFG_NO_ALLOW;
+	if (xl_trie_empty(deny_fd))
+		flags |= XL_CFG_NO_DENY;
+	return xl_config_flags(config_fd, flags, 1);
+}
+
+int xl_config_lists_unsure(int config_fd)
+{
+	return xl_config_flags(config_fd, 0, 0);
 }
 
 static const char *const unit_names[] = { "second", "minute", "hour",

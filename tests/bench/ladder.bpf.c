@@ -5,7 +5,8 @@
  * of baseline.bpf.c.
  *
  * ld_*: xlimit's own decision cut after each of its steps (parse and
- *    rule lookup; the allow and deny lists; the clock; the state lookup;
+ *    rule lookup; the config and the allow and deny lists; a probe of
+ *    the verdict cache that misses; the clock; the state lookup;
  *    the charge; and the charge through the general multi-limit path, to
  *    show what the one-limit fast path saves), each a program of its own,
  *    so that the cost each step adds is measured. The steps are bpf/decide.h's functions on the maps
@@ -23,7 +24,8 @@
 
 enum ld_step {
 	LD_RULE = 1, /* parse + rule lookup */
-	LD_LISTS, /* + state key, deny and allow lists */
+	LD_LISTS, /* + config, deny and allow lists (skipped when empty) */
+	LD_CACHE, /* + a verdict cache probe that misses */
 	LD_CLOCK, /* + the clock */
 	LD_STATE, /* + state lookup (created on a miss) */
 	LD_CHARGE, /* + the charge: xlimit without its counters */
@@ -37,13 +39,15 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
+	struct xl_config *cfg;
+	struct xl_vcache *vc;
 	struct xl_rule *rule;
+	struct xl_key key, whole;
 	struct xl_state *s;
-	struct xl_key key;
 	struct xl_pkt p;
 	__u16 rule_port;
 	__u64 now = 0;
-	__u32 over, seed, created = 0, restored = 0;
+	__u32 over, seed = 0, flags = 0, created = 0, restored = 0;
 
 	if (parse_syn(data, data_end, &p) != XL_P_SYN)
 		return XDP_PASS;
@@ -53,17 +57,26 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	barrier_var(rule_port);
 	if (upto == LD_RULE)
 		return XDP_DROP;
-	seed = xl_make_key(&key, p.saddr, p.dport);
-	if (xl_listed(&XL_MAP_DENY, p.saddr))
-		return XDP_DROP;
-	if (xl_listed(&XL_MAP_ALLOW, p.saddr))
+	cfg = xl_config_get();
+	if (cfg) {
+		seed = cfg->hash_seed;
+		flags = cfg->flags;
+	}
+	if (xl_list_verdict(flags, p.saddr) != XL_V_PASS)
 		return XDP_PASS;
 	if (upto == LD_LISTS)
+		return XDP_DROP;
+	vc = xl_vcache_slot(&whole, p.saddr, p.dport, seed);
+	/* The benchmark never bumps the generation from ~0. */
+	if (vc && xl_vcache_verdict(vc, &whole, ~0U, &now) != XL_V_PASS)
+		return XDP_PASS;
+	if (upto == LD_CACHE)
 		return XDP_DROP;
 	now = xl_now();
 	barrier_var(now);
 	if (upto == LD_CLOCK)
 		return XDP_DROP;
+	xl_make_key(&key, p.saddr, p.dport, cfg);
 	s = xl_state_get(&key, seed, 1, &created, &restored);
 	if (!s)
 		return XDP_PASS;
@@ -80,6 +93,7 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 
 BENCH_PROG(ld_rule, ld_run, LD_RULE)
 BENCH_PROG(ld_lists, ld_run, LD_LISTS)
+BENCH_PROG(ld_cache, ld_run, LD_CACHE)
 BENCH_PROG(ld_clock, ld_run, LD_CLOCK)
 BENCH_PROG(ld_state, ld_run, LD_STATE)
 BENCH_PROG(ld_charge, ld_run, LD_CHARGE)

@@ -177,6 +177,21 @@ static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
 				   BPF_ANY);
 }
 
+/* Writes xl_config as the CLI would: counted per /128 (the churning
+ * sources differ in their low 32 bits), `flags` saying which lists are
+ * empty, and a new generation. */
+static int set_config(__u32 flags)
+{
+	static struct xl_config cfg = { .ipv6_prefix = 128,
+					.hash_seed = 0x5eed };
+	__u32 zero = 0;
+
+	cfg.flags = flags;
+	cfg.gen++;
+	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_config), &zero, &cfg,
+				   BPF_ANY);
+}
+
 static int allow_v4(const char *addr)
 {
 	struct xl_lpm_key k = { .prefixlen = 128 };
@@ -187,18 +202,6 @@ static int allow_v4(const char *addr)
 	if (inet_pton(AF_INET, addr, &k.addr[12]) != 1)
 		return -EINVAL;
 	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_allow), &k, &one,
-				   BPF_ANY);
-}
-
-/* Counts IPv6 sources per address: the churning rows write a new
- * address of one /64 into each frame, which the default /64 would make
- * one client. */
-static int per_address(void)
-{
-	struct xl_config cfg = { .ipv6_prefix = 128 };
-	__u32 zero = 0;
-
-	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_config), &zero, &cfg,
 				   BPF_ANY);
 }
 
@@ -366,10 +369,9 @@ int main(int argc, char **argv)
 	xdp = bpf_program__fd(xl->progs.xlimit_xdp);
 
 	/* Port 80: a limit no hot source reaches; port 81: one SYN an hour;
-	 * no rule for 82 and none for port 0. One allow-list entry, so the
-	 * trie lookup every counted SYN makes is a real one. */
+	 * no rule for 82 and none for port 0. Empty lists first. */
 	if (set_rule(80, XL_AMOUNT_MAX, 3600, 1) || set_rule(81, 1, 3600, 2) ||
-	    allow_v4("198.18.0.9") || per_address()) {
+	    set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)) {
 		fprintf(stderr, "microbench: set up the maps: %s\n",
 			strerror(errno));
 		return 1;
@@ -407,8 +409,10 @@ int main(int argc, char **argv)
 	syn80.src = "198.18.0.2";
 	err |= bench("ladder 1: parse + rule lookup",
 		     bpf_program__fd(ld->progs.ld_rule), &syn80, XDP_DROP);
-	err |= bench("ladder 2: + state key, deny and allow lists",
+	err |= bench("ladder 2: + config, deny and allow lists",
 		     bpf_program__fd(ld->progs.ld_lists), &syn80, XDP_DROP);
+	err |= bench("ladder 2b: + verdict cache probe (a miss)",
+		     bpf_program__fd(ld->progs.ld_cache), &syn80, XDP_DROP);
 	err |= bench("ladder 3: + clock", bpf_program__fd(ld->progs.ld_clock),
 		     &syn80, XDP_DROP);
 	err |= bench("ladder 4: + state lookup",
@@ -429,10 +433,6 @@ int main(int argc, char **argv)
 	vs(R_PDROP, R_REF, 1.0);
 	err |= bench("xlimit: SYN dropped, over the limit", xdp,
 		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP);
-	vs(R_PDROP, NULL, 0);
-	err |= bench("xlimit: SYN from an allow-listed source", xdp,
-		     &(struct pkt_spec){ .dport = 80, .src = "198.18.0.9" },
-		     XDP_PASS);
 	vs(R_PDROP, R_PDROP, 1.10);
 	err |= bench("xlimit: SYN, port without a rule", xdp,
 		     &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
@@ -442,6 +442,25 @@ int main(int argc, char **argv)
 	err |= bench("xlimit: UDP (not TCP)", xdp,
 		     &(struct pkt_spec){ .dport = 80, .l4 = PKT_UDP },
 		     XDP_PASS);
+	if (err)
+		return 1;
+
+	/* One allow-list entry: a counted SYN looks the trie up, unless the
+	 * verdict cache knows its source. */
+	if (allow_v4("198.18.0.9") || set_config(XL_CFG_NO_DENY)) {
+		fprintf(stderr, "microbench: allow-list: %s\n",
+			strerror(errno));
+		return 1;
+	}
+	vs(R_PDROP, R_REF, 0);
+	syn80.src = "198.18.0.4";
+	err |= bench("xlimit: SYN allowed, hot source, allow list of 1 entry",
+		     xdp, &syn80, XDP_PASS);
+	vs(R_PDROP, NULL, 0);
+	err |= bench("xlimit: SYN from an allow-listed source (cached)", xdp,
+		     &(struct pkt_spec){ .dport = 80, .src = "198.18.0.9" },
+		     XDP_PASS);
+	syn80.src = NULL;
 	if (err)
 		return 1;
 

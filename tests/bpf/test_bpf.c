@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -686,11 +687,11 @@ static const struct tcase cases[] = {
 static struct xlimit_bpf *skel;
 static int ncpus;
 static char pin_dir[64];
-static char pin_paths[7][128]; /* for the signal handler: no allocation */
-static const char *const map_names[7] = {
-	XL_STR(XL_MAP_RULES), XL_STR(XL_MAP_STATE), XL_STR(XL_MAP_ALLOW),
-	XL_STR(XL_MAP_DENY),  XL_STR(XL_MAP_STATS), XL_STR(XL_MAP_CONFIG),
-	XL_STR(XL_MAP_OVER),
+static char pin_paths[8][128]; /* for the signal handler: no allocation */
+static const char *const map_names[8] = {
+	XL_STR(XL_MAP_RULES), XL_STR(XL_MAP_STATE),  XL_STR(XL_MAP_ALLOW),
+	XL_STR(XL_MAP_DENY),  XL_STR(XL_MAP_STATS),  XL_STR(XL_MAP_CONFIG),
+	XL_STR(XL_MAP_OVER),  XL_STR(XL_MAP_VCACHE),
 };
 
 enum prog { PROG_XDP, PROG_TC };
@@ -956,9 +957,24 @@ static int clear_over(void)
 	return bpf_map_update_batch(fd_over, keys, zero, &count, &bo);
 }
 
+/* A new generation of the config, as the CLI writes after every change:
+ * the verdicts cached under the last one are not used. */
+static bool bump_gen(void)
+{
+	struct xl_config cfg;
+	__u32 k0 = 0;
+
+	return ASSERT_OK(bpf_map_lookup_elem(fd_config, &k0, &cfg),
+			 "read config") &&
+	       (cfg.gen++,
+		ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
+			  "bump the generation"));
+}
+
 static bool reset_maps(void)
 {
-	struct xl_config cfg = {};
+	static __u32 gen;
+	struct xl_config cfg = { .gen = ++gen };
 	bool ok = true;
 	__u32 k0 = 0;
 
@@ -991,9 +1007,11 @@ static bool set_list(int fd, const char *cidr)
 
 static bool set_prefix(__u32 prefix)
 {
-	struct xl_config cfg = { .ipv6_prefix = prefix };
+	struct xl_config cfg = {};
 	__u32 k0 = 0;
 
+	bpf_map_lookup_elem(fd_config, &k0, &cfg);
+	cfg.ipv6_prefix = prefix;
 	return ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
 			 "set ipv6 prefix");
 }
@@ -1552,6 +1570,8 @@ static void test_over_restore(void)
 	state_key(src, 80, &k);
 	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &before), "state");
 	ASSERT_OK(bpf_map_delete_elem(fd_state, &k), "forget the client");
+	/* A new generation, so that the verdict cache does not answer. */
+	bump_gen();
 	ASSERT_EQ(syn(src, 80), XDP_DROP, "the forgotten client is still over");
 	ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &after), "state again");
 	ASSERT_U64_EQ(after.win[0].word, before.win[0].word,
@@ -1569,6 +1589,145 @@ static void test_over_restore(void)
 		ASSERT_U64_EQ(st.c[NEW], 5, "clients created");
 		ASSERT_U64_EQ(st.c[RESTORED], 1, "clients restored");
 	}
+}
+
+/* ---- the verdict cache --------------------------------------------------- */
+
+/* xl_vcache is per CPU: the cache tests run on one CPU, so that a verdict
+ * one SYN cached is the one the next SYN finds. Returns the old mask. */
+static bool pin_cpu(cpu_set_t *old)
+{
+	cpu_set_t one;
+	int cpu = sched_getcpu();
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu < 0 ? 0 : cpu, &one);
+	return ASSERT_OK(sched_getaffinity(0, sizeof(*old), old), "affinity") &&
+	       ASSERT_OK(sched_setaffinity(0, sizeof(one), &one), "pin a CPU");
+}
+
+/* Forgets a client everywhere but in the cache: its state and xl_over. */
+static bool forget_client(const char *src, __u16 port)
+{
+	struct xl_key k;
+
+	return ASSERT_TRUE(state_key(src, port, &k), src) &&
+	       ASSERT_OK(bpf_map_delete_elem(fd_state, &k), "forget state") &&
+	       ASSERT_OK(clear_over(), "clear xl_over");
+}
+
+/*
+ * A source dropped over a limit stays dropped from the cache, with no
+ * state and nothing charged (forgotten everywhere else, it would come
+ * back with a fresh quota), until the generation moves on: then it is
+ * decided afresh.
+ */
+static void test_cache_over_limit(void)
+{
+	static const struct rule_spec r = R80;
+	const char *src = "198.18.0.30";
+	struct xl_stats st;
+	cpu_set_t old;
+	int i;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) || !pin_cpu(&old))
+		return;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(syn(src, 80), XDP_PASS, "syn within the limit");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "syn over the limit");
+	if (!forget_client(src, 80))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "cached: still dropped");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "cached: dropped again");
+	ASSERT_EQ(count_keys(fd_state), 0, "a cached drop creates no state");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[SEEN], 5, "seen");
+		ASSERT_U64_EQ(st.c[DROPPED], 3,
+			      "dropped, cached ones included");
+		ASSERT_U64_EQ(st.c[NEW], 1, "clients created");
+	}
+	/* A rule change bumps the generation: decided afresh, and the
+	 * forgotten client starts a new window. */
+	if (!bump_gen())
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "new generation: decided afresh");
+	ASSERT_EQ(count_keys(fd_state), 1, "and counted again");
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/*
+ * An allow-listed source's verdict is cached (its SYNs are not counted);
+ * a deny-list add, with the generation bump the CLI makes with it, drops
+ * it from the next SYN on; so does a list entry's removal.
+ */
+static void test_cache_lists(void)
+{
+	static const struct rule_spec r = R80;
+	const char *src = "198.18.0.31";
+	struct xl_lpm_key k;
+	struct xl_stats st;
+	cpu_set_t old;
+	int i;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) ||
+	    !set_list(fd_allow, "198.18.0.31/32") || !pin_cpu(&old))
+		return;
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(syn(src, 80), XDP_PASS, "allow-listed");
+	if (!set_list(fd_deny, "198.18.0.0/24") || !bump_gen())
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "denied at once, cached or not");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "denied again");
+	if (!ASSERT_TRUE(lpm_key("198.18.0.0/24", &k), "deny key") ||
+	    !ASSERT_OK(bpf_map_delete_elem(fd_deny, &k), "undeny") ||
+	    !bump_gen())
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "allowed again");
+	ASSERT_EQ(count_keys(fd_state), 0, "listed sources are not counted");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[ALLOWED], 5, "allowed");
+		ASSERT_U64_EQ(st.c[DENIED], 2, "denied");
+	}
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
+/*
+ * A cached drop holds until the window that refused it ends, and not
+ * after: a window of one second, polled (bounded) until a SYN passes.
+ */
+static void test_cache_window_end(void)
+{
+	static const struct rule_spec r = RULE(80, 3, LIM(1, 1, DROP));
+	const char *src = "198.18.0.32";
+	struct xl_state st;
+	struct xl_key k;
+	__u64 end, t, deadline;
+	cpu_set_t old;
+	int ret = XDP_DROP, drops = 0;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) || !pin_cpu(&old))
+		return;
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "the one SYN of the window");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "over: cached");
+	state_key(src, 80, &k);
+	if (!ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &st), "state"))
+		goto out;
+	end = xl_word_start(st.win[0].word) + NSEC;
+	deadline = now_ns() + 3 * NSEC;
+	while ((t = now_ns()) < deadline) {
+		ret = syn(src, 80);
+		if (ret != XDP_DROP)
+			break;
+		drops++;
+		nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+	}
+	ASSERT_EQ(ret, XDP_PASS, "a SYN passes after the window ends");
+	ASSERT_TRUE(now_ns() >= end, "and not before it ends");
+	ASSERT_TRUE(drops > 0, "dropped while the window was open");
+out:
+	sched_setaffinity(0, sizeof(old), &old);
 }
 
 int main(void)
@@ -1598,6 +1757,9 @@ int main(void)
 	RUN_TEST(query_no_rule);
 	RUN_TEST(query_ipv6_prefix);
 	RUN_TEST(over_restore);
+	RUN_TEST(cache_over_limit);
+	RUN_TEST(cache_lists);
+	RUN_TEST(cache_window_end);
 
 	SUBTEST_BEGIN("remove the pins");
 	teardown();

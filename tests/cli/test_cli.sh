@@ -26,7 +26,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache"
 SRV4=198.18.0.2
 HINT="run 'xlimit attach IFACE'"
 
@@ -163,7 +163,7 @@ assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
 # (unload, also twice, is at the end.)
 assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats" \
+	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats xl_vcache" \
 	"load pins the programs and the maps"
 assert_rc 0 "load again" -- xl load --max-sources 5000
 assert_rc 0 "load again, without --max-sources" -- xl load
@@ -178,7 +178,7 @@ snap_forget
 bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
 	-- xl load --max-sources 1000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats" \
+	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats xl_vcache" \
 	"the pin directory holds the link, the programs and the maps"
 
 # --- limit set / add / del / list ------------------------------------------------
@@ -258,10 +258,19 @@ assert_eq "$OUT" "" "parse '1/day;': nothing on stdout"
 
 # --- allow and deny lists --------------------------------------------------------
 
+# xl_config's flags: 1 the allow list is empty, 2 the deny list is (the
+# datapath skips an empty list's trie).
+cfg_flags() {
+	bpftool -j map lookup pinned "$XL_PIN/xl_config" key 0 0 0 0 |
+		jget 'd["formatted"]["value"]["flags"]'
+}
+assert_eq "$(cfg_flags)" 3 "attach: both lists empty, both skipped"
+
 assert_rc 0 "allow add: IPv4 and IPv6, nested prefixes, in any order" -- \
 	xl allow add 2001:2::1 198.18.1.128/25 198.18.0.3 2001:2:0:1::/64 \
 	198.18.1.0/24 198.19.0.0/16 198.18.0.16/28 198.18.1.0/24
 ALLOWED='198.18.0.3/32 198.18.0.16/28 198.18.1.0/24 198.18.1.128/25 198.19.0.0/16 2001:2::1/128 2001:2:0:1::/64'
+assert_eq "$(cfg_flags)" 2 "allow add: the allow list is looked up"
 assert_rc 0 "allow list" -- xl allow list
 assert_eq "$(tr '\n' ' ' <<<"$OUT")" "$ALLOWED " \
 	"allow list: every entry, IPv4 as a.b.c.d/N first, in address order"
@@ -275,6 +284,7 @@ assert_eq "$(xl allow list --json | jget '" ".join(d)')" \
 	"allow del removes exactly that prefix, not the one around it"
 assert_rc 0 "allow add it back" -- xl allow add 198.18.1.128/25
 assert_rc 0 "deny add" -- xl deny add 2001:2::4 198.18.0.4
+assert_eq "$(cfg_flags)" 0 "deny add: the deny list is looked up"
 assert_rc 0 "deny list" -- xl deny list
 assert_eq "$OUT" $'198.18.0.4/32\n2001:2::4/128' "deny list: text"
 assert_eq "$(xl deny list --json | jget 'd')" '["198.18.0.4/32","2001:2::4/128"]' \
@@ -283,6 +293,18 @@ assert_rc 0 "deny add and del of a third entry" -- xl deny add 2001:2::/48
 assert_rc 0 "deny del" -- xl deny del 2001:2::/48
 assert_eq "$(xl deny list --json | jget 'd')" '["198.18.0.4/32","2001:2::4/128"]' \
 	"deny del removes it"
+assert_eq "$(cfg_flags)" 0 "deny del of one entry of three: still looked up"
+# Flags that say "empty" for lists that are not (as a write behind
+# xlimit's back leaves them): status says so and puts them right.
+CFG=$(bpftool -j map lookup pinned "$XL_PIN/xl_config" key 0 0 0 0 |
+	jget '" ".join(d["value"][:8] + ["0x03"] + d["value"][9:])')
+# shellcheck disable=SC2086 # one word per byte
+bpftool map update pinned "$XL_PIN/xl_config" key 0 0 0 0 value $CFG
+assert_eq "$(cfg_flags)" 3 "flags forced to empty"
+assert_rc 0 "status with stale list flags" -- xl status
+assert_match "$ERR" "the allow and deny lists were changed outside xlimit" \
+	"status: says the lists changed outside xlimit"
+assert_eq "$(cfg_flags)" 0 "status: both lists looked up again"
 
 # --- config ------------------------------------------------------------------------
 
@@ -691,7 +713,7 @@ mount -t bpf bpf "$SCR/bpf"
 XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
 assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
 	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
-assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 10 "the 7 maps and 3 programs are pinned there"
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 11 "the 8 maps and 3 programs are pinned there"
 assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
 assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
 
@@ -707,12 +729,12 @@ got=$(unshare -m -p -f --mount-proc --propagation private bash -c '
 	"$1" --pin-dir "$2" load || exit 1
 	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
 	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
-assert_eq "$got" "bpf_fs 10" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+assert_eq "$got" "bpf_fs 11" "load mounts bpffs on /sys/fs/bpf when it is missing there"
 
 # --- load and unload racing ------------------------------------------------------------
 
 # Two loops of load and two of unload on one pin directory: every command
-# succeeds, and at the end the directory is whole (7 maps, 3 programs) or
+# succeeds, and at the end the directory is whole (8 maps, 3 programs) or
 # absent, never half made.
 RACE_PIN=/sys/fs/bpf/xltest_r_$$
 XL_CLEANUPS+=("'$XLIMIT_BIN' --pin-dir '$RACE_PIN' unload; rm -rf '$RACE_PIN' '$(xl_lock_file "$RACE_PIN")'")
@@ -728,13 +750,13 @@ done
 wait "${pids[@]}"
 assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
 n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
-if [ ! -e "$RACE_PIN" ] || [ "$n" == 10 ]; then
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 11 ]; then
 	ok "after the race the pin directory is absent or whole"
 else
 	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
 fi
 assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
-assert_eq "$(ls "$RACE_PIN" | wc -l)" 10 "load after the race: whole"
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 11 "load after the race: whole"
 assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
 assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 
