@@ -46,8 +46,18 @@ static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
 	return 0;
 }
 
+/* How much later than nginx says a connection may have been accepted.
+ * nginx dates a connection with its cached clock, in whole milliseconds,
+ * read when its event loop last woke: a connection accepted later in the
+ * same round is dated earlier than its SYN. The window a SYN opened starts
+ * no later than the SYN, so this slack only keeps such a first request
+ * from being charged twice; a window opened by another connection in
+ * these few milliseconds is taken for this one's. */
+#define ACCEPT_SLACK_NS (50 * 1000000ULL)
+
 /* X-Connection-Time (nginx's $connection_time: seconds, with ms) as the
- * connection's accept time, monotonic ns; 0 when absent or malformed. */
+ * connection's accept time, monotonic ns, plus the slack above; 0 when
+ * absent or malformed. */
 static uint64_t accepted_at(const struct evkeyvalq *h)
 {
 	const char *s = evhttp_find_header(h, "X-Connection-Time");
@@ -62,7 +72,7 @@ static uint64_t accepted_at(const struct evkeyvalq *h)
 			unit /= 10;
 			ns += (uint64_t)(*s - '0') * unit;
 		}
-	return *s || ns >= now ? 0 : now - ns;
+	return *s || ns >= now ? 0 : now - ns + ACCEPT_SLACK_NS;
 }
 
 static void auth_request(struct evhttp_request *req, void *arg)
