@@ -33,6 +33,14 @@
 #                      closes
 #   uploads HOST PORT PATH N BYTES  N concurrent POSTs of BYTES each;
 #                      prints one line per outcome: the status, or "error"
+#   closing PORT MODE  a backend that ends every connection after one
+#                      response: MODE http10 answers HTTP/1.0 (no
+#                      keep-alive), close says "Connection: close", silent
+#                      answers HTTP/1.1 without a word and closes anyway
+#   burst HOST PORT N CONC METHODS  N requests from CONC threads, each on
+#                      its own kept-alive connection, back to back,
+#                      methods in turn from the comma list METHODS; prints
+#                      one line per request: METHOD STATUS (or error)
 import binascii
 import hashlib
 import http.client
@@ -286,6 +294,73 @@ def cmd_uploads(host, port, path, n, size):
     print("\n".join(out))
 
 
+def cmd_closing(port, mode):
+    class H(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.0" if mode == "http10" else "HTTP/1.1"
+
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            n = int(self.headers.get("Content-Length", 0))
+            data = self.rfile.read(n) if n else b"closing\n"
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            if mode == "close":
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(data)
+            self.wfile.flush()
+            self.close_connection = True
+
+        do_HEAD = do_PUT = do_POST = do_DELETE = do_OPTIONS = do_GET
+
+    http.server.ThreadingHTTPServer.daemon_threads = True
+    http.server.ThreadingHTTPServer.request_queue_size = 128
+    http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
+
+
+def cmd_burst(host, port, n, conc, methods):
+    import threading
+    methods = methods.split(",")
+    todo = list(range(int(n)))
+    out = []
+    lock = threading.Lock()
+
+    def one():
+        c = None
+        while True:
+            with lock:
+                if not todo:
+                    break
+                i = todo.pop()
+            m = methods[i % len(methods)]
+            body = b"body%d" % i if m in ("POST", "PUT") else None
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection(host, int(port), timeout=10)
+                c.request(m, "/burst%d" % i, body=body)
+                r = c.getresponse()
+                r.read()
+                res = str(r.status)
+                if r.getheader("Connection", "").lower() == "close":
+                    c.close()
+                    c = None
+            except (OSError, http.client.HTTPException):
+                res = "error"
+                c = None
+            with lock:
+                out.append("%s %s" % (m, res))
+
+    ts = [threading.Thread(target=one) for _ in range(int(conc))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    print("\n".join(out))
+
+
 def cmd_late(src, host, port):
     s = socket.create_connection((host, int(port)), timeout=10,
                                  source_address=(src, 0))
@@ -303,5 +378,5 @@ if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
             "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
             "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads,
-            "late": cmd_late}
+            "late": cmd_late, "closing": cmd_closing, "burst": cmd_burst}
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -9,7 +9,10 @@
 # connections, and many large uploads under a memory budget. Each time the
 # sidecar must keep serving other clients, answer every request with a
 # clear status, and stay within its bounds (CPU, log lines, fds, memory,
-# connections to the application).
+# connections to the application). And applications that close every
+# connection after one response (HTTP/1.0, "Connection: close", or a
+# silent close): no request may go out on a connection the application
+# just closed.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 
@@ -185,5 +188,27 @@ assert_match "$(grep -c '^201$' "$XL_TMP/uploads.out")" '^[1-9]' "32 uploads of 
 # 32 x 3 MiB = 96 MiB sent; the budget is 16 MiB.
 assert_eq "$(((hwm1 - hwm0) < 49152))" 1 "32 uploads of 3 MiB: the sidecar's peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (< 48)"
 assert_eq "$(code http://127.0.0.1:8104/)" 200 "after the uploads: still serving"
+
+# --- an application that closes every connection ------------------------------
+
+# 200 requests from 8 kept-alive clients, back to back: every one gets the
+# application's answer. HTTP/1.0 and "Connection: close" connections are
+# never reused; one closed without a word is found closed only on reuse:
+# then an idempotent request is sent again, once, on a fresh connection.
+CP=8010
+for mode in http10 close silent; do
+	bg "app-$mode" $PY "$HELP" closing $CP $mode
+	wait_up "http://127.0.0.1:$CP/" "app-$mode"
+	bg "closing-$mode" "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$((CP + 100)) \
+		--upstream 127.0.0.1:$CP --upstream-connections 16
+	wait_up "http://127.0.0.1:$((CP + 100))/" "closing-$mode"
+	methods=GET,HEAD,PUT,DELETE,GET,POST
+	[ $mode == silent ] && methods=GET,HEAD,PUT,DELETE,OPTIONS
+	in_ns $PY "$HELP" burst 127.0.0.1 $((CP + 100)) 200 8 $methods >"$XL_TMP/burst-$mode.out"
+	assert_eq "$(awk '{ print $2 }' "$XL_TMP/burst-$mode.out" | sort | uniq -c | awk '{ printf "%s x%s ", $2, $1 }')" "200 x200 " \
+		"application closing every connection ($mode): 200 requests ($methods) from 8 clients, all 200"
+	assert_eq "$(grep -c . "$XL_TMP/closing-$mode.log")" 0 "application closing every connection ($mode): nothing logged"
+	CP=$((CP + 1))
+done
 
 summary

@@ -12,7 +12,14 @@
  * The connections to the application are at most --upstream-connections,
  * all owned by one pool: a request takes an idle one or opens a new one,
  * and gives it back when its answer is in; with all of them busy the
- * client gets 503 at once (and a Retry-After of 1 s). Each request to the
+ * client gets 503 at once (and a Retry-After of 1 s). A connection whose
+ * response was HTTP/1.0 or said "Connection: close" is never reused: the
+ * application closes it, maybe only after the next request went out on
+ * it. One the application closed without a word is found out only when
+ * it is reused: the request fails before any byte of a response came.
+ * Then an idempotent request (RFC 9110 §9.2.2: GET, HEAD, PUT, DELETE,
+ * OPTIONS, TRACE) is sent once more on a fresh connection; any other
+ * gets its 502. Each request to the
  * application is owned here (evhttp_request_own) so that every path, the
  * failed start included, frees it exactly once: after its callback has
  * returned, from an event.
@@ -48,9 +55,18 @@ static struct event_base *proxy_base;
 static char up_host[256]; /* as given: the Host of HTTP/1.0 requests */
 static char up_addr[INET6_ADDRSTRLEN]; /* what it resolved to at start */
 static uint16_t up_port;
+/* A connection to the application. */
+struct up_conn {
+	struct evhttp_connection *evcon;
+	bool reused; /* it served a request already */
+	bool answered; /* a byte of the current response came */
+	struct up_conn *next_dead; /* dropped, to free */
+};
+
 /* Idle connections; room for all of them, so none is ever left out. */
-static struct evhttp_connection **pool;
+static struct up_conn **pool;
 static long npool, nup; /* idle, and all made */
+static struct up_conn *dead; /* dropped ones, freed from an event */
 /* Requests to the application whose callback is done, to free. */
 static struct evhttp_request **reap;
 static size_t nreap, reap_cap;
@@ -94,41 +110,68 @@ static uint64_t conn_request(int fd)
 
 /* ---- the application's connections ------------------------------------ */
 
-/* An idle connection, or a new one while under the bound; NULL with
- * *busy set when all are in use. */
-static struct evhttp_connection *pool_get(bool *busy)
+/* Every byte of the application's that arrives on `arg`. */
+static void on_up_input(struct evbuffer *b, const struct evbuffer_cb_info *info,
+			void *arg)
 {
-	struct evhttp_connection *c;
+	struct up_conn *c = arg;
+
+	(void)b;
+	if (info->n_added)
+		c->answered = true;
+}
+
+/* An idle connection (unless `fresh`), or a new one while under the
+ * bound; NULL with *busy set when all are in use. */
+static struct up_conn *pool_get(bool fresh, bool *busy)
+{
+	struct up_conn *c;
 
 	*busy = false;
-	if (npool)
+	if (npool && !fresh)
 		return pool[--npool];
 	if (nup >= sc_cfg.upstream_connections) {
 		*busy = true;
 		return NULL;
 	}
-	/* A literal address: evhttp does not look anything up. */
-	c = evhttp_connection_base_new(proxy_base, NULL, up_addr, up_port);
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return NULL;
-	evhttp_connection_set_timeout(c, sc_cfg.upstream_timeout);
-	evhttp_connection_set_retries(c, 0);
-	evhttp_connection_set_max_headers_size(c, SC_UP_MAX_HEADERS);
-	evhttp_connection_set_max_body_size(c, sc_cfg.max_response_size);
+	/* A literal address: evhttp does not look anything up. */
+	c->evcon =
+		evhttp_connection_base_new(proxy_base, NULL, up_addr, up_port);
+	if (!c->evcon ||
+	    !evbuffer_add_cb(
+		    bufferevent_get_input(
+			    evhttp_connection_get_bufferevent(c->evcon)),
+		    on_up_input, c)) {
+		if (c->evcon)
+			evhttp_connection_free(c->evcon);
+		free(c);
+		return NULL;
+	}
+	evhttp_connection_set_timeout(c->evcon, sc_cfg.upstream_timeout);
+	evhttp_connection_set_retries(c->evcon, 0);
+	evhttp_connection_set_max_headers_size(c->evcon, SC_UP_MAX_HEADERS);
+	evhttp_connection_set_max_body_size(c->evcon, sc_cfg.max_response_size);
 	nup++;
 	return c;
 }
 
-static void pool_put(struct evhttp_connection *c)
+static void pool_put(struct up_conn *c)
 {
+	c->reused = true;
 	pool[npool++] = c; /* npool < nup <= the array's size */
 }
 
-/* A connection that cannot be used again. */
-static void pool_drop(struct evhttp_connection *c)
+/* A connection that cannot be used again: it no longer counts, and is
+ * freed once evhttp's callback running now has returned. */
+static void pool_drop(struct up_conn *c)
 {
-	evhttp_connection_free(c);
 	nup--;
+	c->next_dead = dead;
+	dead = c;
+	event_active(reap_ev, EV_TIMEOUT, 0);
 }
 
 static void on_reap(evutil_socket_t fd, short what, void *arg)
@@ -138,6 +181,13 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	while (nreap)
 		evhttp_request_free(reap[--nreap]);
+	while (dead) {
+		struct up_conn *c = dead;
+
+		dead = c->next_dead;
+		evhttp_connection_free(c->evcon);
+		free(c);
+	}
 }
 
 /* Frees `up` once the callback running now has returned. */
@@ -282,12 +332,14 @@ static void add_forwarded_for(const struct evkeyvalq *in, struct evkeyvalq *out,
 
 struct sc_request {
 	struct evhttp_request *req; /* the client's */
-	struct evhttp_connection *up; /* to the application */
+	struct up_conn *up; /* to the application */
 	struct evhttp_request *upreq; /* the request on it, owned */
 	struct sc_decision d;
 	double start;
 	size_t held; /* body bytes in the --max-buffered budget */
 	int error; /* enum evhttp_request_error, or -1 */
+	bool retried; /* sent again on a fresh connection */
+	char peer[64]; /* the TCP peer, for X-Forwarded-For */
 };
 
 static void finish(struct sc_request *r)
@@ -304,6 +356,59 @@ static void upstream_error(enum evhttp_request_error error, void *arg)
 	r->error = error;
 }
 
+static int send_up(struct sc_request *r);
+
+/* RFC 9110 §9.2.2. */
+static bool idempotent(enum evhttp_cmd_type cmd)
+{
+	return cmd &
+	       (EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+		EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE);
+}
+
+/* A response after which the application closes the connection. */
+static bool up_closes(struct evhttp_request *up)
+{
+	const char *c = evhttp_find_header(evhttp_request_get_input_headers(up),
+					   "Connection");
+
+	if (up->major != 1 || up->minor != 1)
+		return true;
+	for (; c && *c; c++) {
+		while (*c == ' ' || *c == '\t' || *c == ',')
+			c++;
+		if (!strncasecmp(c, "close", 5) &&
+		    (!c[5] || c[5] == ',' || c[5] == ' ' || c[5] == '\t'))
+			return true;
+		c = strchr(c, ',');
+		if (!c)
+			break;
+	}
+	return false;
+}
+
+/* The application's connection failed under the request: sends it once
+ * more on a fresh connection when that is safe (see the top). True when
+ * it went out again. */
+static bool retry(struct sc_request *r, struct up_conn *failed)
+{
+	bool busy;
+
+	if (r->retried || r->error != EVREQ_HTTP_EOF || !failed->reused ||
+	    failed->answered || !idempotent(evhttp_request_get_command(r->req)))
+		return false;
+	r->retried = true;
+	r->error = -1;
+	r->up = pool_get(true, &busy);
+	if (!r->up)
+		return false;
+	if (send_up(r)) {
+		pool_drop(r->up);
+		return false;
+	}
+	return true;
+}
+
 static void upstream_done(struct evhttp_request *up, void *arg)
 {
 	struct sc_request *r = arg;
@@ -311,9 +416,18 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	const char *line;
 	int code = up ? evhttp_request_get_response_code(up) : 0;
+	struct up_conn *c = r->up;
 
-	pool_put(r->up);
 	reap_later(r->upreq);
+	r->upreq = NULL;
+	if (!up || code == 0)
+		pool_drop(c);
+	else if (up_closes(up))
+		pool_drop(c);
+	else
+		pool_put(c);
+	if ((!up || code == 0) && retry(r, c))
+		return;
 	if (!up || code == 0) {
 		bool timeout = r->error == EVREQ_HTTP_TIMEOUT;
 
@@ -335,39 +449,23 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 	finish(r);
 }
 
-static void forward(struct sc_request *r, const char *peer)
+/* Sends the client's request to the application on r->up: 0, or -1 when
+ * evhttp could not even start (then it will not call back). */
+static int send_up(struct sc_request *r)
 {
 	struct evhttp_request *req = r->req, *up;
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req), *out;
-	struct evbuffer *body = evhttp_request_get_input_buffer(req);
+	struct evbuffer *body = evhttp_request_get_input_buffer(req), *ob;
 	char len[32];
-	bool busy;
 
-	r->up = pool_get(&busy);
-	up = r->up ? evhttp_request_new(upstream_done, r) : NULL;
-	if (!up) {
-		if (r->up)
-			pool_put(r->up);
-		sc_count(busy ? SC_C_UPSTREAM_BUSY : SC_C_UPSTREAM_CONNECT);
-		sc_add_headers(&r->d, evhttp_request_get_output_headers(req),
-			       false);
-		if (busy) {
-			evhttp_add_header(
-				evhttp_request_get_output_headers(req),
-				"Retry-After", "1");
-			evhttp_send_error(req, 503, "Service Unavailable");
-		} else {
-			evhttp_send_error(req, 502, "Bad Gateway");
-		}
-		finish(r);
-		return;
-	}
+	up = evhttp_request_new(upstream_done, r);
+	if (!up)
+		return -1;
 	evhttp_request_own(up);
-	r->upreq = up;
 	evhttp_request_set_error_cb(up, upstream_error);
 	out = evhttp_request_get_output_headers(up);
 	copy_headers(in, out, true);
-	add_forwarded_for(in, out, peer);
+	add_forwarded_for(in, out, r->peer);
 	if (!evhttp_find_header(out, "Host")) { /* an HTTP/1.0 client */
 		char host[sizeof(up_host) + 8];
 
@@ -382,21 +480,54 @@ static void forward(struct sc_request *r, const char *peer)
 		snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
 		evhttp_add_header(out, "Content-Length", len);
 	}
-	/* Held until the answer: the client's connection no longer counts
-	 * it. */
-	r->held = evbuffer_get_length(body);
-	sc_buffer_hold(r->held);
-	evbuffer_add_buffer(evhttp_request_get_output_buffer(up), body);
+	/* The body stays in the client's request, for a retry: the
+	 * application's request only refers to it. */
+	ob = evhttp_request_get_output_buffer(up);
+	if (evbuffer_add_buffer_reference(ob, body) &&
+	    evbuffer_add(ob, evbuffer_pullup(body, -1),
+			 evbuffer_get_length(body))) {
+		evhttp_request_free(up);
+		return -1;
+	}
+	r->up->answered = false;
+	r->upreq = up;
 	/* A refused or failed connect ends in upstream_done (with a 0
-	 * return); -1 means evhttp could not even start (no memory) and
-	 * will not call back: the request (owned) and the connection (in an
-	 * unknown state) are freed here. */
-	if (evhttp_make_request(r->up, up, evhttp_request_get_command(req),
+	 * return); -1 means evhttp could not even start (no memory). */
+	if (evhttp_make_request(r->up->evcon, up,
+				evhttp_request_get_command(req),
 				evhttp_request_get_uri(req))) {
 		evhttp_request_free(up);
-		pool_drop(r->up);
-		sc_count(SC_C_UPSTREAM_CONNECT);
-		evhttp_send_error(req, 502, "Bad Gateway");
+		r->upreq = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void forward(struct sc_request *r, const char *peer)
+{
+	struct evhttp_request *req = r->req;
+	bool busy;
+
+	snprintf(r->peer, sizeof(r->peer), "%s", peer);
+	/* Held until the answer: the client's connection no longer counts
+	 * it. */
+	r->held = evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	sc_buffer_hold(r->held);
+	r->up = pool_get(false, &busy);
+	if (!r->up || send_up(r)) {
+		if (r->up)
+			pool_drop(r->up);
+		sc_count(busy ? SC_C_UPSTREAM_BUSY : SC_C_UPSTREAM_CONNECT);
+		sc_add_headers(&r->d, evhttp_request_get_output_headers(req),
+			       false);
+		if (busy) {
+			evhttp_add_header(
+				evhttp_request_get_output_headers(req),
+				"Retry-After", "1");
+			evhttp_send_error(req, 503, "Service Unavailable");
+		} else {
+			evhttp_send_error(req, 502, "Bad Gateway");
+		}
 		finish(r);
 	}
 }
