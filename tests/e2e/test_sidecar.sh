@@ -394,6 +394,7 @@ unknown transfer coding|501|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzi
 HEAD with a body|400|HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 27\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n
 space in the target|400|GET /a HTTP/1.1 /b HTTP/1.1\r\nHost: x\r\n\r\n
 control character in the target|400|GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n
+blank before the colon|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
 SMUGGLE
 assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
 	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "a chunked body, then a second request on the connection: 201, then 200"

@@ -15,6 +15,7 @@
  * evhttp_make_request is wrapped (-Wl,--wrap) to count what the sidecar
  * forwards.
  */
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +93,15 @@ static size_t up_parse(const char *buf, size_t len)
 		const char *eol = memmem(p, end + 2 - p, "\r\n", 2);
 		size_t n = eol - p;
 
-		CHECK(eol && memchr(p, ':', n));
-		CHECK(n < 17 || strncasecmp(p, "Transfer-Encoding", 17));
+		const char *colon = eol ? memchr(p, ':', n) : NULL;
+
+		CHECK(colon && colon > p);
+		/* A token (no blank before the colon), never the framing. */
+		for (const char *q = p; q < colon; q++)
+			CHECK(isalnum((unsigned char)*q) ||
+			      (*q && strchr("!#$%&'*+-.^_`|~", *q)));
+		CHECK(colon - p != 17 ||
+		      strncasecmp(p, "Transfer-Encoding", 17));
 		if (n > 15 && !strncasecmp(p, "Content-Length:", 15)) {
 			char v[32];
 			size_t vl = n - 15;

@@ -254,12 +254,27 @@ static void copy_headers(const struct evkeyvalq *from, struct evkeyvalq *to,
 	}
 }
 
+/* A field name is a token (RFC 9110 §5.1, §5.6.2). */
+static bool token(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') ||
+		      strchr("!#$%&'*+-.^_`|~", *s)))
+			return false;
+	return true;
+}
+
 /* The message framing of RFC 9112 §6 that evhttp lets through but that
  * the application could read otherwise than evhttp did (request
  * smuggling): a repeated or signed Content-Length, one that is not the
  * body evhttp read (HEAD and TRACE bodies are not read), Content-Length
  * with Transfer-Encoding, Transfer-Encoding in HTTP/1.0, on a HEAD or
- * TRACE, or repeated; and a target with blanks or control characters.
+ * TRACE, or repeated; a target with blanks or control characters; and a
+ * field name that is not a token (evhttp keeps "Transfer-Encoding :" as a
+ * name of its own, which a lenient application reads as the framing).
  * Returns the status to refuse with (400; 501 for a transfer coding other
  * than chunked), or 0. evhttp itself refuses non-numeric and negative
  * lengths and most of Content-Length with Transfer-Encoding. */
@@ -275,6 +290,8 @@ static int bad_framing(struct evhttp_request *req)
 		if ((unsigned char)*u <= ' ' || *u == 0x7f)
 			return 400;
 	for (kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next)) {
+		if (!token(kv->key))
+			return 400;
 		if (!strcasecmp(kv->key, "Content-Length"))
 			cl = kv->value, ncl++;
 		else if (!strcasecmp(kv->key, "Transfer-Encoding"))
