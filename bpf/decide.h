@@ -20,10 +20,13 @@
 #include "xl_key.h"
 #include "xl_limiter.h"
 
-/* The one source of time: monotonic ns (CLOCK_MONOTONIC in userspace). */
+/* The one source of time: monotonic ns, as of the last timer tick
+ * (CLOCK_MONOTONIC_COARSE in userspace). A tick (1/HZ s) coarse, it costs
+ * a load where bpf_ktime_get_ns() reads the clocksource: a window may end
+ * up to one tick early or late, nothing the limits' whole seconds see. */
 static __always_inline __u64 xl_now(void)
 {
-	return bpf_ktime_get_ns();
+	return bpf_ktime_get_coarse_ns();
 }
 
 /* The rule for a destination port: its own, else port 0's, else none.
@@ -200,8 +203,12 @@ struct xl_decision {
  * 0 the allow and deny lists are not consulted: the syscall program is
  * sleepable and may not use LPM tries, so its callers look them up from
  * userspace (the same tries, the same full-length key); nor is xl_vcache,
- * which holds the lists' verdicts. Returns -1 when no rule covers the
- * port, else 0 with *d filled.
+ * which holds the lists' verdicts. Nor may it read the coarse clock
+ * (bpf_ktime_get_coarse_ns() is not offered to syscall programs): without
+ * `lists` the decision is made at `now`, the caller's
+ * CLOCK_MONOTONIC_COARSE reading, the same clock; with `lists`, `now` is
+ * ignored and xl_now() read. Returns -1 when no rule covers the port, else
+ * 0 with *d filled.
  *
  * With `lists`, a verdict this CPU reached before for the same source
  * and port, under the same generation of the config, is taken from
@@ -209,7 +216,7 @@ struct xl_decision {
  * source the cache sends away is not charged, as it would not be.
  */
 static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
-				     int charge, int lists,
+				     int charge, int lists, __u64 now,
 				     struct xl_decision *d)
 {
 	struct xl_vcache *vc = NULL;
@@ -224,7 +231,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	d->state = NULL;
 	d->created = 0;
 	d->restored = 0;
-	d->now = 0;
+	d->now = lists ? 0 : now;
 	cfg = xl_config_get();
 	if (cfg) {
 		seed = cfg->hash_seed;

@@ -21,7 +21,7 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 	__u16 rule_port;
 
 	if (parsed == XL_P_SYN) {
-		if (xl_decide(p->saddr, p->dport, 1, 1, &d))
+		if (xl_decide(p->saddr, p->dport, 1, 1, 0, &d))
 			return 0; /* no rule for this port */
 		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
 		return d.verdict == XL_V_DENIED || d.verdict == XL_V_OVER_DROP;
@@ -105,9 +105,12 @@ int xlimit_query(struct xl_query *q)
 	q->err = 0;
 	q->nlimits = 0;
 	q->breached = 0;
-	if (xl_decide(addr, port, q->op == XL_OP_CHARGE, 0, &d)) {
+	if (!q->now) {
+		q->err = -22; /* -EINVAL: the caller gave no time */
+		return 0;
+	}
+	if (xl_decide(addr, port, q->op == XL_OP_CHARGE, 0, q->now, &d)) {
 		q->err = -2; /* -ENOENT: no rule covers the port */
-		q->now = xl_now();
 		return 0;
 	}
 	q->verdict = d.verdict;

@@ -217,14 +217,15 @@ struct xl_query {
 	__u8 addr[16]; /* v4-mapped for IPv4; masked by the program */
 	__u16 port;
 	__u16 op; /* enum xl_op */
-	/* out */
+	/* out, but for now */
 	__s32 err; /* 0, or -ENOENT when no rule covers the port */
 	__u32 verdict; /* enum xl_verdict */
 	__u32 rule_port; /* the port whose rule applied (0 or port) */
 	__u32 nlimits;
 	__u32 breached; /* bit i: limit i refused this hit */
 	__u32 pad[2];
-	__u64 now; /* monotonic ns the decision was made at */
+	__u64 now; /* in: CLOCK_MONOTONIC_COARSE ns to decide at (the
+		    * datapath's clock, which the program may not read) */
 	struct xl_limit limits[XL_MAX_LIMITS];
 	struct xl_window win[XL_MAX_LIMITS]; /* state after the operation */
 };

@@ -141,6 +141,7 @@ void xl_format_addr(const uint8_t addr[16], char *buf, size_t len);
 
 /* UTC epoch seconds (as a double) of a monotonic ns time. */
 double xl_mono_to_utc(uint64_t mono_ns);
+/* CLOCK_MONOTONIC_COARSE ns: the clock of the datapath (xl_now()). */
 uint64_t xl_mono_now(void);
 
 /* Every rule, by port: [{"port", "limits": [{"limit", "amount", "period",

@@ -564,7 +564,7 @@ uint64_t xl_mono_now(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (uint64_t)ts.tv_sec * XL_NSEC_PER_SEC + ts.tv_nsec;
 }
 

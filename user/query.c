@@ -38,6 +38,7 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 
 	memset(c, 0, sizeof(*c));
 	memcpy(q.addr, addr, 16);
+	q.now = xl_mono_now();
 	c->denied = listed(deny_fd, addr);
 	c->allowed = !c->denied && listed(allow_fd, addr);
 	if (c->denied || c->allowed)

@@ -157,6 +157,6 @@ static __always_inline int ref_count(struct xdp_md *ctx, int how)
 BENCH_PROG(ref_count_plain, ref_count, REF_NONE)
 BENCH_PROG(ref_count_ktime, ref_count, REF_KTIME)
 BENCH_PROG(ref_count_coarse, ref_count, REF_COARSE)
-BENCH_PROG(ref_count_flood, ref_count, REF_KTIME | REF_LIMIT1)
+BENCH_PROG(ref_count_flood, ref_count, REF_COARSE | REF_LIMIT1)
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -44,8 +44,8 @@
 #define R_WCNT1M "wrapper + counter: 1M sources, map of 1M"
 #define R_WCNT2M "wrapper + counter: 2M sources, map of 1M"
 /* The counter with the clock xlimit reads (decide.h's xl_now()). */
-#define R_REF R_CNT_KT
-#define REF_PROG bl->progs.ref_count_ktime
+#define R_REF R_CNT_CO
+#define REF_PROG bl->progs.ref_count_coarse
 #define STATE_SIZE 1048576 /* --max-sources 1048576, as for memory */
 
 static struct xlimit_bpf *xl;
@@ -398,8 +398,7 @@ int main(int argc, char **argv)
 		     &syn80, XDP_PASS);
 	bl->data->ref_limit = 0; /* every hit over */
 	err |= bench("counter + clock, over its threshold (drop)",
-		     bpf_program__fd(bl->progs.ref_count_ktime), &syn80,
-		     XDP_DROP);
+		     bpf_program__fd(REF_PROG), &syn80, XDP_DROP);
 	bl->data->ref_limit = ~0ULL;
 
 	/* xlimit's decision, one step more per row (hot source, port 80). */

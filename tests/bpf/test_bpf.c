@@ -338,7 +338,7 @@ static const struct tcase cases[] = {
 		.nstate = 1,
 	},
 
-	/* Windows against the clock (CLOCK_MONOTONIC = bpf_ktime_get_ns) */
+	/* Windows against the clock (CLOCK_MONOTONIC_COARSE = bpf_ktime_get_coarse_ns) */
 	{
 		.name = "an expired window opens a new one",
 		.rules = { R80 },
@@ -855,7 +855,7 @@ static __u64 now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
 	return (__u64)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
@@ -1359,6 +1359,7 @@ static int query(__u16 op, const char *src, __u16 port, struct xl_query *q)
 		return -EINVAL;
 	q->port = port;
 	q->op = op;
+	q->now = now_ns(); /* as xl_client_query() gives it */
 	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.xlimit_query),
 				     &o);
 	if (!err && o.retval)
@@ -1412,7 +1413,9 @@ static void test_query_charge_like_a_syn(void)
 			    xl_word_start(q.win[0].word) <= t1,
 		    "the window starts at the charge");
 	ASSERT_TRUE(q.now >= t0 && q.now <= t1,
-		    "now is CLOCK_MONOTONIC, as the caller reads it");
+		    "the decision is made at the time the caller gave");
+	ASSERT_U64_EQ(xl_word_start(q.win[0].word), unit_floor(q.now),
+		      "the window opens at the caller's time");
 
 	/* The next SYN sees the charge: the second hit of two. */
 	ASSERT_EQ(syn(src, 80), XDP_PASS, "syn after one charge");
@@ -1501,6 +1504,57 @@ static void test_query_unknown_client(void)
 	ASSERT_U64_EQ(q.limits[0].amount, 2, "amount of port 80's rule");
 	ASSERT_U64_EQ(q.win[0].word, 0, "empty window ipv6");
 	ASSERT_EQ(count_keys(fd_state), 0, "a read creates no state");
+}
+
+/* The datapath's clock is CLOCK_MONOTONIC_COARSE, the clock userspace
+ * reads to compare with its times (and gives the syscall program): a SYN
+ * run between two reads of it opens its window between them. */
+static void test_clock_is_coarse(void)
+{
+	static const struct rule_spec r = R80;
+	const char *src = "198.18.0.10";
+	struct xl_query q;
+	struct xl_state s;
+	struct xl_key k;
+	__u64 t0, t1;
+	int i;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		return;
+	state_key(src, 80, &k);
+	/* Several tries, so that some land across a tick. */
+	for (i = 0; i < 20; i++) {
+		bpf_map_delete_elem(fd_state, &k);
+		t0 = now_ns();
+		if (!ASSERT_EQ(syn(src, 80), XDP_PASS, "syn"))
+			return;
+		t1 = now_ns();
+		if (!ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &s), "state"))
+			return;
+		if (!ASSERT_TRUE(xl_word_start(s.win[0].word) >=
+						 unit_floor(t0) &&
+					 xl_word_start(s.win[0].word) <= t1,
+				 "a SYN's window starts between two reads of "
+				 "CLOCK_MONOTONIC_COARSE around it"))
+			return;
+		usleep(1000);
+	}
+	/* The syscall program cannot read the coarse clock: no time given,
+	 * no decision. */
+	memset(&q, 0, sizeof(q));
+	map_addr(src, q.addr);
+	q.port = 80;
+	q.op = XL_OP_CHARGE;
+	{
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &q,
+			    .ctx_size_in = sizeof(q));
+
+		ASSERT_OK(bpf_prog_test_run_opts(
+				  bpf_program__fd(skel->progs.xlimit_query),
+				  &o),
+			  "query without a time");
+	}
+	ASSERT_EQ(q.err, -EINVAL, "a query without a time: -EINVAL");
 }
 
 static void test_query_no_rule(void)
@@ -1754,6 +1808,7 @@ int main(void)
 	RUN_TEST(query_charge_like_a_syn);
 	RUN_TEST(query_several_limits);
 	RUN_TEST(query_unknown_client);
+	RUN_TEST(clock_is_coarse);
 	RUN_TEST(query_no_rule);
 	RUN_TEST(query_ipv6_prefix);
 	RUN_TEST(over_restore);

@@ -197,7 +197,8 @@ enum sc_counter {
 void sc_count(enum sc_counter c);
 /* Records one proxied request's latency, in seconds. */
 void sc_observe_latency(double seconds);
-/* Monotonic ns, the clock of the datapath's windows. */
+/* Coarse monotonic ns (CLOCK_MONOTONIC_COARSE), the clock of the
+ * datapath's windows. */
 uint64_t sc_mono_ns(void);
 /* Monotonic seconds, for latencies. */
 double sc_now(void);
