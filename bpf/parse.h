@@ -63,6 +63,8 @@ struct xl_pkt {
 	__u8 is_v6;
 	__u8 has_port; /* XL_P_TINY: dport could be read */
 	__u32 l4_len; /* first fragments: TCP bytes in this one, else ~0 */
+	__u16 l3_off; /* XL_P_SYN: offsets of the IP and TCP headers */
+	__u16 l4_off;
 };
 
 /* Returns the EtherType after at most XL_VLAN_MAX tags, or an xl_parse.
@@ -270,6 +272,7 @@ static __always_inline int parse_syn(void *data, void *data_end,
 
 	p->has_port = 0;
 	proto = parse_eth(&c);
+	p->l3_off = c.pos - data;
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, p);
 	else if (proto == ETH_P_IPV6)
@@ -280,6 +283,7 @@ static __always_inline int parse_syn(void *data, void *data_end,
 		return proto;
 	if (proto != IPPROTO_TCP)
 		return XL_P_OTHER;
+	p->l4_off = c.pos - data;
 	proto = parse_tcp_syn(&c, p);
 	return proto < 0 ? proto : (proto ? XL_P_SYN : XL_P_OTHER);
 }

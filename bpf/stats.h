@@ -39,6 +39,9 @@ static __always_inline void xl_count(__u32 slot, __u32 verdict, __u32 created,
 	case XL_V_OVER_PASS:
 		c = XL_STAT_OVER_PASSED;
 		break;
+	case XL_V_OVER_REJECT:
+		c = XL_STAT_REJECTED;
+		break;
 	default:
 		c = XL_STAT_PASSED;
 	}

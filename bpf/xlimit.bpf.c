@@ -12,9 +12,16 @@
 #include "parse.h"
 #include "decide.h"
 #include "stats.h"
+#include "reject.h"
 
-/* The verdict on a frame parse_syn() called `parsed`: 1 to drop the
- * frame, 0 to pass it. */
+/* What an entry point does with a frame. */
+enum xl_fate {
+	XL_F_PASS = 0,
+	XL_F_DROP,
+	XL_F_REJECT, /* answer it with a TCP RST (reject.h) */
+};
+
+/* The fate of a frame parse_syn() called `parsed`: enum xl_fate. */
 static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 {
 	struct xl_decision d;
@@ -24,6 +31,8 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 		if (xl_decide(p->saddr, p->dport, 1, 1, 0, &d))
 			return 0; /* no rule for this port */
 		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
+		if (d.verdict == XL_V_OVER_REJECT)
+			return XL_F_REJECT;
 		return d.verdict == XL_V_DENIED || d.verdict == XL_V_OVER_DROP;
 	}
 	if (parsed == XL_P_TINY) {
@@ -48,15 +57,72 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 	return 0; /* fast path: not a new connection */
 }
 
+/*
+ * The reject action's RST, built in place of the SYN (reject.h). Global
+ * functions, which parse the frame again: the verifier checks them once,
+ * not once for every path through the parser and the limits, which it
+ * would if what the first parse learnt stayed live until here.
+ */
+__attribute__((noinline)) int xl_reject_xdp(struct xdp_md *ctx)
+{
+	void *data, *data_end;
+	struct xl_pkt p;
+	int len;
+
+	if (!ctx)
+		return XDP_DROP;
+	data = (void *)(long)ctx->data;
+	data_end = (void *)(long)ctx->data_end;
+	if (parse_syn(data, data_end, &p) != XL_P_SYN)
+		return XDP_DROP;
+	len = xl_rst_build(data, data_end, &p);
+	if (len < 0)
+		return XDP_DROP;
+	if (bpf_xdp_adjust_tail(ctx, len - (int)(data_end - data)))
+		return XDP_DROP;
+	return XDP_TX;
+}
+
+/* The tc one sends the RST out of the device the SYN came in by (on a
+ * veth, to its peer). */
+__attribute__((noinline)) int xl_reject_tc(struct __sk_buff *skb)
+{
+	void *data, *data_end;
+	struct xl_pkt p;
+	int len;
+
+	if (!skb)
+		return TC_ACT_SHOT;
+	data = (void *)(long)skb->data;
+	data_end = (void *)(long)skb->data_end;
+	if (parse_syn(data, data_end, &p) != XL_P_SYN)
+		return TC_ACT_SHOT;
+	len = xl_rst_build(data, data_end, &p);
+	if (len < 0 || bpf_skb_change_tail(skb, len, 0))
+		return TC_ACT_SHOT;
+	return bpf_redirect(skb->ifindex, 0);
+}
+
 SEC("xdp")
 int xlimit_xdp(struct xdp_md *ctx)
 {
 	void *data = (void *)(long)ctx->data;
 	void *data_end = (void *)(long)ctx->data_end;
 	struct xl_pkt p;
+	int fate;
 
-	return xl_frame(parse_syn(data, data_end, &p), &p) ? XDP_DROP :
-							     XDP_PASS;
+	fate = xl_frame(parse_syn(data, data_end, &p), &p);
+	if (fate == XL_F_PASS)
+		return XDP_PASS;
+	return fate == XL_F_DROP ? XDP_DROP : xl_reject_xdp(ctx);
+}
+
+/* The tc verdict for a frame's fate. */
+static __always_inline int xl_tc_verdict(struct __sk_buff *skb, int fate)
+{
+	if (fate == XL_F_PASS)
+		return TC_ACT_OK;
+	return fate == XL_F_DROP ? TC_ACT_SHOT : xl_reject_tc(skb);
 }
 
 /* Bytes of a non-linear skb that tc makes linear when the headers run
@@ -80,8 +146,7 @@ int xlimit_tc(struct __sk_buff *skb)
 		__u32 want = skb->len < XL_PULL_MAX ? skb->len : XL_PULL_MAX;
 
 		if (bpf_skb_pull_data(skb, want))
-			return xl_frame(XL_P_DEEP, &p) ? TC_ACT_SHOT :
-							 TC_ACT_OK;
+			return xl_tc_verdict(skb, xl_frame(XL_P_DEEP, &p));
 		data = (void *)(long)skb->data;
 		data_end = (void *)(long)skb->data_end;
 		parsed = parse_syn(data, data_end, &p);
@@ -89,7 +154,7 @@ int xlimit_tc(struct __sk_buff *skb)
 		if (parsed == XL_P_SHORT && skb->len > data_end - data)
 			parsed = XL_P_DEEP;
 	}
-	return xl_frame(parsed, &p) ? TC_ACT_SHOT : TC_ACT_OK;
+	return xl_tc_verdict(skb, xl_frame(parsed, &p));
 }
 
 SEC("syscall")

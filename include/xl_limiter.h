@@ -204,7 +204,7 @@ xl_global __u32 xl_charge_all(const struct xl_rule *r, struct xl_state *s,
 
 		if (i >= n)
 			break;
-		if (r->limits[i].action == XL_ACT_DROP)
+		if (r->limits[i].action != XL_ACT_PASS) /* drop, reject */
 			drop |= 1U << i;
 		c = xl_window_count(&s->win[i], r->limits[i].period_ns, now);
 		if (c >= r->limits[i].amount)
@@ -277,15 +277,21 @@ xl_inline __u32 xl_charge(const struct xl_rule *r, struct xl_state *s,
 }
 
 /* The action for a hit that breached the limits in `over`: drop if any of
- * them says drop. */
+ * them says drop, else reject if any says reject, else pass (drop is the
+ * one that costs nothing under a flood, so it wins). */
 xl_inline __u32 xl_over_verdict(const struct xl_rule *r, __u32 over)
 {
-	__u32 i;
+	__u32 v = XL_V_OVER_PASS, i;
 
-	for (i = 0; i < XL_MAX_LIMITS; i++)
-		if ((over & (1U << i)) && r->limits[i].action == XL_ACT_DROP)
+	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		if (!(over & (1U << i)))
+			continue;
+		if (r->limits[i].action == XL_ACT_DROP)
 			return XL_V_OVER_DROP;
-	return XL_V_OVER_PASS;
+		if (r->limits[i].action == XL_ACT_REJECT)
+			v = XL_V_OVER_REJECT;
+	}
+	return v;
 }
 
 /* How long a refused hit's verdict holds: the latest end among the drop

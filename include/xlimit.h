@@ -56,6 +56,7 @@
 enum xl_action {
 	XL_ACT_DROP = 0, /* XDP_DROP / TC_ACT_SHOT */
 	XL_ACT_PASS = 1, /* counted and let through; the sidecar answers 429 */
+	XL_ACT_REJECT = 2, /* answered with a TCP RST: XDP_TX / redirect */
 };
 
 /* One limit: at most `amount` hits per window of `period_ns`. */
@@ -185,6 +186,8 @@ enum xl_stat {
 			       * not in reach in tc: dropped (global slot) */
 	XL_STAT_NEW, /* clients created in xl_state */
 	XL_STAT_RESTORED, /* of those, restored from xl_over: over again */
+	XL_STAT_REJECTED, /* over a limit with action reject (and none with
+			   * drop): answered with a TCP RST */
 	XL_STAT_NR,
 };
 
@@ -200,6 +203,7 @@ enum xl_verdict {
 	XL_V_DENIED, /* deny-listed: drop */
 	XL_V_OVER_DROP, /* over a limit whose action is drop */
 	XL_V_OVER_PASS, /* over limit(s) whose action is pass only */
+	XL_V_OVER_REJECT, /* over a limit whose action is reject, none drop */
 };
 
 /*

@@ -18,8 +18,8 @@
 #define XL_PARSE_MAX 64 /* items `xlimit parse` accepts */
 
 static const char *limit_usage =
-	"Usage: xlimit limit set PORT LIMITS [--action drop|pass]\n"
-	"       xlimit limit add PORT LIMITS [--action drop|pass]\n"
+	"Usage: xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
+	"       xlimit limit add PORT LIMITS [--action drop|reject|pass]\n"
 	"       xlimit limit del PORT\n"
 	"       xlimit limit list [--json]\n"
 	"  PORT    destination port 1-65535, or 0 for every port without a\n"
@@ -27,7 +27,10 @@ static const char *limit_usage =
 	"  LIMITS  Flask-Limiter syntax: \"10/second\", \"100 per 2 hours\",\n"
 	"          \"10/second;500/day\" (at most 4 limits on a port)\n"
 	"  --action  what happens to a new connection over the limit: drop\n"
-	"          (default) or pass (counted only; the sidecar answers 429)\n";
+	"          (default), reject (answered with a TCP RST: the client\n"
+	"          sees \"connection refused\" at once) or pass (counted\n"
+	"          only; the sidecar answers 429). A connection over several\n"
+	"          limits: drop wins over reject, reject over pass\n";
 
 /* Parses a limit string into rule limits with `action`. Prints the error
  * and returns -1 on bad input. */
@@ -150,8 +153,10 @@ static int limit_write(int argc, char **argv, bool add)
 				action = XL_ACT_DROP;
 			} else if (!strcmp(optarg, "pass")) {
 				action = XL_ACT_PASS;
+			} else if (!strcmp(optarg, "reject")) {
+				action = XL_ACT_REJECT;
 			} else {
-				xl_err("%s: unknown action '%s'; expected drop or pass",
+				xl_err("%s: unknown action '%s'; expected drop, reject or pass",
 				       cmd, optarg);
 				return XL_EXIT_USAGE;
 			}
@@ -363,8 +368,8 @@ static int limit_list(int argc, char **argv)
 }
 
 static const struct xl_cmd limit_cmds[] = {
-	{ "set", limit_set, "set PORT LIMITS [--action drop|pass]" },
-	{ "add", limit_add, "add PORT LIMITS [--action drop|pass]" },
+	{ "set", limit_set, "set PORT LIMITS [--action drop|reject|pass]" },
+	{ "add", limit_add, "add PORT LIMITS [--action drop|reject|pass]" },
 	{ "del", limit_del, "del PORT" },
 	{ "list", limit_list, "list [--json]" },
 	{}

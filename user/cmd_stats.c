@@ -103,7 +103,8 @@ static void on_signal(int sig)
 static const char *stats_usage =
 	"Usage: xlimit stats [--json] [--watch SECONDS]\n"
 	"  Per rule: SYNs seen, passed (within limits), dropped (over a drop\n"
-	"  limit), over_passed (over a pass limit), allowed (allow list),\n"
+	"  limit), rejected (over a reject limit: answered with a TCP RST),\n"
+	"  over_passed (over a pass limit), allowed (allow list),\n"
 	"  denied (deny list); frag_dropped (TCP first fragments too short\n"
 	"  for a TCP header), new_clients (clients created), restored (of\n"
 	"  those, clients the LRU had forgotten while over a limit, restored\n"

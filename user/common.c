@@ -677,6 +677,7 @@ const char *const xl_stat_names[XL_STAT_NR] = {
 	[XL_STAT_DEEP_DROPPED] = "deep_dropped",
 	[XL_STAT_NEW] = "new_clients",
 	[XL_STAT_RESTORED] = "restored",
+	[XL_STAT_REJECTED] = "rejected",
 };
 
 static int by_row_port(const void *a, const void *b)
@@ -893,7 +894,8 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
 				 "limit %u: period %llu ns is not 1 to %llu s",
 				 i, (unsigned long long)l->period_ns,
 				 XL_PERIOD_MAX_S);
-		else if (l->action != XL_ACT_DROP && l->action != XL_ACT_PASS)
+		else if (l->action != XL_ACT_DROP && l->action != XL_ACT_PASS &&
+			 l->action != XL_ACT_REJECT)
 			snprintf(why, len, "limit %u: unknown action %u", i,
 				 l->action);
 		else
@@ -914,5 +916,7 @@ void xl_print_invalid(struct json_object *rule)
 
 const char *xl_action_name(uint32_t action)
 {
-	return action == XL_ACT_PASS ? "pass" : "drop";
+	if (action == XL_ACT_PASS)
+		return "pass";
+	return action == XL_ACT_REJECT ? "reject" : "drop";
 }

@@ -329,6 +329,7 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	d->report = c->report;
 	if (charge) {
 		if (c->verdict == XL_V_OVER_DROP ||
+		    c->verdict == XL_V_OVER_REJECT ||
 		    c->verdict == XL_V_OVER_PASS)
 			d->verdict = SC_OVER;
 		return;
