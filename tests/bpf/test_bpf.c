@@ -1784,6 +1784,231 @@ out:
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
+/* ---- the reject action ------------------------------------------------- */
+
+/* Runs one frame and keeps what the program made of it in out. */
+static int run_frame_out(enum prog p, const __u8 *frame, size_t len, __u8 *out,
+			 __u32 *outlen, int *ret)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+		    .data_out = out, .data_size_out = *outlen, .repeat = 1);
+	int err;
+
+	err = bpf_prog_test_run_opts(prog_fd(p), &o);
+	*ret = o.retval;
+	*outlen = o.data_size_out;
+	return err;
+}
+
+static __u32 get32(const __u8 *p)
+{
+	return (__u32)p[0] << 24 | p[1] << 16 | p[2] << 8 | p[3];
+}
+
+static __u16 get16(const __u8 *p)
+{
+	return p[0] << 8 | p[1];
+}
+
+/*
+ * The RST `out` the program made of `syn` (built from `spec`, unpadded:
+ * its TCP header and payload end the frame), checked byte by byte, with
+ * both checksums recomputed here.
+ */
+static void check_rst(const struct pkt_spec *spec, const __u8 *syn,
+		      size_t synlen, const __u8 *out, size_t outlen)
+{
+	bool v6 = spec->l3 == PKT_IPV6;
+	size_t l3 = PKT_ETH_HLEN, iphl = v6 ? 40 : 20, sl4, l4, alen;
+	const __u8 *ssrc, *sdst, *rsrc, *rdst;
+	__u32 sum;
+	int i;
+
+	for (i = 0; i < PKT_VLAN_MAX && spec->vlan[i]; i++)
+		l3 += 4;
+	sl4 = synlen - 20 - spec->payload;
+	l4 = l3 + iphl;
+	alen = v6 ? 16 : 4;
+	if (!ASSERT_EQ(outlen, l4 + 20, "frame cut to the RST's length"))
+		return;
+	ASSERT_TRUE(!memcmp(out, syn + 6, 6),
+		    "destination MAC: the SYN's source");
+	ASSERT_TRUE(!memcmp(out + 6, syn, 6),
+		    "source MAC: the SYN's destination");
+	ASSERT_TRUE(!memcmp(out + 12, syn + 12, l3 - 12),
+		    "VLAN tags and EtherType kept");
+	ssrc = syn + l3 + (v6 ? 8 : 12);
+	sdst = ssrc + alen;
+	rsrc = out + l3 + (v6 ? 8 : 12);
+	rdst = rsrc + alen;
+	ASSERT_TRUE(!memcmp(rsrc, sdst, alen),
+		    "source address: the SYN's destination");
+	ASSERT_TRUE(!memcmp(rdst, ssrc, alen),
+		    "destination address: the SYN's source");
+	if (v6) {
+		ASSERT_EQ(get32(out + l3), 0x60000000,
+			  "IPv6 version, no class or flow");
+		ASSERT_EQ(get16(out + l3 + 4), 20, "IPv6 payload length");
+		ASSERT_EQ(out[l3 + 6], IPPROTO_TCP,
+			  "next header TCP, no extensions");
+		ASSERT_EQ(out[l3 + 7], 64, "hop limit");
+	} else {
+		ASSERT_EQ(out[l3], 0x45, "IPv4 without options");
+		ASSERT_EQ(get16(out + l3 + 2), 40, "IPv4 total length");
+		ASSERT_EQ(get16(out + l3 + 6), 0x4000, "DF, not a fragment");
+		ASSERT_EQ(out[l3 + 8], 64, "TTL");
+		ASSERT_EQ(out[l3 + 9], IPPROTO_TCP, "protocol TCP");
+		ASSERT_EQ(pkt_csum_fold(pkt_csum_add(0, out + l3, 20)), 0,
+			  "IPv4 header checksum");
+	}
+	ASSERT_EQ(get16(out + l4), get16(syn + sl4 + 2),
+		  "source port: the SYN's destination");
+	ASSERT_EQ(get16(out + l4 + 2), get16(syn + sl4),
+		  "destination port: the SYN's source");
+	ASSERT_EQ(get32(out + l4 + 4), 0, "seq 0");
+	ASSERT_EQ(get32(out + l4 + 8),
+		  get32(syn + sl4 + 4) + 1 + spec->payload +
+			  !!(syn[sl4 + 13] & PKT_TCP_FIN),
+		  "ack: the SYN's seq + 1 (+1 for a FIN) + its data");
+	ASSERT_EQ(out[l4 + 12], 5 << 4, "data offset 5: no options");
+	ASSERT_EQ(out[l4 + 13], PKT_TCP_RST | PKT_TCP_ACK, "flags RST|ACK");
+	ASSERT_EQ(get16(out + l4 + 14), 0, "window 0");
+	ASSERT_EQ(get16(out + l4 + 18), 0, "urgent pointer 0");
+	sum = pkt_csum_add(0, rsrc, alen);
+	sum = pkt_csum_add(sum, rdst, alen);
+	sum += IPPROTO_TCP + 20;
+	sum = pkt_csum_add(sum, out + l4, 20);
+	ASSERT_EQ(pkt_csum_fold(sum), 0, "TCP checksum");
+}
+
+/* A SYN within the limit passes; the next, over a reject limit, comes
+ * back as a RST, and is counted as rejected. */
+static void check_reject(const char *what, const struct pkt_spec *spec,
+			 enum prog p)
+{
+	static const struct rule_spec r = RULE(80, 3, LIM(1, 30, REJECT));
+	static char name[160];
+	__u8 frame[PKT_MAX], out[PKT_MAX + 256];
+	__u32 outlen = sizeof(out);
+	struct xl_stats st;
+	size_t len;
+	int ret;
+
+	snprintf(name, sizeof(name), "reject: %s [%s]", what, prog_names[p]);
+	SUBTEST_BEGIN(name);
+	if (!reset_maps() || !set_rule(r.port, &r.rule))
+		goto out;
+	len = pkt_build(spec, frame, sizeof(frame));
+	if (!ASSERT_TRUE(len > PKT_ETH_HLEN, "build the frame") ||
+	    !ASSERT_OK(run_frame(p, frame, len, &ret), "first SYN"))
+		goto out;
+	ASSERT_EQ(ret, want_ret(p, XDP_PASS), "first SYN passes");
+	if (!ASSERT_OK(run_frame_out(p, frame, len, out, &outlen, &ret),
+		       "second SYN"))
+		goto out;
+	ASSERT_EQ(ret, p == PROG_XDP ? XDP_TX : TC_ACT_REDIRECT,
+		  "second SYN sent back");
+	check_rst(spec, frame, len, out, outlen);
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[SEEN], 2, "seen");
+		ASSERT_U64_EQ(st.c[PASSED], 1, "passed");
+		ASSERT_U64_EQ(st.c[XL_STAT_REJECTED], 1, "rejected");
+		ASSERT_U64_EQ(st.c[DROPPED], 0, "dropped");
+	}
+out:
+	SUBTEST_END();
+}
+
+static void test_reject_frames(void)
+{
+	static const struct {
+		const char *what;
+		struct pkt_spec spec;
+	} frames[] = {
+		{ "ipv4", { .dport = 80 } },
+		{ "ipv6", { .dport = 80, V6 } },
+		{ "ipv4, one VLAN tag",
+		  { .dport = 80, .vlan = { PKT_ETH_P_8021Q } } },
+		{ "ipv6, one VLAN tag",
+		  { .dport = 80, V6, .vlan = { PKT_ETH_P_8021Q } } },
+		{ "ipv4, two VLAN tags", { .dport = 80, QINQ } },
+		{ "ipv6, two VLAN tags", { .dport = 80, V6, QINQ } },
+		{ "ipv4 with 8 bytes of options",
+		  { .dport = 80, .ip_optlen = 8 } },
+		{ "ipv4 with 40 bytes of options, two tags",
+		  { .dport = 80, .ip_optlen = 40, QINQ } },
+		{ "ipv6 with hop-by-hop, routing and destination headers",
+		  { .dport = 80,
+		    V6,
+		    .ext = { PKT_EXT_HOP, PKT_EXT_ROUTING, PKT_EXT_DEST } } },
+		{ "ipv4 Fast Open SYN with 100 bytes of data",
+		  { .dport = 80, .payload = 100 } },
+		{ "ipv6 Fast Open SYN with 3 bytes of data, one tag",
+		  { .dport = 80,
+		    V6,
+		    .payload = 3,
+		    .vlan = { PKT_ETH_P_8021Q } } },
+		{ "ipv4 SYN+FIN",
+		  { .dport = 80, .tcp_flags = PKT_TCP_SYN | PKT_TCP_FIN } },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(frames); i++) {
+		check_reject(frames[i].what, &frames[i].spec, PROG_XDP);
+		check_reject(frames[i].what, &frames[i].spec, PROG_TC);
+	}
+}
+
+/* The verdict on the second of two SYNs under rule r (the first fits). */
+static int second_syn(const struct rule_spec *r, const struct pkt_spec *spec,
+		      enum prog p, struct xl_stats *st)
+{
+	__u8 frame[PKT_MAX];
+	size_t len;
+	int ret = -1;
+
+	if (!reset_maps() || !set_rule(r->port, &r->rule))
+		return -1;
+	len = pkt_build(spec, frame, sizeof(frame));
+	if (!ASSERT_OK(run_frame(p, frame, len, &ret), "first SYN") ||
+	    !ASSERT_EQ(ret, want_ret(p, XDP_PASS), "first SYN passes") ||
+	    !ASSERT_OK(run_frame(p, frame, len, &ret), "second SYN"))
+		return -1;
+	memset(st, 0, sizeof(*st));
+	read_stats(r->port == 80 ? 3 : 1023, st);
+	return ret;
+}
+
+/* Over several limits: drop wins over reject, reject over pass. A first
+ * fragment over a reject limit is dropped: its length is not the
+ * segment's, so there is no ack to answer it with. */
+static void test_reject_precedence(void)
+{
+	static const struct rule_spec rd =
+		RULE(80, 3, LIM(1, 30, REJECT), LIM(1, 60, DROP));
+	static const struct rule_spec rp =
+		RULE(80, 3, LIM(1, 30, PASS), LIM(1, 60, REJECT));
+	static const struct rule_spec rr = RULE(80, 3, LIM(1, 30, REJECT));
+	static const struct pkt_spec syn = { .dport = 80 };
+	static const struct pkt_spec frag = { .dport = 80, .more_frags = true };
+	struct xl_stats st;
+	enum prog p;
+
+	for (p = PROG_XDP; p <= PROG_TC; p++) {
+		ASSERT_EQ(second_syn(&rd, &syn, p, &st), want_ret(p, XDP_DROP),
+			  "over reject and drop: dropped");
+		ASSERT_U64_EQ(st.c[DROPPED], 1, "counted as dropped");
+		ASSERT_U64_EQ(st.c[XL_STAT_REJECTED], 0, "not as rejected");
+		ASSERT_EQ(second_syn(&rp, &syn, p, &st),
+			  p == PROG_XDP ? XDP_TX : TC_ACT_REDIRECT,
+			  "over pass and reject: rejected");
+		ASSERT_U64_EQ(st.c[XL_STAT_REJECTED], 1, "counted as rejected");
+		ASSERT_U64_EQ(st.c[OVER_PASSED], 0, "not as over_passed");
+		ASSERT_EQ(second_syn(&rr, &frag, p, &st), want_ret(p, XDP_DROP),
+			  "a first fragment over reject: dropped");
+	}
+}
+
 int main(void)
 {
 	size_t i;
@@ -1815,6 +2040,8 @@ int main(void)
 	RUN_TEST(cache_over_limit);
 	RUN_TEST(cache_lists);
 	RUN_TEST(cache_window_end);
+	test_reject_frames();
+	RUN_TEST(reject_precedence);
 
 	SUBTEST_BEGIN("remove the pins");
 	teardown();

@@ -82,6 +82,8 @@ struct pkt_spec {
 	__u16 sport, dport; /* sport 0: 40000 */
 	__u8 tcp_flags; /* 0: SYN */
 	__u32 ack_seq;
+	__u8 payload; /* bytes of data after a whole TCP header (a TCP Fast
+		       * Open SYN): 0xab each */
 	__u8 bad_ihl; /* its low 4 bits written as the IPv4 ihl (16: 0) */
 	__u8 bad_version; /* written as the IP version nibble */
 	__u8 bad_ext_len; /* written as hdrlen of the first extension header */
@@ -211,7 +213,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 	const char *sa = s->src, *da = s->dst;
 	bool v6 = s->l3 == PKT_IPV6;
 	__u8 src[16], dst[16], *p = buf, *l3, *l4;
-	size_t l3len = 0, l4len, l4full, i;
+	size_t l3len = 0, l4len, l4full, pay, i;
 	__u8 proto;
 	__u32 sum;
 
@@ -263,6 +265,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 		l4len = 0;
 	else if (s->l4_cut && s->l4_cut < l4full)
 		l4len = s->l4_cut;
+	pay = s->l4 == PKT_TCP && l4len == l4full ? s->payload : 0;
 	if (v6) {
 		p += 40;
 		for (i = 0; i < PKT_EXT_MAX && s->ext[i]; i++) {
@@ -277,7 +280,8 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 		}
 		l3len = p - l3;
 		l3[0] = (s->bad_version ? s->bad_version : 6) << 4;
-		pkt_put16(l3 + 4, s->ip_len ? s->ip_len : l3len - 40 + l4len);
+		pkt_put16(l3 + 4,
+			  s->ip_len ? s->ip_len : l3len - 40 + l4len + pay);
 		l3[6] = s->ext[0] ? pkt_ext_proto(s->ext[0]) : proto;
 		l3[7] = 64;
 		memcpy(l3 + 8, src, 16);
@@ -286,7 +290,7 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 		l3len = 20 + s->ip_optlen;
 		l3[0] = (s->bad_version ? s->bad_version : 4) << 4 |
 			(s->bad_ihl ? s->bad_ihl & 0xf : l3len / 4);
-		pkt_put16(l3 + 2, s->ip_len ? s->ip_len : l3len + l4len);
+		pkt_put16(l3 + 2, s->ip_len ? s->ip_len : l3len + l4len + pay);
 		pkt_put16(l3 + 4, 0x1234); /* id */
 		pkt_put16(l3 + 6, (s->more_frags ? 0x2000 : 0) | s->frag);
 		l3[8] = 64;
@@ -314,14 +318,15 @@ static inline size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t size)
 	}
 	sum = pkt_csum_add(0, src, v6 ? 16 : 4);
 	sum = pkt_csum_add(sum, dst, v6 ? 16 : 4);
-	sum += proto + l4full;
-	sum = pkt_csum_add(sum, l4, l4full);
+	memset(l4 + l4full, 0xab, pay);
+	sum += proto + l4full + pay;
+	sum = pkt_csum_add(sum, l4, l4full + pay);
 	sum = pkt_csum_fold(sum);
 	if (s->l4 == PKT_UDP && !sum) /* 0 would mean "no checksum" */
 		sum = 0xffff;
 	pkt_put16(l4 + (s->l4 == PKT_UDP ? 6 : 16), sum);
 	memset(l4 + l4len, 0, l4full - l4len);
-	p += l4len;
+	p += l4len + pay;
 	if (s->pad && p - buf < 60)
 		p = buf + 60; /* zeros: the buffer was cleared */
 	return p - buf;

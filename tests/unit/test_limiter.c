@@ -265,6 +265,53 @@ static void test_zero_amount(void)
 	}
 }
 
+/* Over several limits: drop wins over reject, reject over pass. A hit
+ * a reject limit refuses is charged, like a dropped one, only to the
+ * limits it breaches. */
+static void test_action_precedence(void)
+{
+	static const __u32 acts[] = { XL_ACT_DROP, XL_ACT_REJECT, XL_ACT_PASS };
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	unsigned int a, b, over;
+	char name[64];
+
+	r.nlimits = 2;
+	for (a = 0; a < 3; a++) {
+		for (b = 0; b < 3; b++) {
+			r.limits[0].action = acts[a];
+			r.limits[1].action = acts[b];
+			for (over = 1; over <= 3; over++) {
+				__u32 want = XL_V_OVER_PASS, i;
+
+				for (i = 0; i < 2; i++) {
+					__u32 act = r.limits[i].action;
+
+					if (!(over & (1U << i)))
+						continue;
+					if (act == XL_ACT_DROP)
+						want = XL_V_OVER_DROP;
+					else if (act == XL_ACT_REJECT &&
+						 want != XL_V_OVER_DROP)
+						want = XL_V_OVER_REJECT;
+				}
+				snprintf(name, sizeof(name),
+					 "actions %u,%u over %u", acts[a],
+					 acts[b], over);
+				ASSERT_EQ(xl_over_verdict(&r, over), want,
+					  name);
+			}
+		}
+	}
+	memset(&r, 0, sizeof(r));
+	set_limit(&r, 0, 1, 10 * NS_PER_S, XL_ACT_REJECT);
+	set_limit(&r, 1, 10, 10 * NS_PER_S, XL_ACT_PASS);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 0, "first hit fits");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 1), 1, "second breaches reject");
+	ASSERT_U64_EQ(count(&r, &s, 1, T0 + 1), 1,
+		      "a rejected hit is not charged to the pass limit");
+}
+
 /*
  * Two limits, 1 per second with action pass and 2 per 10 seconds with
  * action drop: a hit that is let through (within both, or over the pass
@@ -1247,6 +1294,7 @@ int main(void)
 	RUN_TEST(fixed_window);
 	RUN_TEST(zero_amount);
 	RUN_TEST(multi_charge);
+	RUN_TEST(action_precedence);
 	RUN_TEST(multi_no_leak);
 	RUN_TEST(report_index);
 	RUN_TEST(model_four_limits);
