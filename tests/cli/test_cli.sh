@@ -200,8 +200,8 @@ assert_eq "$(jget 'sorted(d[0]["limits"][0])' <<<"$OUT")" \
 
 assert_rc 0 "limit add 8000 '5 per 2 minutes' --action pass" -- \
 	xl limit add 8000 "5 per 2 minutes" --action pass
-assert_rc 0 "limit add 8000 '1/hour;100 per 2 hours'" -- \
-	xl limit add 8000 "1/hour;100 per 2 hours"
+assert_rc 0 "limit add 8000 '1/hour;100 per 2 hours' --action reject" -- \
+	xl limit add 8000 "1/hour;100 per 2 hours" --action reject
 assert_rc 0 "limit list --json" -- xl limit list --json
 assert_eq "$(jget '[l["limit"] for l in d[0]["limits"]]' <<<"$OUT")" \
 	'["10 per 1 second","5 per 2 minute","1 per 1 hour","100 per 2 hour"]' \
@@ -211,13 +211,13 @@ assert_eq "$(jget '[l["amount"] for l in d[0]["limits"]]' <<<"$OUT")" '[10,5,1,1
 assert_eq "$(jget '[l["period"] for l in d[0]["limits"]]' <<<"$OUT")" '[1,120,3600,7200]' \
 	"limit add: periods in seconds"
 assert_eq "$(jget '[l["action"] for l in d[0]["limits"]]' <<<"$OUT")" \
-	'["drop","pass","drop","drop"]' "limit add: each limit keeps its action"
+	'["drop","pass","reject","reject"]' "limit add: each limit keeps its action"
 snap_forget
 bad "port 8000 has 4 limits already" "limit add: a 5th limit on a port" \
 	-- xl limit add 8000 1/year
 assert_rc 0 "limit list" -- xl limit list
 assert_eq "$OUT" \
-	"8000  10 per 1 second (drop); 5 per 2 minute (pass); 1 per 1 hour (drop); 100 per 2 hour (drop)" \
+	"8000  10 per 1 second (drop); 5 per 2 minute (pass); 1 per 1 hour (reject); 100 per 2 hour (reject)" \
 	"limit list: text form"
 
 assert_rc 0 "limit set 8000 replaces the rule" -- xl limit set 8000 "20 per minute"
@@ -227,11 +227,17 @@ assert_rc 0 "limit add on a port without a rule" -- xl limit add 8001 "1/second;
 assert_rc 0 "limit set 0 (any other port)" -- xl limit set 0 "1000/second"
 assert_rc 0 "limit set 80" -- xl limit set 80 "3 per minute"
 assert_rc 0 "limit set 81 --action pass" -- xl limit set 81 --action pass "2/minute"
+assert_rc 0 "limit set 82 --action reject" -- xl limit set 82 "1/second" --action reject
 assert_rc 0 "limit list --json" -- xl limit list --json
-assert_eq "$(jget '[r["port"] for r in d]' <<<"$OUT")" '[0,80,81,8000,8001]' \
+assert_eq "$(jget '[r["port"] for r in d]' <<<"$OUT")" '[0,80,81,82,8000,8001]' \
 	"limit list --json: every rule, by port"
+assert_eq "$(jget '[[l["limit"], l["action"]] for l in d[3]["limits"]]' <<<"$OUT")" \
+	'[["1 per 1 second","reject"]]' "limit list --json: limit set --action reject"
+assert_match "$(xl limit list)" $'\n82    1 per 1 second \\(reject\\)\n' \
+	"limit list: a reject limit"
 assert_eq "$(jget '[[l["limit"], l["action"]] for l in d[2]["limits"]]' <<<"$OUT")" \
 	'[["2 per 1 minute","pass"]]' "limit list --json: --action before the limit string"
+assert_rc 0 "limit del 82" -- xl limit del 82
 assert_rc 0 "limit list" -- xl limit list
 assert_eq "$(head -n 1 <<<"$OUT")" "any   1000 per 1 second (drop)" \
 	"limit list: port 0 shows as 'any'"
@@ -324,10 +330,10 @@ syn 198.18.0.1 80 5
 syn 198.18.0.1 81 3
 syn 198.18.0.3 80 1
 syn 198.18.0.4 80 1
-MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0}'
+MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0,"rejected":0}'
 ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1,'$MORE
 ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0,'$MORE
-ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0}'
+ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0,"rejected":0}'
 # The last row: what was dropped before a port was known.
 WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO,{\"port\":null,$ZERO]"
 # The receiving side may count a SYN just after the sender gave up on it.
@@ -339,11 +345,11 @@ done
 assert_eq "$got" "$WANT" "stats --json: every counter of every rule, by port"
 assert_rc 0 "stats" -- xl stats
 assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" \
-	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored" \
+	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored rejected" \
 	"stats: header"
-assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0" "stats: port 80's row"
-assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
-assert_eq "$(grep '^- ' <<<"$OUT" | tr -s ' ')" "- 0 0 0 0 0 0 0 0 0 0" "stats: the row of frames without a port"
+assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0 0" "stats: port 80's row"
+assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
+assert_eq "$(grep '^- ' <<<"$OUT" | tr -s ' ')" "- 0 0 0 0 0 0 0 0 0 0 0" "stats: the row of frames without a port"
 
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(grep -c '^port ' "$XL_TMP/watch")
@@ -351,7 +357,7 @@ if [ "$n" -ge 2 ]; then ok "stats --watch 0.5: $n samples in 1.2 s"; else
 	fail "stats --watch 0.5: $n samples in 1.2 s, expected 2 or more: $(cat "$XL_TMP/watch")"
 fi
 assert_match "$(sed -n '/^$/,$p' "$XL_TMP/watch" | grep '^80 ' | head -n 1 | tr -s ' ')" \
-	"^80 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
+	"^80 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --json --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(wc -l <"$XL_TMP/watch")
 if [ "$n" -ge 2 ]; then ok "stats --json --watch 0.5: $n samples in 1.2 s"; else
@@ -497,7 +503,11 @@ bad "unexpected '-' at offset 0" "limit set '-1/second'" -- xl limit set 80 -1/s
 bad "couldn't parse rate limit string '-1/second'" "parse '-1/second'" -- xl parse -1/second
 bad "unexpected '.' at offset 1" "parse '1.5/second'" -- xl parse 1.5/second
 bad "couldn't parse rate limit string '1/day;'" "parse '1/day;'" -- xl parse "1/day;"
-bad "unknown action 'frob'" "limit set --action frob" -- xl limit set 80 10/second --action frob
+bad "unknown action 'frob'; expected drop, reject or pass" "limit set --action frob" \
+	-- xl limit set 80 10/second --action frob
+bad "unknown action 'Reject'" "limit set --action Reject (names are lower case)" \
+	-- xl limit set 80 10/second --action Reject
+bad "unknown action 'rst'" "limit add --action rst" -- xl limit add 80 10/second --action rst
 bad "'--action' requires an argument" "limit set --action without a value" \
 	-- xl limit set 80 10/second --action
 
