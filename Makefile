@@ -135,8 +135,9 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept
-# tests/e2e/test_attack.sh floods with the benchmarks' SYN generator.
-E2E_BINS := $(BUILD)/bench/synflood
+# tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;
+# tests/e2e/test_reject.sh puts their XDP_PASS program on the client's veth.
+E2E_BINS := $(BUILD)/bench/synflood $(BUILD)/bench/baseline.bpf.o
 
 # Fuzz targets: tests/fuzz/fuzz_NAME.c with libFuzzer, ASan and UBSan,
 # linked with the sources in FUZZ_SRCS_NAME and the libraries in

@@ -14,6 +14,7 @@
   json EXPR                         print EXPR over the JSON on stdin (d)
 """
 import ctypes
+import errno
 import ipaddress
 import json
 import os
@@ -83,6 +84,26 @@ def connect(src, dst, port, n, timeout):
     return done
 
 
+def connect1(src, dst, port, timeout):
+    """One blocking connect(): prints how it ended (ok, or the errno's
+    name; timeout if TIMEOUT ran out) and the seconds it took."""
+    fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.bind((src, 0))
+    s.settimeout(timeout)
+    start = time.monotonic()
+    try:
+        s.connect((dst, port))
+        how = "ok"
+    except socket.timeout:
+        how = "timeout"
+    except OSError as e:
+        how = errno.errorcode.get(e.errno, str(e.errno))
+    took = time.monotonic() - start
+    s.close()
+    print("%s %.3f" % (how, took))
+
+
 def csum(data):
     if len(data) % 2:
         data += b"\0"
@@ -136,6 +157,8 @@ def main(argv):
     elif cmd == "connect":
         print(connect(args[0], args[1], int(args[2]), int(args[3]),
                       float(args[4])))
+    elif cmd == "connect1":
+        connect1(args[0], args[1], int(args[2]), float(args[3]))
     elif cmd == "syn":
         syn(args[0], args[1], args[2], args[3], int(args[4]), int(args[5]),
             args[6])
