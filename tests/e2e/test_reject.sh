@@ -9,7 +9,8 @@
 # without the client retransmitting its SYN, within 1 s (a sanity bound
 # with a wide margin, not a performance target: a dropped SYN would take
 # the 3 s timeout used here). `xlimit stats` counts them as rejected. The
-# same client over a drop limit instead times out.
+# same client over a drop limit instead times out. The sidecar's /metrics
+# shows the rejected counter.
 #
 # A frame an XDP program sends back with XDP_TX on a veth reaches the
 # peer only if the peer has an XDP program of its own (see DESIGN.md):
@@ -22,6 +23,8 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$E2E_DIR/../lib/lib.sh"
 NETUTIL=$E2E_DIR/netutil.py
 XDP_PASS_OBJ=$XL_TOP/build/bench/baseline.bpf.o
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+METRICS=127.0.0.1:9100
 
 PORT=8080
 SRV4=198.18.0.2
@@ -79,6 +82,26 @@ stat_is() {
 	echo "$got"
 }
 
+# check_metrics: the sidecar's /metrics shows the 2 rejected SYNs.
+check_metrics() {
+	local pid got i
+	nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+		--listen 127.0.0.1:8090 --upstream 127.0.0.1:$PORT \
+		--metrics-listen "$METRICS" >"$XL_TMP/sidecar.log" 2>&1 &
+	pid=$!
+	XL_CLEANUPS+=("kill $pid 2>/dev/null")
+	for ((i = 0; i < 100; i++)); do
+		got=$(in_srv curl -s "http://$METRICS/metrics" |
+			grep -F "xlimit_kernel_syns_total{port=\"$PORT\",result=\"rejected\"}")
+		[ -n "$got" ] && break
+		sleep 0.05
+	done
+	assert_eq "$got" "xlimit_kernel_syns_total{port=\"$PORT\",result=\"rejected\"} 2" \
+		"the sidecar's /metrics shows the rejected SYNs"
+	kill "$pid"
+	wait "$pid" 2>/dev/null
+}
+
 run_mode() {
 	local mode=$1 src how took retrans
 	assert_rc 0 "$mode: attach $VETH_SRV" -- xls attach "$VETH_SRV" --mode "$mode"
@@ -101,6 +124,7 @@ run_mode() {
 	assert_eq "$(stat_is rejected 2)" 2 "$mode: stats: 2 SYNs rejected"
 	assert_eq "$(stat_is passed 2)" 2 "$mode: stats: 2 SYNs passed"
 	assert_eq "$(stat_is dropped 0)" 0 "$mode: stats: none dropped"
+	[ "$mode" == native ] && check_metrics
 
 	# The same client over a drop limit: no answer at all.
 	assert_rc 0 "$mode: limit set $PORT '1 per 30 seconds' (drop)" -- \
