@@ -5,7 +5,8 @@
 #   app PORT           the backend: echoes, serves 10 MB, answers slowly,
 #                      sets its own X-RateLimit-Limit on /own, dies
 #                      mid-response on /die, answers N bytes on
-#                      /bytes?n=N, takes a body without echoing it on
+#                      /bytes?n=N (and on /huge?n=N in 64 KiB writes,
+#                      never held whole), takes a body without echoing it on
 #                      /sink; keeps every connection alive while idle
 #   flask PORT LIMIT   the oracle: a Flask app with Debian's Flask-Limiter,
 #                      LIMIT per client (the X-Client header names it),
@@ -37,6 +38,10 @@
 #                      response: MODE http10 answers HTTP/1.0 (no
 #                      keep-alive), close says "Connection: close", silent
 #                      answers HTTP/1.1 without a word and closes anyway
+#   slowread HOST PORT PATH PAUSE  GETs PATH, reads 64 KiB of the
+#                      answer, prints "paused", reads nothing for PAUSE
+#                      seconds, then the rest: prints the status and the
+#                      body's length
 #   burst HOST PORT N CONC METHODS  N requests from CONC threads, each on
 #                      its own kept-alive connection, back to back,
 #                      methods in turn from the comma list METHODS; prints
@@ -109,6 +114,15 @@ def cmd_app(port):
                 self.connection.shutdown(socket.SHUT_RDWR)
             elif self.path.startswith("/bytes"):
                 self.reply(200, b"b" * int(self.path.split("=")[1]))
+            elif self.path.startswith("/huge"):
+                n = int(self.path.split("=")[1])
+                self.send_response(200)
+                self.send_header("Content-Length", str(n))
+                self.end_headers()
+                piece = b"h" * 65536
+                while n > 0:
+                    self.wfile.write(piece[:n])
+                    n -= len(piece)
             elif self.path.startswith("/own"):
                 self.reply(200, b"own\n", [("X-RateLimit-Limit", "999")])
             else:
@@ -361,6 +375,23 @@ def cmd_burst(host, port, n, conc, methods):
     print("\n".join(out))
 
 
+def cmd_slowread(host, port, path, pause):
+    s = socket.create_connection((host, int(port)), timeout=30)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+              % path.encode())
+    got = bytearray(s.recv(65536))
+    print("paused", flush=True)
+    time.sleep(float(pause))
+    while True:
+        b = s.recv(1 << 20)
+        if not b:
+            break
+        got += b
+    head, _, body = bytes(got).partition(b"\r\n\r\n")
+    print(head.split(b" ")[1].decode(), len(body))
+
+
 def cmd_late(src, host, port):
     s = socket.create_connection((host, int(port)), timeout=10,
                                  source_address=(src, 0))
@@ -378,5 +409,6 @@ if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
             "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
             "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads,
-            "late": cmd_late, "closing": cmd_closing, "burst": cmd_burst}
+            "late": cmd_late, "closing": cmd_closing, "burst": cmd_burst,
+            "slowread": cmd_slowread}
     cmds[sys.argv[1]](*sys.argv[2:])

@@ -71,6 +71,8 @@ struct sc_conn {
 	bool squeezed; /* its header or body bound was lowered */
 	size_t buffered; /* bytes of its input in the budget */
 	uint64_t accepted; /* monotonic ns */
+	void (*gone)(void *); /* told when it closes */
+	void *gone_arg;
 };
 
 static struct sc_server servers[SC_MAX_SERVERS];
@@ -220,8 +222,23 @@ static void conn_free(struct sc_conn *c)
 
 static void on_close(struct evhttp_connection *evcon, void *arg)
 {
+	struct sc_conn *c = arg;
+
 	(void)evcon;
-	conn_free(arg);
+	if (c->gone)
+		c->gone(c->gone_arg);
+	conn_free(c);
+}
+
+void sc_conn_on_close(struct evhttp_request *req, void (*gone)(void *),
+		      void *arg)
+{
+	struct sc_conn *c = conn_of(req);
+
+	if (c) {
+		c->gone = gone;
+		c->gone_arg = arg;
+	}
 }
 
 /* Every change of a connection's input: the budget, and the first byte

@@ -31,7 +31,7 @@ struct sc_config sc_cfg = {
 	.max_header_size = 8192,
 	.max_body_size = 8L << 20,
 	.max_buffered = 128L << 20,
-	.max_response_size = 32L << 20,
+	.max_response_size = 1L << 20,
 	.max_connections = 1024,
 	.upstream_connections = 256,
 };
@@ -70,8 +70,9 @@ static const char usage[] =
 	"  --max-body-size BYTES     request body, else 413 (default 8 MiB)\n"
 	"  --max-buffered BYTES      request bytes held in all, else 413\n"
 	"                            (default 128 MiB)\n"
-	"  --max-response-size BYTES  the application's response body, else 502\n"
-	"                            (default 32 MiB)\n"
+	"  --max-response-size BYTES  response bytes held for a slow client\n"
+	"                            before the application is not read\n"
+	"                            (default 1 MiB)\n"
 	"  --max-connections N       client connections per listener; past it\n"
 	"                            new ones wait in the backlog (default 1024)\n"
 	"  --upstream-connections N  connections to the application, else 503\n"

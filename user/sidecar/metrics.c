@@ -102,7 +102,7 @@ static void own_metrics(struct evbuffer *b)
 		"Requests the proxy answered 403 (deny list).", "", SC_C_DENIED,
 		true);
 	counter(b, "xlimit_sidecar_upstream_errors_total",
-		"Requests the application did not answer: connect = 502, timeout = 504, busy = 503 (--upstream-connections in use), too_large = 502 (over --max-response-size).",
+		"Requests the application did not answer: connect = 502, timeout = 504, busy = 503 (--upstream-connections in use), too_large = 502 (its headers over 256 KiB); connect and timeout also count responses cut after their head.",
 		"{kind=\"connect\"}", SC_C_UPSTREAM_CONNECT, true);
 	counter(b, "xlimit_sidecar_upstream_errors_total", NULL,
 		"{kind=\"timeout\"}", SC_C_UPSTREAM_TIMEOUT, false);

@@ -6,8 +6,16 @@
  * and body unchanged (less the hop-by-hop headers, which belong to one
  * connection, plus X-Forwarded-For), and the application's answer comes
  * back the same way with the rate-limit headers added. An unreachable
- * application is a 502, a slow one a 504, one whose response body is
- * over --max-response-size a 502 too.
+ * application is a 502, a slow one a 504.
+ *
+ * The response is streamed: its head goes to the client as soon as it is
+ * in (evhttp_send_reply_start: chunked unless the application gave a
+ * Content-Length), each piece of its body as it is read. While the
+ * client's connection holds --max-response-size bytes not yet sent, the
+ * application's connection is not read (its bufferevent's EV_READ is
+ * off) until they are: a slow client makes the application wait, not the
+ * sidecar hold the response. An application that fails once the head is
+ * sent has the client's connection closed: the client sees the body cut.
  *
  * The connections to the application are at most --upstream-connections,
  * all owned by one pool: a request takes an idle one or opens a new one,
@@ -153,7 +161,9 @@ static struct up_conn *pool_get(bool fresh, bool *busy)
 	evhttp_connection_set_timeout(c->evcon, sc_cfg.upstream_timeout);
 	evhttp_connection_set_retries(c->evcon, 0);
 	evhttp_connection_set_max_headers_size(c->evcon, SC_UP_MAX_HEADERS);
-	evhttp_connection_set_max_body_size(c->evcon, sc_cfg.max_response_size);
+	/* Streamed: --max-response-size bounds what is held, not the
+	 * length. */
+	evhttp_connection_set_max_body_size(c->evcon, -1);
 	nup++;
 	return c;
 }
@@ -356,11 +366,33 @@ struct sc_request {
 	size_t held; /* body bytes in the --max-buffered budget */
 	int error; /* enum evhttp_request_error, or -1 */
 	bool retried; /* sent again on a fresh connection */
+	bool started; /* the response's head went to the client */
+	bool paused; /* the application's connection is not read */
+	struct sc_request *next, *prev; /* in `streams` while started */
 	char peer[64]; /* the TCP peer, for X-Forwarded-For */
 };
 
+/* The responses being streamed: evhttp calls back with a pointer that
+ * may be stale (on_drained), checked against this list. */
+static struct sc_request *streams;
+
+static void stream_unlink(struct sc_request *r)
+{
+	if (!r->started)
+		return;
+	if (r->prev)
+		r->prev->next = r->next;
+	else
+		streams = r->next;
+	if (r->next)
+		r->next->prev = r->prev;
+	r->started = false;
+	sc_conn_on_close(r->req, NULL, NULL);
+}
+
 static void finish(struct sc_request *r)
 {
+	stream_unlink(r);
 	sc_buffer_release(r->held);
 	sc_observe_latency(sc_now() - r->start);
 	free(r);
@@ -445,6 +477,34 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 		pool_put(c);
 	if ((!up || code == 0) && retry(r, c))
 		return;
+	if (r->started) {
+		struct evhttp_connection *ce =
+			evhttp_request_get_connection(req);
+
+		stream_unlink(r); /* before req may be freed */
+		if (up && code) {
+			evhttp_send_reply_end(req); /* frees a client gone */
+		} else {
+			/* Cut: the client must not take it for the whole
+			 * body. Freeing the connection frees its request. */
+			sc_count(r->error == EVREQ_HTTP_TIMEOUT ?
+					 SC_C_UPSTREAM_TIMEOUT :
+					 SC_C_UPSTREAM_CONNECT);
+			if (ce) {
+				/* What the socket takes of the head and
+				 * body already sent, then the close. */
+				struct bufferevent *b =
+					evhttp_connection_get_bufferevent(ce);
+
+				evbuffer_write(bufferevent_get_output(b),
+					       bufferevent_getfd(b));
+				evhttp_connection_free(ce);
+			} else
+				evhttp_send_reply_end(req);
+		}
+		finish(r);
+		return;
+	}
 	if (!up || code == 0) {
 		bool timeout = r->error == EVREQ_HTTP_TIMEOUT;
 
@@ -466,6 +526,93 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 	finish(r);
 }
 
+/* The client's connection sent what it held: read the application again.
+ * `arg` may be a request already gone. */
+static void on_drained(struct evhttp_connection *evcon, void *arg)
+{
+	struct sc_request *r;
+
+	(void)evcon;
+	for (r = streams; r && r != arg; r = r->next)
+		;
+	if (!r || !r->paused)
+		return;
+	r->paused = false;
+	bufferevent_enable(evhttp_connection_get_bufferevent(r->up->evcon),
+			   EV_READ);
+}
+
+/* The client's connection closed under a streamed response: the rest of
+ * it is not read. */
+static void on_client_gone(void *arg)
+{
+	struct sc_request *r = arg;
+	struct evhttp_request *upreq = r->upreq;
+
+	stream_unlink(r);
+	r->upreq = NULL;
+	/* Ends in upstream_error only (EVREQ_HTTP_REQUEST_CANCEL). */
+	evhttp_cancel_request(upreq);
+	reap_later(upreq);
+	pool_drop(r->up);
+	/* Detached from its connection by evhttp, the request is the
+	 * sidecar's to free; at exit evhttp frees it with the connection. */
+	if (!evhttp_request_get_connection(r->req))
+		evhttp_send_reply_end(r->req);
+	finish(r);
+}
+
+/* The application's response head is in: it goes to the client. */
+static int on_up_head(struct evhttp_request *up, void *arg)
+{
+	struct sc_request *r = arg;
+	struct evhttp_request *req = r->req;
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *line = evhttp_request_get_response_code_line(up);
+	int code = evhttp_request_get_response_code(up);
+
+	if (!evhttp_request_get_connection(req) || code < 200)
+		return 0; /* the client is gone: upstream_done frees it */
+	copy_headers(evhttp_request_get_input_headers(up), out, false);
+	sc_add_headers(&r->d, out, false);
+	/* An HTTP/1.0 client gets a body of unknown length up to the close:
+	 * evhttp would say Content-Length: 0 on a kept-alive one. */
+	if ((req->major != 1 || req->minor != 1) &&
+	    !evhttp_find_header(out, "Content-Length"))
+		evhttp_remove_header(evhttp_request_get_input_headers(req),
+				     "Connection");
+	r->started = true;
+	r->prev = NULL;
+	r->next = streams;
+	if (streams)
+		streams->prev = r;
+	streams = r;
+	sc_conn_on_close(req, on_client_gone, r);
+	evhttp_send_reply_start(req, code, line ? line : "");
+	return 0;
+}
+
+/* A piece of the application's body: on to the client, and no more
+ * read while the client's connection holds --max-response-size. */
+static void on_up_body(struct evhttp_request *up, void *arg)
+{
+	struct sc_request *r = arg;
+	struct evhttp_connection *ce = evhttp_request_get_connection(r->req);
+
+	if (!r->started || !ce)
+		return; /* evhttp drops it */
+	evhttp_send_reply_chunk_with_cb(
+		r->req, evhttp_request_get_input_buffer(up), on_drained, r);
+	if (evbuffer_get_length(bufferevent_get_output(
+		    evhttp_connection_get_bufferevent(ce))) >
+	    (size_t)sc_cfg.max_response_size) {
+		r->paused = true;
+		bufferevent_disable(
+			evhttp_connection_get_bufferevent(r->up->evcon),
+			EV_READ);
+	}
+}
+
 /* Sends the client's request to the application on r->up: 0, or -1 when
  * evhttp could not even start (then it will not call back). */
 static int send_up(struct sc_request *r)
@@ -480,6 +627,8 @@ static int send_up(struct sc_request *r)
 		return -1;
 	evhttp_request_own(up);
 	evhttp_request_set_error_cb(up, upstream_error);
+	evhttp_request_set_header_cb(up, on_up_head);
+	evhttp_request_set_chunked_cb(up, on_up_body);
 	out = evhttp_request_get_output_headers(up);
 	copy_headers(in, out, true);
 	add_forwarded_for(in, out, r->peer);

@@ -47,7 +47,7 @@ struct sc_config {
 	long max_header_size; /* bytes of request headers: more is 431 */
 	long max_body_size; /* bytes of request body: more is 413 */
 	long max_buffered; /* request bytes held in all: more is 413 */
-	long max_response_size; /* bytes of a response body: more is 502 */
+	long max_response_size; /* response bytes held for a client */
 	long max_connections; /* client connections per listener */
 	long upstream_connections; /* to the application: more is 503 */
 	bool verbose;
@@ -169,6 +169,10 @@ int sc_bind(struct evhttp *http, const char *what, const char *addr);
 /* evhttp_free(), and what sc_http_setup() made for it. */
 void sc_http_free(struct evhttp *http);
 void sc_conns_free(void);
+/* Calls gone(arg) when the connection of `req` closes (gone NULL: no
+ * more); nothing when it is closed already. */
+void sc_conn_on_close(struct evhttp_request *req, void (*gone)(void *),
+		      void *arg);
 /* When the connection of `req` was accepted (monotonic ns), 0 if not
  * known. */
 uint64_t sc_conn_accepted(struct evhttp_request *req);
@@ -187,7 +191,7 @@ enum sc_counter {
 	SC_C_UPSTREAM_CONNECT, /* 502: the application was unreachable */
 	SC_C_UPSTREAM_TIMEOUT, /* 504: the application was too slow */
 	SC_C_UPSTREAM_BUSY, /* 503: --upstream-connections all in use */
-	SC_C_UPSTREAM_TOO_LARGE, /* 502: over --max-response-size */
+	SC_C_UPSTREAM_TOO_LARGE, /* 502: its headers over SC_UP_MAX_HEADERS */
 	SC_C_AUTH_REQUESTS, /* auth_request subrequests */
 	SC_C_AUTH_LIMITED, /* of which 429 */
 	SC_C_KERNEL_ERRORS, /* the syscall program could not be run */
