@@ -19,6 +19,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -246,6 +247,31 @@ static void client_read(evutil_socket_t fd, short what, void *arg)
 		c->done = true;
 }
 
+/* Completes the client's connection to the proxy within 3 s; anything
+ * else means the sidecar stopped accepting, which is a finding. */
+static void connected(struct client *c, const struct sockaddr_in *sa)
+{
+	struct timeval tick = { 0, 10000 };
+	struct pollfd p = { .fd = c->fd, .events = POLLOUT };
+	socklen_t len = sizeof(int);
+	int i, err = 0;
+
+	if (!connect(c->fd, (const struct sockaddr *)sa, sizeof(*sa)))
+		return;
+	CHECK(errno == EINPROGRESS);
+	for (i = 0; i < 300 && poll(&p, 1, 0) == 0; i++) {
+		event_base_loopexit(base, &tick);
+		event_base_dispatch(base);
+	}
+	CHECK(!getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len));
+	if (!(p.revents & POLLOUT) || err) {
+		fprintf(stderr,
+			"fuzz_sidecar: the proxy did not take a connection in 3 s: %s\n",
+			err ? strerror(err) : "no answer");
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
@@ -258,8 +284,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int i;
 
 	CHECK(c.fd >= 0);
-	CHECK(!connect(c.fd, (struct sockaddr *)&sa, sizeof(sa)));
+	/* Connect without blocking, the loop running meanwhile: the sidecar
+	 * accepts on this very thread. */
 	CHECK(!fcntl(c.fd, F_SETFL, O_NONBLOCK));
+	connected(&c, &sa);
 	ev = event_new(base, c.fd, EV_READ | EV_PERSIST, client_read, &c);
 	CHECK(ev && !event_add(ev, NULL));
 	forwarded = seen = 0;
