@@ -26,13 +26,7 @@ B=8000   # the backend, on the server's loopback
 F=5000   # the Flask-Limiter oracle, on the client's loopback
 
 xl_test_init
-for t in curl nginx "$SIDECAR_BIN"; do
-	if ! command -v "$t" >/dev/null; then
-		fail "needs $t (make deps; make)"
-		summary
-		exit 1
-	fi
-done
+xl_need curl nginx "$SIDECAR_BIN"
 if ! $PY -c 'import flask_limiter, prometheus_client' 2>/dev/null; then
 	fail "needs python3-flask-limiter and python3-prometheus-client (make deps)"
 	summary

@@ -21,13 +21,7 @@ HELP=$XL_TOP/tests/e2e/sidecar_helpers.py
 B=8000 # the application
 
 xl_test_init
-for t in curl ss "$SIDECAR_BIN"; do
-	if ! command -v "$t" >/dev/null; then
-		fail "needs $t (make deps; make)"
-		summary
-		exit 1
-	fi
-done
+xl_need curl ss "$SIDECAR_BIN"
 NS=xlt$$-f # reaped by xl_reap_leftovers if this run crashes
 XL_CLEANUPS+=("ip netns del $NS")
 ip netns add "$NS"

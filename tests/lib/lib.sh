@@ -121,6 +121,18 @@ xl_reap_leftovers() {
 # digits, '_' and '.' (see xl_lock in user/common.c).
 xl_lock_file() { echo "/run/xlimit/$(sed 's,^/,,; s,/,-,g' <<<"$1").lock"; }
 
+# xl_need COMMAND...: ends the suite with a failure when a command it
+# needs is missing.
+xl_need() {
+	local t
+	for t in "$@"; do
+		command -v "$t" >/dev/null && continue
+		fail "needs $t (make deps; make)"
+		summary
+		exit 1
+	done
+}
+
 xl_test_init() {
 	if [ "$(id -u)" != 0 ]; then
 		echo "FAIL these tests need root (sudo make check)"
