@@ -215,5 +215,6 @@ int cmd_deny(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif /* XL_USER_H */

@@ -227,18 +227,7 @@ static struct json_object *client_json(const char *addr, __u16 port,
 		const struct xl_client_limit *l = &c->lim[i];
 		struct json_object *e = json_object_new_object();
 
-		json_object_object_add(e, "limit",
-				       json_object_new_string(l->text));
-		json_object_object_add(e, "amount",
-				       json_object_new_uint64(l->amount));
-		json_object_object_add(e, "period",
-				       json_object_new_uint64(l->period));
-		json_object_object_add(e, "remaining",
-				       json_object_new_uint64(l->remaining));
-		json_object_object_add(e, "reset",
-				       json_object_new_uint64(l->reset));
-		json_object_object_add(e, "retry_after",
-				       json_object_new_int64(l->retry_after));
+		xl_client_limit_json(e, l);
 		json_object_array_add(ls, e);
 	}
 	json_object_object_add(o, "limits", ls);

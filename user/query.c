@@ -67,21 +67,41 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 	now_utc = xl_mono_to_utc(q.now);
 	c->report = xl_report_index(&r, &s, q.now, q.breached);
 	for (i = 0; i < c->nlimits; i++) {
-		struct xl_client_limit *l = &c->lim[i];
-		struct xl_view v;
-
-		xl_view_limit(&q.limits[i], &s.win[i], q.now, &v);
-		xl_format_rule_limit(&q.limits[i], l->text, sizeof(l->text));
-		l->amount = v.amount;
-		l->period = q.limits[i].period_ns / XL_NSEC_PER_SEC;
-		l->action = q.limits[i].action;
-		l->breached = q.breached & (1U << i);
-		l->count = xl_window_count(&s.win[i], q.limits[i].period_ns,
-					   q.now);
-		l->start = l->count ? xl_word_start(s.win[i].word) : 0;
-		l->remaining = v.remaining;
-		l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
-		l->retry_after = (int64_t)trunc((double)l->reset - now_utc);
+		xl_client_limit_view(&q.limits[i], &s.win[i], q.now, now_utc,
+				     &c->lim[i]);
+		c->lim[i].breached = q.breached & (1U << i);
 	}
 	return 0;
+}
+
+void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
+			  uint64_t now, double now_utc,
+			  struct xl_client_limit *l)
+{
+	struct xl_view v;
+
+	memset(l, 0, sizeof(*l));
+	xl_view_limit(lim, w, now, &v);
+	xl_format_rule_limit(lim, l->text, sizeof(l->text));
+	l->amount = v.amount;
+	l->period = lim->period_ns / XL_NSEC_PER_SEC;
+	l->action = lim->action;
+	l->count = xl_window_count(w, lim->period_ns, now);
+	l->start = l->count ? xl_word_start(w->word) : 0;
+	l->remaining = v.remaining;
+	l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
+	l->retry_after = (int64_t)trunc((double)l->reset - now_utc);
+}
+
+void xl_client_limit_json(struct json_object *o,
+			  const struct xl_client_limit *l)
+{
+	json_object_object_add(o, "limit", json_object_new_string(l->text));
+	json_object_object_add(o, "amount", json_object_new_uint64(l->amount));
+	json_object_object_add(o, "period", json_object_new_uint64(l->period));
+	json_object_object_add(o, "remaining",
+			       json_object_new_uint64(l->remaining));
+	json_object_object_add(o, "reset", json_object_new_uint64(l->reset));
+	json_object_object_add(o, "retry_after",
+			       json_object_new_int64(l->retry_after));
 }

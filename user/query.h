@@ -46,4 +46,17 @@ int xl_client_query(int prog_fd, int allow_fd, int deny_fd,
 		    const uint8_t addr[16], uint16_t port, int op,
 		    struct xl_client *c);
 
+/* One limit of a client as xl_client_query() shows it, from the limit,
+ * its window and a monotonic time `now` that is `now_utc` on the wall
+ * clock (xl_mono_to_utc(now)); `breached` is left false. */
+void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
+			  uint64_t now, double now_utc,
+			  struct xl_client_limit *l);
+
+/* Adds a limit's members to a JSON object, as `xlimit query --json` shows
+ * them: limit, amount, period, remaining, reset, retry_after. */
+struct json_object;
+void xl_client_limit_json(struct json_object *o,
+			  const struct xl_client_limit *l);
+
 #endif /* XL_QUERY_H */

@@ -38,6 +38,7 @@ static const struct xl_cmd commands[] = {
 	{ "config", cmd_config, "config set|show ...   (ipv6-prefix N)" },
 	{ "stats", cmd_stats, "stats [--json] [--watch SECONDS]" },
 	{ "query", cmd_query, "query ADDRESS [PORT] [--json]" },
+	{ "top", cmd_top, "top [-n N] [--port PORT] [--json]" },
 	{ "parse", cmd_parse,
 	  "parse LIMITS [--json]   (validate a limit string)" },
 	{}

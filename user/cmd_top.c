@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `xlimit top`: the clients closest to or over their limits, read from
+ * xl_state in batches (one syscall per chunk of keys, not per key, so a
+ * large map is read without holding the datapath's buckets for long), and
+ * shown as `xlimit query` shows a client: the limit its rule reports,
+ * remaining, and reset and retry_after in UTC seconds.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+
+#include "cli.h"
+#include "query.h"
+#include "xl_limiter.h"
+
+#define TOP_DEFAULT 10
+#define TOP_CHUNK 4096 /* keys per batch lookup */
+
+struct top_rules {
+	struct xl_rule rule[XL_MAX_RULES + 1];
+	int at[65536]; /* index + 1 in rule[]; 0 none; -1 invalid */
+};
+
+struct top_ent {
+	struct xl_key key;
+	struct xl_state s;
+	const struct xl_rule *rule;
+	__u32 report; /* the limit to show (xl_report_index) */
+	__u64 remaining, amount, reset_ns;
+};
+
+struct top_ctx {
+	const struct top_rules *rules;
+	__u16 port; /* 0: every port */
+	__u64 now;
+	struct top_ent *ent;
+	size_t n, cap;
+	int err;
+};
+
+/* Every rule, checked as readers must (xl_rule_check). */
+static int rules_read(int fd, struct top_rules *t)
+{
+	__u16 port, cur, *prev = NULL;
+	int n = 0;
+
+	memset(t->at, 0, sizeof(t->at));
+	while (n <= XL_MAX_RULES && !bpf_map_get_next_key(fd, prev, &port)) {
+		char why[96];
+
+		cur = port;
+		prev = &cur;
+		if (bpf_map_lookup_elem(fd, &port, &t->rule[n]))
+			continue;
+		if (xl_rule_check(&t->rule[n], why, sizeof(why))) {
+			xl_err("top: the rule for port %u is invalid (%s): its clients are left out; replace it with 'xlimit limit set'",
+			       port, why);
+			t->at[port] = -1;
+			continue;
+		}
+		t->at[port] = ++n;
+	}
+	return n;
+}
+
+static void top_add(struct top_ctx *c, const struct xl_key *k,
+		    const struct xl_state *s)
+{
+	int i = c->rules->at[k->port];
+	const struct xl_rule *r;
+	struct top_ent *e;
+	struct xl_view v;
+	__u32 l, live = 0;
+
+	if (c->port && k->port != c->port)
+		return;
+	if (i == 0 && k->port) /* no rule of its own: port 0's, if any */
+		i = c->rules->at[0];
+	if (i <= 0)
+		return;
+	r = &c->rules->rule[i - 1];
+	/* An expired window is a full quota: a client whose every window
+	 * expired is as far from its limits as one never seen. */
+	for (l = 0; l < r->nlimits; l++)
+		live += !xl_expired(xl_word_start(s->win[l].word),
+				    r->limits[l].period_ns, c->now);
+	if (!live)
+		return;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : TOP_CHUNK;
+
+		e = realloc(c->ent, cap * sizeof(*e));
+		if (!e) {
+			c->err = -ENOMEM;
+			return;
+		}
+		c->ent = e;
+		c->cap = cap;
+	}
+	e = &c->ent[c->n++];
+	e->key = *k;
+	e->s = *s;
+	e->rule = r;
+	e->report = xl_report_index(r, s, c->now, 0);
+	xl_view_limit(&r->limits[e->report], &s->win[e->report], c->now, &v);
+	e->remaining = v.remaining;
+	e->amount = v.amount;
+	e->reset_ns = v.reset_ns;
+}
+
+/* One key at a time, for a kernel that refuses batch lookups. */
+static int state_walk_keys(int fd, struct top_ctx *c)
+{
+	struct xl_key key, prev;
+	struct xl_state s;
+	bool first = true;
+
+	while (!c->err &&
+	       !bpf_map_get_next_key(fd, first ? NULL : &prev, &key)) {
+		first = false;
+		prev = key;
+		/* Gone since get_next_key (the LRU evicted it): skip. */
+		if (!bpf_map_lookup_elem(fd, &key, &s))
+			top_add(c, &key, &s);
+	}
+	return c->err;
+}
+
+/* Every entry of xl_state through top_add(), TOP_CHUNK keys per syscall. */
+static int state_walk(int fd, struct top_ctx *c)
+{
+	size_t chunk = TOP_CHUNK;
+	struct xl_key *keys = NULL;
+	struct xl_state *vals = NULL;
+	__u32 in, out, count, i;
+	bool first = true;
+	int err = 0;
+
+	for (;;) {
+		if (!keys) {
+			keys = calloc(chunk, sizeof(*keys));
+			vals = calloc(chunk, sizeof(*vals));
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = chunk;
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in, &out, keys,
+					   vals, &count, NULL) ?
+			      -errno :
+			      0;
+		if (err == -ENOSPC && !count) {
+			/* One bucket holds more keys than a chunk. */
+			free(keys);
+			free(vals);
+			keys = NULL;
+			vals = NULL;
+			chunk *= 2;
+			continue;
+		}
+		if (err && err != -ENOENT) {
+			if (first && (err == -EINVAL || err == -EOPNOTSUPP ||
+				      err == -ENOTSUP || err == -524)) {
+				/* 524: the kernel's ENOTSUPP */
+				if (xl_opts.verbose)
+					xl_err("top: no batch lookups (%s): reading one key at a time",
+					       strerror(-err));
+				err = state_walk_keys(fd, c);
+			}
+			break;
+		}
+		for (i = 0; i < count && !c->err; i++)
+			top_add(c, &keys[i], &vals[i]);
+		if (c->err || err == -ENOENT) {
+			err = c->err;
+			break;
+		}
+		in = out;
+		first = false;
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* Over first, then the least remaining for the amount, then the earliest
+ * reset; then port and address, so equal clients keep one order. */
+static int top_cmp(const void *a, const void *b)
+{
+	const struct top_ent *x = a, *y = b;
+	bool ox = !x->remaining, oy = !y->remaining;
+	__u64 fx, fy;
+
+	if (ox != oy)
+		return ox ? -1 : 1;
+	/* remaining / amount, cross-multiplied: both below 2^24. */
+	fx = x->remaining * y->amount;
+	fy = y->remaining * x->amount;
+	if (fx != fy)
+		return fx < fy ? -1 : 1;
+	if (x->reset_ns != y->reset_ns)
+		return x->reset_ns < y->reset_ns ? -1 : 1;
+	if (x->key.port != y->key.port)
+		return x->key.port < y->key.port ? -1 : 1;
+	return memcmp(x->key.addr, y->key.addr, 16);
+}
+
+/* IPv4 as a.b.c.d, IPv6 as the /N prefix it is counted by. */
+static void top_addr(const struct xl_key *k, __u32 prefix, char *buf,
+		     size_t len)
+{
+	struct xl_lpm_key l = { .prefixlen = prefix };
+
+	if (xl_is_v4mapped(k->addr)) {
+		xl_format_addr(k->addr, buf, len);
+		return;
+	}
+	if (!l.prefixlen)
+		l.prefixlen = XL_IPV6_PREFIX_DEFAULT;
+	if (l.prefixlen > 128)
+		l.prefixlen = 128;
+	memcpy(l.addr, k->addr, 16);
+	xl_format_cidr(&l, buf, len);
+}
+
+static int top_usage(FILE *f)
+{
+	fputs("Usage: xlimit top [-n N] [--port PORT] [--json]\n"
+	      "  The N clients (default 10, 0 for all) closest to their limits:\n"
+	      "  over first (remaining 0), then by remaining / amount, then by\n"
+	      "  reset; each with the limit its rule reports, remaining, and\n"
+	      "  reset as UTC epoch seconds, as 'xlimit query' shows them.\n"
+	      "  Clients whose every window has expired are left out. --port\n"
+	      "  shows the clients of one port only. Reading changes nothing.\n",
+	      f);
+	return f == stdout ? XL_EXIT_OK : XL_EXIT_USAGE;
+}
+
+static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
+		      __u64 now, bool json)
+{
+	struct json_object *arr = json ? json_object_new_array() : NULL;
+	double now_utc = xl_mono_to_utc(now);
+	char addr[64];
+	size_t i;
+	int w = 7;
+
+	for (i = 0; i < n && !json; i++) {
+		top_addr(&e[i].key, prefix, addr, sizeof(addr));
+		if ((int)strlen(addr) > w)
+			w = (int)strlen(addr);
+	}
+	if (!json)
+		printf("%-*s %-5s %-24s %9s %10s %11s %s\n", w, "address",
+		       "port", "limit", "remaining", "reset", "retry_after",
+		       "over");
+	for (i = 0; i < n; i++) {
+		struct xl_client_limit l;
+		struct json_object *o;
+
+		top_addr(&e[i].key, prefix, addr, sizeof(addr));
+		xl_client_limit_view(&e[i].rule->limits[e[i].report],
+				     &e[i].s.win[e[i].report], now, now_utc,
+				     &l);
+		if (!json) {
+			printf("%-*s %-5u %-24s %9llu %10llu %11lld %s\n", w,
+			       addr, e[i].key.port, l.text,
+			       (unsigned long long)l.remaining,
+			       (unsigned long long)l.reset,
+			       (long long)l.retry_after,
+			       l.remaining ? "no" : "yes");
+			continue;
+		}
+		o = json_object_new_object();
+		json_object_object_add(o, "address",
+				       json_object_new_string(addr));
+		json_object_object_add(o, "port",
+				       json_object_new_int(e[i].key.port));
+		xl_client_limit_json(o, &l);
+		json_object_object_add(o, "over",
+				       json_object_new_boolean(!l.remaining));
+		json_object_array_add(arr, o);
+	}
+	if (json)
+		xl_json_print(arr);
+	else if (!n)
+		printf("(no client holds an open window)\n");
+}
+
+int cmd_top(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	static struct top_rules rules;
+	struct top_ctx c = { .rules = &rules };
+	unsigned long top = TOP_DEFAULT;
+	struct xl_config cfg = {};
+	bool json = false;
+	struct xl_maps m;
+	__u32 zero = 0;
+	int ch, err;
+	char *end;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = true;
+			break;
+		case 'n':
+			errno = 0;
+			top = strtoul(optarg, &end, 10);
+			if (optarg[0] < '0' || optarg[0] > '9' || *end ||
+			    errno || top > 0xffffffffUL) {
+				xl_err("top: -n '%s': expected a number of clients (0 for all)",
+				       optarg);
+				return XL_EXIT_USAGE;
+			}
+			break;
+		case 'p':
+			if (xl_parse_port(optarg, false, &c.port)) {
+				xl_err("top: bad port '%s'; expected 1-65535",
+				       optarg);
+				return XL_EXIT_USAGE;
+			}
+			break;
+		case 'h':
+			return top_usage(stdout);
+		default:
+			return top_usage(stderr);
+		}
+	}
+	if (optind != argc) {
+		xl_err("top: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "top");
+	if (err)
+		return err;
+	bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
+	rules_read(m.fd[XL_M_RULES], &rules);
+	c.now = xl_mono_now();
+	err = state_walk(m.fd[XL_M_STATE], &c);
+	if (err) {
+		xl_err("top: read %s: %s", xl_map_names[XL_M_STATE],
+		       strerror(-err));
+		free(c.ent);
+		xl_maps_close(&m);
+		return XL_EXIT_FAIL;
+	}
+	if (c.n)
+		qsort(c.ent, c.n, sizeof(*c.ent), top_cmp);
+	top_print(c.ent, top && top < c.n ? top : c.n, cfg.ipv6_prefix, c.now,
+		  json);
+	free(c.ent);
+	xl_maps_close(&m);
+	return XL_EXIT_OK;
+}
