@@ -36,7 +36,7 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 # Debian packages: to build, and in addition to run the tests and demo.
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
 	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev
-DEB_RUN := iproute2 procps python3 python3-limits clang-format \
+DEB_RUN := iproute2 procps python3 python3-limits clang-format strace \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
 	libclang-rt-dev
 

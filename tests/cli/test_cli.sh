@@ -115,6 +115,7 @@ bad "$HINT" "config set before load" -- xl config set ipv6-prefix 64
 bad "$HINT" "config show before load" -- xl config show
 bad "$HINT" "stats before load" -- xl stats
 bad "$HINT" "query before load" -- xl query 198.18.0.1 80
+bad "$HINT" "top before load" -- xl top
 assert_eq "$(ls -d "$XL_PIN" 2>/dev/null)" "" \
 	"no command before load created the pin directory"
 
@@ -153,6 +154,7 @@ config set
 config show
 stats
 query
+top
 EOF
 assert_rc 0 "xlimit --help: exit 0" -- "$XLIMIT_BIN" --help
 assert_match "$OUT" "Usage: xlimit" "xlimit --help: usage on stdout"
@@ -553,6 +555,15 @@ bad "--watch 'x'" "stats --watch x" -- xl stats --watch x
 bad "unexpected argument 'extra'" "stats extra" -- xl stats extra
 bad "unexpected argument 'extra'" "status extra" -- xls status extra
 bad "unexpected argument 'extra'" "unload extra" -- xl unload extra
+for n in -1 x 1x "" 4294967296; do
+	bad "-n '$n': expected a number of clients (0 for all)" "top -n '$n'" -- xl top -n "$n"
+done
+for p in 70000 0 -1 x ""; do
+	bad "bad port '$p'; expected 1-65535" "top --port '$p'" -- xl top --port "$p"
+done
+bad "'--bogus'" "top --bogus" -- xl top --bogus
+bad "requires an argument" "top -n without a value" -- xl top -n
+bad "unexpected argument 'extra'" "top extra" -- xl top extra
 
 # --- concurrency: the directory lock serialises commands ---------------------------
 
