@@ -12,7 +12,8 @@
 # --port, the --json members, text columns aligned, and that reading
 # changes no map. A map of 100001 clients is listed whole, through batch
 # lookups (a few dozen bpf syscalls, not one per key), with the right top
-# client. Bad input is in test_cli.sh's corpus.
+# client. A client of a rule that fails xl_rule_check is left out, with a
+# warning naming the rule. Bad input is in test_cli.sh's corpus.
 
 set -u
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -159,5 +160,19 @@ assert_rc 0 "top (default -n) of the large map" -- timeout 120 "$XLIMIT_BIN" --p
 assert_eq "$(jget 'len(d)' <<<"$OUT")" 10 "top: 10 clients by default"
 assert_eq "$(order <<<"$OUT" | cut -d' ' -f1-3)" "198.18.0.7:82 198.18.0.3:80 198.19.138.136:5000" \
 	"top of every port: the over clients, then the least left for the amount"
+
+# A rule written by hand that xl_rule_check refuses (5 per minute, but a
+# stats slot out of range): its client, over it, is left out with a
+# warning, and the rest is listed.
+# shellcheck disable=SC2046
+bpftool map update pinned "$XL_PIN/xl_rules" key hex 61 1e value hex $("$PY" -c '
+import struct
+print((struct.pack("<II", 1, 5000) + struct.pack("<QQII", 5, 60 * 10**9, 0, 0) + bytes(72)).hex(" "))')
+state 198.18.0.9,7777,0,50 | bpftool batch file - >/dev/null
+assert_rc 0 "top with an invalid rule in the map" -- xl top -n 3 --json
+assert_match "$ERR" "rule for port 7777 is invalid \(slot 5000 is not 0\.\.1023\)" \
+	"top: says which rule is invalid"
+assert_eq "$(order <<<"$OUT")" "198.18.0.7:82 198.18.0.3:80 198.19.138.136:5000" \
+	"top: the invalid rule's client left out, the others listed"
 
 summary
