@@ -127,6 +127,10 @@ int xl_negative_operand(int argc, char **argv, const struct option *opts,
 			const char **arg);
 
 /* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
+/* A decimal number from min to max, digits only (no sign, no blanks).
+ * 0 or -1. */
+int xl_parse_num(const char *s, unsigned long min, unsigned long max,
+		 unsigned long *v);
 int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
 
 /* An address or CIDR as an LPM key: IPv4 v4-mapped with prefix + 96.

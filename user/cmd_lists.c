@@ -359,7 +359,6 @@ int cmd_config(int argc, char **argv)
 	}
 	if (argc >= 2 && !strcmp(argv[1], "set")) {
 		unsigned long v;
-		char *end;
 
 		if (argc != 4 || strcmp(argv[2], "ipv6-prefix")) {
 			xl_err("config set: expected 'ipv6-prefix N'%s%s%s",
@@ -367,10 +366,7 @@ int cmd_config(int argc, char **argv)
 			       argc >= 3 ? argv[2] : "", argc >= 3 ? "'" : "");
 			return XL_EXIT_USAGE;
 		}
-		errno = 0;
-		v = strtoul(argv[3], &end, 10);
-		if (errno || *end || argv[3][0] < '0' || argv[3][0] > '9' ||
-		    v < 1 || v > 128) {
+		if (xl_parse_num(argv[3], 1, 128, &v)) {
 			xl_err("config set ipv6-prefix: '%s' is not a prefix length from 1 to 128",
 			       argv[3]);
 			return XL_EXIT_USAGE;

@@ -308,7 +308,6 @@ int cmd_top(int argc, char **argv)
 	struct xl_maps m;
 	__u32 zero = 0;
 	int ch, err;
-	char *end;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
@@ -317,10 +316,7 @@ int cmd_top(int argc, char **argv)
 			json = true;
 			break;
 		case 'n':
-			errno = 0;
-			top = strtoul(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end ||
-			    errno || top > 0xffffffffUL) {
+			if (xl_parse_num(optarg, 0, 0xffffffffUL, &top)) {
 				xl_err("top: -n '%s': expected a number of clients (0 for all)",
 				       optarg);
 				return XL_EXIT_USAGE;

@@ -413,16 +413,27 @@ void xl_unlock(int fd)
 	}
 }
 
+int xl_parse_num(const char *s, unsigned long min, unsigned long max,
+		 unsigned long *v)
+{
+	unsigned long n;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
 int xl_parse_port(const char *s, bool allow_zero, uint16_t *port)
 {
 	unsigned long v;
-	char *end;
 
-	if (!s || !*s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 65535 || (!allow_zero && v == 0))
+	if (xl_parse_num(s, allow_zero ? 0 : 1, 65535, &v))
 		return -1;
 	*port = v;
 	return 0;

@@ -34,18 +34,6 @@ xl_test_init
 
 # --- helpers -------------------------------------------------------------------
 
-# jget EXPR: EXPR (Python, over the JSON document d read from stdin); a
-# string is printed as it is, anything else as compact JSON. Prints nothing
-# (and fails) when stdin is not JSON.
-jget() {
-	"$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
-' "$1"
-}
-
 # Everything xlimit keeps: the pin directory and every map's content.
 snap() {
 	local m

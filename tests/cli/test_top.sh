@@ -43,16 +43,6 @@ for spec in sys.argv[2:]:
 EOF
 }
 
-# jget EXPR: EXPR over the JSON document d on stdin.
-jget() {
-	"$PY" -c '
-import json, sys
-d = json.load(sys.stdin)
-v = eval(sys.argv[1])
-print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
-' "$1"
-}
-
 # Addresses and ports in the order top lists them.
 order() { jget '" ".join("%s:%d" % (e["address"], e["port"]) for e in d)'; }
 

@@ -58,6 +58,8 @@ wait_up() {
 }
 # Seconds to sleep until T0 + OFFSET (0 if past).
 until_s() { awk -v a="$1" -v b="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + b - n; printf "%.3f", (d > 0 ? d : 0) }'; }
+# q_remaining ADDRESS PORT: what xlimit query says remains of the first limit.
+q_remaining() { xls query "$1" "$2" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])'; }
 mval() { awk -v k="$2" '$1 == k { print $2; f = 1 } END { if (!f) print "absent" }' "$1"; }
 delta() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%d", b - a }'; }
 
@@ -246,7 +248,7 @@ cli curl -s -o /dev/null -D "$XL_TMP/trust.h" --interface 198.18.0.7 \
 	-H "X-Forwarded-For: 192.0.2.1, 198.18.0.8" http://198.18.0.2:$P/
 assert_match "$($PY "$HELP" headers "$XL_TMP/trust.h")" '^200 3 2 ' \
 	"trusted proxy: the forwarded client is charged (remaining 2)"
-assert_eq "$(xls query 198.18.0.8 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 2 \
+assert_eq "$(q_remaining 198.18.0.8 $P)" 2 \
 	"trusted proxy: xlimit query shows the forwarded client's hit"
 assert_eq "$(grep -i '^X-Seen-XFF' "$XL_TMP/trust.h" | tr -d '\r')" "X-Seen-XFF: 192.0.2.1, 198.18.0.8, 198.18.0.7" \
 	"trusted proxy: X-Forwarded-For appended"
@@ -256,7 +258,7 @@ for i in 1 2; do
 done >"$XL_TMP/spoof.h"
 assert_eq "$($PY "$HELP" headers "$XL_TMP/spoof.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
 	"untrusted peer: its own count, whatever X-Forwarded-For says"
-assert_eq "$(xls query 198.18.0.9 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+assert_eq "$(q_remaining 198.18.0.9 $P)" 3 \
 	"untrusted peer: the spoofed address was not charged"
 
 # A connection whose SYN the kernel did not count (here: allow-listed
@@ -268,7 +270,6 @@ for n in 13 14; do
 	ip -n "$NS_CLI" addr add 198.18.0.$n/24 dev "$VETH_CLI"
 	ip -n "$NS_SRV" neigh replace 198.18.0.$n lladdr "$mac_c" dev "$VETH_SRV" nud permanent
 done
-q_remaining() { xls query "$1" "$2" --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])'; }
 # late SRC PORT NAME: checks that through PORT (the sidecar or nginx).
 late() {
 	local src=$1 port=$2 name=$3 i
@@ -300,7 +301,7 @@ late 198.18.0.14 $N nginx
 # peer itself is charged.
 cli curl -s -o /dev/null -D "$XL_TMP/real.h" --interface 198.18.0.7 \
 	-H "X-Real-IP: 198.18.0.10" http://198.18.0.2:$P/
-assert_eq "$(xls query 198.18.0.10 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+assert_eq "$(q_remaining 198.18.0.10 $P)" 3 \
 	"trusted proxy, X-Real-IP without --trust-real-ip: the address it names is not charged"
 
 # The auth endpoint answers --trust-proxy peers only (127.0.0.1, nginx):
@@ -309,12 +310,12 @@ auth_code=$(srv curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 \
 	-H "X-Real-IP: 198.18.0.11" -H "X-Server-Port: $N" -H "X-Connection-Requests: 5" \
 	http://127.0.0.1:$A/)
 assert_eq "$auth_code" 403 "auth endpoint: a peer not in --trust-proxy gets 403"
-assert_eq "$(xls query 198.18.0.11 $N --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 3 \
+assert_eq "$(q_remaining 198.18.0.11 $N)" 3 \
 	"auth endpoint: ... and charges nobody"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' \
 	-H "X-Real-IP: 198.18.0.11" -H "X-Server-Port: $N" -H "X-Connection-Requests: 5" \
 	http://127.0.0.1:$A/)" 204 "auth endpoint: the trusted peer is answered"
-assert_eq "$(xls query 198.18.0.11 $N --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 2 \
+assert_eq "$(q_remaining 198.18.0.11 $N)" 2 \
 	"auth endpoint: ... and its request charged"
 assert_rc 2 "--auth-listen without --trust-proxy: exit 2" -- timeout 5 "$SIDECAR_BIN" --pin-dir "$XL_PIN" --auth-listen 127.0.0.1:9
 assert_match "$ERR" "needs --trust-proxy" "... saying what to add"

@@ -76,6 +76,18 @@ summary() {
 	[ "$T_FAILED" -eq 0 ]
 }
 
+# jget EXPR: EXPR (Python, over the JSON document d read from stdin); a
+# string is printed as it is, anything else as compact JSON. Prints nothing
+# (and fails) when stdin is not JSON.
+jget() {
+	"$PY" -c '
+import json, sys
+d = json.load(sys.stdin)
+v = eval(sys.argv[1])
+print(v if isinstance(v, str) else json.dumps(v, separators=(",", ":")))
+' "$1"
+}
+
 # --- setup and cleanup -----------------------------------------------------
 
 on_exit() {
