@@ -71,6 +71,19 @@ static __always_inline __u32 xl_list_verdict(__u32 flags, const __u8 addr[16])
 	return XL_V_PASS;
 }
 
+/* Whether a SYN to a port no rule covers comes from a denied source: the
+ * deny list applies to every new connection, the allow list and the
+ * limits only where a rule does. One array lookup and a flag test when
+ * the deny list is empty (XL_CFG_NO_DENY). */
+static __always_inline int xl_denied_unruled(const __u8 addr[16])
+{
+	struct xl_config *cfg = xl_config_get();
+
+	if (cfg && (cfg->flags & XL_CFG_NO_DENY))
+		return 0;
+	return xl_listed(&XL_MAP_DENY, addr);
+}
+
 /* The state key of a source: IPv6 masked to the configured prefix. */
 static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
 					__u16 port, const struct xl_config *cfg)

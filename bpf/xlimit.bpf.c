@@ -21,6 +21,17 @@ enum xl_fate {
 	XL_F_REJECT, /* answer it with a TCP RST (reject.h) */
 };
 
+/* The fate of a new connection to a port without a rule (a SYN, or a
+ * first fragment the kernel may reassemble one from): dropped when its
+ * source is deny-listed, counted as denied in the global slot. */
+static __always_inline int xl_unruled(const __u8 saddr[16])
+{
+	if (!xl_denied_unruled(saddr))
+		return XL_F_PASS;
+	xl_count_one(XL_SLOT_GLOBAL, XL_STAT_DENIED);
+	return XL_F_DROP;
+}
+
 /* The fate of a frame parse_syn() called `parsed`: enum xl_fate. */
 static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 {
@@ -29,7 +40,7 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 
 	if (parsed == XL_P_SYN) {
 		if (xl_decide(p->saddr, p->dport, 1, 1, 0, &d))
-			return 0; /* no rule for this port */
+			return xl_unruled(p->saddr); /* no rule for the port */
 		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
 		if (d.verdict == XL_V_OVER_REJECT)
 			return XL_F_REJECT;
@@ -46,7 +57,7 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 		}
 		r = xl_rule_for(p->dport, &rule_port);
 		if (!r)
-			return 0;
+			return xl_unruled(p->saddr);
 		xl_count_one(r->slot, XL_STAT_FRAG_DROPPED);
 		return 1;
 	}

@@ -36,7 +36,8 @@
 #define XL_VCACHE_SLOTS 4096 /* entries of xl_vcache per CPU, a power of 2 */
 
 /* xl_stats has one slot per rule and, after them, one for what the
- * datapath dropped before it knew a port: XL_SLOT_GLOBAL. */
+ * datapath dropped before it knew a port, and for SYNs from denied
+ * sources to ports without a rule: XL_SLOT_GLOBAL. */
 #define XL_SLOT_GLOBAL XL_MAX_RULES
 #define XL_STATS_SLOTS (XL_MAX_RULES + 1)
 

@@ -21,7 +21,7 @@ struct list_def {
 
 static const struct list_def lists[] = {
 	{ "allow", XL_M_ALLOW, "never limited, never counted" },
-	{ "deny", XL_M_DENY, "new connections always dropped" },
+	{ "deny", XL_M_DENY, "new connections always dropped, on every port" },
 };
 
 static void list_usage(const struct list_def *l, FILE *f)

@@ -18,8 +18,9 @@
 #include "cli.h"
 #include "query.h"
 
-/* The rows are the rules' then, last, the frames dropped before a port
- * was known (XL_SLOT_GLOBAL), shown with port null, or "-". */
+/* The rows are the rules' then, last, what no rule covers (XL_SLOT_GLOBAL):
+ * frames dropped before a port was known, and denied SYNs to ports
+ * without a rule; shown with port null, or "-". */
 static bool row_global(const struct xl_stat_row *r)
 {
 	return r->rule.slot == XL_SLOT_GLOBAL;
@@ -108,9 +109,10 @@ static const char *stats_usage =
 	"  denied (deny list); frag_dropped (TCP first fragments too short\n"
 	"  for a TCP header), new_clients (clients created), restored (of\n"
 	"  those, clients the LRU had forgotten while over a limit, restored\n"
-	"  over it). The last row, port '-' (null in JSON), counts what was\n"
-	"  dropped before a port was known: frag_dropped (fragments without\n"
-	"  a port) and deep_dropped (headers deeper than xlimit reads).\n"
+	"  over it). The last row, port '-' (null in JSON), counts what no\n"
+	"  rule covers: frag_dropped (fragments without a port), deep_dropped\n"
+	"  (headers deeper than xlimit reads) and denied (new connections\n"
+	"  from deny-listed sources to ports without a rule).\n"
 	"  --watch prints rates every SECONDS until interrupted (with --json:\n"
 	"  one JSON array per line).\n";
 

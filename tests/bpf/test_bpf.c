@@ -463,11 +463,33 @@ static const struct tcase cases[] = {
 			   SEND(1, PASS, .dport = 80, V6, .src = "2001:2::8") },
 		.stats = { STATS(3, [SEEN] = 4, [DENIED] = 2, [ALLOWED] = 2) },
 	},
+	/* The deny list applies to every new connection: a port without a
+	 * rule drops a denied source too (counted in the global slot), and
+	 * passes the others, uncounted. The allow list has nothing to do
+	 * there. */
 	{
-		.name = "the lists apply only to ports with a rule",
+		.name = "deny applies to ports without a rule",
 		.rules = { R80 },
-		.deny = { "198.18.0.0/15" },
-		.steps = { SEND(2, PASS, .dport = 81) },
+		.allow = { "198.18.0.9/32" },
+		.deny = { "198.18.0.0/29", "2001:2::/64" },
+		.steps = { SEND(2, DROP, .dport = 81),
+			   SEND(1, DROP, V6, .dport = 443),
+			   SEND(1, PASS, .dport = 81, .src = "198.18.0.9"),
+			   SEND(1, PASS, V6, .dport = 81,
+				.src = "2001:2:0:1::1"),
+			   SEND(1, DROP, .dport = 80) },
+		.stats = { STATS(GLOBAL, [DENIED] = 3),
+			   STATS(3, [SEEN] = 1, [DENIED] = 1) },
+	},
+	{
+		.name = "deny applies with no rule at all",
+		.deny = { "198.18.0.1/32", "2001:2::1/128" },
+		.steps = { SEND(1, DROP, .dport = 22),
+			   SEND(1, DROP, V6, .dport = 22),
+			   SEND(1, PASS, .dport = 22, .src = "198.18.0.2"),
+			   SEND(1, PASS, .dport = 22,
+				.tcp_flags = PKT_TCP_ACK) },
+		.stats = { STATS(GLOBAL, [DENIED] = 2) },
 	},
 
 	/* The IPv6 prefix of the state key (xl_config.ipv6_prefix) */
@@ -568,6 +590,18 @@ static const struct tcase cases[] = {
 		.rules = { R80 },
 		.steps = { SEND(2, PASS, .dport = 81, .more_frags = true,
 				.l4_cut = 8) },
+	},
+	{
+		/* The kernel may reassemble a SYN from it: a denied source's
+		 * is dropped on any port. */
+		.name = "tiny first fragment from a denied source, port without a rule",
+		.rules = { R80 },
+		.deny = { "198.18.0.1/32" },
+		.steps = { SEND(2, DROP, .dport = 81, .more_frags = true,
+				.l4_cut = 8),
+			   SEND(1, PASS, .dport = 81, .more_frags = true,
+				.l4_cut = 8, .src = "198.18.0.2") },
+		.stats = { STATS(GLOBAL, [DENIED] = 2) },
 	},
 	DROPPED_EARLY("ipv4 first fragment with 2 bytes of tcp (no port)",
 		      FRAG_DROPPED, .dport = 81, .more_frags = true,

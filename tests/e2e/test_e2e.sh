@@ -7,7 +7,8 @@
 # real CLI attached in native XDP, generic XDP and tc mode in turn. For
 # each mode, over IPv4 and IPv6: a client gets exactly as many connections
 # as its limit allows, an allow-listed client gets all, a deny-listed one
-# none, an unlimited port is untouched; `xlimit query` and `xlimit stats`
+# none (on the unlimited port too), an unlimited port is otherwise
+# untouched; `xlimit query` and `xlimit stats`
 # agree exactly with the traffic; SYNs behind one or two VLAN tags
 # (802.1Q, 802.1ad outside it), injected as raw frames, are counted; two
 # interfaces share one state; attach is idempotent and refuses a second
@@ -109,6 +110,7 @@ COUNTERS="seen passed dropped over_passed allowed denied"
 expect_reset() {
 	local f
 	for f in $COUNTERS; do EXP[$f]=0; done
+	EXP[global_denied]=0
 }
 
 # expect PASSED DROPPED ALLOWED DENIED: SYNs the datapath is to count next.
@@ -121,10 +123,11 @@ expect() {
 	EXP[seen]=$((EXP[seen] + $1 + $2 + $3 + $4))
 }
 
-# The limited port's counters from `xlimit stats --json`, as name=value.
+# The limited port's counters from `xlimit stats --json`, as name=value,
+# then the denied SYNs to ports without a rule (the row of port null).
 stats_now() {
 	xls stats --json |
-		jp "' '.join(f + '=' + str(r[f]) for r in d if r['port'] == $LPORT for f in '$COUNTERS'.split())"
+		jp "' '.join([f + '=' + str(r[f]) for r in d if r['port'] == $LPORT for f in '$COUNTERS'.split()] + ['global_denied=' + str(r['denied']) for r in d if r['port'] is None])"
 }
 
 # check_stats WHEN: `xlimit stats --json` for the limited port counts
@@ -133,7 +136,7 @@ stats_now() {
 # match.
 check_stats() {
 	local want="" got i f
-	for f in $COUNTERS; do want+="$f=${EXP[$f]} "; done
+	for f in $COUNTERS global_denied; do want+="$f=${EXP[$f]} "; done
 	want=${want% }
 	for ((i = 0; i < 60; i++)); do
 		got=$(stats_now)
@@ -163,8 +166,9 @@ scenario() {
 	expect 0 0 0 "$TRIES"
 	assert_eq "$(conns "$lim" "$UPORT")" "$TRIES" \
 		"$MODE: $fam port $UPORT without a rule is untouched: $TRIES of $TRIES for the limited client"
-	assert_eq "$(conns "$dny" "$UPORT")" "$TRIES" \
-		"$MODE: $fam the deny list applies to limited ports only: $TRIES of $TRIES to $UPORT"
+	assert_eq "$(conns "$dny" "$UPORT")" 0 \
+		"$MODE: $fam the deny list applies to every port: 0 of $TRIES to $UPORT, which has no rule"
+	EXP[global_denied]=$((EXP[global_denied] + TRIES))
 
 	assert_eq "$(q "$lim" "d['limits'][0]['remaining']")" 0 \
 		"$MODE: query: the $fam limited client has 0 remaining"
