@@ -34,8 +34,11 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 	-fno-omit-frame-pointer
 
 # Debian packages: to build, and in addition to run the tests and demo.
+# libconfig-dev: `xlimit apply` reads its file with libconfig, whose
+# grammar takes comments and gives the line of every setting for messages
+# (json-c, linked already, has neither; see user/cmd_apply.c).
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
-	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev
+	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev libconfig-dev
 DEB_RUN := iproute2 procps python3 python3-limits clang-format strace \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
 	libclang-rt-dev
@@ -66,8 +69,8 @@ toolchain:
 		command -v $$t >/dev/null 2>&1 || { \
 		echo "xlimit: build needs '$$t' (Debian: sudo make deps, or apt-get install $(DEB_BUILD))" >&2; \
 		exit 1; }; done
-	@pkg-config --exists libbpf json-c || { \
-		echo "xlimit: build needs libbpf and json-c headers (apt-get install libbpf-dev libjson-c-dev)" >&2; \
+	@pkg-config --exists libbpf json-c libconfig || { \
+		echo "xlimit: build needs libbpf, json-c and libconfig headers (apt-get install libbpf-dev libjson-c-dev libconfig-dev)" >&2; \
 		exit 1; }
 
 # Install the Debian packages that are missing (needs root and apt).
@@ -93,7 +96,7 @@ $(BUILD)/user/%.o: user/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user
 
 $(BUILD)/xlimit: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS)
+	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig
 
 # The sidecar: its own sources, plus the CLI's shared helpers and query.
 SIDECAR_LIBS := $(LIBS) -levent -lcap

@@ -206,6 +206,22 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len);
 void xl_print_invalid(struct json_object *rule);
 const char *xl_action_name(uint32_t action);
 
+/* The first stats slot no rule uses: 0, or -ENOSPC. */
+int xl_free_slot(const struct xl_maps *m, __u32 *slot);
+/* Whether two rules count alike: a change from one to the other keeps
+ * the clients' counts (limit set with the same limits). */
+bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b);
+/* Whether two keys are the same entry of a trie: the same prefix length
+ * and the same bits up to it. */
+bool xl_same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b);
+
+/* Orders trie keys: IPv4 first, then by address, then shorter prefixes
+ * first (qsort). */
+int xl_lpm_key_cmp(const void *a, const void *b);
+/* Every key of a trie, in xl_lpm_key_cmp() order, into *keys (malloc'd,
+ * the caller frees it). Returns 0 or -ENOMEM. */
+int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count);
+
 /* The sub-command groups. */
 int cmd_load(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
@@ -220,5 +236,7 @@ int cmd_config(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_apply(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 #endif /* XL_USER_H */

@@ -32,22 +32,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "cli.h"
+#include "attach.h"
 #include "xlimit.skel.h"
-
-enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
 
 /* enum bpf_attach_type's BPF_TCX_INGRESS (Linux 6.6), which the UAPI
  * headers of Debian 12 predate. */
 #define XL_TCX_INGRESS 46
 #define XL_LINK_TYPE_TCX 11 /* enum bpf_link_type's BPF_LINK_TYPE_TCX */
-static const char *const mode_names[] = { "auto", "native", "generic", "tc" };
+const char *const mode_names[4] = { "auto", "native", "generic", "tc" };
 
-struct xl_progs {
-	int xdp, tc, query;
-};
-
-static void progs_close(struct xl_progs *p)
+void progs_close(struct xl_progs *p)
 {
 	if (p->xdp >= 0)
 		close(p->xdp);
@@ -75,8 +69,7 @@ static int progs_open(struct xl_progs *p)
 	return 0;
 }
 
-/* The max_entries of the pinned state map, or 0 if there is none. */
-static __u32 pinned_state_size(void)
+__u32 pinned_state_size(void)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -243,12 +236,6 @@ static int pins_present(const char *cmd)
 	return -XL_EXIT_FAIL;
 }
 
-/* A pin directory being built: see the top of this file. */
-struct xl_stage {
-	char dir[PATH_MAX]; /* "" when not staging */
-	char final[PATH_MAX];
-};
-
 /*
  * Starts building the pin directory as <pin dir>~new (bpffs refuses names
  * with a '.'), where commands that read the pins do not look: from here
@@ -302,7 +289,7 @@ static int stage_begin(const char *cmd, struct xl_stage *s)
 
 /* Renames the staging directory into place, if staging. On failure it is
  * left for stage_abort(). Returns 0 or XL_EXIT_FAIL with a message. */
-static int stage_commit(const char *cmd, struct xl_stage *s)
+int stage_commit(const char *cmd, struct xl_stage *s)
 {
 	if (!s->dir[0])
 		return 0;
@@ -318,7 +305,7 @@ static int stage_commit(const char *cmd, struct xl_stage *s)
 
 /* Undoes what was staged: detaches its links, removes its pins and the
  * directory. A no-op when not staging. */
-static void stage_abort(const char *cmd, struct xl_stage *s)
+void stage_abort(const char *cmd, struct xl_stage *s)
 {
 	if (!s->dir[0])
 		return;
@@ -336,8 +323,8 @@ static void stage_abort(const char *cmd, struct xl_stage *s)
  * aborts the stage. max_sources 0 = the default, or whatever the pinned
  * state map has.
  */
-static int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
-		   struct xl_stage *stage)
+int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
+	    struct xl_stage *stage)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
 	struct bpf_program *progs[XL_NPROGS];
@@ -442,15 +429,6 @@ static int get_prog_id(int fd)
 	return info.id;
 }
 
-/* Where xlimit is attached on one interface. */
-struct xl_attachment {
-	char name[IF_NAMESIZE];
-	int ifindex; /* 0: gone, or in another network namespace */
-	enum xl_mode mode;
-	__u32 prog_id;
-	const char *pin_prefix; /* of its pinned link; NULL: a tc filter */
-};
-
 /* Our tc filter on ifindex: its program id, or 0. */
 static __u32 tc_prog_on(int ifindex)
 {
@@ -517,7 +495,7 @@ static void link_attachment(const char *pin, const char *prefix,
 
 /* Lists where xlimit is attached: pinned XDP and tcx links, and tc filters
  * with our handle running our tc program. Returns the number found. */
-static int list_attachments(struct xl_attachment *out, int max)
+int list_attachments(struct xl_attachment *out, int max)
 {
 	static const char *const prefixes[] = { XL_PIN_LINK_PREFIX,
 						XL_PIN_TCX_PREFIX };
@@ -562,8 +540,6 @@ static int list_attachments(struct xl_attachment *out, int max)
 		if_freenameindex(ifs);
 	return n;
 }
-
-#define XL_MAX_IFACES 256
 
 /* The mode, as far as this network namespace can tell. */
 static const char *mode_label(const struct xl_attachment *a)
@@ -672,7 +648,7 @@ static int find_attachment(const char *ifname, struct xl_attachment *a)
 	return 0;
 }
 
-static int detach_one(const struct xl_attachment *a)
+int detach_one(const struct xl_attachment *a)
 {
 	char path[PATH_MAX];
 	int err = 0, fd;
@@ -706,6 +682,32 @@ static int detach_one(const struct xl_attachment *a)
 		xl_err("detach %s: %s: %s; it stays attached", a->name, path,
 		       strerror(-err));
 	return err;
+}
+
+int attach_iface(const char *cmd, const char *ifname, int ifindex,
+		 const struct xl_progs *p, enum xl_mode *mode)
+{
+	int err;
+
+	switch (*mode) {
+	case XL_MODE_AUTO:
+		err = attach_link(cmd, ifname, ifindex, p->xdp, XL_MODE_NATIVE);
+		if (err == -EOPNOTSUPP || err == -EINVAL) {
+			fprintf(stderr,
+				"xlimit: %s %s: falling back to tc mode\n", cmd,
+				ifname);
+			*mode = XL_MODE_TC;
+			return attach_tc(cmd, ifname, ifindex, p->tc);
+		}
+		*mode = XL_MODE_NATIVE;
+		return err;
+	case XL_MODE_NATIVE:
+	case XL_MODE_GENERIC:
+		return attach_link(cmd, ifname, ifindex, p->xdp, *mode);
+	case XL_MODE_TC:
+		return attach_tc(cmd, ifname, ifindex, p->tc);
+	}
+	return -EINVAL;
 }
 
 static int detach_all(void)
@@ -792,28 +794,7 @@ int cmd_attach(int argc, char **argv)
 		}
 		goto out;
 	}
-	switch (mode) {
-	case XL_MODE_AUTO:
-		err = attach_link("attach", ifname, ifindex, p.xdp,
-				  XL_MODE_NATIVE);
-		if (err == -EOPNOTSUPP || err == -EINVAL) {
-			fprintf(stderr,
-				"xlimit: attach %s: falling back to tc mode\n",
-				ifname);
-			mode = XL_MODE_TC;
-			err = attach_tc("attach", ifname, ifindex, p.tc);
-		} else {
-			mode = XL_MODE_NATIVE;
-		}
-		break;
-	case XL_MODE_NATIVE:
-	case XL_MODE_GENERIC:
-		err = attach_link("attach", ifname, ifindex, p.xdp, mode);
-		break;
-	case XL_MODE_TC:
-		err = attach_tc("attach", ifname, ifindex, p.tc);
-		break;
-	}
+	err = attach_iface("attach", ifname, ifindex, &p, &mode);
 	if (err) {
 		err = XL_EXIT_FAIL;
 		goto out;

@@ -67,8 +67,7 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 	return n;
 }
 
-/* The first stats slot no rule uses. */
-static int free_slot(const struct xl_maps *m, __u32 *slot)
+int xl_free_slot(const struct xl_maps *m, __u32 *slot)
 {
 	static unsigned char used[XL_MAX_RULES];
 	__u16 port, cur, *prev = NULL;
@@ -92,7 +91,7 @@ static int free_slot(const struct xl_maps *m, __u32 *slot)
 	return -ENOSPC;
 }
 
-static bool same_limits(const struct xl_rule *a, const struct xl_rule *b)
+bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
 {
 	__u32 i;
 
@@ -216,7 +215,7 @@ static int limit_write(int argc, char **argv, bool add)
 	rule.nlimits += n;
 	if (had) {
 		rule.slot = old.slot;
-	} else if (free_slot(&m, &rule.slot)) {
+	} else if (xl_free_slot(&m, &rule.slot)) {
 		xl_err("%s: no room for another rule (at most %d ports)", cmd,
 		       XL_MAX_RULES);
 		err = XL_EXIT_FAIL;
@@ -228,7 +227,7 @@ static int limit_write(int argc, char **argv, bool add)
 	}
 	/* New limits start from a clean count (Flask-Limiter keys its
 	 * counters by the limit too); adding a limit keeps the others. */
-	reset = !add && (!had || !same_limits(&old, &rule));
+	reset = !add && (!had || !xl_same_limits(&old, &rule));
 	if (bpf_map_update_elem(m.fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
 		xl_err("%s: write rule for port %u: %s", cmd, port,
 		       strerror(errno));

@@ -62,9 +62,7 @@ static int parse_cidrs(const struct list_def *l, const char *op, int argc,
 	return n;
 }
 
-/* Whether two keys are the same entry of a trie: the same prefix length
- * and the same bits up to it. */
-static bool same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
+bool xl_same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
 {
 	__u32 n = a->prefixlen;
 
@@ -86,7 +84,7 @@ static void mark_listed(int fd, const struct xl_lpm_key *keys, int n,
 		return;
 	do {
 		for (i = 0; i < n; i++)
-			if (same_prefix(&k, &keys[i]))
+			if (xl_same_prefix(&k, &keys[i]))
 				listed[i] = true;
 		prev = k;
 	} while (!bpf_map_get_next_key(fd, &prev, &k));
@@ -98,7 +96,7 @@ static bool given_before(const struct xl_lpm_key *keys, int i)
 	int j;
 
 	for (j = 0; j < i; j++)
-		if (same_prefix(&keys[j], &keys[i]))
+		if (xl_same_prefix(&keys[j], &keys[i]))
 			return true;
 	return false;
 }
@@ -195,8 +193,7 @@ out_unlock:
 	return err;
 }
 
-/* IPv4 first, then by address, then shorter prefixes first. */
-static int by_key(const void *a, const void *b)
+int xl_lpm_key_cmp(const void *a, const void *b)
 {
 	const struct xl_lpm_key *x = a, *y = b;
 	bool x4 = xl_is_v4mapped(x->addr) && x->prefixlen >= 96;
@@ -211,12 +208,40 @@ static int by_key(const void *a, const void *b)
 	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
 }
 
+int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count)
+{
+	struct xl_lpm_key *k;
+	size_t n = 0, cap = 0;
+
+	*keys = NULL;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? 2 * cap : 256;
+			k = realloc(*keys, cap * sizeof(**keys));
+			if (!k) {
+				free(*keys);
+				*keys = NULL;
+				return -ENOMEM;
+			}
+			*keys = k;
+		}
+		if (bpf_map_get_next_key(fd, n ? &(*keys)[n - 1] : NULL,
+					 &(*keys)[n]))
+			break;
+		n++;
+	}
+	/* The trie walks in its own order: sort by address. */
+	qsort(*keys, n, sizeof(**keys), xl_lpm_key_cmp);
+	*count = n;
+	return 0;
+}
+
 static int list_show(const struct list_def *l, int argc, char **argv)
 {
-	struct xl_lpm_key *keys = NULL, *k;
+	struct xl_lpm_key *keys = NULL;
 	struct json_object *arr;
 	bool json = argc == 3 && !strcmp(argv[2], "--json");
-	size_t i, n = 0, cap = 0;
+	size_t i, n = 0;
 	struct xl_maps m;
 	char text[64];
 	int err;
@@ -229,26 +254,12 @@ static int list_show(const struct list_def *l, int argc, char **argv)
 	err = xl_maps_open(&m, l->name);
 	if (err)
 		return err;
-	/* The trie walks in its own order: show entries in address order. */
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			k = realloc(keys, cap * sizeof(*keys));
-			if (!k) {
-				xl_err("%s list: out of memory", l->name);
-				free(keys);
-				xl_maps_close(&m);
-				return XL_EXIT_FAIL;
-			}
-			keys = k;
-		}
-		if (bpf_map_get_next_key(m.fd[l->map], n ? &keys[n - 1] : NULL,
-					 &keys[n]))
-			break;
-		n++;
-	}
+	err = xl_list_read(m.fd[l->map], &keys, &n);
 	xl_maps_close(&m);
-	qsort(keys, n, sizeof(*keys), by_key);
+	if (err) {
+		xl_err("%s list: %s", l->name, strerror(-err));
+		return XL_EXIT_FAIL;
+	}
 	arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		xl_format_cidr(&keys[i], text, sizeof(text));

@@ -39,6 +39,10 @@ static const struct xl_cmd commands[] = {
 	{ "stats", cmd_stats, "stats [--json] [--watch SECONDS]" },
 	{ "query", cmd_query, "query ADDRESS [PORT] [--json]" },
 	{ "top", cmd_top, "top [-n N] [--port PORT] [--json]" },
+	{ "apply", cmd_apply,
+	  "apply FILE [--check]   (make xlimit what FILE says)" },
+	{ "dump", cmd_dump,
+	  "dump [--json]   (the live configuration, as FILE)" },
 	{ "parse", cmd_parse,
 	  "parse LIMITS [--json]   (validate a limit string)" },
 	{}

@@ -35,13 +35,7 @@ xl_test_init
 # --- helpers -------------------------------------------------------------------
 
 # Everything xlimit keeps: the pin directory and every map's content.
-snap() {
-	local m
-	ls -a "$XL_PIN" 2>&1
-	for m in $MAPS; do
-		echo "map dump pinned $XL_PIN/$m"
-	done | bpftool -j batch file - 2>&1
-}
+snap() { xl_snap_maps $MAPS; }
 
 # Forgets the snapshot that bad() keeps from one call to the next: to be
 # called after anything else ran. (A stale one fails the next bad(), it

@@ -67,6 +67,16 @@ run_unchanged() {
 		WHY+="; changed: $(diff "$XL_TMP/before" "$XL_TMP/after" | head -c 600)"
 }
 
+# xl_snap_maps MAP...: the pin directory's listing and the contents of
+# the named maps in it, through bpftool: a snapshot for run_unchanged.
+xl_snap_maps() {
+	local m
+	ls -a "$XL_PIN" 2>&1
+	for m in "$@"; do
+		echo "map dump pinned $XL_PIN/$m"
+	done | bpftool -j batch file - 2>&1
+}
+
 summary() {
 	if [ "$T_SKIPPED" -gt 0 ]; then
 		echo "$T_PASSED passed, $T_FAILED failed, $T_SKIPPED skipped"

@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Loading and attaching, as cmd_attach.c does them for `load`, `attach`,
+ * `detach` and `unload`, shared with `apply` (cmd_apply.c), which loads,
+ * attaches and detaches under one lock. Every function expects the lock
+ * of the pin directory held (xl_lock()).
+ */
+#ifndef XL_ATTACH_H
+#define XL_ATTACH_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "cli.h"
+
+enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
+extern const char *const mode_names[4]; /* by enum xl_mode */
+
+/* The pinned programs, opened. */
+struct xl_progs {
+	int xdp, tc, query;
+};
+void progs_close(struct xl_progs *p);
+
+/* A pin directory being built as <pin dir>~new (see cmd_attach.c). */
+struct xl_stage {
+	char dir[PATH_MAX]; /* "" when not staging */
+	char final[PATH_MAX];
+};
+
+/* Loads and pins the maps and programs into a stage, unless xlimit is
+ * loaded already (then the pinned ones are opened). The caller commits
+ * or aborts the stage. max_sources 0 = the default, or what the pinned
+ * state map has. Returns 0 or XL_EXIT_* with a message. */
+int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
+	    struct xl_stage *stage);
+/* Renames the stage into place (a no-op when not staging). */
+int stage_commit(const char *cmd, struct xl_stage *s);
+/* Undoes a stage: detaches its links, removes its pins. */
+void stage_abort(const char *cmd, struct xl_stage *s);
+
+/* The max_entries of the pinned state map, or 0 if there is none. */
+__u32 pinned_state_size(void);
+
+/* Where xlimit is attached on one interface. */
+struct xl_attachment {
+	char name[IF_NAMESIZE];
+	int ifindex; /* 0: gone, or in another network namespace */
+	enum xl_mode mode;
+	__u32 prog_id;
+	const char *pin_prefix; /* of its pinned link; NULL: a tc filter */
+};
+
+#define XL_MAX_IFACES 256
+
+/* Lists where xlimit is attached; returns the number found. */
+int list_attachments(struct xl_attachment *out, int max);
+/* Attaches the programs of p to an interface in *mode; auto tries native
+ * XDP, then tc, and says which in *mode. Returns 0 or -errno (printed). */
+int attach_iface(const char *cmd, const char *ifname, int ifindex,
+		 const struct xl_progs *p, enum xl_mode *mode);
+/* Detaches one attachment. Returns 0 or -errno (printed). */
+int detach_one(const struct xl_attachment *a);
+
+#endif /* XL_ATTACH_H */

@@ -1,0 +1,1087 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * `xlimit apply FILE [--check]` and `xlimit dump [--json]`: the whole
+ * configuration of xlimit as one file, the form a service applies at boot
+ * (pins do not survive a reboot). docs/xlimit.conf.example shows it:
+ *
+ *   version = 1;
+ *   max_sources = 262144;         # the state map, when apply loads it
+ *   ipv6_prefix = 64;
+ *   interfaces = ( { name = "eth0"; mode = "native"; } );
+ *   ports = ( { port = 80;
+ *               limits = ( { limit = "10 per 1 second"; action = "drop"; },
+ *                          { limit = "100/minute"; action = "pass"; } ); } );
+ *   allow = [ "198.18.0.0/24" ];
+ *   deny = [ "2001:2:0:bad::/64" ];
+ *
+ * Every setting and every member of a group has a name, so that a later
+ * version can add settings (a member of a limit, a port or the top level)
+ * without changing what an older file means; a name this version does
+ * not know is an error, never ignored. `version` says which version of
+ * the format a file is written for.
+ *
+ * The file is read with libconfig (Debian's libconfig-dev), not by hand:
+ * its grammar is small and documented, it takes comments (# // and C
+ * style), which a file in /etc needs and JSON has not, and it gives the
+ * line of every setting, so that every message names FILE:LINE. json-c,
+ * which the CLI links already, gives neither.
+ *
+ * apply reads and checks the whole file before it changes anything (exit
+ * 2 naming the file, the line and what is wrong), then, under the lock of
+ * the pin directory, makes the live state what the file says: when
+ * xlimit is not loaded it loads it into the stage <pin dir>~new, fills
+ * the maps and attaches there, and renames the stage into place last;
+ * when it is loaded it changes only what differs (so applying the same
+ * file twice changes nothing, the second time not even the generation of
+ * xl_config) and on a failure part way through writes back what it read
+ * before. Interfaces xlimit is attached to that this network namespace
+ * does not see are neither dumped nor touched.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <libconfig.h>
+
+#include "attach.h"
+#include "limit_parse.h"
+
+#define XL_CONF_VERSION 1
+#define XL_MAX_SOURCES_MAX (1UL << 26) /* as attach --max-sources */
+
+struct conf_iface {
+	char name[IF_NAMESIZE];
+	enum xl_mode mode;
+	int line;
+};
+
+struct conf_port {
+	__u16 port;
+	struct xl_rule rule;
+	bool invalid; /* read back from the map, failing xl_rule_check */
+};
+
+/* The allow and deny lists, by their map. */
+enum { L_ALLOW, L_DENY, L_NR };
+static const char *const list_names[L_NR] = { "allow", "deny" };
+static const enum xl_map_id list_maps[L_NR] = { XL_M_ALLOW, XL_M_DENY };
+
+struct xl_conf {
+	__u32 max_sources; /* 0: not given (apply) */
+	int max_sources_line;
+	__u32 ipv6_prefix;
+	struct conf_iface ifs[XL_MAX_IFACES];
+	int nifs;
+	struct conf_port ports[XL_MAX_RULES];
+	int nports;
+	struct xl_lpm_key *keys[L_NR];
+	size_t nkeys[L_NR];
+};
+
+static void conf_free(struct xl_conf *c)
+{
+	int i;
+
+	if (!c)
+		return;
+	for (i = 0; i < L_NR; i++)
+		free(c->keys[i]);
+	free(c);
+}
+
+/* ---- reading the file ---------------------------------------------------- */
+
+static const char *conf_file;
+
+/* Prints "apply: FILE:LINE: message". Returns XL_EXIT_USAGE. */
+static int bad(const config_setting_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int bad(const config_setting_t *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: apply: %s:%u: ", xl_progname, conf_file,
+		s ? config_setting_source_line(s) : 0);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return XL_EXIT_USAGE;
+}
+
+/* The name of a setting, for messages: its own, or "element N of NAME". */
+static const char *what(const config_setting_t *s, char *buf, size_t len)
+{
+	const config_setting_t *up = config_setting_parent(s);
+
+	if (config_setting_name(s))
+		return config_setting_name(s);
+	snprintf(buf, len, "element %d of %s", config_setting_index(s) + 1,
+		 up && config_setting_name(up) ? config_setting_name(up) :
+						 "a list");
+	return buf;
+}
+
+/* Every member of a group must be one of `names`. */
+static int check_members(const config_setting_t *g, const char *const *names,
+			 const char *expected)
+{
+	int i, k;
+
+	for (i = 0; i < config_setting_length(g); i++) {
+		const config_setting_t *s = config_setting_get_elem(g, i);
+
+		for (k = 0; names[k]; k++)
+			if (!strcmp(config_setting_name(s), names[k]))
+				break;
+		if (!names[k])
+			return bad(s, "unknown setting '%s'; expected %s",
+				   config_setting_name(s), expected);
+	}
+	return 0;
+}
+
+/* A whole number from min to max. */
+static int get_num(const config_setting_t *s, unsigned long long min,
+		   unsigned long long max, unsigned long long *v)
+{
+	long long n;
+	char buf[64];
+
+	if (config_setting_type(s) != CONFIG_TYPE_INT &&
+	    config_setting_type(s) != CONFIG_TYPE_INT64)
+		return bad(s, "%s must be a whole number from %llu to %llu",
+			   what(s, buf, sizeof(buf)), min, max);
+	n = config_setting_get_int64(s);
+	if (n < 0 || (unsigned long long)n < min || (unsigned long long)n > max)
+		return bad(s, "%s %lld is out of range; expected %llu to %llu",
+			   what(s, buf, sizeof(buf)), n, min, max);
+	*v = n;
+	return 0;
+}
+
+static int get_str(const config_setting_t *s, const char **v)
+{
+	char buf[64];
+
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return bad(s, "%s must be a string in double quotes",
+			   what(s, buf, sizeof(buf)));
+	*v = config_setting_get_string(s);
+	return 0;
+}
+
+/* A list of groups, "( { ... }, ... )"; an empty one may be an array. */
+static int check_groups(const config_setting_t *s)
+{
+	int i;
+
+	if (config_setting_type(s) == CONFIG_TYPE_ARRAY &&
+	    !config_setting_length(s))
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(s,
+			   "%s must be a list of groups: ( { ... }, { ... } )",
+			   config_setting_name(s));
+	for (i = 0; i < config_setting_length(s); i++) {
+		const config_setting_t *g = config_setting_get_elem(s, i);
+
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP)
+			return bad(g,
+				   "element %d of %s must be a group: { ... }",
+				   i + 1, config_setting_name(s));
+	}
+	return 0;
+}
+
+static int parse_iface(const config_setting_t *g, struct xl_conf *c)
+{
+	static const char *const names[] = { "name", "mode", NULL };
+	const config_setting_t *s;
+	struct conf_iface *f = &c->ifs[c->nifs];
+	const char *name, *mode = "auto";
+	int err, i;
+
+	if ((err = check_members(g, names, "name or mode")))
+		return err;
+	s = config_setting_get_member(g, "name");
+	if (!s)
+		return bad(
+			g,
+			"an interface needs a name, e.g. { name = \"eth0\"; }");
+	if ((err = get_str(s, &name)))
+		return err;
+	if (strlen(name) >= IF_NAMESIZE || !if_nametoindex(name))
+		return bad(s, "no interface named '%s' (see 'ip link')", name);
+	for (i = 0; i < c->nifs; i++)
+		if (!strcmp(c->ifs[i].name, name))
+			return bad(
+				s,
+				"interface '%s' is given twice (also on line %d)",
+				name, c->ifs[i].line);
+	s = config_setting_get_member(g, "mode");
+	if (s && (err = get_str(s, &mode)))
+		return err;
+	for (i = 0; i < 4 && strcmp(mode, mode_names[i]); i++)
+		;
+	if (i == 4)
+		return bad(
+			s,
+			"unknown mode '%s'; expected auto, native, generic or tc",
+			mode);
+	if (c->nifs == XL_MAX_IFACES)
+		return bad(g, "more than %d interfaces", XL_MAX_IFACES);
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->mode = i;
+	f->line = config_setting_source_line(g);
+	c->nifs++;
+	return 0;
+}
+
+static int parse_action(const config_setting_t *s, __u32 *action)
+{
+	const char *a;
+	int err;
+
+	if (!s) {
+		*action = XL_ACT_DROP;
+		return 0;
+	}
+	if ((err = get_str(s, &a)))
+		return err;
+	if (!strcmp(a, "drop"))
+		*action = XL_ACT_DROP;
+	else if (!strcmp(a, "reject"))
+		*action = XL_ACT_REJECT;
+	else if (!strcmp(a, "pass"))
+		*action = XL_ACT_PASS;
+	else
+		return bad(s,
+			   "unknown action '%s'; expected drop, reject or pass",
+			   a);
+	return 0;
+}
+
+/* One member of a port's limits: { limit = "..."; action = "..."; }. */
+static int parse_limit(const config_setting_t *g, __u16 port, struct xl_rule *r)
+{
+	static const char *const names[] = { "limit", "action", NULL };
+	struct xl_parsed_limit items[XL_MAX_LIMITS];
+	const config_setting_t *s;
+	const char *text;
+	char why[256];
+	__u32 action = XL_ACT_DROP;
+	int err, n, i;
+
+	if ((err = check_members(g, names, "limit or action")))
+		return err;
+	s = config_setting_get_member(g, "limit");
+	if (!s)
+		return bad(
+			g,
+			"a limit needs its string, e.g. { limit = \"10/second\"; }");
+	if ((err = get_str(s, &text)) ||
+	    (err = parse_action(config_setting_get_member(g, "action"),
+				&action)))
+		return err;
+	n = xl_parse_limits(text, items, XL_MAX_LIMITS, why, sizeof(why));
+	if (n < 0)
+		return bad(s, "couldn't parse rate limit string '%s': %s", text,
+			   why);
+	if (r->nlimits + n > XL_MAX_LIMITS)
+		return bad(s, "port %u has more than %d limits", port,
+			   XL_MAX_LIMITS);
+	for (i = 0; i < n; i++) {
+		struct xl_limit *l = &r->limits[r->nlimits++];
+
+		if (xl_limit_check(&items[i], why, sizeof(why)))
+			return bad(s, "'%s': %s", text, why);
+		l->amount = items[i].amount;
+		l->period_ns = items[i].seconds * XL_NSEC_PER_SEC;
+		l->action = action;
+	}
+	return 0;
+}
+
+static int parse_port(const config_setting_t *g, struct xl_conf *c)
+{
+	static const char *const names[] = { "port", "limits", NULL };
+	struct conf_port *p = &c->ports[c->nports];
+	const config_setting_t *s, *ls;
+	unsigned long long v;
+	int err, i;
+
+	if ((err = check_members(g, names, "port or limits")))
+		return err;
+	s = config_setting_get_member(g, "port");
+	if (!s)
+		return bad(
+			g,
+			"a rule needs its port: { port = 80; limits = ( ... ); } (0: every port without a rule)");
+	if ((err = get_num(s, 0, 65535, &v)))
+		return err;
+	for (i = 0; i < c->nports; i++)
+		if (c->ports[i].port == v)
+			return bad(s, "port %llu is given twice", v);
+	if (c->nports == XL_MAX_RULES)
+		return bad(g, "more than %d rules", XL_MAX_RULES);
+	memset(p, 0, sizeof(*p));
+	p->port = v;
+	ls = config_setting_get_member(g, "limits");
+	if (!ls || !config_setting_length(ls))
+		return bad(
+			ls ? ls : g,
+			"port %llu needs limits: limits = ( { limit = \"10/second\"; } );",
+			v);
+	if ((err = check_groups(ls)))
+		return err;
+	for (i = 0; i < config_setting_length(ls); i++)
+		if ((err = parse_limit(config_setting_get_elem(ls, i), p->port,
+				       &p->rule)))
+			return err;
+	c->nports++;
+	return 0;
+}
+
+static int parse_list(const config_setting_t *s, int l, struct xl_conf *c)
+{
+	int n = config_setting_length(s), i, j, err;
+	struct xl_lpm_key *k;
+	const char *text = NULL;
+	char why[160];
+
+	if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+	    config_setting_type(s) != CONFIG_TYPE_LIST)
+		return bad(
+			s,
+			"%s must be a list of addresses: [ \"198.18.0.0/15\", \"2001:2::/48\" ]",
+			list_names[l]);
+	if (n > XL_LIST_MAX)
+		return bad(s, "%s has %d entries; at most %d", list_names[l], n,
+			   XL_LIST_MAX);
+	k = c->keys[l] = calloc(n ? n : 1, sizeof(*k));
+	if (!k)
+		return bad(s, "out of memory");
+	for (i = 0; i < n; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, i);
+
+		if ((err = get_str(e, &text)))
+			return err;
+		if (xl_parse_cidr(text, &k[i], why, sizeof(why)))
+			return bad(e, "%s: %s", list_names[l], why);
+		for (j = 0; j < i; j++)
+			if (xl_same_prefix(&k[j], &k[i]))
+				return bad(e, "%s: '%s' is given twice",
+					   list_names[l], text);
+	}
+	qsort(k, n, sizeof(*k), xl_lpm_key_cmp);
+	c->nkeys[l] = n;
+	return 0;
+}
+
+/* Reads and checks FILE into a new conf. Returns 0 or XL_EXIT_* with a
+ * message. */
+static int conf_parse(const char *file, struct xl_conf **out)
+{
+	static const char *const names[] = { "version",	    "max_sources",
+					     "ipv6_prefix", "interfaces",
+					     "ports",	    "allow",
+					     "deny",	    NULL };
+	const config_setting_t *root, *s;
+	unsigned long long v;
+	struct xl_conf *c;
+	config_t cfg;
+	int err = 0, i, l;
+
+	conf_file = file;
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		xl_err("apply: out of memory");
+		return XL_EXIT_FAIL;
+	}
+	c->ipv6_prefix = XL_IPV6_PREFIX_DEFAULT;
+	config_init(&cfg);
+	if (!config_read_file(&cfg, file)) {
+		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
+			xl_err("apply: read %s: %s", file, strerror(errno));
+			err = errno == ENOENT || errno == EACCES ||
+					      errno == EISDIR ?
+				      XL_EXIT_USAGE :
+				      XL_EXIT_FAIL;
+		} else {
+			xl_err("apply: %s:%d: %s",
+			       config_error_file(&cfg) ?
+				       config_error_file(&cfg) :
+				       file,
+			       config_error_line(&cfg),
+			       config_error_text(&cfg));
+			err = XL_EXIT_USAGE;
+		}
+		goto out;
+	}
+	root = config_root_setting(&cfg);
+	err = check_members(
+		root, names,
+		"version, max_sources, ipv6_prefix, interfaces, ports, allow or deny");
+	if (!err && (s = config_setting_get_member(root, "version")) &&
+	    !(err = get_num(s, 1, ~0U, &v)) && v != XL_CONF_VERSION)
+		err = bad(
+			s,
+			"version %llu is newer than this xlimit reads (%d); update xlimit",
+			v, XL_CONF_VERSION);
+	if (!err && (s = config_setting_get_member(root, "max_sources")) &&
+	    !(err = get_num(s, 1, XL_MAX_SOURCES_MAX, &v))) {
+		c->max_sources = v;
+		c->max_sources_line = config_setting_source_line(s);
+	}
+	if (!err && (s = config_setting_get_member(root, "ipv6_prefix")) &&
+	    !(err = get_num(s, 1, 128, &v)))
+		c->ipv6_prefix = v;
+	s = config_setting_get_member(root, "interfaces");
+	if (!err && s && !(err = check_groups(s)))
+		for (i = 0; !err && i < config_setting_length(s); i++)
+			err = parse_iface(config_setting_get_elem(s, i), c);
+	s = config_setting_get_member(root, "ports");
+	if (!err && s && !(err = check_groups(s)))
+		for (i = 0; !err && i < config_setting_length(s); i++)
+			err = parse_port(config_setting_get_elem(s, i), c);
+	for (l = 0; !err && l < L_NR; l++)
+		if ((s = config_setting_get_member(root, list_names[l])))
+			err = parse_list(s, l, c);
+out:
+	config_destroy(&cfg);
+	if (err) {
+		conf_free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+/* ---- reading the live state ------------------------------------------- */
+
+static int by_port(const void *a, const void *b)
+{
+	return ((const struct conf_port *)a)->port -
+	       ((const struct conf_port *)b)->port;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(((const struct conf_iface *)a)->name,
+		      ((const struct conf_iface *)b)->name);
+}
+
+/* What is loaded, as a conf: every rule (those that fail their check
+ * marked invalid), both lists, the settings, and the interfaces this
+ * network namespace sees. Returns 0 or -errno. */
+static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
+{
+	struct xl_attachment a[XL_MAX_IFACES];
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info), zero = 0;
+	struct xl_config cfg = {};
+	__u16 port, cur, *prev = NULL;
+	struct xl_conf *c;
+	char why[96];
+	int i, n, err;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	if (!bpf_obj_get_info_by_fd(m->fd[XL_M_STATE], &info, &len))
+		c->max_sources = info.max_entries;
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+	c->ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
+					   XL_IPV6_PREFIX_DEFAULT;
+	n = list_attachments(a, XL_MAX_IFACES);
+	for (i = 0; i < n; i++) {
+		if (!a[i].ifindex) /* not in this network namespace */
+			continue;
+		snprintf(c->ifs[c->nifs].name, IF_NAMESIZE, "%.15s", a[i].name);
+		c->ifs[c->nifs++].mode = a[i].mode;
+	}
+	qsort(c->ifs, c->nifs, sizeof(c->ifs[0]), by_name);
+	while (c->nports < XL_MAX_RULES &&
+	       !bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
+		struct conf_port *p = &c->ports[c->nports];
+
+		cur = port;
+		prev = &cur;
+		if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &p->rule))
+			continue;
+		p->port = port;
+		p->invalid = xl_rule_check(&p->rule, why, sizeof(why)) != 0;
+		c->nports++;
+	}
+	qsort(c->ports, c->nports, sizeof(c->ports[0]), by_port);
+	for (i = 0; i < L_NR; i++) {
+		err = xl_list_read(m->fd[list_maps[i]], &c->keys[i],
+				   &c->nkeys[i]);
+		if (err) {
+			conf_free(c);
+			return err;
+		}
+	}
+	*out = c;
+	return 0;
+}
+
+/* ---- making the live state what a conf says -------------------------- */
+
+static const struct conf_port *find_port(const struct xl_conf *c, __u16 port)
+{
+	int i;
+
+	for (i = 0; i < c->nports; i++)
+		if (c->ports[i].port == port)
+			return &c->ports[i];
+	return NULL;
+}
+
+/* Whether two rules are the same but for their stats slot. */
+static bool same_rule(const struct xl_rule *a, const struct xl_rule *b)
+{
+	struct xl_rule x = *a;
+
+	x.slot = b->slot;
+	return !memcmp(&x, b, sizeof(x));
+}
+
+static bool in_list(const struct xl_lpm_key *keys, size_t n,
+		    const struct xl_lpm_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (xl_same_prefix(&keys[i], k))
+			return true;
+	return false;
+}
+
+/* Prints one change, unless quiet (a rollback). */
+static void said(bool quiet, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void said(bool quiet, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (quiet)
+		return;
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+/* Writes the rule of one port of `want`, if it differs from the live one
+ * (`have`, NULL: none). A new rule takes a free stats slot, cleared,
+ * unless `restore` and the slot it had is free; limits that count
+ * otherwise start the port's clients afresh, as `limit set` does.
+ * Returns 1 if it wrote, 0 if not, or -errno. */
+static int write_rule(const struct xl_maps *m, const struct conf_port *want,
+		      const struct conf_port *have, const struct xl_conf *live,
+		      bool restore)
+{
+	struct xl_rule rule = want->rule;
+	int i, err;
+
+	if (have && same_rule(&have->rule, &rule))
+		return 0;
+	if (have && have->rule.slot < XL_MAX_RULES) {
+		rule.slot = have->rule.slot;
+	} else { /* a new rule, or one written by hand with a bad slot */
+		for (i = 0; restore && i < live->nports; i++)
+			if (live->ports[i].rule.slot == rule.slot)
+				restore = false;
+		if (!restore) {
+			if ((err = xl_free_slot(m, &rule.slot)))
+				return err;
+			if ((err = xl_stats_clear(m->fd[XL_M_STATS],
+						  rule.slot)))
+				return err;
+		}
+	}
+	if (bpf_map_update_elem(m->fd[XL_M_RULES], &want->port, &rule, BPF_ANY))
+		return -errno;
+	if (!have || !xl_same_limits(&have->rule, &rule))
+		return xl_state_clear_port(m, want->port) ?: 1;
+	return 1;
+}
+
+/*
+ * Makes the maps hold what `want` says, changing only what differs from
+ * what they hold now (read again here). `restore`: want is a state read
+ * before (a rollback), quiet, and rules keep their stats slots when they
+ * can. Returns the number of changes, or -errno (after which part of
+ * them may be made).
+ */
+static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
+		      bool restore)
+{
+	struct xl_config cfg = {};
+	struct xl_conf *live;
+	char text[64];
+	int changes = 0, err, i, l;
+	__u32 zero = 0;
+	size_t k;
+
+	err = conf_read_live(m, &live);
+	if (err)
+		return err;
+	/* The datapath must look the lists up before they hold more. */
+	for (l = 0; l < L_NR; l++)
+		for (k = 0; k < want->nkeys[l]; k++)
+			if (!in_list(live->keys[l], live->nkeys[l],
+				     &want->keys[l][k]))
+				changes = 1;
+	if (changes && (err = xl_config_lists_unsure(m->fd[XL_M_CONFIG])))
+		goto out;
+	changes = 0;
+	/* Removed rules first: their slots are free for the new ones. */
+	for (i = 0; i < live->nports; i++) {
+		__u16 port = live->ports[i].port;
+
+		if (find_port(want, port))
+			continue;
+		if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port)) {
+			err = -errno;
+			goto out;
+		}
+		if ((err = xl_state_clear_port(m, port)))
+			goto out;
+		said(restore, "port %u: rule removed", port);
+		changes++;
+	}
+	for (i = 0; i < want->nports; i++) {
+		const struct conf_port *p = &want->ports[i];
+
+		err = write_rule(m, p, find_port(live, p->port), live, restore);
+		if (err < 0)
+			goto out;
+		if (err)
+			said(restore, "port %u: rule set", p->port);
+		changes += err;
+	}
+	for (l = 0; l < L_NR; l++) {
+		int fd = m->fd[list_maps[l]];
+		__u32 one = 1;
+
+		for (k = 0; k < live->nkeys[l]; k++) {
+			const struct xl_lpm_key *key = &live->keys[l][k];
+
+			if (in_list(want->keys[l], want->nkeys[l], key))
+				continue;
+			if (bpf_map_delete_elem(fd, key)) {
+				err = -errno;
+				goto out;
+			}
+			xl_format_cidr(key, text, sizeof(text));
+			said(restore, "%s: %s removed", list_names[l], text);
+			changes++;
+		}
+		for (k = 0; k < want->nkeys[l]; k++) {
+			const struct xl_lpm_key *key = &want->keys[l][k];
+
+			if (in_list(live->keys[l], live->nkeys[l], key))
+				continue;
+			if (bpf_map_update_elem(fd, key, &one, BPF_NOEXIST)) {
+				err = -errno;
+				goto out;
+			}
+			xl_format_cidr(key, text, sizeof(text));
+			said(restore, "%s: %s added", list_names[l], text);
+			changes++;
+		}
+	}
+	if (live->ipv6_prefix != want->ipv6_prefix) {
+		if (bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg)) {
+			err = -errno;
+			goto out;
+		}
+		cfg.ipv6_prefix = want->ipv6_prefix;
+		if (bpf_map_update_elem(m->fd[XL_M_CONFIG], &zero, &cfg,
+					BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+		said(restore, "ipv6_prefix: %u", want->ipv6_prefix);
+		changes++;
+	}
+	err = 0;
+out:
+	/* Skip only the lists that are empty now; forget cached verdicts. */
+	if (changes || err) {
+		i = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
+				     m->fd[XL_M_DENY]);
+		err = err ?: i;
+	}
+	conf_free(live);
+	return err ? err : changes;
+}
+
+static const struct conf_iface *find_iface(const struct xl_conf *c,
+					   const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nifs; i++)
+		if (!strcmp(c->ifs[i].name, name))
+			return &c->ifs[i];
+	return NULL;
+}
+
+/* Attaches and detaches until the interfaces this namespace sees are
+ * those of `want`, in their modes (auto: any). What it did goes into
+ * `done` (attached, in the mode it took) and `undone` (detached), so that
+ * ifaces_undo() can take it back. Returns the number of changes or
+ * -errno. */
+static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
+			struct xl_conf *done, struct xl_conf *undone,
+			bool quiet)
+{
+	struct xl_attachment a[XL_MAX_IFACES];
+	int n = list_attachments(a, XL_MAX_IFACES), i, j, changes = 0, err;
+
+	for (i = 0; i < n; i++) {
+		const struct conf_iface *w = find_iface(want, a[i].name);
+
+		if (!a[i].ifindex ||
+		    (w && (w->mode == XL_MODE_AUTO || w->mode == a[i].mode)))
+			continue;
+		if ((err = detach_one(&a[i])))
+			return err;
+		undone->ifs[undone->nifs] =
+			(struct conf_iface){ .mode = a[i].mode };
+		snprintf(undone->ifs[undone->nifs++].name, IF_NAMESIZE, "%.15s",
+			 a[i].name);
+		said(quiet, "%s: detached (%s)", a[i].name,
+		     mode_names[a[i].mode]);
+		changes++;
+	}
+	for (i = 0; i < want->nifs; i++) {
+		struct conf_iface f = want->ifs[i];
+		int ifindex;
+
+		for (j = 0; j < n; j++)
+			if (a[j].ifindex && !strcmp(a[j].name, f.name) &&
+			    !find_iface(undone, f.name))
+				break;
+		if (j < n) /* attached as wanted */
+			continue;
+		ifindex = if_nametoindex(f.name);
+		if (!ifindex) {
+			xl_err("apply: no interface named '%s' (any more)",
+			       f.name);
+			return -ENODEV;
+		}
+		if ((err = attach_iface("apply", f.name, ifindex, p, &f.mode)))
+			return err;
+		done->ifs[done->nifs++] = f;
+		said(quiet, "%s: attached (%s)", f.name, mode_names[f.mode]);
+		changes++;
+	}
+	return changes;
+}
+
+/* Takes back what ifaces_apply() did. */
+static void ifaces_undo(const struct xl_progs *p, const struct xl_conf *done,
+			const struct xl_conf *undone)
+{
+	struct xl_attachment a[XL_MAX_IFACES];
+	int n = list_attachments(a, XL_MAX_IFACES), i;
+
+	for (i = 0; i < n; i++)
+		if (a[i].ifindex && find_iface(done, a[i].name))
+			detach_one(&a[i]);
+	for (i = 0; i < undone->nifs; i++) {
+		struct conf_iface f = undone->ifs[i];
+		int ifindex = if_nametoindex(f.name);
+
+		if (ifindex)
+			attach_iface("apply", f.name, ifindex, p, &f.mode);
+	}
+}
+
+/* ---- the commands ------------------------------------------------------ */
+
+static const char *apply_usage =
+	"Usage: xlimit apply FILE [--check]\n"
+	"  Makes xlimit what FILE says: interfaces and modes, per-port\n"
+	"  limits, allow and deny lists, ipv6_prefix, max_sources (loading\n"
+	"  xlimit if it is not). Only what differs is changed; nothing is\n"
+	"  when FILE is bad (exit 2, with FILE:LINE and what is wrong) or a\n"
+	"  change fails (what was changed is taken back). --check reads and\n"
+	"  checks FILE and changes nothing. The format: xlimit(8), and\n"
+	"  'xlimit dump' prints the live state in it.\n";
+
+int cmd_apply(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_conf *want = NULL, *old = NULL, *done = NULL, *undone = NULL;
+	struct xl_progs p = { -1, -1, -1 };
+	struct xl_stage stage = {};
+	struct xl_maps m = { .fd = { -1, -1, -1, -1, -1, -1, -1, -1 } };
+	int c, lock = -1, err, changes = 0, n;
+	bool check = false;
+	__u32 have;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			check = true;
+			break;
+		case 'h':
+			fputs(apply_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(apply_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1) {
+		xl_err("apply: expected one FILE, e.g. xlimit apply /etc/xlimit/xlimit.conf");
+		return XL_EXIT_USAGE;
+	}
+	err = conf_parse(argv[optind], &want);
+	if (err)
+		return err;
+	/* The state map is sized once, when it is made. */
+	have = pinned_state_size();
+	if (have && want->max_sources && have != want->max_sources) {
+		fprintf(stderr,
+			"%s: apply: %s:%d: max_sources %u: the state map exists with %u entries; run 'xlimit unload' first to change it\n",
+			xl_progname, conf_file, want->max_sources_line,
+			want->max_sources, have);
+		err = XL_EXIT_USAGE;
+		goto out;
+	}
+	if (check) {
+		printf("%s: valid\n", conf_file);
+		goto out;
+	}
+	done = calloc(1, sizeof(*done));
+	undone = calloc(1, sizeof(*undone));
+	if (!done || !undone) {
+		xl_err("apply: out of memory");
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	lock = xl_lock("apply");
+	if (lock < 0) {
+		err = -lock;
+		goto out;
+	}
+	err = xl_load("apply", want->max_sources, &p, &stage);
+	if (err)
+		goto out;
+	if (stage.dir[0])
+		printf("loaded\n");
+	err = xl_maps_open(&m, "apply");
+	if (!err && (n = conf_read_live(&m, &old))) {
+		xl_err("apply: read the maps: %s", strerror(-n));
+		err = XL_EXIT_FAIL;
+	}
+	if (err)
+		goto out;
+	n = maps_apply(&m, want, false);
+	if (n >= 0) {
+		changes += n;
+		n = ifaces_apply(&p, want, done, undone, false);
+		if (n < 0)
+			ifaces_undo(&p, done, undone);
+	}
+	if (n < 0) {
+		if (n != -ENODEV && n != -EOPNOTSUPP && n != -EBUSY &&
+		    n != -EEXIST && n != -EINVAL)
+			xl_err("apply: %s", strerror(-n));
+		if (!stage.dir[0] && maps_apply(&m, old, true) < 0)
+			xl_err("apply: could not write back the state before; see 'xlimit dump'");
+		else
+			xl_err("apply: nothing changed");
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	changes += n;
+	err = stage_commit("apply", &stage);
+	if (err) /* what is staged detaches with it, but a tc filter */
+		ifaces_undo(&p, done, undone);
+	else if (!changes && !stage.dir[0])
+		printf("%s: no change\n", conf_file);
+out:
+	if (err)
+		stage_abort("apply", &stage);
+	xl_maps_close(&m);
+	progs_close(&p);
+	xl_unlock(lock);
+	conf_free(want);
+	conf_free(old);
+	conf_free(done);
+	conf_free(undone);
+	return err;
+}
+
+/* ---- dump ---------------------------------------------------------------- */
+
+static config_setting_t *add(config_setting_t *parent, const char *name,
+			     int type)
+{
+	return config_setting_add(parent, name, type);
+}
+
+static void add_str(config_setting_t *g, const char *name, const char *v)
+{
+	config_setting_set_string(add(g, name, CONFIG_TYPE_STRING), v);
+}
+
+static void add_int(config_setting_t *g, const char *name, int v)
+{
+	config_setting_set_int(add(g, name, CONFIG_TYPE_INT), v);
+}
+
+/* The conf as a libconfig tree: the file apply reads. */
+static void conf_to_config(const struct xl_conf *c, config_t *cfg)
+{
+	config_setting_t *root = config_root_setting(cfg), *s, *g, *ls, *lg;
+	char text[96];
+	size_t k;
+	int i, l;
+	__u32 j;
+
+	add_int(root, "version", XL_CONF_VERSION);
+	add_int(root, "max_sources", c->max_sources);
+	add_int(root, "ipv6_prefix", c->ipv6_prefix);
+	s = add(root, "interfaces", CONFIG_TYPE_LIST);
+	for (i = 0; i < c->nifs; i++) {
+		g = add(s, NULL, CONFIG_TYPE_GROUP);
+		add_str(g, "name", c->ifs[i].name);
+		add_str(g, "mode", mode_names[c->ifs[i].mode]);
+	}
+	s = add(root, "ports", CONFIG_TYPE_LIST);
+	for (i = 0; i < c->nports; i++) {
+		const struct xl_rule *r = &c->ports[i].rule;
+
+		g = add(s, NULL, CONFIG_TYPE_GROUP);
+		add_int(g, "port", c->ports[i].port);
+		ls = add(g, "limits", CONFIG_TYPE_LIST);
+		for (j = 0; j < r->nlimits; j++) {
+			lg = add(ls, NULL, CONFIG_TYPE_GROUP);
+			xl_format_rule_limit(&r->limits[j], text, sizeof(text));
+			add_str(lg, "limit", text);
+			add_str(lg, "action",
+				xl_action_name(r->limits[j].action));
+		}
+	}
+	for (l = 0; l < L_NR; l++) {
+		s = add(root, list_names[l], CONFIG_TYPE_ARRAY);
+		for (k = 0; k < c->nkeys[l]; k++) {
+			xl_format_cidr(&c->keys[l][k], text, sizeof(text));
+			config_setting_set_string_elem(s, -1, text);
+		}
+	}
+}
+
+/* The same tree as JSON, member by member. */
+static struct json_object *config_to_json(const config_setting_t *s)
+{
+	struct json_object *o;
+	int i;
+
+	switch (config_setting_type(s)) {
+	case CONFIG_TYPE_GROUP:
+		o = json_object_new_object();
+		for (i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *e =
+				config_setting_get_elem(s, i);
+
+			json_object_object_add(o, config_setting_name(e),
+					       config_to_json(e));
+		}
+		return o;
+	case CONFIG_TYPE_LIST:
+	case CONFIG_TYPE_ARRAY:
+		o = json_object_new_array();
+		for (i = 0; i < config_setting_length(s); i++)
+			json_object_array_add(
+				o,
+				config_to_json(config_setting_get_elem(s, i)));
+		return o;
+	case CONFIG_TYPE_STRING:
+		return json_object_new_string(config_setting_get_string(s));
+	default:
+		return json_object_new_int64(config_setting_get_int64(s));
+	}
+}
+
+static const char *dump_usage =
+	"Usage: xlimit dump [--json]\n"
+	"  Prints the live configuration in the format 'xlimit apply' reads\n"
+	"  (or as JSON with the same names): 'xlimit dump > FILE' then\n"
+	"  'xlimit apply FILE' changes nothing.\n";
+
+int cmd_dump(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	struct xl_conf *live;
+	struct xl_maps m;
+	bool json = false;
+	config_t cfg;
+	int c, i, err;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'h':
+			fputs(dump_usage, stdout);
+			return XL_EXIT_OK;
+		default:
+			fputs(dump_usage, stderr);
+			return XL_EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		xl_err("dump: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	err = xl_maps_open(&m, "dump");
+	if (err)
+		return err;
+	err = conf_read_live(&m, &live);
+	xl_maps_close(&m);
+	if (err) {
+		xl_err("dump: read the maps: %s", strerror(-err));
+		return XL_EXIT_FAIL;
+	}
+	for (i = 0; i < live->nports; i++) {
+		if (live->ports[i].invalid) {
+			xl_err("dump: the rule of port %u in the map is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set' or remove it with 'xlimit limit del'",
+			       live->ports[i].port);
+			conf_free(live);
+			return XL_EXIT_FAIL;
+		}
+	}
+	config_init(&cfg);
+	conf_to_config(live, &cfg);
+	conf_free(live);
+	if (json)
+		xl_json_print(config_to_json(config_root_setting(&cfg)));
+	else
+		config_write(&cfg, stdout);
+	config_destroy(&cfg);
+	return XL_EXIT_OK;
+}
