@@ -11,6 +11,8 @@ BUILD := build
 PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR ?= $(PREFIX)/lib/systemd/system
 
 CC ?= gcc
 CLANG ?= clang
@@ -41,7 +43,7 @@ DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
 	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev libconfig-dev
 DEB_RUN := iproute2 procps python3 python3-limits clang-format strace \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
-	libclang-rt-dev
+	libclang-rt-dev systemd
 
 ifeq ($(V),1)
 Q :=
@@ -238,6 +240,12 @@ demo: deps
 format-check:
 	$(Q)clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
 
+# systemd units: systemd/NAME.service.in with @SBINDIR@ and @SYSCONFDIR@
+# filled in, and systemd/NAME.service as they are, into UNITDIR; the
+# example configuration beside the file xlimit.service applies.
+UNITS := $(patsubst systemd/%.in,%,$(wildcard systemd/*.service.in)) \
+	$(notdir $(wildcard systemd/*.service))
+
 install: $(BUILD)/xlimit $(BUILD)/xlimit-sidecar
 	install -D -m 0755 $(BUILD)/xlimit $(DESTDIR)$(SBINDIR)/xlimit
 	install -D -m 0644 docs/xlimit.8 $(DESTDIR)$(MANDIR)/man8/xlimit.8
@@ -245,12 +253,25 @@ install: $(BUILD)/xlimit $(BUILD)/xlimit-sidecar
 		$(DESTDIR)$(SBINDIR)/xlimit-sidecar
 	install -D -m 0644 docs/xlimit-sidecar.8 \
 		$(DESTDIR)$(MANDIR)/man8/xlimit-sidecar.8
-	-mandb -q 2>/dev/null
+	install -d $(DESTDIR)$(UNITDIR)
+	for u in $(UNITS); do \
+		src=systemd/$$u; [ -f $$src ] || src=systemd/$$u.in; \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' \
+			-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $$src \
+			> $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
+	install -D -m 0644 docs/xlimit.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/xlimit/xlimit.conf.example
+	[ -n "$(DESTDIR)" ] || mandb -q 2>/dev/null || true
+	[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || \
+		systemctl daemon-reload || true
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/xlimit $(DESTDIR)$(MANDIR)/man8/xlimit.8
 	rm -f $(DESTDIR)$(SBINDIR)/xlimit-sidecar \
 		$(DESTDIR)$(MANDIR)/man8/xlimit-sidecar.8
+	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(UNITS)) \
+		$(DESTDIR)$(SYSCONFDIR)/xlimit/xlimit.conf.example
 
 clean:
 	rm -rf $(BUILD)
