@@ -18,7 +18,11 @@
  * version can add settings (a member of a limit, a port or the top level)
  * without changing what an older file means; a name this version does
  * not know is an error, never ignored. `version` says which version of
- * the format a file is written for.
+ * the format a file is written for. A new field of a rule goes in three
+ * places: its name in parse_limit()'s (or parse_port()'s) list and its
+ * value into the struct xl_rule there, and its member in
+ * conf_to_config(); same_rule() compares whole rules, so apply changes
+ * a rule whose new field differs, and dump > f; apply f stays a no-op.
  *
  * The file is read with libconfig (Debian's libconfig-dev), not by hand:
  * its grammar is small and documented, it takes comments (# // and C

@@ -73,6 +73,7 @@ xls limit set $P "$LIMIT" --action pass >/dev/null
 xls limit set $N "$LIMIT" --action pass >/dev/null
 xls limit set $PD "3 per 30 seconds" --action drop >/dev/null
 xls allow add 127.0.0.1/32 2001:2::3 >/dev/null
+xls deny add 198.18.7.7 >/dev/null # named only in X-Forwarded-For
 
 bg backend ip netns exec "$NS_SRV" $PY "$HELP" app $B
 bg flask ip netns exec "$NS_CLI" $PY "$HELP" flask $F "$LIMIT"
@@ -83,7 +84,8 @@ bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
 	--retry-after always --trust-proxy 198.18.0.7/32 127.0.0.1 \
 	--client-timeout 2 --upstream-timeout 2 --max-body-size 16777216
 bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
-bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1
+bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
+	--trust-proxy 127.0.0.1
 
 mkdir -p "$XL_TMP/nginx"
 sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
@@ -344,6 +346,12 @@ assert_eq "$(grep -iE '^X-Seen-(Method|Path|Custom|XFF)' "$XL_TMP/m.h" | tr -d '
 	"X-Seen-Method: PATCH|X-Seen-Path: /some/path?q=1&r=%20x|X-Seen-XFF: 127.0.0.1|X-Seen-Custom: kept|" \
 	"method, path, query and headers reach the application"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PX/)" 502 "application down: 502"
+# The deny list covers ports without a rule too: a deny-listed client a
+# trusted proxy names is refused there, another is passed on.
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.18.7.7' http://127.0.0.1:$PX/)" \
+	403 "deny-listed client behind a trusted proxy, port without a rule: 403"
+assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' -H 'X-Forwarded-For: 198.18.7.8' http://127.0.0.1:$PX/)" \
+	502 "another client behind it, port without a rule: passed on (502: application down)"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/slow?s=5")" 504 "application slower than --upstream-timeout: 504"
 
 # A named --upstream is resolved once, at start: with its own /etc/hosts

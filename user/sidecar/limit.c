@@ -299,12 +299,13 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 		d->verdict = SC_ERROR;
 		return;
 	}
-	if (!c->covered || c->allowed) {
-		d->verdict = SC_NOT_COUNTED;
-		return;
-	}
+	/* The deny list covers every port, as in the datapath. */
 	if (c->denied) {
 		d->verdict = SC_DENIED;
+		return;
+	}
+	if (!c->covered || c->allowed) {
+		d->verdict = SC_NOT_COUNTED;
 		return;
 	}
 	if (!charge) {
