@@ -40,10 +40,11 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 # grammar takes comments and gives the line of every setting for messages
 # (json-c, linked already, has neither; see user/cmd_apply.c).
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
-	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev libconfig-dev
+	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev libconfig-dev \
+	libhiredis-dev
 DEB_RUN := iproute2 procps python3 python3-limits clang-format strace \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
-	libclang-rt-dev systemd
+	libclang-rt-dev systemd redis-server redis-tools python3-redis
 
 ifeq ($(V),1)
 Q :=
@@ -57,7 +58,7 @@ endif
 .PHONY: all clean check demo bench bench-build install uninstall deps deps-build \
 	toolchain format-check fuzz fuzz-build fuzz-seeds
 
-USER_SRCS := $(wildcard user/*.c)
+USER_SRCS := $(wildcard user/*.c) $(wildcard user/sync/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 SIDECAR_SRCS := $(wildcard user/sidecar/*.c)
@@ -71,8 +72,8 @@ toolchain:
 		command -v $$t >/dev/null 2>&1 || { \
 		echo "xlimit: build needs '$$t' (Debian: sudo make deps, or apt-get install $(DEB_BUILD))" >&2; \
 		exit 1; }; done
-	@pkg-config --exists libbpf json-c libconfig || { \
-		echo "xlimit: build needs libbpf, json-c and libconfig headers (apt-get install libbpf-dev libjson-c-dev libconfig-dev)" >&2; \
+	@pkg-config --exists libbpf json-c libconfig hiredis || { \
+		echo "xlimit: build needs libbpf, json-c, libconfig and hiredis headers (apt-get install libbpf-dev libjson-c-dev libconfig-dev libhiredis-dev)" >&2; \
 		exit 1; }
 
 # Install the Debian packages that are missing (needs root and apt).
@@ -81,7 +82,7 @@ deps:
 deps-build:
 	@./tests/lib/install-deps.sh $(DEB_BUILD)
 
-$(BUILD) $(BUILD)/user $(BUILD)/tests:
+$(BUILD) $(BUILD)/user $(BUILD)/user/sync $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
 $(BUILD)/xlimit.bpf.o: bpf/xlimit.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -96,9 +97,14 @@ $(BUILD)/user/%.o: user/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -MMD -MP -c $< -o $@
 
+# `xlimit sync` (user/sync/): the CLI's headers, and hiredis.
+$(BUILD)/user/sync/%.o: user/sync/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user/sync
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
+
 $(BUILD)/xlimit: $(USER_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig
+	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
 # The sidecar: its own sources, plus the CLI's shared helpers and query.
 SIDECAR_LIBS := $(LIBS) -levent -lcap

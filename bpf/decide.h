@@ -20,6 +20,7 @@
 #include "maps.h"
 #include "xl_key.h"
 #include "xl_limiter.h"
+#include "sync.h"
 
 /* The one source of time: monotonic ns, as of the last timer tick
  * (CLOCK_MONOTONIC_COARSE in userspace). A tick (1/HZ s) coarse, it costs
@@ -290,6 +291,8 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	if (!charge)
 		return 0;
 	d->breached = xl_charge(d->rule, d->state, d->now);
+	if (flags & XL_CFG_SYNC)
+		xl_sync_note(&d->key, seed);
 	if (d->breached) {
 		d->verdict = xl_over_verdict(d->rule, d->breached);
 		xl_over_remember(&d->key, seed, d->state);

@@ -21,6 +21,9 @@
 #define XL_MAP_CONFIG xl_config
 #define XL_MAP_OVER xl_over
 #define XL_MAP_VCACHE xl_vcache
+#define XL_MAP_SYNC xl_sync
+#define XL_MAP_SEEN xl_sync_seen
+#define XL_MAP_EVENTS xl_sync_events
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -130,6 +133,7 @@ _Static_assert(sizeof(struct xl_lpm_key) == 20, "xl_lpm_key layout");
  * and clears the bit. 0, the value of a config never set, looks both up. */
 #define XL_CFG_NO_ALLOW (1U << 0) /* xl_allow is empty */
 #define XL_CFG_NO_DENY (1U << 1) /* xl_deny is empty */
+#define XL_CFG_SYNC (1U << 2) /* `xlimit sync` runs: tell it who moved */
 
 /* xl_config: one entry of live settings, read on every counted SYN. */
 struct xl_config {
@@ -196,6 +200,51 @@ struct xl_stats {
 	__u64 c[XL_STAT_NR];
 };
 _Static_assert(sizeof(struct xl_stats) == 8 * XL_STAT_NR, "xl_stats layout");
+
+/*
+ * Fleet-wide limits (`xlimit sync`, user/sync/). While XL_CFG_SYNC is set,
+ * a charged client is reported once per epoch through the xl_sync_events
+ * ring buffer: xl_sync_seen, a table indexed by a keyed hash of the key,
+ * holds (hash tag << 32 | epoch) of the last report, and the daemon moves
+ * xl_sync.epoch on every interval. A collision costs a spare event, never
+ * a missed one. The daemon limits a client the fleet found over its limit
+ * by writing the client's window in xl_state as past its amount until the
+ * fleet's window ends: the datapath's own check, at no added cost.
+ */
+#define XL_SYNC_SLOTS 65536 /* entries of xl_sync_seen, a power of 2 */
+#define XL_SYNC_RING (8U << 20) /* bytes of xl_sync_events */
+
+enum xl_sync_link {
+	XL_SYNC_OFF = 0, /* no daemon ran, or it stopped */
+	XL_SYNC_CONNECTING, /* started, not yet through to Redis */
+	XL_SYNC_UP, /* in sync with Redis */
+	XL_SYNC_DOWN, /* Redis unreachable: local limits only */
+};
+
+/* xl_sync: one entry, mmapped by the daemon, which writes its fields in
+ * place; the datapath reads epoch and adds to lost; `xlimit status` reads
+ * the rest. */
+struct xl_sync {
+	__u32 epoch;
+	__u32 link; /* enum xl_sync_link */
+	__u64 heartbeat; /* monotonic ns of the daemon's last round */
+	__u64 since; /* monotonic ns when link took its value */
+	__u32 pid; /* the daemon's */
+	__u32 interval_ms;
+	__u64 pushed; /* hits added to Redis counters */
+	__u64 limited; /* clients limited here by the fleet's count */
+	__u64 lost; /* events that found the ring buffer full (datapath) */
+	char redis[64]; /* the Redis URL, for status */
+	char error[88]; /* why Redis is unreachable, when it is */
+};
+_Static_assert(sizeof(struct xl_sync) == 208, "xl_sync layout");
+
+/* An event of xl_sync_events: a client charged in this epoch. */
+struct xl_sync_event {
+	struct xl_key key;
+	__u32 epoch;
+};
+_Static_assert(sizeof(struct xl_sync_event) == 24, "xl_sync_event layout");
 
 /* What the decision function concluded for one SYN. */
 enum xl_verdict {

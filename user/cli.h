@@ -70,6 +70,9 @@ enum xl_map_id {
 	XL_M_CONFIG,
 	XL_M_OVER,
 	XL_M_VCACHE,
+	XL_M_SYNC,
+	XL_M_SEEN,
+	XL_M_EVENTS,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -222,6 +225,14 @@ int xl_lpm_key_cmp(const void *a, const void *b);
  * the caller frees it). Returns 0 or -ENOMEM. */
 int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count);
 
+/* What `xlimit sync` says of itself in xl_sync (user/sync/status.c):
+ * {"state": "off" | "connecting" | "up" | "down" | "stale", "redis",
+ * "error", "pid", "interval_ms", "for_s", "pushed", "limited", "lost"}; "stale"
+ * when its heartbeat stopped while it claimed to run. */
+struct json_object *xl_sync_json(int sync_fd);
+/* The same, as `xlimit status` prints it: one line. */
+void xl_sync_print(struct json_object *sync);
+
 /* The sub-command groups. */
 int cmd_load(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
@@ -238,5 +249,6 @@ int cmd_query(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_sync(int argc, char **argv);
 
 #endif /* XL_USER_H */

@@ -1069,7 +1069,7 @@ int cmd_status(int argc, char **argv)
 		{}
 	};
 	struct xl_attachment a[XL_MAX_IFACES];
-	struct json_object *o, *ifs, *rules;
+	struct json_object *o, *ifs, *rules, *sync;
 	struct xl_progs p = { -1, -1, -1 };
 	__u32 zero = 0, nallow, ndeny, tracked, cap;
 	struct xl_config cfg = {};
@@ -1158,6 +1158,8 @@ int cmd_status(int argc, char **argv)
 		o, "ipv6_prefix",
 		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix :
 						      XL_IPV6_PREFIX_DEFAULT));
+	sync = xl_sync_json(m.fd[XL_M_SYNC]);
+	json_object_object_add(o, "sync", sync);
 
 	if (json) {
 		xl_json_print(o);
@@ -1204,6 +1206,7 @@ int cmd_status(int argc, char **argv)
 		printf("dropped:      %llu tiny fragments, %llu too-deep headers\n",
 		       (unsigned long long)t.frag_dropped,
 		       (unsigned long long)t.deep_dropped);
+		xl_sync_print(sync);
 		json_object_put(o);
 	}
 	progs_close(&p);

@@ -37,6 +37,9 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
 	[XL_M_OVER] = XL_STR(XL_MAP_OVER),
 	[XL_M_VCACHE] = XL_STR(XL_MAP_VCACHE),
+	[XL_M_SYNC] = XL_STR(XL_MAP_SYNC),
+	[XL_M_SEEN] = XL_STR(XL_MAP_SEEN),
+	[XL_M_EVENTS] = XL_STR(XL_MAP_EVENTS),
 };
 
 const char *xl_progname = "xlimit";
@@ -832,7 +835,8 @@ static bool xl_trie_empty(int fd)
 	return bpf_map_get_next_key(fd, NULL, &k) && errno == ENOENT;
 }
 
-/* Rewrites xl_config's flags to `flags` (and its generation, + `bump`). */
+/* Rewrites xl_config's list flags to `flags` (and its generation, +
+ * `bump`); the other flags stay. */
 static int xl_config_flags(int config_fd, __u32 flags, __u32 bump)
 {
 	struct xl_config cfg = {};
@@ -840,7 +844,7 @@ static int xl_config_flags(int config_fd, __u32 flags, __u32 bump)
 
 	if (bpf_map_lookup_elem(config_fd, &zero, &cfg))
 		return -errno;
-	cfg.flags = flags;
+	cfg.flags = (cfg.flags & ~(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)) | flags;
 	cfg.gen += bump;
 	return bpf_map_update_elem(config_fd, &zero, &cfg, BPF_ANY) ? -errno :
 								      0;

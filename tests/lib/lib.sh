@@ -121,7 +121,10 @@ xl_reap_leftovers() {
 	for ns in $(ip netns list 2>/dev/null | awk '/^xlt[0-9]+-/ {print $1}'); do
 		pid=${ns#xlt}
 		pid=${pid%%-*}
-		kill -0 "$pid" 2>/dev/null || ip netns del "$ns" 2>/dev/null
+		kill -0 "$pid" 2>/dev/null && continue
+		# What the crashed run started in it (servers, daemons).
+		ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+		ip netns del "$ns" 2>/dev/null
 	done
 	for d in /sys/fs/bpf/xltest_*; do
 		[ -d "$d" ] || continue
