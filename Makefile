@@ -208,7 +208,8 @@ bench: deps
 BENCH := $(BUILD)/bench
 BENCH_BPF := $(BENCH)/baseline.bpf.o $(BENCH)/ladder.bpf.o \
 	$(BENCH)/livegen.bpf.o
-BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/accuracy
+BENCH_BINS := $(BENCH)/microbench $(BENCH)/synflood $(BENCH)/accuracy \
+	$(BENCH)/sync_load
 BENCH_CFLAGS := $(XL_CFLAGS) -I$(BENCH) -Itests/lib
 
 bench-build: $(BENCH_BPF) $(BENCH_BINS)
@@ -232,6 +233,10 @@ $(BENCH)/microbench: tests/bench/microbench.c $(BUILD)/xlimit.skel.h \
 
 $(BENCH)/synflood: tests/bench/synflood.c $(BENCH)/livegen.skel.h \
 		tests/lib/pkt.h | $(BENCH)
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+
+$(BENCH)/sync_load: tests/bench/sync_load.c tests/lib/pkt.h | $(BENCH)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
 
