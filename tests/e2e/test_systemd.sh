@@ -45,6 +45,7 @@ UNITDIR=$DEST/usr/lib/systemd/system
 for f in usr/sbin/xlimit usr/sbin/xlimit-sidecar usr/share/man/man8/xlimit.8 \
 	usr/lib/systemd/system/xlimit.service \
 	usr/lib/systemd/system/xlimit-sidecar.service \
+	usr/lib/systemd/system/xlimit-sync.service \
 	etc/xlimit/xlimit.conf.example; do
 	assert_eq "$(test -f "$DEST/$f" && echo yes)" yes "make install puts $f under DESTDIR"
 done
@@ -56,10 +57,11 @@ assert_match "$(grep '^ConditionPathExists' "$UNITDIR/xlimit.service")" "=/etc/x
 
 assert_rc 0 "make install PREFIX=... (commands that exist)" -- \
 	make -s -C "$XL_TOP" install DESTDIR=/ PREFIX="$PREF" SYSCONFDIR="$PREF/etc"
-UNITS="$PREF/lib/systemd/system/xlimit.service $PREF/lib/systemd/system/xlimit-sidecar.service"
+UNITS="$PREF/lib/systemd/system/xlimit.service $PREF/lib/systemd/system/xlimit-sidecar.service
+	$PREF/lib/systemd/system/xlimit-sync.service"
 if command -v systemd-analyze >/dev/null; then
 	# shellcheck disable=SC2086 # one word per unit
-	assert_rc 0 "systemd-analyze verify passes both units" -- \
+	assert_rc 0 "systemd-analyze verify passes the units" -- \
 		systemd-analyze verify --man=no $UNITS
 else
 	fail "systemd-analyze is missing (make deps installs systemd)"

@@ -46,6 +46,7 @@ struct json_object *xl_sync_json(int sync_fd)
 			s.since && now > s.since ? (now - s.since) / 1e9 : 0));
 	json_object_object_add(o, "pushed", json_object_new_uint64(s.pushed));
 	json_object_object_add(o, "limited", json_object_new_uint64(s.limited));
+	json_object_object_add(o, "lost", json_object_new_uint64(s.lost));
 	return o;
 }
 
