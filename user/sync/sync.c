@@ -42,6 +42,7 @@
 #define XS_STREAM_MAXLEN "100000"
 #define XS_READ_COUNT "1000"
 #define XS_SWEEP_NS (2 * XL_NSEC_PER_SEC)
+#define XS_DRAIN_NS 20000000L /* 20 ms between drains of the ring */
 #define XS_BACKOFF_MIN_MS 100
 #define XS_BACKOFF_MAX_MS 5000
 #define XS_ALIVE_NS (10 * XL_NSEC_PER_SEC) /* a heartbeat this recent: up */
@@ -745,9 +746,13 @@ static void round_once(struct xs *s)
 	for (k = 0; k < s->touched.n; k++)
 		read_client(s, s->touched.v[k], now);
 	s->touched.n = 0;
+	/* Many clients take a while to read and push: the ring is drained
+	 * between the steps too (what comes in is read next round). */
+	ring_buffer__consume(s->rb);
 	if (!s->up && now >= s->retry_at)
 		try_connect(s, now);
-	if (s->up && (push(s, now) || read_stream(s, now))) {
+	if (s->up && (push(s, now) || ring_buffer__consume(s->rb) < 0 ||
+		      read_stream(s, now))) {
 		xr_close(&s->r);
 		link_down(s, now);
 	}
@@ -756,6 +761,33 @@ static void round_once(struct xs *s)
 		s->last_sweep = now;
 	}
 	publish(s, now);
+}
+
+/* Until `next`, drains the ring buffer every XS_DRAIN_NS, so that a
+ * round that runs late, or many clients, do not fill it: the events only
+ * say whom to read at the end of the round. */
+static void wait_round(struct xs *s, const struct timespec *next)
+{
+	struct timespec now, step;
+
+	while (!stopping) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec > next->tv_sec || (now.tv_sec == next->tv_sec &&
+						  now.tv_nsec >= next->tv_nsec))
+			return;
+		step = now;
+		step.tv_nsec += XS_DRAIN_NS;
+		if (step.tv_nsec >= 1000000000L) {
+			step.tv_sec++;
+			step.tv_nsec -= 1000000000L;
+		}
+		if (step.tv_sec > next->tv_sec ||
+		    (step.tv_sec == next->tv_sec &&
+		     step.tv_nsec > next->tv_nsec))
+			step = *next;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &step, NULL);
+		ring_buffer__consume(s->rb);
+	}
 }
 
 /* ---- the command ----------------------------------------------------------- */
@@ -972,10 +1004,7 @@ int cmd_sync(int argc, char **argv)
 		next.tv_sec += (time_t)(s->o.interval_ns / XL_NSEC_PER_SEC) +
 			       next.tv_nsec / 1000000000L;
 		next.tv_nsec %= 1000000000L;
-		while (!stopping &&
-		       clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next,
-				       NULL) == EINTR)
-			;
+		wait_round(s, &next);
 	}
 	logmsg("stopping: the datapath goes on with its local limits");
 	ret = set_sync_flag(s, 0);
