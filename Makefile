@@ -138,6 +138,12 @@ $(BUILD)/tests/test_accept: tests/unit/test_accept.c user/sidecar/accept.c \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_accept.c user/sidecar/accept.c -o $@
 
+$(BUILD)/tests/test_redis: tests/unit/test_redis.c user/sync/redis.c \
+		user/sync/redis.h tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_redis.c user/sync/redis.c -o $@ \
+		-lhiredis
+
 # BPF tests: the real object through bpf_prog_test_run_opts.
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
 		tests/lib/testing.h | $(BUILD)/tests
@@ -145,6 +151,7 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
+	$(BUILD)/tests/test_redis \
 	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;
 # tests/e2e/test_reject.sh puts their XDP_PASS program on the client's veth.

@@ -131,7 +131,8 @@ int xr_parse_url(struct xr *r, const char *url, char *err, size_t len)
 		h = comma ? comma + 1 : e;
 	}
 	if (!r->nseeds) {
-		snprintf(err, len, "no host");
+		snprintf(err, len,
+			 "no host: expected HOST[:PORT] after the scheme");
 		return -1;
 	}
 	if (r->kind == XR_STANDALONE && r->nseeds > 1) {
