@@ -140,6 +140,8 @@ int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
  * Without "/N" the prefix is the full length. Host bits set past the
  * prefix are an error. Returns 0, or -1 with a message in err. */
 int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len);
+/* Clears the bits of k's address past its prefix length. */
+void xl_lpm_key_mask(struct xl_lpm_key *k);
 /* Formats an LPM key back into "a.b.c.d/N" or "x::y/N". */
 void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
 /* Parses a plain address into 16 bytes, v4-mapped for IPv4. */
@@ -214,9 +216,6 @@ int xl_free_slot(const struct xl_maps *m, __u32 *slot);
 /* Whether two rules count alike: a change from one to the other keeps
  * the clients' counts (limit set with the same limits). */
 bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b);
-/* Whether two keys are the same entry of a trie: the same prefix length
- * and the same bits up to it. */
-bool xl_same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b);
 
 /* Orders trie keys: IPv4 first, then by address, then shorter prefixes
  * first (qsort). */

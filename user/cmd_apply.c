@@ -350,9 +350,24 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 	return 0;
 }
 
+/* An entry of a list, where the file has it. */
+struct conf_key {
+	struct xl_lpm_key key;
+	int index;
+};
+
+static int by_key_index(const void *a, const void *b)
+{
+	const struct conf_key *x = a, *y = b;
+	int d = xl_lpm_key_cmp(&x->key, &y->key);
+
+	return d ? d : x->index - y->index;
+}
+
 static int parse_list(const config_setting_t *s, int l, struct xl_conf *c)
 {
-	int n = config_setting_length(s), i, j, err;
+	int n = config_setting_length(s), i, err;
+	struct conf_key *ck;
 	struct xl_lpm_key *k;
 	const char *text = NULL;
 	char why[160];
@@ -367,21 +382,38 @@ static int parse_list(const config_setting_t *s, int l, struct xl_conf *c)
 		return bad(s, "%s has %d entries; at most %d", list_names[l], n,
 			   XL_LIST_MAX);
 	k = c->keys[l] = calloc(n ? n : 1, sizeof(*k));
-	if (!k)
+	ck = calloc(n ? n : 1, sizeof(*ck));
+	if (!k || !ck) {
+		free(ck);
 		return bad(s, "out of memory");
+	}
 	for (i = 0; i < n; i++) {
 		const config_setting_t *e = config_setting_get_elem(s, i);
 
-		if ((err = get_str(e, &text)))
+		err = get_str(e, &text);
+		if (!err && xl_parse_cidr(text, &ck[i].key, why, sizeof(why)))
+			err = bad(e, "%s: %s", list_names[l], why);
+		if (err) {
+			free(ck);
 			return err;
-		if (xl_parse_cidr(text, &k[i], why, sizeof(why)))
-			return bad(e, "%s: %s", list_names[l], why);
-		for (j = 0; j < i; j++)
-			if (xl_same_prefix(&k[j], &k[i]))
-				return bad(e, "%s: '%s' is given twice",
-					   list_names[l], text);
+		}
+		ck[i].index = i;
 	}
-	qsort(k, n, sizeof(*k), xl_lpm_key_cmp);
+	/* Sorted, an entry given twice sits next to its first. */
+	qsort(ck, n, sizeof(*ck), by_key_index);
+	for (i = 0; i < n; i++) {
+		if (i && !xl_lpm_key_cmp(&ck[i - 1].key, &ck[i].key)) {
+			const config_setting_t *e =
+				config_setting_get_elem(s, ck[i].index);
+
+			err = bad(e, "%s: '%s' is given twice", list_names[l],
+				  config_setting_get_string(e));
+			free(ck);
+			return err;
+		}
+		k[i] = ck[i].key;
+	}
+	free(ck);
 	c->nkeys[l] = n;
 	return 0;
 }
@@ -523,12 +555,20 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	}
 	qsort(c->ports, c->nports, sizeof(c->ports[0]), by_port);
 	for (i = 0; i < L_NR; i++) {
+		size_t k;
+
 		err = xl_list_read(m->fd[list_maps[i]], &c->keys[i],
 				   &c->nkeys[i]);
 		if (err) {
 			conf_free(c);
 			return err;
 		}
+		/* An entry written by hand may have host bits set: the trie
+		 * ignores them, and so do the comparisons. */
+		for (k = 0; k < c->nkeys[i]; k++)
+			xl_lpm_key_mask(&c->keys[i][k]);
+		qsort(c->keys[i], c->nkeys[i], sizeof(c->keys[i][0]),
+		      xl_lpm_key_cmp);
 	}
 	*out = c;
 	return 0;
@@ -555,15 +595,11 @@ static bool same_rule(const struct xl_rule *a, const struct xl_rule *b)
 	return !memcmp(&x, b, sizeof(x));
 }
 
+/* Whether keys (sorted, host bits clear: see conf_read_live()) hold k. */
 static bool in_list(const struct xl_lpm_key *keys, size_t n,
 		    const struct xl_lpm_key *k)
 {
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (xl_same_prefix(&keys[i], k))
-			return true;
-	return false;
+	return n && bsearch(k, keys, n, sizeof(*k), xl_lpm_key_cmp);
 }
 
 /* Prints one change, unless quiet (a rollback). */

@@ -62,7 +62,9 @@ static int parse_cidrs(const struct list_def *l, const char *op, int argc,
 	return n;
 }
 
-bool xl_same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
+/* Whether two keys are the same entry of a trie: the same prefix length
+ * and the same bits up to it. */
+static bool same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
 {
 	__u32 n = a->prefixlen;
 
@@ -84,7 +86,7 @@ static void mark_listed(int fd, const struct xl_lpm_key *keys, int n,
 		return;
 	do {
 		for (i = 0; i < n; i++)
-			if (xl_same_prefix(&k, &keys[i]))
+			if (same_prefix(&k, &keys[i]))
 				listed[i] = true;
 		prev = k;
 	} while (!bpf_map_get_next_key(fd, &prev, &k));
@@ -96,7 +98,7 @@ static bool given_before(const struct xl_lpm_key *keys, int i)
 	int j;
 
 	for (j = 0; j < i; j++)
-		if (xl_same_prefix(&keys[j], &keys[i]))
+		if (same_prefix(&keys[j], &keys[i]))
 			return true;
 	return false;
 }

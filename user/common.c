@@ -499,13 +499,25 @@ void xl_format_addr(const uint8_t addr[16], char *buf, size_t len)
 		inet_ntop(AF_INET6, addr, buf, len);
 }
 
+void xl_lpm_key_mask(struct xl_lpm_key *k)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i++) {
+		unsigned int bits =
+			k->prefixlen > 8u * i ? k->prefixlen - 8u * i : 0;
+
+		if (bits < 8)
+			k->addr[i] &= (uint8_t)(0xff00 >> bits);
+	}
+}
+
 int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 {
 	char host[INET6_ADDRSTRLEN + 1], *slash;
 	unsigned long plen, max;
-	uint8_t masked[16];
+	struct xl_lpm_key m;
 	bool v4;
-	int i;
 
 	if (strlen(s) >= sizeof(host)) {
 		snprintf(err, len, "'%s' is not an IPv4 or IPv6 address", s);
@@ -540,19 +552,11 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 		}
 	}
 	k->prefixlen = v4 ? plen + 96 : plen;
-	memcpy(masked, k->addr, 16);
-	for (i = 0; i < 16; i++) {
-		unsigned int bits =
-			k->prefixlen > 8u * i ? k->prefixlen - 8u * i : 0;
-
-		if (bits < 8)
-			masked[i] &= (uint8_t)(0xff00 >> bits);
-	}
-	if (memcmp(masked, k->addr, 16)) {
-		struct xl_lpm_key m = *k;
+	m = *k;
+	xl_lpm_key_mask(&m);
+	if (memcmp(m.addr, k->addr, 16)) {
 		char net[INET6_ADDRSTRLEN + 8];
 
-		memcpy(m.addr, masked, 16);
 		xl_format_cidr(&m, net, sizeof(net));
 		snprintf(
 			err, len,

@@ -334,6 +334,21 @@ bad_use "two files" "expected one FILE" -- apply "$G1" "$G2"
 bad_use "unknown option" "unrecognized option" -- apply "$G1" --force
 bad_use "dump with an argument" "unexpected argument 'x'" -- dump x
 
+# --- a long list -----------------------------------------------------------------
+
+BIG=$XL_TMP/big.conf
+{
+	echo "interfaces = ( { name = \"$VETH_SRV\"; mode = \"tc\"; } );"
+	echo "ports = ( { port = 80; limits = ( { limit = \"10/second;100 per 2 minutes\"; }, { limit = \"1000/hour\"; action = \"pass\"; } ); } );"
+	printf 'allow = [ '
+	printf '"2001:2:%x::/48", ' $(seq 0 19998)
+	echo '"2001:2:4e1f::/48" ];'
+} >"$BIG"
+assert_rc 0 "apply a list of 20000 entries" -- xls apply "$BIG"
+assert_eq "$(xls allow list --json | jget 'len(d)')" 20000 "the allow list holds the 20000 entries"
+assert_rc 0 "apply the list of 20000 entries again" -- xls apply "$BIG"
+assert_eq "$OUT" "$BIG: no change" "applied again, the long list changes nothing"
+
 # --- a file without interfaces detaches; unload ---------------------------------
 
 G3=$(conf good3 <<'EOF'
