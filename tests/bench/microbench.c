@@ -192,7 +192,8 @@ static int set_config(__u32 flags)
 				   BPF_ANY);
 }
 
-static int allow_v4(const char *addr)
+/* Adds an IPv4 address to a list (xl_allow, xl_deny). */
+static int list_v4(struct bpf_map *list, const char *addr)
 {
 	struct xl_lpm_key k = { .prefixlen = 128 };
 	__u32 one = 1;
@@ -201,8 +202,7 @@ static int allow_v4(const char *addr)
 	k.addr[11] = 0xff;
 	if (inet_pton(AF_INET, addr, &k.addr[12]) != 1)
 		return -EINVAL;
-	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_allow), &k, &one,
-				   BPF_ANY);
+	return bpf_map_update_elem(bpf_map__fd(list), &k, &one, BPF_ANY);
 }
 
 static int load(void)
@@ -446,7 +446,8 @@ int main(int argc, char **argv)
 
 	/* One allow-list entry: a counted SYN looks the trie up, unless the
 	 * verdict cache knows its source. */
-	if (allow_v4("198.18.0.9") || set_config(XL_CFG_NO_DENY)) {
+	if (list_v4(xl->maps.xl_allow, "198.18.0.9") ||
+	    set_config(XL_CFG_NO_DENY)) {
 		fprintf(stderr, "microbench: allow-list: %s\n",
 			strerror(errno));
 		return 1;
@@ -460,6 +461,19 @@ int main(int argc, char **argv)
 		     &(struct pkt_spec){ .dport = 80, .src = "198.18.0.9" },
 		     XDP_PASS);
 	syn80.src = NULL;
+	if (err)
+		return 1;
+
+	/* One deny-list entry (another source): a SYN to a port without a
+	 * rule looks the deny trie up, which an empty list skips. */
+	if (list_v4(xl->maps.xl_deny, "198.18.0.99") ||
+	    set_config(XL_CFG_NO_ALLOW)) {
+		fprintf(stderr, "microbench: deny-list: %s\n", strerror(errno));
+		return 1;
+	}
+	vs(R_PDROP, NULL, 0);
+	err |= bench("xlimit: SYN, port without a rule, deny list of 1 entry",
+		     xdp, &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
 	if (err)
 		return 1;
 
