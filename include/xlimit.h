@@ -63,14 +63,30 @@ enum xl_action {
 	XL_ACT_REJECT = 2, /* answered with a TCP RST: XDP_TX / redirect */
 };
 
-/* One limit: at most `amount` hits per window of `period_ns`. */
+/* How a limit counts (SEMANTICS.md §2; the algorithms are in
+ * xl_limiter.h). Every limit of a rule has the rule's strategy. */
+enum xl_strategy {
+	XL_STRAT_FIXED = 0, /* fixed window from the first hit (default) */
+	XL_STRAT_SLIDING = 1, /* sliding-window counter approximation */
+	XL_STRAT_TOKEN = 2, /* token bucket as GCRA, with a burst */
+};
+
+/* The largest amount of a sliding-window limit: its word holds the counts
+ * of two windows in 20 bits each, and a sliding window never counts past
+ * its amount (see xl_limiter.h). */
+#define XL_SLIDING_AMOUNT_MAX ((1ULL << 20) - 1)
+
+/* One limit: at most `amount` hits per `period_ns`, counted as `strategy`
+ * says. A token bucket also lets `burst` hits come at once (0: amount). */
 struct xl_limit {
 	__u64 amount;
 	__u64 period_ns;
 	__u32 action; /* enum xl_action */
+	__u32 strategy; /* enum xl_strategy */
+	__u32 burst; /* XL_STRAT_TOKEN: hits at once, 0 = amount; else 0 */
 	__u32 pad;
 };
-_Static_assert(sizeof(struct xl_limit) == 24, "xl_limit layout");
+_Static_assert(sizeof(struct xl_limit) == 32, "xl_limit layout");
 
 /* xl_rules: destination port (host order; 0 = every port without a rule
  * of its own) -> the limits of that port. */
@@ -79,7 +95,7 @@ struct xl_rule {
 	__u32 slot; /* index of this rule's counters in xl_stats */
 	struct xl_limit limits[XL_MAX_LIMITS];
 };
-_Static_assert(sizeof(struct xl_rule) == 8 + 24 * XL_MAX_LIMITS,
+_Static_assert(sizeof(struct xl_rule) == 8 + 32 * XL_MAX_LIMITS,
 	       "xl_rule layout");
 
 /* xl_state key: the client. IPv4 sources are stored v4-mapped
@@ -91,11 +107,16 @@ struct xl_key {
 };
 _Static_assert(sizeof(struct xl_key) == 20, "xl_key layout");
 
-/* One fixed window in one 64-bit word, so that a single atomic add both
- * counts a hit and tells which window it counted in (see xl_limiter.h):
- * the window's start in units of 2^20 ns (monotonic ns >> 20, about
- * 1.05 ms; 40 bits last 36 years of uptime) above a 24-bit hit count.
- * A word of 0 is no window. */
+/* The state of one limit in one 64-bit word, so that one atomic
+ * instruction updates it whole (see xl_limiter.h). A word of 0 is no state.
+ * - fixed-window: the window's start in units of 2^20 ns (monotonic
+ *   ns >> 20, about 1.05 ms; 40 bits last 36 years of uptime) above a
+ *   24-bit hit count; a single atomic add both counts a hit and tells
+ *   which window it counted in.
+ * - sliding-window: the low 24 bits of the window's number (monotonic ns
+ *   / period) above the previous window's count and the current one's,
+ *   20 bits each.
+ * - token-bucket: the theoretical arrival time (TAT), monotonic ns. */
 struct xl_window {
 	union {
 		__u64 word; /* the word the atomics work on */
@@ -108,6 +129,18 @@ struct xl_window {
 			__u64 count : 24;
 #endif
 		};
+		struct {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			__u64 curr : 20;
+			__u64 prev : 20;
+			__u64 window : 24;
+#else
+			__u64 window : 24;
+			__u64 prev : 20;
+			__u64 curr : 20;
+#endif
+		} sliding;
+		__u64 tat; /* token-bucket */
 	};
 };
 _Static_assert(sizeof(struct xl_window) == 8, "xl_window layout");
@@ -162,9 +195,10 @@ _Static_assert(sizeof(struct xl_over) == 8 + 8 * XL_MAX_LIMITS,
 /* xl_vcache: per-CPU array of verdicts the datapath reached for a (full
  * source address, port), by a keyed hash of it, so that a hot source
  * skips the work next time: a list verdict (allowed, denied) holds until
- * the generation changes; a drop over a limit holds until the window that
- * refused it ends, which is exact, since a window past its amount refuses
- * every hit without charging it until it ends. */
+ * the generation changes; a drop over a limit holds until the limit that
+ * refused it could admit a hit again (xl_refused_until()), which is
+ * exact, since until then that limit refuses every hit without charging
+ * it. */
 struct xl_vcache {
 	__u8 addr[16]; /* the source as parsed, not masked to the prefix */
 	__u16 port;
@@ -172,7 +206,7 @@ struct xl_vcache {
 	__u32 gen; /* xl_config.gen when the verdict was reached */
 	__u32 verdict; /* enum xl_verdict: ALLOWED, DENIED or OVER_DROP */
 	__u32 pad2;
-	__u64 until; /* OVER_DROP: monotonic ns of the window's end */
+	__u64 until; /* OVER_DROP: monotonic ns until which it holds */
 };
 _Static_assert(sizeof(struct xl_vcache) == 40, "xl_vcache layout");
 
@@ -284,7 +318,7 @@ struct xl_query {
 	struct xl_window win[XL_MAX_LIMITS]; /* state after the operation */
 };
 _Static_assert(sizeof(struct xl_query) ==
-		       56 + 24 * XL_MAX_LIMITS + 8 * XL_MAX_LIMITS,
+		       56 + 32 * XL_MAX_LIMITS + 8 * XL_MAX_LIMITS,
 	       "xl_query layout");
 
 #endif /* XLIMIT_H */

@@ -9,7 +9,11 @@
  * model), independent roll-over, taking a hit back, a clock that reads
  * behind the window's start, and threads charging one key at once, at one
  * instant, with a flood past what 24 bits count, and across window
- * boundaries.
+ * boundaries. Then the sliding-window and token-bucket strategies: hand
+ * checked cases, long random arrival sequences against reference models
+ * written here (verdicts; remaining and reset at sampled hits, found by
+ * bisection), the exactness of a cached drop, and threads at one instant
+ * on one and several limits.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -1288,6 +1292,466 @@ static void test_race_rollover_charge(void)
 	}
 }
 
+/* ---- sliding-window and token-bucket ---------------------------------- */
+
+/* Every limit of the rule counts as `strategy`; a token bucket with
+ * `burst` (0: the amount). */
+static void set_strategy(struct xl_rule *r, __u32 strategy, __u32 burst)
+{
+	__u32 i;
+
+	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		r->limits[i].strategy = strategy;
+		r->limits[i].burst = strategy == XL_STRAT_TOKEN ? burst : 0;
+	}
+}
+
+typedef unsigned __int128 u128;
+
+/*
+ * The reference models, written from SEMANTICS.md §2 the plain way: whole
+ * window numbers, 128-bit arithmetic, a signed TAT. One model limit holds
+ * both strategies' state.
+ */
+struct model_lim {
+	bool any; /* sliding: a window was ever counted */
+	__u64 k, prev, curr; /* sliding: window number, counts */
+	__int128 tat; /* token-bucket */
+};
+
+static void msw_roll(struct model_lim *m, __u64 p, __u64 now)
+{
+	__u64 k = now / p;
+
+	if (m->any && k == m->k)
+		return;
+	m->prev = m->any && k == m->k + 1 ? m->curr : 0;
+	m->curr = 0;
+	m->k = k;
+	m->any = true;
+}
+
+/* floor(weighted) at now, weighted = prev * (p - elapsed) / p + curr. */
+static __u64 msw_floor(struct model_lim m, __u64 p, __u64 now)
+{
+	__u64 elapsed;
+
+	msw_roll(&m, p, now);
+	elapsed = now - m.k * p;
+	return (__u64)(((u128)m.prev * (p - elapsed) + (u128)m.curr * p) / p);
+}
+
+static __u64 mtb_interval(const struct xl_limit *l)
+{
+	return l->period_ns / l->amount;
+}
+
+static __int128 mtb_tau(const struct xl_limit *l)
+{
+	return (__int128)(l->burst ? l->burst : l->amount) * mtb_interval(l);
+}
+
+/* Does one hit at now fit the limit. */
+static bool mlim_fits(const struct xl_limit *l, const struct model_lim *m,
+		      __u64 now)
+{
+	__int128 t, n = now;
+
+	if (!l->amount)
+		return false;
+	if (l->strategy == XL_STRAT_SLIDING)
+		return msw_floor(*m, l->period_ns, now) + 1 <= l->amount;
+	t = (m->tat > n ? m->tat : n) + mtb_interval(l);
+	return n >= t - mtb_tau(l);
+}
+
+static void mlim_charge(const struct xl_limit *l, struct model_lim *m,
+			__u64 now)
+{
+	__int128 n = now;
+
+	if (l->strategy == XL_STRAT_SLIDING) {
+		msw_roll(m, l->period_ns, now);
+		m->curr++;
+	} else {
+		m->tat = (m->tat > n ? m->tat : n) + mtb_interval(l);
+	}
+}
+
+/* One hit against the rule. Refused when it does not fit a limit whose
+ * action is drop (or reject), and then charged nowhere (neither strategy
+ * charges a refused hit); else let through and charged to every limit it
+ * fits (those it does not fit have action pass). Returns the breached
+ * limits. */
+static __u32 mrule_hit(const struct xl_rule *r, struct model_lim *m, __u64 now)
+{
+	__u32 i, over = 0, drop = 0;
+
+	for (i = 0; i < r->nlimits; i++) {
+		if (!mlim_fits(&r->limits[i], &m[i], now))
+			over |= 1U << i;
+		if (r->limits[i].action != XL_ACT_PASS)
+			drop |= 1U << i;
+	}
+	for (i = 0; !(over & drop) && i < r->nlimits; i++)
+		if (!(over & (1U << i)))
+			mlim_charge(&r->limits[i], &m[i], now);
+	return over;
+}
+
+/* Remaining at now: how many hits in a row the limit would admit now. */
+static __u64 mlim_remaining(const struct xl_limit *l, struct model_lim m,
+			    __u64 now)
+{
+	__u64 n = 0;
+
+	while (n < (1ULL << 22) && mlim_fits(l, &m, now)) {
+		mlim_charge(l, &m, now);
+		n++;
+	}
+	return n;
+}
+
+/* Reset at now: the first time remaining goes up; when it cannot (all
+ * hits remain), the first time the state is as if empty (sliding: no
+ * weight left; token-bucket: now + T); now + period when nothing is
+ * counted. Found by bisection: without hits, remaining only grows. */
+static __u64 mlim_reset(const struct xl_limit *l, const struct model_lim *m,
+			__u64 now)
+{
+	__u64 rem = mlim_remaining(l, *m, now), lo = now, hi;
+	bool full = l->strategy == XL_STRAT_SLIDING ?
+			    rem == l->amount :
+			    rem == (__u64)(mtb_tau(l) / mtb_interval(l));
+
+	if (l->strategy == XL_STRAT_SLIDING &&
+	    !msw_floor(*m, l->period_ns, now)) {
+		struct model_lim c = *m;
+
+		msw_roll(&c, l->period_ns, now);
+		if (!c.prev && !c.curr)
+			return now + l->period_ns;
+	}
+	if (l->strategy == XL_STRAT_TOKEN && full)
+		return now + mtb_interval(l);
+	if (l->strategy == XL_STRAT_TOKEN && m->tat <= now)
+		return now + mtb_interval(l);
+	hi = now + 4 * l->period_ns + (__u64)mtb_tau(l);
+	while (hi - lo > 1) { /* invariant: lo "not yet", hi "done" */
+		__u64 mid = lo + (hi - lo) / 2;
+		bool done;
+
+		if (full) { /* sliding: no weight left at all */
+			struct model_lim c = *m;
+
+			msw_roll(&c, l->period_ns, mid);
+			done = !c.curr &&
+			       (!c.prev ||
+				mid - c.k * l->period_ns >= l->period_ns);
+		} else {
+			done = mlim_remaining(l, *m, mid) > rem;
+		}
+		if (done)
+			hi = mid;
+		else
+			lo = mid;
+	}
+	return hi;
+}
+
+/*
+ * Long random arrival sequences, for each strategy, against the model:
+ * every verdict, and remaining and reset of every limit at sampled hits.
+ * Arrivals come in bursts and lulls (gaps of up to three periods of the
+ * shortest limit), so that windows roll over by one and by more.
+ */
+static void run_strategy_model(const char *what, struct xl_rule *r, __u64 seed,
+			       int hits, __u64 max_gap)
+{
+	struct model_lim m[XL_MAX_LIMITS] = {};
+	struct xl_state s = {};
+	__u64 now = T0;
+	int fails = 0, h, allowed = 0;
+	char name[96];
+	__u32 i;
+
+	for (h = 0; h < hits && fails < 5; h++) {
+		__u32 over, want;
+
+		seed ^= seed << 13; /* xorshift64 */
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		if (seed % 50 == 0)
+			now += seed % (3 * max_gap);
+		else
+			now += seed % (max_gap / 20);
+
+		want = mrule_hit(r, m, now);
+		over = xl_charge(r, &s, now);
+		snprintf(name, sizeof(name), "%s: hit %d breached", what, h);
+		fails += !ASSERT_EQ(over, want, name);
+		allowed += !over;
+		if (h % 7)
+			continue;
+		for (i = 0; i < r->nlimits; i++) {
+			struct xl_view v = view(r, &s, i, now);
+			__u64 rem = mlim_remaining(&r->limits[i], m[i], now);
+			__u64 reset = mlim_reset(&r->limits[i], &m[i], now);
+
+			snprintf(name, sizeof(name), "%s: hit %d remaining %u",
+				 what, h, i);
+			fails += !ASSERT_U64_EQ(v.remaining, rem, name);
+			snprintf(name, sizeof(name), "%s: hit %d reset %u",
+				 what, h, i);
+			fails += !ASSERT_U64_EQ(v.reset_ns, reset, name);
+		}
+	}
+	snprintf(name, sizeof(name), "%s: allowed and refused (%d of %d)", what,
+		 allowed, h);
+	ASSERT_TRUE(allowed > h / 50 && allowed < h - h / 50, name);
+}
+
+/* One limit of 10/s, and three limits (the last a pass one) with a
+ * `burst` for each. */
+static void run_model_cases(const char *what, __u32 strategy, __u32 burst)
+{
+	struct xl_rule r = {};
+	char name[64];
+
+	set_limit(&r, 0, 10, NS_PER_S, XL_ACT_DROP);
+	set_strategy(&r, strategy, 0);
+	snprintf(name, sizeof(name), "%s 10/s", what);
+	run_strategy_model(name, &r, 88172645463325252ULL, 20000, NS_PER_S);
+
+	memset(&r, 0, sizeof(r));
+	set_limit(&r, 0, 7, 3 * NS_PER_S, XL_ACT_DROP);
+	set_limit(&r, 1, 20, 13 * NS_PER_S, XL_ACT_DROP);
+	set_limit(&r, 2, 50, 60 * NS_PER_S, XL_ACT_PASS);
+	set_strategy(&r, strategy, burst);
+	snprintf(name, sizeof(name), "%s 3 limits", what);
+	run_strategy_model(name, &r, 0x9e3779b97f4a7c15ULL, 20000,
+			   3 * NS_PER_S);
+}
+
+static void test_sliding_model(void)
+{
+	run_model_cases("sliding", XL_STRAT_SLIDING, 0);
+}
+
+static void test_token_model(void)
+{
+	struct xl_rule r = {};
+
+	run_model_cases("token burst 25", XL_STRAT_TOKEN, 25);
+	set_limit(&r, 0, 3, 7 * NS_PER_S, XL_ACT_DROP);
+	set_strategy(&r, XL_STRAT_TOKEN, 1);
+	run_strategy_model("token 3/7s burst 1", &r, 1234567ULL, 20000,
+			   7 * NS_PER_S);
+}
+
+/* The definitions on small cases one can check by hand. */
+static void test_strategy_examples(void)
+{
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	__u64 t = 100 * NS_PER_S; /* window 10 of a 10 s period starts here */
+	struct xl_view v;
+	int i;
+
+	/* sliding 10 per 10 s: 8 hits at the end of one window, then in the
+	 * next at +25%: weighted = 8 * 0.75 = 6, so 4 more fit. */
+	set_limit(&r, 0, 10, 10 * NS_PER_S, XL_ACT_DROP);
+	set_strategy(&r, XL_STRAT_SLIDING, 0);
+	for (i = 0; i < 8; i++)
+		ASSERT_EQ(xl_charge(&r, &s, t + 9 * NS_PER_S), 0, "sw fill");
+	v = view(&r, &s, 0, t + 12500 * NS_PER_MS);
+	ASSERT_U64_EQ(v.remaining, 4, "sw remaining 10 - floor(6)");
+	for (i = 0; i < 4; i++)
+		ASSERT_EQ(xl_charge(&r, &s, t + 12500 * NS_PER_MS), 0,
+			  "sw 4 more");
+	ASSERT_EQ(xl_charge(&r, &s, t + 12500 * NS_PER_MS), 1, "sw 5th over");
+	/* weighted = 8 * (10 - e) / 10 + 4 < 10 once e > 2.5 s: the next
+	 * hit fits 1 ns after +12.5 s. */
+	v = view(&r, &s, 0, t + 12500 * NS_PER_MS);
+	ASSERT_U64_EQ(v.remaining, 0, "sw none left");
+	ASSERT_U64_EQ(v.reset_ns, t + 12500 * NS_PER_MS + 1, "sw reset");
+	ASSERT_EQ(xl_refused_until(&r, &s, t + 12500 * NS_PER_MS), 0,
+		  "sw: refusal from the previous weight is not cached");
+	ASSERT_EQ(xl_charge(&r, &s, t + 12500 * NS_PER_MS + 1), 0,
+		  "sw fits again");
+
+	/* token-bucket 10 per minute, burst 3: 3 at once, then one every
+	 * 6 s. */
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	set_limit(&r, 0, 10, 60 * NS_PER_S, XL_ACT_DROP);
+	set_strategy(&r, XL_STRAT_TOKEN, 3);
+	v = view(&r, &s, 0, T0);
+	ASSERT_U64_EQ(v.remaining, 3, "tb full bucket");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(xl_charge(&r, &s, T0), 0, "tb burst");
+	ASSERT_EQ(xl_charge(&r, &s, T0), 1, "tb 4th over");
+	v = view(&r, &s, 0, T0);
+	ASSERT_U64_EQ(v.remaining, 0, "tb empty");
+	ASSERT_U64_EQ(v.reset_ns, T0 + 6 * NS_PER_S, "tb next in 6 s");
+	ASSERT_U64_EQ(xl_refused_until(&r, &s, T0), T0 + 6 * NS_PER_S,
+		      "tb cached until the next fits");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 6 * NS_PER_S - 1), 1, "tb 6 s - 1");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 6 * NS_PER_S), 0, "tb at 6 s");
+	ASSERT_EQ(xl_charge(&r, &s, T0 + 6 * NS_PER_S), 1, "tb one only");
+	v = view(&r, &s, 0, T0 + 30 * NS_PER_S);
+	ASSERT_U64_EQ(v.remaining, 3, "tb refilled");
+
+	/* An amount of 0 refuses everything, in both. */
+	memset(&r, 0, sizeof(r));
+	memset(&s, 0, sizeof(s));
+	set_limit(&r, 0, 0, NS_PER_S, XL_ACT_DROP);
+	set_strategy(&r, XL_STRAT_TOKEN, 0);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 1, "tb amount 0");
+	set_strategy(&r, XL_STRAT_SLIDING, 0);
+	ASSERT_EQ(xl_charge(&r, &s, T0), 1, "sw amount 0");
+	ASSERT_U64_EQ(s.win[0].word, 0, "amount 0: nothing charged");
+}
+
+/* A refused hit charges nothing under these strategies, and the cached
+ * drop (xl_refused_until) is exact: every hit before it is refused. */
+static void test_strategy_refused_until(void)
+{
+	static const __u32 strategies[] = { XL_STRAT_SLIDING, XL_STRAT_TOKEN };
+	__u64 seed = 0x2545F4914F6CDD1DULL;
+	unsigned int k;
+	char name[96];
+
+	for (k = 0; k < 2; k++) {
+		struct xl_rule r = {};
+		struct xl_state s = {};
+		__u64 now = T0;
+		int h, cached = 0, fails = 0;
+
+		set_limit(&r, 0, 5, 2 * NS_PER_S, XL_ACT_DROP);
+		set_limit(&r, 1, 12, 9 * NS_PER_S, XL_ACT_DROP);
+		set_strategy(&r, strategies[k], 0);
+		for (h = 0; h < 5000 && fails < 5; h++) {
+			struct xl_state before;
+			__u64 until, t;
+			int j;
+
+			seed ^= seed << 13;
+			seed ^= seed >> 7;
+			seed ^= seed << 17;
+			now += seed % (300 * NS_PER_MS);
+			before = s;
+			if (!xl_charge(&r, &s, now))
+				continue;
+			snprintf(name, sizeof(name),
+				 "%u: refused charges nothing", strategies[k]);
+			fails += !ASSERT_TRUE(!memcmp(&before, &s, sizeof(s)),
+					      name);
+			until = xl_refused_until(&r, &s, now);
+			if (!until)
+				continue;
+			cached++;
+			for (j = 0; j < 8; j++) {
+				struct xl_state c = s;
+
+				t = now + (until - now) * j / 8;
+				snprintf(name, sizeof(name),
+					 "%u: refused before until",
+					 strategies[k]);
+				fails += !ASSERT_TRUE(xl_charge(&r, &c, t),
+						      name);
+			}
+		}
+		snprintf(name, sizeof(name), "%u: some refusals cached",
+			 strategies[k]);
+		ASSERT_TRUE(cached > 10, name);
+	}
+}
+
+/* A word of the next window, read by a CPU whose clock is still in the
+ * window before: the hit counts in the newer window. */
+static void test_sliding_clock_behind(void)
+{
+	struct xl_rule r = {};
+	struct xl_state s = {};
+	__u64 p = 10 * NS_PER_S, k = T0 / p;
+
+	set_limit(&r, 0, 10, p, XL_ACT_DROP);
+	set_strategy(&r, XL_STRAT_SLIDING, 0);
+	ASSERT_EQ(xl_charge(&r, &s, (k + 1) * p), 0, "ahead");
+	ASSERT_EQ(xl_charge(&r, &s, (k + 1) * p - 1), 0, "behind");
+	ASSERT_U64_EQ(s.win[0].word, xl_sw_word(k + 1, 0, 2), "both in k+1");
+	ASSERT_U64_EQ(s.win[0].sliding.curr, 2, "BTF view: curr");
+	/* Two windows later: the counts moved to prev, then out. */
+	ASSERT_EQ(xl_charge(&r, &s, (k + 2) * p), 0, "k+2");
+	ASSERT_U64_EQ(s.win[0].word, xl_sw_word(k + 2, 2, 1), "rolled by one");
+	ASSERT_EQ(xl_charge(&r, &s, (k + 4) * p), 0, "k+4");
+	ASSERT_U64_EQ(s.win[0].word, xl_sw_word(k + 4, 0, 1), "rolled by two");
+}
+
+/* Threads at one instant, one and several limits: exactly what the
+ * strategy allows passes (the amount of a sliding window, the burst of a
+ * bucket; the tightest limit of several), and every charge of a hit that
+ * lost on another limit was taken back. */
+static void test_race_strategies(void)
+{
+	static const __u32 strategies[] = { XL_STRAT_SLIDING, XL_STRAT_TOKEN };
+	struct racer racers[NTHREADS] = {};
+	unsigned int k;
+	char name[96];
+
+	for (k = 0; k < 2; k++) {
+		__u32 st = strategies[k];
+		long key_allowed[16] = {}, allowed;
+		struct xl_state states[16] = {};
+		struct xl_rule r = {};
+		struct race rc = {
+			.rule = &r,
+			.state = states,
+			.now = T0,
+			.hits = 2000,
+			.nkeys = 16,
+			.allowed = key_allowed,
+		};
+		int key;
+
+		set_limit(&r, 0, 1000, 10 * NS_PER_S, XL_ACT_DROP);
+		set_limit(&r, 1, 300, 60 * NS_PER_S, XL_ACT_DROP);
+		set_limit(&r, 2, 5000, 3600 * NS_PER_S, XL_ACT_DROP);
+		set_strategy(&r, st, st == XL_STRAT_TOKEN ? 200 : 0);
+		allowed = run_race(&rc, race_one_instant, racers);
+		for (key = 0; key < 16; key++) {
+			__u64 want = st == XL_STRAT_TOKEN ? 200 : 300;
+			__u32 i;
+
+			snprintf(name, sizeof(name), "%u: key %d allowed", st,
+				 key);
+			ASSERT_EQ(key_allowed[key], (long)want, name);
+			for (i = 0; i < 3; i++) {
+				const struct xl_limit *l = &r.limits[i];
+				__u64 w = states[key].win[i].word;
+
+				snprintf(name, sizeof(name),
+					 "%u: key %d limit %u charged", st, key,
+					 i);
+				if (st == XL_STRAT_SLIDING)
+					ASSERT_U64_EQ(
+						w,
+						xl_sw_word(T0 / l->period_ns, 0,
+							   want),
+						name);
+				else
+					ASSERT_U64_EQ(
+						w,
+						T0 + want * (l->period_ns /
+							     l->amount),
+						name);
+			}
+		}
+		(void)allowed;
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(worked_example);
@@ -1306,5 +1770,11 @@ int main(void)
 	RUN_TEST(race_flood);
 	RUN_TEST(race_rollover);
 	RUN_TEST(race_rollover_charge);
+	RUN_TEST(strategy_examples);
+	RUN_TEST(sliding_model);
+	RUN_TEST(token_model);
+	RUN_TEST(strategy_refused_until);
+	RUN_TEST(sliding_clock_behind);
+	RUN_TEST(race_strategies);
 	return test_summary();
 }
