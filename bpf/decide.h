@@ -8,7 +8,7 @@
  * The LRU state map forgets idle clients when new ones push them out, and
  * a flood of spoofed sources pushes out many. A client that went over a
  * limit must not come back with a fresh quota that way, so a refused hit
- * also writes the client's windows into xl_over, a fixed table indexed by
+ * also writes the client's state words into xl_over, a fixed table indexed by
  * a keyed hash of the key, and a client created anew starts from what
  * xl_over remembers of it (the same windows: over until they end). Only
  * the over path and the new-client path touch xl_over, and the latter
@@ -239,8 +239,19 @@ struct xl_decision {
  *
  * With `lists`, a verdict this CPU reached before for the same source
  * and port, under the same generation of the config, is taken from
- * xl_vcache: a list's, or a drop until the refusing window ends. A
- * source the cache sends away is not charged, as it would not be.
+ * xl_vcache: a list's, or a drop until xl_refused_until(), which is exact
+ * for every strategy: a fixed window past its amount until it ends, a
+ * token bucket until its next hit fits, a sliding window whose own count
+ * reached the amount until it ends; a sliding window refusing on the
+ * previous window's weight is not cached (each hit is decided, at the
+ * cost of one read, as a refused hit changes nothing). A source the
+ * cache sends away is not charged, as it would not be.
+ *
+ * xl_over keeps the state words as they are, whatever the strategy: a
+ * client restored from it finds its window, counts or TAT again. The
+ * one-limit fast path (xl_charge_one()) is the fixed window's; a rule of
+ * one sliding-window or token-bucket limit is one compare-and-swap in
+ * its own charge function (xl_charge()).
  */
 static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     int charge, int lists, __u64 now,

@@ -153,8 +153,9 @@ double xl_mono_to_utc(uint64_t mono_ns);
 /* CLOCK_MONOTONIC_COARSE ns: the clock of the datapath (xl_now()). */
 uint64_t xl_mono_now(void);
 
-/* Every rule, by port: [{"port", "limits": [{"limit", "amount", "period",
- * "action"}]}], as `limit list --json` and `status --json` print them. A
+/* Every rule, by port: [{"port", "strategy", "limits": [{"limit",
+ * "amount", "period", "action"[, "burst"]}]}] ("burst" for a token
+ * bucket), as `limit list --json` and `status --json` print them. A
  * rule that fails xl_rule_check() gets "invalid": what is wrong, and at
  * most XL_MAX_LIMITS limits. */
 struct json_object *xl_rules_json(int rules_fd);
@@ -206,6 +207,17 @@ void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len);
  * wrong in why ("nlimits 99 is not 1..4"). Readers must check before they
  * trust a rule: the datapath only clamps nlimits (xl_nlimits). */
 int xl_rule_check(const struct xl_rule *r, char *why, size_t len);
+/* Checks a limit against what its strategy can count: a sliding window's
+ * amount, a token bucket's burst (tau within XL_PERIOD_MAX_S), no burst
+ * for the others. 0, or -1 with why. */
+int xl_strategy_check(const struct xl_limit *l, char *why, size_t len);
+/* "fixed-window", "sliding-window", "token-bucket" (enum xl_strategy). */
+const char *xl_strategy_name(uint32_t strategy);
+int xl_strategy_parse(const char *s, uint32_t *strategy);
+/* Prints one rule of xl_rules_json() in text: "[STRATEGY: ]LIMIT (ACTION
+ * [, burst N]); ...", the strategy unless fixed-window, and what makes it
+ * invalid, if anything. */
+void xl_print_rule_limits(struct json_object *rule);
 /* After a rule's limits in text output: what is wrong with it, if
  * xl_rules_json() found it invalid (its "invalid" member). */
 void xl_print_invalid(struct json_object *rule);

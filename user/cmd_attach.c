@@ -1177,21 +1177,11 @@ int cmd_status(int argc, char **argv)
 		for (i = 0; i < (int)json_object_array_length(rules); i++) {
 			struct json_object *e =
 				json_object_array_get_idx(rules, i);
-			struct json_object *ls =
-				json_object_object_get(e, "limits");
-			size_t k;
 
 			printf("  port %-5d ",
 			       json_object_get_int(
 				       json_object_object_get(e, "port")));
-			for (k = 0; k < json_object_array_length(ls); k++)
-				printf("%s%s", k ? "; " : "",
-				       json_object_get_string(
-					       json_object_object_get(
-						       json_object_array_get_idx(
-							       ls, k),
-						       "limit")));
-			xl_print_invalid(e);
+			xl_print_rule_limits(e);
 			printf("\n");
 		}
 		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);

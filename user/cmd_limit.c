@@ -19,7 +19,9 @@
 
 static const char *limit_usage =
 	"Usage: xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
+	"                        [--strategy STRATEGY [--burst N]]\n"
 	"       xlimit limit add PORT LIMITS [--action drop|reject|pass]\n"
+	"                        [--strategy STRATEGY [--burst N]]\n"
 	"       xlimit limit del PORT\n"
 	"       xlimit limit list [--json]\n"
 	"  PORT    destination port 1-65535, or 0 for every port without a\n"
@@ -30,11 +32,19 @@ static const char *limit_usage =
 	"          (default), reject (answered with a TCP RST: the client\n"
 	"          sees \"connection refused\" at once) or pass (counted\n"
 	"          only; the sidecar answers 429). A connection over several\n"
-	"          limits: drop wins over reject, reject over pass\n";
+	"          limits: drop wins over reject, reject over pass\n"
+	"  --strategy  how the port's limits count: fixed-window (default:\n"
+	"          from the first hit, as Flask-Limiter), sliding-window (the\n"
+	"          previous window's count weighted in) or token-bucket (GCRA:\n"
+	"          hits spread out, with a burst); every limit of a port has\n"
+	"          the same one ('limit add' keeps the port's)\n"
+	"  --burst N  token-bucket only: how many hits may come at once\n"
+	"          (default: the limit's amount), then one every period/amount\n";
 
 /* Parses a limit string into rule limits with `action`. Prints the error
  * and returns -1 on bad input. */
 static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
+			     __u32 strategy, long long burst,
 			     struct xl_limit *out, int max)
 {
 	struct xl_parsed_limit items[XL_MAX_LIMITS];
@@ -62,7 +72,17 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 		out[i].amount = items[i].amount;
 		out[i].period_ns = items[i].seconds * XL_NSEC_PER_SEC;
 		out[i].action = action;
+		out[i].strategy = strategy;
+		/* A token bucket's burst defaults to its amount. */
+		out[i].burst = strategy != XL_STRAT_TOKEN ? 0 :
+			       burst >= 0		  ? (__u32)burst :
+					    (__u32)items[i].amount;
 		out[i].pad = 0;
+		if (xl_strategy_check(&out[i], err, sizeof(err))) {
+			xl_err("%s: '%s' with --strategy %s: %s", cmd, text,
+			       xl_strategy_name(strategy), err);
+			return -1;
+		}
 	}
 	return n;
 }
@@ -91,6 +111,8 @@ int xl_free_slot(const struct xl_maps *m, __u32 *slot)
 	return -ENOSPC;
 }
 
+/* Limits that count alike: a change of amount, period, strategy (whose
+ * state words mean something else) or burst starts from a clean count. */
 bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
 {
 	__u32 i;
@@ -99,7 +121,9 @@ bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
 		return false;
 	for (i = 0; i < a->nlimits && i < XL_MAX_LIMITS; i++)
 		if (a->limits[i].amount != b->limits[i].amount ||
-		    a->limits[i].period_ns != b->limits[i].period_ns)
+		    a->limits[i].period_ns != b->limits[i].period_ns ||
+		    a->limits[i].strategy != b->limits[i].strategy ||
+		    a->limits[i].burst != b->limits[i].burst)
 			return false;
 	return true;
 }
@@ -115,10 +139,16 @@ static int limit_write(int argc, char **argv, bool add)
 {
 	static const struct option opts[] = {
 		{ "action", required_argument, NULL, 'a' },
+		{ "strategy", required_argument, NULL, 's' },
+		{ "burst", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *cmd = add ? "limit add" : "limit set";
+	__u32 strategy = XL_STRAT_FIXED;
+	bool strategy_given = false;
+	long long burst = -1;
+	unsigned long num;
 	struct xl_limit parsed[XL_MAX_LIMITS];
 	struct xl_rule old, rule = {};
 	__u32 action = XL_ACT_DROP;
@@ -136,7 +166,8 @@ static int limit_write(int argc, char **argv, bool add)
 		return XL_EXIT_USAGE;
 	}
 	if (n == 1) { /* never a limit string: let the parser say why */
-		parse_rule_limits(cmd, neg, action, parsed, XL_MAX_LIMITS);
+		parse_rule_limits(cmd, neg, action, XL_STRAT_FIXED, -1, parsed,
+				  XL_MAX_LIMITS);
 		return XL_EXIT_USAGE;
 	}
 	if (n > 1) {
@@ -160,6 +191,22 @@ static int limit_write(int argc, char **argv, bool add)
 				return XL_EXIT_USAGE;
 			}
 			break;
+		case 's':
+			if (xl_strategy_parse(optarg, &strategy)) {
+				xl_err("%s: unknown strategy '%s'; expected fixed-window, sliding-window or token-bucket",
+				       cmd, optarg);
+				return XL_EXIT_USAGE;
+			}
+			strategy_given = true;
+			break;
+		case 'b':
+			if (xl_parse_num(optarg, 1, UINT32_MAX, &num)) {
+				xl_err("%s: bad burst '%s'; expected a number of hits, 1-%u",
+				       cmd, optarg, UINT32_MAX);
+				return XL_EXIT_USAGE;
+			}
+			burst = num;
+			break;
 		case 'h':
 			fputs(limit_usage, stdout);
 			return XL_EXIT_OK;
@@ -167,6 +214,11 @@ static int limit_write(int argc, char **argv, bool add)
 			fputs(limit_usage, stderr);
 			return XL_EXIT_USAGE;
 		}
+	}
+	if (burst >= 0 && strategy != XL_STRAT_TOKEN) {
+		xl_err("%s: --burst applies to --strategy token-bucket only",
+		       cmd);
+		return XL_EXIT_USAGE;
 	}
 	if (argc - optind > 2) {
 		xl_err("%s: unexpected argument '%s'; expected PORT and LIMITS (quote LIMITS)",
@@ -184,8 +236,8 @@ static int limit_write(int argc, char **argv, bool add)
 		return XL_EXIT_USAGE;
 	}
 	/* Validate the string before touching anything. */
-	n = parse_rule_limits(cmd, argv[optind + 1], action, parsed,
-			      XL_MAX_LIMITS);
+	n = parse_rule_limits(cmd, argv[optind + 1], action, strategy, burst,
+			      parsed, XL_MAX_LIMITS);
 	if (n < 0)
 		return XL_EXIT_USAGE;
 
@@ -201,6 +253,25 @@ static int limit_write(int argc, char **argv, bool add)
 		       cmd, port, why, port, port);
 		err = XL_EXIT_USAGE;
 		goto out;
+	}
+	/* Every limit of a port counts alike: an added limit takes the
+	 * port's strategy, or must name that one. */
+	if (add && had && old.limits[0].strategy != strategy) {
+		if (strategy_given || burst >= 0) {
+			xl_err("%s: port %u counts with %s, not %s; change the whole rule with 'xlimit limit set %u LIMITS --strategy ...'",
+			       cmd, port,
+			       xl_strategy_name(old.limits[0].strategy),
+			       xl_strategy_name(strategy), port);
+			err = XL_EXIT_USAGE;
+			goto out;
+		}
+		n = parse_rule_limits(cmd, argv[optind + 1], action,
+				      old.limits[0].strategy, -1, parsed,
+				      XL_MAX_LIMITS);
+		if (n < 0) {
+			err = XL_EXIT_USAGE;
+			goto out;
+		}
 	}
 	if (add && had) {
 		if (old.nlimits + n > XL_MAX_LIMITS) {
@@ -341,25 +412,13 @@ static int limit_list(int argc, char **argv)
 	}
 	for (i = 0; i < json_object_array_length(arr); i++) {
 		struct json_object *e = json_object_array_get_idx(arr, i);
-		struct json_object *ls = json_object_object_get(e, "limits");
 		int p = json_object_get_int(json_object_object_get(e, "port"));
-		size_t k;
 
 		if (p)
 			printf("%-6d", p);
 		else
 			printf("%-6s", "any");
-		for (k = 0; k < json_object_array_length(ls); k++) {
-			struct json_object *l =
-				json_object_array_get_idx(ls, k);
-
-			printf("%s%s (%s)", k ? "; " : "",
-			       json_object_get_string(
-				       json_object_object_get(l, "limit")),
-			       json_object_get_string(
-				       json_object_object_get(l, "action")));
-		}
-		xl_print_invalid(e);
+		xl_print_rule_limits(e);
 		printf("\n");
 	}
 	json_object_put(arr);
@@ -367,8 +426,10 @@ static int limit_list(int argc, char **argv)
 }
 
 static const struct xl_cmd limit_cmds[] = {
-	{ "set", limit_set, "set PORT LIMITS [--action drop|reject|pass]" },
-	{ "add", limit_add, "add PORT LIMITS [--action drop|reject|pass]" },
+	{ "set", limit_set,
+	  "set PORT LIMITS [--action A] [--strategy S [--burst N]]" },
+	{ "add", limit_add,
+	  "add PORT LIMITS [--action A] [--strategy S [--burst N]]" },
 	{ "del", limit_del, "del PORT" },
 	{ "list", limit_list, "list [--json]" },
 	{}

@@ -246,9 +246,14 @@ static void client_print(const char *addr, __u16 port,
 	for (i = 0; i < c->nlimits; i++) {
 		const struct xl_client_limit *l = &c->lim[i];
 
-		printf("  %-24s remaining %llu, reset %llu (in %llds)\n",
-		       l->text, (unsigned long long)l->remaining,
+		printf("  %-24s remaining %llu, reset %llu (in %llds)", l->text,
+		       (unsigned long long)l->remaining,
 		       (unsigned long long)l->reset, (long long)l->retry_after);
+		if (l->strategy != XL_STRAT_FIXED)
+			printf(", %s", xl_strategy_name(l->strategy));
+		if (l->strategy == XL_STRAT_TOKEN)
+			printf(" burst %u", l->burst);
+		printf("\n");
 	}
 }
 

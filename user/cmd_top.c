@@ -85,9 +85,10 @@ static void top_add(struct top_ctx *c, const struct xl_key *k,
 	r = &c->rules->rule[i - 1];
 	/* An expired window is a full quota: a client whose every window
 	 * expired is as far from its limits as one never seen. */
-	for (l = 0; l < r->nlimits; l++)
-		live += !xl_expired(xl_word_start(s->win[l].word),
-				    r->limits[l].period_ns, c->now);
+	for (l = 0; l < r->nlimits; l++) {
+		xl_view_limit(&r->limits[l], &s->win[l], c->now, &v);
+		live += v.live;
+	}
 	if (!live)
 		return;
 	if (c->n == c->cap) {
@@ -256,9 +257,9 @@ static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 			w = (int)strlen(addr);
 	}
 	if (!json)
-		printf("%-*s %-5s %-24s %9s %10s %11s %s\n", w, "address",
+		printf("%-*s %-5s %-24s %9s %10s %11s %-4s %s\n", w, "address",
 		       "port", "limit", "remaining", "reset", "retry_after",
-		       "over");
+		       "over", "strategy");
 	for (i = 0; i < n; i++) {
 		struct xl_client_limit l;
 		struct json_object *o;
@@ -268,12 +269,13 @@ static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 				     &e[i].s.win[e[i].report], now, now_utc,
 				     &l);
 		if (!json) {
-			printf("%-*s %-5u %-24s %9llu %10llu %11lld %s\n", w,
-			       addr, e[i].key.port, l.text,
+			printf("%-*s %-5u %-24s %9llu %10llu %11lld %-4s %s\n",
+			       w, addr, e[i].key.port, l.text,
 			       (unsigned long long)l.remaining,
 			       (unsigned long long)l.reset,
 			       (long long)l.retry_after,
-			       l.remaining ? "no" : "yes");
+			       l.remaining ? "no" : "yes",
+			       xl_strategy_name(l.strategy));
 			continue;
 		}
 		o = json_object_new_object();

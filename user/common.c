@@ -622,6 +622,9 @@ struct json_object *xl_rules_json(int rules_fd)
 			continue;
 		e = json_object_new_object();
 		json_object_object_add(e, "port", json_object_new_int(port));
+		json_object_object_add(e, "strategy",
+				       json_object_new_string(xl_strategy_name(
+					       r.limits[0].strategy)));
 		if (xl_rule_check(&r, why, sizeof(why)))
 			json_object_object_add(e, "invalid",
 					       json_object_new_string(why));
@@ -645,6 +648,10 @@ struct json_object *xl_rules_json(int rules_fd)
 				l, "action",
 				json_object_new_string(
 					xl_action_name(lim->action)));
+			if (lim->strategy == XL_STRAT_TOKEN)
+				json_object_object_add(
+					l, "burst",
+					json_object_new_uint64(lim->burst));
 			json_object_array_add(ls, l);
 		}
 		json_object_object_add(e, "limits", ls);
@@ -917,11 +924,112 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
 			 l->action != XL_ACT_REJECT)
 			snprintf(why, len, "limit %u: unknown action %u", i,
 				 l->action);
+		else if (l->strategy != r->limits[0].strategy)
+			snprintf(why, len,
+				 "limit %u: strategy %u differs from limit 0's",
+				 i, l->strategy);
+		else if (xl_strategy_check(l, why, len))
+			snprintf(why + strlen(why), len - strlen(why),
+				 " (limit %u)", i);
 		else
 			continue;
 		return -1;
 	}
 	return 0;
+}
+
+int xl_strategy_check(const struct xl_limit *l, char *why, size_t len)
+{
+	__u64 tau_max = XL_PERIOD_MAX_S * XL_NSEC_PER_SEC;
+
+	switch (l->strategy) {
+	case XL_STRAT_FIXED:
+	case XL_STRAT_SLIDING:
+		if (l->burst) {
+			snprintf(why, len,
+				 "a burst applies to token-bucket only, not %s",
+				 xl_strategy_name(l->strategy));
+			return -1;
+		}
+		if (l->strategy == XL_STRAT_SLIDING &&
+		    l->amount > XL_SLIDING_AMOUNT_MAX) {
+			snprintf(
+				why, len,
+				"amount %llu is over %llu, the most a sliding-window limit counts",
+				(unsigned long long)l->amount,
+				XL_SLIDING_AMOUNT_MAX);
+			return -1;
+		}
+		return 0;
+	case XL_STRAT_TOKEN:
+		/* tau = burst * T must stay a period xlimit can hold. */
+		if (l->amount &&
+		    l->burst > tau_max / (l->period_ns / l->amount)) {
+			snprintf(
+				why, len,
+				"burst %u of %llu per %llu s spans more than %llu s",
+				l->burst, (unsigned long long)l->amount,
+				(unsigned long long)(l->period_ns /
+						     XL_NSEC_PER_SEC),
+				XL_PERIOD_MAX_S);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(why, len, "unknown strategy %u", l->strategy);
+	return -1;
+}
+
+static const char *const strategy_names[] = {
+	[XL_STRAT_FIXED] = "fixed-window",
+	[XL_STRAT_SLIDING] = "sliding-window",
+	[XL_STRAT_TOKEN] = "token-bucket",
+};
+
+const char *xl_strategy_name(uint32_t strategy)
+{
+	if (strategy < sizeof(strategy_names) / sizeof(strategy_names[0]))
+		return strategy_names[strategy];
+	return "unknown";
+}
+
+int xl_strategy_parse(const char *s, uint32_t *strategy)
+{
+	uint32_t i;
+
+	for (i = 0; i < sizeof(strategy_names) / sizeof(strategy_names[0]);
+	     i++) {
+		if (!strcmp(s, strategy_names[i])) {
+			*strategy = i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void xl_print_rule_limits(struct json_object *rule)
+{
+	struct json_object *ls = json_object_object_get(rule, "limits");
+	const char *st = json_object_get_string(
+		json_object_object_get(rule, "strategy"));
+	size_t k;
+
+	if (st && strcmp(st, "fixed-window"))
+		printf("%s: ", st);
+	for (k = 0; k < json_object_array_length(ls); k++) {
+		struct json_object *l = json_object_array_get_idx(ls, k);
+		struct json_object *burst = json_object_object_get(l, "burst");
+
+		printf("%s%s (%s", k ? "; " : "",
+		       json_object_get_string(
+			       json_object_object_get(l, "limit")),
+		       json_object_get_string(
+			       json_object_object_get(l, "action")));
+		if (burst)
+			printf(", burst %s", json_object_get_string(burst));
+		printf(")");
+	}
+	xl_print_invalid(rule);
 }
 
 void xl_print_invalid(struct json_object *rule)

@@ -86,8 +86,12 @@ void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
 	l->amount = v.amount;
 	l->period = lim->period_ns / XL_NSEC_PER_SEC;
 	l->action = lim->action;
-	l->count = xl_window_count(w, lim->period_ns, now);
-	l->start = l->count ? xl_word_start(w->word) : 0;
+	l->strategy = lim->strategy;
+	l->burst = lim->burst;
+	l->count = v.live ? v.count : 0;
+	l->start = lim->strategy == XL_STRAT_FIXED && l->count ?
+			   xl_word_start(w->word) :
+			   0;
 	l->remaining = v.remaining;
 	l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
 	l->retry_after = (int64_t)trunc((double)l->reset - now_utc);
@@ -99,6 +103,12 @@ void xl_client_limit_json(struct json_object *o,
 	json_object_object_add(o, "limit", json_object_new_string(l->text));
 	json_object_object_add(o, "amount", json_object_new_uint64(l->amount));
 	json_object_object_add(o, "period", json_object_new_uint64(l->period));
+	json_object_object_add(
+		o, "strategy",
+		json_object_new_string(xl_strategy_name(l->strategy)));
+	if (l->strategy == XL_STRAT_TOKEN)
+		json_object_object_add(o, "burst",
+				       json_object_new_uint64(l->burst));
 	json_object_object_add(o, "remaining",
 			       json_object_new_uint64(l->remaining));
 	json_object_object_add(o, "reset", json_object_new_uint64(l->reset));

@@ -19,9 +19,13 @@ struct xl_client_limit {
 	uint64_t amount;
 	uint64_t period; /* seconds */
 	uint32_t action; /* enum xl_action */
+	uint32_t strategy; /* enum xl_strategy */
+	uint32_t burst; /* token-bucket: hits at once */
 	bool breached; /* this hit was refused by this limit */
-	uint64_t count; /* hits in the open window (0: none open) */
-	uint64_t start; /* its start, monotonic ns (0: none open) */
+	uint64_t count; /* hits the state holds (struct xl_view): 0 when it
+			 * is as good as none */
+	uint64_t start; /* fixed-window: the open window's start, monotonic
+			 * ns; 0 when none is open, and for the others */
 	uint64_t remaining;
 	uint64_t reset; /* UTC epoch seconds: floor(window end) + 1 */
 	int64_t retry_after; /* trunc(reset - now), seconds */
@@ -54,7 +58,8 @@ void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
 			  struct xl_client_limit *l);
 
 /* Adds a limit's members to a JSON object, as `xlimit query --json` shows
- * them: limit, amount, period, remaining, reset, retry_after. */
+ * them: limit, amount, period, strategy, burst (token-bucket only),
+ * remaining, reset, retry_after. */
 struct json_object;
 void xl_client_limit_json(struct json_object *o,
 			  const struct xl_client_limit *l);

@@ -311,8 +311,9 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	if (!charge) {
 		/* The SYN was charged only if every limit has a window open
 		 * that started no later than the connection was accepted
-		 * (the SYN came before that). Else the kernel has no record
-		 * of it (not on its path, the SYN came before xlimit was
+		 * (the SYN came before that; a sliding window or a bucket
+		 * only says whether it holds any hit). Else the kernel has
+		 * no record of it (not on its path, the SYN came before xlimit was
 		 * attached, the client was evicted, or the window ended
 		 * since): charge the request itself. */
 		for (i = 0; i < c->nlimits; i++)
@@ -335,10 +336,13 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 			d->verdict = SC_OVER;
 		return;
 	}
-	/* A read: the SYN's hit is in the counts, so a count past the
-	 * amount means this connection ran past that limit. */
+	/* A read: the SYN's hit is in the counts, so a fixed window's count
+	 * past the amount means this connection ran past that limit. The
+	 * other strategies never count a refused hit: a SYN a pass limit let
+	 * through over it left no trace to find (see the README). */
 	for (i = 0; i < c->nlimits; i++) {
-		if (c->lim[i].count > c->lim[i].amount) {
+		if (c->lim[i].strategy == XL_STRAT_FIXED &&
+		    c->lim[i].count > c->lim[i].amount) {
 			d->verdict = SC_OVER;
 			d->report = i;
 			break;
