@@ -1818,6 +1818,237 @@ out:
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
+/* ---- strategies ---------------------------------------------------------- */
+
+/* Sends one IPv4 SYN from src to port through XDP or tc; returns the
+ * verdict as XDP_PASS or XDP_DROP, or -1. */
+static int syn_on(enum prog p, const char *src, __u16 port)
+{
+	struct pkt_spec s = { .src = src, .dport = port };
+	__u8 frame[PKT_MAX];
+	size_t len = pkt_build(&s, frame, sizeof(frame));
+	int ret;
+
+	if (!len || run_frame(p, frame, len, &ret))
+		return -1;
+	if (ret == want_ret(p, XDP_PASS))
+		return XDP_PASS;
+	return ret == want_ret(p, XDP_DROP) ? XDP_DROP : -1;
+}
+
+static struct xl_rule strategy_rule(__u32 strategy, __u32 burst, __u64 amount,
+				    __u64 secs)
+{
+	struct xl_rule r = { .nlimits = 1, .slot = 3 };
+
+	r.limits[0] = (struct xl_limit)LIM(amount, secs, DROP);
+	r.limits[0].strategy = strategy;
+	r.limits[0].burst = burst;
+	return r;
+}
+
+/* The view the query program's words give, at its own clock reading. */
+static struct xl_view qview(const struct xl_query *q, int i)
+{
+	struct xl_view v;
+
+	xl_view_limit(&q->limits[i], &q->win[i], q->now, &v);
+	return v;
+}
+
+/*
+ * Each strategy through XDP and tc, SYNs and query charges interleaved:
+ * a sliding window of 3 per 30 s admits 3, a bucket of 3 per 30 s with a
+ * burst of 2 admits 2, the query program and the datapath counting in
+ * the same word; a refused hit, by either, changes nothing; the query's
+ * read shows what the state says.
+ */
+static void test_strategy_datapath(void)
+{
+	static const struct {
+		__u32 strategy, burst;
+		int admits;
+	} cases[] = {
+		{ XL_STRAT_SLIDING, 0, 3 },
+		{ XL_STRAT_TOKEN, 2, 2 },
+	};
+	const char *src = "198.18.0.40";
+	char name[96];
+	size_t c;
+	int p, i;
+
+	for (c = 0; c < ARRAY_SIZE(cases); c++) {
+		for (p = PROG_XDP; p <= PROG_TC; p++) {
+			struct xl_rule r = strategy_rule(
+				cases[c].strategy, cases[c].burst, 3, 30);
+			struct xl_state before, after;
+			struct xl_query q;
+			struct xl_stats st;
+			struct xl_view v;
+			struct xl_key k;
+			__u64 t0 = now_ns();
+
+			if (!reset_maps() || !set_rule(80, &r))
+				return;
+			snprintf(name, sizeof(name), "%s %s",
+				 cases[c].strategy == XL_STRAT_TOKEN ? "token-bucket" : "sliding-window",
+				 prog_names[p]);
+			/* Hits alternate: SYN, query charge, SYN, ... */
+			for (i = 0; i < cases[c].admits; i++) {
+				if (i % 2 == 0) {
+					ASSERT_EQ(syn_on(p, src, 80), XDP_PASS,
+						  name);
+					continue;
+				}
+				ASSERT_OK(query(XL_OP_CHARGE, src, 80, &q),
+					  name);
+				ASSERT_EQ(q.verdict, XL_V_PASS, name);
+			}
+			state_key(src, 80, &k);
+			if (!ASSERT_OK(bpf_map_lookup_elem(fd_state, &k,
+							   &before),
+				       name))
+				return;
+			ASSERT_EQ(syn_on(p, src, 80), XDP_DROP, name);
+			ASSERT_OK(query(XL_OP_CHARGE, src, 80, &q), name);
+			ASSERT_EQ(q.verdict, XL_V_OVER_DROP, name);
+			ASSERT_EQ(q.breached, 1, name);
+			ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &after),
+				  name);
+			ASSERT_U64_EQ(after.win[0].word, before.win[0].word,
+				      "refused hits change nothing");
+			if (cases[c].strategy == XL_STRAT_SLIDING)
+				ASSERT_U64_EQ(after.win[0].word,
+					      xl_sw_word(q.now / (30 * NSEC), 0,
+							 3),
+					      "sliding: three in this window");
+			else
+				ASSERT_TRUE(after.win[0].word >= t0 + 20 * NSEC &&
+						    after.win[0].word <=
+							    now_ns() + 20 * NSEC,
+					    "token: tat = first hit + 2 T");
+			ASSERT_OK(query(XL_OP_READ, src, 80, &q), name);
+			v = qview(&q, 0);
+			ASSERT_U64_EQ(v.remaining, 0, "query: none remaining");
+			ASSERT_TRUE(v.reset_ns > q.now &&
+					    v.reset_ns <= q.now + 30 * NSEC,
+				    "query: reset within the period");
+			ASSERT_EQ(q.limits[0].strategy, cases[c].strategy,
+				  "query: the rule's strategy");
+			if (read_stats(3, &st)) {
+				ASSERT_U64_EQ(st.c[SEEN],
+					      (cases[c].admits + 1) / 2 + 1,
+					      "seen: the SYNs");
+				ASSERT_U64_EQ(st.c[DROPPED], 1, "dropped");
+			}
+		}
+	}
+}
+
+/*
+ * Several limits of one strategy on a port, through the datapath: a hit
+ * that fits all is charged to all; a refused one to none (neither
+ * strategy charges a refused hit), even when it fits the other limit.
+ */
+static void test_strategy_several_limits(void)
+{
+	static const __u32 strategies[] = { XL_STRAT_SLIDING, XL_STRAT_TOKEN };
+	const char *src = "198.18.0.41";
+	size_t c;
+
+	for (c = 0; c < ARRAY_SIZE(strategies); c++) {
+		struct xl_rule r = strategy_rule(strategies[c], 0, 2, 60);
+		struct xl_state s1, s2;
+		struct xl_key k;
+		int i;
+
+		r.nlimits = 2;
+		r.limits[1] = r.limits[0];
+		r.limits[1].amount = 5;
+		r.limits[1].period_ns = 3600 * NSEC;
+		r.limits[1].burst = strategies[c] == XL_STRAT_TOKEN ? 5 : 0;
+		r.limits[0].burst = strategies[c] == XL_STRAT_TOKEN ? 2 : 0;
+		if (!reset_maps() || !set_rule(80, &r))
+			return;
+		for (i = 0; i < 2; i++)
+			ASSERT_EQ(syn(src, 80), XDP_PASS, "fits both");
+		state_key(src, 80, &k);
+		if (!ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &s1), "state"))
+			return;
+		ASSERT_EQ(syn(src, 80), XDP_DROP, "over the first");
+		ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &s2), "state");
+		ASSERT_TRUE(!memcmp(&s1, &s2, sizeof(s1)),
+			    "the refused hit is charged to neither limit");
+		if (strategies[c] == XL_STRAT_SLIDING)
+			ASSERT_EQ(s2.win[1].sliding.curr, 2,
+				  "the second limit counted both hits");
+		else
+			ASSERT_TRUE(s2.win[1].tat >= s2.win[0].tat,
+				    "the second bucket took both hits");
+	}
+}
+
+/*
+ * The verdict cache with the new strategies. A token bucket's drop is
+ * cached until the next hit fits (the client forgotten everywhere else
+ * is still dropped); a sliding window's drop is cached while its own
+ * window is full, and not when the previous window's weight refuses
+ * (then each SYN is decided: the forgotten client passes).
+ */
+static void test_strategy_cache(void)
+{
+	const char *src = "198.18.0.42";
+	struct xl_rule r;
+	struct xl_state s = {};
+	struct xl_key k;
+	cpu_set_t old;
+	__u64 day = 86400 * NSEC, now;
+
+	if (!pin_cpu(&old))
+		return;
+	r = strategy_rule(XL_STRAT_TOKEN, 1, 1, 30);
+	if (!reset_maps() || !set_rule(80, &r))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "token: the one hit");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "token: over, cached");
+	if (!forget_client(src, 80))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "token: cached drop holds");
+	ASSERT_EQ(count_keys(fd_state), 0, "token: no state created");
+
+	r = strategy_rule(XL_STRAT_SLIDING, 0, 2, 30);
+	if (!reset_maps() || !set_rule(80, &r))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "sliding: hit 1");
+	ASSERT_EQ(syn(src, 80), XDP_PASS, "sliding: hit 2");
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "sliding: window full, cached");
+	if (!forget_client(src, 80))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "sliding: cached drop holds");
+
+	/* A previous window (of a day) full to the brim: refused on its
+	 * weight alone, whatever the time of day but its last instants. */
+	r = strategy_rule(XL_STRAT_SLIDING, 0, 2, 86400);
+	if (!reset_maps() || !set_rule(80, &r))
+		goto out;
+	now = now_ns();
+	if (now % day > day - 10 * NSEC) /* bounded: at most 10 s */
+		nanosleep(&(struct timespec){ .tv_sec = 11 }, NULL);
+	now = now_ns();
+	s.win[0].word = xl_sw_word(now / day - 1, 0, XL_SW_MASK);
+	state_key(src, 80, &k);
+	if (!ASSERT_OK(bpf_map_update_elem(fd_state, &k, &s, BPF_ANY),
+		       "seed the previous window"))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_DROP, "sliding: refused on the weight");
+	if (!forget_client(src, 80))
+		goto out;
+	ASSERT_EQ(syn(src, 80), XDP_PASS,
+		  "sliding: a refusal on the weight is not cached");
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 /* ---- the reject action ------------------------------------------------- */
 
 /* Runs one frame and keeps what the program made of it in out. */
@@ -2074,6 +2305,9 @@ int main(void)
 	RUN_TEST(cache_over_limit);
 	RUN_TEST(cache_lists);
 	RUN_TEST(cache_window_end);
+	RUN_TEST(strategy_datapath);
+	RUN_TEST(strategy_several_limits);
+	RUN_TEST(strategy_cache);
 	test_reject_frames();
 	RUN_TEST(reject_precedence);
 

@@ -384,7 +384,7 @@ assert_eq "$(jget 'sorted(d)' <<<"$Q")" '["address","allowed","denied","limits",
 assert_eq "$(jget '[d["address"], d["port"], d["allowed"], d["denied"]]' <<<"$Q")" \
 	'["198.18.0.1",80,false,false]' "query --json: address, port, on neither list"
 assert_eq "$(jget 'sorted(d["limits"][0])' <<<"$Q")" \
-	'["amount","limit","period","remaining","reset","retry_after"]' "query --json: fields of a limit"
+	'["amount","limit","period","remaining","reset","retry_after","strategy"]' "query --json: fields of a limit"
 assert_eq "$(jget '[[l["limit"], l["amount"], l["period"], l["remaining"]] for l in d["limits"]]' <<<"$Q")" \
 	'[["3 per 1 minute",3,60,0]]' "query --json: the limit, used up"
 assert_eq "$(jget "$now - 1 <= d['limits'][0]['reset'] <= $now + 62" <<<"$Q")" true \
@@ -418,6 +418,95 @@ assert_rc 0 "query (text)" -- xl query 198.18.0.9 80
 assert_match "$OUT" "^198.18.0.9 port 80:" "query: text names the client"
 assert_match "$OUT" "3 per 1 minute +remaining 3, reset [0-9]+ \(in [0-9]+s\)" "query: text shows the limit"
 assert_eq "$(xls status --json | jget 'd["tracked"]')" 2 "query changed nothing (still 2 tracked)"
+
+# --- strategies: --strategy and --burst -----------------------------------------
+
+assert_rc 0 "limit set --strategy sliding-window" -- \
+	xl limit set 8100 "3/minute" --strategy sliding-window
+assert_rc 0 "limit set --strategy token-bucket --burst 2" -- \
+	xl limit set 8101 "3/minute" --strategy token-bucket --burst 2
+assert_rc 0 "limit set --strategy token-bucket (burst by default)" -- \
+	xl limit set 8102 --strategy token-bucket "10/minute"
+assert_rc 0 "limit add takes the port's strategy" -- xl limit add 8100 "100/hour"
+assert_rc 0 "limit add naming the port's strategy" -- \
+	xl limit add 8100 "1000/day" --strategy sliding-window
+assert_rc 0 "limit list --json" -- xl limit list --json
+assert_eq "$(jget '[(r["port"], r["strategy"]) for r in d if r["port"] >= 8000]' <<<"$OUT")" \
+	'[[8000,"fixed-window"],[8100,"sliding-window"],[8101,"token-bucket"],[8102,"token-bucket"]]' \
+	"limit list --json: each rule's strategy, fixed-window by default"
+assert_eq "$(jget '[[l["limit"], l.get("burst")] for r in d if r["port"] > 8000 for l in r["limits"]]' <<<"$OUT")" \
+	'[["3 per 1 minute",null],["100 per 1 hour",null],["1000 per 1 day",null],["3 per 1 minute",2],["10 per 1 minute",10]]' \
+	"limit list --json: a bucket's burst (the amount by default), none for the others"
+assert_rc 0 "limit list" -- xl limit list
+assert_match "$OUT" $'\n8100  sliding-window: 3 per 1 minute \\(drop\\); 100 per 1 hour \\(drop\\); 1000 per 1 day \\(drop\\)\n' \
+	"limit list: a sliding-window rule"
+assert_match "$OUT" $'\n8101  token-bucket: 3 per 1 minute \\(drop, burst 2\\)\n' \
+	"limit list: a token-bucket rule with its burst"
+assert_match "$(xl status)" "port 8101  token-bucket: 3 per 1 minute \(drop, burst 2\)" \
+	"status: the strategy and burst"
+assert_eq "$(xls status --json | jget '[r["strategy"] for r in d["rules"] if r["port"] == 8100]')" \
+	'["sliding-window"]' "status --json: the strategy"
+
+snap_forget
+bad "--burst applies to --strategy token-bucket only" "limit set --burst without a strategy" \
+	-- xl limit set 8103 "3/minute" --burst 2
+bad "--burst applies to --strategy token-bucket only" "limit set --burst with sliding-window" \
+	-- xl limit set 8103 "3/minute" --strategy sliding-window --burst 2
+bad "--burst applies to --strategy token-bucket only" "limit add --burst to a sliding-window port" \
+	-- xl limit add 8100 "3/second" --burst 2
+bad "unknown strategy 'leaky-bucket'; expected fixed-window, sliding-window or token-bucket" \
+	"limit set --strategy leaky-bucket" -- xl limit set 8100 "3/minute" --strategy leaky-bucket
+bad "unknown strategy ''" "limit set --strategy ''" -- xl limit set 8100 "3/minute" --strategy ""
+for b in 0 -1 abc 2x 4294967296 ""; do
+	bad "bad burst '$b'" "limit set --burst '$b'" \
+		-- xl limit set 8101 "3/minute" --strategy token-bucket --burst "$b"
+done
+bad "amount 2000000 is over 1048575, the most a sliding-window limit counts" \
+	"limit set: a sliding window's amount" \
+	-- xl limit set 8100 "1/second;2000000/second" --strategy sliding-window
+bad "burst 1000 of 1 per 31104000 s spans more than 3110400000 s" \
+	"limit set: a bucket's burst past 100 years" \
+	-- xl limit set 8101 "1/year" --strategy token-bucket --burst 1000
+bad "port 8100 counts with sliding-window, not token-bucket" \
+	"limit add: another strategy than the port's" \
+	-- xl limit add 8100 "1/second" --strategy token-bucket
+bad "amount 2000000 is over 1048575" "limit add: the port's strategy checks the amount" \
+	-- xl limit add 8100 "2000000/second"
+
+# Through the datapath: the sliding window admits 3 of 4, the bucket its
+# burst of 2; query shows the strategy, nothing left, and a retry-after
+# within the emission interval (20 s) for the bucket.
+syn 198.18.0.8 8100 4
+syn 198.18.0.8 8101 4
+assert_rc 0 "query a sliding-window port" -- xl query 198.18.0.8 8100 --json
+assert_eq "$(jget '[(l["strategy"], l["remaining"]) for l in d["limits"]]' <<<"$OUT")" \
+	'[["sliding-window",0],["sliding-window",97],["sliding-window",997]]' \
+	"query --json: sliding window, 3 SYNs of 4 counted in every limit"
+assert_rc 0 "query a token-bucket port" -- xl query 198.18.0.8 8101 --json
+assert_eq "$(jget '[d["limits"][0][k] for k in ("strategy", "burst", "remaining")]' <<<"$OUT")" \
+	'["token-bucket",2,0]' "query --json: token bucket, its burst spent"
+ra=$(jget 'd["limits"][0]["retry_after"]' <<<"$OUT")
+if [ "$ra" -ge 0 ] && [ "$ra" -le 20 ]; then
+	ok "query: a bucket's retry-after is within one emission interval ($ra s)"
+else
+	fail "query: a bucket's retry-after $ra is not within 0..20 s"
+fi
+assert_match "$(xl query 198.18.0.8 8101)" "remaining 0, reset [0-9]+ \(in [0-9]+s\), token-bucket burst 2" \
+	"query: text shows the strategy and burst"
+assert_rc 0 "top --port 8100" -- xl top --port 8100 --json
+assert_eq "$(jget '[(e["address"], e["strategy"], e["over"]) for e in d]' <<<"$OUT")" \
+	'[["198.18.0.8","sliding-window",true]]' "top --json: the strategy"
+assert_match "$(xl top --port 8101)" "198.18.0.8 +8101 +3 per 1 minute .* yes +token-bucket" \
+	"top: the strategy column"
+# Another strategy on the port: its counts start afresh (the state words
+# mean something else).
+assert_rc 0 "limit set: the bucket becomes a sliding window" -- \
+	xl limit set 8101 "3/minute" --strategy sliding-window
+assert_eq "$(xl query 198.18.0.8 8101 --json | jget '[d["limits"][0][k] for k in ("strategy", "remaining")]')" \
+	'["sliding-window",3]' "a change of strategy clears the port's counts"
+for p in 8100 8101 8102; do
+	assert_rc 0 "limit del $p" -- xl limit del "$p"
+done
 
 # --- bad input: nothing changes -------------------------------------------------
 
@@ -608,20 +697,21 @@ assert_eq "$(xl allow list --json | jget 'len([c for c in d if c.startswith("198
 
 # --- rules written by hand (bpftool): checked before use --------------------------
 
-# rule_hex NLIMITS SLOT AMOUNT PERIOD_NS: an xl_rules value with one limit
-# (action drop) and zeros after it, as `bpftool map update` takes it.
+# rule_hex NLIMITS SLOT AMOUNT PERIOD_NS STRATEGY BURST: an xl_rules value
+# with one limit (action drop) and zeros after it, as `bpftool map update`
+# takes it.
 rule_hex() {
 	"$PY" -c 'import struct, sys
-n, slot, amount, period = map(int, sys.argv[1:])
-v = struct.pack("<II", n, slot) + struct.pack("<QQII", amount, period, 0, 0) + bytes(72)
+n, slot, amount, period, strategy, burst = map(int, sys.argv[1:])
+v = struct.pack("<II", n, slot) + struct.pack("<QQIIII", amount, period, 0, strategy, burst, 0) + bytes(96)
 print(" ".join("0x%02x" % b for b in v))' "$@"
 }
-# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS
+# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS [STRATEGY [BURST]]
 put_rule() {
 	local key
 	key=$(printf '0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8)))
 	# shellcheck disable=SC2046
-	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5")
+	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5" "${6:-0}" "${7:-0}")
 }
 assert_rc 0 "limit set 8999 '1/100 years': the longest period fits" -- xl limit set 8999 "1/100 years"
 assert_eq "$(xl limit list --json | jget '[l["period"] for r in d if r["port"] == 8999 for l in r["limits"]]')" \
@@ -630,6 +720,9 @@ put_rule 7777 4294967295 1000 5 1000000000
 put_rule 7778 0 1001 5 1000000000
 put_rule 7779 1 1002 5 18446744073709551615
 put_rule 7780 1 5000 5 1000000000
+put_rule 7781 1 1003 5 1000000000 9
+put_rule 7782 1 1004 5 1000000000 0 3
+put_rule 7783 1 1005 2000000 1000000000 1
 assert_rc 0 "limit list with bad rules in the map" -- xl limit list
 assert_match "$(grep '^7777 ' <<<"$OUT")" "INVALID RULE \(nlimits 4294967295 is not 1\.\.4\)" \
 	"limit list: nlimits 2^32-1 is shown as invalid"
@@ -639,6 +732,12 @@ assert_match "$(grep '^7779 ' <<<"$OUT")" "INVALID RULE \(limit 0: period 184467
 	"limit list: a period past 100 years is shown as invalid"
 assert_match "$(grep '^7780 ' <<<"$OUT")" "INVALID RULE \(slot 5000 is not 0\.\.1023\)" \
 	"limit list: a stats slot out of range is shown as invalid"
+assert_match "$(grep '^7781 ' <<<"$OUT")" "INVALID RULE \(unknown strategy 9 \(limit 0\)\)" \
+	"limit list: an unknown strategy is shown as invalid"
+assert_match "$(grep '^7782 ' <<<"$OUT")" "INVALID RULE \(a burst applies to token-bucket only, not fixed-window \(limit 0\)\)" \
+	"limit list: a burst on a fixed window is shown as invalid"
+assert_match "$(grep '^7783 ' <<<"$OUT")" "INVALID RULE \(amount 2000000 is over 1048575, the most a sliding-window limit counts \(limit 0\)\)" \
+	"limit list: a sliding window past its amount is shown as invalid"
 assert_eq "$(xl limit list --json | jget '[(r["port"], len(r["limits"]), "invalid" in r) for r in d if 7777 <= r["port"] <= 7780]')" \
 	"[[7777,4,true],[7778,0,true],[7779,1,true],[7780,1,true]]" \
 	"limit list --json: bad rules flagged, at most 4 limits shown"
@@ -647,7 +746,7 @@ assert_match "$(grep 'port 7777' <<<"$OUT")" "INVALID RULE" "status: the bad rul
 assert_rc 0 "stats with a stats slot out of range" -- xl stats --json
 assert_eq "$(jget '[r["seen"] for r in d if r["port"] == 7780]' <<<"$OUT")" "[0]" \
 	"stats: a rule whose slot is out of range has zero counters"
-for p in 7777 7778 7779; do
+for p in 7777 7778 7779 7781; do
 	assert_rc 1 "query on port $p's bad rule fails" -- xl query 198.18.0.1 "$p"
 	assert_match "$ERR" "rule for the port is invalid" "query on port $p says the rule is invalid"
 done
@@ -659,7 +758,7 @@ bad "the rule of port 7778 in the map is invalid (nlimits 0" \
 assert_rc 0 "limit set replaces a bad rule" -- xl limit set 7777 1/second
 assert_eq "$(xl limit list --json | jget '[("invalid" in r, len(r["limits"])) for r in d if r["port"] == 7777]')" \
 	"[[false,1]]" "limit set: the replaced rule is valid"
-for p in 7777 7778 7779 7780 8999; do
+for p in 7777 7778 7779 7780 7781 7782 7783 8999; do
 	assert_rc 0 "limit del $p" -- xl limit del "$p"
 done
 snap_forget

@@ -7,7 +7,8 @@
 # real curl clients. The headers and statuses are checked against a Flask
 # app with Debian's Flask-Limiter run live with the same limit at the same
 # request times; then the kernel's hard drop beside a kept-alive
-# connection, the allow list, trusted and untrusted proxies, 502 and 504,
+# connection, a sliding-window and a token-bucket port against xlimit
+# query, the allow list, trusted and untrusted proxies, 502 and 504,
 # malformed, oversized and trickled requests, 10 MB each way byte-exact,
 # and /metrics parsed with prometheus_client.
 set -u
@@ -20,6 +21,8 @@ P=8080   # the sidecar's proxy port (rule: $LIMIT, pass)
 N=8081   # nginx (rule: $LIMIT, pass)
 PD=8082  # a second sidecar (rule: 3 per 30 seconds, drop)
 PX=8083  # a third sidecar, whose application is down (no rule)
+PS=8084  # a sidecar on a sliding-window port (3 per 30 seconds, drop)
+PT=8085  # a sidecar on a token-bucket port (3 per 30 seconds, burst 2, drop)
 A=9090   # auth_request endpoint
 M=9100   # /metrics
 B=8000   # the backend, on the server's loopback
@@ -72,6 +75,8 @@ xls config set ipv6-prefix 128
 xls limit set $P "$LIMIT" --action pass >/dev/null
 xls limit set $N "$LIMIT" --action pass >/dev/null
 xls limit set $PD "3 per 30 seconds" --action drop >/dev/null
+xls limit set $PS "3 per 30 seconds" --strategy sliding-window >/dev/null
+xls limit set $PT "3 per 30 seconds" --strategy token-bucket --burst 2 >/dev/null
 xls allow add 127.0.0.1/32 2001:2::3 >/dev/null
 xls deny add 198.18.7.7 >/dev/null # named only in X-Forwarded-For
 
@@ -86,6 +91,8 @@ bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
 bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
 bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
 	--trust-proxy 127.0.0.1
+bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
+bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
 
 mkdir -p "$XL_TMP/nginx"
 sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
@@ -115,6 +122,8 @@ wait_up "$NS_SRV" http://127.0.0.1:$B/ backend
 wait_up "$NS_CLI" http://127.0.0.1:$F/health flask
 wait_up "$NS_SRV" http://127.0.0.1:$P/ sidecar
 wait_up "$NS_SRV" http://127.0.0.1:$PD/ sidecar_drop
+wait_up "$NS_SRV" http://127.0.0.1:$PS/ sidecar_sliding
+wait_up "$NS_SRV" http://127.0.0.1:$PT/ sidecar_token
 wait_up "$NS_SRV" http://127.0.0.1:$M/metrics sidecar
 wait_up "$NS_SRV" http://198.18.0.2:$N/ nginx
 
@@ -298,6 +307,42 @@ late() {
 }
 late 198.18.0.13 $P proxy
 late 198.18.0.14 $N nginx
+
+# --- strategies: the headers of a sliding-window and a token-bucket port -----
+
+# One connection of four requests to each: the kernel charged its SYN, the
+# sidecar the three requests after the first; the headers agree with what
+# xlimit query says of the client right after.
+strategy_port() {
+	local port=$1 src=$2 name=$3 want=$4 h q i urls=()
+	for ((i = 0; i < 4; i++)); do
+		urls+=(-o /dev/null "http://198.18.0.2:$port/s$i")
+	done
+	ip -n "$NS_CLI" addr add "$src/24" dev "$VETH_CLI"
+	ip -n "$NS_SRV" neigh replace "$src" lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+	# Sliding windows lie on a grid of CLOCK_MONOTONIC: start early in
+	# one (waiting at most 10 s), so that the four requests see no
+	# boundary, where the count decays.
+	$PY -c 'import time; t = time.monotonic() % 30; time.sleep(30.5 - t if t > 20 else 0)'
+	cli curl -s --interface "$src" -D "$XL_TMP/$name.h" "${urls[@]}"
+	q=$(xls query "$src" "$port" --json)
+	h=$($PY "$HELP" headers "$XL_TMP/$name.h")
+	assert_eq "$(awk '{ print $1, $2, $3 }' <<<"$h" | tr '\n' ' ')" "$want" \
+		"$name: statuses, X-RateLimit-Limit and -Remaining on one connection"
+	assert_eq "$($PY -c 'import json,sys; d=json.loads(sys.argv[1])["limits"][0]; print(d["strategy"], d["remaining"], d["reset"])' "$q")" \
+		"$name 0 $(tail -n 1 <<<"$h" | awk '{ print $4 }')" \
+		"$name: xlimit query agrees with the last response (strategy, remaining, reset)"
+	# Retry-After on the 429: the time until the next request fits.
+	assert_match "$(tail -n 1 <<<"$h")" '^429 3 0 [0-9]+ [0-9]+$' "$name: Retry-After on the 429"
+}
+strategy_port $PS 198.18.0.15 sliding-window "200 3 2 200 3 1 200 3 0 429 3 0 "
+strategy_port $PT 198.18.0.16 token-bucket "200 3 1 200 3 0 429 3 0 429 3 0 "
+ra=$($PY "$HELP" headers "$XL_TMP/token-bucket.h" | tail -n 1 | awk '{ print $5 }')
+if [ "$ra" -le 10 ]; then
+	ok "token-bucket: Retry-After within one emission interval, 10 s ($ra)"
+else
+	fail "token-bucket: Retry-After $ra is past one emission interval (10 s)"
+fi
 
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted
 # peer itself is charged.
