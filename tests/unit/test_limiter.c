@@ -13,7 +13,7 @@
  * checked cases, long random arrival sequences against reference models
  * written here (verdicts; remaining and reset at sampled hits, found by
  * bisection), the exactness of a cached drop, and threads at one instant
- * on one and several limits.
+ * on one and several limits, and across time in lock-step phases.
  */
 #include <limits.h>
 #include <pthread.h>
@@ -1752,6 +1752,131 @@ static void test_race_strategies(void)
 	}
 }
 
+/* Threads in lock-step phases: a barrier, then every thread makes `hits`
+ * hits at base + phase * step; what passed is counted per phase. Unlike
+ * race_windows(), no hit of a phase is still in flight when the next
+ * phase begins, so each hit's time says which window it counted in. */
+struct phased {
+	pthread_barrier_t barrier;
+	const struct xl_rule *rule;
+	struct xl_state *state;
+	__u64 base, step;
+	int phases;
+	long hits;
+	long allowed[64];
+};
+
+static void *race_phased(void *arg)
+{
+	struct phased *ph = arg;
+	int p;
+	long i;
+
+	for (p = 0; p < ph->phases; p++) {
+		__u64 now = ph->base + p * ph->step;
+		long n = 0;
+
+		pthread_barrier_wait(&ph->barrier);
+		for (i = 0; i < ph->hits; i++)
+			n += !xl_charge(ph->rule, ph->state, now);
+		__atomic_fetch_add(&ph->allowed[p], n, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+/*
+ * Threads across time, one limit of each new strategy, the clock moving
+ * on in steps, far more hits than fit in each: whatever the order the
+ * threads' swaps land in, what passed never exceeds what the strategy
+ * allows.
+ * - token-bucket: between the phases a and b, at most (t_b - t_a + tau)
+ *   / T hits (GCRA's bound), for every pair a <= b;
+ * - sliding-window: at the end of every phase, floor(weighted) of the
+ *   hits that passed (each was admitted below the amount) is at most the
+ *   amount, and each grid window holds at most the amount.
+ * And with so much demand, every phase of a bucket gets some through,
+ * and every grid window of a sliding window.
+ */
+static void test_race_strategies_time(void)
+{
+	static const __u32 strategies[] = { XL_STRAT_SLIDING, XL_STRAT_TOKEN };
+	pthread_t tid[NTHREADS];
+	unsigned int k;
+	char name[96];
+	int i, n;
+
+	for (k = 0; k < 2; k++) {
+		struct xl_rule r = {};
+		struct xl_state s = {};
+		struct phased rc = {
+			.rule = &r,
+			.state = &s,
+			.phases = 40,
+			.hits = 100,
+			.base = 1000 * NS_PER_S + 1, /* on no window's edge */
+			.step = 250 * NS_PER_MS + 7,
+		};
+		const long *phase_allowed = rc.allowed;
+		const struct xl_limit *l = &r.limits[0];
+		int a, b, bad = 0, starved = 0;
+
+		set_limit(&r, 0, 100, NS_PER_S, XL_ACT_DROP);
+		set_strategy(&r, strategies[k], 30);
+		if (!ASSERT_OK(pthread_barrier_init(&rc.barrier, NULL,
+						    NTHREADS),
+			       "pthread_barrier_init"))
+			return;
+		for (i = 0, n = 0; i < NTHREADS; i++)
+			n += !pthread_create(&tid[i], NULL, race_phased, &rc);
+		if (n < NTHREADS)
+			abort(); /* the barrier would never open */
+		for (i = 0; i < NTHREADS; i++)
+			pthread_join(tid[i], NULL);
+		pthread_barrier_destroy(&rc.barrier);
+		for (b = 0; b < rc.phases; b++) {
+			__u64 tb = rc.base + b * rc.step;
+
+			if (strategies[k] == XL_STRAT_TOKEN) {
+				long sum = 0;
+
+				starved += !phase_allowed[b];
+				for (a = b; a >= 0; a--) {
+					__u64 ta = rc.base + a * rc.step;
+
+					sum += phase_allowed[a];
+					bad += (__u64)sum >
+					       (tb - ta +
+						30 * mtb_interval(l)) /
+						       mtb_interval(l);
+				}
+			} else {
+				struct model_lim m = {};
+				__u64 kb = tb / l->period_ns;
+
+				for (a = 0; a <= b; a++) {
+					__u64 ta = rc.base + a * rc.step;
+
+					msw_roll(&m, l->period_ns, ta);
+					m.curr += phase_allowed[a];
+				}
+				/* the last phase of a grid window */
+				if ((tb + rc.step) / l->period_ns != kb)
+					starved += !m.curr;
+				msw_roll(&m, l->period_ns, tb);
+				bad += msw_floor(m, l->period_ns, tb) >
+				       l->amount;
+				bad += m.k == kb && m.curr > l->amount;
+			}
+		}
+		snprintf(name, sizeof(name), "%u: never more than allowed",
+			 strategies[k]);
+		ASSERT_EQ(bad, 0, name);
+		snprintf(name, sizeof(name), "%u: no phase or window starved",
+			 strategies[k]);
+		ASSERT_EQ(starved, 0, name);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(worked_example);
@@ -1776,5 +1901,6 @@ int main(void)
 	RUN_TEST(strategy_refused_until);
 	RUN_TEST(sliding_clock_behind);
 	RUN_TEST(race_strategies);
+	RUN_TEST(race_strategies_time);
 	return test_summary();
 }
