@@ -476,6 +476,10 @@ bad "amount 2000000 is over 1048575" "limit add: the port's strategy checks the 
 # Through the datapath: the sliding window admits 3 of 4, the bucket its
 # burst of 2; query shows the strategy, nothing left, and a retry-after
 # within the emission interval (20 s) for the bucket.
+# Sliding windows lie on a grid of CLOCK_MONOTONIC: start early in a
+# minute (waiting at most 10 s), so that no window boundary decays the
+# counts between the SYNs and the queries.
+"$PY" -c 'import time; t = time.monotonic() % 60; time.sleep(60.5 - t if t > 50 else 0)'
 syn 198.18.0.8 8100 4
 syn 198.18.0.8 8101 4
 assert_rc 0 "query a sliding-window port" -- xl query 198.18.0.8 8100 --json
