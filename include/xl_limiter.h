@@ -709,8 +709,10 @@ struct xl_view {
 	int live;
 };
 
+/* The views are for userspace only (`xlimit query`, `xlimit top`, the
+ * sidecar, the tests): a sliding window's needs 128-bit division, which
+ * BPF does not have, and the datapath shows nothing to anyone. */
 #ifndef __bpf__
-/* Userspace only: 128-bit division, which BPF does not have. */
 static inline void xl_sw_view(const struct xl_limit *l, __u64 word, __u64 now,
 			      struct xl_view *v)
 {
@@ -744,7 +746,6 @@ static inline void xl_sw_view(const struct xl_limit *l, __u64 word, __u64 now,
 		v->reset_ns = start + l->period_ns - d;
 	}
 }
-#endif
 
 xl_inline void xl_view_limit(const struct xl_limit *l,
 			     const struct xl_window *w, __u64 now,
@@ -758,11 +759,9 @@ xl_inline void xl_view_limit(const struct xl_limit *l,
 
 	v->amount = l->amount;
 	switch (l->strategy) {
-#ifndef __bpf__
 	case XL_STRAT_SLIDING:
 		xl_sw_view(l, word, now, v);
 		return;
-#endif
 	case XL_STRAT_TOKEN:
 		t = xl_tb_interval(l);
 		tau = xl_tb_tau(l);
@@ -804,5 +803,6 @@ xl_inline __u32 xl_report_index(const struct xl_rule *r,
 	}
 	return best;
 }
+#endif /* !__bpf__ */
 
 #endif /* XL_LIMITER_H */

@@ -257,9 +257,9 @@ static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 			w = (int)strlen(addr);
 	}
 	if (!json)
-		printf("%-*s %-5s %-24s %9s %10s %11s %-4s %s\n", w, "address",
+		printf("%-*s %-5s %-24s %9s %10s %11s %-14s %s\n", w, "address",
 		       "port", "limit", "remaining", "reset", "retry_after",
-		       "over", "strategy");
+		       "strategy", "over");
 	for (i = 0; i < n; i++) {
 		struct xl_client_limit l;
 		struct json_object *o;
@@ -269,13 +269,13 @@ static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 				     &e[i].s.win[e[i].report], now, now_utc,
 				     &l);
 		if (!json) {
-			printf("%-*s %-5u %-24s %9llu %10llu %11lld %-4s %s\n",
+			printf("%-*s %-5u %-24s %9llu %10llu %11lld %-14s %s\n",
 			       w, addr, e[i].key.port, l.text,
 			       (unsigned long long)l.remaining,
 			       (unsigned long long)l.reset,
 			       (long long)l.retry_after,
-			       l.remaining ? "no" : "yes",
-			       xl_strategy_name(l.strategy));
+			       xl_strategy_name(l.strategy),
+			       l.remaining ? "no" : "yes");
 			continue;
 		}
 		o = json_object_new_object();

@@ -66,7 +66,7 @@ WANT="198.18.0.7:82 198.18.0.3:80 2001:2::/64:443 198.18.0.4:443 198.18.0.1:80 1
 assert_rc 0 "top --json" -- xl top --json
 assert_eq "$(order <<<"$OUT")" "$WANT" "top: over first, then remaining / amount, then reset"
 assert_eq "$(jget '[sorted(e) for e in d][0]' <<<"$OUT")" \
-	'["address","amount","limit","over","period","port","remaining","reset","retry_after"]' \
+	'["address","amount","limit","over","period","port","remaining","reset","retry_after","strategy"]' \
 	"top --json: the members of query --json, and over"
 assert_eq "$(jget '[e["over"] for e in d]' <<<"$OUT")" \
 	"[true,true,false,false,false,false]" "top --json: over is remaining 0"
