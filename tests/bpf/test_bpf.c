@@ -1879,8 +1879,8 @@ static void test_strategy_datapath(void)
 
 	for (c = 0; c < ARRAY_SIZE(cases); c++) {
 		for (p = PROG_XDP; p <= PROG_TC; p++) {
-			struct xl_rule r = strategy_rule(
-				cases[c].strategy, cases[c].burst, 3, 30);
+			struct xl_rule r = strategy_rule(cases[c].strategy,
+							 cases[c].burst, 3, 30);
 			struct xl_state before, after;
 			struct xl_query q;
 			struct xl_stats st;
@@ -1891,7 +1891,9 @@ static void test_strategy_datapath(void)
 			if (!reset_maps() || !set_rule(80, &r))
 				return;
 			snprintf(name, sizeof(name), "%s %s",
-				 cases[c].strategy == XL_STRAT_TOKEN ? "token-bucket" : "sliding-window",
+				 cases[c].strategy == XL_STRAT_TOKEN ?
+					 "token-bucket" :
+					 "sliding-window",
 				 prog_names[p]);
 			/* Hits alternate: SYN, query charge, SYN, ... */
 			for (i = 0; i < cases[c].admits; i++) {
@@ -1923,10 +1925,11 @@ static void test_strategy_datapath(void)
 							 3),
 					      "sliding: three in this window");
 			else
-				ASSERT_TRUE(after.win[0].word >= t0 + 20 * NSEC &&
-						    after.win[0].word <=
-							    now_ns() + 20 * NSEC,
-					    "token: tat = first hit + 2 T");
+				ASSERT_TRUE(
+					after.win[0].word >= t0 + 20 * NSEC &&
+						after.win[0].word <=
+							now_ns() + 20 * NSEC,
+					"token: tat = first hit + 2 T");
 			ASSERT_OK(query(XL_OP_READ, src, 80, &q), name);
 			v = qview(&q, 0);
 			ASSERT_U64_EQ(v.remaining, 0, "query: none remaining");
