@@ -269,18 +269,29 @@ static int parse_action(const config_setting_t *s, __u32 *action)
 	return 0;
 }
 
-/* One member of a port's limits: { limit = "..."; action = "..."; }. */
-static int parse_limit(const config_setting_t *g, __u16 port, struct xl_rule *r)
+/* One member of a port's limits: { limit = "..."; action = "...";
+ * burst = N; } (burst: token-bucket only), counted as `strategy`. */
+static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
+		       struct xl_rule *r)
 {
-	static const char *const names[] = { "limit", "action", NULL };
+	static const char *const names[] = { "limit", "action", "burst", NULL };
 	struct xl_parsed_limit items[XL_MAX_LIMITS];
-	const config_setting_t *s;
+	const config_setting_t *s, *b;
+	unsigned long long burst = 0;
 	const char *text;
 	char why[256];
 	__u32 action = XL_ACT_DROP;
 	int err, n, i;
 
-	if ((err = check_members(g, names, "limit or action")))
+	if ((err = check_members(g, names, "limit, action or burst")))
+		return err;
+	b = config_setting_get_member(g, "burst");
+	if (b && strategy != XL_STRAT_TOKEN)
+		return bad(
+			b,
+			"burst applies to strategy \"token-bucket\" only, not \"%s\"",
+			xl_strategy_name(strategy));
+	if (b && (err = get_num(b, 1, UINT32_MAX, &burst)))
 		return err;
 	s = config_setting_get_member(g, "limit");
 	if (!s)
@@ -306,20 +317,38 @@ static int parse_limit(const config_setting_t *g, __u16 port, struct xl_rule *r)
 		l->amount = items[i].amount;
 		l->period_ns = items[i].seconds * XL_NSEC_PER_SEC;
 		l->action = action;
+		l->strategy = strategy;
+		/* A token bucket's burst defaults to its amount. */
+		if (strategy == XL_STRAT_TOKEN)
+			l->burst = burst ? burst : l->amount;
+		if (xl_strategy_check(l, why, sizeof(why)))
+			return bad(b ? b : s, "'%s' with strategy \"%s\": %s",
+				   text, xl_strategy_name(strategy), why);
 	}
 	return 0;
 }
 
 static int parse_port(const config_setting_t *g, struct xl_conf *c)
 {
-	static const char *const names[] = { "port", "limits", NULL };
+	static const char *const names[] = { "port", "strategy", "limits",
+					     NULL };
 	struct conf_port *p = &c->ports[c->nports];
-	const config_setting_t *s, *ls;
+	const config_setting_t *s, *ls, *st;
+	__u32 strategy = XL_STRAT_FIXED;
+	const char *name;
 	unsigned long long v;
 	int err, i;
 
-	if ((err = check_members(g, names, "port or limits")))
+	if ((err = check_members(g, names, "port, strategy or limits")))
 		return err;
+	st = config_setting_get_member(g, "strategy");
+	if (st && ((err = get_str(st, &name))))
+		return err;
+	if (st && xl_strategy_parse(name, &strategy))
+		return bad(
+			st,
+			"unknown strategy '%s'; expected fixed-window, sliding-window or token-bucket",
+			name);
 	s = config_setting_get_member(g, "port");
 	if (!s)
 		return bad(
@@ -344,7 +373,7 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 		return err;
 	for (i = 0; i < config_setting_length(ls); i++)
 		if ((err = parse_limit(config_setting_get_elem(ls, i), p->port,
-				       &p->rule)))
+				       strategy, &p->rule)))
 			return err;
 	c->nports++;
 	return 0;
@@ -1011,6 +1040,9 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 
 		g = add(s, NULL, CONFIG_TYPE_GROUP);
 		add_int(g, "port", c->ports[i].port);
+		if (r->limits[0].strategy != XL_STRAT_FIXED)
+			add_str(g, "strategy",
+				xl_strategy_name(r->limits[0].strategy));
 		ls = add(g, "limits", CONFIG_TYPE_LIST);
 		for (j = 0; j < r->nlimits; j++) {
 			lg = add(ls, NULL, CONFIG_TYPE_GROUP);
@@ -1018,6 +1050,14 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 			add_str(lg, "limit", text);
 			add_str(lg, "action",
 				xl_action_name(r->limits[j].action));
+			/* int64 only past int, where libconfig writes 3L */
+			if (r->limits[j].strategy == XL_STRAT_TOKEN &&
+			    r->limits[j].burst <= INT32_MAX)
+				add_int(lg, "burst", r->limits[j].burst);
+			else if (r->limits[j].strategy == XL_STRAT_TOKEN)
+				config_setting_set_int64(add(lg, "burst",
+							     CONFIG_TYPE_INT64),
+							 r->limits[j].burst);
 		}
 	}
 	for (l = 0; l < L_NR; l++) {

@@ -188,6 +188,38 @@ assert_eq "$(xls dump --json | jget "(d['interfaces'], [p['port'] for p in d['po
 	"[[{\"name\":\"$VETH_SRV\",\"mode\":\"tc\"}],[80,443],[\"2001:2::/48\"],[\"198.19.0.7/32\",\"2001:2:0:bad::/64\"],64,4096]" \
 	"apply f; dump gives back what f says (absent settings at their defaults)"
 
+# --- strategies: a port's strategy, a limit's burst ------------------------------
+
+G3=$(conf good3 <<EOF
+interfaces = ( { name = "$VETH_SRV"; mode = "tc"; } );
+ports = (
+  { port = 80;
+    limits = ( { limit = "10/second;100 per 2 minutes"; action = "drop"; },
+               { limit = "1000/hour"; action = "pass"; } ); },
+  { port = 443; strategy = "token-bucket";
+    limits = ( { limit = "3/minute"; action = "reject"; burst = 2; },
+               { limit = "100/day"; } ); },
+  { port = 8443; strategy = "sliding-window"; limits = ( { limit = "5/second"; } ); }
+);
+allow = [ "2001:2::/48" ];
+deny = [ "198.19.0.7/32", "2001:2:0:bad::/64" ];
+EOF
+)
+assert_rc 0 "apply a file with strategies" -- xls apply "$G3"
+assert_eq "$(LC_ALL=C sort <<<"$OUT" | tr '\n' ' ')" "port 443: rule set port 8443: rule set " \
+	"a change of strategy is a change of the rule"
+assert_eq "$(j limit list -- "[(r['port'], r['strategy'], [l.get('burst') for l in r['limits']]) for r in d]")" \
+	'[[80,"fixed-window",[null,null,null]],[443,"token-bucket",[2,100]],[8443,"sliding-window",[null]]]' \
+	"apply: each port's strategy, a bucket's burst (the amount by default)"
+assert_eq "$(xls dump --json | jget "[(p['port'], p.get('strategy'), p['limits']) for p in d['ports'] if p['port'] != 80]")" \
+	'[[443,"token-bucket",[{"limit":"3 per 1 minute","action":"reject","burst":2},{"limit":"100 per 1 day","action":"drop","burst":100}]],[8443,"sliding-window",[{"limit":"5 per 1 second","action":"drop"}]]]' \
+	"dump --json: strategy and burst"
+assert_rc 0 "dump" -- xls dump
+printf '%s\n' "$OUT" >"$XL_TMP/dump3.conf"
+snap >"$XL_TMP/before"
+run_unchanged 0 "" snap -- xls apply "$XL_TMP/dump3.conf"
+assert_eq "$WHY" "" "with strategies: dump > f; apply f changes nothing"
+
 # --- a failure part way through: everything taken back ----------------------------
 
 FAIL=$(conf fail <<EOF
@@ -235,15 +267,29 @@ bad_file "unknown top-level setting" 2 "unknown setting 'limits'; expected versi
 version = 1;
 limits = ( );
 EOF
-bad_file "unknown member of a port" 3 "unknown setting 'strategy'; expected port or limits" <<'EOF'
+bad_file "unknown member of a port" 3 "unknown setting 'algorithm'; expected port, strategy or limits" <<'EOF'
 ports = (
   { port = 80; limits = ( { limit = "1/second"; } );
-    strategy = "sliding-window"; }
+    algorithm = "sliding-window"; }
 );
 EOF
-bad_file "unknown member of a limit" 2 "unknown setting 'burst'; expected limit or action" <<'EOF'
+bad_file "unknown member of a limit" 2 "unknown setting 'tokens'; expected limit, action or burst" <<'EOF'
 ports = ( { port = 80;
+  limits = ( { limit = "1/second"; tokens = 5; } ); } );
+EOF
+bad_file "unknown strategy" 1 "unknown strategy 'leaky-bucket'; expected fixed-window, sliding-window or token-bucket" <<'EOF'
+ports = ( { port = 80; strategy = "leaky-bucket"; limits = ( { limit = "1/second"; } ); } );
+EOF
+bad_file "a burst without token-bucket" 2 'burst applies to strategy "token-bucket" only, not "sliding-window"' <<'EOF'
+ports = ( { port = 80; strategy = "sliding-window";
   limits = ( { limit = "1/second"; burst = 5; } ); } );
+EOF
+bad_file "a burst of 0" 2 "burst 0 is out of range; expected 1 to 4294967295" <<'EOF'
+ports = ( { port = 80; strategy = "token-bucket";
+  limits = ( { limit = "1/second"; burst = 0; } ); } );
+EOF
+bad_file "a sliding window's amount" 1 "'2000000/second' with strategy \"sliding-window\": amount 2000000 is over 1048575" <<'EOF'
+ports = ( { port = 80; strategy = "sliding-window"; limits = ( { limit = "2000000/second"; } ); } );
 EOF
 bad_file "unknown member of an interface" 1 "unknown setting 'ifname'; expected name or mode" <<'EOF'
 interfaces = ( { ifname = "lo"; } );
