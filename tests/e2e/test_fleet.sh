@@ -18,6 +18,7 @@
 #  - Redis stopped: every node keeps exactly its local limit and says so
 #    (status, log); restarted: the nodes reconnect, add what they counted
 #    meanwhile, and limit fleet-wide again;
+#  - a token-bucket port stays each node's own;
 #  - SIGTERM stops the daemon cleanly (status off, datapath flag cleared).
 
 set -u
@@ -139,7 +140,32 @@ done
 	fail "the hits counted during the outage: Redis has '$count', expected >= $((NODES * AMOUNT))"
 round_robin "after Redis came back" 198.18.0.6 30 $AMOUNT
 
-# --- 5. a clean stop ----------------------------------------------------------------------
+# --- 5. a token-bucket port is each node's own ----------------------------------------------
+
+# Only fixed windows map onto Flask-Limiter's counters: a port counted as a
+# token bucket is limited by each node alone (10 at once on each), the
+# daemons say so, and nothing about it reaches Redis.
+P2=$((PORT + 1))
+for i in $(seq 1 $NODES); do
+	xn "$i" limit set $P2 "$LIMIT" --strategy token-bucket >/dev/null
+	nsenter --net="/run/netns/$ID-n$i" "$PY" "$E2E_DIR/netutil.py" serve $P2 &
+	XL_CLEANUPS+=("kill $!")
+done
+for i in $(seq 1 $NODES); do
+	for ((k = 0; k < 50; k++)); do
+		in_n "$i" ss -Hltn "sport = :$P2" | grep -q . && break
+		sleep 0.1
+	done
+done
+OUT=$(in_c "$PY" "$CLIENT" spread 198.18.0.8 $P2 $GAP_MS 45 198.18.1.1 198.18.1.2 198.18.1.3)
+assert_eq "$(jget "sorted(d['per_node'].values())" <<<"$OUT")" "[$AMOUNT,$AMOUNT,$AMOUNT]" \
+	"token-bucket port: each node admits its own burst of $AMOUNT, unsynced"
+assert_eq "$(rcli --scan --pattern 'LIMITER/198.18.0.8/*' | wc -l)" 0 \
+	"token-bucket port: no counter of the client in Redis"
+assert_match "$(cat "$XL_TMP"/sync1.log)" "port $P2: limit 1 is not fixed-window: counted here only" \
+	"token-bucket port: the daemon says it counts it on its node only"
+
+# --- 6. a clean stop ----------------------------------------------------------------------
 
 kill -TERM "${SYNC_PIDS[1]}"
 wait "${SYNC_PIDS[1]}"

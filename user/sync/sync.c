@@ -123,11 +123,11 @@ static uint64_t real_ms(void)
 /* ---- rules and keys ------------------------------------------------------ */
 
 /* Whether a limit is counted in fixed windows, the one strategy that maps
- * onto Flask-Limiter's Redis counters. */
+ * onto Flask-Limiter's Redis counters: the words of a sliding window or a
+ * token bucket (include/xlimit.h) are neither read nor written here. */
 static int limit_synced(const struct xl_limit *l)
 {
-	(void)l;
-	return 1;
+	return l->strategy == XL_STRAT_FIXED;
 }
 
 static void rules_refresh(struct xs *s)
