@@ -92,6 +92,7 @@ void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
 	l->start = lim->strategy == XL_STRAT_FIXED && l->count ?
 			   xl_word_start(w->word) :
 			   0;
+	l->tat = lim->strategy == XL_STRAT_TOKEN ? w->tat : 0;
 	l->remaining = v.remaining;
 	l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
 	l->retry_after = (int64_t)trunc((double)l->reset - now_utc);

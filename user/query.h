@@ -26,6 +26,8 @@ struct xl_client_limit {
 			 * is as good as none */
 	uint64_t start; /* fixed-window: the open window's start, monotonic
 			 * ns; 0 when none is open, and for the others */
+	uint64_t tat; /* token-bucket: the theoretical arrival time,
+		       * monotonic ns (a hit at t leaves it past t + T) */
 	uint64_t remaining;
 	uint64_t reset; /* UTC epoch seconds: floor(window end) + 1 */
 	int64_t retry_after; /* trunc(reset - now), seconds */

@@ -23,6 +23,7 @@ PD=8082  # a second sidecar (rule: 3 per 30 seconds, drop)
 PX=8083  # a third sidecar, whose application is down (no rule)
 PS=8094  # a sidecar on a sliding-window port (3 per 30 seconds, drop)
 PT=8095  # a sidecar on a token-bucket port (3 per 30 seconds, burst 2, drop)
+PQ=8096  # a sidecar on a token-bucket port (10 per second: T = 100 ms)
 A=9090   # auth_request endpoint
 M=9100   # /metrics
 B=8000   # the backend, on the server's loopback
@@ -77,6 +78,7 @@ xls limit set $N "$LIMIT" --action pass >/dev/null
 xls limit set $PD "3 per 30 seconds" --action drop >/dev/null
 xls limit set $PS "3 per 30 seconds" --strategy sliding-window >/dev/null
 xls limit set $PT "3 per 30 seconds" --strategy token-bucket --burst 2 >/dev/null
+xls limit set $PQ "10 per second" --strategy token-bucket >/dev/null
 xls allow add 127.0.0.1/32 2001:2::3 >/dev/null
 xls deny add 198.18.7.7 >/dev/null # named only in X-Forwarded-For
 
@@ -93,6 +95,7 @@ bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
 	--trust-proxy 127.0.0.1
 bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
 bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
+bg sidecar_quick "${SC[@]}" --listen 0.0.0.0:$PQ --upstream 127.0.0.1:$B
 
 mkdir -p "$XL_TMP/nginx"
 sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
@@ -124,6 +127,7 @@ wait_up "$NS_SRV" http://127.0.0.1:$P/ sidecar
 wait_up "$NS_SRV" http://127.0.0.1:$PD/ sidecar_drop
 wait_up "$NS_SRV" http://127.0.0.1:$PS/ sidecar_sliding
 wait_up "$NS_SRV" http://127.0.0.1:$PT/ sidecar_token
+wait_up "$NS_SRV" http://127.0.0.1:$PQ/ sidecar_quick
 wait_up "$NS_SRV" http://127.0.0.1:$M/metrics sidecar
 wait_up "$NS_SRV" http://198.18.0.2:$N/ nginx
 
@@ -343,6 +347,17 @@ if [ "$ra" -le 10 ]; then
 else
 	fail "token-bucket: Retry-After $ra is past one emission interval (10 s)"
 fi
+
+# A first request long after its SYN (0.5 s, five emission intervals): the
+# bucket is full again, but its TAT is past the accept, which shows the
+# SYN was charged: the request only reads (remaining 10), it is not
+# charged a second time.
+ip -n "$NS_CLI" addr add 198.18.0.17/24 dev "$VETH_CLI"
+ip -n "$NS_SRV" neigh replace 198.18.0.17 lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+(sleep 0.5; echo) | cli $PY "$HELP" late 198.18.0.17 198.18.0.2 $PQ >"$XL_TMP/quick.out" 2>&1
+assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
+	"token-bucket: a late first request reads, its SYN charged once (remaining 10)"
+assert_eq "$(q_remaining 198.18.0.17 $PQ)" 10 "token-bucket: xlimit query agrees"
 
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted
 # peer itself is charged.
