@@ -173,7 +173,7 @@ FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/common.c user/query.c
 FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
 	-Wl,--wrap=evhttp_make_request
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
-	$(BUILD)/fuzz/fuzz_sidecar
+	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy
 FUZZ_SECONDS ?= 300
 
 $(BUILD)/fuzz:
