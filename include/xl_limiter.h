@@ -291,19 +291,27 @@ xl_inline struct xl_u128 xl_mul64(__u64 a, __u64 b)
 	return r;
 }
 
+/* a * b < c * d, exactly. A global function in BPF, of scalars only: its
+ * temporaries stay out of its callers' stack frames (XDP's entry, the
+ * multi-limit charge and the per-limit charge stack up to BPF's 512
+ * bytes). */
+xl_global int xl_mul_less(__u64 a, __u64 b, __u64 c, __u64 d)
+{
+	struct xl_u128 x = xl_mul64(a, b), y = xl_mul64(c, d);
+
+	return x.hi < y.hi || (x.hi == y.hi && x.lo < y.lo);
+}
+
 /* Does the state leave room for one more hit: floor(weighted) + 1 <=
  * amount, i.e. prev * (period - elapsed) + curr * period < amount *
  * period, i.e. curr < amount and prev * (period - elapsed) < (amount -
  * curr) * period. */
 xl_inline int xl_sw_fits(const struct xl_sw *st, __u64 amount, __u64 period)
 {
-	struct xl_u128 w, cap;
-
 	if (st->curr >= amount)
 		return 0;
-	w = xl_mul64(st->prev, period - st->elapsed);
-	cap = xl_mul64(amount - st->curr, period);
-	return w.hi < cap.hi || (w.hi == cap.hi && w.lo < cap.lo);
+	return xl_mul_less(st->prev, period - st->elapsed, amount - st->curr,
+			   period);
 }
 
 /* Count one hit at `now` if the limit allows it. Returns 1 (breached,
