@@ -172,8 +172,12 @@ FUZZ_SRCS_limits := user/limit_parse.c
 FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/common.c user/query.c
 FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
 	-Wl,--wrap=evhttp_make_request
+# `xlimit sync`'s URL parser, Redis keys and key slots.
+FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/common.c
+FUZZ_LIBS_redis := -lbpf -ljson-c -lm -lhiredis
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
-	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy
+	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy \
+	$(BUILD)/fuzz/fuzz_redis
 FUZZ_SECONDS ?= 300
 
 $(BUILD)/fuzz:

@@ -36,6 +36,7 @@
 #include "cli.h"
 #include "xl_limiter.h"
 #include "clients.h"
+#include "keys.h"
 #include "redis.h"
 
 #define XS_STREAM "xlimit/over"
@@ -170,81 +171,6 @@ static const struct xl_rule *rule_for(const struct xs *s, uint16_t port)
 	if (i < 0)
 		i = s->rule_of[0];
 	return i < 0 ? NULL : &s->rules[i];
-}
-
-static const char *const unit_names[] = { "second", "minute", "hour",
-					  "day",    "month",  "year" };
-static const uint64_t unit_secs[] = { 1, 60, 3600, 86400, 2592000, 31104000 };
-
-/* Flask-Limiter's key of a client's limit: LIMITER/[prefix/]client/scope/
- * amount/multiples/granularity, with the largest unit that divides the
- * period (as `xlimit limit list` prints it). */
-static void redis_key(const struct xs *s, const __u8 addr[16],
-		      const struct xl_limit *l, char *buf, size_t len)
-{
-	uint64_t secs = l->period_ns / XL_NSEC_PER_SEC;
-	char client[64];
-	int u;
-
-	for (u = 5; u > 0; u--)
-		if (secs && secs % unit_secs[u] == 0)
-			break;
-	xl_format_addr(addr, client, sizeof(client));
-	snprintf(buf, len, "LIMITER/%s%s%s/%s/%" PRIu64 "/%" PRIu64 "/%s",
-		 s->o.prefix, *s->o.prefix ? "/" : "", client, s->o.scope,
-		 (uint64_t)l->amount, secs / unit_secs[u], unit_names[u]);
-}
-
-/* The other way: client, amount and period of a key with our prefix and
- * scope. 0, or -1 for a key that is not ours. */
-static int parse_redis_key(const struct xs *s, const char *key, size_t len,
-			   __u8 addr[16], uint64_t *amount, uint64_t *period_ns)
-{
-	char buf[512], *f[4], *end, *client;
-	size_t pl;
-	int i, u;
-
-	if (len >= sizeof(buf))
-		return -1;
-	memcpy(buf, key, len);
-	buf[len] = 0;
-	for (i = 0; i < 4; i++) { /* granularity, multiples, amount, scope */
-		char *sl = strrchr(buf, '/');
-
-		if (!sl)
-			return -1;
-		f[i] = sl + 1;
-		*sl = 0;
-	}
-	if (strcmp(f[3], s->o.scope))
-		return -1;
-	client = buf;
-	if (strncmp(client, "LIMITER/", 8))
-		return -1;
-	client += 8;
-	pl = strlen(s->o.prefix);
-	if (pl) {
-		if (strncmp(client, s->o.prefix, pl) || client[pl] != '/')
-			return -1;
-		client += pl + 1;
-	}
-	if (xl_parse_addr(client, addr))
-		return -1;
-	for (u = 0; u < 6; u++)
-		if (!strcmp(f[0], unit_names[u]))
-			break;
-	if (u == 6)
-		return -1;
-	errno = 0;
-	*amount = strtoull(f[2], &end, 10);
-	if (errno || *end || !*f[2])
-		return -1;
-	*period_ns = strtoull(f[1], &end, 10);
-	if (errno || *end || !*f[1] || !*period_ns ||
-	    *period_ns > XL_PERIOD_MAX_S / unit_secs[u])
-		return -1;
-	*period_ns *= unit_secs[u] * XL_NSEC_PER_SEC;
-	return 0;
 }
 
 /* ---- the local side -------------------------------------------------------- */
@@ -489,8 +415,9 @@ static int push(struct xs *s, uint64_t now)
 			p[n].c = c;
 			p[n].i = i;
 			p[n].sent = l->pending;
-			redis_key(s, c->key.addr, lim, p[n].key,
-				  sizeof(p[n].key));
+			xs_key_format(p[n].key, sizeof(p[n].key), s->o.prefix,
+				      s->o.scope, c->key.addr, lim->amount,
+				      lim->period_ns);
 			snprintf(p[n].hits, sizeof(p[n].hits), "%" PRIu64,
 				 l->pending);
 			snprintf(p[n].expiry, sizeof(p[n].expiry), "%" PRIu64,
@@ -622,7 +549,8 @@ static int read_stream(struct xs *s, uint64_t now)
 			}
 		}
 		if (!key || pttl <= 0 ||
-		    parse_redis_key(s, key, keylen, addr, &amount, &period))
+		    xs_key_parse(key, keylen, s->o.prefix, s->o.scope, addr,
+				 &amount, &period))
 			continue;
 		/* The window's end, in Redis's clock, then in ours. */
 		left = (int64_t)(at_ms + pttl) - redis_now;
