@@ -18,6 +18,7 @@
 #define XL_DECIDE_H
 
 #include "maps.h"
+#include "flood.h"
 #include "xl_key.h"
 #include "xl_limiter.h"
 #include "sync.h"
@@ -222,6 +223,7 @@ struct xl_decision {
 	__u64 now; /* 0 when the verdict needed no clock */
 	__u32 created; /* this hit created the client's state */
 	__u32 restored; /* ... from xl_over */
+	__u32 known; /* a known client let past the port's exceeded ceiling */
 };
 
 /*
@@ -252,12 +254,20 @@ struct xl_decision {
  * one-limit fast path (xl_charge_one()) is the fixed window's; a rule of
  * one sliding-window or token-bucket limit is one compare-and-swap in
  * its own charge function (xl_charge()).
+ *
+ * With `lists` too, the port's ceiling (flood.h), which counts new
+ * connections, not the sidecar's requests: a SYN that finds it exceeded
+ * is dropped before its source's state is read or created, unless the
+ * rule admits known clients and the source is one; a SYN within its own
+ * limits is then charged to the ceiling too, and refused if that was
+ * the last room another CPU took first (the source keeps its charge).
  */
 static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     int charge, int lists, __u64 now,
 				     struct xl_decision *d)
 {
 	struct xl_vcache *vc = NULL;
+	__u32 total, gate;
 	struct xl_config *cfg;
 	struct xl_key whole;
 	__u32 seed = 0, gen = 0, flags = 0;
@@ -269,6 +279,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	d->state = NULL;
 	d->created = 0;
 	d->restored = 0;
+	d->known = 0;
 	d->now = lists ? 0 : now;
 	cfg = xl_config_get();
 	if (cfg) {
@@ -295,6 +306,18 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	if (!d->now)
 		d->now = xl_now();
 	xl_make_key(&d->key, addr, port, cfg);
+	total = lists && charge && (d->rule->flags & XL_RULE_TOTAL);
+	if (total) {
+		gate = xl_total_before(d->rule, &d->key, d->now);
+		if (gate == XL_GATE_SHUT) {
+			d->verdict = XL_V_OVER_TOTAL;
+			return 0;
+		}
+		if (gate == XL_GATE_KNOWN) {
+			d->known = 1; /* past the ceiling, not charged to it */
+			total = 0;
+		}
+	}
 	d->state =
 		xl_state_get(&d->key, seed, charge, &d->created, &d->restored);
 	if (!d->state) /* read of a client never seen, or map full */
@@ -311,6 +334,13 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 			xl_vcache_put(vc, &whole, gen, XL_V_OVER_DROP,
 				      xl_refused_until(d->rule, d->state,
 						       d->now));
+	}
+	if (total &&
+	    (d->verdict == XL_V_PASS || d->verdict == XL_V_OVER_PASS)) {
+		gate = xl_total_after(d->rule, &d->key, d->now);
+		if (gate == XL_GATE_SHUT)
+			d->verdict = XL_V_OVER_TOTAL;
+		d->known = gate == XL_GATE_KNOWN;
 	}
 	return 0;
 }

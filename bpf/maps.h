@@ -89,4 +89,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_VCACHE SEC(".maps");
 
+/* Per rule slot: the port's ceiling for all sources together and its
+ * windows (flood.h). An array: the datapath's lookup is an index. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_total);
+	__uint(max_entries, XL_MAX_RULES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_TOTAL SEC(".maps");
+
+/* Clients that completed a TCP handshake on a port with --admit-known,
+ * written by the sockops program only (flood.h). A map of its own, so
+ * that the churn a flood of new sources makes in xl_state never evicts
+ * them: only completed handshakes add to it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xl_key);
+	__type(value, struct xl_known);
+	__uint(max_entries, XL_KNOWN_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_KNOWN SEC(".maps");
+
 #endif /* XL_MAPS_H */

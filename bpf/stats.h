@@ -42,6 +42,9 @@ static __always_inline void xl_count(__u32 slot, __u32 verdict, __u32 created,
 	case XL_V_OVER_REJECT:
 		c = XL_STAT_REJECTED;
 		break;
+	case XL_V_OVER_TOTAL:
+		c = XL_STAT_TOTAL_DROPPED;
+		break;
 	default:
 		c = XL_STAT_PASSED;
 	}

@@ -3,7 +3,8 @@
  * xlimit's entry points: XDP, tc (clsact ingress, direct action) and a
  * syscall program through which userspace charges or reads a client with
  * exactly the datapath's code (the lists are the caller's to check: see
- * xl_decide()). Each is a thin wrapper around parse_syn()
+ * xl_decide()), and a sockops program that learns which clients completed
+ * a TCP handshake (flood.h). Each is a thin wrapper around parse_syn()
  * (parse.h) and xl_decide() (decide.h).
  */
 #include <linux/bpf.h>
@@ -42,9 +43,13 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 		if (xl_decide(p->saddr, p->dport, 1, 1, 0, &d))
 			return xl_unruled(p->saddr); /* no rule for the port */
 		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
+		if (d.known) /* rare: only while a ceiling is exceeded */
+			xl_count_one(d.rule->slot, XL_STAT_KNOWN_ADMITTED);
 		if (d.verdict == XL_V_OVER_REJECT)
 			return XL_F_REJECT;
-		return d.verdict == XL_V_DENIED || d.verdict == XL_V_OVER_DROP;
+		return d.verdict == XL_V_DENIED ||
+		       d.verdict == XL_V_OVER_DROP ||
+		       d.verdict == XL_V_OVER_TOTAL;
 	}
 	if (parsed == XL_P_TINY) {
 		/* The kernel may reassemble a SYN from it: dropped when a
@@ -200,6 +205,55 @@ int xlimit_query(struct xl_query *q)
 		q->win[i].word = d.state ? XL_READ(d.state->win[i].word) : 0;
 	}
 	return 0;
+}
+
+/*
+ * Learns known clients (flood.h): called by the kernel's TCP stack for
+ * the sockets of the cgroup it is attached to (`limit set --admit-known`
+ * attaches it to the root of the cgroup v2 hierarchy), once per event of
+ * a connection, never per packet. PASSIVE_ESTABLISHED is a connection
+ * accepted by a listener, after the kernel checked the client's ACK
+ * against its SYN-ACK (or SYN cookie): a forged source cannot get there.
+ * Always returns 1 (the return value of a sockops program is a reply
+ * only some events read).
+ */
+SEC("sockops")
+int xlimit_sockops(struct bpf_sock_ops *ops)
+{
+	struct xl_config *cfg;
+	struct xl_rule *r;
+	__u16 port, rule_port;
+	__u8 addr[16] = {};
+	__u32 family, v4, w[4];
+
+	if (ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
+	/* Every field read once, before any branch, each at its own
+	 * constant offset from ctx, as the verifier wants: plain reads
+	 * clang sinks into the branches through one moved pointer. */
+	family = XL_READ(ops->family);
+	port = XL_READ(ops->local_port); /* host order, unlike remote_port */
+	v4 = XL_READ(ops->remote_ip4);
+	w[0] = XL_READ(ops->remote_ip6[0]);
+	w[1] = XL_READ(ops->remote_ip6[1]);
+	w[2] = XL_READ(ops->remote_ip6[2]);
+	w[3] = XL_READ(ops->remote_ip6[3]);
+	if (family == 2 /* AF_INET */) {
+		addr[10] = addr[11] = 0xff;
+		__builtin_memcpy(addr + 12, &v4, 4);
+	} else if (family == 10 /* AF_INET6: IPv4 clients of a dual-stack
+				  * listener come v4-mapped */) {
+		__builtin_memcpy(addr, w, 16);
+	} else {
+		return 1;
+	}
+	r = xl_rule_for(port, &rule_port);
+	if (!r || !(r->flags & XL_RULE_ADMIT_KNOWN))
+		return 1;
+	cfg = xl_config_get();
+	if (xl_known_learn(addr, port, cfg ? cfg->ipv6_prefix : 0, xl_now()))
+		xl_count_one(r->slot, XL_STAT_KNOWN_LEARNED);
+	return 1;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

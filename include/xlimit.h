@@ -24,6 +24,8 @@
 #define XL_MAP_SYNC xl_sync
 #define XL_MAP_SEEN xl_sync_seen
 #define XL_MAP_EVENTS xl_sync_events
+#define XL_MAP_TOTAL xl_total
+#define XL_MAP_KNOWN xl_known
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -37,6 +39,7 @@
 #define XL_OVER_SLOTS 65536 /* entries of xl_over, a power of 2 */
 #define XL_IPV6_PREFIX_DEFAULT 64 /* IPv6 sources are counted per /64 */
 #define XL_VCACHE_SLOTS 4096 /* entries of xl_vcache per CPU, a power of 2 */
+#define XL_KNOWN_MAX 65536 /* (source, port) keys in xl_known */
 
 /* xl_stats has one slot per rule and, after them, one for what the
  * datapath dropped before it knew a port, and for SYNs from denied
@@ -88,14 +91,24 @@ struct xl_limit {
 };
 _Static_assert(sizeof(struct xl_limit) == 32, "xl_limit layout");
 
+/* xl_rule.flags. XL_RULE_TOTAL: xl_total[slot] holds a ceiling for all
+ * sources of the port together. XL_RULE_ADMIT_KNOWN: while the ceiling is
+ * exceeded, sources in xl_known are still admitted within their own
+ * limits. */
+#define XL_RULE_TOTAL (1U << 0)
+#define XL_RULE_ADMIT_KNOWN (1U << 1)
+#define XL_RULE_FLAGS (XL_RULE_TOTAL | XL_RULE_ADMIT_KNOWN)
+
 /* xl_rules: destination port (host order; 0 = every port without a rule
  * of its own) -> the limits of that port. */
 struct xl_rule {
 	__u32 nlimits; /* 1..XL_MAX_LIMITS */
 	__u32 slot; /* index of this rule's counters in xl_stats */
 	struct xl_limit limits[XL_MAX_LIMITS];
+	__u32 flags; /* XL_RULE_* */
+	__u32 pad;
 };
-_Static_assert(sizeof(struct xl_rule) == 8 + 32 * XL_MAX_LIMITS,
+_Static_assert(sizeof(struct xl_rule) == 16 + 32 * XL_MAX_LIMITS,
 	       "xl_rule layout");
 
 /* xl_state key: the client. IPv4 sources are stored v4-mapped
@@ -150,6 +163,30 @@ struct xl_state {
 	struct xl_window win[XL_MAX_LIMITS];
 };
 _Static_assert(sizeof(struct xl_state) == 8 * XL_MAX_LIMITS, "xl_state layout");
+
+/* xl_total: per rule slot, the port's ceiling for all its sources
+ * together (`limit set --total`): its limits, as a rule of their own
+ * (nlimits, limits; slot and flags unused), and one fixed window per
+ * limit, shared by every CPU (bpf/flood.h says why one shared word and not
+ * per-CPU shares). The rule part is the only copy of the ceiling's
+ * limits; XL_RULE_TOTAL in the port's xl_rule says whether it holds one. */
+struct xl_total {
+	struct xl_rule rule;
+	struct xl_state state; /* its windows */
+};
+_Static_assert(sizeof(struct xl_total) ==
+		       sizeof(struct xl_rule) + sizeof(struct xl_state),
+	       "xl_total layout");
+
+/* xl_known: (source, port), keyed as xl_state is -> a client that
+ * completed a TCP handshake on the port, learned by the sockops program
+ * when the kernel establishes the connection (a forged source never sees
+ * the SYN-ACK, so it cannot get in here). */
+struct xl_known {
+	__u64 last; /* monotonic ns of its last completed handshake */
+	__u64 conns; /* handshakes completed while it was in the map */
+};
+_Static_assert(sizeof(struct xl_known) == 16, "xl_known layout");
 
 /* xl_allow and xl_deny: LPM tries over IPv6-sized keys, IPv4 stored
  * v4-mapped (prefix length + 96). The value is unused (always 1). */
@@ -227,6 +264,13 @@ enum xl_stat {
 	XL_STAT_RESTORED, /* of those, restored from xl_over: over again */
 	XL_STAT_REJECTED, /* over a limit with action reject (and none with
 			   * drop): answered with a TCP RST */
+	XL_STAT_TOTAL_DROPPED, /* dropped by the port's ceiling (--total):
+				* not charged to the source */
+	XL_STAT_KNOWN_ADMITTED, /* of a known client, let past an exceeded
+				 * ceiling (--admit-known), then decided
+				 * by its own limits */
+	XL_STAT_KNOWN_LEARNED, /* clients that became known: a first
+				* completed handshake (--admit-known) */
 	XL_STAT_NR,
 };
 
@@ -288,6 +332,7 @@ enum xl_verdict {
 	XL_V_OVER_DROP, /* over a limit whose action is drop */
 	XL_V_OVER_PASS, /* over limit(s) whose action is pass only */
 	XL_V_OVER_REJECT, /* over a limit whose action is reject, none drop */
+	XL_V_OVER_TOTAL, /* over the port's ceiling (--total): drop */
 };
 
 /*

@@ -73,6 +73,8 @@ enum xl_map_id {
 	XL_M_SYNC,
 	XL_M_SEEN,
 	XL_M_EVENTS,
+	XL_M_TOTAL,
+	XL_M_KNOWN,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -85,6 +87,10 @@ struct xl_maps {
 #define XL_PIN_PROG_XDP "prog_xdp"
 #define XL_PIN_PROG_TC "prog_tc"
 #define XL_PIN_PROG_QUERY "prog_query"
+#define XL_PIN_PROG_SOCKOPS "prog_sockops"
+/* The sockops program's link on the root of the cgroup v2 hierarchy, made
+ * by the first `limit set --admit-known` (xl_known_attach). */
+#define XL_PIN_SOCKOPS_LINK "sockops_link"
 #define XL_PIN_LINK_PREFIX "link_" /* + interface name: an XDP link */
 #define XL_PIN_TCX_PREFIX "tcx_" /* + interface name: a tcx link */
 
@@ -154,11 +160,16 @@ double xl_mono_to_utc(uint64_t mono_ns);
 uint64_t xl_mono_now(void);
 
 /* Every rule, by port: [{"port", "strategy", "limits": [{"limit",
- * "amount", "period", "action"[, "burst"]}]}] ("burst" for a token
- * bucket), as `limit list --json` and `status --json` print them. A
- * rule that fails xl_rule_check() gets "invalid": what is wrong, and at
- * most XL_MAX_LIMITS limits. */
-struct json_object *xl_rules_json(int rules_fd);
+ * "amount", "period", "action"[, "burst"]}], "total": [{"limit",
+ * "amount", "period"}], "admit_known"}] ("burst" for a token bucket;
+ * "total" empty without a ceiling, read from xl_total, total_fd), as
+ * `limit list --json` and `status --json` print them. A rule that fails
+ * xl_rule_check() gets "invalid": what is wrong, and at most
+ * XL_MAX_LIMITS limits. */
+struct json_object *xl_rules_json(int rules_fd, int total_fd);
+/* After a rule's limits in text output: its ceiling, if it has one
+ * ("; total 1000 per 1 second, admit known"). */
+void xl_print_total(struct json_object *rule);
 
 /* Prints a JSON value on stdout with a newline, and frees it. */
 void xl_json_print(struct json_object *o);
@@ -243,6 +254,12 @@ int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count);
 struct json_object *xl_sync_json(int sync_fd);
 /* The same, as `xlimit status` prints it: one line. */
 void xl_sync_print(struct json_object *sync);
+
+/* Makes sure the sockops program that learns known clients is attached
+ * (to the root of the cgroup v2 hierarchy, pinned as
+ * XL_PIN_SOCKOPS_LINK), with the lock held. Returns 0, or an exit code
+ * with a message. */
+int xl_known_attach(const char *cmd);
 
 /* The sub-command groups. */
 int cmd_load(int argc, char **argv);

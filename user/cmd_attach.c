@@ -16,11 +16,18 @@
  * program and link is made; on any failure the staging directory is
  * removed, and so nothing half made is ever seen under the pin directory.
  * `unload` removes the maps and programs only once everything is detached.
+ *
+ * The sockops program that learns known clients (bpf/flood.h) is
+ * attached only when a rule asks for it (`limit set --admit-known`), to
+ * the root of the cgroup v2 hierarchy, as a link pinned as sockops_link;
+ * `unload` detaches it with the rest.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <mntent.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,13 +113,15 @@ static int seed_config(int fd)
 }
 
 static const char *const prog_pins[] = { XL_PIN_PROG_XDP, XL_PIN_PROG_TC,
-					 XL_PIN_PROG_QUERY };
+					 XL_PIN_PROG_QUERY,
+					 XL_PIN_PROG_SOCKOPS };
 #define XL_NPROGS (int)(sizeof(prog_pins) / sizeof(prog_pins[0]))
 
 static bool is_link_pin(const char *name)
 {
 	return !strncmp(name, XL_PIN_LINK_PREFIX, strlen(XL_PIN_LINK_PREFIX)) ||
-	       !strncmp(name, XL_PIN_TCX_PREFIX, strlen(XL_PIN_TCX_PREFIX));
+	       !strncmp(name, XL_PIN_TCX_PREFIX, strlen(XL_PIN_TCX_PREFIX)) ||
+	       !strcmp(name, XL_PIN_SOCKOPS_LINK);
 }
 
 /* The i-th map or program a loaded xlimit has pinned, NULL past them. */
@@ -377,6 +386,7 @@ int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
 	progs[0] = skel->progs.xlimit_xdp; /* in prog_pins' order */
 	progs[1] = skel->progs.xlimit_tc;
 	progs[2] = skel->progs.xlimit_query;
+	progs[3] = skel->progs.xlimit_sockops;
 	for (i = 0; i < XL_NPROGS && !err; i++) {
 		xl_pin_path(path, sizeof(path), prog_pins[i]);
 		err = bpf_program__pin(progs[i], path);
@@ -1061,6 +1071,71 @@ static void lists_repair(const struct xl_maps *m, const struct xl_config *cfg,
 		     "the datapath looks it up again from now on");
 }
 
+/* Where the cgroup v2 hierarchy is mounted (its root in this cgroup
+ * namespace), or -ENOENT. */
+static int cgroup2_root(char *buf, size_t len)
+{
+	FILE *f = setmntent("/proc/self/mounts", "re");
+	struct mntent *me;
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while ((me = getmntent(f))) {
+		if (strcmp(me->mnt_type, "cgroup2"))
+			continue;
+		snprintf(buf, len, "%s", me->mnt_dir);
+		err = 0;
+		break;
+	}
+	endmntent(f);
+	return err;
+}
+
+int xl_known_attach(const char *cmd)
+{
+	char link_path[PATH_MAX], prog_path[PATH_MAX], cg[PATH_MAX];
+	int prog = -1, cgfd = -1, link = -1, err;
+
+	xl_pin_path(link_path, sizeof(link_path), XL_PIN_SOCKOPS_LINK);
+	if (!access(link_path, F_OK))
+		return 0;
+	if (cgroup2_root(cg, sizeof(cg))) {
+		xl_err("%s: --admit-known learns known clients from the connections the kernel establishes, with a sockops program on the cgroup v2 hierarchy, and none is mounted; mount it with 'mount -t cgroup2 none /sys/fs/cgroup/unified'",
+		       cmd);
+		return XL_EXIT_FAIL;
+	}
+	xl_pin_path(prog_path, sizeof(prog_path), XL_PIN_PROG_SOCKOPS);
+	prog = bpf_obj_get(prog_path);
+	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (prog < 0 || cgfd < 0) {
+		err = -errno;
+		xl_err("%s: open %s: %s", cmd, prog < 0 ? prog_path : cg,
+		       strerror(-err));
+		goto out;
+	}
+	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
+	if (link < 0) {
+		err = -errno;
+		xl_err("%s: attach the sockops program to the cgroup %s: %s",
+		       cmd, cg, strerror(-err));
+		goto out;
+	}
+	err = bpf_obj_pin(link, link_path) ? -errno : 0;
+	if (err) {
+		xl_err("%s: pin %s: %s", cmd, link_path, strerror(-err));
+		bpf_link_detach(link);
+	}
+out:
+	if (link >= 0)
+		close(link);
+	if (cgfd >= 0)
+		close(cgfd);
+	if (prog >= 0)
+		close(prog);
+	return err ? XL_EXIT_FAIL : 0;
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1071,7 +1146,8 @@ int cmd_status(int argc, char **argv)
 	struct xl_attachment a[XL_MAX_IFACES];
 	struct json_object *o, *ifs, *rules, *sync;
 	struct xl_progs p = { -1, -1, -1 };
-	__u32 zero = 0, nallow, ndeny, tracked, cap;
+	__u32 zero = 0, nallow, ndeny, tracked, cap, known;
+	char path[PATH_MAX];
 	struct xl_config cfg = {};
 	struct xl_totals t;
 	struct xl_maps m;
@@ -1107,6 +1183,7 @@ int cmd_status(int argc, char **argv)
 	lists_repair(&m, &cfg, nallow, ndeny);
 	tracked = count_keys(m.fd[XL_M_STATE], sizeof(struct xl_key));
 	cap = map_capacity(m.fd[XL_M_STATE]);
+	known = count_keys(m.fd[XL_M_KNOWN], sizeof(struct xl_key));
 	err = status_totals(&m, tracked, &t);
 	if (err) {
 		xl_err("status: read counters: %s", strerror(-err));
@@ -1138,12 +1215,16 @@ int cmd_status(int argc, char **argv)
 		json_object_array_add(ifs, e);
 	}
 	json_object_object_add(o, "interfaces", ifs);
-	rules = xl_rules_json(m.fd[XL_M_RULES]);
+	rules = xl_rules_json(m.fd[XL_M_RULES], m.fd[XL_M_TOTAL]);
 	json_object_object_add(o, "rules", rules);
 	json_object_object_add(o, "allow", json_object_new_int64(nallow));
 	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
 	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
 	json_object_object_add(o, "capacity", json_object_new_int64(cap));
+	json_object_object_add(o, "known", json_object_new_int64(known));
+	xl_pin_path(path, sizeof(path), XL_PIN_SOCKOPS_LINK);
+	json_object_object_add(o, "learning_known",
+			       json_object_new_boolean(!access(path, F_OK)));
 	json_object_object_add(o, "clients_created",
 			       json_object_new_uint64(t.created));
 	json_object_object_add(o, "clients_forgotten",
@@ -1185,6 +1266,10 @@ int cmd_status(int argc, char **argv)
 			printf("\n");
 		}
 		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);
+		printf("known:        %u of %u%s\n", known, XL_KNOWN_MAX,
+		       access(path, F_OK) ?
+			       "" :
+			       " (learning from established connections)");
 		printf("tracked:      %u of %u\nipv6 prefix:  /%u\n", tracked,
 		       cap,
 		       cfg.ipv6_prefix ? cfg.ipv6_prefix :

@@ -20,6 +20,7 @@
 static const char *limit_usage =
 	"Usage: xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
 	"                        [--strategy STRATEGY [--burst N]]\n"
+	"                        [--total LIMITS [--admit-known]]\n"
 	"       xlimit limit add PORT LIMITS [--action drop|reject|pass]\n"
 	"                        [--strategy STRATEGY [--burst N]]\n"
 	"       xlimit limit del PORT\n"
@@ -39,7 +40,14 @@ static const char *limit_usage =
 	"          hits spread out, with a burst); every limit of a port has\n"
 	"          the same one ('limit add' keeps the port's)\n"
 	"  --burst N  token-bucket only: how many hits may come at once\n"
-	"          (default: the limit's amount), then one every period/amount\n";
+	"          (default: the limit's amount), then one every period/amount\n"
+	"  --total LIMITS  a ceiling for all sources of the port together\n"
+	"          (same syntax); new connections over it are dropped before\n"
+	"          their source is counted. 'limit add' keeps the ceiling\n"
+	"  --admit-known  while the ceiling is exceeded, still admit, within\n"
+	"          their own limits, clients that completed a TCP handshake on\n"
+	"          the port (learned by a sockops program on the cgroup v2\n"
+	"          root; see 'man xlimit', Floods)\n";
 
 /* Parses a limit string into rule limits with `action`. Prints the error
  * and returns -1 on bad input. */
@@ -128,6 +136,19 @@ bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
 	return true;
 }
 
+/* Writes the ceiling of a rule's slot: its limits and fresh windows, or
+ * nothing (an empty entry) when t is NULL. */
+static int total_write(const struct xl_maps *m, __u32 slot,
+		       const struct xl_total *t)
+{
+	static const struct xl_total none;
+
+	return bpf_map_update_elem(m->fd[XL_M_TOTAL], &slot, t ? t : &none,
+				   BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
 /* After a rule changed: the datapath forgets the verdicts it cached. */
 static int config_changed(const struct xl_maps *m)
 {
@@ -141,16 +162,20 @@ static int limit_write(int argc, char **argv, bool add)
 		{ "action", required_argument, NULL, 'a' },
 		{ "strategy", required_argument, NULL, 's' },
 		{ "burst", required_argument, NULL, 'b' },
+		{ "total", required_argument, NULL, 't' },
+		{ "admit-known", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *cmd = add ? "limit add" : "limit set";
+	const char *cmd = add ? "limit add" : "limit set", *total_s = NULL;
 	__u32 strategy = XL_STRAT_FIXED;
 	bool strategy_given = false;
 	long long burst = -1;
 	unsigned long num;
 	struct xl_limit parsed[XL_MAX_LIMITS];
+	struct xl_total total = {}, old_total = {};
 	struct xl_rule old, rule = {};
+	bool admit_known = false, total_changed;
 	__u32 action = XL_ACT_DROP;
 	char why[96];
 	const char *neg;
@@ -207,6 +232,12 @@ static int limit_write(int argc, char **argv, bool add)
 			}
 			burst = num;
 			break;
+		case 't':
+			total_s = optarg;
+			break;
+		case 'k':
+			admit_known = true;
+			break;
 		case 'h':
 			fputs(limit_usage, stdout);
 			return XL_EXIT_OK;
@@ -217,6 +248,15 @@ static int limit_write(int argc, char **argv, bool add)
 	}
 	if (burst >= 0 && strategy != XL_STRAT_TOKEN) {
 		xl_err("%s: --burst applies to --strategy token-bucket only",
+		       cmd);
+		return XL_EXIT_USAGE;
+	}
+	if (add && (total_s || admit_known)) {
+		xl_err("limit add: --total and --admit-known go with 'limit set' ('limit add' keeps the port's ceiling): xlimit limit set PORT LIMITS --total LIMITS");
+		return XL_EXIT_USAGE;
+	}
+	if (admit_known && !total_s) {
+		xl_err("%s: --admit-known lets known clients past the port's ceiling, and there is none: add --total LIMITS, e.g. --total \"1000/second\"",
 		       cmd);
 		return XL_EXIT_USAGE;
 	}
@@ -240,6 +280,17 @@ static int limit_write(int argc, char **argv, bool add)
 			      parsed, XL_MAX_LIMITS);
 	if (n < 0)
 		return XL_EXIT_USAGE;
+	if (total_s) {
+		/* A ceiling is a fixed window that drops. */
+		c = parse_rule_limits("limit set --total", total_s, XL_ACT_DROP,
+				      XL_STRAT_FIXED, -1, total.rule.limits,
+				      XL_MAX_LIMITS);
+		if (c < 0)
+			return XL_EXIT_USAGE;
+		total.rule.nlimits = c;
+		rule.flags = XL_RULE_TOTAL |
+			     (admit_known ? XL_RULE_ADMIT_KNOWN : 0);
+	}
 
 	lock = xl_lock_loaded(cmd);
 	if (lock < 0)
@@ -247,6 +298,9 @@ static int limit_write(int argc, char **argv, bool add)
 	err = xl_maps_open(&m, cmd);
 	if (err)
 		goto out_unlock;
+	/* Before any write: nothing changes if it cannot be attached. */
+	if (admit_known && (err = xl_known_attach(cmd)))
+		goto out;
 	had = !bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &old);
 	if (add && had && xl_rule_check(&old, why, sizeof(why))) {
 		xl_err("%s: the rule of port %u in the map is invalid (%s); replace it with 'xlimit limit set %u LIMITS' or remove it with 'xlimit limit del %u'",
@@ -299,12 +353,30 @@ static int limit_write(int argc, char **argv, bool add)
 	/* New limits start from a clean count (Flask-Limiter keys its
 	 * counters by the limit too); adding a limit keeps the others. */
 	reset = !add && (!had || !xl_same_limits(&old, &rule));
+	/* A new or changed ceiling starts with fresh windows too; it is in
+	 * place before the rule says it is there, and the rule says it is
+	 * gone before it goes. */
+	if (had && (old.flags & XL_RULE_TOTAL) && old.slot < XL_MAX_RULES)
+		bpf_map_lookup_elem(m.fd[XL_M_TOTAL], &old.slot, &old_total);
+	total_changed = !add && (!(old.flags & XL_RULE_TOTAL) || !had ||
+				 !xl_same_limits(&old_total.rule, &total.rule));
+	if ((rule.flags & XL_RULE_TOTAL) && total_changed &&
+	    (err = total_write(&m, rule.slot, &total))) {
+		xl_err("%s: write the ceiling of port %u: %s", cmd, port,
+		       strerror(-err));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
 	if (bpf_map_update_elem(m.fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
 		xl_err("%s: write rule for port %u: %s", cmd, port,
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
+	if (!(rule.flags & XL_RULE_TOTAL) && total_changed &&
+	    (err = total_write(&m, rule.slot, NULL)))
+		xl_err("%s: clear the ceiling of port %u: %s", cmd, port,
+		       strerror(-err));
 	if (reset && (err = xl_state_clear_port(&m, port)))
 		xl_err("%s: clear the old counts of port %u: %s", cmd, port,
 		       strerror(-err));
@@ -367,7 +439,12 @@ static int limit_del(int argc, char **argv)
 	}
 	/* Its clients' counts: of port 0's rule, those of ports without a
 	 * rule; they start afresh if a rule covers them again. */
-	err = xl_state_clear_port(&m, port);
+	err = rule.slot < XL_MAX_RULES ? total_write(&m, rule.slot, NULL) : 0;
+	if (err)
+		xl_err("limit del: clear the ceiling of port %u: %s", port,
+		       strerror(-err));
+	else
+		err = xl_state_clear_port(&m, port);
 	if (err)
 		xl_err("limit del: clear the counts of port %u: %s", port,
 		       strerror(-err));
@@ -404,7 +481,7 @@ static int limit_list(int argc, char **argv)
 	err = xl_maps_open(&m, "limit list");
 	if (err)
 		return err;
-	arr = xl_rules_json(m.fd[XL_M_RULES]);
+	arr = xl_rules_json(m.fd[XL_M_RULES], m.fd[XL_M_TOTAL]);
 	xl_maps_close(&m);
 	if (json) {
 		xl_json_print(arr);
@@ -427,7 +504,7 @@ static int limit_list(int argc, char **argv)
 
 static const struct xl_cmd limit_cmds[] = {
 	{ "set", limit_set,
-	  "set PORT LIMITS [--action A] [--strategy S [--burst N]]" },
+	  "set PORT LIMITS [--action A] [--strategy S [--burst N]] [--total LIMITS [--admit-known]]" },
 	{ "add", limit_add,
 	  "add PORT LIMITS [--action A] [--strategy S [--burst N]]" },
 	{ "del", limit_del, "del PORT" },

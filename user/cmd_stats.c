@@ -17,6 +17,7 @@
 
 #include "cli.h"
 #include "query.h"
+#include "xl_limiter.h"
 
 /* The rows are the rules' then, last, what no rule covers (XL_SLOT_GLOBAL):
  * frames dropped before a port was known, and denied SYNs to ports
@@ -109,10 +110,14 @@ static const char *stats_usage =
 	"  denied (deny list); frag_dropped (TCP first fragments too short\n"
 	"  for a TCP header), new_clients (clients created), restored (of\n"
 	"  those, clients the LRU had forgotten while over a limit, restored\n"
-	"  over it). The last row, port '-' (null in JSON), counts what no\n"
-	"  rule covers: frag_dropped (fragments without a port), deep_dropped\n"
-	"  (headers deeper than xlimit reads) and denied (new connections\n"
-	"  from deny-listed sources to ports without a rule).\n"
+	"  over it), total_dropped (over the port's ceiling, --total),\n"
+	"  known_admitted (known clients let past the exceeded ceiling,\n"
+	"  --admit-known), known_learned (clients that became known: a\n"
+	"  first completed handshake). The last row, port '-' (null in\n"
+	"  JSON), counts what no rule covers: frag_dropped (fragments\n"
+	"  without a port), deep_dropped (headers deeper than xlimit reads)\n"
+	"  and denied (new connections from deny-listed sources to ports\n"
+	"  without a rule).\n"
 	"  --watch prints rates every SECONDS until interrupted (with --json:\n"
 	"  one JSON array per line).\n";
 
@@ -208,13 +213,49 @@ static int query_usage(FILE *f)
 	fputs("Usage: xlimit query ADDRESS [PORT] [--json]\n"
 	      "  What the kernel holds for the client ADDRESS on PORT (every\n"
 	      "  limited port if omitted): remaining, and reset as UTC epoch\n"
-	      "  seconds. Reading changes nothing.\n",
+	      "  seconds; whether it is a known client, and the port's\n"
+	      "  ceiling (--total), for all sources. Reading changes nothing.\n",
 	      f);
 	return f == stdout ? XL_EXIT_OK : XL_EXIT_USAGE;
 }
 
+/* What `query` shows beside the client's own limits: whether it is a
+ * known client (bpf/flood.h) and the port's ceiling, for all sources. */
+struct xl_flood_view {
+	bool known;
+	__u32 ntotal;
+	struct xl_client_limit total[XL_MAX_LIMITS];
+};
+
+static void flood_view(const struct xl_maps *m, const __u8 addr[16], __u16 port,
+		       const struct xl_client *c, struct xl_flood_view *v)
+{
+	struct xl_config cfg = {};
+	struct xl_known kn;
+	struct xl_total t;
+	struct xl_rule r;
+	struct xl_key k;
+	__u64 now = xl_mono_now();
+	__u32 zero = 0, i;
+
+	memset(v, 0, sizeof(*v));
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+	xl_key_init(&k, addr, port, cfg.ipv6_prefix);
+	v->known = !bpf_map_lookup_elem(m->fd[XL_M_KNOWN], &k, &kn);
+	if (!c->covered ||
+	    bpf_map_lookup_elem(m->fd[XL_M_RULES], &c->rule_port, &r) ||
+	    !(r.flags & XL_RULE_TOTAL) || r.slot >= XL_MAX_RULES ||
+	    bpf_map_lookup_elem(m->fd[XL_M_TOTAL], &r.slot, &t))
+		return;
+	v->ntotal = xl_nlimits(&t.rule);
+	for (i = 0; i < v->ntotal; i++)
+		xl_client_limit_view(&t.rule.limits[i], &t.state.win[i], now,
+				     xl_mono_to_utc(now), &v->total[i]);
+}
+
 static struct json_object *client_json(const char *addr, __u16 port,
-				       const struct xl_client *c)
+				       const struct xl_client *c,
+				       const struct xl_flood_view *fv)
 {
 	struct json_object *o = json_object_new_object(), *ls;
 	__u32 i;
@@ -233,28 +274,46 @@ static struct json_object *client_json(const char *addr, __u16 port,
 		json_object_array_add(ls, e);
 	}
 	json_object_object_add(o, "limits", ls);
+	json_object_object_add(o, "known", json_object_new_boolean(fv->known));
+	ls = json_object_new_array();
+	for (i = 0; i < fv->ntotal; i++) {
+		struct json_object *e = json_object_new_object();
+
+		xl_client_limit_json(e, &fv->total[i]);
+		json_object_array_add(ls, e);
+	}
+	json_object_object_add(o, "total", ls);
 	return o;
 }
 
+static void limit_print(const char *what, const struct xl_client_limit *l)
+{
+	char label[128];
+
+	snprintf(label, sizeof(label), "%s%s", what, l->text);
+	printf("  %-24s remaining %llu, reset %llu (in %llds)", label,
+	       (unsigned long long)l->remaining, (unsigned long long)l->reset,
+	       (long long)l->retry_after);
+	if (l->strategy != XL_STRAT_FIXED)
+		printf(", %s", xl_strategy_name(l->strategy));
+	if (l->strategy == XL_STRAT_TOKEN)
+		printf(" burst %u", l->burst);
+	printf("\n");
+}
+
 static void client_print(const char *addr, __u16 port,
-			 const struct xl_client *c)
+			 const struct xl_client *c,
+			 const struct xl_flood_view *fv)
 {
 	__u32 i;
 
-	printf("%s port %u:%s%s%s\n", addr, port, c->denied ? " denied" : "",
-	       c->allowed ? " allowed" : "", c->covered ? "" : " no rule");
-	for (i = 0; i < c->nlimits; i++) {
-		const struct xl_client_limit *l = &c->lim[i];
-
-		printf("  %-24s remaining %llu, reset %llu (in %llds)", l->text,
-		       (unsigned long long)l->remaining,
-		       (unsigned long long)l->reset, (long long)l->retry_after);
-		if (l->strategy != XL_STRAT_FIXED)
-			printf(", %s", xl_strategy_name(l->strategy));
-		if (l->strategy == XL_STRAT_TOKEN)
-			printf(" burst %u", l->burst);
-		printf("\n");
-	}
+	printf("%s port %u:%s%s%s%s\n", addr, port, c->denied ? " denied" : "",
+	       c->allowed ? " allowed" : "", c->covered ? "" : " no rule",
+	       fv->known ? " known" : "");
+	for (i = 0; i < c->nlimits; i++)
+		limit_print("", &c->lim[i]);
+	for (i = 0; i < fv->ntotal; i++)
+		limit_print("total ", &fv->total[i]);
 }
 
 /* The ports to show for ADDRESS without PORT: every port with a rule of
@@ -370,6 +429,7 @@ int cmd_query(int argc, char **argv)
 	if (json && !port_s)
 		arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
+		struct xl_flood_view fv;
 		struct xl_client cl;
 
 		err = xl_client_query(prog, m.fd[XL_M_ALLOW], m.fd[XL_M_DENY],
@@ -386,13 +446,14 @@ int cmd_query(int argc, char **argv)
 			err = XL_EXIT_FAIL;
 			break;
 		}
+		flood_view(&m, addr, ports[i], &cl, &fv);
 		if (arr)
-			json_object_array_add(arr,
-					      client_json(text, ports[i], &cl));
+			json_object_array_add(arr, client_json(text, ports[i],
+							       &cl, &fv));
 		else if (json)
-			xl_json_print(client_json(text, ports[i], &cl));
+			xl_json_print(client_json(text, ports[i], &cl, &fv));
 		else
-			client_print(text, ports[i], &cl);
+			client_print(text, ports[i], &cl, &fv);
 	}
 	if (arr)
 		xl_json_print(arr);

@@ -40,6 +40,8 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_SYNC] = XL_STR(XL_MAP_SYNC),
 	[XL_M_SEEN] = XL_STR(XL_MAP_SEEN),
 	[XL_M_EVENTS] = XL_STR(XL_MAP_EVENTS),
+	[XL_M_TOTAL] = XL_STR(XL_MAP_TOTAL),
+	[XL_M_KNOWN] = XL_STR(XL_MAP_KNOWN),
 };
 
 const char *xl_progname = "xlimit";
@@ -605,16 +607,50 @@ static int xl_json_by_port(const void *a, const void *b)
 	       json_object_get_int(json_object_object_get(*y, "port"));
 }
 
-struct json_object *xl_rules_json(int rules_fd)
+/* A rule's limits as JSON: [{"limit", "amount", "period"[, "action"[,
+ * "burst"]]}] (the ceiling's, without action: always a fixed window that
+ * drops). */
+static struct json_object *limits_json(const struct xl_rule *r, bool action)
+{
+	struct json_object *ls = json_object_new_array();
+	__u32 k;
+
+	for (k = 0; k < r->nlimits && k < XL_MAX_LIMITS; k++) {
+		struct json_object *l = json_object_new_object();
+		const struct xl_limit *lim = &r->limits[k];
+		char text[96];
+
+		xl_format_rule_limit(lim, text, sizeof(text));
+		json_object_object_add(l, "limit",
+				       json_object_new_string(text));
+		json_object_object_add(l, "amount",
+				       json_object_new_uint64(lim->amount));
+		json_object_object_add(l, "period",
+				       json_object_new_uint64(lim->period_ns /
+							      XL_NSEC_PER_SEC));
+		if (action)
+			json_object_object_add(
+				l, "action",
+				json_object_new_string(
+					xl_action_name(lim->action)));
+		if (action && lim->strategy == XL_STRAT_TOKEN)
+			json_object_object_add(
+				l, "burst", json_object_new_uint64(lim->burst));
+		json_object_array_add(ls, l);
+	}
+	return ls;
+}
+
+struct json_object *xl_rules_json(int rules_fd, int total_fd)
 {
 	struct json_object *arr = json_object_new_array();
 	__u16 port, cur, *prev = NULL;
 
 	while (!bpf_map_get_next_key(rules_fd, prev, &port)) {
-		struct json_object *e, *ls;
+		struct xl_total t = {};
+		struct json_object *e;
 		struct xl_rule r;
 		char why[96];
-		__u32 k;
 
 		cur = port;
 		prev = &cur;
@@ -628,38 +664,32 @@ struct json_object *xl_rules_json(int rules_fd)
 		if (xl_rule_check(&r, why, sizeof(why)))
 			json_object_object_add(e, "invalid",
 					       json_object_new_string(why));
-		ls = json_object_new_array();
-		for (k = 0; k < r.nlimits && k < XL_MAX_LIMITS; k++) {
-			struct json_object *l = json_object_new_object();
-			const struct xl_limit *lim = &r.limits[k];
-			char text[96];
-
-			xl_format_rule_limit(lim, text, sizeof(text));
-			json_object_object_add(l, "limit",
-					       json_object_new_string(text));
-			json_object_object_add(
-				l, "amount",
-				json_object_new_uint64(lim->amount));
-			json_object_object_add(
-				l, "period",
-				json_object_new_uint64(lim->period_ns /
-						       XL_NSEC_PER_SEC));
-			json_object_object_add(
-				l, "action",
-				json_object_new_string(
-					xl_action_name(lim->action)));
-			if (lim->strategy == XL_STRAT_TOKEN)
-				json_object_object_add(
-					l, "burst",
-					json_object_new_uint64(lim->burst));
-			json_object_array_add(ls, l);
-		}
-		json_object_object_add(e, "limits", ls);
+		json_object_object_add(e, "limits", limits_json(&r, true));
+		if ((r.flags & XL_RULE_TOTAL) && r.slot < XL_MAX_RULES)
+			bpf_map_lookup_elem(total_fd, &r.slot, &t);
+		json_object_object_add(e, "total", limits_json(&t.rule, false));
+		json_object_object_add(
+			e, "admit_known",
+			json_object_new_boolean(r.flags & XL_RULE_ADMIT_KNOWN));
 		json_object_array_add(arr, e);
 	}
 	/* The map walks in hash order: show ports in order. */
 	json_object_array_sort(arr, xl_json_by_port);
 	return arr;
+}
+
+void xl_print_total(struct json_object *rule)
+{
+	struct json_object *ls = json_object_object_get(rule, "total");
+	size_t k;
+
+	for (k = 0; k < json_object_array_length(ls); k++)
+		printf("%s%s", k ? "; " : "; total ",
+		       json_object_get_string(json_object_object_get(
+			       json_object_array_get_idx(ls, k), "limit")));
+	if (json_object_get_boolean(
+		    json_object_object_get(rule, "admit_known")))
+		printf(", admit known");
 }
 
 void xl_json_print(struct json_object *o)
@@ -703,6 +733,9 @@ const char *const xl_stat_names[XL_STAT_NR] = {
 	[XL_STAT_NEW] = "new_clients",
 	[XL_STAT_RESTORED] = "restored",
 	[XL_STAT_REJECTED] = "rejected",
+	[XL_STAT_TOTAL_DROPPED] = "total_dropped",
+	[XL_STAT_KNOWN_ADMITTED] = "known_admitted",
+	[XL_STAT_KNOWN_LEARNED] = "known_learned",
 };
 
 static int by_row_port(const void *a, const void *b)
@@ -907,6 +940,10 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
 			 XL_MAX_RULES - 1);
 		return -1;
 	}
+	if (r->flags & ~XL_RULE_FLAGS) {
+		snprintf(why, len, "unknown flags 0x%x", r->flags);
+		return -1;
+	}
 	for (i = 0; i < r->nlimits; i++) {
 		const struct xl_limit *l = &r->limits[i];
 
@@ -1029,6 +1066,7 @@ void xl_print_rule_limits(struct json_object *rule)
 			printf(", burst %s", json_object_get_string(burst));
 		printf(")");
 	}
+	xl_print_total(rule);
 	xl_print_invalid(rule);
 }
 

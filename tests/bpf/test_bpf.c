@@ -721,17 +721,20 @@ static const struct tcase cases[] = {
 static struct xlimit_bpf *skel;
 static int ncpus;
 static char pin_dir[64];
-static char pin_paths[8][128]; /* for the signal handler: no allocation */
-static const char *const map_names[8] = {
-	XL_STR(XL_MAP_RULES), XL_STR(XL_MAP_STATE),  XL_STR(XL_MAP_ALLOW),
-	XL_STR(XL_MAP_DENY),  XL_STR(XL_MAP_STATS),  XL_STR(XL_MAP_CONFIG),
-	XL_STR(XL_MAP_OVER),  XL_STR(XL_MAP_VCACHE),
+static char pin_paths[13][128]; /* for the signal handler: no allocation */
+static const char *const map_names[13] = {
+	XL_STR(XL_MAP_RULES),  XL_STR(XL_MAP_STATE),  XL_STR(XL_MAP_ALLOW),
+	XL_STR(XL_MAP_DENY),   XL_STR(XL_MAP_STATS),  XL_STR(XL_MAP_CONFIG),
+	XL_STR(XL_MAP_OVER),   XL_STR(XL_MAP_VCACHE), XL_STR(XL_MAP_TOTAL),
+	XL_STR(XL_MAP_KNOWN),  XL_STR(XL_MAP_SYNC),   XL_STR(XL_MAP_SEEN),
+	XL_STR(XL_MAP_EVENTS),
 };
 
 enum prog { PROG_XDP, PROG_TC };
 static const char *const prog_names[] = { "xdp", "tc" };
 
 static int fd_rules, fd_state, fd_allow, fd_deny, fd_stats, fd_config, fd_over;
+static int fd_total, fd_known;
 
 /* Every slot of xl_stats, on every CPU, for the batch operations. */
 static __u32 slot_keys[XL_STATS_SLOTS];
@@ -868,6 +871,8 @@ static bool setup(void)
 	fd_stats = bpf_map__fd(skel->maps.xl_stats);
 	fd_config = bpf_map__fd(skel->maps.xl_config);
 	fd_over = bpf_map__fd(skel->maps.xl_over);
+	fd_total = bpf_map__fd(skel->maps.xl_total);
+	fd_known = bpf_map__fd(skel->maps.xl_known);
 	for (i = 0; i < XL_STATS_SLOTS; i++)
 		slot_keys[i] = i;
 	stats_buf = calloc((size_t)XL_STATS_SLOTS * ncpus, sizeof(*stats_buf));
@@ -978,17 +983,29 @@ static int stats_batch(bool zero)
 	return err;
 }
 
-/* Empties xl_over, in one call. */
-static int clear_over(void)
+/* Zeroes every entry of an array map of n values of `size` bytes, in one
+ * call. */
+static int clear_array(int fd, __u32 n, size_t size)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
-	static struct xl_over zero[XL_OVER_SLOTS];
-	static __u32 keys[XL_OVER_SLOTS];
-	__u32 count = XL_OVER_SLOTS, i;
+	__u32 *keys = calloc(n, sizeof(*keys)), count = n, i;
+	void *zero = calloc(n, size);
+	int err = -ENOMEM;
 
-	for (i = 0; i < XL_OVER_SLOTS; i++)
-		keys[i] = i;
-	return bpf_map_update_batch(fd_over, keys, zero, &count, &bo);
+	if (keys && zero) {
+		for (i = 0; i < n; i++)
+			keys[i] = i;
+		err = bpf_map_update_batch(fd, keys, zero, &count, &bo);
+	}
+	free(keys);
+	free(zero);
+	return err;
+}
+
+/* Empties xl_over. */
+static int clear_over(void)
+{
+	return clear_array(fd_over, XL_OVER_SLOTS, sizeof(struct xl_over));
 }
 
 /* A new generation of the config, as the CLI writes after every change:
@@ -1018,6 +1035,10 @@ static bool reset_maps(void)
 	ok = ok && ASSERT_OK(clear_map(fd_deny), "clear deny");
 	ok = ok && ASSERT_OK(stats_batch(true), "zero stats");
 	ok = ok && ASSERT_OK(clear_over(), "clear xl_over");
+	ok = ok && ASSERT_OK(clear_array(fd_total, XL_MAX_RULES,
+					 sizeof(struct xl_total)),
+			     "clear xl_total");
+	ok = ok && ASSERT_OK(clear_map(fd_known), "clear xl_known");
 	ok = ok && ASSERT_OK(bpf_map_update_elem(fd_config, &k0, &cfg, 0),
 			     "reset config");
 	return ok;
@@ -2277,6 +2298,199 @@ static void test_reject_precedence(void)
 	}
 }
 
+/* ---- floods: the port's ceiling and known clients ------------------------ */
+
+/* One TCP segment (flags 0: a SYN) from src to port through p: XDP_PASS
+ * or XDP_DROP as the program decided, or -1. */
+static int segment(enum prog p, const char *src, __u16 port, __u8 flags)
+{
+	struct pkt_spec s = { .src = src, .dport = port, .tcp_flags = flags };
+	__u8 frame[PKT_MAX];
+	size_t len = pkt_build(&s, frame, sizeof(frame));
+	int ret;
+
+	if (!len || run_frame(p, frame, len, &ret))
+		return -1;
+	if (ret == want_ret(p, XDP_PASS))
+		return XDP_PASS;
+	return ret == want_ret(p, XDP_DROP) ? XDP_DROP : -1;
+}
+
+/* Installs rule r with a ceiling of `amount` per 30 s (and `flags` beside
+ * XL_RULE_TOTAL), as `limit set --total` writes them: the ceiling first. */
+static bool set_ceiling(const struct rule_spec *r, __u64 amount, __u32 flags)
+{
+	struct xl_total t = { .rule = { .nlimits = 1,
+					.limits = { LIM(amount, 30, DROP) } } };
+	struct xl_rule rule = r->rule;
+
+	rule.flags = XL_RULE_TOTAL | flags;
+	return ASSERT_OK(bpf_map_update_elem(fd_total, &rule.slot, &t, 0),
+			 "write the ceiling") &&
+	       set_rule(r->port, &rule);
+}
+
+/* Hits counted in window 0 of the ceiling of slot 3. */
+static __u64 ceiling_count(void)
+{
+	struct xl_total t = {};
+	__u32 slot = 3;
+
+	bpf_map_lookup_elem(fd_total, &slot, &t);
+	return xl_word_count(t.state.win[0].word);
+}
+
+/* The client src as the sockops program records it. */
+static bool make_known(const char *src, __u16 port)
+{
+	struct xl_known v = { .last = now_ns(), .conns = 1 };
+	struct xl_key k;
+
+	return ASSERT_TRUE(state_key(src, port, &k), src) &&
+	       ASSERT_OK(bpf_map_update_elem(fd_known, &k, &v, BPF_NOEXIST),
+			 "make the client known");
+}
+
+/*
+ * The ceiling admits exactly its amount of new connections per window,
+ * from any sources: past it, a SYN is dropped without its source being
+ * counted or created, and counted as total_dropped. A SYN its own limit
+ * refuses does not use the ceiling; nor does the sidecar's charge.
+ */
+static void check_ceiling(enum prog p)
+{
+	static const struct rule_spec r = RULE(80, 3, LIM(2, 30, DROP));
+	char src[32], what[96];
+	struct xl_query q;
+	struct xl_stats st;
+	int i;
+
+	SUBTEST_BEGIN(p == PROG_XDP ? "ceiling: xdp" : "ceiling: tc");
+	if (!reset_maps() || !set_ceiling(&r, 5, 0))
+		goto out;
+	for (i = 1; i <= 5; i++) {
+		snprintf(src, sizeof(src), "198.18.1.%d", i);
+		snprintf(what, sizeof(what), "new source %d of 5: passes", i);
+		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS, what);
+	}
+	ASSERT_U64_EQ(ceiling_count(), 5, "the ceiling counted 5");
+	ASSERT_EQ(segment(p, "198.18.1.6", 80, 0), XDP_DROP,
+		  "a sixth source: over the ceiling");
+	ASSERT_EQ(segment(p, "198.18.1.7", 80, 0), XDP_DROP, "a seventh too");
+	ASSERT_EQ(segment(p, "198.18.1.1", 80, 0), XDP_DROP,
+		  "a source within its own limit: over the ceiling");
+	ASSERT_U64_EQ(ceiling_count(), 5, "nothing charged past the amount");
+	ASSERT_EQ(count_keys(fd_state), 5,
+		  "sources refused by the ceiling are not created");
+	ASSERT_OK(query(XL_OP_CHARGE, "198.18.1.2", 80, &q),
+		  "the sidecar charges a request");
+	ASSERT_U64_EQ(ceiling_count(), 5, "the ceiling counts SYNs only");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[SEEN], 8, "seen");
+		ASSERT_U64_EQ(st.c[PASSED], 5, "passed");
+		ASSERT_U64_EQ(st.c[XL_STAT_TOTAL_DROPPED], 3, "total_dropped");
+		ASSERT_U64_EQ(st.c[DROPPED], 0, "dropped");
+		ASSERT_U64_EQ(st.c[NEW], 5, "new_clients");
+	}
+
+	/* Own limit first: a refused SYN leaves the ceiling's room. */
+	if (!reset_maps() || !set_ceiling(&r, 5, 0))
+		goto out;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(segment(p, "198.18.1.1", 80, 0), XDP_PASS,
+			  "within its own limit");
+	ASSERT_EQ(segment(p, "198.18.1.1", 80, 0), XDP_DROP,
+		  "over its own limit");
+	ASSERT_U64_EQ(ceiling_count(), 2, "the refused SYN used no room");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[DROPPED], 1, "dropped by its own limit");
+		ASSERT_U64_EQ(st.c[XL_STAT_TOTAL_DROPPED], 0,
+			      "not by the ceiling");
+	}
+out:
+	SUBTEST_END();
+}
+
+/*
+ * With --admit-known, a known client is let past an exceeded ceiling and
+ * decided by its own limit (known_admitted); without it, it is dropped
+ * with the others. Packets from a source that never completed a
+ * handshake (forged ACKs, RSTs, SYN-ACKs, SYNs) never make it known: the
+ * datapath never writes xl_known.
+ */
+static void check_known(enum prog p)
+{
+	static const struct rule_spec r = RULE(80, 3, LIM(2, 30, DROP));
+	static const __u8 forged[] = { PKT_TCP_ACK, PKT_TCP_ACK | 0x08,
+				       0x04 /* RST */,
+				       PKT_TCP_SYN | PKT_TCP_ACK };
+	const char *known = "198.18.2.50", *stranger = "198.18.2.60";
+	char src[32];
+	struct xl_stats st;
+	size_t i;
+
+	SUBTEST_BEGIN(p == PROG_XDP ? "known clients: xdp" :
+				      "known clients: tc");
+	if (!reset_maps() || !set_ceiling(&r, 3, XL_RULE_ADMIT_KNOWN) ||
+	    !make_known(known, 80))
+		goto out;
+	for (i = 1; i <= 3; i++) {
+		snprintf(src, sizeof(src), "198.18.2.%zu", i);
+		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS,
+			  "within the ceiling");
+	}
+	ASSERT_EQ(segment(p, "198.18.2.4", 80, 0), XDP_DROP,
+		  "a new source over the ceiling");
+	ASSERT_EQ(segment(p, known, 80, 0), XDP_PASS,
+		  "a known client past the exceeded ceiling");
+	ASSERT_EQ(segment(p, known, 80, 0), XDP_PASS, "its second SYN");
+	ASSERT_EQ(segment(p, known, 80, 0), XDP_DROP,
+		  "its third: over its own limit of 2");
+	ASSERT_EQ(segment(p, known, 81, 0), XDP_PASS,
+		  "known on port 80 only: another port has no rule");
+	for (i = 0; i < sizeof(forged); i++)
+		ASSERT_EQ(segment(p, stranger, 80, forged[i]), XDP_PASS,
+			  "a forged non-SYN segment passes on the fast path");
+	ASSERT_EQ(count_keys(fd_known), 1, "and makes no source known");
+	ASSERT_EQ(segment(p, stranger, 80, 0), XDP_DROP,
+		  "the stranger's SYN: over the ceiling");
+	ASSERT_U64_EQ(ceiling_count(), 3, "the ceiling counted 3");
+	if (read_stats(3, &st)) {
+		ASSERT_U64_EQ(st.c[SEEN], 8, "seen");
+		ASSERT_U64_EQ(st.c[PASSED], 5, "passed");
+		ASSERT_U64_EQ(st.c[XL_STAT_KNOWN_ADMITTED], 3,
+			      "known_admitted: the known client's SYNs");
+		ASSERT_U64_EQ(st.c[DROPPED], 1, "dropped by its own limit");
+		ASSERT_U64_EQ(st.c[XL_STAT_TOTAL_DROPPED], 2, "total_dropped");
+	}
+
+	/* The ceiling alone: the known client is dropped with the flood. */
+	if (!reset_maps() || !set_ceiling(&r, 3, 0) || !make_known(known, 80))
+		goto out;
+	for (i = 1; i <= 3; i++) {
+		snprintf(src, sizeof(src), "198.18.2.%zu", i);
+		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS,
+			  "within the ceiling");
+	}
+	ASSERT_EQ(segment(p, known, 80, 0), XDP_DROP,
+		  "without --admit-known a known client is over the ceiling");
+	if (read_stats(3, &st))
+		ASSERT_U64_EQ(st.c[XL_STAT_KNOWN_ADMITTED], 0,
+			      "known_admitted");
+out:
+	SUBTEST_END();
+}
+
+static void test_floods(void)
+{
+	enum prog p;
+
+	for (p = PROG_XDP; p <= PROG_TC; p++) {
+		check_ceiling(p);
+		check_known(p);
+	}
+}
+
 int main(void)
 {
 	size_t i;
@@ -2313,6 +2527,7 @@ int main(void)
 	RUN_TEST(strategy_cache);
 	test_reject_frames();
 	RUN_TEST(reject_precedence);
+	test_floods();
 
 	SUBTEST_BEGIN("remove the pins");
 	teardown();

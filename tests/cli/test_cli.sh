@@ -26,7 +26,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known"
 SRV4=198.18.0.2
 HINT="run 'xlimit attach IFACE'"
 
@@ -147,7 +147,7 @@ assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
 # (unload, also twice, is at the end.)
 assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_vcache" \
+	"prog_query prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"load pins the programs and the maps"
 assert_rc 0 "load again" -- xl load --max-sources 5000
 assert_rc 0 "load again, without --max-sources" -- xl load
@@ -162,7 +162,7 @@ snap_forget
 bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
 	-- xl load --max-sources 1000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"link_$VETH_SRV prog_query prog_tc prog_xdp xl_allow xl_config xl_deny xl_over xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_vcache" \
+	"link_$VETH_SRV prog_query prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"the pin directory holds the link, the programs and the maps"
 
 # --- limit set / add / del / list ------------------------------------------------
@@ -314,10 +314,11 @@ syn 198.18.0.1 80 5
 syn 198.18.0.1 81 3
 syn 198.18.0.3 80 1
 syn 198.18.0.4 80 1
-MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0,"rejected":0}'
+FLOOD='"total_dropped":0,"known_admitted":0,"known_learned":0}'
+MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0,"rejected":0,'$FLOOD
 ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1,'$MORE
 ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0,'$MORE
-ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0,"rejected":0}'
+ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0,"rejected":0,'$FLOOD
 # The last row: what was dropped before a port was known.
 WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO,{\"port\":null,$ZERO]"
 # The receiving side may count a SYN just after the sender gave up on it.
@@ -329,11 +330,11 @@ done
 assert_eq "$got" "$WANT" "stats --json: every counter of every rule, by port"
 assert_rc 0 "stats" -- xl stats
 assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" \
-	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored rejected" \
+	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored rejected total_dropped known_admitted known_learned" \
 	"stats: header"
-assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0 0" "stats: port 80's row"
-assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
-assert_eq "$(grep '^- ' <<<"$OUT" | tr -s ' ')" "- 0 0 0 0 0 0 0 0 0 0 0" "stats: the row of frames without a port"
+assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0 0 0 0 0" "stats: port 80's row"
+assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
+assert_eq "$(grep '^- ' <<<"$OUT" | tr -s ' ')" "- 0 0 0 0 0 0 0 0 0 0 0 0 0 0" "stats: the row of frames without a port"
 
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(grep -c '^port ' "$XL_TMP/watch")
@@ -341,7 +342,7 @@ if [ "$n" -ge 2 ]; then ok "stats --watch 0.5: $n samples in 1.2 s"; else
 	fail "stats --watch 0.5: $n samples in 1.2 s, expected 2 or more: $(cat "$XL_TMP/watch")"
 fi
 assert_match "$(sed -n '/^$/,$p' "$XL_TMP/watch" | grep '^80 ' | head -n 1 | tr -s ' ')" \
-	"^80 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
+	"^80 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s 0/s$" "stats --watch: later samples are rates"
 timeout 1.2 "$XLIMIT_BIN" --pin-dir "$XL_PIN" stats --json --watch 0.5 >"$XL_TMP/watch" 2>&1
 n=$(wc -l <"$XL_TMP/watch")
 if [ "$n" -ge 2 ]; then ok "stats --json --watch 0.5: $n samples in 1.2 s"; else
@@ -379,8 +380,10 @@ assert_match "$OUT" "tracked: +2 of 5000" "status: tracked"
 assert_rc 0 "query 198.18.0.1 80 --json" -- xl query 198.18.0.1 80 --json
 now=$(date +%s)
 Q=$OUT
-assert_eq "$(jget 'sorted(d)' <<<"$Q")" '["address","allowed","denied","limits","port"]' \
+assert_eq "$(jget 'sorted(d)' <<<"$Q")" '["address","allowed","denied","known","limits","port","total"]' \
 	"query --json: fields"
+assert_eq "$(jget '[d["known"], d["total"]]' <<<"$Q")" '[false,[]]' \
+	"query --json: not a known client, no ceiling on the port"
 assert_eq "$(jget '[d["address"], d["port"], d["allowed"], d["denied"]]' <<<"$Q")" \
 	'["198.18.0.1",80,false,false]' "query --json: address, port, on neither list"
 assert_eq "$(jget 'sorted(d["limits"][0])' <<<"$Q")" \
@@ -512,6 +515,63 @@ for p in 8100 8101 8102; do
 	assert_rc 0 "limit del $p" -- xl limit del "$p"
 done
 
+# --- the ceiling of a port: --total and --admit-known ----------------------------
+
+assert_rc 0 "limit set 83 '5/minute' --total '2 per minute'" -- \
+	xl limit set 83 "5/minute" --total "2 per minute"
+assert_eq "$OUT" "" "limit set --total prints nothing"
+assert_eq "$(xl limit list --json | jget '[[r["total"], r["admit_known"]] for r in d if r["port"] == 83][0]')" \
+	'[[{"limit":"2 per 1 minute","amount":2,"period":60}],false]' \
+	"limit list --json: the ceiling, without --admit-known"
+assert_eq "$(xl limit list --json | jget '[[r["total"], r["admit_known"]] for r in d if r["port"] == 80][0]')" \
+	'[[],false]' "limit list --json: a port without a ceiling"
+assert_match "$(xl limit list)" $'\n83    5 per 1 minute \\(drop\\); total 2 per 1 minute\n' \
+	"limit list: the ceiling after the limits"
+# Three sources, one SYN each: the third is over the ceiling.
+syn 198.18.0.5 83 1
+syn 198.18.0.6 83 1
+syn 198.18.0.7 83 1
+for ((i = 0; i < 60; i++)); do
+	got=$(xl stats --json | jget '[[r["seen"], r["passed"], r["total_dropped"], r["new_clients"]] for r in d if r["port"] == 83][0]')
+	[ "$got" == "[3,2,1,2]" ] && break
+	sleep 0.05
+done
+assert_eq "$got" "[3,2,1,2]" \
+	"stats --json: 2 of 3 new sources within the ceiling, the third total_dropped and not created"
+assert_match "$(xl stats | grep '^83 ' | tr -s ' ')" "^83 3 2 0 0 0 0 0 0 2 0 0 1 0 0$" \
+	"stats: the total_dropped column"
+assert_eq "$(xl query 198.18.0.7 83 --json | jget '[[t["limit"], t["remaining"]] for t in d["total"]] + [d["limits"][0]["remaining"]]')" \
+	'[["2 per 1 minute",0],5]' "query --json: the ceiling used up, the refused source's own quota whole"
+assert_match "$(xl query 198.18.0.7 83)" "total 2 per 1 minute +remaining 0, reset [0-9]+" \
+	"query: text shows the ceiling"
+assert_rc 0 "limit set 83 --total '2/minute;100/hour' --admit-known" -- \
+	xl limit set 83 "5/minute" --admit-known --total "2/minute;100/hour"
+assert_eq "$(xl limit list --json | jget '[[[t["limit"] for t in r["total"]], r["admit_known"]] for r in d if r["port"] == 83][0]')" \
+	'[["2 per 1 minute","100 per 1 hour"],true]' "limit list --json: two ceilings, --admit-known"
+assert_match "$(xl limit list)" $'\n83    5 per 1 minute \\(drop\\); total 2 per 1 minute; 100 per 1 hour, admit known\n' \
+	"limit list: admit known"
+assert_eq "$(xl query 198.18.0.7 83 --json | jget '[t["remaining"] for t in d["total"]]')" '[2,100]' \
+	"a changed ceiling starts with fresh windows"
+assert_eq "$(xls status --json | jget '[[r["total"][0]["limit"], r["admit_known"]] for r in d["rules"] if r["port"] == 83] + [d["learning_known"], d["known"]]')" \
+	'[["2 per 1 minute",true],true,0]' "status --json: the ceiling; learning known clients, none yet"
+assert_eq "$(cd "$XL_PIN" && ls | grep -c '^sockops_link$')" 1 \
+	"--admit-known attaches the sockops program (pinned link)"
+assert_match "$(xls status)" $'\n  port 83    5 per 1 minute \\(drop\\); total 2 per 1 minute; 100 per 1 hour, admit known\n' \
+	"status: the ceiling"
+assert_rc 0 "limit add 83 keeps the ceiling" -- xl limit add 83 "50/hour"
+assert_eq "$(xl limit list --json | jget '[[len(r["limits"]), len(r["total"]), r["admit_known"]] for r in d if r["port"] == 83][0]')" \
+	'[2,2,true]' "limit add keeps the ceiling and --admit-known"
+assert_rc 0 "limit set 83 without --total removes the ceiling" -- xl limit set 83 "5/minute"
+assert_eq "$(xl limit list --json | jget '[[r["total"], r["admit_known"]] for r in d if r["port"] == 83][0]')" \
+	'[[],false]' "limit set without --total: no ceiling"
+assert_rc 0 "limit set 84 --total" -- xl limit set 84 "5/minute" --total "9/minute"
+assert_rc 0 "limit del 84" -- xl limit del 84
+assert_rc 0 "limit set 84 again, without --total" -- xl limit set 84 "5/minute"
+assert_eq "$(xl limit list --json | jget '[r["total"] for r in d if r["port"] == 84][0]')" '[]' \
+	"a rule in a freed slot has no ceiling of the old one"
+xl limit del 83 >/dev/null
+xl limit del 84 >/dev/null
+
 # --- bad input: nothing changes -------------------------------------------------
 
 snap_forget
@@ -587,6 +647,28 @@ bad "unknown action 'Reject'" "limit set --action Reject (names are lower case)"
 bad "unknown action 'rst'" "limit add --action rst" -- xl limit add 80 10/second --action rst
 bad "'--action' requires an argument" "limit set --action without a value" \
 	-- xl limit set 80 10/second --action
+bad "couldn't parse rate limit string '10 per sec'" "limit set --total '10 per sec'" \
+	-- xl limit set 80 10/second --total "10 per sec"
+bad "couldn't parse rate limit string '': no limit" "limit set --total ''" \
+	-- xl limit set 80 10/second --total ""
+bad "more than 4 limits" "limit set --total: 5 limits" \
+	-- xl limit set 80 10/second --total "1/second;2/minute;3/hour;4/day;5/month"
+bad "amount 16711680 is too large (at most 16711679)" "limit set --total: one over the largest amount" \
+	-- xl limit set 80 10/second --total 16711680/second
+bad "period of 101 years is too long" "limit set --total: a period over 100 years" \
+	-- xl limit set 8080 10/second --total "1 per 101 years"
+bad "unexpected '-' at offset 0" "limit set --total -1/second" \
+	-- xl limit set 80 10/second --total -1/second
+bad "'--total' requires an argument" "limit set --total without a value" \
+	-- xl limit set 80 10/second --total
+bad "--admit-known lets known clients past the port's ceiling, and there is none" \
+	"limit set --admit-known without --total" -- xl limit set 80 10/second --admit-known
+bad "--total and --admit-known go with 'limit set'" "limit add --total" \
+	-- xl limit add 80 10/second --total 100/second
+bad "--total and --admit-known go with 'limit set'" "limit add --admit-known" \
+	-- xl limit add 80 10/second --admit-known
+bad "unknown unit 'sec'" "limit set: a bad LIMITS with a good --total" \
+	-- xl limit set 8080 "10 per sec" --total 100/second --admit-known
 
 bad "unknown command 'frobnicate'" "xlimit frobnicate" -- xl frobnicate
 bad "unknown command 'frob'" "xlimit limit frob" -- xl limit frob
@@ -701,21 +783,22 @@ assert_eq "$(xl allow list --json | jget 'len([c for c in d if c.startswith("198
 
 # --- rules written by hand (bpftool): checked before use --------------------------
 
-# rule_hex NLIMITS SLOT AMOUNT PERIOD_NS STRATEGY BURST: an xl_rules value
-# with one limit (action drop) and zeros after it, as `bpftool map update`
-# takes it.
+# rule_hex NLIMITS SLOT AMOUNT PERIOD_NS STRATEGY BURST FLAGS: an xl_rules
+# value with one limit (action drop), zeros after it and the flags, as
+# `bpftool map update` takes it.
 rule_hex() {
 	"$PY" -c 'import struct, sys
-n, slot, amount, period, strategy, burst = map(int, sys.argv[1:])
+n, slot, amount, period, strategy, burst, flags = map(int, sys.argv[1:])
 v = struct.pack("<II", n, slot) + struct.pack("<QQIIII", amount, period, 0, strategy, burst, 0) + bytes(96)
+v += struct.pack("<II", flags, 0)
 print(" ".join("0x%02x" % b for b in v))' "$@"
 }
-# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS [STRATEGY [BURST]]
+# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS [STRATEGY [BURST [FLAGS]]]
 put_rule() {
 	local key
 	key=$(printf '0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8)))
 	# shellcheck disable=SC2046
-	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5" "${6:-0}" "${7:-0}")
+	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5" "${6:-0}" "${7:-0}" "${8:-0}")
 }
 assert_rc 0 "limit set 8999 '1/100 years': the longest period fits" -- xl limit set 8999 "1/100 years"
 assert_eq "$(xl limit list --json | jget '[l["period"] for r in d if r["port"] == 8999 for l in r["limits"]]')" \
@@ -727,6 +810,7 @@ put_rule 7780 1 5000 5 1000000000
 put_rule 7781 1 1003 5 1000000000 9
 put_rule 7782 1 1004 5 1000000000 0 3
 put_rule 7783 1 1005 2000000 1000000000 1
+put_rule 7784 1 1006 5 1000000000 0 0 128
 assert_rc 0 "limit list with bad rules in the map" -- xl limit list
 assert_match "$(grep '^7777 ' <<<"$OUT")" "INVALID RULE \(nlimits 4294967295 is not 1\.\.4\)" \
 	"limit list: nlimits 2^32-1 is shown as invalid"
@@ -742,6 +826,8 @@ assert_match "$(grep '^7782 ' <<<"$OUT")" "INVALID RULE \(a burst applies to tok
 	"limit list: a burst on a fixed window is shown as invalid"
 assert_match "$(grep '^7783 ' <<<"$OUT")" "INVALID RULE \(amount 2000000 is over 1048575, the most a sliding-window limit counts \(limit 0\)\)" \
 	"limit list: a sliding window past its amount is shown as invalid"
+assert_match "$(grep '^7784 ' <<<"$OUT")" "INVALID RULE \(unknown flags 0x80\)" \
+	"limit list: an unknown flag is shown as invalid"
 assert_eq "$(xl limit list --json | jget '[(r["port"], len(r["limits"]), "invalid" in r) for r in d if 7777 <= r["port"] <= 7780]')" \
 	"[[7777,4,true],[7778,0,true],[7779,1,true],[7780,1,true]]" \
 	"limit list --json: bad rules flagged, at most 4 limits shown"
@@ -762,7 +848,7 @@ bad "the rule of port 7778 in the map is invalid (nlimits 0" \
 assert_rc 0 "limit set replaces a bad rule" -- xl limit set 7777 1/second
 assert_eq "$(xl limit list --json | jget '[("invalid" in r, len(r["limits"])) for r in d if r["port"] == 7777]')" \
 	"[[false,1]]" "limit set: the replaced rule is valid"
-for p in 7777 7778 7779 7780 7781 7782 7783 8999; do
+for p in 7777 7778 7779 7780 7781 7782 7783 7784 8999; do
 	assert_rc 0 "limit del $p" -- xl limit del "$p"
 done
 snap_forget
@@ -819,7 +905,7 @@ mount -t bpf bpf "$SCR/bpf"
 XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
 assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
 	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
-assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 14 "the 11 maps and 3 programs are pinned there"
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 17 "the 13 maps and 4 programs are pinned there"
 assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
 assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
 
@@ -835,7 +921,7 @@ got=$(unshare -m -p -f --mount-proc --propagation private bash -c '
 	"$1" --pin-dir "$2" load || exit 1
 	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
 	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
-assert_eq "$got" "bpf_fs 14" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+assert_eq "$got" "bpf_fs 17" "load mounts bpffs on /sys/fs/bpf when it is missing there"
 
 # --- load and unload racing ------------------------------------------------------------
 
@@ -856,13 +942,13 @@ done
 wait "${pids[@]}"
 assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
 n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
-if [ ! -e "$RACE_PIN" ] || [ "$n" == 14 ]; then
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 17 ]; then
 	ok "after the race the pin directory is absent or whole"
 else
 	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
 fi
 assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
-assert_eq "$(ls "$RACE_PIN" | wc -l)" 14 "load after the race: whole"
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 17 "load after the race: whole"
 assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
 assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 

@@ -157,7 +157,7 @@ assert_eq "$(order <<<"$OUT" | cut -d' ' -f1-3)" "198.18.0.7:82 198.18.0.3:80 19
 # shellcheck disable=SC2046
 bpftool map update pinned "$XL_PIN/xl_rules" key hex 61 1e value hex $("$PY" -c '
 import struct
-print((struct.pack("<II", 1, 5000) + struct.pack("<QQIIII", 5, 60 * 10**9, 0, 0, 0, 0) + bytes(96)).hex(" "))')
+print((struct.pack("<II", 1, 5000) + struct.pack("<QQIIII", 5, 60 * 10**9, 0, 0, 0, 0) + bytes(104)).hex(" "))')
 state 198.18.0.9,7777,0,50 | bpftool batch file - >/dev/null
 assert_rc 0 "top with an invalid rule in the map" -- xl top -n 3 --json
 assert_match "$ERR" "rule for port 7777 is invalid \(slot 5000 is not 0\.\.1023\)" \
