@@ -13,6 +13,7 @@
  * for the plot. Loads its own copy of the object with no pins, so it
  * touches no installed xlimit. Needs root.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -177,6 +178,40 @@ static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
 				   BPF_ANY);
 }
 
+/* Gives port's rule (slot) a ceiling of `amount` SYNs an hour for all
+ * sources, with `flags` beside XL_RULE_TOTAL, as `limit set --total`
+ * writes it: the ceiling first. */
+static int set_ceiling(__u16 port, __u32 slot, __u64 amount, __u32 flags)
+{
+	struct xl_total t = { .rule = { .nlimits = 1 } };
+	struct xl_rule r;
+
+	t.rule.limits[0].amount = amount;
+	t.rule.limits[0].period_ns = 3600 * XL_NSEC_PER_SEC;
+	if (set_rule(port, XL_AMOUNT_MAX, 3600, slot) ||
+	    bpf_map_lookup_elem(bpf_map__fd(xl->maps.xl_rules), &port, &r) ||
+	    bpf_map_update_elem(bpf_map__fd(xl->maps.xl_total), &slot, &t,
+				BPF_ANY))
+		return -1;
+	r.flags = XL_RULE_TOTAL | flags;
+	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_rules), &port, &r,
+				   BPF_ANY);
+}
+
+/* Makes addr (IPv4) a known client of port, as the sockops program does
+ * when one of its connections is established. */
+static int set_known(const char *addr, __u16 port)
+{
+	struct xl_known v = { .conns = 1 };
+	struct xl_key k = { .port = port };
+
+	k.addr[10] = k.addr[11] = 0xff;
+	if (inet_pton(AF_INET, addr, k.addr + 12) != 1)
+		return -1;
+	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_known), &k, &v,
+				   BPF_ANY);
+}
+
 /* Writes xl_config as the CLI would: counted per /128 (the churning
  * sources differ in their low 32 bits), `flags` saying which lists are
  * empty, and a new generation. */
@@ -330,12 +365,14 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "repeat", required_argument, NULL, 'r' },
 		{ "tsv", required_argument, NULL, 't' },
+		{ "no-churn", no_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	struct pkt_spec syn80 = { .dport = 80 };
 	const struct pkt_spec ack80 = { .dport = 80, .tcp_flags = PKT_TCP_ACK };
 	const char *tsv_path = NULL;
+	bool churn = true;
 	FILE *tsv = NULL;
 	int xdp, c, err = 0;
 	char *end;
@@ -358,9 +395,12 @@ int main(int argc, char **argv)
 		case 't':
 			tsv_path = optarg;
 			break;
+		case 'n':
+			churn = false;
+			break;
 		default:
 			fprintf(stderr,
-				"usage: microbench [--repeat N] [--tsv FILE]\n");
+				"usage: microbench [--repeat N] [--tsv FILE] [--no-churn]\n");
 			return c == 'h' ? 0 : 2;
 		}
 	}
@@ -464,6 +504,31 @@ int main(int argc, char **argv)
 	if (err)
 		return 1;
 
+	/* Floods (bpf/flood.h): port 83 with a ceiling a hot source never
+	 * reaches; port 84 with one of 0 (exceeded by every SYN, as during a
+	 * flood), which admits known clients, and 198.18.0.5 is one. */
+	if (set_ceiling(83, 3, XL_AMOUNT_MAX, 0) ||
+	    set_ceiling(84, 4, 0, XL_RULE_ADMIT_KNOWN) ||
+	    set_known("198.18.0.5", 84) || set_config(XL_CFG_NO_DENY)) {
+		fprintf(stderr, "microbench: ceilings: %s\n", strerror(errno));
+		return 1;
+	}
+	vs(R_PDROP, R_REF, 1.25);
+	err |= bench("xlimit: SYN allowed, hot source, port with a ceiling",
+		     xdp,
+		     &(struct pkt_spec){ .dport = 83, .src = "198.18.0.6" },
+		     XDP_PASS);
+	vs(R_PDROP, R_REF, 1.0);
+	err |= bench("xlimit: SYN over the port's exceeded ceiling (a flood)",
+		     xdp,
+		     &(struct pkt_spec){ .dport = 84, .src = "198.18.0.7" },
+		     XDP_DROP);
+	vs(R_PDROP, R_REF, 0);
+	err |= bench("xlimit: SYN of a known client past the exceeded ceiling",
+		     xdp,
+		     &(struct pkt_spec){ .dport = 84, .src = "198.18.0.5" },
+		     XDP_PASS);
+
 	/* One deny-list entry (another source): a SYN to a port without a
 	 * rule looks the deny trie up, which an empty list skips. */
 	if (list_v4(xl->maps.xl_deny, "198.18.0.99") ||
@@ -478,7 +543,7 @@ int main(int argc, char **argv)
 		return 1;
 
 	/* Churning sources: IPv6, through the wrapper. */
-	{
+	if (churn) {
 		struct pkt_spec v6 = { .l3 = PKT_IPV6, .dport = 80 };
 		int pd = bpf_program__fd(bl->progs.bl_parse_drop);
 		int cnt = bpf_program__fd(REF_PROG);
