@@ -199,6 +199,13 @@ int xl_stats_clear(int fd, uint32_t slot);
  * what xl_over remembers of them. */
 int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
 
+/* Writes the ceiling of a rule's stats slot into xl_total: its limits
+ * (`ceiling`, a rule of its own) and fresh windows, or an empty entry
+ * when ceiling is NULL. Write it before a rule with XL_RULE_TOTAL names
+ * it, clear it after the rule stopped. Returns 0 or -errno. */
+int xl_total_write(const struct xl_maps *m, __u32 slot,
+		   const struct xl_rule *ceiling);
+
 /* xl_config after a change of rules, lists, settings or counts, with the
  * lock held: XL_CFG_NO_ALLOW and XL_CFG_NO_DENY say which tries are empty
  * now, and the generation moves on, so the datapath's verdict cache

@@ -10,7 +10,8 @@
  *   interfaces = ( { name = "eth0"; mode = "native"; } );
  *   ports = ( { port = 80;
  *               limits = ( { limit = "10 per 1 second"; action = "drop"; },
- *                          { limit = "100/minute"; action = "pass"; } ); } );
+ *                          { limit = "100/minute"; action = "pass"; } );
+ *               total = "2000/second"; admit_known = true; } );
  *   allow = [ "198.18.0.0/24" ];
  *   deny = [ "2001:2:0:bad::/64" ];
  *
@@ -65,6 +66,7 @@ struct conf_iface {
 struct conf_port {
 	__u16 port;
 	struct xl_rule rule;
+	struct xl_rule total; /* the ceiling (nlimits 0: none), xl_total's */
 	bool invalid; /* read back from the map, failing xl_rule_check */
 };
 
@@ -269,39 +271,16 @@ static int parse_action(const config_setting_t *s, __u32 *action)
 	return 0;
 }
 
-/* One member of a port's limits: { limit = "..."; action = "...";
- * burst = N; } (burst: token-bucket only), counted as `strategy`. */
-static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
-		       struct xl_rule *r)
+/* Appends the limits of `text`, the string of setting s, to r with
+ * `action`, counted as `strategy` with `burst` (setting b; 0: none). */
+static int add_limits(const config_setting_t *s, const config_setting_t *b,
+		      const char *text, __u16 port, struct xl_rule *r,
+		      __u32 action, __u32 strategy, unsigned long long burst)
 {
-	static const char *const names[] = { "limit", "action", "burst", NULL };
 	struct xl_parsed_limit items[XL_MAX_LIMITS];
-	const config_setting_t *s, *b;
-	unsigned long long burst = 0;
-	const char *text;
 	char why[256];
-	__u32 action = XL_ACT_DROP;
-	int err, n, i;
+	int n, i;
 
-	if ((err = check_members(g, names, "limit, action or burst")))
-		return err;
-	b = config_setting_get_member(g, "burst");
-	if (b && strategy != XL_STRAT_TOKEN)
-		return bad(
-			b,
-			"burst applies to strategy \"token-bucket\" only, not \"%s\"",
-			xl_strategy_name(strategy));
-	if (b && (err = get_num(b, 1, UINT32_MAX, &burst)))
-		return err;
-	s = config_setting_get_member(g, "limit");
-	if (!s)
-		return bad(
-			g,
-			"a limit needs its string, e.g. { limit = \"10/second\"; }");
-	if ((err = get_str(s, &text)) ||
-	    (err = parse_action(config_setting_get_member(g, "action"),
-				&action)))
-		return err;
 	n = xl_parse_limits(text, items, XL_MAX_LIMITS, why, sizeof(why));
 	if (n < 0)
 		return bad(s, "couldn't parse rate limit string '%s': %s", text,
@@ -328,10 +307,74 @@ static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
 	return 0;
 }
 
+/* One member of a port's limits: { limit = "..."; action = "...";
+ * burst = N; } (burst: token-bucket only), counted as `strategy`. */
+static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
+		       struct xl_rule *r)
+{
+	static const char *const names[] = { "limit", "action", "burst", NULL };
+	const config_setting_t *s, *b;
+	unsigned long long burst = 0;
+	const char *text;
+	__u32 action = XL_ACT_DROP;
+	int err;
+
+	if ((err = check_members(g, names, "limit, action or burst")))
+		return err;
+	b = config_setting_get_member(g, "burst");
+	if (b && strategy != XL_STRAT_TOKEN)
+		return bad(
+			b,
+			"burst applies to strategy \"token-bucket\" only, not \"%s\"",
+			xl_strategy_name(strategy));
+	if (b && (err = get_num(b, 1, UINT32_MAX, &burst)))
+		return err;
+	s = config_setting_get_member(g, "limit");
+	if (!s)
+		return bad(
+			g,
+			"a limit needs its string, e.g. { limit = \"10/second\"; }");
+	if ((err = get_str(s, &text)) ||
+	    (err = parse_action(config_setting_get_member(g, "action"),
+				&action)))
+		return err;
+	return add_limits(s, b, text, port, r, action, strategy, burst);
+}
+
+/* A port's ceiling: total = "LIMITS"; admit_known = true|false;. A
+ * ceiling is a fixed window that drops. */
+static int parse_total(const config_setting_t *g, struct conf_port *p)
+{
+	const config_setting_t *s = config_setting_get_member(g, "total");
+	const config_setting_t *k = config_setting_get_member(g, "admit_known");
+	const char *text;
+	int err;
+
+	if (s) {
+		if ((err = get_str(s, &text)) ||
+		    (err = add_limits(s, NULL, text, p->port, &p->total,
+				      XL_ACT_DROP, XL_STRAT_FIXED, 0)))
+			return err;
+		p->rule.flags |= XL_RULE_TOTAL;
+	}
+	if (!k)
+		return 0;
+	if (config_setting_type(k) != CONFIG_TYPE_BOOL)
+		return bad(k, "admit_known must be true or false");
+	if (!config_setting_get_bool(k))
+		return 0;
+	if (!s)
+		return bad(
+			k,
+			"admit_known lets known clients past the port's ceiling, and there is none: add total = \"1000/second\";");
+	p->rule.flags |= XL_RULE_ADMIT_KNOWN;
+	return 0;
+}
+
 static int parse_port(const config_setting_t *g, struct xl_conf *c)
 {
-	static const char *const names[] = { "port", "strategy", "limits",
-					     NULL };
+	static const char *const names[] = { "port",  "strategy",    "limits",
+					     "total", "admit_known", NULL };
 	struct conf_port *p = &c->ports[c->nports];
 	const config_setting_t *s, *ls, *st;
 	__u32 strategy = XL_STRAT_FIXED;
@@ -339,7 +382,8 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 	unsigned long long v;
 	int err, i;
 
-	if ((err = check_members(g, names, "port, strategy or limits")))
+	if ((err = check_members(
+		     g, names, "port, strategy, limits, total or admit_known")))
 		return err;
 	st = config_setting_get_member(g, "strategy");
 	if (st && ((err = get_str(st, &name))))
@@ -375,6 +419,8 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 		if ((err = parse_limit(config_setting_get_elem(ls, i), p->port,
 				       strategy, &p->rule)))
 			return err;
+	if ((err = parse_total(g, p)))
+		return err;
 	c->nports++;
 	return 0;
 }
@@ -580,6 +626,14 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 			continue;
 		p->port = port;
 		p->invalid = xl_rule_check(&p->rule, why, sizeof(why)) != 0;
+		if ((p->rule.flags & XL_RULE_TOTAL) &&
+		    p->rule.slot < XL_MAX_RULES) {
+			struct xl_total t;
+
+			if (!bpf_map_lookup_elem(m->fd[XL_M_TOTAL],
+						 &p->rule.slot, &t))
+				p->total = t.rule;
+		}
 		c->nports++;
 	}
 	qsort(c->ports, c->nports, sizeof(c->ports[0]), by_port);
@@ -656,10 +710,16 @@ static int write_rule(const struct xl_maps *m, const struct conf_port *want,
 		      bool restore)
 {
 	struct xl_rule rule = want->rule;
+	bool ceiling, had_ceiling;
 	int i, err;
 
-	if (have && same_rule(&have->rule, &rule))
+	had_ceiling = have && (have->rule.flags & XL_RULE_TOTAL);
+	ceiling = (rule.flags & XL_RULE_TOTAL) &&
+		  (!had_ceiling || !xl_same_limits(&have->total, &want->total));
+	if (have && same_rule(&have->rule, &rule) && !ceiling)
 		return 0;
+	if ((rule.flags & XL_RULE_ADMIT_KNOWN) && xl_known_attach("apply"))
+		return -EOPNOTSUPP;
 	if (have && have->rule.slot < XL_MAX_RULES) {
 		rule.slot = have->rule.slot;
 	} else { /* a new rule, or one written by hand with a bad slot */
@@ -673,9 +733,16 @@ static int write_rule(const struct xl_maps *m, const struct conf_port *want,
 						  rule.slot)))
 				return err;
 		}
+		ceiling = rule.flags & XL_RULE_TOTAL; /* a slot of its own */
 	}
+	/* The ceiling is in place before the rule names it (limit set). */
+	if (ceiling && (err = xl_total_write(m, rule.slot, &want->total)))
+		return err;
 	if (bpf_map_update_elem(m->fd[XL_M_RULES], &want->port, &rule, BPF_ANY))
 		return -errno;
+	if (had_ceiling && !(rule.flags & XL_RULE_TOTAL) &&
+	    (err = xl_total_write(m, rule.slot, NULL)))
+		return err;
 	if (!have || !xl_same_limits(&have->rule, &rule))
 		return xl_state_clear_port(m, want->port) ?: 1;
 	return 1;
@@ -720,6 +787,10 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 			err = -errno;
 			goto out;
 		}
+		if ((live->ports[i].rule.flags & XL_RULE_TOTAL) &&
+		    live->ports[i].rule.slot < XL_MAX_RULES &&
+		    (err = xl_total_write(m, live->ports[i].rule.slot, NULL)))
+			goto out;
 		if ((err = xl_state_clear_port(m, port)))
 			goto out;
 		said(restore, "port %u: rule removed", port);
@@ -1016,6 +1087,28 @@ static void add_int(config_setting_t *g, const char *name, int v)
 	config_setting_set_int(add(g, name, CONFIG_TYPE_INT), v);
 }
 
+/* A port's ceiling, as `total` and `admit_known` (only when set). */
+static void add_total(config_setting_t *g, const struct conf_port *p)
+{
+	char text[4 * 96 + 8];
+	size_t off = 0;
+	__u32 j;
+
+	if (!(p->rule.flags & XL_RULE_TOTAL))
+		return;
+	for (j = 0; j < p->total.nlimits && j < XL_MAX_LIMITS; j++) {
+		if (j)
+			off += snprintf(text + off, sizeof(text) - off, "; ");
+		xl_format_rule_limit(&p->total.limits[j], text + off,
+				     sizeof(text) - off);
+		off = strlen(text);
+	}
+	add_str(g, "total", text);
+	if (p->rule.flags & XL_RULE_ADMIT_KNOWN)
+		config_setting_set_bool(add(g, "admit_known", CONFIG_TYPE_BOOL),
+					1);
+}
+
 /* The conf as a libconfig tree: the file apply reads. */
 static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 {
@@ -1059,6 +1152,7 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 							     CONFIG_TYPE_INT64),
 							 r->limits[j].burst);
 		}
+		add_total(g, &c->ports[i]);
 	}
 	for (l = 0; l < L_NR; l++) {
 		s = add(root, list_names[l], CONFIG_TYPE_ARRAY);
@@ -1096,6 +1190,8 @@ static struct json_object *config_to_json(const config_setting_t *s)
 		return o;
 	case CONFIG_TYPE_STRING:
 		return json_object_new_string(config_setting_get_string(s));
+	case CONFIG_TYPE_BOOL:
+		return json_object_new_boolean(config_setting_get_bool(s));
 	default:
 		return json_object_new_int64(config_setting_get_int64(s));
 	}

@@ -136,19 +136,6 @@ bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
 	return true;
 }
 
-/* Writes the ceiling of a rule's slot: its limits and fresh windows, or
- * nothing (an empty entry) when t is NULL. */
-static int total_write(const struct xl_maps *m, __u32 slot,
-		       const struct xl_total *t)
-{
-	static const struct xl_total none;
-
-	return bpf_map_update_elem(m->fd[XL_M_TOTAL], &slot, t ? t : &none,
-				   BPF_ANY) ?
-		       -errno :
-		       0;
-}
-
 /* After a rule changed: the datapath forgets the verdicts it cached. */
 static int config_changed(const struct xl_maps *m)
 {
@@ -361,7 +348,7 @@ static int limit_write(int argc, char **argv, bool add)
 	total_changed = !add && (!(old.flags & XL_RULE_TOTAL) || !had ||
 				 !xl_same_limits(&old_total.rule, &total.rule));
 	if ((rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = total_write(&m, rule.slot, &total))) {
+	    (err = xl_total_write(&m, rule.slot, &total.rule))) {
 		xl_err("%s: write the ceiling of port %u: %s", cmd, port,
 		       strerror(-err));
 		err = XL_EXIT_FAIL;
@@ -374,7 +361,7 @@ static int limit_write(int argc, char **argv, bool add)
 		goto out;
 	}
 	if (!(rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = total_write(&m, rule.slot, NULL)))
+	    (err = xl_total_write(&m, rule.slot, NULL)))
 		xl_err("%s: clear the ceiling of port %u: %s", cmd, port,
 		       strerror(-err));
 	if (reset && (err = xl_state_clear_port(&m, port)))
@@ -439,7 +426,8 @@ static int limit_del(int argc, char **argv)
 	}
 	/* Its clients' counts: of port 0's rule, those of ports without a
 	 * rule; they start afresh if a rule covers them again. */
-	err = rule.slot < XL_MAX_RULES ? total_write(&m, rule.slot, NULL) : 0;
+	err = rule.slot < XL_MAX_RULES ? xl_total_write(&m, rule.slot, NULL) :
+					 0;
 	if (err)
 		xl_err("limit del: clear the ceiling of port %u: %s", port,
 		       strerror(-err));

@@ -837,6 +837,18 @@ out:
 	return err;
 }
 
+int xl_total_write(const struct xl_maps *m, __u32 slot,
+		   const struct xl_rule *ceiling)
+{
+	struct xl_total t = {};
+
+	if (ceiling)
+		t.rule = *ceiling;
+	return bpf_map_update_elem(m->fd[XL_M_TOTAL], &slot, &t, BPF_ANY) ?
+		       -errno :
+		       0;
+}
+
 int xl_state_clear_port(const struct xl_maps *m, uint16_t port)
 {
 	struct xl_key *del = NULL, *prev = NULL, next;

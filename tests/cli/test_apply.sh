@@ -220,6 +220,42 @@ snap >"$XL_TMP/before"
 run_unchanged 0 "" snap -- xls apply "$XL_TMP/dump3.conf"
 assert_eq "$WHY" "" "with strategies: dump > f; apply f changes nothing"
 
+# --- a port's ceiling: total and admit_known ---------------------------------------
+
+G4=$(conf good4 <<EOF
+interfaces = ( { name = "$VETH_SRV"; mode = "tc"; } );
+ports = (
+  { port = 80;
+    limits = ( { limit = "10/second;100 per 2 minutes"; action = "drop"; },
+               { limit = "1000/hour"; action = "pass"; } );
+    total = "500/second; 10000/hour"; admit_known = true; },
+  { port = 443; limits = ( { limit = "3/minute"; action = "reject"; } );
+    total = "50/second"; admit_known = false; }
+);
+allow = [ "2001:2::/48" ];
+deny = [ "198.19.0.7/32", "2001:2:0:bad::/64" ];
+EOF
+)
+assert_rc 0 "apply a file with ceilings" -- xls apply "$G4"
+assert_eq "$(LC_ALL=C sort <<<"$OUT" | tr '\n' ' ')" "port 443: rule set port 80: rule set port 8443: rule removed " \
+	"apply of the ceilings changes the rules that differ only"
+assert_eq "$(j limit list -- "[(r['port'], [t['limit'] for t in r['total']], r['admit_known']) for r in d]")" \
+	'[[80,["500 per 1 second","10000 per 1 hour"],true],[443,["50 per 1 second"],false]]' \
+	"apply set the ceilings and admit_known"
+assert_eq "$(xls query 198.18.0.1 80 --json | jget "d['limits'][1]['remaining']")" 99 \
+	"a ceiling added by apply keeps the port's clients' counts"
+assert_eq "$(xls dump --json | jget "[(p['port'], p.get('total'), p.get('admit_known')) for p in d['ports']]")" \
+	'[[80,"500 per 1 second; 10000 per 1 hour",true],[443,"50 per 1 second",null]]' \
+	"dump --json: total as a limit string, admit_known when set"
+assert_rc 0 "apply of the same file with ceilings" -- xls apply "$G4"
+assert_eq "$OUT" "$G4: no change" "apply of the same ceilings again says no change"
+xls dump >"$XL_TMP/dump4.conf"
+assert_rc 0 "apply of the dump with ceilings" -- xls apply "$XL_TMP/dump4.conf"
+assert_eq "$OUT" "$XL_TMP/dump4.conf: no change" "dump > f; apply f keeps the ceilings as they are"
+assert_rc 0 "apply the file with strategies again: the ceilings go" -- xls apply "$G3"
+assert_eq "$(j limit list -- "[(r['port'], r['total'], r['admit_known']) for r in d]")" \
+	'[[80,[],false],[443,[],false],[8443,[],false]]' "a file without total removes the ceilings"
+
 # --- a failure part way through: everything taken back ----------------------------
 
 FAIL=$(conf fail <<EOF
@@ -267,11 +303,23 @@ bad_file "unknown top-level setting" 2 "unknown setting 'limits'; expected versi
 version = 1;
 limits = ( );
 EOF
-bad_file "unknown member of a port" 3 "unknown setting 'algorithm'; expected port, strategy or limits" <<'EOF'
+bad_file "unknown member of a port" 3 "unknown setting 'algorithm'; expected port, strategy, limits, total or admit_known" <<'EOF'
 ports = (
   { port = 80; limits = ( { limit = "1/second"; } );
     algorithm = "sliding-window"; }
 );
+EOF
+bad_file "admit_known without a ceiling" 2 "admit_known lets known clients past the port's ceiling, and there is none" <<'EOF'
+ports = ( { port = 80; limits = ( { limit = "1/second"; } );
+            admit_known = true; } );
+EOF
+bad_file "a bad ceiling" 2 "couldn't parse rate limit string '1 per sec'" <<'EOF'
+ports = ( { port = 80; limits = ( { limit = "1/second"; } );
+            total = "1 per sec"; } );
+EOF
+bad_file "admit_known not a boolean" 2 "admit_known must be true or false" <<'EOF'
+ports = ( { port = 80; limits = ( { limit = "1/second"; } );
+            total = "10/second"; admit_known = "yes"; } );
 EOF
 bad_file "unknown member of a limit" 2 "unknown setting 'tokens'; expected limit, action or burst" <<'EOF'
 ports = ( { port = 80;
