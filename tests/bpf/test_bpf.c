@@ -2481,12 +2481,47 @@ out:
 	SUBTEST_END();
 }
 
+/*
+ * A ceiling of two limits: a SYN must fit both; one the first refuses is
+ * charged to neither (its source is not even looked up).
+ */
+static void check_two_ceilings(enum prog p)
+{
+	static const struct rule_spec r = RULE(80, 3, LIM(5, 30, DROP));
+	struct xl_total t = { .rule = { .nlimits = 2,
+					.limits = { LIM(2, 30, DROP),
+						    LIM(10, 60, DROP) } } };
+	struct xl_rule rule = r.rule;
+	__u32 slot = 3;
+	struct xl_total after = {};
+
+	SUBTEST_BEGIN(p == PROG_XDP ? "two ceilings: xdp" : "two ceilings: tc");
+	rule.flags = XL_RULE_TOTAL;
+	if (!reset_maps() ||
+	    !ASSERT_OK(bpf_map_update_elem(fd_total, &slot, &t, 0),
+		       "write the ceiling") ||
+	    !set_rule(r.port, &rule))
+		goto out;
+	ASSERT_EQ(segment(p, "198.18.3.1", 80, 0), XDP_PASS, "first of 2");
+	ASSERT_EQ(segment(p, "198.18.3.2", 80, 0), XDP_PASS, "second of 2");
+	ASSERT_EQ(segment(p, "198.18.3.3", 80, 0), XDP_DROP,
+		  "third: over the first ceiling");
+	ASSERT_OK(bpf_map_lookup_elem(fd_total, &slot, &after), "read it");
+	ASSERT_U64_EQ(xl_word_count(after.state.win[0].word), 2,
+		      "first ceiling: 2");
+	ASSERT_U64_EQ(xl_word_count(after.state.win[1].word), 2,
+		      "second ceiling: 2, the refused SYN not charged");
+out:
+	SUBTEST_END();
+}
+
 static void test_floods(void)
 {
 	enum prog p;
 
 	for (p = PROG_XDP; p <= PROG_TC; p++) {
 		check_ceiling(p);
+		check_two_ceilings(p);
 		check_known(p);
 	}
 }
