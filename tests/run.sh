@@ -45,6 +45,24 @@ format_check() {
 	fi
 }
 
+# untracked: the files in the source tree git does not track or ignore.
+untracked() { git ls-files --others --exclude-standard 2>/dev/null | sort; }
+
+# No suite may leave files in the source tree (a server's dump, a log):
+# they would end up committed. Compared with what was there before.
+tree_check() {
+	local left
+	left=$(comm -13 <(echo "$untracked_before") <(untracked))
+	if [ -n "$left" ]; then
+		echo "FAIL the suites left files in the source tree: $(echo $left)"
+		echo "0 passed, 1 failed"
+	else
+		echo "ok   the suites left no files in the source tree"
+		echo "1 passed, 0 failed"
+	fi
+}
+untracked_before=$(untracked)
+
 run_suite format format_check
 run_suite parse sh -c '/usr/bin/python3 tests/unit/parse_oracle.py > build/tests/parse_corpus.txt && build/tests/test_parse build/tests/parse_corpus.txt'
 run_suite limiter build/tests/test_limiter
@@ -55,6 +73,7 @@ run_suite fuzz tests/fuzz/run.sh
 for t in tests/cli/test_*.sh tests/e2e/test_*.sh; do
 	[ -f "$t" ] && run_suite "$(basename "$t" .sh)" bash "$t"
 done
+run_suite tree tree_check
 
 if [ "$skipped" -gt 0 ]; then
 	echo "$passed passed, $failed failed, $skipped skipped"

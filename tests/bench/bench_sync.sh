@@ -22,7 +22,7 @@ RPORT=$((20000 + $$ % 10000))
 LOAD=build/bench/sync_load
 [ -x "$LOAD" ] || make -s "$LOAD" >/dev/null
 
-redis-server --bind 127.0.0.1 --port $RPORT --save '' --appendonly no \
+redis-server --bind 127.0.0.1 --port $RPORT --dir "$XL_TMP" --save '' --appendonly no \
 	--daemonize no --loglevel warning >"$XL_TMP/redis.log" 2>&1 &
 RPID=$!
 XL_CLEANUPS+=("kill $RPID")

@@ -43,7 +43,7 @@ fleet_network
 REDIS_PID=""
 start_redis() {
 	# nsenter execs redis-server: $! is the server itself.
-	nsenter --net="/run/netns/$NS_R" redis-server --bind $REDIS_IP --port $REDIS_PORT --save '' \
+	nsenter --net="/run/netns/$NS_R" redis-server --bind $REDIS_IP --port $REDIS_PORT --dir "$XL_TMP" --save '' \
 		--appendonly no --protected-mode no --daemonize no \
 		--loglevel warning >"$XL_TMP/redis.log" 2>&1 &
 	REDIS_PID=$!

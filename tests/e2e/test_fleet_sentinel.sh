@@ -36,13 +36,16 @@ up() {
 	done
 	return 1
 }
-# serve PORT ARGS: a redis-server (nsenter execs it: $! is the server).
+# serve PORT ARGS: a redis-server (nsenter execs it: $! is the server),
+# working in a directory of the test's own: a replica's full sync writes
+# an RDB file there, not into the current directory.
 declare -A RPID
 serve() {
 	local p=$1
 	shift
+	mkdir -p "$XL_TMP/r$p"
 	nsenter --net="/run/netns/$NS_R" redis-server "$@" --bind $REDIS_IP --port "$p" \
-		--save '' --appendonly no --protected-mode no --daemonize no \
+		--dir "$XL_TMP/r$p" --save '' --appendonly no --protected-mode no --daemonize no \
 		--loglevel warning >>"$XL_TMP/redis$p.log" 2>&1 &
 	RPID[$p]=$!
 	XL_CLEANUPS+=("kill ${RPID[$p]}")
