@@ -177,6 +177,19 @@ void xl_json_print(struct json_object *o);
 /* The counters' names, as `stats --json` and /metrics print them. */
 extern const char *const xl_stat_names[XL_STAT_NR];
 
+/* One rule as xl_rules holds it, with its ceiling from xl_total. */
+struct xl_rule_row {
+	__u16 port;
+	struct xl_rule rule;
+	struct xl_rule total; /* the ceiling (nlimits 0: none) */
+	bool invalid; /* fails xl_rule_check(): a rule written by hand */
+};
+
+/* Reads every rule into rows[max], sorted by port, with its ceiling when
+ * total_fd >= 0. The one walk of xl_rules. Returns the count. */
+int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows,
+		  int max);
+
 /* One rule's counters, summed over the CPUs. */
 struct xl_stat_row {
 	__u16 port;

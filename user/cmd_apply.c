@@ -63,13 +63,6 @@ struct conf_iface {
 	int line;
 };
 
-struct conf_port {
-	__u16 port;
-	struct xl_rule rule;
-	struct xl_rule total; /* the ceiling (nlimits 0: none), xl_total's */
-	bool invalid; /* read back from the map, failing xl_rule_check */
-};
-
 /* The allow and deny lists, by their map. */
 enum { L_ALLOW, L_DENY, L_NR };
 static const char *const list_names[L_NR] = { "allow", "deny" };
@@ -81,7 +74,7 @@ struct xl_conf {
 	__u32 ipv6_prefix;
 	struct conf_iface ifs[XL_MAX_IFACES];
 	int nifs;
-	struct conf_port ports[XL_MAX_RULES];
+	struct xl_rule_row ports[XL_MAX_RULES];
 	int nports;
 	struct xl_lpm_key *keys[L_NR];
 	size_t nkeys[L_NR];
@@ -343,7 +336,7 @@ static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
 
 /* A port's ceiling: total = "LIMITS"; admit_known = true|false;. A
  * ceiling is a fixed window that drops. */
-static int parse_total(const config_setting_t *g, struct conf_port *p)
+static int parse_total(const config_setting_t *g, struct xl_rule_row *p)
 {
 	const config_setting_t *s = config_setting_get_member(g, "total");
 	const config_setting_t *k = config_setting_get_member(g, "admit_known");
@@ -375,7 +368,7 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 {
 	static const char *const names[] = { "port",  "strategy",    "limits",
 					     "total", "admit_known", NULL };
-	struct conf_port *p = &c->ports[c->nports];
+	struct xl_rule_row *p = &c->ports[c->nports];
 	const config_setting_t *s, *ls, *st;
 	__u32 strategy = XL_STRAT_FIXED;
 	const char *name;
@@ -574,12 +567,6 @@ out:
 
 /* ---- reading the live state ------------------------------------------- */
 
-static int by_port(const void *a, const void *b)
-{
-	return ((const struct conf_port *)a)->port -
-	       ((const struct conf_port *)b)->port;
-}
-
 static int by_name(const void *a, const void *b)
 {
 	return strcmp(((const struct conf_iface *)a)->name,
@@ -595,9 +582,7 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), zero = 0;
 	struct xl_config cfg = {};
-	__u16 port, cur, *prev = NULL;
 	struct xl_conf *c;
-	char why[96];
 	int i, n, err;
 
 	c = calloc(1, sizeof(*c));
@@ -616,27 +601,8 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 		c->ifs[c->nifs++].mode = a[i].mode;
 	}
 	qsort(c->ifs, c->nifs, sizeof(c->ifs[0]), by_name);
-	while (c->nports < XL_MAX_RULES &&
-	       !bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
-		struct conf_port *p = &c->ports[c->nports];
-
-		cur = port;
-		prev = &cur;
-		if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &p->rule))
-			continue;
-		p->port = port;
-		p->invalid = xl_rule_check(&p->rule, why, sizeof(why)) != 0;
-		if ((p->rule.flags & XL_RULE_TOTAL) &&
-		    p->rule.slot < XL_MAX_RULES) {
-			struct xl_total t;
-
-			if (!bpf_map_lookup_elem(m->fd[XL_M_TOTAL],
-						 &p->rule.slot, &t))
-				p->total = t.rule;
-		}
-		c->nports++;
-	}
-	qsort(c->ports, c->nports, sizeof(c->ports[0]), by_port);
+	c->nports = xl_rules_read(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL],
+				  c->ports, XL_MAX_RULES);
 	for (i = 0; i < L_NR; i++) {
 		size_t k;
 
@@ -659,7 +625,7 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 
 /* ---- making the live state what a conf says -------------------------- */
 
-static const struct conf_port *find_port(const struct xl_conf *c, __u16 port)
+static const struct xl_rule_row *find_port(const struct xl_conf *c, __u16 port)
 {
 	int i;
 
@@ -705,9 +671,9 @@ static void said(bool quiet, const char *fmt, ...)
  * unless `restore` and the slot it had is free; limits that count
  * otherwise start the port's clients afresh, as `limit set` does.
  * Returns 1 if it wrote, 0 if not, or -errno. */
-static int write_rule(const struct xl_maps *m, const struct conf_port *want,
-		      const struct conf_port *have, const struct xl_conf *live,
-		      bool restore)
+static int write_rule(const struct xl_maps *m, const struct xl_rule_row *want,
+		      const struct xl_rule_row *have,
+		      const struct xl_conf *live, bool restore)
 {
 	struct xl_rule rule = want->rule;
 	bool ceiling, had_ceiling;
@@ -797,7 +763,7 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 		changes++;
 	}
 	for (i = 0; i < want->nports; i++) {
-		const struct conf_port *p = &want->ports[i];
+		const struct xl_rule_row *p = &want->ports[i];
 
 		err = write_rule(m, p, find_port(live, p->port), live, restore);
 		if (err < 0)
@@ -1088,7 +1054,7 @@ static void add_int(config_setting_t *g, const char *name, int v)
 }
 
 /* A port's ceiling, as `total` and `admit_known` (only when set). */
-static void add_total(config_setting_t *g, const struct conf_port *p)
+static void add_total(config_setting_t *g, const struct xl_rule_row *p)
 {
 	char text[4 * 96 + 8];
 	size_t off = 0;

@@ -97,19 +97,15 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 
 int xl_free_slot(const struct xl_maps *m, __u32 *slot)
 {
+	static struct xl_rule_row rows[XL_MAX_RULES];
 	static unsigned char used[XL_MAX_RULES];
-	__u16 port, cur, *prev = NULL;
-	struct xl_rule r;
-	__u32 i;
+	int n, i;
 
 	memset(used, 0, sizeof(used));
-	while (!bpf_map_get_next_key(m->fd[XL_M_RULES], prev, &port)) {
-		cur = port;
-		prev = &cur;
-		if (!bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &r) &&
-		    r.slot < XL_MAX_RULES)
-			used[r.slot] = 1;
-	}
+	n = xl_rules_read(m->fd[XL_M_RULES], -1, rows, XL_MAX_RULES);
+	for (i = 0; i < n; i++)
+		if (rows[i].rule.slot < XL_MAX_RULES)
+			used[rows[i].rule.slot] = 1;
 	for (i = 0; i < XL_MAX_RULES; i++) {
 		if (!used[i]) {
 			*slot = i;

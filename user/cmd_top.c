@@ -21,8 +21,8 @@
 #define TOP_CHUNK 4096 /* keys per batch lookup */
 
 struct top_rules {
-	struct xl_rule rule[XL_MAX_RULES + 1];
-	int at[65536]; /* index + 1 in rule[]; 0 none; -1 invalid */
+	struct xl_rule_row row[XL_MAX_RULES];
+	int at[65536]; /* index + 1 in row[]; 0 none; -1 invalid */
 };
 
 struct top_ent {
@@ -43,28 +43,21 @@ struct top_ctx {
 };
 
 /* Every rule, checked as readers must (xl_rule_check). */
-static int rules_read(int fd, struct top_rules *t)
+static void rules_read(int fd, struct top_rules *t)
 {
-	__u16 port, cur, *prev = NULL;
-	int n = 0;
+	int n = xl_rules_read(fd, -1, t->row, XL_MAX_RULES), i;
+	char why[96];
 
 	memset(t->at, 0, sizeof(t->at));
-	while (n <= XL_MAX_RULES && !bpf_map_get_next_key(fd, prev, &port)) {
-		char why[96];
-
-		cur = port;
-		prev = &cur;
-		if (bpf_map_lookup_elem(fd, &port, &t->rule[n]))
-			continue;
-		if (xl_rule_check(&t->rule[n], why, sizeof(why))) {
+	for (i = 0; i < n; i++) {
+		if (xl_rule_check(&t->row[i].rule, why, sizeof(why))) {
 			xl_err("top: the rule for port %u is invalid (%s): its clients are left out; replace it with 'xlimit limit set'",
-			       port, why);
-			t->at[port] = -1;
+			       t->row[i].port, why);
+			t->at[t->row[i].port] = -1;
 			continue;
 		}
-		t->at[port] = ++n;
+		t->at[t->row[i].port] = i + 1;
 	}
-	return n;
 }
 
 static void top_add(struct top_ctx *c, const struct xl_key *k,
@@ -82,7 +75,7 @@ static void top_add(struct top_ctx *c, const struct xl_key *k,
 		i = c->rules->at[0];
 	if (i <= 0)
 		return;
-	r = &c->rules->rule[i - 1];
+	r = &c->rules->row[i - 1].rule;
 	/* An expired window is a full quota: a client whose every window
 	 * expired is as far from its limits as one never seen. */
 	for (l = 0; l < r->nlimits; l++) {

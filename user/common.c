@@ -598,15 +598,6 @@ double xl_mono_to_utc(uint64_t mono_ns)
 	       ((double)mono_ns - (double)mono) / 1e9;
 }
 
-/* json_object_array_sort() order of objects by their "port" member. */
-static int xl_json_by_port(const void *a, const void *b)
-{
-	const struct json_object *const *x = a, *const *y = b;
-
-	return json_object_get_int(json_object_object_get(*x, "port")) -
-	       json_object_get_int(json_object_object_get(*y, "port"));
-}
-
 /* A rule's limits as JSON: [{"limit", "amount", "period"[, "action"[,
  * "burst"]]}] (the ceiling's, without action: always a fixed window that
  * drops). */
@@ -644,37 +635,32 @@ static struct json_object *limits_json(const struct xl_rule *r, bool action)
 struct json_object *xl_rules_json(int rules_fd, int total_fd)
 {
 	struct json_object *arr = json_object_new_array();
-	__u16 port, cur, *prev = NULL;
+	struct xl_rule_row *rows = calloc(XL_MAX_RULES, sizeof(*rows));
+	int n, i;
 
-	while (!bpf_map_get_next_key(rules_fd, prev, &port)) {
-		struct xl_total t = {};
-		struct json_object *e;
-		struct xl_rule r;
+	n = rows ? xl_rules_read(rules_fd, total_fd, rows, XL_MAX_RULES) : 0;
+	for (i = 0; i < n; i++) {
+		const struct xl_rule *r = &rows[i].rule;
+		struct json_object *e = json_object_new_object();
 		char why[96];
 
-		cur = port;
-		prev = &cur;
-		if (bpf_map_lookup_elem(rules_fd, &port, &r))
-			continue;
-		e = json_object_new_object();
-		json_object_object_add(e, "port", json_object_new_int(port));
+		json_object_object_add(e, "port",
+				       json_object_new_int(rows[i].port));
 		json_object_object_add(e, "strategy",
 				       json_object_new_string(xl_strategy_name(
-					       r.limits[0].strategy)));
-		if (xl_rule_check(&r, why, sizeof(why)))
+					       r->limits[0].strategy)));
+		if (xl_rule_check(r, why, sizeof(why)))
 			json_object_object_add(e, "invalid",
 					       json_object_new_string(why));
-		json_object_object_add(e, "limits", limits_json(&r, true));
-		if ((r.flags & XL_RULE_TOTAL) && r.slot < XL_MAX_RULES)
-			bpf_map_lookup_elem(total_fd, &r.slot, &t);
-		json_object_object_add(e, "total", limits_json(&t.rule, false));
-		json_object_object_add(
-			e, "admit_known",
-			json_object_new_boolean(r.flags & XL_RULE_ADMIT_KNOWN));
+		json_object_object_add(e, "limits", limits_json(r, true));
+		json_object_object_add(e, "total",
+				       limits_json(&rows[i].total, false));
+		json_object_object_add(e, "admit_known",
+				       json_object_new_boolean(
+					       r->flags & XL_RULE_ADMIT_KNOWN));
 		json_object_array_add(arr, e);
 	}
-	/* The map walks in hash order: show ports in order. */
-	json_object_array_sort(arr, xl_json_by_port);
+	free(rows);
 	return arr;
 }
 
@@ -740,35 +726,57 @@ const char *const xl_stat_names[XL_STAT_NR] = {
 
 static int by_row_port(const void *a, const void *b)
 {
-	return ((const struct xl_stat_row *)a)->port -
-	       ((const struct xl_stat_row *)b)->port;
+	return ((const struct xl_rule_row *)a)->port -
+	       ((const struct xl_rule_row *)b)->port;
 }
 
-int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows)
+int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows, int max)
 {
 	__u16 port, *prev = NULL;
-	int n = 0, err;
+	char why[96];
+	int n = 0;
 
-	while (n < XL_MAX_RULES &&
-	       !bpf_map_get_next_key(rules_fd, prev, &port)) {
+	while (n < max && !bpf_map_get_next_key(rules_fd, prev, &port)) {
+		struct xl_rule_row *r = &rows[n];
+		struct xl_total t;
+
 		/* rows[n] is the walk's cursor until it is kept */
-		prev = &rows[n].port;
-		rows[n].port = port;
-		if (bpf_map_lookup_elem(rules_fd, &port, &rows[n].rule))
+		prev = &r->port;
+		r->port = port;
+		if (bpf_map_lookup_elem(rules_fd, &port, &r->rule))
 			continue;
-		/* A slot out of range (a rule written by hand) has no
-		 * counters: the datapath finds none to add to either. */
-		memset(&rows[n].s, 0, sizeof(rows[n].s));
-		err = rows[n].rule.slot < XL_MAX_RULES ?
-			      xl_stats_read(stats_fd, rows[n].rule.slot,
-					    &rows[n].s) :
-			      0;
-		if (err)
-			return err;
+		r->invalid = xl_rule_check(&r->rule, why, sizeof(why)) != 0;
+		memset(&r->total, 0, sizeof(r->total));
+		if (total_fd >= 0 && (r->rule.flags & XL_RULE_TOTAL) &&
+		    r->rule.slot < XL_MAX_RULES &&
+		    !bpf_map_lookup_elem(total_fd, &r->rule.slot, &t))
+			r->total = t.rule;
 		n++;
 	}
 	qsort(rows, n, sizeof(*rows), by_row_port);
 	return n;
+}
+
+int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows)
+{
+	struct xl_rule_row *rr = calloc(XL_MAX_RULES, sizeof(*rr));
+	int n, i, err = 0;
+
+	if (!rr)
+		return -ENOMEM;
+	n = xl_rules_read(rules_fd, -1, rr, XL_MAX_RULES);
+	for (i = 0; i < n && !err; i++) {
+		rows[i].port = rr[i].port;
+		rows[i].rule = rr[i].rule;
+		/* A slot out of range (a rule written by hand) has no
+		 * counters: the datapath finds none to add to either. */
+		memset(&rows[i].s, 0, sizeof(rows[i].s));
+		if (rows[i].rule.slot < XL_MAX_RULES)
+			err = xl_stats_read(stats_fd, rows[i].rule.slot,
+					    &rows[i].s);
+	}
+	free(rr);
+	return err ? err : n;
 }
 
 int xl_stats_clear(int fd, uint32_t slot)

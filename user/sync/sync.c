@@ -80,10 +80,9 @@ struct xs {
 	struct xs_table t;
 	struct xs_list touched, dirty;
 	struct xl_sync *sync; /* xl_sync, mmapped: what we publish */
-	struct xl_rule rules[XL_MAX_RULES + 1];
-	uint16_t rule_ports[XL_MAX_RULES + 1];
+	struct xl_rule_row rows[XL_MAX_RULES]; /* the valid rules */
 	int nrules;
-	int rule_of[65536]; /* port -> index in rules, or -1 */
+	int rule_of[65536]; /* port -> index in rows, or -1 */
 	uint32_t ipv6_prefix;
 	int up; /* connected to Redis */
 	int warned_down; /* said so for this outage */
@@ -134,22 +133,18 @@ static int limit_synced(const struct xl_limit *l)
 static void rules_refresh(struct xs *s)
 {
 	struct xl_config cfg = {};
-	__u16 port, *prev = NULL;
 	__u32 zero = 0;
-	char why[96];
-	int i;
+	int i, j, n;
 
 	for (i = 0; i < s->nrules; i++)
-		s->rule_of[s->rule_ports[i]] = -1;
+		s->rule_of[s->rows[i].port] = -1;
+	n = xl_rules_read(s->m.fd[XL_M_RULES], -1, s->rows, XL_MAX_RULES);
 	s->nrules = 0;
-	while (s->nrules <= XL_MAX_RULES &&
-	       !bpf_map_get_next_key(s->m.fd[XL_M_RULES], prev, &port)) {
-		struct xl_rule *r = &s->rules[s->nrules];
+	for (j = 0; j < n; j++) {
+		const struct xl_rule *r = &s->rows[j].rule;
+		__u16 port = s->rows[j].port;
 
-		prev = &s->rule_ports[s->nrules];
-		*prev = port;
-		if (bpf_map_lookup_elem(s->m.fd[XL_M_RULES], &port, r) ||
-		    xl_rule_check(r, why, sizeof(why)))
+		if (s->rows[j].invalid)
 			continue;
 		for (i = 0; i < (int)r->nlimits; i++) {
 			if (limit_synced(&r->limits[i]) || s->skipped[port])
@@ -158,6 +153,7 @@ static void rules_refresh(struct xs *s)
 			       port, i + 1);
 			s->skipped[port] = 1;
 		}
+		s->rows[s->nrules] = s->rows[j];
 		s->rule_of[port] = s->nrules++;
 	}
 	if (!bpf_map_lookup_elem(s->m.fd[XL_M_CONFIG], &zero, &cfg))
@@ -170,7 +166,7 @@ static const struct xl_rule *rule_for(const struct xs *s, uint16_t port)
 
 	if (i < 0)
 		i = s->rule_of[0];
-	return i < 0 ? NULL : &s->rules[i];
+	return i < 0 ? NULL : &s->rows[i].rule;
 }
 
 /* ---- the local side -------------------------------------------------------- */
@@ -304,8 +300,8 @@ static void fleet_over(struct xs *s, const __u8 addr[16], uint64_t amount,
 	__u32 i;
 
 	for (j = 0; j < s->nrules; j++) {
-		const struct xl_rule *r = &s->rules[j];
-		uint16_t port = s->rule_ports[j];
+		const struct xl_rule *r = &s->rows[j].rule;
+		uint16_t port = s->rows[j].port;
 		struct xl_key k;
 
 		if (!port && !(own && s->rule_of[own->port] < 0))
@@ -608,9 +604,9 @@ static int on_connect(struct xs *s)
 	if (ret || s->last_id[0])
 		return ret;
 	for (j = 0; j < s->nrules; j++)
-		for (i = 0; i < xl_nlimits(&s->rules[j]); i++)
-			if (s->rules[j].limits[i].period_ns > longest)
-				longest = s->rules[j].limits[i].period_ns;
+		for (i = 0; i < xl_nlimits(&s->rows[j].rule); i++)
+			if (s->rows[j].rule.limits[i].period_ns > longest)
+				longest = s->rows[j].rule.limits[i].period_ns;
 	rms = (uint64_t)((int64_t)real_ms() + s->redis_offset_ms);
 	snprintf(s->last_id, sizeof(s->last_id), "%" PRIu64 "-0",
 		 rms - (longest / 1000000 < rms ? longest / 1000000 : 0));
