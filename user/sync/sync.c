@@ -89,7 +89,7 @@ struct xs {
 	uint64_t down_since, retry_at, backoff_ms, last_sweep;
 	int64_t redis_offset_ms; /* Redis TIME - our CLOCK_REALTIME */
 	char last_id[48]; /* last entry of the stream read */
-	char skipped[XL_MAX_RULES + 1]; /* said a rule is not synced */
+	char skipped[65536]; /* by port: said its rule is not synced */
 };
 
 static volatile sig_atomic_t stopping;
