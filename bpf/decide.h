@@ -267,7 +267,8 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 				     struct xl_decision *d)
 {
 	struct xl_vcache *vc = NULL;
-	__u32 total, gate;
+	struct xl_total *total = NULL;
+	__u32 gate;
 	struct xl_config *cfg;
 	struct xl_key whole;
 	__u32 seed = 0, gen = 0, flags = 0;
@@ -306,16 +307,17 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	if (!d->now)
 		d->now = xl_now();
 	xl_make_key(&d->key, addr, port, cfg);
-	total = lists && charge && (d->rule->flags & XL_RULE_TOTAL);
+	if (lists && charge)
+		total = xl_total_get(d->rule);
 	if (total) {
-		gate = xl_total_before(d->rule, &d->key, d->now);
+		gate = xl_total_before(total, d->rule, &d->key, d->now);
 		if (gate == XL_GATE_SHUT) {
 			d->verdict = XL_V_OVER_TOTAL;
 			return 0;
 		}
 		if (gate == XL_GATE_KNOWN) {
 			d->known = 1; /* past the ceiling, not charged to it */
-			total = 0;
+			total = NULL;
 		}
 	}
 	d->state =
@@ -337,7 +339,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	}
 	if (total &&
 	    (d->verdict == XL_V_PASS || d->verdict == XL_V_OVER_PASS)) {
-		gate = xl_total_after(d->rule, &d->key, d->now);
+		gate = xl_total_after(total, d->rule, &d->key, d->now);
 		if (gate == XL_GATE_SHUT)
 			d->verdict = XL_V_OVER_TOTAL;
 		d->known = gate == XL_GATE_KNOWN;

@@ -112,32 +112,28 @@ enum xl_gate {
  * limits past what the verifier walks.
  *
  * xl_total_before(): before the source's state is touched, whether the
- * rule's ceiling has room at `now` (reads only).
+ * rule's ceiling t (xl_total_get(), looked up once per SYN) has room at
+ * `now` (reads only).
  */
-xl_global __u32 xl_total_before(const struct xl_rule *r, const struct xl_key *k,
+xl_global __u32 xl_total_before(const struct xl_total *t,
+				const struct xl_rule *r, const struct xl_key *k,
 				__u64 now)
 {
-	struct xl_total *t;
-
-	if (!r || !k) /* a global function's pointers may be NULL */
+	if (!t || !r || !k) /* a global function's pointers may be NULL */
 		return XL_GATE_OPEN;
-	t = xl_total_get(r);
-	if (!t || !xl_total_full(t, now))
+	if (!xl_total_full(t, now))
 		return XL_GATE_OPEN;
 	return xl_admit_known(r, k) ? XL_GATE_KNOWN : XL_GATE_SHUT;
 }
 
 /* xl_total_after(): a SYN its own limits let through is charged to the
  * ceiling; SHUT (or KNOWN) when another CPU took the last room first. */
-xl_global __u32 xl_total_after(const struct xl_rule *r, const struct xl_key *k,
-			       __u64 now)
+xl_global __u32 xl_total_after(struct xl_total *t, const struct xl_rule *r,
+			       const struct xl_key *k, __u64 now)
 {
-	struct xl_total *t;
-
-	if (!r || !k)
+	if (!t || !r || !k)
 		return XL_GATE_OPEN;
-	t = xl_total_get(r);
-	if (!t || !xl_total_charge(t, now))
+	if (!xl_total_charge(t, now))
 		return XL_GATE_OPEN;
 	return xl_admit_known(r, k) ? XL_GATE_KNOWN : XL_GATE_SHUT;
 }
