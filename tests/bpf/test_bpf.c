@@ -2351,6 +2351,21 @@ static bool make_known(const char *src, __u16 port)
 			 "make the client known");
 }
 
+/* SYNs from n new sources NET.1 .. NET.n to port 80, each let through
+ * by the ceiling. */
+static void fill_ceiling(enum prog p, const char *net, int n)
+{
+	char src[32], what[96];
+	int i;
+
+	for (i = 1; i <= n; i++) {
+		snprintf(src, sizeof(src), "%s.%d", net, i);
+		snprintf(what, sizeof(what),
+			 "new source %d of %d: within the ceiling", i, n);
+		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS, what);
+	}
+}
+
 /*
  * The ceiling admits exactly its amount of new connections per window,
  * from any sources: past it, a SYN is dropped without its source being
@@ -2360,7 +2375,6 @@ static bool make_known(const char *src, __u16 port)
 static void check_ceiling(enum prog p)
 {
 	static const struct rule_spec r = RULE(80, 3, LIM(2, 30, DROP));
-	char src[32], what[96];
 	struct xl_query q;
 	struct xl_stats st;
 	int i;
@@ -2368,11 +2382,7 @@ static void check_ceiling(enum prog p)
 	SUBTEST_BEGIN(p == PROG_XDP ? "ceiling: xdp" : "ceiling: tc");
 	if (!reset_maps() || !set_ceiling(&r, 5, 0))
 		goto out;
-	for (i = 1; i <= 5; i++) {
-		snprintf(src, sizeof(src), "198.18.1.%d", i);
-		snprintf(what, sizeof(what), "new source %d of 5: passes", i);
-		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS, what);
-	}
+	fill_ceiling(p, "198.18.1", 5);
 	ASSERT_U64_EQ(ceiling_count(), 5, "the ceiling counted 5");
 	ASSERT_EQ(segment(p, "198.18.1.6", 80, 0), XDP_DROP,
 		  "a sixth source: over the ceiling");
@@ -2425,7 +2435,6 @@ static void check_known(enum prog p)
 				       0x04 /* RST */,
 				       PKT_TCP_SYN | PKT_TCP_ACK };
 	const char *known = "198.18.2.50", *stranger = "198.18.2.60";
-	char src[32];
 	struct xl_stats st;
 	size_t i;
 
@@ -2434,11 +2443,7 @@ static void check_known(enum prog p)
 	if (!reset_maps() || !set_ceiling(&r, 3, XL_RULE_ADMIT_KNOWN) ||
 	    !make_known(known, 80))
 		goto out;
-	for (i = 1; i <= 3; i++) {
-		snprintf(src, sizeof(src), "198.18.2.%zu", i);
-		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS,
-			  "within the ceiling");
-	}
+	fill_ceiling(p, "198.18.2", 3);
 	ASSERT_EQ(segment(p, "198.18.2.4", 80, 0), XDP_DROP,
 		  "a new source over the ceiling");
 	ASSERT_EQ(segment(p, known, 80, 0), XDP_PASS,
@@ -2467,11 +2472,7 @@ static void check_known(enum prog p)
 	/* The ceiling alone: the known client is dropped with the flood. */
 	if (!reset_maps() || !set_ceiling(&r, 3, 0) || !make_known(known, 80))
 		goto out;
-	for (i = 1; i <= 3; i++) {
-		snprintf(src, sizeof(src), "198.18.2.%zu", i);
-		ASSERT_EQ(segment(p, src, 80, 0), XDP_PASS,
-			  "within the ceiling");
-	}
+	fill_ceiling(p, "198.18.2", 3);
 	ASSERT_EQ(segment(p, known, 80, 0), XDP_DROP,
 		  "without --admit-known a known client is over the ceiling");
 	if (read_stats(3, &st))

@@ -48,8 +48,6 @@ xl_netns_setup
 MAC_SRV=$(ip -n "$NS_SRV" -br link show "$VETH_SRV" | awk '{print $3}')
 MAC_CLI=$(ip -n "$NS_CLI" -br link show "$VETH_CLI" | awk '{print $3}')
 
-in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
-in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 jp() { "$PY" "$NETUTIL" json "$1"; }
 
 nsenter --net="/run/netns/$NS_SRV" "$PY" "$NETUTIL" serve $LPORT $UPORT $EPORT &

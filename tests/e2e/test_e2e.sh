@@ -49,8 +49,6 @@ ip -n "$NS_SRV" link set "$VETH_SRV2" up
 MAC_SRV=$(ip -n "$NS_SRV" -br link show "$VETH_SRV" | awk '{print $3}')
 MAC_SRV2=$(ip -n "$NS_SRV" -br link show "$VETH_SRV2" | awk '{print $3}')
 
-in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
-in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 # jp EXPR: EXPR (python, over the JSON document d) of the JSON on stdin.
 jp() { "$PY" "$NETUTIL" json "$1"; }
 

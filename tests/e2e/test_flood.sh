@@ -56,8 +56,6 @@ ip -n "$NS_SRV" link set "$VETH_G" up
 MAC_F=$(ip -n "$NS_FLD" -br link show "$VETH_F" | awk '{print $3}')
 MAC_G=$(ip -n "$NS_SRV" -br link show "$VETH_G" | awk '{print $3}')
 
-in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
-in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
 in_srv "$PY" "$NETUTIL" serve $PORT &
 SERVER_PID=$!

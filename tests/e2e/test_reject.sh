@@ -39,8 +39,6 @@ if [ ! -f "$XDP_PASS_OBJ" ]; then
 fi
 xl_netns_setup
 
-in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
-in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 jp() { "$PY" "$NETUTIL" json "$1"; }
 
 nsenter --net="/run/netns/$NS_SRV" "$PY" "$NETUTIL" serve "$PORT" &

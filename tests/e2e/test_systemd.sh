@@ -32,8 +32,6 @@ xl_test_init
 xl_need setpriv curl
 xl_netns_setup
 
-in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
-in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
 # --- make install --------------------------------------------------------------
 

@@ -113,6 +113,10 @@ xl() { "$XLIMIT_BIN" --pin-dir "$XL_PIN" "$@"; }
 # The same, inside the server's network namespace (same mount namespace, so
 # the pins are the same: `ip netns exec` would remount /sys and lose them).
 xls() { nsenter --net="/run/netns/$NS_SRV" "$XLIMIT_BIN" --pin-dir "$XL_PIN" "$@"; }
+# Runs a command in the client's or the server's namespace of
+# xl_netns_setup().
+in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
+in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
 # Removes what crashed runs left: namespaces and pin directories whose
 # owning process is gone.
