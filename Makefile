@@ -150,9 +150,14 @@ $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.sk
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)
 
+# The map snapshots the CLI suites compare before and after a command.
+$(BUILD)/tests/mapsnap: tests/lib/mapsnap.c | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/lib/mapsnap.c -o $@ $(LIBS)
+
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_redis \
-	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept
+	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept $(BUILD)/tests/mapsnap
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;
 # tests/e2e/test_reject.sh puts their XDP_PASS program on the client's veth.
 E2E_BINS := $(BUILD)/bench/synflood $(BUILD)/bench/baseline.bpf.o

@@ -69,7 +69,9 @@ run_suite limiter build/tests/test_limiter
 run_suite accept build/tests/test_accept
 run_suite redis build/tests/test_redis
 run_suite bpf build/tests/test_bpf
-run_suite fuzz tests/fuzz/run.sh
+# Briefly in `make check` (every regression tried was found from the
+# committed seeds in under a second); `make fuzz` runs each for longer.
+run_suite fuzz env FUZZ_SECONDS="${FUZZ_SECONDS:-10}" tests/fuzz/run.sh
 for t in tests/cli/test_*.sh tests/e2e/test_*.sh; do
 	[ -f "$t" ] && run_suite "$(basename "$t" .sh)" bash "$t"
 done

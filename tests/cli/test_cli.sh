@@ -574,6 +574,31 @@ xl limit del 84 >/dev/null
 
 # --- bad input: nothing changes -------------------------------------------------
 
+# First, the snapshot bad() compares sees each kind of change it guards
+# against: a client's state and the per-CPU stats (one SYN), a list entry,
+# a rule.
+# snap_changed NAME: the map snapshot differs from the previous one.
+snap_changed() {
+	snap >"$XL_TMP/snap_new"
+	if cmp -s "$XL_TMP/snap_old" "$XL_TMP/snap_new"; then
+		fail "the map snapshot misses $1"
+	else
+		ok "the map snapshot sees $1"
+	fi
+	mv "$XL_TMP/snap_new" "$XL_TMP/snap_old"
+}
+snap >"$XL_TMP/snap_old"
+syn 198.18.0.9 80 1
+snap_changed "a SYN (a new client, the stats)"
+xl allow add 2001:2:0:7::/64
+snap_changed "an allow list entry added"
+xl allow del 2001:2:0:7::/64
+snap_changed "an allow list entry removed"
+xl limit set 8200 1/second
+snap_changed "a rule set"
+xl limit del 8200
+snap_changed "a rule deleted"
+
 snap_forget
 for p in -1 65536 80x "" 0x50 " 80" +80 1e3; do
 	bad "bad port '$p'" "limit set port '$p'" -- xl limit set "$p" 10/second

@@ -68,13 +68,11 @@ run_unchanged() {
 }
 
 # xl_snap_maps MAP...: the pin directory's listing and the contents of
-# the named maps in it, through bpftool: a snapshot for run_unchanged.
+# the named maps in it, byte for byte (tests/lib/mapsnap.c): a snapshot
+# for run_unchanged.
 xl_snap_maps() {
-	local m
 	ls -a "$XL_PIN" 2>&1
-	for m in "$@"; do
-		echo "map dump pinned $XL_PIN/$m"
-	done | bpftool -j batch file - 2>&1
+	"$XL_TOP/build/tests/mapsnap" "$XL_PIN" "$@" 2>&1
 }
 
 summary() {
