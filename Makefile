@@ -29,9 +29,10 @@ BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Wextra -Werror \
 
 CFLAGS ?= -O2 -g
 XL_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -Iinclude \
-	-I$(BUILD) -D_GNU_SOURCE
+	-Iuser/lib -I$(BUILD) -D_GNU_SOURCE
 LIBS := -lbpf -ljson-c -lm
 TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+	-Iuser/lib \
 	-I$(BUILD) -Itests/lib -D_GNU_SOURCE -fsanitize=address,undefined \
 	-fno-omit-frame-pointer
 
@@ -60,6 +61,11 @@ endif
 
 USER_SRCS := $(wildcard user/*.c) $(wildcard user/sync/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+# libxlimit (user/lib/): what the CLI, the sidecar, the sync daemon and
+# the tests reach the kernel objects with.
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst user/lib/%.c,$(BUILD)/lib/%.o,$(LIB_SRCS))
+LIB := $(BUILD)/libxlimit.a
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 SIDECAR_SRCS := $(wildcard user/sidecar/*.c)
 SIDECAR_OBJS := $(patsubst user/sidecar/%.c,$(BUILD)/sidecar/%.o,$(SIDECAR_SRCS))
@@ -82,7 +88,7 @@ deps:
 deps-build:
 	@./tests/lib/install-deps.sh $(DEB_BUILD)
 
-$(BUILD) $(BUILD)/user $(BUILD)/user/sync $(BUILD)/tests:
+$(BUILD) $(BUILD)/user $(BUILD)/user/sync $(BUILD)/lib $(BUILD)/tests:
 	$(Q)mkdir -p $@
 
 $(BUILD)/xlimit.bpf.o: bpf/xlimit.bpf.c $(BPF_HDRS) | $(BUILD)
@@ -97,16 +103,24 @@ $(BUILD)/user/%.o: user/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -MMD -MP -c $< -o $@
 
+$(BUILD)/lib/%.o: user/lib/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/lib
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(XL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
 # `xlimit sync` (user/sync/): the CLI's headers, and hiredis.
 $(BUILD)/user/sync/%.o: user/sync/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/user/sync
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
 
-$(BUILD)/xlimit: $(USER_OBJS)
+$(BUILD)/xlimit: $(USER_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
-# The sidecar: its own sources, plus the CLI's shared helpers and query.
+# The sidecar: its own sources and libxlimit.
 SIDECAR_LIBS := $(LIBS) -levent -lcap
 
 $(BUILD)/sidecar:
@@ -116,17 +130,17 @@ $(BUILD)/sidecar/%.o: user/sidecar/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/sidecar
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
 
-$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(BUILD)/user/common.o $(BUILD)/user/query.o
+$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(SIDECAR_LIBS)
 
--include $(USER_OBJS:.o=.d) $(SIDECAR_OBJS:.o=.d)
+-include $(USER_OBJS:.o=.d) $(SIDECAR_OBJS:.o=.d) $(LIB_OBJS:.o=.d)
 
 # Unit tests, with sanitizers.
-$(BUILD)/tests/test_parse: tests/unit/test_parse.c user/limit_parse.c user/limit_parse.h \
-		| $(BUILD)/tests
+$(BUILD)/tests/test_parse: tests/unit/test_parse.c user/lib/limit_parse.c \
+		user/lib/limit_parse.h | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_parse.c user/limit_parse.c -o $@
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_parse.c user/lib/limit_parse.c -o $@
 
 $(BUILD)/tests/test_limiter: tests/unit/test_limiter.c $(BPF_HDRS) \
 		| $(BUILD)/tests
@@ -167,18 +181,19 @@ E2E_BINS := $(BUILD)/bench/synflood $(BUILD)/bench/baseline.bpf.o
 # FUZZ_LIBS_NAME; seeds in tests/fuzz/corpus/NAME/. tests/fuzz/run.sh
 # runs each for FUZZ_SECONDS: briefly in `check`, longer in `make fuzz`.
 FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
+	-Iuser/lib \
 	-Ibpf -I$(BUILD) -Itests/lib -D_GNU_SOURCE -fno-omit-frame-pointer \
 	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/sidecar/*.h \
+FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/lib/*.h user/sidecar/*.h \
 	tests/lib/*.h)
-FUZZ_SRCS_limits := user/limit_parse.c
+FUZZ_SRCS_limits := user/lib/limit_parse.c
 # The sidecar's sources without its main() (libFuzzer has one), and a
 # counter wrapped around evhttp_make_request.
-FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/common.c user/query.c
+FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) $(LIB_SRCS)
 FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
 	-Wl,--wrap=evhttp_make_request
 # `xlimit sync`'s URL parser, Redis keys and key slots.
-FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/common.c
+FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c $(LIB_SRCS)
 FUZZ_LIBS_redis := -lbpf -ljson-c -lm -lhiredis
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
 	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy \

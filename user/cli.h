@@ -1,52 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Declarations shared by the modules of the xlimit CLI: exit codes, the
- * error printer, the pinned objects and how to open them, the directory
- * lock, address and port parsing, JSON output and the monotonic-to-UTC
- * clock. The kernel/user contract itself is include/xlimit.h.
+ * Declarations shared by the commands of the xlimit CLI: dispatch, operands,
+ * JSON output and the text of rules. What they reach in the kernel is
+ * libxlimit (user/lib/xlimit_lib.h).
  */
 #ifndef XL_USER_H
 #define XL_USER_H
 
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <json-c/json.h>
 
-#include "xlimit.h"
-#include "xl_key.h" /* xl_is_v4mapped() */
-
-/* Exit codes are part of the interface. */
-#define XL_EXIT_OK 0
-#define XL_EXIT_FAIL 1 /* the operation failed */
-#define XL_EXIT_USAGE 2 /* bad usage or input; nothing was changed */
-
-/* Global options, set by main() before a command runs. */
-struct xl_opts {
-	const char *pin_dir; /* as this process reaches it: root + path */
-	const char *root; /* "" or "/proc/PID/root": see xl_pin_dir_resolve */
-	int anchor; /* the process whose mount namespace we started from */
-	bool verbose;
-};
-extern struct xl_opts xl_opts;
-
-/*
- * Run as `ip netns exec NS xlimit ...`, xlimit is in a mount namespace of
- * its own with a fresh /sys: pins made there would vanish with the
- * command. When the nearest ancestor process in another mount namespace
- * (the shell that ran ip) has a bpffs where the pin directory's parent is
- * and this namespace has none, pin through /proc/PID/root of that process
- * instead: xl_opts.root and xl_opts.pin_dir say so. Call once, after
- * xl_opts.pin_dir is set. Messages about a bad pin dir are left to the
- * commands.
- */
-void xl_pin_dir_resolve(void);
-
-/* The name error messages start with: "xlimit", or the sidecar's. */
-extern const char *xl_progname;
-
-/* Prints "<xl_progname>: " + message + newline on stderr. */
-void xl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#include "xlimit_lib.h"
+#include "query.h"
 
 /* A subcommand: argv[0] is its own name; returns an exit code. */
 struct xl_cmd {
@@ -60,71 +24,6 @@ struct xl_cmd {
 int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 		char **argv);
 
-/* The maps of a loaded xlimit, opened from their pins. */
-enum xl_map_id {
-	XL_M_RULES,
-	XL_M_STATE,
-	XL_M_ALLOW,
-	XL_M_DENY,
-	XL_M_STATS,
-	XL_M_CONFIG,
-	XL_M_OVER,
-	XL_M_VCACHE,
-	XL_M_SYNC,
-	XL_M_SEEN,
-	XL_M_EVENTS,
-	XL_M_TOTAL,
-	XL_M_KNOWN,
-	XL_M_NR,
-};
-extern const char *const xl_map_names[XL_M_NR];
-
-struct xl_maps {
-	int fd[XL_M_NR];
-};
-
-/* Pin names of the programs, beside the maps. */
-#define XL_PIN_PROG_XDP "prog_xdp"
-#define XL_PIN_PROG_TC "prog_tc"
-#define XL_PIN_PROG_QUERY "prog_query"
-#define XL_PIN_PROG_SOCKOPS "prog_sockops"
-/* The sockops program's link on the root of the cgroup v2 hierarchy, made
- * by the first `limit set --admit-known` (xl_known_attach). */
-#define XL_PIN_SOCKOPS_LINK "sockops_link"
-#define XL_PIN_LINK_PREFIX "link_" /* + interface name: an XDP link */
-#define XL_PIN_TCX_PREFIX "tcx_" /* + interface name: a tcx link */
-
-/* tc filter identity on clsact ingress, where tcx links are missing
- * (Linux < 6.6): how xlimit finds its own. */
-#define XL_TC_HANDLE 0x584c /* "XL" */
-#define XL_TC_PRIORITY 0x584c
-
-/* Builds "<pin_dir>/<name>" into buf (PATH_MAX). */
-void xl_pin_path(char *buf, size_t len, const char *name);
-
-/* Opens every pinned map. Returns 0, or XL_EXIT_USAGE with a message when
- * xlimit is not loaded, or XL_EXIT_FAIL. `cmd` names the command. */
-int xl_maps_open(struct xl_maps *m, const char *cmd);
-void xl_maps_close(struct xl_maps *m);
-
-/* Where the pin directories' lock files live (see xl_lock). */
-#define XL_LOCK_DIR "/run/xlimit"
-/* The kernel's mount point for bpffs: mounted there when missing. */
-#define XL_BPFFS_DEFAULT "/sys/fs/bpf"
-
-/* Takes the lock of the pin directory, a file under XL_LOCK_DIR that is
- * never removed, for a command that may create it (load) or remove it: it
- * must be on a bpf filesystem, or its parent when it does not exist
- * (bpffs is mounted on XL_BPFFS_DEFAULT when missing there, nowhere else).
- * Returns an fd to pass to xl_unlock(), or -XL_EXIT_USAGE (a pin directory
- * off bpffs) or -XL_EXIT_FAIL, with a message. */
-int xl_lock(const char *cmd);
-/* The same for a command that changes a loaded xlimit: never creates the
- * directory. Returns an fd, or -XL_EXIT_USAGE when xlimit is not loaded,
- * or -XL_EXIT_FAIL, with a message. */
-int xl_lock_loaded(const char *cmd);
-void xl_unlock(int fd);
-
 /* getopt_long() reads an operand such as "-1" as options. None of the
  * commands takes a negative number, but the message must name it as the
  * bad operand it is: returns the position among the operands (0 for the
@@ -135,29 +34,8 @@ struct option;
 int xl_negative_operand(int argc, char **argv, const struct option *opts,
 			const char **arg);
 
-/* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
-/* A decimal number from min to max, digits only (no sign, no blanks).
- * 0 or -1. */
-int xl_parse_num(const char *s, unsigned long min, unsigned long max,
-		 unsigned long *v);
-int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
-
-/* An address or CIDR as an LPM key: IPv4 v4-mapped with prefix + 96.
- * Without "/N" the prefix is the full length. Host bits set past the
- * prefix are an error. Returns 0, or -1 with a message in err. */
-int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len);
-/* Clears the bits of k's address past its prefix length. */
-void xl_lpm_key_mask(struct xl_lpm_key *k);
-/* Formats an LPM key back into "a.b.c.d/N" or "x::y/N". */
-void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
-/* Parses a plain address into 16 bytes, v4-mapped for IPv4. */
-int xl_parse_addr(const char *s, uint8_t addr[16]);
-void xl_format_addr(const uint8_t addr[16], char *buf, size_t len);
-
-/* UTC epoch seconds (as a double) of a monotonic ns time. */
-double xl_mono_to_utc(uint64_t mono_ns);
-/* CLOCK_MONOTONIC_COARSE ns: the clock of the datapath (xl_now()). */
-uint64_t xl_mono_now(void);
+/* Whether an argument from argv[2] on is --help or -h. */
+bool xl_wants_help(int argc, char **argv);
 
 /* Every rule, by port: [{"port", "strategy", "limits": [{"limit",
  * "amount", "period", "action"[, "burst"]}], "total": [{"limit",
@@ -174,77 +52,6 @@ void xl_print_total(struct json_object *rule);
 /* Prints a JSON value on stdout with a newline, and frees it. */
 void xl_json_print(struct json_object *o);
 
-/* The counters' names, as `stats --json` and /metrics print them. */
-extern const char *const xl_stat_names[XL_STAT_NR];
-
-/* One rule as xl_rules holds it, with its ceiling from xl_total. */
-struct xl_rule_row {
-	__u16 port;
-	struct xl_rule rule;
-	struct xl_rule total; /* the ceiling (nlimits 0: none) */
-	bool invalid; /* fails xl_rule_check(): a rule written by hand */
-};
-
-/* Reads every rule into rows[max], sorted by port, with its ceiling when
- * total_fd >= 0. The one walk of xl_rules. Returns the count. */
-int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows,
-		  int max);
-
-/* One rule's counters, summed over the CPUs. */
-struct xl_stat_row {
-	__u16 port;
-	struct xl_rule rule;
-	struct xl_stats s;
-};
-
-/* Fills rows[XL_MAX_RULES] with every rule's counters, sorted by port.
- * Returns the count or -errno. The counters of XL_SLOT_GLOBAL are read
- * with xl_stats_read(). */
-int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows);
-
-/* Reads every CPU's xl_stats of one slot and sums them. */
-int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum);
-/* Zeroes one slot on every CPU. */
-int xl_stats_clear(int fd, uint32_t slot);
-
-/* Deletes the state of every client of `port`'s rule: keys with that
- * port, or for port 0 every key whose port has no rule of its own; and
- * what xl_over remembers of them. */
-int xl_state_clear_port(const struct xl_maps *m, uint16_t port);
-
-/* Writes the ceiling of a rule's stats slot into xl_total: its limits
- * (`ceiling`, a rule of its own) and fresh windows, or an empty entry
- * when ceiling is NULL. Write it before a rule with XL_RULE_TOTAL names
- * it, clear it after the rule stopped. Returns 0 or -errno. */
-int xl_total_write(const struct xl_maps *m, __u32 slot,
-		   const struct xl_rule *ceiling);
-
-/* xl_config after a change of rules, lists, settings or counts, with the
- * lock held: XL_CFG_NO_ALLOW and XL_CFG_NO_DENY say which tries are empty
- * now, and the generation moves on, so the datapath's verdict cache
- * forgets what it learned before. Returns 0 or -errno. */
-int xl_config_resync(int config_fd, int allow_fd, int deny_fd);
-/* Before an add to a list: the datapath looks both tries up until
- * xl_config_resync(). Returns 0 or -errno. */
-int xl_config_lists_unsure(int config_fd);
-
-/* Text form of a rule's limit: "10 per 1 minute" (with the largest unit
- * that divides the period). */
-void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len);
-/* Checks a rule read back from xl_rules, which bpftool (or a bug) may have
- * written: nlimits 1..XL_MAX_LIMITS, slot below XL_MAX_RULES, and each
- * limit in use with an amount of at most XL_AMOUNT_MAX, a period of 1 s
- * to XL_PERIOD_MAX_S and a known action. Returns 0, or -1 with what is
- * wrong in why ("nlimits 99 is not 1..4"). Readers must check before they
- * trust a rule: the datapath only clamps nlimits (xl_nlimits). */
-int xl_rule_check(const struct xl_rule *r, char *why, size_t len);
-/* Checks a limit against what its strategy can count: a sliding window's
- * amount, a token bucket's burst (tau within XL_PERIOD_MAX_S), no burst
- * for the others. 0, or -1 with why. */
-int xl_strategy_check(const struct xl_limit *l, char *why, size_t len);
-/* "fixed-window", "sliding-window", "token-bucket" (enum xl_strategy). */
-const char *xl_strategy_name(uint32_t strategy);
-int xl_strategy_parse(const char *s, uint32_t *strategy);
 /* Prints one rule of xl_rules_json() in text: "[STRATEGY: ]LIMIT (ACTION
  * [, burst N]); ...", the strategy unless fixed-window, and what makes it
  * invalid, if anything. */
@@ -252,21 +59,6 @@ void xl_print_rule_limits(struct json_object *rule);
 /* After a rule's limits in text output: what is wrong with it, if
  * xl_rules_json() found it invalid (its "invalid" member). */
 void xl_print_invalid(struct json_object *rule);
-const char *xl_action_name(uint32_t action);
-
-/* The first stats slot no rule uses: 0, or -ENOSPC. */
-int xl_free_slot(const struct xl_maps *m, __u32 *slot);
-/* Whether two rules count alike: a change from one to the other keeps
- * the clients' counts (limit set with the same limits). */
-bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b);
-
-/* Orders trie keys: IPv4 first, then by address, then shorter prefixes
- * first (qsort). */
-int xl_lpm_key_cmp(const void *a, const void *b);
-/* Every key of a trie, in xl_lpm_key_cmp() order, into *keys (malloc'd,
- * the caller frees it). Returns 0 or -ENOMEM. */
-int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count);
-
 /* What `xlimit sync` says of itself in xl_sync (user/sync/status.c):
  * {"state": "off" | "connecting" | "up" | "down" | "stale", "redis",
  * "error", "pid", "interval_ms", "for_s", "pushed", "limited", "lost"}; "stale"
@@ -275,11 +67,11 @@ struct json_object *xl_sync_json(int sync_fd);
 /* The same, as `xlimit status` prints it: one line. */
 void xl_sync_print(struct json_object *sync);
 
-/* Makes sure the sockops program that learns known clients is attached
- * (to the root of the cgroup v2 hierarchy, pinned as
- * XL_PIN_SOCKOPS_LINK), with the lock held. Returns 0, or an exit code
- * with a message. */
-int xl_known_attach(const char *cmd);
+/* Adds a limit's members to a JSON object, as `xlimit query --json` shows
+ * them: limit, amount, period, strategy, burst (token-bucket only),
+ * remaining, reset, retry_after. */
+void xl_client_limit_json(struct json_object *o,
+			  const struct xl_client_limit *l);
 
 /* The sub-command groups. */
 int cmd_load(int argc, char **argv);

@@ -52,6 +52,7 @@
 #include <libconfig.h>
 
 #include "attach.h"
+#include "cli.h"
 #include "limit_parse.h"
 
 #define XL_CONF_VERSION 1

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Per-port limits: `xlimit limit set|add|del|list` and `xlimit parse`.
+ * Per-port limits: `xlimit limit set|add|del|list`.
  * A limit string in Flask-Limiter's syntax is parsed and checked whole
  * before anything is written, and a rule is written with one map update,
  * so the datapath sees the old rule or the new one, never half of one.
@@ -14,8 +14,6 @@
 
 #include "cli.h"
 #include "limit_parse.h"
-
-#define XL_PARSE_MAX 64 /* items `xlimit parse` accepts */
 
 static const char *limit_usage =
 	"Usage: xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
@@ -93,43 +91,6 @@ static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
 		}
 	}
 	return n;
-}
-
-int xl_free_slot(const struct xl_maps *m, __u32 *slot)
-{
-	static struct xl_rule_row rows[XL_MAX_RULES];
-	static unsigned char used[XL_MAX_RULES];
-	int n, i;
-
-	memset(used, 0, sizeof(used));
-	n = xl_rules_read(m->fd[XL_M_RULES], -1, rows, XL_MAX_RULES);
-	for (i = 0; i < n; i++)
-		if (rows[i].rule.slot < XL_MAX_RULES)
-			used[rows[i].rule.slot] = 1;
-	for (i = 0; i < XL_MAX_RULES; i++) {
-		if (!used[i]) {
-			*slot = i;
-			return 0;
-		}
-	}
-	return -ENOSPC;
-}
-
-/* Limits that count alike: a change of amount, period, strategy (whose
- * state words mean something else) or burst starts from a clean count. */
-bool xl_same_limits(const struct xl_rule *a, const struct xl_rule *b)
-{
-	__u32 i;
-
-	if (a->nlimits != b->nlimits)
-		return false;
-	for (i = 0; i < a->nlimits && i < XL_MAX_LIMITS; i++)
-		if (a->limits[i].amount != b->limits[i].amount ||
-		    a->limits[i].period_ns != b->limits[i].period_ns ||
-		    a->limits[i].strategy != b->limits[i].strategy ||
-		    a->limits[i].burst != b->limits[i].burst)
-			return false;
-	return true;
 }
 
 /* After a rule changed: the datapath forgets the verdicts it cached. */
@@ -499,89 +460,4 @@ static const struct xl_cmd limit_cmds[] = {
 int cmd_limit(int argc, char **argv)
 {
 	return xl_dispatch("limit", limit_cmds, argc - 1, argv + 1);
-}
-
-int cmd_parse(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct xl_parsed_limit items[XL_PARSE_MAX];
-	const char *input = NULL;
-	struct json_object *arr;
-	bool json = false;
-	char err[256];
-	int c, n, i;
-
-	/* "-1/second" is an operand (an invalid limit string), not options */
-	n = xl_negative_operand(argc, argv, opts, &input);
-	if (n > 0) {
-		xl_err("parse: expected one limit string, got '%s' too; quote it",
-		       input);
-		return XL_EXIT_USAGE;
-	}
-	if (n == 0) { /* never a limit string: let the parser say why */
-		xl_parse_limits(input, items, XL_PARSE_MAX, err, sizeof(err));
-		xl_err("couldn't parse rate limit string '%s': %s", input, err);
-		return XL_EXIT_USAGE;
-	}
-	optind = 0;
-	/* '-' returns operands in place, in order */
-	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			puts("Usage: xlimit parse LIMITS [--json]");
-			return XL_EXIT_OK;
-		case 1:
-			if (input) {
-				xl_err("parse: expected one limit string, got '%s' and '%s'; quote it",
-				       input, optarg);
-				return XL_EXIT_USAGE;
-			}
-			input = optarg;
-			break;
-		default:
-			fputs("Usage: xlimit parse LIMITS [--json]\n", stderr);
-			return XL_EXIT_USAGE;
-		}
-	}
-	if (!input) {
-		xl_err("parse: expected a limit string, e.g. xlimit parse \"10/second\"");
-		return XL_EXIT_USAGE;
-	}
-	n = xl_parse_limits(input, items, XL_PARSE_MAX, err, sizeof(err));
-	if (n < 0) {
-		xl_err("couldn't parse rate limit string '%s': %s", input, err);
-		return XL_EXIT_USAGE;
-	}
-	arr = json_object_new_array();
-	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_new_object();
-		char text[96];
-
-		xl_format_limit(text, sizeof(text), &items[i]);
-		if (!json)
-			puts(text);
-		json_object_object_add(e, "amount",
-				       json_object_new_uint64(items[i].amount));
-		json_object_object_add(
-			e, "multiples",
-			json_object_new_uint64(items[i].multiples));
-		json_object_object_add(
-			e, "granularity",
-			json_object_new_string(xl_unit_name(items[i].unit)));
-		json_object_object_add(
-			e, "seconds", json_object_new_uint64(items[i].seconds));
-		json_object_array_add(arr, e);
-	}
-	if (json)
-		xl_json_print(arr);
-	else
-		json_object_put(arr);
-	return XL_EXIT_OK;
 }

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The allow and deny lists (`xlimit allow|deny add|del|list CIDR...`) and
- * the live settings (`xlimit config set|show`). Every CIDR on the command
- * line is checked before the first is written, and a failure part way
- * through takes back what was written: a list is changed whole or not.
+ * The allow and deny lists (`xlimit allow|deny add|del|list CIDR...`).
+ * Every CIDR on the command line is checked before the first is written,
+ * and a failure part way through takes back what was written: a list is
+ * changed whole or not.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -195,49 +195,6 @@ out_unlock:
 	return err;
 }
 
-int xl_lpm_key_cmp(const void *a, const void *b)
-{
-	const struct xl_lpm_key *x = a, *y = b;
-	bool x4 = xl_is_v4mapped(x->addr) && x->prefixlen >= 96;
-	bool y4 = xl_is_v4mapped(y->addr) && y->prefixlen >= 96;
-	int d;
-
-	if (x4 != y4)
-		return x4 ? -1 : 1;
-	d = memcmp(x->addr, y->addr, sizeof(x->addr));
-	if (d)
-		return d;
-	return (x->prefixlen > y->prefixlen) - (x->prefixlen < y->prefixlen);
-}
-
-int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count)
-{
-	struct xl_lpm_key *k;
-	size_t n = 0, cap = 0;
-
-	*keys = NULL;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? 2 * cap : 256;
-			k = realloc(*keys, cap * sizeof(**keys));
-			if (!k) {
-				free(*keys);
-				*keys = NULL;
-				return -ENOMEM;
-			}
-			*keys = k;
-		}
-		if (bpf_map_get_next_key(fd, n ? &(*keys)[n - 1] : NULL,
-					 &(*keys)[n]))
-			break;
-		n++;
-	}
-	/* The trie walks in its own order: sort by address. */
-	qsort(*keys, n, sizeof(**keys), xl_lpm_key_cmp);
-	*count = n;
-	return 0;
-}
-
 static int list_show(const struct list_def *l, int argc, char **argv)
 {
 	struct xl_lpm_key *keys = NULL;
@@ -279,22 +236,11 @@ static int list_show(const struct list_def *l, int argc, char **argv)
 	return XL_EXIT_OK;
 }
 
-/* Whether an argument from argv[2] on asks for help. */
-static bool wants_help(int argc, char **argv)
-{
-	int i;
-
-	for (i = 2; i < argc; i++)
-		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-			return true;
-	return false;
-}
-
 static int list_cmd(const struct list_def *l, int argc, char **argv)
 {
 	const char *op = argc > 1 ? argv[1] : "";
 
-	if (wants_help(argc, argv)) {
+	if (xl_wants_help(argc, argv)) {
 		list_usage(l, stdout);
 		return XL_EXIT_OK;
 	}
@@ -323,97 +269,4 @@ int cmd_allow(int argc, char **argv)
 int cmd_deny(int argc, char **argv)
 {
 	return list_cmd(&lists[1], argc, argv);
-}
-
-static const char *config_usage =
-	"Usage: xlimit config set ipv6-prefix N\n"
-	"       xlimit config show [--json]\n"
-	"  ipv6-prefix  IPv6 sources are counted per /N (1-128, default 64:\n"
-	"               one client per /64, as a host gets one; 128 counts\n"
-	"               each address)\n";
-
-int cmd_config(int argc, char **argv)
-{
-	struct xl_config cfg = {};
-	struct xl_maps m;
-	__u32 zero = 0;
-	int lock, err;
-
-	if (wants_help(argc, argv)) {
-		fputs(config_usage, stdout);
-		return XL_EXIT_OK;
-	}
-	if (argc >= 2 && !strcmp(argv[1], "show")) {
-		bool json = argc == 3 && !strcmp(argv[2], "--json");
-
-		if (argc > 3 || (argc == 3 && !json)) {
-			xl_err("config show: unexpected argument '%s'",
-			       argv[argc - 1]);
-			return XL_EXIT_USAGE;
-		}
-		err = xl_maps_open(&m, "config show");
-		if (err)
-			return err;
-		bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
-		xl_maps_close(&m);
-		if (!cfg.ipv6_prefix)
-			cfg.ipv6_prefix = XL_IPV6_PREFIX_DEFAULT;
-		if (json) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(
-				o, "ipv6_prefix",
-				json_object_new_int(cfg.ipv6_prefix));
-			xl_json_print(o);
-		} else {
-			printf("ipv6-prefix %u\n", cfg.ipv6_prefix);
-		}
-		return XL_EXIT_OK;
-	}
-	if (argc >= 2 && !strcmp(argv[1], "set")) {
-		unsigned long v;
-
-		if (argc != 4 || strcmp(argv[2], "ipv6-prefix")) {
-			xl_err("config set: expected 'ipv6-prefix N'%s%s%s",
-			       argc >= 3 ? "; unknown setting '" : "",
-			       argc >= 3 ? argv[2] : "", argc >= 3 ? "'" : "");
-			return XL_EXIT_USAGE;
-		}
-		if (xl_parse_num(argv[3], 1, 128, &v)) {
-			xl_err("config set ipv6-prefix: '%s' is not a prefix length from 1 to 128",
-			       argv[3]);
-			return XL_EXIT_USAGE;
-		}
-		lock = xl_lock_loaded("config set");
-		if (lock < 0)
-			return -lock;
-		err = xl_maps_open(&m, "config set");
-		if (!err) {
-			bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
-			cfg.ipv6_prefix = v;
-			if (bpf_map_update_elem(m.fd[XL_M_CONFIG], &zero, &cfg,
-						BPF_ANY) ||
-			    xl_config_resync(m.fd[XL_M_CONFIG],
-					     m.fd[XL_M_ALLOW],
-					     m.fd[XL_M_DENY])) {
-				xl_err("config set: %s", strerror(errno));
-				err = XL_EXIT_FAIL;
-			}
-			xl_maps_close(&m);
-		}
-		xl_unlock(lock);
-		return err;
-	}
-	if (argc >= 2 &&
-	    (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
-		fputs(config_usage, stdout);
-		return XL_EXIT_OK;
-	}
-	if (argc >= 2)
-		xl_err("config: unknown command '%s'; expected set or show",
-		       argv[1]);
-	else
-		xl_err("config: expected a command: set or show");
-	fputs(config_usage, stderr);
-	return XL_EXIT_USAGE;
 }

@@ -12,7 +12,7 @@
 #include <net/if.h>
 #include <stdbool.h>
 
-#include "cli.h"
+#include "xlimit_lib.h"
 
 enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
 extern const char *const mode_names[4]; /* by enum xl_mode */
@@ -62,5 +62,19 @@ int attach_iface(const char *cmd, const char *ifname, int ifindex,
 		 const struct xl_progs *p, enum xl_mode *mode);
 /* Detaches one attachment. Returns 0 or -errno (printed). */
 int detach_one(const struct xl_attachment *a);
+/* Detaches every attachment: 0, or -1 when one stays (printed). */
+int detach_all(void);
+/* The attachment on ifname into *a: 1, or 0 when there is none. */
+int find_attachment(const char *ifname, struct xl_attachment *a);
+/* The mode, as far as this network namespace can tell. */
+const char *mode_label(const struct xl_attachment *a);
+
+/* Opens the pinned programs: 0 or -ENOENT. */
+int progs_open(struct xl_progs *p);
+/* The id of the program fd, or 0. */
+int get_prog_id(int fd);
+/* Removes from dir every pin (all) or xlimit's own only, detaching links
+ * first. Returns 0 or the first -errno, with a message. */
+int remove_pins(const char *cmd, const char *dir, bool all);
 
 #endif /* XL_ATTACH_H */

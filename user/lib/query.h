@@ -59,11 +59,4 @@ void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
 			  uint64_t now, double now_utc,
 			  struct xl_client_limit *l);
 
-/* Adds a limit's members to a JSON object, as `xlimit query --json` shows
- * them: limit, amount, period, strategy, burst (token-bucket only),
- * remaining, reset, retry_after. */
-struct json_object;
-void xl_client_limit_json(struct json_object *o,
-			  const struct xl_client_limit *l);
-
 #endif /* XL_QUERY_H */

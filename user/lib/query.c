@@ -10,7 +10,7 @@
 #include <string.h>
 #include <bpf/bpf.h>
 
-#include "cli.h"
+#include "xlimit_lib.h"
 #include "query.h"
 #include "xl_limiter.h"
 
@@ -96,23 +96,4 @@ void xl_client_limit_view(const struct xl_limit *lim, const struct xl_window *w,
 	l->remaining = v.remaining;
 	l->reset = (uint64_t)floor(xl_mono_to_utc(v.reset_ns)) + 1;
 	l->retry_after = (int64_t)trunc((double)l->reset - now_utc);
-}
-
-void xl_client_limit_json(struct json_object *o,
-			  const struct xl_client_limit *l)
-{
-	json_object_object_add(o, "limit", json_object_new_string(l->text));
-	json_object_object_add(o, "amount", json_object_new_uint64(l->amount));
-	json_object_object_add(o, "period", json_object_new_uint64(l->period));
-	json_object_object_add(
-		o, "strategy",
-		json_object_new_string(xl_strategy_name(l->strategy)));
-	if (l->strategy == XL_STRAT_TOKEN)
-		json_object_object_add(o, "burst",
-				       json_object_new_uint64(l->burst));
-	json_object_object_add(o, "remaining",
-			       json_object_new_uint64(l->remaining));
-	json_object_object_add(o, "reset", json_object_new_uint64(l->reset));
-	json_object_object_add(o, "retry_after",
-			       json_object_new_int64(l->retry_after));
 }

@@ -1,0 +1,233 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * What the commands of the xlimit CLI share: dispatch, operands, and JSON
+ * and text output of rules.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "query.h"
+
+int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
+		char **argv)
+{
+	const struct xl_cmd *c;
+	bool help = argc >= 1 &&
+		    (!strcmp(argv[0], "help") || !strcmp(argv[0], "--help") ||
+		     !strcmp(argv[0], "-h"));
+
+	if (argc < 1) {
+		xl_err("%s: expected a command; try 'xlimit %s help'", what,
+		       what);
+	} else if (!help) {
+		for (c = cmds; c->name; c++) {
+			char *name;
+
+			if (strcmp(c->name, argv[0]))
+				continue;
+			/* getopt prefixes its messages with argv[0]: make it
+			 * say "xlimit limit set: ...". Lives until exit. */
+			if (asprintf(&name, "xlimit %s%s%s", what,
+				     *what ? " " : "", c->name) > 0)
+				argv[0] = name;
+			return c->fn(argc, argv);
+		}
+		xl_err("%s%sunknown command '%s'; try 'xlimit %s%shelp'", what,
+		       *what ? ": " : "", argv[0], what, *what ? " " : "");
+	}
+	fprintf(help ? stdout : stderr, "Usage: xlimit %s COMMAND ...\n\n",
+		what);
+	for (c = cmds; c->name; c++)
+		fprintf(help ? stdout : stderr, "  %s\n", c->summary);
+	return help ? XL_EXIT_OK : XL_EXIT_USAGE;
+}
+
+int xl_negative_operand(int argc, char **argv, const struct option *opts,
+			const char **arg)
+{
+	const struct option *o;
+	size_t len;
+	int i, n = 0;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (!strcmp(a, "--"))
+			break;
+		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9') {
+			*arg = a;
+			return n;
+		}
+		if (a[0] != '-' || !a[1]) {
+			n++;
+			continue;
+		}
+		/* "--name X" (or "--na X"): X is an option's argument */
+		if (a[1] != '-' || strchr(a, '='))
+			continue;
+		len = strlen(a + 2);
+		for (o = opts; o->name; o++) {
+			if (!strncmp(o->name, a + 2, len) &&
+			    o->has_arg == required_argument) {
+				i++;
+				break;
+			}
+		}
+	}
+	return -1;
+}
+
+/* A rule's limits as JSON: [{"limit", "amount", "period"[, "action"[,
+ * "burst"]]}] (the ceiling's, without action: always a fixed window that
+ * drops). */
+static struct json_object *limits_json(const struct xl_rule *r, bool action)
+{
+	struct json_object *ls = json_object_new_array();
+	__u32 k;
+
+	for (k = 0; k < r->nlimits && k < XL_MAX_LIMITS; k++) {
+		struct json_object *l = json_object_new_object();
+		const struct xl_limit *lim = &r->limits[k];
+		char text[96];
+
+		xl_format_rule_limit(lim, text, sizeof(text));
+		json_object_object_add(l, "limit",
+				       json_object_new_string(text));
+		json_object_object_add(l, "amount",
+				       json_object_new_uint64(lim->amount));
+		json_object_object_add(l, "period",
+				       json_object_new_uint64(lim->period_ns /
+							      XL_NSEC_PER_SEC));
+		if (action)
+			json_object_object_add(
+				l, "action",
+				json_object_new_string(
+					xl_action_name(lim->action)));
+		if (action && lim->strategy == XL_STRAT_TOKEN)
+			json_object_object_add(
+				l, "burst", json_object_new_uint64(lim->burst));
+		json_object_array_add(ls, l);
+	}
+	return ls;
+}
+
+struct json_object *xl_rules_json(int rules_fd, int total_fd)
+{
+	struct json_object *arr = json_object_new_array();
+	struct xl_rule_row *rows = calloc(XL_MAX_RULES, sizeof(*rows));
+	int n, i;
+
+	n = rows ? xl_rules_read(rules_fd, total_fd, rows, XL_MAX_RULES) : 0;
+	for (i = 0; i < n; i++) {
+		const struct xl_rule *r = &rows[i].rule;
+		struct json_object *e = json_object_new_object();
+		char why[96];
+
+		json_object_object_add(e, "port",
+				       json_object_new_int(rows[i].port));
+		json_object_object_add(e, "strategy",
+				       json_object_new_string(xl_strategy_name(
+					       r->limits[0].strategy)));
+		if (xl_rule_check(r, why, sizeof(why)))
+			json_object_object_add(e, "invalid",
+					       json_object_new_string(why));
+		json_object_object_add(e, "limits", limits_json(r, true));
+		json_object_object_add(e, "total",
+				       limits_json(&rows[i].total, false));
+		json_object_object_add(e, "admit_known",
+				       json_object_new_boolean(
+					       r->flags & XL_RULE_ADMIT_KNOWN));
+		json_object_array_add(arr, e);
+	}
+	free(rows);
+	return arr;
+}
+
+void xl_print_total(struct json_object *rule)
+{
+	struct json_object *ls = json_object_object_get(rule, "total");
+	size_t k;
+
+	for (k = 0; k < json_object_array_length(ls); k++)
+		printf("%s%s", k ? "; " : "; total ",
+		       json_object_get_string(json_object_object_get(
+			       json_object_array_get_idx(ls, k), "limit")));
+	if (json_object_get_boolean(
+		    json_object_object_get(rule, "admit_known")))
+		printf(", admit known");
+}
+
+void xl_json_print(struct json_object *o)
+{
+	puts(json_object_to_json_string_ext(
+		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+void xl_print_rule_limits(struct json_object *rule)
+{
+	struct json_object *ls = json_object_object_get(rule, "limits");
+	const char *st = json_object_get_string(
+		json_object_object_get(rule, "strategy"));
+	size_t k;
+
+	if (st && strcmp(st, "fixed-window"))
+		printf("%s: ", st);
+	for (k = 0; k < json_object_array_length(ls); k++) {
+		struct json_object *l = json_object_array_get_idx(ls, k);
+		struct json_object *burst = json_object_object_get(l, "burst");
+
+		printf("%s%s (%s", k ? "; " : "",
+		       json_object_get_string(
+			       json_object_object_get(l, "limit")),
+		       json_object_get_string(
+			       json_object_object_get(l, "action")));
+		if (burst)
+			printf(", burst %s", json_object_get_string(burst));
+		printf(")");
+	}
+	xl_print_total(rule);
+	xl_print_invalid(rule);
+}
+
+void xl_print_invalid(struct json_object *rule)
+{
+	struct json_object *why = json_object_object_get(rule, "invalid");
+
+	if (why)
+		printf("  INVALID RULE (%s): replace it with 'xlimit limit set'",
+		       json_object_get_string(why));
+}
+
+void xl_client_limit_json(struct json_object *o,
+			  const struct xl_client_limit *l)
+{
+	json_object_object_add(o, "limit", json_object_new_string(l->text));
+	json_object_object_add(o, "amount", json_object_new_uint64(l->amount));
+	json_object_object_add(o, "period", json_object_new_uint64(l->period));
+	json_object_object_add(
+		o, "strategy",
+		json_object_new_string(xl_strategy_name(l->strategy)));
+	if (l->strategy == XL_STRAT_TOKEN)
+		json_object_object_add(o, "burst",
+				       json_object_new_uint64(l->burst));
+	json_object_object_add(o, "remaining",
+			       json_object_new_uint64(l->remaining));
+	json_object_object_add(o, "reset", json_object_new_uint64(l->reset));
+	json_object_object_add(o, "retry_after",
+			       json_object_new_int64(l->retry_after));
+}
+
+/* Whether an argument from argv[2] on asks for help. */
+bool xl_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 2; i < argc; i++)
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return true;
+	return false;
+}

@@ -1,0 +1,366 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * The pin directory: where it is (xl_pin_dir_resolve()), the maps pinned
+ * in it and the lock that serialises the commands that change it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+#include <linux/magic.h>
+#include <bpf/bpf.h>
+
+#include "xlimit_lib.h"
+
+struct xl_opts xl_opts = { .pin_dir = XL_PIN_DIR, .root = "" };
+
+const char *const xl_map_names[XL_M_NR] = {
+	[XL_M_RULES] = XL_STR(XL_MAP_RULES),
+	[XL_M_STATE] = XL_STR(XL_MAP_STATE),
+	[XL_M_ALLOW] = XL_STR(XL_MAP_ALLOW),
+	[XL_M_DENY] = XL_STR(XL_MAP_DENY),
+	[XL_M_STATS] = XL_STR(XL_MAP_STATS),
+	[XL_M_CONFIG] = XL_STR(XL_MAP_CONFIG),
+	[XL_M_OVER] = XL_STR(XL_MAP_OVER),
+	[XL_M_VCACHE] = XL_STR(XL_MAP_VCACHE),
+	[XL_M_SYNC] = XL_STR(XL_MAP_SYNC),
+	[XL_M_SEEN] = XL_STR(XL_MAP_SEEN),
+	[XL_M_EVENTS] = XL_STR(XL_MAP_EVENTS),
+	[XL_M_TOTAL] = XL_STR(XL_MAP_TOTAL),
+	[XL_M_KNOWN] = XL_STR(XL_MAP_KNOWN),
+};
+
+void xl_pin_path(char *buf, size_t len, const char *name)
+{
+	snprintf(buf, len, "%s/%s", xl_opts.pin_dir, name);
+}
+
+int xl_maps_open(struct xl_maps *m, const char *cmd)
+{
+	char path[PATH_MAX];
+	int i;
+
+	for (i = 0; i < XL_M_NR; i++)
+		m->fd[i] = -1;
+	for (i = 0; i < XL_M_NR; i++) {
+		xl_pin_path(path, sizeof(path), xl_map_names[i]);
+		m->fd[i] = bpf_obj_get(path);
+		if (m->fd[i] >= 0)
+			continue;
+		if (errno == ENOENT) {
+			xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+			       cmd, path);
+			xl_maps_close(m);
+			return XL_EXIT_USAGE;
+		}
+		xl_err("%s: open %s: %s", cmd, path, strerror(errno));
+		xl_maps_close(m);
+		return XL_EXIT_FAIL;
+	}
+	return 0;
+}
+
+void xl_maps_close(struct xl_maps *m)
+{
+	int i;
+
+	for (i = 0; i < XL_M_NR; i++) {
+		if (m->fd[i] >= 0)
+			close(m->fd[i]);
+		m->fd[i] = -1;
+	}
+}
+
+/* The pin directory as an absolute path, its parent resolved: what the
+ * lock file is named after, the path in the mount namespace xlimit works
+ * in (without xl_opts.root). Returns 0, or -1 with a message (none when
+ * cmd is NULL). */
+static int canonical_pin_dir(const char *cmd, char *out, size_t len)
+{
+	char dir[PATH_MAX], real[PATH_MAX], *base;
+	size_t n;
+
+	if (*xl_opts.root) { /* made canonical by xl_pin_dir_resolve() */
+		snprintf(out, len, "%s",
+			 xl_opts.pin_dir + strlen(xl_opts.root));
+		return 0;
+	}
+	n = snprintf(dir, sizeof(dir), "%s", xl_opts.pin_dir);
+	while (n > 1 && dir[n - 1] == '/')
+		dir[--n] = '\0';
+	base = strrchr(dir, '/');
+	if (base)
+		*base++ = '\0';
+	else
+		base = dir;
+	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
+		if (cmd)
+			xl_err("%s: --pin-dir '%s' must name a directory of its own, e.g. %s",
+			       cmd, xl_opts.pin_dir, XL_PIN_DIR);
+		return -1;
+	}
+	if (!realpath(base == dir ? "." : *dir ? dir : "/", real)) {
+		if (cmd)
+			xl_err("%s: --pin-dir '%s': its parent directory: %s",
+			       cmd, xl_opts.pin_dir, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
+			     base) >= len) {
+		if (cmd)
+			xl_err("%s: --pin-dir '%s' is too long", cmd,
+			       xl_opts.pin_dir);
+		return -1;
+	}
+	return 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return statfs(path, &st) == 0 && st.f_type == BPF_FS_MAGIC;
+}
+
+/* The parent process of pid, or 0. */
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd, ppid = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything, ')' too */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+/*
+ * The nearest ancestor process in another mount namespace than ours, as
+ * under `ip netns exec` (which unshares the mount namespace and mounts a
+ * fresh /sys, without bpffs, for the command it runs) or `unshare -m`: the
+ * namespace xlimit was started from. 0 when there is none this process may
+ * look into (an ancestor of another user, or the top of our PID
+ * namespace).
+ */
+static pid_t mount_ns_anchor(void)
+{
+	struct stat self, st;
+	char path[64];
+	pid_t pid = getppid();
+	int depth;
+
+	if (stat("/proc/self/ns/mnt", &self))
+		return 0;
+	for (depth = 0; pid > 0 && depth < 64; depth++) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/mnt", (int)pid);
+		if (stat(path, &st))
+			return 0;
+		if (st.st_ino != self.st_ino || st.st_dev != self.st_dev)
+			return pid;
+		pid = parent_of(pid);
+	}
+	return 0;
+}
+
+/* statfs() and stat() of path's bpffs: its st_dev, or 0 off bpffs. */
+static dev_t bpffs_dev(const char *path)
+{
+	struct stat st;
+
+	if (!on_bpffs(path) || stat(path, &st))
+		return 0;
+	return st.st_dev;
+}
+
+void xl_pin_dir_resolve(void)
+{
+	static char root[32], dir[PATH_MAX];
+	char canon[PATH_MAX], parent[PATH_MAX + 32];
+	dev_t ours, theirs;
+	pid_t anchor;
+
+	if (canonical_pin_dir(NULL, canon, sizeof(canon)))
+		return; /* the command says what is wrong */
+	anchor = mount_ns_anchor();
+	if (!anchor)
+		return;
+	xl_opts.anchor = anchor;
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)anchor);
+	snprintf(parent, sizeof(parent), "%s%s", root, canon);
+	*strrchr(parent, '/') = '\0';
+	theirs = bpffs_dev(parent);
+	ours = bpffs_dev(parent + strlen(root));
+	/* Only where this namespace has no bpffs at all: one mounted here
+	 * on purpose (`nsenter --mount` into a container's) is used. */
+	if (!theirs || ours)
+		return;
+	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", root, canon) >=
+	    sizeof(dir))
+		return;
+	xl_opts.root = root;
+	xl_opts.pin_dir = dir;
+	if (xl_opts.verbose)
+		fprintf(stderr,
+			"%s: this mount namespace has its own /sys (as under 'ip netns exec'): pinning in the one of process %d, as %s\n",
+			xl_progname, (int)anchor, dir);
+}
+
+/*
+ * Pins can only live on a bpf filesystem: the pin directory, or its parent
+ * when it does not exist yet, must be on one. The one exception is
+ * /sys/fs/bpf, the kernel's own mount point for it, which stays empty
+ * until bpffs is mounted there: mount it when it is missing, unless this
+ * is a mount namespace that dies with the command (see
+ * xl_pin_dir_resolve()). Anywhere else, mounting would hide what the
+ * directory holds, so refuse. `path` is the pin directory as this process
+ * reaches it.
+ */
+static int ensure_bpffs(const char *cmd, const char *path)
+{
+	char parent[PATH_MAX];
+
+	if (on_bpffs(path))
+		return 0;
+	if (access(path, F_OK)) {
+		snprintf(parent, sizeof(parent), "%s", path);
+		*strrchr(parent, '/') = '\0';
+		if (on_bpffs(parent))
+			return 0;
+		if (!strcmp(parent, XL_BPFFS_DEFAULT) && xl_opts.anchor) {
+			xl_err("%s: this mount namespace is not the one xlimit was started from (as under 'ip netns exec', which mounts its own /sys), and neither has a bpf filesystem on %s: pins made here would vanish with the command; mount one on the host with 'mount -t bpf bpf %s', and run xlimit in a network namespace with 'nsenter --net=/run/netns/NAME xlimit ...'",
+			       cmd, parent, parent);
+			return -XL_EXIT_USAGE;
+		}
+		if (!strcmp(parent, XL_BPFFS_DEFAULT)) {
+			if (!mount("bpf", parent, "bpf", 0, NULL))
+				return 0;
+			xl_err("%s: mount a bpf filesystem on %s: %s; mount it with 'mount -t bpf bpf %s'",
+			       cmd, parent, strerror(errno), parent);
+			return -XL_EXIT_FAIL;
+		}
+	}
+	xl_err("%s: --pin-dir %s is not on a bpf filesystem, which pins need; use a directory under %s, or mount one first with 'mount -t bpf bpf DIR' and pass --pin-dir DIR/xlimit",
+	       cmd, path, XL_BPFFS_DEFAULT);
+	return -XL_EXIT_USAGE;
+}
+
+/*
+ * The lock serialises every command that changes the pins of one pin
+ * directory. It is a file of its own under XL_LOCK_DIR (in the mount
+ * namespace the pins are in), never removed, named after the pin
+ * directory's path ('/' as '-', anything else than letters, digits, '_'
+ * and '.' as \xNN, as systemd escapes paths), so that `unload` can remove
+ * the pin directory while holding it and the next `load` waits, then finds
+ * no directory or a whole one. Returns an fd, or -XL_EXIT_* with a message.
+ */
+static int take_lock(const char *cmd, const char *canon)
+{
+	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2], name[NAME_MAX + 1];
+	const unsigned char *p;
+	size_t off = 0;
+	int fd;
+
+	for (p = (const unsigned char *)canon + 1; *p && off < NAME_MAX; p++) {
+		if (*p == '/')
+			name[off++] = '-';
+		else if (isalnum(*p) || *p == '_' || *p == '.')
+			name[off++] = *p;
+		else
+			off += snprintf(name + off, sizeof(name) - off,
+					"\\x%02x", *p);
+	}
+	if (*p || off + strlen(".lock") > NAME_MAX) {
+		xl_err("%s: --pin-dir %s is too long to name its lock file after",
+		       cmd, canon);
+		return -XL_EXIT_USAGE;
+	}
+	snprintf(dir, sizeof(dir), "%s" XL_LOCK_DIR, xl_opts.root);
+	snprintf(path, sizeof(path), "%s/%.*s.lock", dir, (int)off, name);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		xl_err("%s: create %s: %s", cmd, dir, strerror(errno));
+		return -XL_EXIT_FAIL;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || flock(fd, LOCK_EX)) {
+		xl_err("%s: lock %s: %s", cmd, path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -XL_EXIT_FAIL;
+	}
+	return fd;
+}
+
+static int lock_dir(const char *cmd, bool create)
+{
+	char canon[PATH_MAX], path[PATH_MAX];
+	int fd, err;
+
+	if (!create && access(xl_opts.pin_dir, F_OK) && errno == ENOENT)
+		goto not_loaded;
+	if (canonical_pin_dir(cmd, canon, sizeof(canon)))
+		return -XL_EXIT_USAGE;
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", xl_opts.root, canon) >=
+	    sizeof(path)) {
+		xl_err("%s: --pin-dir '%s' is too long", cmd, xl_opts.pin_dir);
+		return -XL_EXIT_USAGE;
+	}
+	/* Refuse a directory off bpffs before creating anything. */
+	if (create && (err = ensure_bpffs(cmd, path)) == -XL_EXIT_USAGE)
+		return err;
+	fd = take_lock(cmd, canon);
+	if (fd < 0)
+		return fd;
+	/* Under the lock: /sys/fs/bpf is mounted once, and the directory
+	 * is there or not, wholly (load renames it into place, unload
+	 * removes it, each holding the lock). */
+	if (create && (err = ensure_bpffs(cmd, path))) {
+		xl_unlock(fd);
+		return err;
+	}
+	if (!create && access(path, F_OK)) {
+		xl_unlock(fd);
+		goto not_loaded;
+	}
+	return fd;
+not_loaded:
+	xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+	       cmd, xl_opts.pin_dir);
+	return -XL_EXIT_USAGE;
+}
+
+int xl_lock(const char *cmd)
+{
+	return lock_dir(cmd, true);
+}
+
+int xl_lock_loaded(const char *cmd)
+{
+	return lock_dir(cmd, false);
+}
+
+void xl_unlock(int fd)
+{
+	if (fd >= 0) {
+		flock(fd, LOCK_UN);
+		close(fd);
+	}
+}

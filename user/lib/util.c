@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Small helpers of the library: messages, numbers and ports, and the
+ * monotonic-to-UTC clock.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "xlimit_lib.h"
+
+const char *xl_progname = "xlimit";
+
+void xl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", xl_progname);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int xl_parse_num(const char *s, unsigned long min, unsigned long max,
+		 unsigned long *v)
+{
+	unsigned long n;
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	n = strtoul(s, &end, 10);
+	if (errno || *end || n < min || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+int xl_parse_port(const char *s, bool allow_zero, uint16_t *port)
+{
+	unsigned long v;
+
+	if (xl_parse_num(s, allow_zero ? 0 : 1, 65535, &v))
+		return -1;
+	*port = v;
+	return 0;
+}
+
+uint64_t xl_mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * XL_NSEC_PER_SEC + ts.tv_nsec;
+}
+
+double xl_mono_to_utc(uint64_t mono_ns)
+{
+	struct timespec rt;
+	uint64_t mono = xl_mono_now();
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	return rt.tv_sec + rt.tv_nsec / 1e9 +
+	       ((double)mono_ns - (double)mono) / 1e9;
+}
