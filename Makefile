@@ -158,6 +158,14 @@ $(BUILD)/tests/test_redis: tests/unit/test_redis.c user/sync/redis.c \
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_redis.c user/sync/redis.c -o $@ \
 		-lhiredis
 
+# libxlimit's address helpers and the CLI's option table.
+$(BUILD)/tests/test_lib: tests/unit/test_lib.c user/lib/addr.c user/lib/util.c \
+		user/lib/xlimit_lib.h include/xl_key.h tests/lib/testing.h \
+		| $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_lib.c user/lib/addr.c \
+		user/lib/util.c -o $@ -lbpf
+
 # BPF tests: the real object through bpf_prog_test_run_opts.
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
 		tests/lib/testing.h | $(BUILD)/tests
@@ -170,6 +178,7 @@ $(BUILD)/tests/mapsnap: tests/lib/mapsnap.c | $(BUILD)/tests
 	$(Q)$(CC) $(TEST_CFLAGS) tests/lib/mapsnap.c -o $@ $(LIBS)
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
+	$(BUILD)/tests/test_lib \
 	$(BUILD)/tests/test_redis \
 	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept $(BUILD)/tests/mapsnap
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;

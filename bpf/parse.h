@@ -29,6 +29,8 @@
 #include <bpf/bpf_endian.h>
 #include <bpf/bpf_helpers.h>
 
+#include "xl_key.h" /* xl_v4map() */
+
 #ifndef ETH_P_8021AD
 #define ETH_P_8021AD 0x88A8
 #endif
@@ -125,10 +127,7 @@ static __always_inline int parse_ipv4(struct cursor *c, struct xl_pkt *p)
 	p->l4_len = ~0U;
 	if ((frag & XL_IP_MF) && tot >= hlen)
 		p->l4_len = tot - hlen;
-	__builtin_memset(p->saddr, 0, 10);
-	p->saddr[10] = 0xff;
-	p->saddr[11] = 0xff;
-	__builtin_memcpy(&p->saddr[12], &iph->saddr, 4);
+	xl_v4map(p->saddr, &iph->saddr);
 	p->is_v6 = 0;
 	c->pos += hlen;
 	return iph->protocol;

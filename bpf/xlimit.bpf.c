@@ -239,8 +239,7 @@ int xlimit_sockops(struct bpf_sock_ops *ops)
 	w[2] = XL_READ(ops->remote_ip6[2]);
 	w[3] = XL_READ(ops->remote_ip6[3]);
 	if (family == 2 /* AF_INET */) {
-		addr[10] = addr[11] = 0xff;
-		__builtin_memcpy(addr + 12, &v4, 4);
+		xl_v4map(addr, &v4);
 	} else if (family == 10 /* AF_INET6: IPv4 clients of a dual-stack
 				  * listener come v4-mapped */) {
 		__builtin_memcpy(addr, w, 16);

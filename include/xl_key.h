@@ -24,13 +24,36 @@ xl_inline int xl_is_v4mapped(const __u8 addr[16])
 	return 1;
 }
 
+/* IPv4 `v4` (4 bytes, network order) as ::ffff:a.b.c.d, the v4-mapped
+ * form every key and list entry holds IPv4 in. */
+xl_inline void xl_v4map(__u8 addr[16], const void *v4)
+{
+	__builtin_memset(addr, 0, 10);
+	addr[10] = 0xff;
+	addr[11] = 0xff;
+	__builtin_memcpy(addr + 12, v4, 4);
+}
+
+/* Clears the bits of addr past its first `bits` (128 and more: none). */
+xl_inline void xl_addr_mask(__u8 addr[16], __u32 bits)
+{
+	__u32 i;
+
+	for (i = 0; i < 16; i++) {
+		if (bits >= 8 * (i + 1))
+			continue;
+		if (bits <= 8 * i)
+			addr[i] = 0;
+		else
+			addr[i] &= (__u8)(0xff << (8 - (bits - 8 * i)));
+	}
+}
+
 /* `prefix` 0 (never set) means XL_IPV6_PREFIX_DEFAULT, 128 and more the
  * whole address. */
 xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
 			   __u32 prefix)
 {
-	__u32 i;
-
 	__builtin_memcpy(k->addr, addr, 16);
 	k->port = port;
 	k->pad = 0;
@@ -38,14 +61,7 @@ xl_inline void xl_key_init(struct xl_key *k, const __u8 addr[16], __u16 port,
 		prefix = XL_IPV6_PREFIX_DEFAULT;
 	if (xl_is_v4mapped(addr) || prefix >= 128)
 		return;
-	for (i = 0; i < 16; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			k->addr[i] = 0;
-		else
-			k->addr[i] &= (__u8)(0xff << (8 - (prefix - 8 * i)));
-	}
+	xl_addr_mask(k->addr, prefix);
 }
 
 /* A 64-bit hash of a key, keyed with `seed` (random per load, so that a

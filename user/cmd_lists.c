@@ -66,12 +66,7 @@ static int parse_cidrs(const struct list_def *l, const char *op, int argc,
  * and the same bits up to it. */
 static bool same_prefix(const struct xl_lpm_key *a, const struct xl_lpm_key *b)
 {
-	__u32 n = a->prefixlen;
-
-	if (n != b->prefixlen || n > 128 || memcmp(a->addr, b->addr, n / 8))
-		return false;
-	return n % 8 == 0 ||
-	       !((a->addr[n / 8] ^ b->addr[n / 8]) & (0xff00 >> (n % 8)));
+	return a->prefixlen == b->prefixlen && xl_addr_in_prefix(a->addr, b);
 }
 
 /* Marks the keys the list holds as entries of their own. A lookup would

@@ -20,9 +20,7 @@ int xl_parse_addr(const char *s, uint8_t addr[16])
 		return 0;
 	if (inet_pton(AF_INET, s, &a4) != 1)
 		return -1;
-	memset(addr, 0, 10);
-	addr[10] = addr[11] = 0xff;
-	memcpy(addr + 12, &a4, 4);
+	xl_v4map(addr, &a4);
 	return 0;
 }
 
@@ -36,15 +34,18 @@ void xl_format_addr(const uint8_t addr[16], char *buf, size_t len)
 
 void xl_lpm_key_mask(struct xl_lpm_key *k)
 {
-	unsigned int i;
+	xl_addr_mask(k->addr, k->prefixlen);
+}
 
-	for (i = 0; i < 16; i++) {
-		unsigned int bits =
-			k->prefixlen > 8u * i ? k->prefixlen - 8u * i : 0;
+bool xl_addr_in_prefix(const uint8_t addr[16], const struct xl_lpm_key *k)
+{
+	uint8_t a[16], net[16];
 
-		if (bits < 8)
-			k->addr[i] &= (uint8_t)(0xff00 >> bits);
-	}
+	memcpy(a, addr, 16);
+	memcpy(net, k->addr, 16);
+	xl_addr_mask(a, k->prefixlen);
+	xl_addr_mask(net, k->prefixlen);
+	return !memcmp(a, net, 16);
 }
 
 int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)

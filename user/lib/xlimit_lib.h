@@ -125,6 +125,8 @@ int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
 int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len);
 /* Clears the bits of k's address past its prefix length. */
 void xl_lpm_key_mask(struct xl_lpm_key *k);
+/* Whether addr is in the network k (k's host bits are ignored). */
+bool xl_addr_in_prefix(const uint8_t addr[16], const struct xl_lpm_key *k);
 /* Formats an LPM key back into "a.b.c.d/N" or "x::y/N". */
 void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
 /* Parses a plain address into 16 bytes, v4-mapped for IPv4. */

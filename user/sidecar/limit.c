@@ -147,26 +147,12 @@ int sc_stats_fd(void)
 
 /* ---- addresses ------------------------------------------------------ */
 
-static bool in_prefix(const uint8_t addr[16], const struct xl_lpm_key *k)
-{
-	uint32_t bits = k->prefixlen, i;
-
-	for (i = 0; i < 16 && bits; i++) {
-		uint8_t mask = bits >= 8 ? 0xff : (uint8_t)(0xff00 >> bits);
-
-		if ((addr[i] ^ k->addr[i]) & mask)
-			return false;
-		bits = bits >= 8 ? bits - 8 : 0;
-	}
-	return true;
-}
-
 bool sc_trusted(const uint8_t addr[16])
 {
 	int i;
 
 	for (i = 0; i < sc_cfg.ntrust; i++)
-		if (in_prefix(addr, &sc_cfg.trust[i]))
+		if (xl_addr_in_prefix(addr, &sc_cfg.trust[i]))
 			return true;
 	return false;
 }
@@ -177,9 +163,7 @@ int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
 	if (ss->ss_family == AF_INET) {
 		const struct sockaddr_in *s4 = (const void *)ss;
 
-		memset(addr, 0, 10);
-		addr[10] = addr[11] = 0xff;
-		memcpy(addr + 12, &s4->sin_addr, 4);
+		xl_v4map(addr, &s4->sin_addr);
 		*port = ntohs(s4->sin_port);
 		return 0;
 	}
