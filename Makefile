@@ -120,7 +120,7 @@ $(BUILD)/xlimit: $(USER_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
-# The sidecar: its own sources and libxlimit.
+# The sidecar: its own sources, the programs' messages and libxlimit.
 SIDECAR_LIBS := $(LIBS) -levent -lcap
 
 $(BUILD)/sidecar:
@@ -130,7 +130,7 @@ $(BUILD)/sidecar/%.o: user/sidecar/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/sidecar
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
 
-$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(LIB)
+$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(BUILD)/user/msg.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(SIDECAR_LIBS)
 
@@ -198,11 +198,11 @@ FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/lib/*.h user/sidecar/*
 FUZZ_SRCS_limits := user/lib/limit_parse.c
 # The sidecar's sources without its main() (libFuzzer has one), and a
 # counter wrapped around evhttp_make_request.
-FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) $(LIB_SRCS)
+FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/msg.c $(LIB_SRCS)
 FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
 	-Wl,--wrap=evhttp_make_request
 # `xlimit sync`'s URL parser, Redis keys and key slots.
-FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c $(LIB_SRCS)
+FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/msg.c $(LIB_SRCS)
 FUZZ_LIBS_redis := -lbpf -ljson-c -lm -lhiredis
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
 	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy \

@@ -8,8 +8,71 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach.h"
 #include "cli.h"
 #include "query.h"
+
+struct xl_ctx xl_cli;
+
+int xl_cli_fail(const char *cmd)
+{
+	xl_err("%s: %s", cmd, xl_cli.err);
+	return xl_cli.usage ? XL_EXIT_USAGE : XL_EXIT_FAIL;
+}
+
+int xl_cli_open(const char *cmd)
+{
+	return xl_maps_open(&xl_cli) ? xl_cli_fail(cmd) : 0;
+}
+
+int xl_cli_lock(const char *cmd, bool create)
+{
+	int fd = xl_lock(&xl_cli, create);
+
+	return fd >= 0 ? fd : -xl_cli_fail(cmd);
+}
+
+int xl_cli_detach(const struct xl_attachment *a)
+{
+	int err = detach_one(&xl_cli, a);
+
+	if (err)
+		xl_err("detach %s", xl_cli.err);
+	return err;
+}
+
+int xl_cli_detach_all(void)
+{
+	struct xl_attachment all[XL_MAX_IFACES];
+	int n = list_attachments(&xl_cli, all, XL_MAX_IFACES), i, err = 0;
+
+	for (i = 0; i < n; i++)
+		if (xl_cli_detach(&all[i]))
+			err = -1;
+	return err;
+}
+
+int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
+		  const struct xl_progs *p, enum xl_mode *mode)
+{
+	bool fallback = *mode == XL_MODE_AUTO;
+	int err = attach_iface(&xl_cli, ifname, ifindex, p, mode);
+
+	if (fallback && *mode == XL_MODE_TC) {
+		if (!err) /* why native XDP failed */
+			xl_err("%s %s", cmd, xl_cli.err);
+		xl_err("%s %s: falling back to tc mode", cmd, ifname);
+	}
+	if (err)
+		xl_err("%s %s", cmd, xl_cli.err);
+	return err;
+}
+
+void xl_cli_abort(const char *cmd, struct xl_stage *s)
+{
+	if (stage_abort(&xl_cli, s))
+		xl_cli_fail(cmd);
+}
 
 int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 		char **argv)

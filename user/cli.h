@@ -10,7 +10,35 @@
 #include <json-c/json.h>
 
 #include "xlimit_lib.h"
+#include "attach.h"
+#include "msg.h"
 #include "query.h"
+
+/* The library's context for the command line: the pin directory of
+ * --pin-dir, and the maps once a command opened them (main() makes it). */
+extern struct xl_ctx xl_cli;
+
+/* Prints xl_cli's last failure as "xlimit: CMD: what" and returns the
+ * exit code for it: XL_EXIT_USAGE when the input was at fault, else
+ * XL_EXIT_FAIL. */
+int xl_cli_fail(const char *cmd);
+/* xl_maps_open(&xl_cli): 0, or an exit code with the message printed. */
+int xl_cli_open(const char *cmd);
+/* xl_lock(&xl_cli, create): an fd, or -exit code with the message
+ * printed. */
+int xl_cli_lock(const char *cmd, bool create);
+
+/* detach_one() of xl_cli, the failure printed ("detach eth0: ..."). */
+int xl_cli_detach(const struct xl_attachment *a);
+/* Detaches everywhere: 0, or -1 when one stays (each printed). */
+int xl_cli_detach_all(void);
+/* attach_iface() of xl_cli, the failure printed ("CMD eth0: ..."), and a
+ * fallback from native XDP to tc said. 0 or -errno. */
+int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
+		  const struct xl_progs *p, enum xl_mode *mode);
+
+/* stage_abort() of xl_cli, what stays printed. */
+void xl_cli_abort(const char *cmd, struct xl_stage *s);
 
 /* A subcommand: argv[0] is its own name; returns an exit code. */
 struct xl_cmd {

@@ -594,7 +594,7 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	c->ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;
-	n = list_attachments(a, XL_MAX_IFACES);
+	n = list_attachments(&xl_cli, a, XL_MAX_IFACES);
 	for (i = 0; i < n; i++) {
 		if (!a[i].ifindex) /* not in this network namespace */
 			continue;
@@ -685,8 +685,10 @@ static int write_rule(const struct xl_maps *m, const struct xl_rule_row *want,
 		  (!had_ceiling || !xl_same_limits(&have->total, &want->total));
 	if (have && same_rule(&have->rule, &rule) && !ceiling)
 		return 0;
-	if ((rule.flags & XL_RULE_ADMIT_KNOWN) && xl_known_attach("apply"))
+	if ((rule.flags & XL_RULE_ADMIT_KNOWN) && xl_known_attach(&xl_cli)) {
+		xl_cli_fail("apply");
 		return -EOPNOTSUPP;
+	}
 	if (have && have->rule.slot < XL_MAX_RULES) {
 		rule.slot = have->rule.slot;
 	} else { /* a new rule, or one written by hand with a bad slot */
@@ -851,7 +853,8 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 			bool quiet)
 {
 	struct xl_attachment a[XL_MAX_IFACES];
-	int n = list_attachments(a, XL_MAX_IFACES), i, j, changes = 0, err;
+	int n = list_attachments(&xl_cli, a, XL_MAX_IFACES), i, j, changes = 0,
+	    err;
 
 	for (i = 0; i < n; i++) {
 		const struct conf_iface *w = find_iface(want, a[i].name);
@@ -859,7 +862,7 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 		if (!a[i].ifindex ||
 		    (w && (w->mode == XL_MODE_AUTO || w->mode == a[i].mode)))
 			continue;
-		if ((err = detach_one(&a[i])))
+		if ((err = xl_cli_detach(&a[i])))
 			return err;
 		undone->ifs[undone->nifs] =
 			(struct conf_iface){ .mode = a[i].mode };
@@ -885,7 +888,7 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 			       f.name);
 			return -ENODEV;
 		}
-		if ((err = attach_iface("apply", f.name, ifindex, p, &f.mode)))
+		if ((err = xl_cli_attach("apply", f.name, ifindex, p, &f.mode)))
 			return err;
 		done->ifs[done->nifs++] = f;
 		said(quiet, "%s: attached (%s)", f.name, mode_names[f.mode]);
@@ -899,17 +902,17 @@ static void ifaces_undo(const struct xl_progs *p, const struct xl_conf *done,
 			const struct xl_conf *undone)
 {
 	struct xl_attachment a[XL_MAX_IFACES];
-	int n = list_attachments(a, XL_MAX_IFACES), i;
+	int n = list_attachments(&xl_cli, a, XL_MAX_IFACES), i;
 
 	for (i = 0; i < n; i++)
 		if (a[i].ifindex && find_iface(done, a[i].name))
-			detach_one(&a[i]);
+			xl_cli_detach(&a[i]);
 	for (i = 0; i < undone->nifs; i++) {
 		struct conf_iface f = undone->ifs[i];
 		int ifindex = if_nametoindex(f.name);
 
 		if (ifindex)
-			attach_iface("apply", f.name, ifindex, p, &f.mode);
+			xl_cli_attach("apply", f.name, ifindex, p, &f.mode);
 	}
 }
 
@@ -935,7 +938,7 @@ int cmd_apply(int argc, char **argv)
 	struct xl_conf *want = NULL, *old = NULL, *done = NULL, *undone = NULL;
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
-	struct xl_maps m = { .fd = { -1, -1, -1, -1, -1, -1, -1, -1 } };
+	const struct xl_maps *m = &xl_cli.maps;
 	int c, lock = -1, err, changes = 0, n;
 	bool check = false;
 	__u32 have;
@@ -962,7 +965,7 @@ int cmd_apply(int argc, char **argv)
 	if (err)
 		return err;
 	/* The state map is sized once, when it is made. */
-	have = pinned_state_size();
+	have = pinned_state_size(&xl_cli);
 	if (have && want->max_sources && have != want->max_sources) {
 		fprintf(stderr,
 			"%s: apply: %s:%d: max_sources %u: the state map exists with %u entries; run 'xlimit unload' first to change it\n",
@@ -982,24 +985,26 @@ int cmd_apply(int argc, char **argv)
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	lock = xl_lock("apply");
+	lock = xl_cli_lock("apply", true);
 	if (lock < 0) {
 		err = -lock;
 		goto out;
 	}
-	err = xl_load("apply", want->max_sources, &p, &stage);
-	if (err)
+	err = xl_load(&xl_cli, want->max_sources, &p, &stage);
+	if (err) {
+		err = xl_cli_fail("apply");
 		goto out;
+	}
 	if (stage.dir[0])
 		printf("loaded\n");
-	err = xl_maps_open(&m, "apply");
-	if (!err && (n = conf_read_live(&m, &old))) {
+	err = xl_cli_open("apply");
+	if (!err && (n = conf_read_live(m, &old))) {
 		xl_err("apply: read the maps: %s", strerror(-n));
 		err = XL_EXIT_FAIL;
 	}
 	if (err)
 		goto out;
-	n = maps_apply(&m, want, false);
+	n = maps_apply(m, want, false);
 	if (n >= 0) {
 		changes += n;
 		n = ifaces_apply(&p, want, done, undone, false);
@@ -1010,7 +1015,7 @@ int cmd_apply(int argc, char **argv)
 		if (n != -ENODEV && n != -EOPNOTSUPP && n != -EBUSY &&
 		    n != -EEXIST && n != -EINVAL)
 			xl_err("apply: %s", strerror(-n));
-		if (!stage.dir[0] && maps_apply(&m, old, true) < 0)
+		if (!stage.dir[0] && maps_apply(m, old, true) < 0)
 			xl_err("apply: could not write back the state before; see 'xlimit dump'");
 		else
 			xl_err("apply: nothing changed");
@@ -1018,15 +1023,16 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	changes += n;
-	err = stage_commit("apply", &stage);
-	if (err) /* what is staged detaches with it, but a tc filter */
+	err = stage_commit(&xl_cli, &stage);
+	if (err) { /* what is staged detaches with it, but a tc filter */
+		err = xl_cli_fail("apply");
 		ifaces_undo(&p, done, undone);
-	else if (!changes && !stage.dir[0])
+	} else if (!changes && !stage.dir[0])
 		printf("%s: no change\n", conf_file);
 out:
 	if (err)
-		stage_abort("apply", &stage);
-	xl_maps_close(&m);
+		xl_cli_abort("apply", &stage);
+	xl_maps_close(&xl_cli);
 	progs_close(&p);
 	xl_unlock(lock);
 	conf_free(want);
@@ -1178,7 +1184,7 @@ int cmd_dump(int argc, char **argv)
 		{}
 	};
 	struct xl_conf *live;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	bool json = false;
 	config_t cfg;
 	int c, i, err;
@@ -1201,11 +1207,11 @@ int cmd_dump(int argc, char **argv)
 		xl_err("dump: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "dump");
+	err = xl_cli_open("dump");
 	if (err)
 		return err;
-	err = conf_read_live(&m, &live);
-	xl_maps_close(&m);
+	err = conf_read_live(m, &live);
+	xl_maps_close(&xl_cli);
 	if (err) {
 		xl_err("dump: read the maps: %s", strerror(-err));
 		return XL_EXIT_FAIL;

@@ -92,13 +92,15 @@ int cmd_attach(int argc, char **argv)
 		return XL_EXIT_USAGE;
 	}
 
-	lock = xl_lock("attach");
+	lock = xl_cli_lock("attach", true);
 	if (lock < 0)
 		return -lock;
-	err = xl_load("attach", max_sources, &p, &stage);
-	if (err)
+	err = xl_load(&xl_cli, max_sources, &p, &stage);
+	if (err) {
+		err = xl_cli_fail("attach");
 		goto out;
-	if (find_attachment(ifname, &cur)) {
+	}
+	if (find_attachment(&xl_cli, ifname, &cur)) {
 		if (mode == XL_MODE_AUTO || mode == cur.mode) {
 			printf("%s: already attached (%s)\n", ifname,
 			       mode_names[cur.mode]);
@@ -110,19 +112,20 @@ int cmd_attach(int argc, char **argv)
 		}
 		goto out;
 	}
-	err = attach_iface("attach", ifname, ifindex, &p, &mode);
+	err = xl_cli_attach("attach", ifname, ifindex, &p, &mode);
 	if (err) {
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	err = stage_commit("attach", &stage);
-	if (err) /* what is staged detaches with it, but a tc filter */
-		detach_all();
-	else
+	err = stage_commit(&xl_cli, &stage);
+	if (err) { /* what is staged detaches with it, but a tc filter */
+		err = xl_cli_fail("attach");
+		xl_cli_detach_all();
+	} else
 		printf("%s: attached (%s)\n", ifname, mode_names[mode]);
 out:
 	if (err)
-		stage_abort("attach", &stage);
+		xl_cli_abort("attach", &stage);
 	progs_close(&p);
 	xl_unlock(lock);
 	return err;
@@ -164,14 +167,16 @@ int cmd_load(int argc, char **argv)
 		xl_err("load: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	lock = xl_lock("load");
+	lock = xl_cli_lock("load", true);
 	if (lock < 0)
 		return -lock;
-	err = xl_load("load", max_sources, &p, &stage);
+	err = xl_load(&xl_cli, max_sources, &p, &stage);
 	if (!err)
-		err = stage_commit("load", &stage);
-	if (err)
-		stage_abort("load", &stage);
+		err = stage_commit(&xl_cli, &stage);
+	if (err) {
+		err = xl_cli_fail("load");
+		xl_cli_abort("load", &stage);
+	}
 	progs_close(&p);
 	xl_unlock(lock);
 	return err;
@@ -208,7 +213,7 @@ int cmd_detach(int argc, char **argv)
 		fputs(detach_usage, stderr);
 		return XL_EXIT_USAGE;
 	}
-	if (access(xl_opts.pin_dir, F_OK)) { /* not loaded: none attached */
+	if (access(xl_cli.pin_dir, F_OK)) { /* not loaded: none attached */
 		for (i = optind; i < argc; i++) {
 			if (!if_nametoindex(argv[i])) {
 				xl_err("detach: no interface named '%s' (see 'ip link')",
@@ -220,16 +225,16 @@ int cmd_detach(int argc, char **argv)
 			printf("%s: not attached\n", argv[i]);
 		return XL_EXIT_OK;
 	}
-	lock = xl_lock_loaded("detach");
+	lock = xl_cli_lock("detach", false);
 	if (lock < 0)
 		return -lock;
 	if (all) {
-		err = detach_all() ? XL_EXIT_FAIL : XL_EXIT_OK;
+		err = xl_cli_detach_all() ? XL_EXIT_FAIL : XL_EXIT_OK;
 		goto out;
 	}
 	/* Check every name before detaching any. */
 	for (i = optind, n = 0; i < argc; i++, n++) {
-		if (find_attachment(argv[i], &a[n]))
+		if (find_attachment(&xl_cli, argv[i], &a[n]))
 			continue;
 		if (!if_nametoindex(argv[i])) {
 			xl_err("detach: no interface named '%s' (see 'ip link')",
@@ -244,7 +249,7 @@ int cmd_detach(int argc, char **argv)
 			printf("%s: not attached\n", argv[optind + i]);
 			continue;
 		}
-		if (detach_one(&a[i]))
+		if (xl_cli_detach(&a[i]))
 			err = XL_EXIT_FAIL;
 		else
 			printf("%s: detached\n", a[i].name);
@@ -267,26 +272,26 @@ int cmd_unload(int argc, char **argv)
 		xl_err("unload: unexpected argument '%s'", argv[1]);
 		return XL_EXIT_USAGE;
 	}
-	if (access(xl_opts.pin_dir, F_OK))
+	if (access(xl_cli.pin_dir, F_OK))
 		return XL_EXIT_OK; /* nothing loaded */
-	lock = xl_lock("unload");
+	lock = xl_cli_lock("unload", true);
 	if (lock < 0)
 		return -lock;
 	/* Maps and programs go only once nothing runs them: else xlimit
 	 * stays loaded as it was, less what did detach. */
-	if (detach_all()) {
+	if (xl_cli_detach_all()) {
 		xl_err("unload: left %s in place with the maps and programs (see above for what stays attached); run 'xlimit unload' again once that is fixed",
-		       xl_opts.pin_dir);
+		       xl_cli.pin_dir);
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	if (remove_pins("unload", xl_opts.pin_dir, false))
-		err = XL_EXIT_FAIL;
+	if (remove_pins(&xl_cli, xl_cli.pin_dir, false))
+		err = xl_cli_fail("unload");
 	/* Only if empty: anything else in it is not ours to remove. Under
 	 * the lock, so that a load waiting for it makes a whole new one. */
-	if (rmdir(xl_opts.pin_dir) && errno != ENOENT) {
+	if (rmdir(xl_cli.pin_dir) && errno != ENOENT) {
 		xl_err("unload: %s is not empty; left in place: %s",
-		       xl_opts.pin_dir, strerror(errno));
+		       xl_cli.pin_dir, strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
 out:

@@ -20,7 +20,7 @@ static const char *config_usage =
 int cmd_config(int argc, char **argv)
 {
 	struct xl_config cfg = {};
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	__u32 zero = 0;
 	int lock, err;
 
@@ -36,11 +36,11 @@ int cmd_config(int argc, char **argv)
 			       argv[argc - 1]);
 			return XL_EXIT_USAGE;
 		}
-		err = xl_maps_open(&m, "config show");
+		err = xl_cli_open("config show");
 		if (err)
 			return err;
-		bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
-		xl_maps_close(&m);
+		bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+		xl_maps_close(&xl_cli);
 		if (!cfg.ipv6_prefix)
 			cfg.ipv6_prefix = XL_IPV6_PREFIX_DEFAULT;
 		if (json) {
@@ -69,22 +69,22 @@ int cmd_config(int argc, char **argv)
 			       argv[3]);
 			return XL_EXIT_USAGE;
 		}
-		lock = xl_lock_loaded("config set");
+		lock = xl_cli_lock("config set", false);
 		if (lock < 0)
 			return -lock;
-		err = xl_maps_open(&m, "config set");
+		err = xl_cli_open("config set");
 		if (!err) {
-			bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
+			bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 			cfg.ipv6_prefix = v;
-			if (bpf_map_update_elem(m.fd[XL_M_CONFIG], &zero, &cfg,
+			if (bpf_map_update_elem(m->fd[XL_M_CONFIG], &zero, &cfg,
 						BPF_ANY) ||
-			    xl_config_resync(m.fd[XL_M_CONFIG],
-					     m.fd[XL_M_ALLOW],
-					     m.fd[XL_M_DENY])) {
+			    xl_config_resync(m->fd[XL_M_CONFIG],
+					     m->fd[XL_M_ALLOW],
+					     m->fd[XL_M_DENY])) {
 				xl_err("config set: %s", strerror(errno));
 				err = XL_EXIT_FAIL;
 			}
-			xl_maps_close(&m);
+			xl_maps_close(&xl_cli);
 		}
 		xl_unlock(lock);
 		return err;

@@ -123,7 +123,7 @@ static int limit_write(int argc, char **argv, bool add)
 	__u32 action = XL_ACT_DROP;
 	char why[96];
 	const char *neg;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	bool had, reset;
 	__u16 port;
 	int c, n, lock, err;
@@ -236,16 +236,17 @@ static int limit_write(int argc, char **argv, bool add)
 			     (admit_known ? XL_RULE_ADMIT_KNOWN : 0);
 	}
 
-	lock = xl_lock_loaded(cmd);
+	lock = xl_cli_lock(cmd, false);
 	if (lock < 0)
 		return -lock;
-	err = xl_maps_open(&m, cmd);
+	err = xl_cli_open(cmd);
 	if (err)
 		goto out_unlock;
 	/* Before any write: nothing changes if it cannot be attached. */
-	if (admit_known && (err = xl_known_attach(cmd)))
+	if (admit_known &&
+	    (err = xl_known_attach(&xl_cli) ? xl_cli_fail(cmd) : 0))
 		goto out;
-	had = !bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &old);
+	had = !bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &old);
 	if (add && had && xl_rule_check(&old, why, sizeof(why))) {
 		xl_err("%s: the rule of port %u in the map is invalid (%s); replace it with 'xlimit limit set %u LIMITS' or remove it with 'xlimit limit del %u'",
 		       cmd, port, why, port, port);
@@ -284,12 +285,12 @@ static int limit_write(int argc, char **argv, bool add)
 	rule.nlimits += n;
 	if (had) {
 		rule.slot = old.slot;
-	} else if (xl_free_slot(&m, &rule.slot)) {
+	} else if (xl_free_slot(m, &rule.slot)) {
 		xl_err("%s: no room for another rule (at most %d ports)", cmd,
 		       XL_MAX_RULES);
 		err = XL_EXIT_FAIL;
 		goto out;
-	} else if ((err = xl_stats_clear(m.fd[XL_M_STATS], rule.slot))) {
+	} else if ((err = xl_stats_clear(m->fd[XL_M_STATS], rule.slot))) {
 		xl_err("%s: clear counters: %s", cmd, strerror(-err));
 		err = XL_EXIT_FAIL;
 		goto out;
@@ -301,37 +302,37 @@ static int limit_write(int argc, char **argv, bool add)
 	 * place before the rule says it is there, and the rule says it is
 	 * gone before it goes. */
 	if (had && (old.flags & XL_RULE_TOTAL) && old.slot < XL_MAX_RULES)
-		bpf_map_lookup_elem(m.fd[XL_M_TOTAL], &old.slot, &old_total);
+		bpf_map_lookup_elem(m->fd[XL_M_TOTAL], &old.slot, &old_total);
 	total_changed = !add && (!(old.flags & XL_RULE_TOTAL) || !had ||
 				 !xl_same_limits(&old_total.rule, &total.rule));
 	if ((rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = xl_total_write(&m, rule.slot, &total.rule))) {
+	    (err = xl_total_write(m, rule.slot, &total.rule))) {
 		xl_err("%s: write the ceiling of port %u: %s", cmd, port,
 		       strerror(-err));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	if (bpf_map_update_elem(m.fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
+	if (bpf_map_update_elem(m->fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
 		xl_err("%s: write rule for port %u: %s", cmd, port,
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
 	if (!(rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = xl_total_write(&m, rule.slot, NULL)))
+	    (err = xl_total_write(m, rule.slot, NULL)))
 		xl_err("%s: clear the ceiling of port %u: %s", cmd, port,
 		       strerror(-err));
-	if (reset && (err = xl_state_clear_port(&m, port)))
+	if (reset && (err = xl_state_clear_port(m, port)))
 		xl_err("%s: clear the old counts of port %u: %s", cmd, port,
 		       strerror(-err));
-	if (config_changed(&m)) {
+	if (config_changed(m)) {
 		xl_err("%s: write %s: %s", cmd, XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
 	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 out_unlock:
 	xl_unlock(lock);
 	return err;
@@ -350,7 +351,7 @@ static int limit_add(int argc, char **argv)
 static int limit_del(int argc, char **argv)
 {
 	struct xl_rule rule;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	int lock, err;
 	__u16 port;
 
@@ -364,43 +365,42 @@ static int limit_del(int argc, char **argv)
 		       argc == 2 ? "'" : "");
 		return XL_EXIT_USAGE;
 	}
-	lock = xl_lock_loaded("limit del");
+	lock = xl_cli_lock("limit del", false);
 	if (lock < 0)
 		return -lock;
-	err = xl_maps_open(&m, "limit del");
+	err = xl_cli_open("limit del");
 	if (err)
 		goto out_unlock;
-	if (bpf_map_lookup_elem(m.fd[XL_M_RULES], &port, &rule)) {
+	if (bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &rule)) {
 		xl_err("limit del: port %u has no rule (see 'xlimit limit list')",
 		       port);
 		err = XL_EXIT_USAGE;
 		goto out;
 	}
-	if (bpf_map_delete_elem(m.fd[XL_M_RULES], &port)) {
+	if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port)) {
 		xl_err("limit del: port %u: %s", port, strerror(errno));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
 	/* Its clients' counts: of port 0's rule, those of ports without a
 	 * rule; they start afresh if a rule covers them again. */
-	err = rule.slot < XL_MAX_RULES ? xl_total_write(&m, rule.slot, NULL) :
-					 0;
+	err = rule.slot < XL_MAX_RULES ? xl_total_write(m, rule.slot, NULL) : 0;
 	if (err)
 		xl_err("limit del: clear the ceiling of port %u: %s", port,
 		       strerror(-err));
 	else
-		err = xl_state_clear_port(&m, port);
+		err = xl_state_clear_port(m, port);
 	if (err)
 		xl_err("limit del: clear the counts of port %u: %s", port,
 		       strerror(-err));
-	if (config_changed(&m)) {
+	if (config_changed(m)) {
 		xl_err("limit del: write %s: %s", XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
 	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 out_unlock:
 	xl_unlock(lock);
 	return err;
@@ -409,7 +409,7 @@ out_unlock:
 static int limit_list(int argc, char **argv)
 {
 	struct json_object *arr;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
 	int err;
 	size_t i;
@@ -423,11 +423,11 @@ static int limit_list(int argc, char **argv)
 		       argv[argc - 1]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "limit list");
+	err = xl_cli_open("limit list");
 	if (err)
 		return err;
-	arr = xl_rules_json(m.fd[XL_M_RULES], m.fd[XL_M_TOTAL]);
-	xl_maps_close(&m);
+	arr = xl_rules_json(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL]);
+	xl_maps_close(&xl_cli);
 	if (json) {
 		xl_json_print(arr);
 		return XL_EXIT_OK;

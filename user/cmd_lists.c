@@ -104,7 +104,7 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 	const char *op = add ? "add" : "del";
 	struct xl_lpm_key *keys;
 	bool *done = NULL, *listed;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	int n, i, lock, err, fd;
 	char text[64];
 	__u32 one = 1;
@@ -112,15 +112,15 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 	n = parse_cidrs(l, op, argc, argv, &keys);
 	if (n < 0)
 		return XL_EXIT_USAGE;
-	lock = xl_lock_loaded(l->name);
+	lock = xl_cli_lock(l->name, false);
 	if (lock < 0) {
 		free(keys);
 		return -lock;
 	}
-	err = xl_maps_open(&m, l->name);
+	err = xl_cli_open(l->name);
 	if (err)
 		goto out_unlock;
-	fd = m.fd[l->map];
+	fd = m->fd[l->map];
 	done = calloc(2 * n, sizeof(*done));
 	if (!done) {
 		err = XL_EXIT_FAIL;
@@ -139,7 +139,7 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 		}
 	}
 	/* The datapath must look the list up before it holds the entry. */
-	if (add && xl_config_lists_unsure(m.fd[XL_M_CONFIG])) {
+	if (add && xl_config_lists_unsure(m->fd[XL_M_CONFIG])) {
 		xl_err("%s add: write %s: %s", l->name, XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
@@ -174,8 +174,8 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 		}
 	}
 	/* Skip only what is empty now; forget verdicts of the old lists. */
-	i = xl_config_resync(m.fd[XL_M_CONFIG], m.fd[XL_M_ALLOW],
-			     m.fd[XL_M_DENY]);
+	i = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
+			     m->fd[XL_M_DENY]);
 	if (i && !err) {
 		xl_err("%s %s: write %s: %s", l->name, op,
 		       XL_STR(XL_MAP_CONFIG), strerror(-i));
@@ -183,7 +183,7 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 	}
 out:
 	free(done);
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 out_unlock:
 	xl_unlock(lock);
 	free(keys);
@@ -196,7 +196,7 @@ static int list_show(const struct list_def *l, int argc, char **argv)
 	struct json_object *arr;
 	bool json = argc == 3 && !strcmp(argv[2], "--json");
 	size_t i, n = 0;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	char text[64];
 	int err;
 
@@ -205,11 +205,11 @@ static int list_show(const struct list_def *l, int argc, char **argv)
 		       l->name, argv[argc - 1], l->name);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, l->name);
+	err = xl_cli_open(l->name);
 	if (err)
 		return err;
-	err = xl_list_read(m.fd[l->map], &keys, &n);
-	xl_maps_close(&m);
+	err = xl_list_read(m->fd[l->map], &keys, &n);
+	xl_maps_close(&xl_cli);
 	if (err) {
 		xl_err("%s list: %s", l->name, strerror(-err));
 		return XL_EXIT_FAIL;

@@ -178,7 +178,7 @@ int cmd_query(int argc, char **argv)
 	char path[PATH_MAX], text[64];
 	int c, n, i, prog, err;
 	bool json = false;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	__u8 addr[16];
 
 	n = xl_negative_operand(argc, argv, opts, &addr_s);
@@ -220,18 +220,18 @@ int cmd_query(int argc, char **argv)
 		xl_err("query: bad port '%s'; expected 1-65535", port_s);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "query");
+	err = xl_cli_open("query");
 	if (err)
 		return err;
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	xl_pin_path(&xl_cli, path, sizeof(path), XL_PIN_PROG_QUERY);
 	prog = bpf_obj_get(path);
 	if (prog < 0) {
 		xl_err("query: open %s: %s; run 'xlimit attach IFACE' (or 'xlimit load') again",
 		       path, strerror(errno));
-		xl_maps_close(&m);
+		xl_maps_close(&xl_cli);
 		return XL_EXIT_FAIL;
 	}
-	n = port_s ? 1 : query_ports(&m, addr, ports, 65536);
+	n = port_s ? 1 : query_ports(m, addr, ports, 65536);
 	qsort(ports, n, sizeof(ports[0]), by_u16);
 	xl_format_addr(addr, text, sizeof(text));
 	if (json && !port_s)
@@ -240,7 +240,7 @@ int cmd_query(int argc, char **argv)
 		struct xl_flood_view fv;
 		struct xl_client cl;
 
-		err = xl_client_query(prog, m.fd[XL_M_ALLOW], m.fd[XL_M_DENY],
+		err = xl_client_query(prog, m->fd[XL_M_ALLOW], m->fd[XL_M_DENY],
 				      addr, ports[i], XL_OP_READ, &cl);
 		if (err == -EBADMSG) {
 			xl_err("query %s port %u: the rule for the port is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set'",
@@ -254,7 +254,7 @@ int cmd_query(int argc, char **argv)
 			err = XL_EXIT_FAIL;
 			break;
 		}
-		flood_view(&m, addr, ports[i], &cl, &fv);
+		flood_view(m, addr, ports[i], &cl, &fv);
 		if (arr)
 			json_object_array_add(arr, client_json(text, ports[i],
 							       &cl, &fv));
@@ -268,6 +268,6 @@ int cmd_query(int argc, char **argv)
 	if (!n && !json)
 		printf("%s: no port has a rule\n", text);
 	close(prog);
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 	return err ? XL_EXIT_FAIL : XL_EXIT_OK;
 }

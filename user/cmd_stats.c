@@ -129,7 +129,7 @@ int cmd_stats(int argc, char **argv)
 	static struct xl_stat_row rows[XL_STATS_SLOTS], before[XL_STATS_SLOTS];
 	double watch = 0;
 	bool json = false;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	int c, n, nb = -1, err;
 	char *end;
 
@@ -161,23 +161,23 @@ int cmd_stats(int argc, char **argv)
 		xl_err("stats: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "stats");
+	err = xl_cli_open("stats");
 	if (err)
 		return err;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	for (;;) {
-		n = xl_stat_rows(m.fd[XL_M_RULES], m.fd[XL_M_STATS], rows);
+		n = xl_stat_rows(m->fd[XL_M_RULES], m->fd[XL_M_STATS], rows);
 		if (n >= 0) {
 			memset(&rows[n], 0, sizeof(rows[n]));
 			rows[n].rule.slot = XL_SLOT_GLOBAL;
-			err = xl_stats_read(m.fd[XL_M_STATS], XL_SLOT_GLOBAL,
+			err = xl_stats_read(m->fd[XL_M_STATS], XL_SLOT_GLOBAL,
 					    &rows[n].s);
 			n = err ? err : n + 1;
 		}
 		if (n < 0) {
 			xl_err("stats: read counters: %s", strerror(-n));
-			xl_maps_close(&m);
+			xl_maps_close(&xl_cli);
 			return XL_EXIT_FAIL;
 		}
 		/* Rates only when the rules stayed the same. */
@@ -201,6 +201,6 @@ int cmd_stats(int argc, char **argv)
 		if (!json)
 			printf("\n");
 	}
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 	return XL_EXIT_OK;
 }

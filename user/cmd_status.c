@@ -84,7 +84,7 @@ static void lists_repair(const struct xl_maps *m, const struct xl_config *cfg,
 
 	if (!allow && !deny)
 		return;
-	lock = xl_lock_loaded("status");
+	lock = xl_cli_lock("status", false);
 	if (lock < 0)
 		return;
 	err = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
@@ -111,7 +111,7 @@ int cmd_status(int argc, char **argv)
 	char path[PATH_MAX];
 	struct xl_config cfg = {};
 	struct xl_totals t;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	bool json = false;
 	int c, n, i, err;
 
@@ -133,29 +133,29 @@ int cmd_status(int argc, char **argv)
 		xl_err("status: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "status");
+	err = xl_cli_open("status");
 	if (err)
 		return err;
-	progs_open(&p);
-	n = list_attachments(a, XL_MAX_IFACES);
-	bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
-	nallow = count_keys(m.fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
-	ndeny = count_keys(m.fd[XL_M_DENY], sizeof(struct xl_lpm_key));
-	lists_repair(&m, &cfg, nallow, ndeny);
-	tracked = count_keys(m.fd[XL_M_STATE], sizeof(struct xl_key));
-	cap = map_capacity(m.fd[XL_M_STATE]);
-	known = count_keys(m.fd[XL_M_KNOWN], sizeof(struct xl_key));
-	err = status_totals(&m, tracked, &t);
+	progs_open(&xl_cli, &p);
+	n = list_attachments(&xl_cli, a, XL_MAX_IFACES);
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+	nallow = count_keys(m->fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
+	ndeny = count_keys(m->fd[XL_M_DENY], sizeof(struct xl_lpm_key));
+	lists_repair(m, &cfg, nallow, ndeny);
+	tracked = count_keys(m->fd[XL_M_STATE], sizeof(struct xl_key));
+	cap = map_capacity(m->fd[XL_M_STATE]);
+	known = count_keys(m->fd[XL_M_KNOWN], sizeof(struct xl_key));
+	err = status_totals(m, tracked, &t);
 	if (err) {
 		xl_err("status: read counters: %s", strerror(-err));
 		progs_close(&p);
-		xl_maps_close(&m);
+		xl_maps_close(&xl_cli);
 		return XL_EXIT_FAIL;
 	}
 
 	o = json_object_new_object();
 	json_object_object_add(o, "pin_dir",
-			       json_object_new_string(xl_opts.pin_dir));
+			       json_object_new_string(xl_cli.pin_dir));
 	json_object_object_add(
 		o, "prog_id",
 		json_object_new_int(p.xdp >= 0 ? get_prog_id(p.xdp) : 0));
@@ -176,14 +176,14 @@ int cmd_status(int argc, char **argv)
 		json_object_array_add(ifs, e);
 	}
 	json_object_object_add(o, "interfaces", ifs);
-	rules = xl_rules_json(m.fd[XL_M_RULES], m.fd[XL_M_TOTAL]);
+	rules = xl_rules_json(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL]);
 	json_object_object_add(o, "rules", rules);
 	json_object_object_add(o, "allow", json_object_new_int64(nallow));
 	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
 	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
 	json_object_object_add(o, "capacity", json_object_new_int64(cap));
 	json_object_object_add(o, "known", json_object_new_int64(known));
-	xl_pin_path(path, sizeof(path), XL_PIN_SOCKOPS_LINK);
+	xl_pin_path(&xl_cli, path, sizeof(path), XL_PIN_SOCKOPS_LINK);
 	json_object_object_add(o, "learning_known",
 			       json_object_new_boolean(!access(path, F_OK)));
 	json_object_object_add(o, "clients_created",
@@ -200,13 +200,13 @@ int cmd_status(int argc, char **argv)
 		o, "ipv6_prefix",
 		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix :
 						      XL_IPV6_PREFIX_DEFAULT));
-	sync = xl_sync_json(m.fd[XL_M_SYNC]);
+	sync = xl_sync_json(m->fd[XL_M_SYNC]);
 	json_object_object_add(o, "sync", sync);
 
 	if (json) {
 		xl_json_print(o);
 	} else {
-		printf("pin dir:      %s\n", xl_opts.pin_dir);
+		printf("pin dir:      %s\n", xl_cli.pin_dir);
 		printf("program id:   %d\n",
 		       p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
 		printf("interfaces:  ");
@@ -246,6 +246,6 @@ int cmd_status(int argc, char **argv)
 		json_object_put(o);
 	}
 	progs_close(&p);
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 	return XL_EXIT_OK;
 }

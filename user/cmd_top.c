@@ -161,7 +161,7 @@ static int state_walk(int fd, struct top_ctx *c)
 			if (first && (err == -EINVAL || err == -EOPNOTSUPP ||
 				      err == -ENOTSUP || err == -524)) {
 				/* 524: the kernel's ENOTSUPP */
-				if (xl_opts.verbose)
+				if (xl_cli.verbose)
 					xl_err("top: no batch lookups (%s): reading one key at a time",
 					       strerror(-err));
 				err = state_walk_keys(fd, c);
@@ -300,7 +300,7 @@ int cmd_top(int argc, char **argv)
 	unsigned long top = TOP_DEFAULT;
 	struct xl_config cfg = {};
 	bool json = false;
-	struct xl_maps m;
+	const struct xl_maps *m = &xl_cli.maps;
 	__u32 zero = 0;
 	int ch, err;
 
@@ -334,18 +334,18 @@ int cmd_top(int argc, char **argv)
 		xl_err("top: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_maps_open(&m, "top");
+	err = xl_cli_open("top");
 	if (err)
 		return err;
-	bpf_map_lookup_elem(m.fd[XL_M_CONFIG], &zero, &cfg);
-	rules_read(m.fd[XL_M_RULES], &rules);
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
+	rules_read(m->fd[XL_M_RULES], &rules);
 	c.now = xl_mono_now();
-	err = state_walk(m.fd[XL_M_STATE], &c);
+	err = state_walk(m->fd[XL_M_STATE], &c);
 	if (err) {
 		xl_err("top: read %s: %s", xl_map_names[XL_M_STATE],
 		       strerror(-err));
 		free(c.ent);
-		xl_maps_close(&m);
+		xl_maps_close(&xl_cli);
 		return XL_EXIT_FAIL;
 	}
 	if (c.n)
@@ -353,6 +353,6 @@ int cmd_top(int argc, char **argv)
 	top_print(c.ent, top && top < c.n ? top : c.n, cfg.ipv6_prefix, c.now,
 		  json);
 	free(c.ent);
-	xl_maps_close(&m);
+	xl_maps_close(&xl_cli);
 	return XL_EXIT_OK;
 }

@@ -15,9 +15,9 @@
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	if (level == LIBBPF_DEBUG && !xl_opts.verbose)
+	if (level == LIBBPF_DEBUG && !xl_cli.verbose)
 		return 0;
-	if (!xl_opts.verbose)
+	if (!xl_cli.verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -73,11 +73,12 @@ int main(int argc, char **argv)
 	};
 	int c;
 
+	xl_ctx_init(&xl_cli, NULL);
 	/* '+': stop at the command; its own options are its business. */
 	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'v':
-			xl_opts.verbose = true;
+			xl_cli.verbose = true;
 			break;
 		case 'p':
 			if (optarg[0] != '/') {
@@ -85,7 +86,11 @@ int main(int argc, char **argv)
 				       optarg);
 				return XL_EXIT_USAGE;
 			}
-			xl_opts.pin_dir = optarg;
+			if (strlen(optarg) >= sizeof(xl_cli.pin_dir)) {
+				xl_err("--pin-dir '%s' is too long", optarg);
+				return XL_EXIT_USAGE;
+			}
+			strcpy(xl_cli.pin_dir, optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -96,7 +101,9 @@ int main(int argc, char **argv)
 		}
 	}
 	libbpf_set_print(libbpf_print);
-	xl_pin_dir_resolve();
+	if (xl_pin_dir_resolve(&xl_cli) && xl_cli.verbose)
+		xl_err("this mount namespace has its own /sys (as under 'ip netns exec'): pinning in the one of process %d, as %s",
+		       xl_cli.anchor, xl_cli.pin_dir);
 	if (optind >= argc) {
 		usage(stderr);
 		return XL_EXIT_USAGE;

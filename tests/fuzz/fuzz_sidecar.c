@@ -33,7 +33,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar/sidecar.h"
 
 static struct event_base *base;

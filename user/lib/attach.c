@@ -58,15 +58,15 @@ void progs_close(struct xl_progs *p)
 	p->xdp = p->tc = p->query = -1;
 }
 
-int progs_open(struct xl_progs *p)
+int progs_open(struct xl_ctx *c, struct xl_progs *p)
 {
 	char path[PATH_MAX];
 
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_XDP);
+	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_XDP);
 	p->xdp = bpf_obj_get(path);
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
+	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_TC);
 	p->tc = bpf_obj_get(path);
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_QUERY);
 	p->query = bpf_obj_get(path);
 	if (p->xdp < 0 || p->tc < 0 || p->query < 0) {
 		progs_close(p);
@@ -75,14 +75,14 @@ int progs_open(struct xl_progs *p)
 	return 0;
 }
 
-__u32 pinned_state_size(void)
+__u32 pinned_state_size(struct xl_ctx *c)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd;
 
-	xl_pin_path(path, sizeof(path), XL_STR(XL_MAP_STATE));
+	xl_pin_path(c, path, sizeof(path), XL_STR(XL_MAP_STATE));
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return 0;
@@ -149,7 +149,7 @@ static bool pin_is_ours(const char *name)
  * attached. Not the directory itself. Returns 0 or the first -errno, with
  * a message.
  */
-int remove_pins(const char *cmd, const char *dir, bool all)
+int remove_pins(struct xl_ctx *c, const char *dir, bool all)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -167,10 +167,9 @@ int remove_pins(const char *cmd, const char *dir, bool all)
 			bpf_link_detach(fd);
 			close(fd);
 		}
-		if (unlink(path) && errno != ENOENT && !err) {
-			err = -errno;
-			xl_err("%s: remove %s: %s", cmd, path, strerror(errno));
-		}
+		if (unlink(path) && errno != ENOENT && !err)
+			err = xl_ctx_fail(c, -errno, false, "remove %s: %s",
+					  path, strerror(errno));
 	}
 	closedir(d);
 	return err;
@@ -179,7 +178,7 @@ int remove_pins(const char *cmd, const char *dir, bool all)
 /* Whether path is a mount point: its parent is another filesystem. */
 static bool is_mount_point(const char *path)
 {
-	char parent[PATH_MAX];
+	char parent[PATH_MAX + 4];
 	struct stat st, up;
 
 	snprintf(parent, sizeof(parent), "%s/..", path);
@@ -189,11 +188,11 @@ static bool is_mount_point(const char *path)
 /*
  * What the pin directory holds: 0 nothing (no directory, or an empty
  * one), 1 every map and program of a loaded xlimit (and maybe links), or
- * -XL_EXIT_* with a message: part of them (a load that failed before
+ * -errno with a message: part of them (a load that failed before
  * loads were all-or-nothing, or another version's set), or only objects
  * that are not xlimit's.
  */
-static int pins_present(const char *cmd)
+static int pins_present(struct xl_ctx *c)
 {
 	const char *missing = NULL, *n;
 	char path[PATH_MAX], foreign[NAME_MAX + 1] = "";
@@ -201,14 +200,14 @@ static int pins_present(const char *cmd)
 	struct dirent *de;
 	DIR *d;
 
-	d = opendir(xl_opts.pin_dir);
+	d = opendir(c->pin_dir);
 	if (!d && errno == ENOENT)
 		return 0;
-	if (!d) {
-		xl_err("%s: --pin-dir %s: %s; remove it, or choose another --pin-dir",
-		       cmd, xl_opts.pin_dir, strerror(errno));
-		return -XL_EXIT_FAIL;
-	}
+	if (!d)
+		return xl_ctx_fail(
+			c, -errno, false,
+			"--pin-dir %s: %s; remove it, or choose another --pin-dir",
+			c->pin_dir, strerror(errno));
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -220,50 +219,51 @@ static int pins_present(const char *cmd)
 	}
 	closedir(d);
 	for (i = 0; (n = needed_pin(i)) && !missing; i++) {
-		xl_pin_path(path, sizeof(path), n);
+		xl_pin_path(c, path, sizeof(path), n);
 		if (access(path, F_OK))
 			missing = n;
 	}
 	if (!missing)
 		return 1;
 	/* A new pin directory is built beside it: the same filesystem. */
-	if (is_mount_point(xl_opts.pin_dir)) {
-		xl_err("%s: --pin-dir %s is a mount point: xlimit builds its pins beside the pin directory, then renames them into place; pass --pin-dir %s/xlimit",
-		       cmd, xl_opts.pin_dir, xl_opts.pin_dir);
-		return -XL_EXIT_USAGE;
-	}
+	if (is_mount_point(c->pin_dir))
+		return xl_ctx_fail(
+			c, -EBUSY, true,
+			"--pin-dir %s is a mount point: xlimit builds its pins beside the pin directory, then renames them into place; pass --pin-dir %s/xlimit",
+			c->pin_dir, c->pin_dir);
 	if (!entries)
 		return 0;
-	if (!ours) {
-		xl_err("%s: --pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
-		       cmd, xl_opts.pin_dir, foreign);
-		return -XL_EXIT_USAGE;
-	}
-	xl_err("%s: %s holds part of an xlimit (no %s): left by an older xlimit, or one that failed; run 'xlimit unload' to remove it, then try again",
-	       cmd, xl_opts.pin_dir, missing);
-	return -XL_EXIT_FAIL;
+	if (!ours)
+		return xl_ctx_fail(
+			c, -EEXIST, true,
+			"--pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
+			c->pin_dir, foreign);
+	return xl_ctx_fail(
+		c, -ENOENT, false,
+		"%s holds part of an xlimit (no %s): left by an older xlimit, or one that failed; run 'xlimit unload' to remove it, then try again",
+		c->pin_dir, missing);
 }
 
 /*
  * Starts building the pin directory as <pin dir>~new (bpffs refuses names
  * with a '.'), where commands that read the pins do not look: from here
- * on xl_opts.pin_dir is that. A leftover of a load that was killed is
+ * on c->pin_dir is that. A leftover of a load that was killed is
  * removed first (under the lock nobody else builds it); anything else in
- * the way is refused. Returns 0 or XL_EXIT_* with a message.
+ * the way is refused. Returns 0 or -errno with a message.
  */
-static int stage_begin(const char *cmd, struct xl_stage *s)
+static int stage_begin(struct xl_ctx *c, struct xl_stage *s)
 {
 	struct stat st;
 	size_t n;
 
-	n = snprintf(s->final, sizeof(s->final), "%s", xl_opts.pin_dir);
+	n = snprintf(s->final, sizeof(s->final), "%s", c->pin_dir);
 	while (n > 1 && s->final[n - 1] == '/')
 		s->final[--n] = '\0';
 	if ((size_t)snprintf(s->dir, sizeof(s->dir), "%s~new", s->final) >=
 	    sizeof(s->dir)) {
 		s->dir[0] = '\0';
-		xl_err("%s: --pin-dir %s is too long", cmd, s->final);
-		return XL_EXIT_USAGE;
+		return xl_ctx_fail(c, -ENAMETOOLONG, true,
+				   "--pin-dir %s is too long", s->final);
 	}
 	if (!lstat(s->dir, &st)) {
 		char *saved = s->dir;
@@ -278,50 +278,58 @@ static int stage_begin(const char *cmd, struct xl_stage *s)
 				only_ours = false;
 		if (d)
 			closedir(d);
-		if (!only_ours || remove_pins(cmd, saved, true) ||
-		    rmdir(saved)) {
-			xl_err("%s: %s is in the way: xlimit builds a new pin directory there, and this is not one it left; remove it",
-			       cmd, saved);
+		if (!only_ours || remove_pins(c, saved, true) || rmdir(saved)) {
+			int err = xl_ctx_fail(
+				c, -EEXIST, false,
+				"%s is in the way: xlimit builds a new pin directory there, and this is not one it left; remove it",
+				saved);
+
 			s->dir[0] = '\0';
-			return XL_EXIT_FAIL;
+			return err;
 		}
 	}
 	if (mkdir(s->dir, 0700)) {
-		xl_err("%s: create %s: %s", cmd, s->dir, strerror(errno));
+		int err = xl_ctx_fail(c, -errno, false, "create %s: %s", s->dir,
+				      strerror(errno));
+
 		s->dir[0] = '\0';
-		return XL_EXIT_FAIL;
+		return err;
 	}
-	xl_opts.pin_dir = s->dir;
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", s->dir);
 	return 0;
 }
 
 /* Renames the staging directory into place, if staging. On failure it is
- * left for stage_abort(). Returns 0 or XL_EXIT_FAIL with a message. */
-int stage_commit(const char *cmd, struct xl_stage *s)
+ * left for stage_abort(). Returns 0 or -errno with a message. */
+int stage_commit(struct xl_ctx *c, struct xl_stage *s)
 {
 	if (!s->dir[0])
 		return 0;
-	if (rename(s->dir, s->final)) {
-		xl_err("%s: rename %s to %s: %s", cmd, s->dir, s->final,
-		       strerror(errno));
-		return XL_EXIT_FAIL;
-	}
-	xl_opts.pin_dir = s->final;
+	if (rename(s->dir, s->final))
+		return xl_ctx_fail(c, -errno, false, "rename %s to %s: %s",
+				   s->dir, s->final, strerror(errno));
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", s->final);
 	s->dir[0] = '\0';
 	return 0;
 }
 
 /* Undoes what was staged: detaches its links, removes its pins and the
- * directory. A no-op when not staging. */
-void stage_abort(const char *cmd, struct xl_stage *s)
+ * directory. A no-op when not staging. Returns 0, or -errno with a
+ * message when something stays. */
+int stage_abort(struct xl_ctx *c, struct xl_stage *s)
 {
+	int err = 0;
+
 	if (!s->dir[0])
-		return;
-	xl_opts.pin_dir = s->final;
-	if (remove_pins(cmd, s->dir, true) || rmdir(s->dir))
-		xl_err("%s: could not remove %s; the next load removes it", cmd,
-		       s->dir);
+		return 0;
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", s->final);
+	if (remove_pins(c, s->dir, true) || rmdir(s->dir))
+		err = xl_ctx_fail(
+			c, -EBUSY, false,
+			"could not remove %s; the next load removes it",
+			s->dir);
 	s->dir[0] = '\0';
+	return err;
 }
 
 /*
@@ -331,7 +339,7 @@ void stage_abort(const char *cmd, struct xl_stage *s)
  * aborts the stage. max_sources 0 = the default, or whatever the pinned
  * state map has.
  */
-int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
+int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	    struct xl_stage *stage)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo);
@@ -341,45 +349,46 @@ int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
 	__u32 have;
 	int err, i;
 
-	err = pins_present(cmd);
+	err = pins_present(c);
 	if (err < 0)
-		return -err;
+		return err;
 	if (err) {
-		have = pinned_state_size();
-		if (max_sources && have != max_sources) {
-			xl_err("%s: the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
-			       cmd, have);
-			return XL_EXIT_USAGE;
-		}
-		if (progs_open(p)) {
-			xl_err("%s: open the programs pinned in %s: %s", cmd,
-			       xl_opts.pin_dir, strerror(errno));
-			return XL_EXIT_FAIL;
-		}
+		have = pinned_state_size(c);
+		if (max_sources && have != max_sources)
+			return xl_ctx_fail(
+				c, -EEXIST, true,
+				"the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
+				have);
+		if (progs_open(c, p))
+			return xl_ctx_fail(c, -errno, false,
+					   "open the programs pinned in %s: %s",
+					   c->pin_dir, strerror(errno));
 		return 0;
 	}
-	err = stage_begin(cmd, stage);
+	err = stage_begin(c, stage);
 	if (err)
 		return err;
-	oo.pin_root_path = xl_opts.pin_dir;
+	oo.pin_root_path = c->pin_dir;
 	skel = xlimit_bpf__open_opts(&oo);
-	if (!skel) {
-		xl_err("%s: open BPF object: %s", cmd, strerror(errno));
-		return XL_EXIT_FAIL;
-	}
+	if (!skel)
+		return xl_ctx_fail(c, -errno, false, "open BPF object: %s",
+				   strerror(errno));
 	if (max_sources)
 		bpf_map__set_max_entries(skel->maps.XL_MAP_STATE, max_sources);
 	err = xlimit_bpf__load(skel);
 	if (err == -ENOMEM || err == -E2BIG) {
-		xl_err("%s: create the maps: %s; the state map for %u clients does not fit: use a smaller --max-sources",
-		       cmd, strerror(-err),
-		       bpf_map__max_entries(skel->maps.XL_MAP_STATE));
+		xl_ctx_fail(
+			c, err, false,
+			"create the maps: %s; the state map for %u clients does not fit: use a smaller --max-sources",
+			strerror(-err),
+			bpf_map__max_entries(skel->maps.XL_MAP_STATE));
 		goto out;
 	} else if (err) {
-		xl_err("%s: load BPF programs: %s%s", cmd, strerror(-err),
-		       xl_opts.verbose ?
-			       "" :
-			       " (run with -v for the verifier's log)");
+		xl_ctx_fail(c, err, false, "load BPF programs: %s%s",
+			    strerror(-err),
+			    c->verbose ?
+				    "" :
+				    " (run with -v for the verifier's log)");
 		goto out;
 	}
 	progs[0] = skel->progs.xlimit_xdp; /* in prog_pins' order */
@@ -387,11 +396,11 @@ int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
 	progs[2] = skel->progs.xlimit_query;
 	progs[3] = skel->progs.xlimit_sockops;
 	for (i = 0; i < XL_NPROGS && !err; i++) {
-		xl_pin_path(path, sizeof(path), prog_pins[i]);
+		xl_pin_path(c, path, sizeof(path), prog_pins[i]);
 		err = bpf_program__pin(progs[i], path);
 	}
 	if (err) {
-		xl_err("%s: pin %s: %s", cmd, path, strerror(-err));
+		xl_ctx_fail(c, err, false, "pin %s: %s", path, strerror(-err));
 		goto out;
 	}
 	err = seed_config(bpf_map__fd(skel->maps.XL_MAP_CONFIG));
@@ -400,16 +409,17 @@ int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
 				       bpf_map__fd(skel->maps.XL_MAP_ALLOW),
 				       bpf_map__fd(skel->maps.XL_MAP_DENY));
 	if (err) {
-		xl_err("%s: write %s: %s", cmd, XL_STR(XL_MAP_CONFIG),
-		       strerror(-err));
+		xl_ctx_fail(c, err, false, "write %s: %s",
+			    XL_STR(XL_MAP_CONFIG), strerror(-err));
 		goto out;
 	}
-	err = progs_open(p);
+	err = progs_open(c, p);
 	if (err)
-		xl_err("%s: reopen pinned programs: %s", cmd, strerror(-err));
+		xl_ctx_fail(c, err, false, "reopen pinned programs: %s",
+			    strerror(-err));
 out:
 	xlimit_bpf__destroy(skel);
-	return err ? XL_EXIT_FAIL : 0;
+	return err;
 }
 
 int get_prog_id(int fd)
@@ -459,8 +469,8 @@ static enum xl_mode xdp_mode_on(int ifindex, __u32 *prog_id)
 }
 
 /* Fills *a from the link pinned as `pin` in the pin directory. */
-static void link_attachment(const char *pin, const char *prefix,
-			    struct xl_attachment *a)
+static void link_attachment(struct xl_ctx *c, const char *pin,
+			    const char *prefix, struct xl_attachment *a)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
@@ -472,7 +482,7 @@ static void link_attachment(const char *pin, const char *prefix,
 	a->pin_prefix = prefix;
 	a->mode = strcmp(prefix, XL_PIN_TCX_PREFIX) ? XL_MODE_NATIVE :
 						      XL_MODE_TC;
-	xl_pin_path(path, sizeof(path), pin);
+	xl_pin_path(c, path, sizeof(path), pin);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
@@ -488,7 +498,7 @@ static void link_attachment(const char *pin, const char *prefix,
 
 /* Lists where xlimit is attached: pinned XDP and tcx links, and tc filters
  * with our handle running our tc program. Returns the number found. */
-int list_attachments(struct xl_attachment *out, int max)
+int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max)
 {
 	static const char *const prefixes[] = { XL_PIN_LINK_PREFIX,
 						XL_PIN_TCX_PREFIX };
@@ -499,20 +509,20 @@ int list_attachments(struct xl_attachment *out, int max)
 	int n = 0, fd, k;
 	DIR *d;
 
-	d = opendir(xl_opts.pin_dir);
+	d = opendir(c->pin_dir);
 	while (d && (de = readdir(d)) && n < max) {
 		for (k = 0; k < 2; k++) {
 			if (strncmp(de->d_name, prefixes[k],
 				    strlen(prefixes[k])))
 				continue;
-			link_attachment(de->d_name, prefixes[k], &out[n++]);
+			link_attachment(c, de->d_name, prefixes[k], &out[n++]);
 			break;
 		}
 	}
 	if (d)
 		closedir(d);
 
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_TC);
+	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_TC);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		tc_id = get_prog_id(fd);
@@ -545,12 +555,12 @@ const char *mode_label(const struct xl_attachment *a)
 /* Attaches prog_fd to ifindex with a link of `type` and pins it as
  * <prefix><ifname>. Returns 0 or -errno (printed, except -EINVAL for a
  * tcx link, which the caller takes as "no tcx in this kernel"). */
-static int attach_link(const char *cmd, const char *ifname, int ifindex,
+static int attach_link(struct xl_ctx *c, const char *ifname, int ifindex,
 		       int prog_fd, enum xl_mode mode)
 {
 	LIBBPF_OPTS(bpf_link_create_opts, lo);
 	bool tcx = mode == XL_MODE_TC;
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[NAME_MAX + 1];
 	int link, err;
 
 	if (!tcx)
@@ -566,24 +576,30 @@ static int attach_link(const char *cmd, const char *ifname, int ifindex,
 			__u32 id;
 
 			xdp_mode_on(ifindex, &id);
-			xl_err("%s %s: another XDP program (id %u) is attached; remove it first, or use --mode tc",
-			       cmd, ifname, id);
+			xl_ctx_fail(
+				c, err, false,
+				"%s: another XDP program (id %u) is attached; remove it first, or use --mode tc",
+				ifname, id);
 		} else if (mode == XL_MODE_NATIVE &&
 			   (err == -EOPNOTSUPP || err == -EINVAL)) {
-			xl_err("%s %s: native XDP is not supported by this driver; use --mode generic or --mode tc",
-			       cmd, ifname);
+			xl_ctx_fail(
+				c, err, false,
+				"%s: native XDP is not supported by this driver; use --mode generic or --mode tc",
+				ifname);
 		} else {
-			xl_err("%s %s: attach %s: %s", cmd, ifname,
-			       mode_names[mode], strerror(-err));
+			xl_ctx_fail(c, err, false, "%s: attach %s: %s", ifname,
+				    mode_names[mode], strerror(-err));
 		}
 		return err;
 	}
-	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir,
+	snprintf(name, sizeof(name), "%s%s",
 		 tcx ? XL_PIN_TCX_PREFIX : XL_PIN_LINK_PREFIX, ifname);
-	if (bpf_obj_pin(link, path)) {
+	err = xl_pin_path(c, path, sizeof(path), name);
+	if (!err && bpf_obj_pin(link, path))
 		err = -errno;
-		xl_err("%s %s: pin link %s: %s", cmd, ifname, path,
-		       strerror(-err));
+	if (err) {
+		xl_ctx_fail(c, err, false, "%s: pin link %s: %s", ifname, path,
+			    strerror(-err));
 		bpf_link_detach(link);
 		close(link);
 		return err;
@@ -593,7 +609,7 @@ static int attach_link(const char *cmd, const char *ifname, int ifindex,
 }
 
 /* tc ingress: a tcx link where the kernel has them, else a filter. */
-static int attach_tc(const char *cmd, const char *ifname, int ifindex,
+static int attach_tc(struct xl_ctx *c, const char *ifname, int ifindex,
 		     int prog_fd)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
@@ -602,28 +618,28 @@ static int attach_tc(const char *cmd, const char *ifname, int ifindex,
 		    .priority = XL_TC_PRIORITY, .prog_fd = prog_fd);
 	int err;
 
-	err = attach_link(cmd, ifname, ifindex, prog_fd, XL_MODE_TC);
+	err = attach_link(c, ifname, ifindex, prog_fd, XL_MODE_TC);
 	if (err != -EINVAL)
 		return err;
 	/* XXX: a filter, unlike a link, cannot be found from another network
 	 * namespace: unload there leaves it in place. */
 	err = bpf_tc_hook_create(&hook);
 	if (err && err != -EEXIST) {
-		xl_err("%s %s: create clsact qdisc: %s", cmd, ifname,
-		       strerror(-err));
-		return err;
+		return xl_ctx_fail(c, err, false, "%s: create clsact qdisc: %s",
+				   ifname, strerror(-err));
 	}
 	err = bpf_tc_attach(&hook, &o);
 	if (err)
-		xl_err("%s %s: attach tc filter: %s", cmd, ifname,
-		       strerror(-err));
+		xl_ctx_fail(c, err, false, "%s: attach tc filter: %s", ifname,
+			    strerror(-err));
 	return err;
 }
 
-int find_attachment(const char *ifname, struct xl_attachment *a)
+int find_attachment(struct xl_ctx *c, const char *ifname,
+		    struct xl_attachment *a)
 {
 	struct xl_attachment all[XL_MAX_IFACES];
-	int n = list_attachments(all, XL_MAX_IFACES), i;
+	int n = list_attachments(c, all, XL_MAX_IFACES), i;
 
 	for (i = 0; i < n; i++) {
 		if (!strcmp(all[i].name, ifname)) {
@@ -634,9 +650,9 @@ int find_attachment(const char *ifname, struct xl_attachment *a)
 	return 0;
 }
 
-int detach_one(const struct xl_attachment *a)
+int detach_one(struct xl_ctx *c, const struct xl_attachment *a)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], name[NAME_MAX + 1];
 	int err = 0, fd;
 
 	if (!a->pin_prefix) {
@@ -647,13 +663,13 @@ int detach_one(const struct xl_attachment *a)
 
 		err = bpf_tc_detach(&hook, &o);
 		if (err)
-			xl_err("detach %s: remove tc filter: %s", a->name,
-			       strerror(-err));
+			xl_ctx_fail(c, err, false, "%s: remove tc filter: %s",
+				    a->name, strerror(-err));
 		return err;
 	}
 	/* Detach explicitly: an open fd elsewhere would keep the link. */
-	snprintf(path, sizeof(path), "%s/%s%s", xl_opts.pin_dir, a->pin_prefix,
-		 a->name);
+	snprintf(name, sizeof(name), "%s%s", a->pin_prefix, a->name);
+	xl_pin_path(c, path, sizeof(path), name);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
 		/* ENOLINK: its interface is gone. Anything else (a pin that
@@ -665,46 +681,32 @@ int detach_one(const struct xl_attachment *a)
 	if (!err && unlink(path) && errno != ENOENT)
 		err = -errno;
 	if (err)
-		xl_err("detach %s: %s: %s; it stays attached", a->name, path,
-		       strerror(-err));
+		xl_ctx_fail(c, err, false, "%s: %s: %s; it stays attached",
+			    a->name, path, strerror(-err));
 	return err;
 }
 
-int attach_iface(const char *cmd, const char *ifname, int ifindex,
+int attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
 		 const struct xl_progs *p, enum xl_mode *mode)
 {
 	int err;
 
 	switch (*mode) {
 	case XL_MODE_AUTO:
-		err = attach_link(cmd, ifname, ifindex, p->xdp, XL_MODE_NATIVE);
+		err = attach_link(c, ifname, ifindex, p->xdp, XL_MODE_NATIVE);
 		if (err == -EOPNOTSUPP || err == -EINVAL) {
-			fprintf(stderr,
-				"xlimit: %s %s: falling back to tc mode\n", cmd,
-				ifname);
 			*mode = XL_MODE_TC;
-			return attach_tc(cmd, ifname, ifindex, p->tc);
+			return attach_tc(c, ifname, ifindex, p->tc);
 		}
 		*mode = XL_MODE_NATIVE;
 		return err;
 	case XL_MODE_NATIVE:
 	case XL_MODE_GENERIC:
-		return attach_link(cmd, ifname, ifindex, p->xdp, *mode);
+		return attach_link(c, ifname, ifindex, p->xdp, *mode);
 	case XL_MODE_TC:
-		return attach_tc(cmd, ifname, ifindex, p->tc);
+		return attach_tc(c, ifname, ifindex, p->tc);
 	}
 	return -EINVAL;
-}
-
-int detach_all(void)
-{
-	struct xl_attachment all[XL_MAX_IFACES];
-	int n = list_attachments(all, XL_MAX_IFACES), i, err = 0;
-
-	for (i = 0; i < n; i++)
-		if (detach_one(&all[i]))
-			err = -1;
-	return err;
 }
 
 /* Where the cgroup v2 hierarchy is mounted (its root in this cgroup
@@ -728,38 +730,39 @@ static int cgroup2_root(char *buf, size_t len)
 	return err;
 }
 
-int xl_known_attach(const char *cmd)
+int xl_known_attach(struct xl_ctx *c)
 {
 	char link_path[PATH_MAX], prog_path[PATH_MAX], cg[PATH_MAX];
 	int prog = -1, cgfd = -1, link = -1, err;
 
-	xl_pin_path(link_path, sizeof(link_path), XL_PIN_SOCKOPS_LINK);
+	xl_pin_path(c, link_path, sizeof(link_path), XL_PIN_SOCKOPS_LINK);
 	if (!access(link_path, F_OK))
 		return 0;
-	if (cgroup2_root(cg, sizeof(cg))) {
-		xl_err("%s: --admit-known learns known clients from the connections the kernel establishes, with a sockops program on the cgroup v2 hierarchy, and none is mounted; mount it with 'mount -t cgroup2 none /sys/fs/cgroup/unified'",
-		       cmd);
-		return XL_EXIT_FAIL;
-	}
-	xl_pin_path(prog_path, sizeof(prog_path), XL_PIN_PROG_SOCKOPS);
+	if (cgroup2_root(cg, sizeof(cg)))
+		return xl_ctx_fail(
+			c, -ENOENT, false,
+			"--admit-known learns known clients from the connections the kernel establishes, with a sockops program on the cgroup v2 hierarchy, and none is mounted; mount it with 'mount -t cgroup2 none /sys/fs/cgroup/unified'");
+	xl_pin_path(c, prog_path, sizeof(prog_path), XL_PIN_PROG_SOCKOPS);
 	prog = bpf_obj_get(prog_path);
 	cgfd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (prog < 0 || cgfd < 0) {
 		err = -errno;
-		xl_err("%s: open %s: %s", cmd, prog < 0 ? prog_path : cg,
-		       strerror(-err));
+		xl_ctx_fail(c, err, false, "open %s: %s",
+			    prog < 0 ? prog_path : cg, strerror(-err));
 		goto out;
 	}
 	link = bpf_link_create(prog, cgfd, BPF_CGROUP_SOCK_OPS, NULL);
 	if (link < 0) {
 		err = -errno;
-		xl_err("%s: attach the sockops program to the cgroup %s: %s",
-		       cmd, cg, strerror(-err));
+		xl_ctx_fail(c, err, false,
+			    "attach the sockops program to the cgroup %s: %s",
+			    cg, strerror(-err));
 		goto out;
 	}
 	err = bpf_obj_pin(link, link_path) ? -errno : 0;
 	if (err) {
-		xl_err("%s: pin %s: %s", cmd, link_path, strerror(-err));
+		xl_ctx_fail(c, err, false, "pin %s: %s", link_path,
+			    strerror(-err));
 		bpf_link_detach(link);
 	}
 out:
@@ -769,5 +772,5 @@ out:
 		close(cgfd);
 	if (prog >= 0)
 		close(prog);
-	return err ? XL_EXIT_FAIL : 0;
+	return err;
 }

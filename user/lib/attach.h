@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Loading and attaching, as cmd_attach.c does them for `load`, `attach`,
+ * Loading and attaching, as cmd_attach.c uses them for `load`, `attach`,
  * `detach` and `unload`, shared with `apply` (cmd_apply.c), which loads,
  * attaches and detaches under one lock. Every function expects the lock
- * of the pin directory held (xl_lock()).
+ * of the pin directory held (xl_lock()). A message (ctx->err) names the
+ * interface when there is one: "eth0: another XDP program ...".
  */
 #ifndef XL_ATTACH_H
 #define XL_ATTACH_H
@@ -32,16 +33,16 @@ struct xl_stage {
 /* Loads and pins the maps and programs into a stage, unless xlimit is
  * loaded already (then the pinned ones are opened). The caller commits
  * or aborts the stage. max_sources 0 = the default, or what the pinned
- * state map has. Returns 0 or XL_EXIT_* with a message. */
-int xl_load(const char *cmd, __u32 max_sources, struct xl_progs *p,
+ * state map has. Returns 0 or -errno with a message in c. */
+int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	    struct xl_stage *stage);
 /* Renames the stage into place (a no-op when not staging). */
-int stage_commit(const char *cmd, struct xl_stage *s);
+int stage_commit(struct xl_ctx *c, struct xl_stage *s);
 /* Undoes a stage: detaches its links, removes its pins. */
-void stage_abort(const char *cmd, struct xl_stage *s);
+int stage_abort(struct xl_ctx *c, struct xl_stage *s);
 
 /* The max_entries of the pinned state map, or 0 if there is none. */
-__u32 pinned_state_size(void);
+__u32 pinned_state_size(struct xl_ctx *c);
 
 /* Where xlimit is attached on one interface. */
 struct xl_attachment {
@@ -55,26 +56,25 @@ struct xl_attachment {
 #define XL_MAX_IFACES 256
 
 /* Lists where xlimit is attached; returns the number found. */
-int list_attachments(struct xl_attachment *out, int max);
+int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max);
 /* Attaches the programs of p to an interface in *mode; auto tries native
- * XDP, then tc, and says which in *mode. Returns 0 or -errno (printed). */
-int attach_iface(const char *cmd, const char *ifname, int ifindex,
+ * XDP, then tc, and says which in *mode. Returns 0 or -errno, with a message in c. */
+int attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
 		 const struct xl_progs *p, enum xl_mode *mode);
-/* Detaches one attachment. Returns 0 or -errno (printed). */
-int detach_one(const struct xl_attachment *a);
-/* Detaches every attachment: 0, or -1 when one stays (printed). */
-int detach_all(void);
+/* Detaches one attachment. Returns 0 or -errno, with a message in c. */
+int detach_one(struct xl_ctx *c, const struct xl_attachment *a);
 /* The attachment on ifname into *a: 1, or 0 when there is none. */
-int find_attachment(const char *ifname, struct xl_attachment *a);
+int find_attachment(struct xl_ctx *c, const char *ifname,
+		    struct xl_attachment *a);
 /* The mode, as far as this network namespace can tell. */
 const char *mode_label(const struct xl_attachment *a);
 
 /* Opens the pinned programs: 0 or -ENOENT. */
-int progs_open(struct xl_progs *p);
+int progs_open(struct xl_ctx *c, struct xl_progs *p);
 /* The id of the program fd, or 0. */
 int get_prog_id(int fd);
 /* Removes from dir every pin (all) or xlimit's own only, detaching links
- * first. Returns 0 or the first -errno, with a message. */
-int remove_pins(const char *cmd, const char *dir, bool all);
+ * first. Returns 0 or the first -errno, with a message in c. */
+int remove_pins(struct xl_ctx *c, const char *dir, bool all);
 
 #endif /* XL_ATTACH_H */

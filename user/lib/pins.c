@@ -20,8 +20,6 @@
 
 #include "xlimit_lib.h"
 
-struct xl_opts xl_opts = { .pin_dir = XL_PIN_DIR, .root = "" };
-
 const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_RULES] = XL_STR(XL_MAP_RULES),
 	[XL_M_STATE] = XL_STR(XL_MAP_STATE),
@@ -38,38 +36,58 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_KNOWN] = XL_STR(XL_MAP_KNOWN),
 };
 
-void xl_pin_path(char *buf, size_t len, const char *name)
+void xl_ctx_init(struct xl_ctx *c, const char *pin_dir)
 {
-	snprintf(buf, len, "%s/%s", xl_opts.pin_dir, name);
+	int i;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s",
+		 pin_dir ? pin_dir : XL_PIN_DIR);
+	for (i = 0; i < XL_M_NR; i++)
+		c->maps.fd[i] = -1;
 }
 
-int xl_maps_open(struct xl_maps *m, const char *cmd)
+int xl_pin_path(const struct xl_ctx *c, char *buf, size_t len, const char *name)
 {
+	size_t n = strlen(c->pin_dir), m = strlen(name);
+
+	if (n + 1 + m >= len)
+		return -ENAMETOOLONG;
+	memcpy(buf, c->pin_dir, n);
+	buf[n] = '/';
+	memcpy(buf + n + 1, name, m + 1);
+	return 0;
+}
+
+int xl_maps_open(struct xl_ctx *c)
+{
+	struct xl_maps *m = &c->maps;
 	char path[PATH_MAX];
-	int i;
+	int i, err;
 
 	for (i = 0; i < XL_M_NR; i++)
 		m->fd[i] = -1;
 	for (i = 0; i < XL_M_NR; i++) {
-		xl_pin_path(path, sizeof(path), xl_map_names[i]);
+		xl_pin_path(c, path, sizeof(path), xl_map_names[i]);
 		m->fd[i] = bpf_obj_get(path);
 		if (m->fd[i] >= 0)
 			continue;
-		if (errno == ENOENT) {
-			xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
-			       cmd, path);
-			xl_maps_close(m);
-			return XL_EXIT_USAGE;
-		}
-		xl_err("%s: open %s: %s", cmd, path, strerror(errno));
-		xl_maps_close(m);
-		return XL_EXIT_FAIL;
+		err = -errno;
+		xl_maps_close(c);
+		if (err == -ENOENT)
+			return xl_ctx_fail(
+				c, err, true,
+				"xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+				path);
+		return xl_ctx_fail(c, err, false, "open %s: %s", path,
+				   strerror(-err));
 	}
 	return 0;
 }
 
-void xl_maps_close(struct xl_maps *m)
+void xl_maps_close(struct xl_ctx *c)
 {
+	struct xl_maps *m = &c->maps;
 	int i;
 
 	for (i = 0; i < XL_M_NR; i++) {
@@ -81,19 +99,17 @@ void xl_maps_close(struct xl_maps *m)
 
 /* The pin directory as an absolute path, its parent resolved: what the
  * lock file is named after, the path in the mount namespace xlimit works
- * in (without xl_opts.root). Returns 0, or -1 with a message (none when
- * cmd is NULL). */
-static int canonical_pin_dir(const char *cmd, char *out, size_t len)
+ * in (without c->root). Returns 0 or -EINVAL, with a message. */
+static int canonical_pin_dir(struct xl_ctx *c, char *out, size_t len)
 {
 	char dir[PATH_MAX], real[PATH_MAX], *base;
 	size_t n;
 
-	if (*xl_opts.root) { /* made canonical by xl_pin_dir_resolve() */
-		snprintf(out, len, "%s",
-			 xl_opts.pin_dir + strlen(xl_opts.root));
+	if (*c->root) { /* made canonical by xl_pin_dir_resolve() */
+		snprintf(out, len, "%s", c->pin_dir + strlen(c->root));
 		return 0;
 	}
-	n = snprintf(dir, sizeof(dir), "%s", xl_opts.pin_dir);
+	n = snprintf(dir, sizeof(dir), "%s", c->pin_dir);
 	while (n > 1 && dir[n - 1] == '/')
 		dir[--n] = '\0';
 	base = strrchr(dir, '/');
@@ -101,25 +117,19 @@ static int canonical_pin_dir(const char *cmd, char *out, size_t len)
 		*base++ = '\0';
 	else
 		base = dir;
-	if (!*base || !strcmp(base, ".") || !strcmp(base, "..")) {
-		if (cmd)
-			xl_err("%s: --pin-dir '%s' must name a directory of its own, e.g. %s",
-			       cmd, xl_opts.pin_dir, XL_PIN_DIR);
-		return -1;
-	}
-	if (!realpath(base == dir ? "." : *dir ? dir : "/", real)) {
-		if (cmd)
-			xl_err("%s: --pin-dir '%s': its parent directory: %s",
-			       cmd, xl_opts.pin_dir, strerror(errno));
-		return -1;
-	}
+	if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
+		return xl_ctx_fail(
+			c, -EINVAL, true,
+			"--pin-dir '%s' must name a directory of its own, e.g. %s",
+			c->pin_dir, XL_PIN_DIR);
+	if (!realpath(base == dir ? "." : *dir ? dir : "/", real))
+		return xl_ctx_fail(c, -EINVAL, true,
+				   "--pin-dir '%s': its parent directory: %s",
+				   c->pin_dir, strerror(errno));
 	if ((size_t)snprintf(out, len, "%s/%s", strcmp(real, "/") ? real : "",
-			     base) >= len) {
-		if (cmd)
-			xl_err("%s: --pin-dir '%s' is too long", cmd,
-			       xl_opts.pin_dir);
-		return -1;
-	}
+			     base) >= len)
+		return xl_ctx_fail(c, -EINVAL, true,
+				   "--pin-dir '%s' is too long", c->pin_dir);
 	return 0;
 }
 
@@ -191,19 +201,18 @@ static dev_t bpffs_dev(const char *path)
 	return st.st_dev;
 }
 
-void xl_pin_dir_resolve(void)
+bool xl_pin_dir_resolve(struct xl_ctx *c)
 {
-	static char root[32], dir[PATH_MAX];
-	char canon[PATH_MAX], parent[PATH_MAX + 32];
+	char root[32], canon[PATH_MAX], parent[PATH_MAX + 32];
 	dev_t ours, theirs;
 	pid_t anchor;
 
-	if (canonical_pin_dir(NULL, canon, sizeof(canon)))
-		return; /* the command says what is wrong */
+	if (canonical_pin_dir(c, canon, sizeof(canon)))
+		return false; /* the command says what is wrong */
 	anchor = mount_ns_anchor();
 	if (!anchor)
-		return;
-	xl_opts.anchor = anchor;
+		return false;
+	c->anchor = anchor;
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)anchor);
 	snprintf(parent, sizeof(parent), "%s%s", root, canon);
 	*strrchr(parent, '/') = '\0';
@@ -212,16 +221,13 @@ void xl_pin_dir_resolve(void)
 	/* Only where this namespace has no bpffs at all: one mounted here
 	 * on purpose (`nsenter --mount` into a container's) is used. */
 	if (!theirs || ours)
-		return;
-	if ((size_t)snprintf(dir, sizeof(dir), "%s%s", root, canon) >=
-	    sizeof(dir))
-		return;
-	xl_opts.root = root;
-	xl_opts.pin_dir = dir;
-	if (xl_opts.verbose)
-		fprintf(stderr,
-			"%s: this mount namespace has its own /sys (as under 'ip netns exec'): pinning in the one of process %d, as %s\n",
-			xl_progname, (int)anchor, dir);
+		return false;
+	if ((size_t)snprintf(parent, sizeof(parent), "%s%s", root, canon) >=
+	    sizeof(c->pin_dir))
+		return false;
+	snprintf(c->root, sizeof(c->root), "%s", root);
+	strcpy(c->pin_dir, parent); /* its length is checked above */
+	return true;
 }
 
 /*
@@ -234,7 +240,7 @@ void xl_pin_dir_resolve(void)
  * directory holds, so refuse. `path` is the pin directory as this process
  * reaches it.
  */
-static int ensure_bpffs(const char *cmd, const char *path)
+static int ensure_bpffs(struct xl_ctx *c, const char *path)
 {
 	char parent[PATH_MAX];
 
@@ -245,22 +251,24 @@ static int ensure_bpffs(const char *cmd, const char *path)
 		*strrchr(parent, '/') = '\0';
 		if (on_bpffs(parent))
 			return 0;
-		if (!strcmp(parent, XL_BPFFS_DEFAULT) && xl_opts.anchor) {
-			xl_err("%s: this mount namespace is not the one xlimit was started from (as under 'ip netns exec', which mounts its own /sys), and neither has a bpf filesystem on %s: pins made here would vanish with the command; mount one on the host with 'mount -t bpf bpf %s', and run xlimit in a network namespace with 'nsenter --net=/run/netns/NAME xlimit ...'",
-			       cmd, parent, parent);
-			return -XL_EXIT_USAGE;
-		}
+		if (!strcmp(parent, XL_BPFFS_DEFAULT) && c->anchor)
+			return xl_ctx_fail(
+				c, -EXDEV, true,
+				"this mount namespace is not the one xlimit was started from (as under 'ip netns exec', which mounts its own /sys), and neither has a bpf filesystem on %s: pins made here would vanish with the command; mount one on the host with 'mount -t bpf bpf %s', and run xlimit in a network namespace with 'nsenter --net=/run/netns/NAME xlimit ...'",
+				parent, parent);
 		if (!strcmp(parent, XL_BPFFS_DEFAULT)) {
 			if (!mount("bpf", parent, "bpf", 0, NULL))
 				return 0;
-			xl_err("%s: mount a bpf filesystem on %s: %s; mount it with 'mount -t bpf bpf %s'",
-			       cmd, parent, strerror(errno), parent);
-			return -XL_EXIT_FAIL;
+			return xl_ctx_fail(
+				c, -errno, false,
+				"mount a bpf filesystem on %s: %s; mount it with 'mount -t bpf bpf %s'",
+				parent, strerror(errno), parent);
 		}
 	}
-	xl_err("%s: --pin-dir %s is not on a bpf filesystem, which pins need; use a directory under %s, or mount one first with 'mount -t bpf bpf DIR' and pass --pin-dir DIR/xlimit",
-	       cmd, path, XL_BPFFS_DEFAULT);
-	return -XL_EXIT_USAGE;
+	return xl_ctx_fail(
+		c, -ENOTSUP, true,
+		"--pin-dir %s is not on a bpf filesystem, which pins need; use a directory under %s, or mount one first with 'mount -t bpf bpf DIR' and pass --pin-dir DIR/xlimit",
+		path, XL_BPFFS_DEFAULT);
 }
 
 /*
@@ -270,9 +278,9 @@ static int ensure_bpffs(const char *cmd, const char *path)
  * directory's path ('/' as '-', anything else than letters, digits, '_'
  * and '.' as \xNN, as systemd escapes paths), so that `unload` can remove
  * the pin directory while holding it and the next `load` waits, then finds
- * no directory or a whole one. Returns an fd, or -XL_EXIT_* with a message.
+ * no directory or a whole one. Returns an fd, or -errno with a message.
  */
-static int take_lock(const char *cmd, const char *canon)
+static int take_lock(struct xl_ctx *c, const char *canon)
 {
 	char dir[PATH_MAX], path[PATH_MAX + NAME_MAX + 2], name[NAME_MAX + 1];
 	const unsigned char *p;
@@ -288,51 +296,52 @@ static int take_lock(const char *cmd, const char *canon)
 			off += snprintf(name + off, sizeof(name) - off,
 					"\\x%02x", *p);
 	}
-	if (*p || off + strlen(".lock") > NAME_MAX) {
-		xl_err("%s: --pin-dir %s is too long to name its lock file after",
-		       cmd, canon);
-		return -XL_EXIT_USAGE;
-	}
-	snprintf(dir, sizeof(dir), "%s" XL_LOCK_DIR, xl_opts.root);
+	if (*p || off + strlen(".lock") > NAME_MAX)
+		return xl_ctx_fail(
+			c, -ENAMETOOLONG, true,
+			"--pin-dir %s is too long to name its lock file after",
+			canon);
+	snprintf(dir, sizeof(dir), "%s" XL_LOCK_DIR, c->root);
 	snprintf(path, sizeof(path), "%s/%.*s.lock", dir, (int)off, name);
-	if (mkdir(dir, 0700) && errno != EEXIST) {
-		xl_err("%s: create %s: %s", cmd, dir, strerror(errno));
-		return -XL_EXIT_FAIL;
-	}
+	if (mkdir(dir, 0700) && errno != EEXIST)
+		return xl_ctx_fail(c, -errno, false, "create %s: %s", dir,
+				   strerror(errno));
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || flock(fd, LOCK_EX)) {
-		xl_err("%s: lock %s: %s", cmd, path, strerror(errno));
+		int err = -errno;
+
 		if (fd >= 0)
 			close(fd);
-		return -XL_EXIT_FAIL;
+		return xl_ctx_fail(c, err, false, "lock %s: %s", path,
+				   strerror(-err));
 	}
 	return fd;
 }
 
-static int lock_dir(const char *cmd, bool create)
+int xl_lock(struct xl_ctx *c, bool create)
 {
 	char canon[PATH_MAX], path[PATH_MAX];
 	int fd, err;
 
-	if (!create && access(xl_opts.pin_dir, F_OK) && errno == ENOENT)
+	if (!create && access(c->pin_dir, F_OK) && errno == ENOENT)
 		goto not_loaded;
-	if (canonical_pin_dir(cmd, canon, sizeof(canon)))
-		return -XL_EXIT_USAGE;
-	if ((size_t)snprintf(path, sizeof(path), "%s%s", xl_opts.root, canon) >=
-	    sizeof(path)) {
-		xl_err("%s: --pin-dir '%s' is too long", cmd, xl_opts.pin_dir);
-		return -XL_EXIT_USAGE;
-	}
-	/* Refuse a directory off bpffs before creating anything. */
-	if (create && (err = ensure_bpffs(cmd, path)) == -XL_EXIT_USAGE)
+	err = canonical_pin_dir(c, canon, sizeof(canon));
+	if (err)
 		return err;
-	fd = take_lock(cmd, canon);
+	if ((size_t)snprintf(path, sizeof(path), "%s%s", c->root, canon) >=
+	    sizeof(path))
+		return xl_ctx_fail(c, -ENAMETOOLONG, true,
+				   "--pin-dir '%s' is too long", c->pin_dir);
+	/* Refuse a directory off bpffs before creating anything. */
+	if (create && (err = ensure_bpffs(c, path)) && c->usage)
+		return err;
+	fd = take_lock(c, canon);
 	if (fd < 0)
 		return fd;
 	/* Under the lock: /sys/fs/bpf is mounted once, and the directory
 	 * is there or not, wholly (load renames it into place, unload
 	 * removes it, each holding the lock). */
-	if (create && (err = ensure_bpffs(cmd, path))) {
+	if (create && (err = ensure_bpffs(c, path))) {
 		xl_unlock(fd);
 		return err;
 	}
@@ -342,19 +351,10 @@ static int lock_dir(const char *cmd, bool create)
 	}
 	return fd;
 not_loaded:
-	xl_err("%s: xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
-	       cmd, xl_opts.pin_dir);
-	return -XL_EXIT_USAGE;
-}
-
-int xl_lock(const char *cmd)
-{
-	return lock_dir(cmd, true);
-}
-
-int xl_lock_loaded(const char *cmd)
-{
-	return lock_dir(cmd, false);
+	return xl_ctx_fail(
+		c, -ENOENT, true,
+		"xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+		c->pin_dir);
 }
 
 void xl_unlock(int fd)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Small helpers of the library: messages, numbers and ports, and the
+ * Small helpers of the library: failures in the context, numbers and ports, and the
  * monotonic-to-UTC clock.
  */
 #include <errno.h>
@@ -11,17 +11,15 @@
 
 #include "xlimit_lib.h"
 
-const char *xl_progname = "xlimit";
-
-void xl_err(const char *fmt, ...)
+int xl_ctx_fail(struct xl_ctx *c, int err, bool usage, const char *fmt, ...)
 {
 	va_list ap;
 
-	fprintf(stderr, "%s: ", xl_progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(c->err, sizeof(c->err), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	c->usage = usage;
+	return err < 0 ? err : -EINVAL;
 }
 
 int xl_parse_num(const char *s, unsigned long min, unsigned long max,

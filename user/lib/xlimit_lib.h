@@ -11,41 +11,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <limits.h>
 
 #include "xlimit.h"
 #include "xl_key.h" /* xl_is_v4mapped() */
 
-/* Exit codes are part of the interface. */
-#define XL_EXIT_OK 0
-#define XL_EXIT_FAIL 1 /* the operation failed */
-#define XL_EXIT_USAGE 2 /* bad usage or input; nothing was changed */
-
-/* Global options, set by main() before a command runs. */
-struct xl_opts {
-	const char *pin_dir; /* as this process reaches it: root + path */
-	const char *root; /* "" or "/proc/PID/root": see xl_pin_dir_resolve */
-	int anchor; /* the process whose mount namespace we started from */
-	bool verbose;
-};
-extern struct xl_opts xl_opts;
-
 /*
- * Run as `ip netns exec NS xlimit ...`, xlimit is in a mount namespace of
- * its own with a fresh /sys: pins made there would vanish with the
- * command. When the nearest ancestor process in another mount namespace
- * (the shell that ran ip) has a bpffs where the pin directory's parent is
- * and this namespace has none, pin through /proc/PID/root of that process
- * instead: xl_opts.root and xl_opts.pin_dir say so. Call once, after
- * xl_opts.pin_dir is set. Messages about a bad pin dir are left to the
- * commands.
+ * The convention of every function here: it returns 0 (or a count, or an
+ * fd) on success and -errno on failure, and prints nothing. Those that
+ * take a context and fail for a reason the user must be told leave it in
+ * the context: ctx->err, one sentence without the program's name ("xlimit
+ * is not loaded (no /sys/fs/bpf/xlimit/xl_rules); run ..."), for the
+ * caller to print after its own prefix, and ctx->usage, set when what the
+ * caller was given is at fault (a pin directory off bpffs, xlimit not
+ * loaded, a setting that differs from what is loaded) rather than the
+ * system. Functions without a context that check input write why it is
+ * bad into a buffer they are given (char *err, size_t len).
  */
-void xl_pin_dir_resolve(void);
-
-/* The name error messages start with: "xlimit", or the sidecar's. */
-extern const char *xl_progname;
-
-/* Prints "<xl_progname>: " + message + newline on stderr. */
-void xl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The maps of a loaded xlimit, opened from their pins. */
 enum xl_map_id {
@@ -70,6 +52,40 @@ struct xl_maps {
 	int fd[XL_M_NR];
 };
 
+/* What the library works on: one pin directory and the maps opened from
+ * it. No state lives anywhere else. */
+struct xl_ctx {
+	char pin_dir[PATH_MAX]; /* as this process reaches it: root + path */
+	char root[32]; /* "" or "/proc/PID/root": see xl_pin_dir_resolve */
+	int anchor; /* the process whose mount namespace we started from */
+	bool verbose; /* the verifier's log wanted: no hint to ask for it */
+	struct xl_maps maps; /* fd -1 until xl_maps_open() */
+	char err[768]; /* what the last failure was, for the user */
+	bool usage; /* ... and whether the caller's input caused it */
+};
+
+/* A context on pin_dir (NULL: XL_PIN_DIR), nothing opened. */
+void xl_ctx_init(struct xl_ctx *c, const char *pin_dir);
+/* Records a failure in c (see above) and returns err (negative). */
+int xl_ctx_fail(struct xl_ctx *c, int err, bool usage, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Run as `ip netns exec NS xlimit ...`, xlimit is in a mount namespace of
+ * its own with a fresh /sys: pins made there would vanish with the
+ * command. When the nearest ancestor process in another mount namespace
+ * (the shell that ran ip) has a bpffs where the pin directory's parent is
+ * and this namespace has none, pin through /proc/PID/root of that process
+ * instead: c->root and c->pin_dir say so, and it returns true. Call once,
+ * after xl_ctx_init(). A bad pin dir is left for xl_lock() to report.
+ */
+bool xl_pin_dir_resolve(struct xl_ctx *c);
+
+/* Exit codes are part of the interface. */
+#define XL_EXIT_OK 0
+#define XL_EXIT_FAIL 1 /* the operation failed */
+#define XL_EXIT_USAGE 2 /* bad usage or input; nothing was changed */
+
 /* Pin names of the programs, beside the maps. */
 #define XL_PIN_PROG_XDP "prog_xdp"
 #define XL_PIN_PROG_TC "prog_tc"
@@ -86,13 +102,14 @@ struct xl_maps {
 #define XL_TC_HANDLE 0x584c /* "XL" */
 #define XL_TC_PRIORITY 0x584c
 
-/* Builds "<pin_dir>/<name>" into buf (PATH_MAX). */
-void xl_pin_path(char *buf, size_t len, const char *name);
+/* Builds "<pin_dir>/<name>" into buf (PATH_MAX): 0, or -ENAMETOOLONG. */
+int xl_pin_path(const struct xl_ctx *c, char *buf, size_t len,
+		const char *name);
 
-/* Opens every pinned map. Returns 0, or XL_EXIT_USAGE with a message when
- * xlimit is not loaded, or XL_EXIT_FAIL. `cmd` names the command. */
-int xl_maps_open(struct xl_maps *m, const char *cmd);
-void xl_maps_close(struct xl_maps *m);
+/* Opens every pinned map into c->maps: 0, or -ENOENT (usage) when xlimit
+ * is not loaded, or another -errno. */
+int xl_maps_open(struct xl_ctx *c);
+void xl_maps_close(struct xl_ctx *c);
 
 /* Where the pin directories' lock files live (see xl_lock). */
 #define XL_LOCK_DIR "/run/xlimit"
@@ -100,16 +117,13 @@ void xl_maps_close(struct xl_maps *m);
 #define XL_BPFFS_DEFAULT "/sys/fs/bpf"
 
 /* Takes the lock of the pin directory, a file under XL_LOCK_DIR that is
- * never removed, for a command that may create it (load) or remove it: it
- * must be on a bpf filesystem, or its parent when it does not exist
- * (bpffs is mounted on XL_BPFFS_DEFAULT when missing there, nowhere else).
- * Returns an fd to pass to xl_unlock(), or -XL_EXIT_USAGE (a pin directory
- * off bpffs) or -XL_EXIT_FAIL, with a message. */
-int xl_lock(const char *cmd);
-/* The same for a command that changes a loaded xlimit: never creates the
- * directory. Returns an fd, or -XL_EXIT_USAGE when xlimit is not loaded,
- * or -XL_EXIT_FAIL, with a message. */
-int xl_lock_loaded(const char *cmd);
+ * never removed. With `create`, for a command that may create the
+ * directory (load) or remove it: it must be on a bpf filesystem, or its
+ * parent when it does not exist (bpffs is mounted on XL_BPFFS_DEFAULT
+ * when missing there, nowhere else). Without, for a command that changes
+ * a loaded xlimit: -ENOENT (usage) when it is not loaded. Returns an fd
+ * to pass to xl_unlock(), or -errno. */
+int xl_lock(struct xl_ctx *c, bool create);
 void xl_unlock(int fd);
 
 /* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
@@ -226,8 +240,8 @@ int xl_list_read(int fd, struct xl_lpm_key **keys, size_t *count);
 
 /* Makes sure the sockops program that learns known clients is attached
  * (to the root of the cgroup v2 hierarchy, pinned as
- * XL_PIN_SOCKOPS_LINK), with the lock held. Returns 0, or an exit code
- * with a message. */
-int xl_known_attach(const char *cmd);
+ * XL_PIN_SOCKOPS_LINK), with the lock held. Returns 0 or -errno, with a
+ * message. */
+int xl_known_attach(struct xl_ctx *c);
 
 #endif /* XL_LIB_H */

@@ -27,7 +27,8 @@
 #include <event2/bufferevent.h>
 #include <event2/http.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 static struct evhttp *auth_http;

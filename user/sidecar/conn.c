@@ -32,7 +32,8 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 #define SC_MAX_SERVERS 3 /* proxy, auth, metrics */

@@ -24,7 +24,8 @@
 #include <event2/keyvalq_struct.h>
 #include <json-c/json.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 static int prog_fd = -1, allow_fd = -1, deny_fd = -1;
@@ -33,12 +34,15 @@ static int rules_fd = -1, stats_fd = -1;
 static uint32_t prog_id; /* of prog_fd: a reload pins another one */
 static uint64_t checked; /* when the pins were last compared, ns */
 
+/* The pin directory (the maps are opened one by one, below). */
+static struct xl_ctx kctx;
+
 static int open_pin(const char *name, int *fd, bool quiet)
 {
 	char path[PATH_MAX];
 	int err;
 
-	xl_pin_path(path, sizeof(path), name);
+	xl_pin_path(&kctx, path, sizeof(path), name);
 	*fd = bpf_obj_get(path);
 	if (*fd >= 0)
 		return 0;
@@ -68,9 +72,9 @@ static int kernel_open(bool quiet)
 	int err;
 
 	if (!resolved) { /* once: a reopen uses the same directory */
-		xl_opts.pin_dir = sc_cfg.pin_dir;
+		xl_ctx_init(&kctx, sc_cfg.pin_dir);
 		/* started by `ip netns exec`: the host's pins */
-		xl_pin_dir_resolve();
+		xl_pin_dir_resolve(&kctx);
 		resolved = true;
 	}
 	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd, quiet);
@@ -109,7 +113,7 @@ static void kernel_refresh(bool now)
 	if (!now && sc_mono_ns() - checked < 1000000000ULL)
 		return;
 	checked = sc_mono_ns();
-	xl_pin_path(path, sizeof(path), XL_PIN_PROG_QUERY);
+	xl_pin_path(&kctx, path, sizeof(path), XL_PIN_PROG_QUERY);
 	fd = bpf_obj_get(path);
 	id = prog_id_of(fd);
 	if (fd >= 0)

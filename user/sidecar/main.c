@@ -19,7 +19,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 struct sc_config sc_cfg = {

@@ -13,7 +13,8 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 static struct evhttp *metrics_http;

@@ -16,7 +16,8 @@
 #include <sys/capability.h>
 #include <sys/prctl.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 static uid_t uid;

@@ -53,7 +53,8 @@
 #include <event2/http_struct.h> /* the request's HTTP version */
 #include <event2/keyvalq_struct.h>
 
-#include "cli.h"
+#include "msg.h"
+#include "xlimit_lib.h"
 #include "sidecar.h"
 
 #define SC_UP_MAX_HEADERS (256 << 10) /* the application's headers */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "xlimit_lib.h"
 #include "keys.h"
 
 static const char *const unit_names[] = { "second", "minute", "hour",

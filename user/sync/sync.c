@@ -74,7 +74,7 @@ struct xs_opts {
 
 struct xs {
 	struct xs_opts o;
-	struct xl_maps m;
+	const struct xl_maps *m; /* xl_cli.maps */
 	struct xr r;
 	struct ring_buffer *rb;
 	struct xs_table t;
@@ -138,7 +138,7 @@ static void rules_refresh(struct xs *s)
 
 	for (i = 0; i < s->nrules; i++)
 		s->rule_of[s->rows[i].port] = -1;
-	n = xl_rules_read(s->m.fd[XL_M_RULES], -1, s->rows, XL_MAX_RULES);
+	n = xl_rules_read(s->m->fd[XL_M_RULES], -1, s->rows, XL_MAX_RULES);
 	s->nrules = 0;
 	for (j = 0; j < n; j++) {
 		const struct xl_rule *r = &s->rows[j].rule;
@@ -156,7 +156,7 @@ static void rules_refresh(struct xs *s)
 		s->rows[s->nrules] = s->rows[j];
 		s->rule_of[port] = s->nrules++;
 	}
-	if (!bpf_map_lookup_elem(s->m.fd[XL_M_CONFIG], &zero, &cfg))
+	if (!bpf_map_lookup_elem(s->m->fd[XL_M_CONFIG], &zero, &cfg))
 		s->ipv6_prefix = cfg.ipv6_prefix;
 }
 
@@ -223,7 +223,7 @@ static void read_client(struct xs *s, struct xs_client *c, uint64_t now)
 	__u32 i;
 
 	c->touched = 0;
-	if (!r || bpf_map_lookup_elem(s->m.fd[XL_M_STATE], &c->key, &st))
+	if (!r || bpf_map_lookup_elem(s->m->fd[XL_M_STATE], &c->key, &st))
 		return;
 	c->seen = now;
 	for (i = 0; i < xl_nlimits(r); i++) {
@@ -264,7 +264,7 @@ static int limit_here(struct xs *s, const struct xl_key *k,
 	struct xs_client *c;
 	uint64_t word, start;
 
-	bpf_map_lookup_elem(s->m.fd[XL_M_STATE], k, &st);
+	bpf_map_lookup_elem(s->m->fd[XL_M_STATE], k, &st);
 	word = st.win[i].word;
 	start = xl_word_start(word);
 	if (!xl_expired(start, l->period_ns, now) &&
@@ -274,7 +274,7 @@ static int limit_here(struct xs *s, const struct xl_key *k,
 	if (start > now)
 		start = now;
 	st.win[i].word = xl_word_open(start, l->amount + 1);
-	if (bpf_map_update_elem(s->m.fd[XL_M_STATE], k, &st, BPF_ANY))
+	if (bpf_map_update_elem(s->m->fd[XL_M_STATE], k, &st, BPF_ANY))
 		return 0;
 	/* Our own write is no hit: read it as the baseline. */
 	c = xs_table_get(&s->t, k);
@@ -764,16 +764,16 @@ static int set_sync_flag(struct xs *s, int on)
 {
 	struct xl_config cfg = {};
 	__u32 zero = 0;
-	int lock = xl_lock_loaded("sync"), err = 0;
+	int lock = xl_cli_lock("sync", false), err = 0;
 
 	if (lock < 0)
 		return -lock;
-	if (bpf_map_lookup_elem(s->m.fd[XL_M_CONFIG], &zero, &cfg))
+	if (bpf_map_lookup_elem(s->m->fd[XL_M_CONFIG], &zero, &cfg))
 		err = -errno;
 	if (!err) {
 		cfg.flags = on ? cfg.flags | XL_CFG_SYNC :
 				 cfg.flags & ~XL_CFG_SYNC;
-		if (bpf_map_update_elem(s->m.fd[XL_M_CONFIG], &zero, &cfg,
+		if (bpf_map_update_elem(s->m->fd[XL_M_CONFIG], &zero, &cfg,
 					BPF_ANY))
 			err = -errno;
 	}
@@ -792,7 +792,7 @@ static int other_daemon(const struct xs *s)
 	struct xl_sync cur = {};
 	__u32 zero = 0;
 
-	if (bpf_map_lookup_elem(s->m.fd[XL_M_SYNC], &zero, &cur) ||
+	if (bpf_map_lookup_elem(s->m->fd[XL_M_SYNC], &zero, &cur) ||
 	    cur.link == XL_SYNC_OFF || !cur.pid || (pid_t)cur.pid == getpid())
 		return 0;
 	if (kill((pid_t)cur.pid, 0) && errno == ESRCH)
@@ -874,17 +874,18 @@ int cmd_sync(int argc, char **argv)
 		xl_err("sync: --redis '%s': %s", s->o.url, err);
 		goto out;
 	}
-	ret = xl_maps_open(&s->m, "sync");
+	s->m = &xl_cli.maps;
+	ret = xl_cli_open("sync");
 	if (ret)
 		goto out;
 	pid = other_daemon(s);
 	if (pid) {
 		xl_err("sync: another 'xlimit sync' (pid %d) serves %s; stop it first",
-		       pid, xl_opts.pin_dir);
+		       pid, xl_cli.pin_dir);
 		ret = XL_EXIT_FAIL;
 		goto close;
 	}
-	s->rb = ring_buffer__new(s->m.fd[XL_M_EVENTS], on_event, s, NULL);
+	s->rb = ring_buffer__new(s->m->fd[XL_M_EVENTS], on_event, s, NULL);
 	if (!s->rb) {
 		xl_err("sync: open the ring buffer %s: %s",
 		       xl_map_names[XL_M_EVENTS], strerror(errno));
@@ -892,7 +893,7 @@ int cmd_sync(int argc, char **argv)
 		goto close;
 	}
 	s->sync = mmap(NULL, sizeof(*s->sync), PROT_READ | PROT_WRITE,
-		       MAP_SHARED, s->m.fd[XL_M_SYNC], 0);
+		       MAP_SHARED, s->m->fd[XL_M_SYNC], 0);
 	if (s->sync == MAP_FAILED) {
 		s->sync = NULL;
 		xl_err("sync: map %s: %s (an xlimit loaded before 'sync' existed? run 'xlimit unload', then load again)",
@@ -919,7 +920,7 @@ int cmd_sync(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	logmsg("syncing %s every %" PRIu64 " ms through %s (scope '%s')",
-	       xl_opts.pin_dir, s->o.interval_ns / 1000000, s->o.url,
+	       xl_cli.pin_dir, s->o.interval_ns / 1000000, s->o.url,
 	       s->o.scope);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stopping) {
@@ -942,7 +943,7 @@ close:
 	xs_table_free(&s->t);
 	free(s->touched.v);
 	free(s->dirty.v);
-	xl_maps_close(&s->m);
+	xl_maps_close(&xl_cli);
 out:
 	free(s);
 	return ret;
