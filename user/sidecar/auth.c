@@ -78,31 +78,23 @@ static uint64_t accepted_at(const struct evkeyvalq *h)
 
 static void auth_request(struct evhttp_request *req, void *arg)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	struct sockaddr_storage ss;
-	socklen_t slen = sizeof(ss);
-	uint8_t peer[16], client[16];
+	uint8_t client[16];
 	uint64_t nreq = 1, port;
 	struct sc_decision d;
 	const char *real, *refuse;
-	uint16_t pport;
-	int fd;
+	struct sc_peer p;
 
 	(void)arg;
 	sc_count(SC_C_AUTH_REQUESTS);
 	if (sc_headers_too_large(req))
 		return;
-	fd = evcon ? bufferevent_getfd(
-			     evhttp_connection_get_bufferevent(evcon)) :
-		     -1;
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&ss, &slen) ||
-	    sc_sockaddr_addr(&ss, peer, &pport)) {
+	if (sc_conn_request(req, &p)) {
 		evhttp_send_error(req, 500, NULL);
 		return;
 	}
-	if (!sc_trusted(peer)) {
+	if (!sc_trusted(p.peer)) {
 		evhttp_send_error(req, 403, "Peer Not In --trust-proxy");
 		return;
 	}
@@ -137,6 +129,7 @@ static void auth_request(struct evhttp_request *req, void *arg)
 		evhttp_add_header(out, "X-Xlimit-Verdict", "within");
 		sc_add_headers(&d, out, false);
 		evhttp_send_reply(req, 204, "No Content", NULL);
+		sc_flush(evhttp_request_get_connection(req));
 	}
 }
 

@@ -416,6 +416,7 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		     int code)
 {
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	const char *accept = evhttp_find_header(
 		evhttp_request_get_input_headers(req), "Accept");
@@ -470,5 +471,6 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 				  "text/html; charset=utf-8");
 	}
 	evhttp_send_reply(req, code, title, body);
+	sc_flush(evcon);
 	evbuffer_free(body);
 }

@@ -33,9 +33,7 @@
  * returned, from an event.
  *
  * Which request of its connection a request is decides whether it is read
- * or charged; evhttp does not say, so a table indexed by the socket's fd
- * holds the socket's cookie (unique for the boot, so a reused fd is seen
- * as a new connection) and the number of requests seen on it.
+ * or charged: conn.c counts them (sc_conn_request()).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -80,42 +78,6 @@ static struct up_conn *dead; /* dropped ones, freed from an event */
 static struct evhttp_request **reap;
 static size_t nreap, reap_cap;
 static struct event *reap_ev;
-
-/* ---- which request of its connection ---------------------------------- */
-
-struct conn_slot {
-	uint64_t cookie;
-	uint64_t nreq;
-};
-
-static struct conn_slot *conns;
-static size_t nconns;
-
-/* Counts one request on socket `fd` and returns its number (1 = first);
- * 1 too when the socket cannot be told apart (then it is only read). */
-static uint64_t conn_request(int fd)
-{
-	uint64_t cookie = 0;
-	socklen_t len = sizeof(cookie);
-
-	if (fd < 0 || getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len))
-		return 1;
-	if ((size_t)fd >= nconns) {
-		size_t n = (size_t)fd * 2 + 64;
-		struct conn_slot *c = realloc(conns, n * sizeof(*c));
-
-		if (!c)
-			return 1;
-		memset(c + nconns, 0, (n - nconns) * sizeof(*c));
-		conns = c;
-		nconns = n;
-	}
-	if (conns[fd].cookie != cookie) {
-		conns[fd].cookie = cookie;
-		conns[fd].nreq = 0;
-	}
-	return ++conns[fd].nreq;
-}
 
 /* ---- the application's connections ------------------------------------ */
 
@@ -484,7 +446,13 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 
 		stream_unlink(r); /* before req may be freed */
 		if (up && code) {
+			/* Done at once (and maybe freed) unless the chunked
+			 * body's end is still to write. */
+			bool more = ce && req->chunked;
+
 			evhttp_send_reply_end(req); /* frees a client gone */
+			if (more)
+				sc_flush(ce);
 		} else {
 			/* Cut: the client must not take it for the whole
 			 * body. Freeing the connection frees its request. */
@@ -494,11 +462,7 @@ static void upstream_done(struct evhttp_request *up, void *arg)
 			if (ce) {
 				/* What the socket takes of the head and
 				 * body already sent, then the close. */
-				struct bufferevent *b =
-					evhttp_connection_get_bufferevent(ce);
-
-				evbuffer_write(bufferevent_get_output(b),
-					       bufferevent_getfd(b));
+				sc_flush(ce);
 				evhttp_connection_free(ce);
 			} else
 				evhttp_send_reply_end(req);
@@ -604,6 +568,7 @@ static void on_up_body(struct evhttp_request *up, void *arg)
 		return; /* evhttp drops it */
 	evhttp_send_reply_chunk_with_cb(
 		r->req, evhttp_request_get_input_buffer(up), on_drained, r);
+	sc_flush(ce);
 	if (evbuffer_get_length(bufferevent_get_output(
 		    evhttp_connection_get_bufferevent(ce))) >
 	    (size_t)sc_cfg.max_response_size) {
@@ -667,6 +632,7 @@ static int send_up(struct sc_request *r)
 		r->upreq = NULL;
 		return -1;
 	}
+	sc_flush(r->up->evcon);
 	return 0;
 }
 
@@ -701,16 +667,12 @@ static void forward(struct sc_request *r, const char *peer)
 
 static void proxy_request(struct evhttp_request *req, void *arg)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct sockaddr_storage peer_ss, local_ss;
-	socklen_t plen = sizeof(peer_ss), llen = sizeof(local_ss);
-	uint8_t peer[16], client[16];
-	uint16_t peer_port, local_port;
 	struct sc_request *r;
+	struct sc_peer p;
+	uint8_t client[16];
 	char peer_s[64];
 	bool direct = true;
-	uint64_t nreq;
-	int fd, code;
+	int code;
 
 	(void)arg;
 	sc_count(SC_C_REQUESTS);
@@ -731,26 +693,19 @@ static void proxy_request(struct evhttp_request *req, void *arg)
 	r->req = req;
 	r->start = sc_now();
 	r->error = -1;
-	fd = evcon ? bufferevent_getfd(
-			     evhttp_connection_get_bufferevent(evcon)) :
-		     -1;
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer_ss, &plen) ||
-	    getsockname(fd, (struct sockaddr *)&local_ss, &llen) ||
-	    sc_sockaddr_addr(&peer_ss, peer, &peer_port) ||
-	    sc_sockaddr_addr(&local_ss, client, &local_port)) {
+	if (sc_conn_request(req, &p)) {
 		/* Not a TCP/IP client (it went away): nothing to count. */
 		r->d.verdict = SC_NOT_COUNTED;
 		snprintf(peer_s, sizeof(peer_s), "unknown");
 		forward(r, peer_s);
 		return;
 	}
-	nreq = conn_request(fd);
-	xl_format_addr(peer, peer_s, sizeof(peer_s));
-	memcpy(client, peer, 16);
-	if (sc_trusted(peer) &&
+	xl_format_addr(p.peer, peer_s, sizeof(peer_s));
+	memcpy(client, p.peer, 16);
+	if (sc_trusted(p.peer) &&
 	    !sc_forwarded_client(evhttp_request_get_input_headers(req), client))
-		direct = memcmp(client, peer, 16) == 0;
-	sc_decide(client, local_port, nreq, direct, sc_conn_accepted(req),
+		direct = memcmp(client, p.peer, 16) == 0;
+	sc_decide(client, p.local_port, p.nreq, direct, sc_conn_accepted(req),
 		  &r->d);
 	if (r->d.verdict == SC_OVER || r->d.verdict == SC_DENIED) {
 		sc_count(r->d.verdict == SC_OVER ? SC_C_LIMITED : SC_C_DENIED);
@@ -826,7 +781,4 @@ void sc_proxy_stop(void)
 	if (reap_ev)
 		event_free(reap_ev);
 	reap_ev = NULL;
-	free(conns);
-	conns = NULL;
-	nconns = 0;
 }

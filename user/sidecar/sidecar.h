@@ -173,9 +173,23 @@ void sc_conns_free(void);
  * more); nothing when it is closed already. */
 void sc_conn_on_close(struct evhttp_request *req, void (*gone)(void *),
 		      void *arg);
+/* The connection of a request: its peer and local address (v4-mapped),
+ * and which request of it this is (1 = the first). */
+struct sc_peer {
+	uint8_t peer[16], local[16];
+	uint16_t peer_port, local_port;
+	uint64_t nreq;
+};
+/* Fills `p` for `req`, the addresses asked of the socket once per
+ * connection. 0, or -1 when it is not a TCP/IP connection (it went away). */
+int sc_conn_request(struct evhttp_request *req, struct sc_peer *p);
 /* When the connection of `req` was accepted (monotonic ns), 0 if not
  * known. */
 uint64_t sc_conn_accepted(struct evhttp_request *req);
+/* Writes what evhttp queued on `evcon` now, rather than when the loop
+ * next sees its socket writable (NULL: nothing). */
+struct evhttp_connection;
+void sc_flush(struct evhttp_connection *evcon);
 /* The budget of --max-buffered request bytes: what the proxy holds on
  * top of what the connections are reading. */
 void sc_buffer_hold(size_t n);
