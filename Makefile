@@ -121,7 +121,7 @@ $(BUILD)/xlimit: $(USER_OBJS) $(LIB)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
 # The sidecar: its own sources, the programs' messages and libxlimit.
-SIDECAR_LIBS := $(LIBS) -levent -lcap
+SIDECAR_LIBS := $(LIBS) -levent -lcap -pthread
 
 $(BUILD)/sidecar:
 	$(Q)mkdir -p $@
@@ -199,7 +199,7 @@ FUZZ_SRCS_limits := user/lib/limit_parse.c
 # The sidecar's sources without its main() (libFuzzer has one), and a
 # counter wrapped around evhttp_make_request.
 FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/msg.c $(LIB_SRCS)
-FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap \
+FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap -pthread \
 	-Wl,--wrap=evhttp_make_request
 # `xlimit sync`'s URL parser, Redis keys and key slots.
 FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/msg.c $(LIB_SRCS)

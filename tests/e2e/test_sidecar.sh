@@ -40,15 +40,6 @@ xl_netns_setup
 
 cli() { ip netns exec "$NS_CLI" "$@"; }
 srv() { ip netns exec "$NS_SRV" "$@"; }
-# Runs a daemon (a program, not a function: its pid is the daemon's) in
-# the background, logged to $XL_TMP/NAME.log, killed on exit.
-bg() {
-	local name=$1 pid
-	shift
-	"$@" >"$XL_TMP/$name.log" 2>&1 &
-	pid=$!
-	XL_CLEANUPS+=("kill $pid; wait $pid")
-}
 # wait_up NS URL NAME: polls until URL answers (any status).
 wait_up() {
 	local i
@@ -82,20 +73,20 @@ xls limit set $PQ "10 per second" --strategy token-bucket >/dev/null
 xls allow add 127.0.0.1/32 2001:2::3 >/dev/null
 xls deny add 198.18.7.7 >/dev/null # named only in X-Forwarded-For
 
-bg backend ip netns exec "$NS_SRV" $PY "$HELP" app $B
-bg flask ip netns exec "$NS_CLI" $PY "$HELP" flask $F "$LIMIT"
+xl_bg backend ip netns exec "$NS_SRV" $PY "$HELP" app $B
+xl_bg flask ip netns exec "$NS_CLI" $PY "$HELP" flask $F "$LIMIT"
 # The sidecar enters only the network namespace: it needs the pins.
 SC=(nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN")
-bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
+xl_bg sidecar "${SC[@]}" --listen "[::]:$P" --upstream 127.0.0.1:$B \
 	--auth-listen 127.0.0.1:$A --metrics-listen 127.0.0.1:$M \
 	--retry-after always --trust-proxy 198.18.0.7/32 127.0.0.1 \
 	--client-timeout 2 --upstream-timeout 2 --max-body-size 16777216
-bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
-bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
+xl_bg sidecar_drop "${SC[@]}" --listen 0.0.0.0:$PD --upstream 127.0.0.1:$B
+xl_bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
 	--trust-proxy 127.0.0.1
-bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
-bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
-bg sidecar_quick "${SC[@]}" --listen 0.0.0.0:$PQ --upstream 127.0.0.1:$B
+xl_bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
+xl_bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
+xl_bg sidecar_quick "${SC[@]}" --listen 0.0.0.0:$PQ --upstream 127.0.0.1:$B
 
 mkdir -p "$XL_TMP/nginx"
 sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
@@ -118,7 +109,7 @@ http {
 	include $XL_TMP/nginx/xlimit.conf;
 }
 EOF
-bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
+xl_bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
 
 # Loopback clients are allow-listed: polling does not use up any quota.
 wait_up "$NS_SRV" http://127.0.0.1:$B/ backend
@@ -418,9 +409,9 @@ assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' "$U/slow?s=5")" 504 "app
 # (a private mount namespace) the sidecar keeps reaching an application
 # that closes every connection after the name is gone from the file.
 mkdir -p "$XL_TMP/www" && echo hi >"$XL_TMP/www/index.html"
-bg www ip netns exec "$NS_SRV" $PY -m http.server 8001 --bind 127.0.0.1 --directory "$XL_TMP/www"
+xl_bg www ip netns exec "$NS_SRV" $PY -m http.server 8001 --bind 127.0.0.1 --directory "$XL_TMP/www"
 echo "127.0.0.1 xlimit-upstream.test" >"$XL_TMP/hosts"
-bg sidecar_dns unshare -m sh -c "mount --bind '$XL_TMP/hosts' /etc/hosts && exec nsenter --net=/run/netns/$NS_SRV '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8084 --upstream xlimit-upstream.test:8001"
+xl_bg sidecar_dns unshare -m sh -c "mount --bind '$XL_TMP/hosts' /etc/hosts && exec nsenter --net=/run/netns/$NS_SRV '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8084 --upstream xlimit-upstream.test:8001"
 wait_up "$NS_SRV" http://127.0.0.1:8001/ www
 wait_up "$NS_SRV" http://127.0.0.1:8084/ sidecar_dns
 assert_eq "$(srv curl -s http://127.0.0.1:8084/)" hi "named upstream: reached"
@@ -504,7 +495,7 @@ assert_match "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_auth_limited_total{}')"
 
 PU=8086
 xls limit set $PU "$LIMIT" --action pass >/dev/null
-bg sidecar_user "${SC[@]}" --listen 0.0.0.0:$PU --upstream 127.0.0.1:$B --user nobody
+xl_bg sidecar_user "${SC[@]}" --listen 0.0.0.0:$PU --upstream 127.0.0.1:$B --user nobody
 wait_up "$NS_SRV" http://127.0.0.1:$PU/ sidecar_user
 upid=$(pgrep -f -- "--listen 0.0.0.0:$PU --upstream" | head -n 1)
 assert_eq "$(awk '/^Uid:/ { print $2, $3, $4, $5 } /^Gid:/ { print $2, $3 }' /proc/$upid/status | tr '\n' ' ')" \

@@ -223,7 +223,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	sc_cfg.upstream_timeout = 2;
 	sc_cfg.max_body_size = 1 << 20;
 	CHECK(!sc_resolve_upstream());
-	CHECK(!sc_proxy_start(base));
+	CHECK(!sc_proxy_start(base, sc_listen("listen", listen)));
 	return 0;
 }
 

@@ -116,6 +116,16 @@ xls() { nsenter --net="/run/netns/$NS_SRV" "$XLIMIT_BIN" --pin-dir "$XL_PIN" "$@
 in_cli() { nsenter --net="/run/netns/$NS_CLI" "$@"; }
 in_srv() { nsenter --net="/run/netns/$NS_SRV" "$@"; }
 
+# xl_bg NAME CMD...: runs CMD (a program, not a function: its pid is the
+# daemon's) in the background, logged to $XL_TMP/NAME.log, killed on exit.
+xl_bg() {
+	local name=$1 pid
+	shift
+	"$@" >"$XL_TMP/$name.log" 2>&1 &
+	pid=$!
+	XL_CLEANUPS+=("kill $pid; wait $pid")
+}
+
 # Removes what crashed runs left: namespaces and pin directories whose
 # owning process is gone.
 xl_reap_leftovers() {

@@ -31,7 +31,7 @@
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
-static struct evhttp *auth_http;
+static _Thread_local struct evhttp *auth_http;
 
 static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
 {
@@ -133,7 +133,7 @@ static void auth_request(struct evhttp_request *req, void *arg)
 	}
 }
 
-int sc_auth_start(struct event_base *base)
+int sc_auth_start(struct event_base *base, int fd)
 {
 	auth_http = evhttp_new(base);
 	if (!auth_http)
@@ -143,7 +143,7 @@ int sc_auth_start(struct event_base *base)
 	evhttp_set_default_content_type(auth_http, NULL);
 	evhttp_set_allowed_methods(auth_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 						      EVHTTP_REQ_POST);
-	return sc_bind(auth_http, "auth-listen", sc_cfg.auth_listen);
+	return sc_bind(auth_http, "auth-listen", fd);
 }
 
 void sc_auth_stop(void)

@@ -22,9 +22,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -79,28 +83,41 @@ struct sc_conn {
 	void *gone_arg;
 };
 
-static struct sc_server servers[SC_MAX_SERVERS];
-static int nservers;
-static size_t buffered; /* request bytes held, all connections */
+/* Each worker has its own listeners and connections. */
+static _Thread_local struct sc_server servers[SC_MAX_SERVERS];
+static _Thread_local int nservers;
 /* The connection of each fd, to find it from a request. */
-static struct sc_conn **by_fd;
-static size_t nby_fd;
+static _Thread_local struct sc_conn **by_fd;
+static _Thread_local size_t nby_fd;
+static size_t buffered; /* request bytes held, all connections, workers */
 
 /* ---- the budget of buffered request bytes ---------------------------- */
 
 void sc_buffer_hold(size_t n)
 {
-	buffered += n;
+	if (n)
+		__atomic_fetch_add(&buffered, n, __ATOMIC_RELAXED);
 }
 
 void sc_buffer_release(size_t n)
 {
-	buffered -= n < buffered ? n : buffered;
+	size_t old = __atomic_load_n(&buffered, __ATOMIC_RELAXED);
+
+	while (n && !__atomic_compare_exchange_n(
+			    &buffered, &old, n < old ? old - n : 0, true,
+			    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		;
 }
 
 bool sc_buffer_full(void)
 {
-	return buffered > (size_t)sc_cfg.max_buffered;
+	return __atomic_load_n(&buffered, __ATOMIC_RELAXED) >
+	       (size_t)sc_cfg.max_buffered;
+}
+
+long sc_share(long total)
+{
+	return (total + sc_cfg.workers - 1) / sc_cfg.workers;
 }
 
 /* ---- listeners ------------------------------------------------------- */
@@ -118,7 +135,7 @@ static struct sc_server *server_of(const struct evhttp *http)
 /* Accepts while under the connection cap and not out of fds. */
 static void update_listeners(struct sc_server *s)
 {
-	bool on = !s->fd_pause && s->nconns < sc_cfg.max_connections;
+	bool on = !s->fd_pause && s->nconns < sc_share(sc_cfg.max_connections);
 	int i;
 
 	for (i = 0; i < s->nlev; i++) {
@@ -484,22 +501,53 @@ int sc_http_setup(struct evhttp *http, struct event_base *base,
 	return 0;
 }
 
-int sc_bind(struct evhttp *http, const char *what, const char *addr)
+int sc_listen(const char *what, const char *addr)
 {
-	struct sc_server *s = server_of(http);
-	char host[INET6_ADDRSTRLEN + 1];
-	struct evhttp_bound_socket *bound;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_NUMERICHOST | AI_PASSIVE },
+			*ai;
+	char host[INET6_ADDRSTRLEN + 1], port_s[8];
+	int fd, on = 1, err;
 	uint16_t port;
 
 	if (sc_parse_hostport(addr, host, sizeof(host), &port))
 		return -EINVAL;
-	bound = evhttp_bind_socket_with_handle(http, host, port);
-	if (!bound) {
-		int err = errno ? errno : EADDRINUSE;
-
+	snprintf(port_s, sizeof(port_s), "%u", port);
+	if (getaddrinfo(host, port_s, &hints, &ai))
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+	    /* One listener per worker, the kernel spreading the
+	     * connections: only with more than one. */
+	    (sc_cfg.workers > 1 &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on))) ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 128)) {
+		err = errno;
 		xl_err("--%s %s: cannot listen there: %s", what, addr,
 		       strerror(err));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
 		return -err;
+	}
+	freeaddrinfo(ai);
+	return fd;
+}
+
+int sc_bind(struct evhttp *http, const char *what, int fd)
+{
+	struct sc_server *s = server_of(http);
+	struct evhttp_bound_socket *bound;
+
+	/* evhttp owns the socket from here, and closes it. */
+	bound = evhttp_accept_socket_with_handle(http, fd);
+	if (!bound) {
+		xl_err("--%s: cannot accept connections: %s", what,
+		       strerror(errno ? errno : ENOMEM));
+		close(fd);
+		return -ENOMEM;
 	}
 	if (s && s->nlev < SC_MAX_BOUND) {
 		s->lev[s->nlev] = evhttp_bound_socket_get_listener(bound);

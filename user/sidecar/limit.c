@@ -28,11 +28,15 @@
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
-static int prog_fd = -1, allow_fd = -1, deny_fd = -1;
-static int rules_fd = -1, stats_fd = -1;
+/* Each worker holds its own: one reopens them without pulling them from
+ * under another. */
+static _Thread_local int prog_fd = -1, allow_fd = -1, deny_fd = -1;
+static _Thread_local int rules_fd = -1, stats_fd = -1;
 
-static uint32_t prog_id; /* of prog_fd: a reload pins another one */
-static uint64_t checked; /* when the pins were last compared, ns */
+static _Thread_local uint32_t prog_id; /* of prog_fd: a reload pins
+					 * another one */
+static _Thread_local uint64_t checked; /* when the pins were last compared,
+					 * ns */
 
 /* The pin directory (the maps are opened one by one, below). */
 static struct xl_ctx kctx;
@@ -125,6 +129,12 @@ static void kernel_refresh(bool now)
 		xl_err("xlimit was loaded again: reopened its pins in %s",
 		       sc_cfg.pin_dir);
 	prog_id = prog_id_of(prog_fd);
+}
+
+void sc_kernel_reopen(void)
+{
+	sc_kernel_close();
+	kernel_open(false);
 }
 
 void sc_kernel_close(void)

@@ -8,12 +8,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/queue.h> /* before libevent's: TAILQ_FIRST */
 #include <event2/event.h>
 #include <event2/http.h>
@@ -35,6 +38,7 @@ struct sc_config sc_cfg = {
 	.max_response_size = 1L << 20,
 	.max_connections = 1024,
 	.upstream_connections = 256,
+	.workers = 1,
 };
 
 static const char usage[] =
@@ -78,6 +82,9 @@ static const char usage[] =
 	"                            new ones wait in the backlog (default 1024)\n"
 	"  --upstream-connections N  connections to the application, else 503\n"
 	"                            (default 256)\n"
+	"  --workers N|auto          threads, each with its own event loop and\n"
+	"                            listeners (SO_REUSEPORT); auto: one per\n"
+	"                            CPU (default 1)\n"
 	"  --user NAME               run as NAME once the pins are open and the\n"
 	"                            listeners bound (keeping only\n"
 	"                            CAP_DAC_OVERRIDE, to reopen the pins)\n"
@@ -211,6 +218,7 @@ static int parse_args(int argc, char **argv)
 		O_MAX_RESP,
 		O_MAX_CONN,
 		O_UP_CONN,
+		O_WORKERS,
 	};
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, O_LISTEN },
@@ -233,6 +241,7 @@ static int parse_args(int argc, char **argv)
 		{ "max-response-size", required_argument, NULL, O_MAX_RESP },
 		{ "max-connections", required_argument, NULL, O_MAX_CONN },
 		{ "upstream-connections", required_argument, NULL, O_UP_CONN },
+		{ "workers", required_argument, NULL, O_WORKERS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -353,6 +362,18 @@ static int parse_args(int argc, char **argv)
 				return XL_EXIT_USAGE;
 			sc_cfg.upstream_connections = v;
 			break;
+		case O_WORKERS:
+			if (!strcmp(optarg, "auto")) {
+				v = sysconf(_SC_NPROCESSORS_ONLN);
+				v = v < 1	       ? 1 :
+				    v > SC_MAX_WORKERS ? SC_MAX_WORKERS :
+							 v;
+			} else if (parse_long("workers", optarg, 1,
+					      SC_MAX_WORKERS, &v)) {
+				return XL_EXIT_USAGE;
+			}
+			sc_cfg.workers = v;
+			break;
 		case O_USER:
 			if (sc_user_lookup(optarg))
 				return bad_usage(
@@ -434,18 +455,197 @@ static struct event_base *new_base(void)
 	return base;
 }
 
+/* ---- workers ------------------------------------------------------- */
+
+/* One thread with its own loop, listeners, connections and kernel fds.
+ * Worker 0 is the main thread; it also serves /metrics and takes the
+ * signals, which it passes on to the others through their pipes. */
+struct worker {
+	int id;
+	pthread_t thread;
+	bool started; /* a thread of its own runs it */
+	int fds[3]; /* listening: proxy, auth, metrics; -1 none */
+	int cmd[2]; /* pipe to it: 'q' stop, 'h' reopen the pins */
+	struct event_base *base;
+	struct event *cmd_ev;
+	int err; /* of its setup */
+};
+
+static struct worker *workers;
+static pthread_mutex_t ready_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ready_cond = PTHREAD_COND_INITIALIZER;
+static int nready; /* workers (not 0) done with their setup */
+
+static void on_cmd(evutil_socket_t fd, short events, void *arg)
+{
+	struct worker *w = arg;
+	char c[16];
+	ssize_t n = read(fd, c, sizeof(c)), i;
+
+	(void)events;
+	for (i = 0; i < n; i++) {
+		if (c[i] == 'q')
+			event_base_loopbreak(w->base);
+		else if (c[i] == 'h')
+			sc_kernel_reopen();
+	}
+}
+
+/* Hands listening socket `i` over: from then on its server owns it. */
+static int take_fd(struct worker *w, int i)
+{
+	int fd = w->fds[i];
+
+	w->fds[i] = -1;
+	return fd;
+}
+
+/* In the worker's own thread: its thread-local state is made here. */
+static int worker_setup(struct worker *w)
+{
+	sc_stats_bind(w->id);
+	if (w->id && sc_kernel_open()) /* worker 0's are open already */
+		return -1;
+	w->base = new_base();
+	if (!w->base) {
+		xl_err("cannot create the event loop");
+		return -1;
+	}
+	w->cmd_ev =
+		event_new(w->base, w->cmd[0], EV_READ | EV_PERSIST, on_cmd, w);
+	if (!w->cmd_ev || event_add(w->cmd_ev, NULL))
+		return -1;
+	if (w->fds[0] >= 0 && sc_proxy_start(w->base, take_fd(w, 0)))
+		return -1;
+	if (w->fds[1] >= 0 && sc_auth_start(w->base, take_fd(w, 1)))
+		return -1;
+	if (w->fds[2] >= 0 && sc_metrics_start(w->base, take_fd(w, 2)))
+		return -1;
+	return 0;
+}
+
+static void worker_teardown(struct worker *w)
+{
+	int i;
+
+	sc_metrics_stop();
+	sc_auth_stop();
+	sc_proxy_stop();
+	sc_conns_free();
+	if (w->cmd_ev)
+		event_free(w->cmd_ev);
+	w->cmd_ev = NULL;
+	if (w->base)
+		event_base_free(w->base);
+	w->base = NULL;
+	sc_kernel_close();
+	for (i = 0; i < 3; i++)
+		if (w->fds[i] >= 0)
+			close(take_fd(w, i));
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	int err = worker_setup(w);
+
+	pthread_mutex_lock(&ready_lock);
+	w->err = err;
+	nready++;
+	pthread_cond_broadcast(&ready_cond);
+	pthread_mutex_unlock(&ready_lock);
+	if (!err && event_base_dispatch(w->base) < 0)
+		xl_err("worker %d: event loop failed", w->id);
+	worker_teardown(w);
+	return NULL;
+}
+
+/* Tells every worker but 0 `cmd`. */
+static void tell_workers(char cmd)
+{
+	int i;
+
+	for (i = 1; i < sc_cfg.workers; i++)
+		if (workers[i].started &&
+		    write(workers[i].cmd[1], &cmd, 1) != 1)
+			xl_err("worker %d: cannot tell it '%c': %s", i, cmd,
+			       strerror(errno));
+}
+
+/* Every listening socket, bound as root before the privileges go. */
+static int open_listeners(void)
+{
+	int i;
+
+	for (i = 0; i < sc_cfg.workers; i++) {
+		struct worker *w = &workers[i];
+
+		if (sc_cfg.listen &&
+		    (w->fds[0] = sc_listen("listen", sc_cfg.listen)) < 0)
+			return -1;
+		if (sc_cfg.auth_listen &&
+		    (w->fds[1] = sc_listen("auth-listen", sc_cfg.auth_listen)) <
+			    0)
+			return -1;
+		if (sc_cfg.metrics_listen && i == 0 &&
+		    (w->fds[2] = sc_listen("metrics-listen",
+					   sc_cfg.metrics_listen)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Workers 1.. in threads of their own, which inherit the user and
+ * capabilities left and block the signals (worker 0 takes them). 0 when
+ * all are set up. */
+static int start_workers(void)
+{
+	sigset_t set, old;
+	int i, err = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, &old);
+	for (i = 1; i < sc_cfg.workers; i++) {
+		errno = pthread_create(&workers[i].thread, NULL, worker_main,
+				       &workers[i]);
+		if (errno) {
+			xl_err("cannot start worker %d: %s", i,
+			       strerror(errno));
+			err = -1;
+			break;
+		}
+		workers[i].started = true;
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_mutex_lock(&ready_lock);
+	while (nready < i - 1)
+		pthread_cond_wait(&ready_cond, &ready_lock);
+	pthread_mutex_unlock(&ready_lock);
+	while (--i > 0)
+		err |= workers[i].err;
+	return err;
+}
+
 static void on_signal(evutil_socket_t sig, short events, void *arg)
 {
-	(void)sig;
 	(void)events;
+	if (sig == SIGHUP) {
+		sc_kernel_reopen();
+		tell_workers('h');
+		return;
+	}
 	event_base_loopbreak(arg);
 }
 
 int main(int argc, char **argv)
 {
-	struct event *sigint = NULL, *sigterm = NULL;
-	struct event_base *base = NULL;
-	int rc, ret = XL_EXIT_FAIL;
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct event *sigev[3] = {};
+	struct event_base *base;
+	int rc, i, ret = XL_EXIT_FAIL;
 
 	xl_progname = "xlimit-sidecar";
 	rc = parse_args(argc, argv);
@@ -454,25 +654,31 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (sc_kernel_open())
 		return XL_EXIT_FAIL;
-	base = new_base();
-	if (!base) {
-		xl_err("cannot create the event loop");
-		goto cleanup;
+	workers = calloc(sc_cfg.workers, sizeof(*workers));
+	if (!workers || sc_stats_init(sc_cfg.workers)) {
+		xl_err("out of memory");
+		sc_kernel_close();
+		return XL_EXIT_FAIL;
 	}
-	if (sc_cfg.listen && sc_proxy_start(base))
+	for (i = 0; i < sc_cfg.workers; i++) {
+		workers[i].id = i;
+		workers[i].fds[0] = workers[i].fds[1] = workers[i].fds[2] = -1;
+		if (pipe2(workers[i].cmd, O_CLOEXEC | O_NONBLOCK)) {
+			xl_err("cannot make a pipe: %s", strerror(errno));
+			workers[i].cmd[0] = workers[i].cmd[1] = -1;
+			goto cleanup;
+		}
+	}
+	if (open_listeners() || sc_drop_privileges() || start_workers() ||
+	    worker_setup(&workers[0]))
 		goto cleanup;
-	if (sc_cfg.auth_listen && sc_auth_start(base))
-		goto cleanup;
-	if (sc_cfg.metrics_listen && sc_metrics_start(base))
-		goto cleanup;
-	if (sc_drop_privileges())
-		goto cleanup;
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	if (!sigint || !sigterm || evsignal_add(sigint, NULL) ||
-	    evsignal_add(sigterm, NULL)) {
-		xl_err("cannot handle signals");
-		goto cleanup;
+	base = workers[0].base;
+	for (i = 0; i < 3; i++) {
+		sigev[i] = evsignal_new(base, sigs[i], on_signal, base);
+		if (!sigev[i] || evsignal_add(sigev[i], NULL)) {
+			xl_err("cannot handle signals");
+			goto cleanup;
+		}
 	}
 	if (event_base_dispatch(base) < 0) {
 		xl_err("event loop failed");
@@ -480,16 +686,27 @@ int main(int argc, char **argv)
 	}
 	ret = XL_EXIT_OK;
 cleanup:
-	if (sigint)
-		event_free(sigint);
-	if (sigterm)
-		event_free(sigterm);
-	sc_metrics_stop();
-	sc_auth_stop();
-	sc_proxy_stop();
-	sc_conns_free();
-	if (base)
-		event_base_free(base);
-	sc_kernel_close();
+	tell_workers('q');
+	for (i = 1; i < sc_cfg.workers; i++)
+		if (workers[i].started)
+			pthread_join(workers[i].thread, NULL);
+	for (i = 0; i < 3; i++)
+		if (sigev[i])
+			event_free(sigev[i]);
+	if (workers) {
+		worker_teardown(&workers[0]);
+		for (i = 0; i < sc_cfg.workers; i++) {
+			struct worker *w = &workers[i];
+			int j;
+
+			for (j = 0; j < 3; j++)
+				if (w->fds[j] >= 0)
+					close(w->fds[j]);
+			for (j = 0; j < 2; j++)
+				if (w->cmd[j] >= 0)
+					close(w->cmd[j]);
+		}
+		free(workers);
+	}
 	return ret;
 }

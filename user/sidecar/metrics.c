@@ -6,6 +6,7 @@
  * and the sidecar's own counters and request latency histogram.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -17,21 +18,71 @@
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
-static struct evhttp *metrics_http;
-static uint64_t counters[SC_C_NR];
+static _Thread_local struct evhttp *metrics_http;
 
 /* Latency buckets, seconds (upper bounds; +Inf is implied). */
 static const double buckets[] = { 0.0005, 0.001, 0.0025, 0.005, 0.01,
 				  0.025,  0.05,	 0.1,	 0.25,	0.5,
 				  1,	  2.5,	 5,	 10 };
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
-static uint64_t bucket_counts[NBUCKETS + 1];
-static uint64_t latency_count;
-static double latency_sum;
+
+/* What one worker counts: written by it alone (no locked instruction),
+ * read by the worker serving /metrics, each word whole. */
+struct sc_stats {
+	uint64_t counters[SC_C_NR];
+	uint64_t bucket_counts[NBUCKETS + 1];
+	uint64_t latency_count;
+	uint64_t latency_ns;
+} __attribute__((aligned(64))); /* no cache line shared */
+
+static struct sc_stats solo; /* before sc_stats_init(), and for 1 */
+static struct sc_stats *all_stats = &solo;
+static int nstats = 1;
+static _Thread_local struct sc_stats *my_stats = &solo;
+
+int sc_stats_init(int workers)
+{
+	struct sc_stats *s;
+
+	if (workers <= 1)
+		return 0;
+	s = aligned_alloc(64, workers * sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	memset(s, 0, workers * sizeof(*s));
+	all_stats = s;
+	nstats = workers;
+	return 0;
+}
+
+void sc_stats_bind(int worker)
+{
+	my_stats = &all_stats[worker < nstats ? worker : 0];
+}
+
+static void bump(uint64_t *v, uint64_t n)
+{
+	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n,
+			 __ATOMIC_RELAXED);
+}
+
+/* The sum over the workers of the word at `off` in their stats. */
+static uint64_t sum(size_t off)
+{
+	uint64_t n = 0;
+	int i;
+
+	for (i = 0; i < nstats; i++)
+		n += __atomic_load_n((uint64_t *)((char *)&all_stats[i] + off),
+				     __ATOMIC_RELAXED);
+	return n;
+}
+
+#define SUM(field) sum((char *)&all_stats->field - (char *)all_stats)
 
 void sc_count(enum sc_counter c)
 {
-	counters[c]++;
+	bump(&my_stats->counters[c], 1);
 }
 
 void sc_observe_latency(double seconds)
@@ -40,9 +91,9 @@ void sc_observe_latency(double seconds)
 
 	for (i = 0; i < NBUCKETS && seconds > buckets[i]; i++)
 		;
-	bucket_counts[i]++;
-	latency_count++;
-	latency_sum += seconds;
+	bump(&my_stats->bucket_counts[i], 1);
+	bump(&my_stats->latency_count, 1);
+	bump(&my_stats->latency_ns, seconds > 0 ? seconds * 1e9 : 0);
 }
 
 uint64_t sc_mono_ns(void)
@@ -86,7 +137,7 @@ static void counter(struct evbuffer *b, const char *name, const char *help,
 		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s counter\n",
 				    name, help, name);
 	evbuffer_add_printf(b, "%s%s %llu\n", name, labels,
-			    (unsigned long long)counters[c]);
+			    (unsigned long long)SUM(counters[c]));
 }
 
 static void own_metrics(struct evbuffer *b)
@@ -125,7 +176,7 @@ static void own_metrics(struct evbuffer *b)
 		"# HELP xlimit_sidecar_request_duration_seconds Time from a request to its answer, through the proxy.\n"
 		"# TYPE xlimit_sidecar_request_duration_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {
-		cum += bucket_counts[i];
+		cum += SUM(bucket_counts[i]);
 		evbuffer_add_printf(
 			b,
 			"xlimit_sidecar_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
@@ -136,8 +187,20 @@ static void own_metrics(struct evbuffer *b)
 		"xlimit_sidecar_request_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"xlimit_sidecar_request_duration_seconds_sum %.6f\n"
 		"xlimit_sidecar_request_duration_seconds_count %llu\n",
-		(unsigned long long)latency_count, latency_sum,
-		(unsigned long long)latency_count);
+		(unsigned long long)SUM(latency_count), SUM(latency_ns) / 1e9,
+		(unsigned long long)SUM(latency_count));
+	evbuffer_add_printf(
+		b,
+		"# HELP xlimit_sidecar_worker_requests_total Requests the proxy answered, by worker (--workers).\n"
+		"# TYPE xlimit_sidecar_worker_requests_total counter\n");
+	for (i = 0; i < (size_t)nstats; i++)
+		evbuffer_add_printf(
+			b,
+			"xlimit_sidecar_worker_requests_total{worker=\"%zu\"} %llu\n",
+			i,
+			(unsigned long long)__atomic_load_n(
+				&all_stats[i].counters[SC_C_REQUESTS],
+				__ATOMIC_RELAXED));
 }
 
 static void metrics_request(struct evhttp_request *req, void *arg)
@@ -164,7 +227,7 @@ static void metrics_request(struct evhttp_request *req, void *arg)
 	evbuffer_free(b);
 }
 
-int sc_metrics_start(struct event_base *base)
+int sc_metrics_start(struct event_base *base, int fd)
 {
 	metrics_http = evhttp_new(base);
 	if (!metrics_http)
@@ -174,7 +237,7 @@ int sc_metrics_start(struct event_base *base)
 		return -ENOMEM;
 	evhttp_set_allowed_methods(metrics_http,
 				   EVHTTP_REQ_GET | EVHTTP_REQ_HEAD);
-	return sc_bind(metrics_http, "metrics-listen", sc_cfg.metrics_listen);
+	return sc_bind(metrics_http, "metrics-listen", fd);
 }
 
 void sc_metrics_stop(void)

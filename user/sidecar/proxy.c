@@ -57,8 +57,8 @@
 
 #define SC_UP_MAX_HEADERS (256 << 10) /* the application's headers */
 
-static struct evhttp *proxy_http;
-static struct event_base *proxy_base;
+static _Thread_local struct evhttp *proxy_http;
+static _Thread_local struct event_base *proxy_base;
 static char up_host[256]; /* as given: the Host of HTTP/1.0 requests */
 static char up_addr[INET6_ADDRSTRLEN]; /* what it resolved to at start */
 static uint16_t up_port;
@@ -71,13 +71,13 @@ struct up_conn {
 };
 
 /* Idle connections; room for all of them, so none is ever left out. */
-static struct up_conn **pool;
-static long npool, nup; /* idle, and all made */
-static struct up_conn *dead; /* dropped ones, freed from an event */
+static _Thread_local struct up_conn **pool;
+static _Thread_local long npool, nup; /* idle, and all made */
+static _Thread_local struct up_conn *dead; /* dropped ones, freed from an event */
 /* Requests to the application whose callback is done, to free. */
-static struct evhttp_request **reap;
-static size_t nreap, reap_cap;
-static struct event *reap_ev;
+static _Thread_local struct evhttp_request **reap;
+static _Thread_local size_t nreap, reap_cap;
+static _Thread_local struct event *reap_ev;
 
 /* ---- the application's connections ------------------------------------ */
 
@@ -101,7 +101,7 @@ static struct up_conn *pool_get(bool fresh, bool *busy)
 	*busy = false;
 	if (npool && !fresh)
 		return pool[--npool];
-	if (nup >= sc_cfg.upstream_connections) {
+	if (nup >= sc_share(sc_cfg.upstream_connections)) {
 		*busy = true;
 		return NULL;
 	}
@@ -337,7 +337,7 @@ struct sc_request {
 
 /* The responses being streamed: evhttp calls back with a pointer that
  * may be stale (on_drained), checked against this list. */
-static struct sc_request *streams;
+static _Thread_local struct sc_request *streams;
 
 static void stream_unlink(struct sc_request *r)
 {
@@ -741,12 +741,12 @@ int sc_resolve_upstream(void)
 	return 0;
 }
 
-int sc_proxy_start(struct event_base *base)
+int sc_proxy_start(struct event_base *base, int fd)
 {
 	int err;
 
 	proxy_base = base;
-	pool = calloc(sc_cfg.upstream_connections, sizeof(*pool));
+	pool = calloc(sc_share(sc_cfg.upstream_connections), sizeof(*pool));
 	reap_ev = event_new(base, -1, 0, on_reap, NULL);
 	proxy_http = evhttp_new(base);
 	if (!pool || !reap_ev || !proxy_http)
@@ -761,7 +761,7 @@ int sc_proxy_start(struct event_base *base)
 				    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 				    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
 				    EVHTTP_REQ_PATCH);
-	err = sc_bind(proxy_http, "listen", sc_cfg.listen);
+	err = sc_bind(proxy_http, "listen", fd);
 	return err;
 }
 

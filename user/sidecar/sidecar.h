@@ -4,7 +4,11 @@
  * kernel objects it reads and charges clients through, the rate-limit
  * decision for one request (limit.c), the reverse proxy (proxy.c), the
  * nginx auth_request endpoint (auth.c) and the Prometheus metrics
- * (metrics.c). Everything runs on one libevent loop, in one thread.
+ * (metrics.c). Each of --workers threads runs its own libevent loop with
+ * its own listeners (SO_REUSEPORT), connections and kernel fds: the state
+ * of these files is thread-local, but for the settings, the counters
+ * /metrics sums (metrics.c) and the --max-buffered budget (conn.c). The
+ * clients' counts are shared through the kernel's maps.
  */
 #ifndef XL_SIDECAR_H
 #define XL_SIDECAR_H
@@ -22,6 +26,7 @@ struct evhttp_request;
 struct evkeyvalq;
 
 #define SC_MAX_TRUST 64 /* --trust-proxy entries */
+#define SC_MAX_WORKERS 256 /* --workers */
 
 /* When Retry-After is sent. */
 enum sc_retry_after {
@@ -52,6 +57,7 @@ struct sc_config {
 	long upstream_connections; /* to the application: more is 503 */
 	bool verbose;
 	const char *user; /* --user: run as this user after start */
+	int workers; /* threads, each with its own loop and listeners */
 };
 
 extern struct sc_config sc_cfg;
@@ -61,6 +67,8 @@ extern struct sc_config sc_cfg;
 /* Opens the pinned objects under sc_cfg.pin_dir. 0 or -errno. */
 int sc_kernel_open(void);
 void sc_kernel_close(void);
+/* Closes and opens the pins again (SIGHUP). */
+void sc_kernel_reopen(void);
 /* fds of xl_rules and xl_stats, for the metrics. */
 int sc_rules_fd(void);
 int sc_stats_fd(void);
@@ -142,11 +150,11 @@ int sc_drop_privileges(void);
  * gives): requests never wait for a lookup. 0, or -1 with a message. */
 int sc_resolve_upstream(void);
 
-/* Each binds its evhttp on `base` at ADDR:PORT. 0 or -errno, with a
- * message. */
-int sc_proxy_start(struct event_base *base);
-int sc_auth_start(struct event_base *base);
-int sc_metrics_start(struct event_base *base);
+/* Each serves on `base` the listening socket `fd` (sc_listen()), which
+ * it owns from then on. 0 or -errno, with a message. */
+int sc_proxy_start(struct event_base *base, int fd);
+int sc_auth_start(struct event_base *base, int fd);
+int sc_metrics_start(struct event_base *base, int fd);
 void sc_proxy_stop(void);
 void sc_auth_stop(void);
 void sc_metrics_stop(void);
@@ -164,8 +172,13 @@ typedef void (*sc_handler)(struct evhttp_request *req, void *arg);
  * the listener's option, for messages. 0 or -errno. */
 int sc_http_setup(struct evhttp *http, struct event_base *base,
 		  const char *what, sc_handler handler);
-/* Binds an evhttp to ADDR:PORT, with a message on failure. */
-int sc_bind(struct evhttp *http, const char *what, const char *addr);
+/* A listening socket on ADDR:PORT (with SO_REUSEPORT when there are
+ * several workers): the fd, or -errno with a message. */
+int sc_listen(const char *what, const char *addr);
+/* Has an evhttp accept on listening socket `fd` (closed on failure). */
+int sc_bind(struct evhttp *http, const char *what, int fd);
+/* A worker's share of a bound given for the whole process (rounded up). */
+long sc_share(long total);
 /* evhttp_free(), and what sc_http_setup() made for it. */
 void sc_http_free(struct evhttp *http);
 void sc_conns_free(void);
@@ -212,6 +225,11 @@ enum sc_counter {
 	SC_C_NR,
 };
 
+/* Room for the counters of `workers` workers (before they start); 0 or
+ * -ENOMEM. */
+int sc_stats_init(int workers);
+/* The calling thread counts as worker `worker` from now on. */
+void sc_stats_bind(int worker);
 void sc_count(enum sc_counter c);
 /* Records one proxied request's latency, in seconds. */
 void sc_observe_latency(double seconds);

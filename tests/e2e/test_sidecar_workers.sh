@@ -1,0 +1,111 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# xlimit-sidecar with --workers N, on loopback: N threads, each with its
+# own event loop and SO_REUSEPORT listener. The limit holds across them
+# (the counts are the kernel's: a limit of 20 admits exactly 20 of 64
+# requests spread over 32 connections), every worker serves, /metrics sums
+# them, SIGHUP reaches them all, --user applies to every thread, and
+# SIGTERM stops them all with the port free again.
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+HELP=$XL_TOP/tests/e2e/sidecar_helpers.py
+B=18750 # the application
+P=18751 # the sidecar (rule: 20 per hour, pass)
+M=18752 # its /metrics
+PU=18753 # a sidecar with --user (rule: 20 per hour, pass)
+
+xl_test_init
+xl_need curl "$SIDECAR_BIN"
+xl load >/dev/null || { fail "xlimit load"; summary; exit 1; }
+xl limit set $P "20 per 1 hour" --action pass >/dev/null || fail "limit set"
+xl limit set $PU "20 per 1 hour" --action pass >/dev/null || fail "limit set"
+
+wait_up() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.1
+	done
+	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
+	summary
+	exit 1
+}
+# worker_requests FILE: "N0 N1 ..." of xlimit_sidecar_worker_requests_total.
+worker_requests() {
+	curl -s "http://127.0.0.1:$M/metrics" >"$1"
+	awk -F'[{}" ]+' '$1 == "xlimit_sidecar_worker_requests_total" { printf "%s ", $NF }' "$1"
+}
+threads() { ls "/proc/$1/task" | wc -l; }
+
+# --- bad usage ------------------------------------------------------------------
+
+for bad in 0 257 two -1; do
+	assert_rc 2 "--workers $bad: exit 2" -- timeout 5 "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+		--listen 127.0.0.1:$P --upstream 127.0.0.1:$B --workers "$bad"
+	assert_match "$ERR" "--workers '$bad': expected a whole number from 1 to 256" "... naming --workers and its range"
+done
+
+# --- two workers ----------------------------------------------------------------
+
+xl_bg backend $PY "$HELP" app $B
+xl_bg sidecar "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P --upstream 127.0.0.1:$B \
+	--metrics-listen 127.0.0.1:$M --charge-first --workers 2
+wait_up "http://127.0.0.1:$B/" backend
+wait_up "http://127.0.0.1:$M/metrics" sidecar
+SCPID=$(pgrep -f -- "--listen 127.0.0.1:$P --upstream" | head -n 1)
+assert_eq "$(threads "$SCPID")" 2 "--workers 2: two threads"
+assert_eq "$(ss -Hltn "sport = :$P" | wc -l)" 2 "--workers 2: two listening sockets on the port (SO_REUSEPORT)"
+
+# 64 requests over 32 kept-alive connections, all charged (--charge-first:
+# the kernel sees no SYN on loopback).
+$PY "$HELP" burst 127.0.0.1 $P 64 32 GET >"$XL_TMP/burst1" 2>&1
+assert_eq "$(grep -c ' 200$' "$XL_TMP/burst1") $(grep -c ' 429$' "$XL_TMP/burst1")" "20 44" \
+	"a limit of 20 across 2 workers: exactly 20 of 64 admitted, the rest 429"
+assert_eq "$(xl query 127.0.0.1 $P --json | $PY -c 'import json,sys; print(json.load(sys.stdin)["limits"][0]["remaining"])')" 0 \
+	"xlimit query: the limit used up, once"
+read -r w0 w1 rest < <(worker_requests "$XL_TMP/m1")
+assert_match "${w0:-0} ${w1:-0} ${rest:-}" '^[1-9][0-9]* [1-9][0-9]* $' "both workers served (requests by worker: ${w0:-?} ${w1:-?})"
+assert_eq "$((${w0:-0} + ${w1:-0}))" 64 "... 64 in all"
+assert_eq "$(awk '$1 == "xlimit_sidecar_requests_total" { print $2 }' "$XL_TMP/m1")" 64 \
+	"/metrics: requests summed over the workers"
+assert_eq "$(awk '$1 == "xlimit_sidecar_limited_total" { print $2 }' "$XL_TMP/m1")" 44 \
+	"/metrics: 429s summed over the workers"
+
+# SIGHUP: every worker reopens the pins, and goes on serving.
+kill -HUP "$SCPID"
+sleep 0.3
+$PY "$HELP" burst 127.0.0.1 $P 32 32 GET >"$XL_TMP/burst2" 2>&1
+assert_eq "$(grep -c ' 429$' "$XL_TMP/burst2")" 32 "after SIGHUP: still serving, the limit still used up"
+read -r v0 v1 rest < <(worker_requests "$XL_TMP/m2")
+assert_match "$((v0 - w0)) $((v1 - w1))" '^[1-9][0-9]* [1-9][0-9]*$' "after SIGHUP: both workers still serve"
+assert_eq "$(kill -0 "$SCPID" 2>&1 && grep -ci 'error\|cannot' "$XL_TMP/sidecar.log")" 0 "after SIGHUP: running, nothing failed in its log"
+
+# SIGTERM: every worker stops, exit 0, the port is free.
+kill -TERM "$SCPID"
+for ((i = 0; i < 50; i++)); do kill -0 "$SCPID" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$SCPID" 2>/dev/null; then
+	fail "SIGTERM: still running after 5 s"
+else
+	wait "$SCPID" 2>/dev/null
+	assert_eq "$?" 0 "SIGTERM: every worker stopped within 5 s, exit 0"
+fi
+assert_eq "$(ss -Hltn "sport = :$P" | wc -l)" 0 "SIGTERM: no socket left listening on the port"
+
+# --- --user with several workers: every thread drops its privileges ----------------
+
+xl_bg sidecar_user "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$PU --upstream 127.0.0.1:$B \
+	--charge-first --workers 3 --user nobody
+wait_up "http://127.0.0.1:$PU/" sidecar_user
+UPID=$(pgrep -f -- "--workers 3 --user nobody" | head -n 1)
+assert_eq "$(threads "$UPID")" 3 "--workers 3 --user nobody: three threads"
+assert_eq "$(cat /proc/"$UPID"/task/*/status | awk '/^Uid:/ { print $2, $3, $4, $5 }' | sort -u)" \
+	"65534 65534 65534 65534" "--user nobody: every thread runs as nobody"
+assert_eq "$(cat /proc/"$UPID"/task/*/status | awk '/^CapEff:/ || /^CapPrm:/ { print $2 }' | sort -u)" \
+	0000000000000002 "--user nobody: every thread keeps CAP_DAC_OVERRIDE only"
+$PY "$HELP" burst 127.0.0.1 $PU 29 29 GET >"$XL_TMP/burst3" 2>&1
+assert_eq "$(grep -c ' 200$' "$XL_TMP/burst3")" 19 "--user nobody, 3 workers: still charges, exactly 19 more of 29 admitted (wait_up took 1)"
+
+summary
