@@ -111,4 +111,25 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_KNOWN SEC(".maps");
 
+/* Per-endpoint limits for the sidecar: (port, methods, path) -> the
+ * route's limits, flags and 429 message. No datapath program reads it
+ * (the kernel sees ports, not paths); the sidecar and the CLI do. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__type(key, struct xl_route_key);
+	__type(value, struct xl_route);
+	__uint(max_entries, XL_MAX_ROUTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_ROUTES SEC(".maps");
+
+/* (client, route) -> one window per limit of the route, charged by the
+ * xlimit_route syscall program (route.h). An LRU, as xl_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__type(key, struct xl_route_skey);
+	__type(value, struct xl_state);
+	__uint(max_entries, XL_RSTATE_MAX);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_RSTATE SEC(".maps");
+
 #endif /* XL_MAPS_H */

@@ -3,9 +3,10 @@
  * xlimit's entry points: XDP, tc (clsact ingress, direct action) and a
  * syscall program through which userspace charges or reads a client with
  * exactly the datapath's code (the lists are the caller's to check: see
- * xl_decide()), and a sockops program that learns which clients completed
- * a TCP handshake (flood.h). Each is a thin wrapper around parse_syn()
- * (parse.h) and xl_decide() (decide.h).
+ * xl_decide()), one through which the sidecar charges a client's count
+ * of a route (route.h), and a sockops program that learns which clients
+ * completed a TCP handshake (flood.h). Each is a thin wrapper around
+ * parse_syn() (parse.h), xl_decide() (decide.h) or xl_route_op().
  */
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
@@ -14,6 +15,7 @@
 #include "decide.h"
 #include "stats.h"
 #include "reject.h"
+#include "route.h"
 
 /* What an entry point does with a frame. */
 enum xl_fate {
@@ -204,6 +206,14 @@ int xlimit_query(struct xl_query *q)
 		q->limits[i] = d.rule->limits[i];
 		q->win[i].word = d.state ? XL_READ(d.state->win[i].word) : 0;
 	}
+	return 0;
+}
+
+/* One client's count of one route, for the sidecar (route.h). */
+SEC("syscall")
+int xlimit_route(struct xl_route_query *q)
+{
+	xl_route_op(q);
 	return 0;
 }
 

@@ -26,6 +26,8 @@
 #define XL_MAP_EVENTS xl_sync_events
 #define XL_MAP_TOTAL xl_total
 #define XL_MAP_KNOWN xl_known
+#define XL_MAP_ROUTES xl_routes
+#define XL_MAP_RSTATE xl_route_state
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -323,6 +325,95 @@ struct xl_sync_event {
 	__u32 epoch;
 };
 _Static_assert(sizeof(struct xl_sync_event) == 24, "xl_sync_event layout");
+
+/*
+ * Per-endpoint limits (`xlimit route`, SEMANTICS.md §5). The kernel sees
+ * ports, not paths: routes are for the sidecar, which matches each request
+ * to one and charges the client's count of it through the xlimit_route
+ * syscall program, with the limiter of xl_limiter.h.
+ */
+#define XL_MAX_ROUTES 1024 /* entries of xl_routes, over all ports */
+#define XL_ROUTE_PATH_MAX 128 /* bytes of a route's path, with its NUL */
+#define XL_ROUTE_MSG_MAX 256 /* bytes of a route's 429 message, with NUL */
+#define XL_RSTATE_MAX 65536 /* (client, route) counts in xl_route_state */
+
+/* Request methods a route may be limited to (xl_route_key.methods). */
+enum xl_method {
+	XL_METH_GET = 1 << 0,
+	XL_METH_HEAD = 1 << 1,
+	XL_METH_POST = 1 << 2,
+	XL_METH_PUT = 1 << 3,
+	XL_METH_DELETE = 1 << 4,
+	XL_METH_OPTIONS = 1 << 5,
+	XL_METH_PATCH = 1 << 6,
+	XL_METH_TRACE = 1 << 7,
+	XL_METH_CONNECT = 1 << 8,
+};
+#define XL_METH_ALL ((1 << 9) - 1)
+
+/* xl_routes key: a path on the sidecar's port (the port its clients
+ * connect to; 0 = every port without routes of its own). The path is
+ * "/exact", "/prefix*" (every path that starts with "/prefix"), or "*":
+ * the port's default limits. NUL-padded, so that equal paths are equal
+ * keys. methods: XL_METH_* bits the limits apply to, 0 = every method. */
+struct xl_route_key {
+	__u16 port;
+	__u16 methods;
+	char path[XL_ROUTE_PATH_MAX];
+};
+_Static_assert(sizeof(struct xl_route_key) == 4 + XL_ROUTE_PATH_MAX,
+	       "xl_route_key layout");
+
+/* xl_route.flags. XL_ROUTE_EXEMPT: never limited by route limits nor,
+ * in the sidecar, by the port's (Flask-Limiter's @limiter.exempt). */
+#define XL_ROUTE_EXEMPT (1U << 0)
+#define XL_ROUTE_FLAGS XL_ROUTE_EXEMPT
+
+/* xl_routes value. rule.slot is the route's id, which keys its clients'
+ * counts in xl_route_state; rule.flags is 0; rule.nlimits 0 means the
+ * port's default limits (route "*"), counted for this route alone. */
+struct xl_route {
+	struct xl_rule rule;
+	__u32 flags; /* XL_ROUTE_* */
+	__u32 pad;
+	char message[XL_ROUTE_MSG_MAX]; /* the 429's text; "" = the limit's */
+};
+_Static_assert(sizeof(struct xl_route) ==
+		       sizeof(struct xl_rule) + 8 + XL_ROUTE_MSG_MAX,
+	       "xl_route layout");
+
+/* The route id of a route's count of the port's default limits (a route
+ * without limits of its own, or a method its limits leave out): its id
+ * with this bit. */
+#define XL_ROUTE_ID_DEFAULT (1U << 31)
+
+/* xl_route_state key: a client (as xl_key: v4-mapped, IPv6 masked to the
+ * prefix) and a route id. The value is a struct xl_state, one window per
+ * limit of the route, as xl_state's. */
+struct xl_route_skey {
+	__u8 addr[16];
+	__u16 port; /* the sidecar's port */
+	__u16 pad;
+	__u32 route; /* xl_route.rule.slot [| XL_ROUTE_ID_DEFAULT] */
+};
+_Static_assert(sizeof(struct xl_route_skey) == 24, "xl_route_skey layout");
+
+/* Context of the SEC("syscall") program xlimit_route: reads (XL_OP_READ)
+ * or charges (XL_OP_CHARGE) one client's count of one route against the
+ * limits in `rule`, as the datapath charges a port's. */
+struct xl_route_query {
+	struct xl_route_skey key; /* in; the address is masked by the program */
+	__u32 op; /* in: enum xl_op */
+	__s32 err; /* out: 0, -EINVAL, or -ENOMEM (no room for the client) */
+	__u64 now; /* in: CLOCK_MONOTONIC_COARSE ns */
+	struct xl_rule rule; /* in: the route's limits */
+	__u32 breached; /* out: bit i, limit i refused this hit */
+	__u32 pad;
+	struct xl_window win[XL_MAX_LIMITS]; /* out: after the operation */
+};
+_Static_assert(sizeof(struct xl_route_query) ==
+		       40 + sizeof(struct xl_rule) + 8 + 8 * XL_MAX_LIMITS,
+	       "xl_route_query layout");
 
 /* What the decision function concluded for one SYN. */
 enum xl_verdict {

@@ -11,6 +11,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "query.h"
+#include "route.h"
 
 struct xl_ctx xl_cli;
 
@@ -146,7 +147,7 @@ int xl_negative_operand(int argc, char **argv, const struct option *opts,
 /* A rule's limits as JSON: [{"limit", "amount", "period"[, "action"[,
  * "burst"]]}] (the ceiling's, without action: always a fixed window that
  * drops). */
-static struct json_object *limits_json(const struct xl_rule *r, bool action)
+struct json_object *xl_limits_json(const struct xl_rule *r, bool action)
 {
 	struct json_object *ls = json_object_new_array();
 	__u32 k;
@@ -197,9 +198,9 @@ struct json_object *xl_rules_json(int rules_fd, int total_fd)
 		if (xl_rule_check(r, why, sizeof(why)))
 			json_object_object_add(e, "invalid",
 					       json_object_new_string(why));
-		json_object_object_add(e, "limits", limits_json(r, true));
+		json_object_object_add(e, "limits", xl_limits_json(r, true));
 		json_object_object_add(e, "total",
-				       limits_json(&rows[i].total, false));
+				       xl_limits_json(&rows[i].total, false));
 		json_object_object_add(e, "admit_known",
 				       json_object_new_boolean(
 					       r->flags & XL_RULE_ADMIT_KNOWN));
@@ -293,4 +294,17 @@ bool xl_wants_help(int argc, char **argv)
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return true;
 	return false;
+}
+
+struct json_object *xl_methods_json(uint16_t bits)
+{
+	struct json_object *a = json_object_new_array();
+	const char *name;
+	uint16_t bit;
+	int i;
+
+	for (i = 0; (name = xl_route_method_name(i, &bit)); i++)
+		if (bits & bit)
+			json_object_array_add(a, json_object_new_string(name));
+	return a;
 }

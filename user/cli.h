@@ -101,6 +101,20 @@ void xl_sync_print(struct json_object *sync);
 void xl_client_limit_json(struct json_object *o,
 			  const struct xl_client_limit *l);
 
+/* A rule's limits as JSON: [{"limit", "amount", "period"[, "action",
+ * "burst" (token-bucket)]}], the action and burst when `action`. */
+struct json_object *xl_limits_json(const struct xl_rule *r, bool action);
+/* XL_METH_* bits as a JSON array of names ([] for 0: every method). */
+struct json_object *xl_methods_json(uint16_t bits);
+
+/* Parses a limit string into at most `max` rule limits with `action`,
+ * `strategy` and `burst` (-1: the amount, for a token bucket), each
+ * checked against what a rule can hold. Returns the count, or -1 with a
+ * message on bad input; `cmd` names the command in it. */
+int xl_parse_rule_limits(const char *cmd, const char *s, __u32 action,
+			 __u32 strategy, long long burst, struct xl_limit *out,
+			 int max);
+
 /* The sub-command groups. */
 int cmd_load(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
@@ -118,5 +132,6 @@ int cmd_top(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
+int cmd_route(int argc, char **argv);
 
 #endif /* XL_USER_H */

@@ -12,6 +12,10 @@
  *               limits = ( { limit = "10 per 1 second"; action = "drop"; },
  *                          { limit = "100/minute"; action = "pass"; } );
  *               total = "2000/second"; admit_known = true; } );
+ *   routes = ( { port = 80; path = "/login"; methods = [ "POST" ];
+ *                limits = "5 per minute"; message = "too many logins"; },
+ *              { port = 80; path = "*"; limits = "100 per minute"; },
+ *              { port = 80; path = "/health"; exempt = true; } );
  *   allow = [ "198.18.0.0/24" ];
  *   deny = [ "2001:2:0:bad::/64" ];
  *
@@ -54,6 +58,7 @@
 #include "attach.h"
 #include "cli.h"
 #include "limit_parse.h"
+#include "route.h"
 
 #define XL_CONF_VERSION 1
 #define XL_MAX_SOURCES_MAX (1UL << 26) /* as attach --max-sources */
@@ -77,6 +82,8 @@ struct xl_conf {
 	int nifs;
 	struct xl_rule_row ports[XL_MAX_RULES];
 	int nports;
+	struct xl_route_row routes[XL_MAX_ROUTES]; /* sorted as the map's */
+	int nroutes;
 	struct xl_lpm_key *keys[L_NR];
 	size_t nkeys[L_NR];
 };
@@ -167,11 +174,47 @@ static int get_str(const config_setting_t *s, const char **v)
 {
 	char buf[64];
 
+	*v = NULL;
 	if (config_setting_type(s) != CONFIG_TYPE_STRING)
 		return bad(s, "%s must be a string in double quotes",
 			   what(s, buf, sizeof(buf)));
 	*v = config_setting_get_string(s);
 	return 0;
+}
+
+/* The member `strategy` of a group, if it has one (else fixed-window). */
+static int get_strategy(const config_setting_t *g, __u32 *strategy)
+{
+	const config_setting_t *st = config_setting_get_member(g, "strategy");
+	const char *name;
+	int err;
+
+	*strategy = XL_STRAT_FIXED;
+	if (!st)
+		return 0;
+	if ((err = get_str(st, &name)))
+		return err;
+	if (xl_strategy_parse(name, strategy))
+		return bad(
+			st,
+			"unknown strategy '%s'; expected fixed-window, sliding-window or token-bucket",
+			name);
+	return 0;
+}
+
+/* A burst (setting b, if given): for a token bucket only. */
+static int get_burst(const config_setting_t *b, __u32 strategy,
+		     unsigned long long *burst)
+{
+	*burst = 0;
+	if (!b)
+		return 0;
+	if (strategy != XL_STRAT_TOKEN)
+		return bad(
+			b,
+			"burst applies to strategy \"token-bucket\" only, not \"%s\"",
+			xl_strategy_name(strategy));
+	return get_num(b, 1, UINT32_MAX, burst);
 }
 
 /* A list of groups, "( { ... }, ... )"; an empty one may be an array. */
@@ -316,12 +359,7 @@ static int parse_limit(const config_setting_t *g, __u16 port, __u32 strategy,
 	if ((err = check_members(g, names, "limit, action or burst")))
 		return err;
 	b = config_setting_get_member(g, "burst");
-	if (b && strategy != XL_STRAT_TOKEN)
-		return bad(
-			b,
-			"burst applies to strategy \"token-bucket\" only, not \"%s\"",
-			xl_strategy_name(strategy));
-	if (b && (err = get_num(b, 1, UINT32_MAX, &burst)))
+	if ((err = get_burst(b, strategy, &burst)))
 		return err;
 	s = config_setting_get_member(g, "limit");
 	if (!s)
@@ -370,23 +408,16 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 	static const char *const names[] = { "port",  "strategy",    "limits",
 					     "total", "admit_known", NULL };
 	struct xl_rule_row *p = &c->ports[c->nports];
-	const config_setting_t *s, *ls, *st;
+	const config_setting_t *s, *ls;
 	__u32 strategy = XL_STRAT_FIXED;
-	const char *name;
 	unsigned long long v;
 	int err, i;
 
 	if ((err = check_members(
 		     g, names, "port, strategy, limits, total or admit_known")))
 		return err;
-	st = config_setting_get_member(g, "strategy");
-	if (st && ((err = get_str(st, &name))))
+	if ((err = get_strategy(g, &strategy)))
 		return err;
-	if (st && xl_strategy_parse(name, &strategy))
-		return bad(
-			st,
-			"unknown strategy '%s'; expected fixed-window, sliding-window or token-bucket",
-			name);
 	s = config_setting_get_member(g, "port");
 	if (!s)
 		return bad(
@@ -416,6 +447,127 @@ static int parse_port(const config_setting_t *g, struct xl_conf *c)
 	if ((err = parse_total(g, p)))
 		return err;
 	c->nports++;
+	return 0;
+}
+
+/* The text of a route in messages: "port 80 path /login [GET,POST]". */
+static const char *route_name(const struct xl_route_row *w, char *buf,
+			      size_t len)
+{
+	char meth[64] = "";
+
+	xl_route_methods_format(w->key.methods, meth, sizeof(meth));
+	snprintf(buf, len, "port %u path %.*s%s%s%s", w->key.port,
+		 XL_ROUTE_PATH_MAX, w->key.path, *meth ? " [" : "", meth,
+		 *meth ? "]" : "");
+	return buf;
+}
+
+/* A route: { port = 80; path = "/api/..."; limits = "10/minute";
+ * methods = [ "GET" ]; strategy = "..."; burst = N; message = "...";
+ * exempt = true; }, as `xlimit route add` takes it. */
+static int parse_route(const config_setting_t *g, struct xl_conf *c)
+{
+	static const char *const names[] = { "port",	"path",	    "limits",
+					     "methods", "strategy", "burst",
+					     "message", "exempt",   NULL };
+	struct xl_route_row *w = &c->routes[c->nroutes];
+	const config_setting_t *s, *b, *st, *ls;
+	__u32 strategy = XL_STRAT_FIXED;
+	unsigned long long v, burst = 0;
+	const char *text;
+	char why[256], name[XL_ROUTE_PATH_MAX + 80];
+	int err, i;
+
+	if ((err = check_members(
+		     g, names,
+		     "port, path, limits, methods, strategy, burst, message or exempt")))
+		return err;
+	if (c->nroutes == XL_MAX_ROUTES)
+		return bad(g,
+			   "too many routes: the map holds %d, over all ports",
+			   XL_MAX_ROUTES);
+	memset(w, 0, sizeof(*w));
+	s = config_setting_get_member(g, "port");
+	if (!s)
+		return bad(
+			g,
+			"a route needs its port: { port = 80; path = \"/login\"; limits = \"5/minute\"; }");
+	if ((err = get_num(s, 0, 65535, &v)))
+		return err;
+	w->key.port = v;
+	s = config_setting_get_member(g, "path");
+	if (!s)
+		return bad(g,
+			   "a route needs its path, e.g. path = \"/login\";");
+	if ((err = get_str(s, &text)))
+		return err;
+	if (xl_route_path_check(text, why, sizeof(why)))
+		return bad(s, "bad path '%s': %s", text, why);
+	memcpy(w->key.path, text, strlen(text));
+	if ((s = config_setting_get_member(g, "methods"))) {
+		if (config_setting_type(s) != CONFIG_TYPE_ARRAY &&
+		    config_setting_type(s) != CONFIG_TYPE_LIST)
+			return bad(
+				s,
+				"methods must be a list of names: [ \"GET\", \"POST\" ]");
+		for (i = 0; i < config_setting_length(s); i++) {
+			const config_setting_t *e =
+				config_setting_get_elem(s, i);
+			uint16_t bit;
+
+			if ((err = get_str(e, &text)))
+				return err;
+			if (strchr(text, ',') ||
+			    xl_route_methods_parse(text, &bit, why,
+						   sizeof(why)))
+				return bad(
+					e,
+					"methods: unknown method '%s'; expected GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE or CONNECT",
+					text);
+			w->key.methods |= bit;
+		}
+		if (!w->key.methods)
+			return bad(
+				s,
+				"methods is empty; leave it out for every method");
+	}
+	st = config_setting_get_member(g, "strategy");
+	b = config_setting_get_member(g, "burst");
+	if ((err = get_strategy(g, &strategy)) ||
+	    (err = get_burst(b, strategy, &burst)))
+		return err;
+	ls = config_setting_get_member(g, "limits");
+	if (ls && ((err = get_str(ls, &text)) ||
+		   (err = add_limits(ls, b, text, w->key.port, &w->r.rule,
+				     XL_ACT_DROP, strategy, burst))))
+		return err;
+	if (!ls && (st || b))
+		return bad(
+			st ? st : b,
+			"strategy and burst go with limits; without limits the route counts the port's default limits");
+	if ((s = config_setting_get_member(g, "message"))) {
+		if ((err = get_str(s, &text)))
+			return err;
+		if (xl_route_message_check(text, why, sizeof(why)))
+			return bad(s, "message: %s", why);
+		memcpy(w->r.message, text, strlen(text));
+	}
+	if ((s = config_setting_get_member(g, "exempt"))) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+			return bad(s, "exempt must be true or false");
+		if (config_setting_get_bool(s))
+			w->r.flags |= XL_ROUTE_EXEMPT;
+	}
+	if (xl_route_valid(w, why, sizeof(why)))
+		return bad(g, "%s: %s", route_name(w, name, sizeof(name)), why);
+	for (i = 0; i < c->nroutes; i++)
+		if (!memcmp(&c->routes[i].key, &w->key, sizeof(w->key)))
+			return bad(g, "%s is given twice",
+				   route_name(w, name, sizeof(name)));
+	if (xl_route_fits(c->routes, c->nroutes, w, -1, why, sizeof(why)))
+		return bad(g, "%s", why);
+	c->nroutes++;
 	return 0;
 }
 
@@ -491,10 +643,10 @@ static int parse_list(const config_setting_t *s, int l, struct xl_conf *c)
  * message. */
 static int conf_parse(const char *file, struct xl_conf **out)
 {
-	static const char *const names[] = { "version",	    "max_sources",
-					     "ipv6_prefix", "interfaces",
-					     "ports",	    "allow",
-					     "deny",	    NULL };
+	static const char *const names[] = {
+		"version", "max_sources", "ipv6_prefix", "interfaces", "ports",
+		"routes",  "allow",	  "deny",	 NULL
+	};
 	const config_setting_t *root, *s;
 	unsigned long long v;
 	struct xl_conf *c;
@@ -530,7 +682,7 @@ static int conf_parse(const char *file, struct xl_conf **out)
 	root = config_root_setting(&cfg);
 	err = check_members(
 		root, names,
-		"version, max_sources, ipv6_prefix, interfaces, ports, allow or deny");
+		"version, max_sources, ipv6_prefix, interfaces, ports, routes, allow or deny");
 	if (!err && (s = config_setting_get_member(root, "version")) &&
 	    !(err = get_num(s, 1, ~0U, &v)) && v != XL_CONF_VERSION)
 		err = bad(
@@ -553,6 +705,13 @@ static int conf_parse(const char *file, struct xl_conf **out)
 	if (!err && s && !(err = check_groups(s)))
 		for (i = 0; !err && i < config_setting_length(s); i++)
 			err = parse_port(config_setting_get_elem(s, i), c);
+	s = config_setting_get_member(root, "routes");
+	if (!err && s && !(err = check_groups(s)))
+		for (i = 0; !err && i < config_setting_length(s); i++)
+			err = parse_route(config_setting_get_elem(s, i), c);
+	if (!err) /* in the map's order, as the live ones */
+		qsort(c->routes, c->nroutes, sizeof(c->routes[0]),
+		      xl_route_row_cmp);
 	for (l = 0; !err && l < L_NR; l++)
 		if ((s = config_setting_get_member(root, list_names[l])))
 			err = parse_list(s, l, c);
@@ -604,6 +763,13 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	qsort(c->ifs, c->nifs, sizeof(c->ifs[0]), by_name);
 	c->nports = xl_rules_read(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL],
 				  c->ports, XL_MAX_RULES);
+	c->nroutes =
+		xl_routes_read(m->fd[XL_M_ROUTES], c->routes, XL_MAX_ROUTES);
+	if (c->nroutes < 0) {
+		err = c->nroutes;
+		conf_free(c);
+		return err;
+	}
 	for (i = 0; i < L_NR; i++) {
 		size_t k;
 
@@ -717,6 +883,94 @@ static int write_rule(const struct xl_maps *m, const struct xl_rule_row *want,
 	return 1;
 }
 
+static const struct xl_route_row *find_route(const struct xl_conf *c,
+					     const struct xl_route_key *k)
+{
+	int i;
+
+	for (i = 0; i < c->nroutes; i++)
+		if (!memcmp(&c->routes[i].key, k, sizeof(*k)))
+			return &c->routes[i];
+	return NULL;
+}
+
+/* Whether two routes are the same but for their ids. */
+static bool same_route(const struct xl_route_row *a,
+		       const struct xl_route_row *b)
+{
+	struct xl_route x = a->r;
+
+	x.rule.slot = b->r.rule.slot;
+	return !a->invalid && !b->invalid && !memcmp(&x, &b->r, sizeof(x));
+}
+
+/* Makes xl_routes hold the routes of `want`, as `route add` and `route
+ * del` would: removed ones first (their room is free for the new ones);
+ * a route that stays keeps its id, and its counts when its limits count
+ * alike; a new one takes a free id (`restore`: the one it had). The
+ * counts a change makes meaningless are deleted. Returns the number of
+ * changes, or -errno. */
+static int routes_apply(const struct xl_maps *m, const struct xl_conf *want,
+			const struct xl_conf *live, bool restore)
+{
+	struct xl_route_ids clear = {};
+	uint32_t next = xl_route_next_id(live->routes, live->nroutes);
+	char name[XL_ROUTE_PATH_MAX + 80];
+	int changes = 0, err = 0, i;
+
+	for (i = 0; i < want->nroutes; i++)
+		if (restore && want->routes[i].r.rule.slot >= next &&
+		    want->routes[i].r.rule.slot < XL_ROUTE_ID_DEFAULT)
+			next = want->routes[i].r.rule.slot + 1;
+	for (i = 0; i < live->nroutes; i++) {
+		const struct xl_route_row *w = &live->routes[i];
+
+		if (find_route(want, &w->key))
+			continue;
+		if (bpf_map_delete_elem(m->fd[XL_M_ROUTES], &w->key)) {
+			err = -errno;
+			goto out;
+		}
+		xl_route_ids_of(&clear, live->routes, live->nroutes, w);
+		said(restore, "route %s: removed",
+		     route_name(w, name, sizeof(name)));
+		changes++;
+	}
+	for (i = 0; i < want->nroutes; i++) {
+		struct xl_route_row w = want->routes[i];
+		const struct xl_route_row *have = find_route(live, &w.key);
+
+		if (have && same_route(have, &w))
+			continue;
+		if (have && !have->invalid) {
+			w.r.rule.slot = have->r.rule.slot;
+			if (!xl_same_limits(&have->r.rule, &w.r.rule) ||
+			    have->r.flags != w.r.flags)
+				xl_route_ids_of(&clear, live->routes,
+						live->nroutes, have);
+		} else {
+			if (!restore || !w.r.rule.slot ||
+			    (w.r.rule.slot & XL_ROUTE_ID_DEFAULT))
+				w.r.rule.slot = next++;
+			xl_route_ids_of(&clear, live->routes, live->nroutes,
+					&w);
+		}
+		if (bpf_map_update_elem(m->fd[XL_M_ROUTES], &w.key, &w.r,
+					BPF_ANY)) {
+			err = -errno;
+			goto out;
+		}
+		said(restore, "route %s: set",
+		     route_name(&w, name, sizeof(name)));
+		changes++;
+	}
+out:
+	if (changes && xl_route_ids_clear(m->fd[XL_M_RSTATE], &clear))
+		err = err ?: -ENOMEM;
+	xl_route_ids_free(&clear);
+	return err ? err : changes;
+}
+
 /*
  * Makes the maps hold what `want` says, changing only what differs from
  * what they hold now (read again here). `restore`: want is a state read
@@ -775,6 +1029,10 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 			said(restore, "port %u: rule set", p->port);
 		changes += err;
 	}
+	err = routes_apply(m, want, live, restore);
+	if (err < 0)
+		goto out;
+	changes += err;
 	for (l = 0; l < L_NR; l++) {
 		int fd = m->fd[list_maps[l]];
 		__u32 one = 1;
@@ -921,7 +1179,7 @@ static void ifaces_undo(const struct xl_progs *p, const struct xl_conf *done,
 static const char *apply_usage =
 	"Usage: xlimit apply FILE [--check]\n"
 	"  Makes xlimit what FILE says: interfaces and modes, per-port\n"
-	"  limits, allow and deny lists, ipv6_prefix, max_sources (loading\n"
+	"  limits, routes, allow and deny lists, ipv6_prefix, max_sources (loading\n"
 	"  xlimit if it is not). Only what differs is changed; nothing is\n"
 	"  when FILE is bad (exit 2, with FILE:LINE and what is wrong) or a\n"
 	"  change fails (what was changed is taken back). --check reads and\n"
@@ -1082,6 +1340,54 @@ static void add_total(config_setting_t *g, const struct xl_rule_row *p)
 					1);
 }
 
+/* A route, as parse_route() reads it: its burst only when it is not the
+ * amount (the default). */
+static void add_route(config_setting_t *list, const struct xl_route_row *w)
+{
+	const struct xl_rule *r = &w->r.rule;
+	config_setting_t *g = add(list, NULL, CONFIG_TYPE_GROUP), *ms;
+	char text[4 * 96 + 8], path[XL_ROUTE_PATH_MAX + 1] = {};
+	const char *name;
+	size_t off = 0;
+	uint16_t bit;
+	__u32 j;
+	int i;
+
+	memcpy(path, w->key.path, XL_ROUTE_PATH_MAX);
+	add_int(g, "port", w->key.port);
+	add_str(g, "path", path);
+	if (w->key.methods) {
+		ms = add(g, "methods", CONFIG_TYPE_ARRAY);
+		for (i = 0; (name = xl_route_method_name(i, &bit)); i++)
+			if (w->key.methods & bit)
+				config_setting_set_string_elem(ms, -1, name);
+	}
+	if (r->nlimits && r->limits[0].strategy != XL_STRAT_FIXED)
+		add_str(g, "strategy", xl_strategy_name(r->limits[0].strategy));
+	for (j = 0; j < r->nlimits && j < XL_MAX_LIMITS; j++) {
+		if (j)
+			off += snprintf(text + off, sizeof(text) - off, "; ");
+		xl_format_rule_limit(&r->limits[j], text + off,
+				     sizeof(text) - off);
+		off = strlen(text);
+	}
+	if (r->nlimits)
+		add_str(g, "limits", text);
+	if (r->nlimits && r->limits[0].strategy == XL_STRAT_TOKEN &&
+	    r->limits[0].burst != r->limits[0].amount) {
+		if (r->limits[0].burst <= INT32_MAX)
+			add_int(g, "burst", r->limits[0].burst);
+		else
+			config_setting_set_int64(add(g, "burst",
+						     CONFIG_TYPE_INT64),
+						 r->limits[0].burst);
+	}
+	if (w->r.message[0])
+		add_str(g, "message", w->r.message);
+	if (w->r.flags & XL_ROUTE_EXEMPT)
+		config_setting_set_bool(add(g, "exempt", CONFIG_TYPE_BOOL), 1);
+}
+
 /* The conf as a libconfig tree: the file apply reads. */
 static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 {
@@ -1127,6 +1433,9 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 		}
 		add_total(g, &c->ports[i]);
 	}
+	s = add(root, "routes", CONFIG_TYPE_LIST);
+	for (i = 0; i < c->nroutes; i++)
+		add_route(s, &c->routes[i]);
 	for (l = 0; l < L_NR; l++) {
 		s = add(root, list_names[l], CONFIG_TYPE_ARRAY);
 		for (k = 0; k < c->nkeys[l]; k++) {
@@ -1220,6 +1529,17 @@ int cmd_dump(int argc, char **argv)
 		if (live->ports[i].invalid) {
 			xl_err("dump: the rule of port %u in the map is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set' or remove it with 'xlimit limit del'",
 			       live->ports[i].port);
+			conf_free(live);
+			return XL_EXIT_FAIL;
+		}
+	}
+	for (i = 0; i < live->nroutes; i++) {
+		if (live->routes[i].invalid) {
+			char name[XL_ROUTE_PATH_MAX + 80];
+
+			xl_err("dump: the route %s in the map is invalid (see 'xlimit route list'); replace it with 'xlimit route add' or remove it with 'xlimit route del'",
+			       route_name(&live->routes[i], name,
+					  sizeof(name)));
 			conf_free(live);
 			return XL_EXIT_FAIL;
 		}

@@ -47,11 +47,9 @@ static const char *limit_usage =
 	"          the port (learned by a sockops program on the cgroup v2\n"
 	"          root; see 'man xlimit', Floods)\n";
 
-/* Parses a limit string into rule limits with `action`. Prints the error
- * and returns -1 on bad input. */
-static int parse_rule_limits(const char *cmd, const char *s, __u32 action,
-			     __u32 strategy, long long burst,
-			     struct xl_limit *out, int max)
+int xl_parse_rule_limits(const char *cmd, const char *s, __u32 action,
+			 __u32 strategy, long long burst, struct xl_limit *out,
+			 int max)
 {
 	struct xl_parsed_limit items[XL_MAX_LIMITS];
 	char err[256];
@@ -135,8 +133,8 @@ static int limit_write(int argc, char **argv, bool add)
 		return XL_EXIT_USAGE;
 	}
 	if (n == 1) { /* never a limit string: let the parser say why */
-		parse_rule_limits(cmd, neg, action, XL_STRAT_FIXED, -1, parsed,
-				  XL_MAX_LIMITS);
+		xl_parse_rule_limits(cmd, neg, action, XL_STRAT_FIXED, -1,
+				     parsed, XL_MAX_LIMITS);
 		return XL_EXIT_USAGE;
 	}
 	if (n > 1) {
@@ -220,15 +218,15 @@ static int limit_write(int argc, char **argv, bool add)
 		return XL_EXIT_USAGE;
 	}
 	/* Validate the string before touching anything. */
-	n = parse_rule_limits(cmd, argv[optind + 1], action, strategy, burst,
-			      parsed, XL_MAX_LIMITS);
+	n = xl_parse_rule_limits(cmd, argv[optind + 1], action, strategy, burst,
+				 parsed, XL_MAX_LIMITS);
 	if (n < 0)
 		return XL_EXIT_USAGE;
 	if (total_s) {
 		/* A ceiling is a fixed window that drops. */
-		c = parse_rule_limits("limit set --total", total_s, XL_ACT_DROP,
-				      XL_STRAT_FIXED, -1, total.rule.limits,
-				      XL_MAX_LIMITS);
+		c = xl_parse_rule_limits("limit set --total", total_s,
+					 XL_ACT_DROP, XL_STRAT_FIXED, -1,
+					 total.rule.limits, XL_MAX_LIMITS);
 		if (c < 0)
 			return XL_EXIT_USAGE;
 		total.rule.nlimits = c;
@@ -264,9 +262,9 @@ static int limit_write(int argc, char **argv, bool add)
 			err = XL_EXIT_USAGE;
 			goto out;
 		}
-		n = parse_rule_limits(cmd, argv[optind + 1], action,
-				      old.limits[0].strategy, -1, parsed,
-				      XL_MAX_LIMITS);
+		n = xl_parse_rule_limits(cmd, argv[optind + 1], action,
+					 old.limits[0].strategy, -1, parsed,
+					 XL_MAX_LIMITS);
 		if (n < 0) {
 			err = XL_EXIT_USAGE;
 			goto out;

@@ -14,6 +14,7 @@
 
 #include "cli.h"
 #include "query.h"
+#include "route.h"
 #include "xl_limiter.h"
 
 static int query_usage(FILE *f)
@@ -109,10 +110,52 @@ static void limit_print(const char *what, const struct xl_client_limit *l)
 	printf("\n");
 }
 
-static void client_print(const char *addr, __u16 port,
-			 const struct xl_client *c,
+/* A client's counts of routes on a port: [{"path", "methods",
+ * "default", "limits": [...]}] (route.h). */
+static struct json_object *route_counts(const struct xl_maps *m,
+					const __u8 addr[16], __u16 port)
+{
+	struct json_object *arr = json_object_new_array();
+	static struct xl_route_count rc[2 * XL_MAX_ROUTES];
+	struct xl_config cfg = {};
+	int n, i;
+	__u32 k;
+
+	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &(__u32){ 0 }, &cfg);
+	n = xl_route_counts(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATE], addr, port,
+			    cfg.ipv6_prefix, rc, 2 * XL_MAX_ROUTES);
+	for (i = 0; i < n; i++) {
+		struct json_object *e = json_object_new_object();
+		struct json_object *ls = json_object_new_array();
+
+		json_object_object_add(e, "path",
+				       json_object_new_string(rc[i].path));
+		json_object_object_add(e, "methods",
+				       xl_methods_json(rc[i].methods));
+		json_object_object_add(e, "default",
+				       json_object_new_boolean(rc[i].dflt));
+		for (k = 0; k < rc[i].nlimits; k++) {
+			struct json_object *l = json_object_new_object();
+
+			xl_client_limit_json(l, &rc[i].lim[k]);
+			json_object_array_add(ls, l);
+		}
+		json_object_object_add(e, "limits", ls);
+		json_object_array_add(arr, e);
+	}
+	return arr;
+}
+
+/* Prints a client as client_json() made it, with its routes'
+ * counts. */
+static void client_print(struct json_object *o, const struct xl_client *c,
 			 const struct xl_flood_view *fv)
 {
+	struct json_object *routes = json_object_object_get(o, "routes");
+	const char *addr =
+		json_object_get_string(json_object_object_get(o, "address"));
+	int port = json_object_get_int(json_object_object_get(o, "port"));
+	size_t r, k;
 	__u32 i;
 
 	printf("%s port %u:%s%s%s%s\n", addr, port, c->denied ? " denied" : "",
@@ -122,6 +165,37 @@ static void client_print(const char *addr, __u16 port,
 		limit_print("", &c->lim[i]);
 	for (i = 0; i < fv->ntotal; i++)
 		limit_print("total ", &fv->total[i]);
+	for (r = 0; r < json_object_array_length(routes); r++) {
+		struct json_object *e = json_object_array_get_idx(routes, r);
+		struct json_object *ls = json_object_object_get(e, "limits");
+		struct json_object *meth = json_object_object_get(e, "methods");
+
+		printf("  route %s",
+		       json_object_get_string(
+			       json_object_object_get(e, "path")));
+		for (k = 0; k < json_object_array_length(meth); k++)
+			printf("%s%s", k ? "," : " ",
+			       json_object_get_string(
+				       json_object_array_get_idx(meth, k)));
+		if (json_object_get_boolean(
+			    json_object_object_get(e, "default")))
+			printf(" (default limits)");
+		printf("\n");
+		for (k = 0; k < json_object_array_length(ls); k++) {
+			struct json_object *l =
+				json_object_array_get_idx(ls, k);
+
+			printf("    %-22s remaining %s, reset %s (in %ss)\n",
+			       json_object_get_string(
+				       json_object_object_get(l, "limit")),
+			       json_object_get_string(
+				       json_object_object_get(l, "remaining")),
+			       json_object_get_string(
+				       json_object_object_get(l, "reset")),
+			       json_object_get_string(json_object_object_get(
+				       l, "retry_after")));
+		}
+	}
 }
 
 /* The ports to show for ADDRESS without PORT: every port with a rule of
@@ -232,12 +306,20 @@ int cmd_query(int argc, char **argv)
 		return XL_EXIT_FAIL;
 	}
 	n = port_s ? 1 : query_ports(m, addr, ports, 65536);
+	if (!port_s) {
+		struct xl_config cfg = {};
+
+		bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &(__u32){ 0 }, &cfg);
+		xl_route_count_ports(m->fd[XL_M_RSTATE], addr, cfg.ipv6_prefix,
+				     ports, &n, 65536);
+	}
 	qsort(ports, n, sizeof(ports[0]), by_u16);
 	xl_format_addr(addr, text, sizeof(text));
 	if (json && !port_s)
 		arr = json_object_new_array();
 	for (i = 0; i < n; i++) {
 		struct xl_flood_view fv;
+		struct json_object *o;
 		struct xl_client cl;
 
 		err = xl_client_query(prog, m->fd[XL_M_ALLOW], m->fd[XL_M_DENY],
@@ -255,13 +337,15 @@ int cmd_query(int argc, char **argv)
 			break;
 		}
 		flood_view(m, addr, ports[i], &cl, &fv);
+		o = client_json(text, ports[i], &cl, &fv);
+		json_object_object_add(o, "routes",
+				       route_counts(m, addr, ports[i]));
 		if (arr)
-			json_object_array_add(arr, client_json(text, ports[i],
-							       &cl, &fv));
+			json_object_array_add(arr, o);
 		else if (json)
-			xl_json_print(client_json(text, ports[i], &cl, &fv));
+			xl_json_print(o);
 		else
-			client_print(text, ports[i], &cl, &fv);
+			client_print(o, &cl, &fv);
 	}
 	if (arr)
 		xl_json_print(arr);

@@ -33,6 +33,8 @@ static const struct xl_cmd commands[] = {
 	{ "status", cmd_status, "status [--json]" },
 	{ "limit", cmd_limit,
 	  "limit set|add|del|list ...   (per-port limits)" },
+	{ "route", cmd_route,
+	  "route add|del|list ...   (per-endpoint limits, for the sidecar)" },
 	{ "allow", cmd_allow, "allow add|del|list CIDR...   (never limited)" },
 	{ "deny", cmd_deny, "deny add|del|list CIDR...    (always dropped)" },
 	{ "config", cmd_config, "config set|show ...   (ipv6-prefix N)" },

@@ -721,13 +721,13 @@ static const struct tcase cases[] = {
 static struct xlimit_bpf *skel;
 static int ncpus;
 static char pin_dir[64];
-static char pin_paths[13][128]; /* for the signal handler: no allocation */
-static const char *const map_names[13] = {
+static char pin_paths[15][128]; /* for the signal handler: no allocation */
+static const char *const map_names[15] = {
 	XL_STR(XL_MAP_RULES),  XL_STR(XL_MAP_STATE),  XL_STR(XL_MAP_ALLOW),
 	XL_STR(XL_MAP_DENY),   XL_STR(XL_MAP_STATS),  XL_STR(XL_MAP_CONFIG),
 	XL_STR(XL_MAP_OVER),   XL_STR(XL_MAP_VCACHE), XL_STR(XL_MAP_TOTAL),
 	XL_STR(XL_MAP_KNOWN),  XL_STR(XL_MAP_SYNC),   XL_STR(XL_MAP_SEEN),
-	XL_STR(XL_MAP_EVENTS),
+	XL_STR(XL_MAP_EVENTS), XL_STR(XL_MAP_ROUTES), XL_STR(XL_MAP_RSTATE),
 };
 
 enum prog { PROG_XDP, PROG_TC };

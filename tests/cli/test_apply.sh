@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
-# Tests of `xlimit apply FILE [--check]` and `xlimit dump`, through the
+# Tests of `xlimit apply FILE [--check]` and `xlimit dump` (routes too), through the
 # real binary on a private pin directory, with a veth in throwaway
 # namespaces to attach to. A good file loads, attaches and fills every
 # map (checked through the other commands' --json); applied again it
@@ -23,7 +23,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The maps apply writes (xl_over, 40 MB as JSON, only through its
 # clients' state: see snap).
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_vcache"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_vcache xl_routes xl_route_state"
 SRV4=198.18.0.2
 
 xl_test_init
@@ -427,6 +427,99 @@ bad_use "no file" "expected one FILE" -- apply
 bad_use "two files" "expected one FILE" -- apply "$G1" "$G2"
 bad_use "unknown option" "unrecognized option" -- apply "$G1" --force
 bad_use "dump with an argument" "unexpected argument 'x'" -- dump x
+
+# --- routes ---------------------------------------------------------------------
+
+R1=$(conf routes1 <<'EOF'
+ports = ( { port = 80; limits = ( { limit = "10/second"; } ); } );
+routes = (
+  { port = 8080; path = "*"; limits = "5 per 10 seconds"; },
+  { port = 8080; path = "/limited"; limits = "3 per 10 seconds"; message = "slow <down>"; },
+  { port = 8080; path = "/get-only"; methods = [ "GET", "post" ]; limits = "2/minute"; },
+  { port = 8080; path = "/api/*"; limits = "4 per 10 seconds"; },
+  { port = 8080; path = "/tb"; strategy = "token-bucket"; limits = "10/second"; burst = 3; },
+  { port = 8080; path = "/free"; exempt = true; },
+  { port = 0; path = "/plain"; }
+);
+EOF
+)
+assert_rc 0 "apply a file with routes" -- xls apply "$R1"
+assert_match "$OUT" "route port 8080 path /get-only \[GET,POST\]: set" "apply says which routes it set"
+assert_eq "$(j route list -- '[(r["port"], r["path"], r["methods"], [l["limit"] for l in r["limits"]], r["exempt"], r["message"]) for r in d]')" \
+	'[[0,"/plain",[],[],false,""],[8080,"*",[],["5 per 10 second"],false,""],[8080,"/api/*",[],["4 per 10 second"],false,""],[8080,"/free",[],[],true,""],[8080,"/get-only",["GET","POST"],["2 per 1 minute"],false,""],[8080,"/limited",[],["3 per 10 second"],false,"slow <down>"],[8080,"/tb",[],["10 per 1 second"],false,""]]' \
+	"apply: the routes as the file says"
+assert_eq "$(j route list -- '[(r["strategy"], r["limits"][0]["burst"]) for r in d if r["path"] == "/tb"]')" '[["token-bucket",3]]' \
+	"apply: a route's strategy and burst"
+assert_eq "$(xls dump --json | jget '[r for r in d["routes"] if r["path"] in ("/tb", "/get-only", "/free", "/limited")]')" \
+	'[{"port":8080,"path":"/free","exempt":true},{"port":8080,"path":"/get-only","methods":["GET","POST"],"limits":"2 per 1 minute"},{"port":8080,"path":"/limited","limits":"3 per 10 second","message":"slow <down>"},{"port":8080,"path":"/tb","strategy":"token-bucket","limits":"10 per 1 second","burst":3}]' \
+	"dump --json: routes with their members"
+xls dump >"$XL_TMP/dumpr.conf"
+snap_fast >"$XL_TMP/before"
+run_unchanged 0 "" snap_fast -- xls apply "$XL_TMP/dumpr.conf"
+assert_eq "$WHY" "" "with routes: dump > f; apply f changes nothing"
+assert_eq "$OUT" "$XL_TMP/dumpr.conf: no change" "with routes: apply of the dump says no change"
+id=$(j route list -- '[r["id"] for r in d if r["path"] == "/limited"][0]')
+sed -e 's|path = "/limited"; limits = "3 per 10 seconds"|path = "/limited"; limits = "9 per 10 seconds"|' \
+	-e '/"\/api\/\*"/d' -e 's|{ port = 0; path = "/plain"; }|{ port = 0; path = "/plain"; },\n  { port = 8080; path = "/new"; limits = "1/second"; }|' \
+	"$R1" >"$XL_TMP/routes2.conf"
+assert_rc 0 "apply changed routes" -- xls apply "$XL_TMP/routes2.conf"
+assert_eq "$(grep route <<<"$OUT" | sort | tr '\n' '|')" \
+	"route port 8080 path /api/*: removed|route port 8080 path /limited: set|route port 8080 path /new: set|" \
+	"apply: only the routes that differ change"
+assert_eq "$(j route list -- '[(r["id"], r["limits"][0]["limit"]) for r in d if r["path"] == "/limited"]')" \
+	"[[$id,\"9 per 10 second\"]]" "apply: a changed route keeps its id"
+assert_eq "$(j route list -- '[r["path"] for r in d if r["path"] in ("/api/*", "/new")]')" '["/new"]' \
+	"apply: a route the file no longer has is removed, a new one added"
+
+snap_fast >"$XL_TMP/before"
+bad_file "a route with a bad path" 1 "bad path 'api': a path starts with '/'" <<'EOF'
+routes = ( { port = 8080; path = "api"; limits = "1/second"; } );
+EOF
+bad_file "a route with an unknown method" 2 "methods: unknown method 'FETCH'" <<'EOF'
+routes = ( { port = 8080; path = "/a"; limits = "1/second";
+             methods = [ "GET", "FETCH" ]; } );
+EOF
+bad_file "a route with a bad limit" 1 "couldn't parse rate limit string '1 per sec'" <<'EOF'
+routes = ( { port = 8080; path = "/a"; limits = "1 per sec"; } );
+EOF
+bad_file "a route message too long" 1 "message: it is 300 bytes long; at most 255" <<EOF
+routes = ( { port = 8080; path = "/a"; limits = "1/second"; message = "$(printf 'x%.0s' {1..300})"; } );
+EOF
+bad_file "an exempt route with limits" 1 "port 8080 path /a: an exempt route takes no limits" <<'EOF'
+routes = ( { port = 8080; path = "/a"; limits = "1/second"; exempt = true; } );
+EOF
+bad_file "a default route without limits" 1 "port 8080 path *: the default route '*' takes limits" <<'EOF'
+routes = ( { port = 8080; path = "*"; } );
+EOF
+bad_file "a route given twice" 3 "port 8080 path /a [GET] is given twice" <<'EOF'
+routes = (
+  { port = 8080; path = "/a"; limits = "1/second"; methods = [ "GET" ]; },
+  { port = 8080; path = "/a"; limits = "2/second"; methods = [ "get" ]; } );
+EOF
+bad_file "an unknown member of a route" 1 "unknown setting 'method'; expected port, path, limits" <<'EOF'
+routes = ( { port = 8080; path = "/a"; method = "GET"; } );
+EOF
+bad_file "a route port out of range" 1 "port 70000 is out of range" <<'EOF'
+routes = ( { port = 70000; path = "/a"; } );
+EOF
+bad_file "a route with a good rule beside it: nothing applied" 2 "bad path '/a b'" <<'EOF'
+ports = ( { port = 81; limits = ( { limit = "1/second"; } ); } );
+routes = ( { port = 8080; path = "/a b"; } );
+EOF
+{
+	printf 'routes = (\n'
+	for m in GET HEAD POST PUT DELETE OPTIONS PATCH TRACE; do
+		printf '  { port = 8080; path = "/m"; methods = [ "%s" ]; limits = "1/second"; },\n' $m
+	done
+	printf '  { port = 8080; path = "/m"; methods = [ "CONNECT" ]; limits = "1/second"; } );\n'
+} | bad_file "a ninth route of one path" 10 "port 8080 path '/m' has 8 routes already"
+{
+	printf 'routes = (\n'
+	for ((i = 0; i < 1024; i++)); do
+		printf '  { port = 9000; path = "/r%d"; limits = "1/second"; },\n' $i
+	done
+	printf '  { port = 9000; path = "/one-more"; limits = "1/second"; } );\n'
+} | bad_file "1025 routes" 1026 "too many routes: the map holds 1024"
 
 # --- a long list -----------------------------------------------------------------
 

@@ -112,8 +112,8 @@ static int seed_config(int fd)
 }
 
 static const char *const prog_pins[] = { XL_PIN_PROG_XDP, XL_PIN_PROG_TC,
-					 XL_PIN_PROG_QUERY,
-					 XL_PIN_PROG_SOCKOPS };
+					 XL_PIN_PROG_QUERY, XL_PIN_PROG_SOCKOPS,
+					 XL_PIN_PROG_ROUTE };
 #define XL_NPROGS (int)(sizeof(prog_pins) / sizeof(prog_pins[0]))
 
 static bool is_link_pin(const char *name)
@@ -395,6 +395,7 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	progs[1] = skel->progs.xlimit_tc;
 	progs[2] = skel->progs.xlimit_query;
 	progs[3] = skel->progs.xlimit_sockops;
+	progs[4] = skel->progs.xlimit_route;
 	for (i = 0; i < XL_NPROGS && !err; i++) {
 		xl_pin_path(c, path, sizeof(path), prog_pins[i]);
 		err = bpf_program__pin(progs[i], path);

@@ -34,6 +34,8 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_EVENTS] = XL_STR(XL_MAP_EVENTS),
 	[XL_M_TOTAL] = XL_STR(XL_MAP_TOTAL),
 	[XL_M_KNOWN] = XL_STR(XL_MAP_KNOWN),
+	[XL_M_ROUTES] = XL_STR(XL_MAP_ROUTES),
+	[XL_M_RSTATE] = XL_STR(XL_MAP_RSTATE),
 };
 
 void xl_ctx_init(struct xl_ctx *c, const char *pin_dir)

@@ -44,6 +44,8 @@ enum xl_map_id {
 	XL_M_EVENTS,
 	XL_M_TOTAL,
 	XL_M_KNOWN,
+	XL_M_ROUTES,
+	XL_M_RSTATE,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -91,6 +93,7 @@ bool xl_pin_dir_resolve(struct xl_ctx *c);
 #define XL_PIN_PROG_TC "prog_tc"
 #define XL_PIN_PROG_QUERY "prog_query"
 #define XL_PIN_PROG_SOCKOPS "prog_sockops"
+#define XL_PIN_PROG_ROUTE "prog_route"
 /* The sockops program's link on the root of the cgroup v2 hierarchy, made
  * by the first `limit set --admit-known` (xl_known_attach). */
 #define XL_PIN_SOCKOPS_LINK "sockops_link"
