@@ -61,6 +61,13 @@ static int open_pin(const char *name, int *fd, bool quiet)
 	return err;
 }
 
+int sc_pin_open(const char *name)
+{
+	int fd;
+
+	return open_pin(name, &fd, true) ?: fd;
+}
+
 static uint32_t prog_id_of(int fd)
 {
 	struct bpf_prog_info info = {};
@@ -92,6 +99,8 @@ static int kernel_open(bool quiet)
 		err = open_pin(XL_STR(XL_MAP_STATS), &stats_fd, quiet);
 	if (err)
 		sc_kernel_close();
+	else
+		sc_routes_open(); /* not there: the routes are off */
 	prog_id = prog_id_of(prog_fd);
 	checked = sc_mono_ns();
 	return err;
@@ -142,6 +151,7 @@ void sc_kernel_close(void)
 	int *fds[] = { &prog_fd, &allow_fd, &deny_fd, &rules_fd, &stats_fd };
 	size_t i;
 
+	sc_routes_close();
 	for (i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
@@ -294,8 +304,11 @@ static bool syn_seen(const struct xl_client_limit *l, uint64_t accepted)
 				l->start <= accepted);
 }
 
-void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, uint64_t accepted, struct sc_decision *d)
+/* sc_decide(); an `exempt` request (an exempt route's) is only read:
+ * denied, or not counted. */
+static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
+		   bool direct, uint64_t accepted, bool exempt,
+		   struct sc_decision *d)
 {
 	struct xl_client *c = &d->client;
 	bool seen = true, charge;
@@ -307,7 +320,7 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	/* The kernel charged the SYN of a direct client's connection: its
 	 * first request only reads. Later requests, clients the kernel did
 	 * not see (behind a proxy) and --charge-first are charged. */
-	charge = !direct || nreq > 1 || sc_cfg.charge_first;
+	charge = !exempt && (!direct || nreq > 1 || sc_cfg.charge_first);
 	if (query(addr, port, charge ? XL_OP_CHARGE : XL_OP_READ, c)) {
 		d->verdict = SC_ERROR;
 		return;
@@ -317,7 +330,7 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 		d->verdict = SC_DENIED;
 		return;
 	}
-	if (!c->covered || c->allowed) {
+	if (!c->covered || c->allowed || exempt) {
 		d->verdict = SC_NOT_COUNTED;
 		return;
 	}
@@ -358,6 +371,35 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 			break;
 		}
 	}
+}
+
+void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
+	       bool direct, uint64_t accepted, struct sc_decision *d)
+{
+	decide(addr, port, nreq, direct, accepted, false, d);
+}
+
+void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
+		       uint16_t port, uint64_t nreq, bool direct,
+		       uint64_t accepted, struct sc_decision *d)
+{
+	struct sc_route_decision rd;
+	struct sc_route_plan p;
+
+	sc_route_plan(req, port, &p);
+	/* The port's limits first, as Flask-Limiter checks the
+	 * application's limits before the view's. */
+	decide(addr, port, nreq, direct, accepted, p.exempt, d);
+	if (d->verdict == SC_OVER || d->verdict == SC_DENIED ||
+	    d->verdict == SC_ERROR || d->client.allowed || p.exempt || !p.n)
+		return;
+	sc_route_charge(&p, addr, port, &rd);
+	if (!rd.applied)
+		return;
+	d->client = rd.client;
+	d->report = rd.client.report;
+	memcpy(d->message, rd.message, sizeof(d->message));
+	d->verdict = rd.over ? SC_OVER : SC_WITHIN;
 }
 
 /* ---- what the client sees ------------------------------------------- */
@@ -423,6 +465,33 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
 		add_ietf(d, h);
 }
 
+/* Text into HTML, escaped as Flask's error pages escape theirs
+ * (markupsafe): a route's message is the operator's text, not markup. */
+static void html_escape(struct evbuffer *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '&':
+			evbuffer_add_printf(b, "&amp;");
+			break;
+		case '<':
+			evbuffer_add_printf(b, "&lt;");
+			break;
+		case '>':
+			evbuffer_add_printf(b, "&gt;");
+			break;
+		case '"':
+			evbuffer_add_printf(b, "&#34;");
+			break;
+		case '\'':
+			evbuffer_add_printf(b, "&#39;");
+			break;
+		default:
+			evbuffer_add(b, s, 1);
+		}
+	}
+}
+
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		     int code)
 {
@@ -434,7 +503,9 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 	bool over = d->verdict == SC_OVER;
 	const char *title = code == 429 ? "Too Many Requests" : "Forbidden";
 	const struct xl_client_limit *l = &d->client.lim[d->report];
-	const char *detail = over ? l->text : "address is on the deny list";
+	const char *detail = !over	   ? "address is on the deny list" :
+			     d->message[0] ? d->message :
+					     l->text;
 
 	if (!body) {
 		evhttp_send_error(req, 500, NULL);
@@ -474,9 +545,10 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 	} else {
 		evbuffer_add_printf(body,
 				    "<!doctype html>\n<html lang=en>\n"
-				    "<title>%d %s</title>\n<h1>%s</h1>\n"
-				    "<p>%s</p>\n",
-				    code, title, title, detail);
+				    "<title>%d %s</title>\n<h1>%s</h1>\n<p>",
+				    code, title, title);
+		html_escape(body, detail);
+		evbuffer_add_printf(body, "</p>\n");
 		evhttp_add_header(out, "Content-Type",
 				  "text/html; charset=utf-8");
 	}

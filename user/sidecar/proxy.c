@@ -705,8 +705,8 @@ static void proxy_request(struct evhttp_request *req, void *arg)
 	if (sc_trusted(p.peer) &&
 	    !sc_forwarded_client(evhttp_request_get_input_headers(req), client))
 		direct = memcmp(client, p.peer, 16) == 0;
-	sc_decide(client, p.local_port, p.nreq, direct, sc_conn_accepted(req),
-		  &r->d);
+	sc_decide_request(req, client, p.local_port, p.nreq, direct,
+			  sc_conn_accepted(req), &r->d);
 	if (r->d.verdict == SC_OVER || r->d.verdict == SC_DENIED) {
 		sc_count(r->d.verdict == SC_OVER ? SC_C_LIMITED : SC_C_DENIED);
 		sc_send_refusal(req, &r->d,

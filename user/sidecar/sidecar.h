@@ -20,6 +20,7 @@
 
 #include "xlimit.h"
 #include "query.h"
+#include "route.h"
 
 struct event_base;
 struct evhttp_request;
@@ -84,10 +85,11 @@ enum sc_verdict {
 
 struct sc_decision {
 	enum sc_verdict verdict;
-	struct xl_client client;
+	struct xl_client client; /* the port's, or the route's that applied */
 	uint32_t report; /* index of the limit shown in headers */
 	uint16_t port;
 	char addr[64]; /* the client, as text */
+	char message[XL_ROUTE_MSG_MAX]; /* a route's 429 text, "" if none */
 };
 
 /* Decides one request of `addr` (v4-mapped) to `port`, the `nreq`-th on
@@ -98,6 +100,15 @@ struct sc_decision {
  * every limit's window opened by then. */
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	       bool direct, uint64_t accepted, struct sc_decision *d);
+
+/* sc_decide() for a request the proxy has whole: its port's limits, then
+ * the routes it matches (route.c, SEMANTICS.md §5). An exempt route's
+ * request is not charged to the port; a request the port refuses is not
+ * charged to its routes. The headers show the route's limit when one
+ * applied, else the port's. */
+void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
+		       uint16_t port, uint64_t nreq, bool direct,
+		       uint64_t accepted, struct sc_decision *d);
 
 /* Adds the rate-limit headers of `d` to `h`, leaving any the application
  * set alone. `over` says the response is the 429. */
@@ -135,6 +146,38 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
  * past a hard bound of four times that, with 400 (libevent 2.1 has no
  * status of its own for it). */
 bool sc_headers_too_large(struct evhttp_request *req);
+
+/* ---- route.c: per-endpoint limits ------------------------------------ */
+
+/* What a request is charged to, copied out of the route table. */
+struct sc_route_plan {
+	bool exempt; /* an exempt route: no limit at all */
+	int n; /* routes to charge, in order */
+	uint32_t id[XL_ROUTE_SAME_PATH + 1]; /* the count of each */
+	struct xl_route copy[XL_ROUTE_SAME_PATH + 1];
+};
+
+struct sc_route_decision {
+	bool applied; /* some route's limits were charged */
+	bool over; /* ... and one refused */
+	struct xl_client client; /* the one to show */
+	char message[XL_ROUTE_MSG_MAX];
+};
+
+/* Matches a request on `port` to routes (the table is read again when
+ * xl_config's generation moved). */
+void sc_route_plan(struct evhttp_request *req, uint16_t port,
+		   struct sc_route_plan *p);
+/* Charges the client `addr` (v4-mapped) for the plan's routes, up to the
+ * first that refuses. */
+void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
+		     uint16_t port, struct sc_route_decision *rd);
+/* Opens the pin NAME of the sidecar's pin directory: an fd, or -errno. */
+int sc_pin_open(const char *name);
+/* Opens (0 or -errno) and closes the route program and maps, this
+ * worker's. */
+int sc_routes_open(void);
+void sc_routes_close(void);
 
 /* ---- privs.c: --user ------------------------------------------------ */
 

@@ -1,0 +1,126 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# End-to-end test of per-endpoint limits (`xlimit route`) against
+# Flask-Limiter 3.3 run live: a Flask app (tests/e2e/routes_app.py) with
+# routes of different limits and methods, a prefix route and an exact one
+# under it, an exempt route, default limits, an error message and an
+# application-wide limit; and the same configuration as xlimit routes and
+# a port limit, with xlimit-sidecar in front of the same app (its limiter
+# off). The same request sequence goes through both, each on its own
+# clock, and every response must carry the same status,
+# X-RateLimit-Limit, -Remaining and 429 message, and Retry-After and
+# X-RateLimit-Reset within a second. Then what `xlimit query` shows of a
+# client's route counts, that a percent-encoded path is charged to its
+# route, and that a route change reaches the running sidecar. Everything runs on the loopback of a throwaway namespace; the
+# kernel is not attached (the sidecar charges every request:
+# --charge-first), so only the sidecar's routes and port charges count.
+set -u
+. "$(dirname "$0")/../lib/lib.sh"
+
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+APP=$XL_TOP/tests/e2e/routes_app.py
+P=8090 # the sidecar
+F=5001 # Flask-Limiter, the oracle
+U=5002 # the same app, its limiter off: the sidecar's application
+
+xl_test_init
+xl_need curl "$SIDECAR_BIN"
+if ! $PY -c 'import flask_limiter' 2>/dev/null; then
+	fail "needs python3-flask-limiter (make deps)"
+	summary
+	exit 1
+fi
+xl_netns_setup
+
+bg() {
+	local name=$1 pid
+	shift
+	"$@" >"$XL_TMP/$name.log" 2>&1 &
+	pid=$!
+	XL_CLEANUPS+=("kill $pid; wait $pid")
+}
+wait_up() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		in_srv curl -s -o /dev/null --max-time 1 "$1" && return 0
+		sleep 0.1
+	done
+	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
+	summary
+	exit 1
+}
+
+xls load >/dev/null || { fail "load"; summary; exit 1; }
+# The same configuration as routes_app.py's decorators.
+xls limit set $P "10 per 10 seconds" --action pass >/dev/null
+xls route add $P '*' "5 per 10 seconds" &&
+	xls route add $P /limited "3 per 10 seconds" --message "slow down <now>" &&
+	xls route add $P /get-only "2 per 10 seconds" --methods GET &&
+	xls route add $P '/api/*' "4 per 10 seconds" &&
+	xls route add $P /api/special "1 per 10 seconds" --message "special: 1 per 10 s" &&
+	xls route add $P /free --exempt &&
+	xls route add $P /plain || fail "route add"
+
+bg oracle in_srv $PY "$APP" app $F
+bg upstream in_srv $PY "$APP" app $U off
+bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
+	--upstream 127.0.0.1:$U --retry-after always --charge-first
+wait_up http://127.0.0.1:$F/free oracle
+wait_up http://127.0.0.1:$U/free upstream
+wait_up http://127.0.0.1:$P/free sidecar
+
+# --- the same answers as Flask-Limiter, request by request ------------------
+
+in_srv $PY "$APP" drive http://127.0.0.1:$P http://127.0.0.1:$F >"$XL_TMP/drive.out" 2>&1
+while read -r verdict rest; do
+	case $verdict in
+	ok) ok "$rest" ;;
+	FAIL) fail "$rest" ;;
+	statuses) statuses=$rest ;;
+	*) fail "drive: $verdict $rest" ;;
+	esac
+done <"$XL_TMP/drive.out"
+# The comparison means something only if the oracle refused and let
+# through: 429s of route limits, of default limits and of the app limit.
+assert_match "${statuses:-}" "^200 200 200 429 429 " "the oracle: /limited went over its limit"
+assert_eq "$(grep -c '429' <<<"${statuses// /$'\n'}")" 9 "the oracle refused 9 requests of the sequence"
+
+# --- xlimit query: the client's route counts ---------------------------------
+
+Q=$(xls query 127.0.0.2 $P --json)
+assert_eq "$(jget '[(r["path"], r["default"], r["limits"][0]["limit"], r["limits"][0]["remaining"]) for r in d["routes"]]' <<<"$Q")" \
+	'[["/limited",false,"3 per 10 second",1]]' "query --json: client 2's count of /limited (2 of 3 in the new window)"
+in_srv curl -s -o /dev/null --interface 127.0.0.8 http://127.0.0.1:$P/get-only
+in_srv curl -s -o /dev/null --interface 127.0.0.8 -d x http://127.0.0.1:$P/get-only
+Q=$(xls query 127.0.0.8 $P --json)
+assert_eq "$(jget 'sorted((r["path"], r["methods"], r["default"], r["limits"][0]["remaining"]) for r in d["routes"])' <<<"$Q")" \
+	'[["/get-only",["GET"],false,1],["/get-only",["GET"],true,4]]' \
+	"query --json: GET /get-only on its own limit, POST on the default limits"
+assert_match "$(xls query 127.0.0.8)" "route /get-only GET \(default limits\)"$'\n'"    5 per 10 second +remaining 4" \
+	"query (text): the route counts under the port"
+
+# --- an encoded path is its route's --------------------------------------------
+
+# /limite%64 is /limited to the application: charged to /limited (3 per
+# 10 s, its message), not to the default limits (5 per 10 s).
+for i in 1 2 3 4; do
+	in_srv curl -s -o "$XL_TMP/enc.$i" -w '%{http_code} ' --interface 127.0.0.10 "http://127.0.0.1:$P/limite%64"
+done >"$XL_TMP/enc.codes"
+assert_eq "$(cat "$XL_TMP/enc.codes")" "200 200 200 429 " "a percent-encoded path is charged to its route"
+assert_match "$(cat "$XL_TMP/enc.4")" "<p>slow down &lt;now&gt;</p>" "... and refused with the route's message, HTML-escaped"
+
+# --- a change reaches the running sidecar --------------------------------------
+
+xls route add $P /plain "1 per minute" --message "now limited" >/dev/null
+for i in 1 2; do
+	in_srv curl -s -o "$XL_TMP/body.$i" -w '%{http_code}\n' --interface 127.0.0.9 http://127.0.0.1:$P/plain
+done >"$XL_TMP/codes"
+assert_eq "$(tr '\n' ' ' <"$XL_TMP/codes")" "200 429 " "route add: the running sidecar applies the new limit at once"
+assert_match "$(cat "$XL_TMP/body.2")" "<p>now limited</p>" "route add: ... with its message"
+xls route del $P /plain >/dev/null
+in_srv curl -s -o /dev/null -D "$XL_TMP/h" --interface 127.0.0.9 http://127.0.0.1:$P/plain
+assert_match "$(tr -d '\r' <"$XL_TMP/h")" $'HTTP/1.1 200.*\nX-RateLimit-Limit: 5\n' \
+	"route del: /plain falls back to the default limits"
+
+summary
