@@ -64,8 +64,10 @@ xls route add $P '*' "5 per 10 seconds" &&
 
 bg oracle in_srv $PY "$APP" app $F
 bg upstream in_srv $PY "$APP" app $U off
+# Two workers: the counts are the kernel's, whichever thread (each with
+# its own copy of the route table) takes a connection.
 bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
-	--upstream 127.0.0.1:$U --retry-after always --charge-first
+	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2
 wait_up http://127.0.0.1:$F/free oracle
 wait_up http://127.0.0.1:$U/free upstream
 wait_up http://127.0.0.1:$P/free sidecar
