@@ -166,6 +166,12 @@ $(BUILD)/tests/test_lib: tests/unit/test_lib.c user/lib/addr.c user/lib/util.c \
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_lib.c user/lib/addr.c \
 		user/lib/util.c -o $@ -lbpf
 
+# Per-endpoint limits: matching and syntax (user/lib/route.c).
+$(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \
+		tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_route.c -o $@ $(LIB) $(LIBS)
+
 # BPF tests: the real object through bpf_prog_test_run_opts.
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
 		tests/lib/testing.h | $(BUILD)/tests
@@ -178,7 +184,7 @@ $(BUILD)/tests/mapsnap: tests/lib/mapsnap.c | $(BUILD)/tests
 	$(Q)$(CC) $(TEST_CFLAGS) tests/lib/mapsnap.c -o $@ $(LIBS)
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
-	$(BUILD)/tests/test_lib \
+	$(BUILD)/tests/test_lib $(BUILD)/tests/test_route \
 	$(BUILD)/tests/test_redis \
 	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept $(BUILD)/tests/mapsnap
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;
