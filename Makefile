@@ -210,9 +210,12 @@ FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap -pt
 # `xlimit sync`'s URL parser, Redis keys and key slots.
 FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/msg.c $(LIB_SRCS)
 FUZZ_LIBS_redis := -lbpf -ljson-c -lm -lhiredis
+# Per-endpoint limits: route syntax and matching against a model.
+FUZZ_SRCS_route := $(LIB_SRCS)
+FUZZ_LIBS_route := -lbpf -ljson-c -lm
 FUZZ_BINS := $(BUILD)/fuzz/fuzz_limits $(BUILD)/fuzz/fuzz_packet \
 	$(BUILD)/fuzz/fuzz_sidecar $(BUILD)/fuzz/fuzz_strategy \
-	$(BUILD)/fuzz/fuzz_redis
+	$(BUILD)/fuzz/fuzz_redis $(BUILD)/fuzz/fuzz_route
 FUZZ_SECONDS ?= 300
 
 $(BUILD)/fuzz:
