@@ -105,7 +105,14 @@ assert_eq "$(cat /proc/"$UPID"/task/*/status | awk '/^Uid:/ { print $2, $3, $4, 
 	"65534 65534 65534 65534" "--user nobody: every thread runs as nobody"
 assert_eq "$(cat /proc/"$UPID"/task/*/status | awk '/^CapEff:/ || /^CapPrm:/ { print $2 }' | sort -u)" \
 	0000000000000002 "--user nobody: every thread keeps CAP_DAC_OVERRIDE only"
-$PY "$HELP" burst 127.0.0.1 $PU 29 29 GET >"$XL_TMP/burst3" 2>&1
-assert_eq "$(grep -c ' 200$' "$XL_TMP/burst3")" 19 "--user nobody, 3 workers: still charges, exactly 19 more of 29 admitted (wait_up took 1)"
+# Five requests pipelined in one write, the last closing: five answers
+# (each written at once, before the next is read), in order.
+req='GET /p1 HTTP/1.1\r\nHost: x\r\n\r\n'
+req="$req$req$req$req${req%\\r\\n}Connection: close\r\n\r\n"
+assert_match "$($PY "$HELP" raw 127.0.0.1 $PU 5 "$(printf '%b' "$req" | od -An -v -tx1 | tr -d ' \n')")" \
+	'^HTTP/1.1 200 .*[|]closed[|][0-9.]+[|]5$' "five pipelined requests: five answers, then closed"
+$PY "$HELP" burst 127.0.0.1 $PU 24 24 GET >"$XL_TMP/burst3" 2>&1
+assert_eq "$(grep -c ' 200$' "$XL_TMP/burst3")" 14 \
+	"--user nobody, 3 workers: still charges, exactly 14 more of 24 admitted (6 went before)"
 
 summary
