@@ -14,13 +14,15 @@
 # section with the ratio of each sidecar row to nginx with as many
 # workers, and the load average the run started under (the machine may
 # be shared: compare the rows of one run). WRK_SECONDS, WRK_CONNECTIONS
-# override the run's length and concurrency.
+# override the length and concurrency of a run, BENCH_ROUNDS how many
+# times each path is run (in turn; the median is kept).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/lib.sh
 
 SIDECAR_BIN=$XL_TOP/build/xlimit-sidecar
-SECS=${WRK_SECONDS:-5}
+SECS=${WRK_SECONDS:-3}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${WRK_CONNECTIONS:-32}
 APP=18600 NGX1=18601 SC1=18602 NGXA=18603 AUTH=18604 NGX2=18605 SC2=18606
 LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -104,14 +106,27 @@ run() {
 	     END { printf "%.0f %.3f %d\n", rps, ms, bad }' "$XL_TMP/$1.wrk"
 }
 
-read -r app_rps app_p99 app_bad < <(run app $APP 1)
-read -r n1_rps n1_p99 n1_bad < <(run nginx1 $NGX1 1)
-read -r s1_rps s1_p99 s1_bad < <(run sidecar1 $SC1 1)
-read -r n2_rps n2_p99 n2_bad < <(run nginx2 $NGX2 2)
-read -r s2_rps s2_p99 s2_bad < <(run sidecar2 $SC2 2)
-read -r na_rps na_p99 na_bad < <(run nginx_auth $NGXA 1)
+# The paths take turns, ROUNDS times, and each row is the round of median
+# requests/s: a load that comes and goes on a shared machine falls on
+# every path alike rather than on one.
+for ((round = 0; round < ROUNDS; round++)); do
+	run app $APP 1 >>"$XL_TMP/app.rounds"
+	run nginx1 $NGX1 1 >>"$XL_TMP/n1.rounds"
+	run sidecar1 $SC1 1 >>"$XL_TMP/s1.rounds"
+	run nginx2 $NGX2 2 >>"$XL_TMP/n2.rounds"
+	run sidecar2 $SC2 2 >>"$XL_TMP/s2.rounds"
+	run nginx_auth $NGXA 1 >>"$XL_TMP/na.rounds"
+done
+median() { sort -n "$XL_TMP/$1.rounds" | awk '{ l[NR] = $0 } END { print l[int((NR + 1) / 2)] }'; }
+read -r app_rps app_p99 app_bad < <(median app)
+read -r n1_rps n1_p99 n1_bad < <(median n1)
+read -r s1_rps s1_p99 s1_bad < <(median s1)
+read -r n2_rps n2_p99 n2_bad < <(median n2)
+read -r s2_rps s2_p99 s2_bad < <(median s2)
+read -r na_rps na_p99 na_bad < <(median na)
 
-echo "wrk -c$CONNS -d${SECS}s --latency, -t as many as the proxy's workers; loopback,"
+echo "wrk -c$CONNS -d${SECS}s --latency, -t as many as the proxy's workers, each path"
+echo "$ROUNDS times in turn (the round of median requests/s is shown); loopback,"
 echo "$(nproc) CPUs shared by wrk, the proxies and the application (an nginx"
 echo "\`return 200\` with 2 workers); load average at start: $LOAD."
 echo
