@@ -4,7 +4,8 @@
 # xlimit-sidecar with --workers N, on loopback: N threads, each with its
 # own event loop and SO_REUSEPORT listener. The limit holds across them
 # (the counts are the kernel's: a limit of 20 admits exactly 20 of 64
-# requests spread over 32 connections), every worker serves, /metrics sums
+# requests spread over 32 connections, and the auth endpoint's alike),
+# every worker serves, /metrics sums
 # them, SIGHUP reaches them all, --user applies to every thread, and
 # SIGTERM stops them all with the port free again.
 set -u
@@ -16,12 +17,15 @@ B=18750 # the application
 P=18751 # the sidecar (rule: 20 per hour, pass)
 M=18752 # its /metrics
 PU=18753 # a sidecar with --user (rule: 20 per hour, pass)
+A=18754  # the auth endpoint
+PA=18755 # a port nginx would serve, asked about at $A (rule: 5 per hour)
 
 xl_test_init
 xl_need curl "$SIDECAR_BIN"
 xl load >/dev/null || { fail "xlimit load"; summary; exit 1; }
 xl limit set $P "20 per 1 hour" --action pass >/dev/null || fail "limit set"
 xl limit set $PU "20 per 1 hour" --action pass >/dev/null || fail "limit set"
+xl limit set $PA "5 per 1 hour" --action pass >/dev/null || fail "limit set"
 
 wait_up() {
 	local i
@@ -52,12 +56,14 @@ done
 
 xl_bg backend $PY "$HELP" app $B
 xl_bg sidecar "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P --upstream 127.0.0.1:$B \
-	--metrics-listen 127.0.0.1:$M --charge-first --workers 2
+	--metrics-listen 127.0.0.1:$M --charge-first --workers 2 \
+	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1
 wait_up "http://127.0.0.1:$B/" backend
 wait_up "http://127.0.0.1:$M/metrics" sidecar
 SCPID=$(pgrep -f -- "--listen 127.0.0.1:$P --upstream" | head -n 1)
 assert_eq "$(threads "$SCPID")" 2 "--workers 2: two threads"
 assert_eq "$(ss -Hltn "sport = :$P" | wc -l)" 2 "--workers 2: two listening sockets on the port (SO_REUSEPORT)"
+assert_eq "$(ss -Hltn "sport = :$A" | wc -l)" 2 "--workers 2: two on the auth endpoint's too"
 
 # 64 requests over 32 kept-alive connections, all charged (--charge-first:
 # the kernel sees no SYN on loopback).
@@ -73,6 +79,18 @@ assert_eq "$(awk '$1 == "xlimit_sidecar_requests_total" { print $2 }' "$XL_TMP/m
 	"/metrics: requests summed over the workers"
 assert_eq "$(awk '$1 == "xlimit_sidecar_limited_total" { print $2 }' "$XL_TMP/m1")" 44 \
 	"/metrics: 429s summed over the workers"
+
+# The auth endpoint (nginx's subrequests, one connection each): the limit
+# of 5 holds across the workers there too.
+for ((i = 0; i < 12; i++)); do
+	curl -s -o /dev/null -w '%{http_code}\n' -H "X-Real-IP: 198.18.9.9" \
+		-H "X-Server-Port: $PA" -H "X-Connection-Requests: 2" "http://127.0.0.1:$A/"
+done >"$XL_TMP/auth.codes"
+assert_eq "$(sort "$XL_TMP/auth.codes" | uniq -c | awk '{ printf "%s*%s ", $1, $2 }')" "5*204 7*429 " \
+	"auth endpoint, 2 workers: a limit of 5 admits exactly 5 of 12 subrequests"
+curl -s "http://127.0.0.1:$M/metrics" >"$XL_TMP/m1a"
+assert_eq "$(awk '$1 == "xlimit_sidecar_auth_requests_total" { print $2 }' "$XL_TMP/m1a")" 12 \
+	"/metrics: auth subrequests summed over the workers"
 
 # SIGHUP: every worker reopens the pins, and goes on serving.
 kill -HUP "$SCPID"
