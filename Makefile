@@ -173,10 +173,11 @@ $(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_route.c -o $@ $(LIB) $(LIBS)
 
 # BPF tests: the real object through bpf_prog_test_run_opts.
+# Rules are written by libxlimit's writer, xl_rule_write() (user/lib/rules.c).
 $(BUILD)/tests/test_bpf: tests/bpf/test_bpf.c tests/lib/pkt.h $(BUILD)/xlimit.skel.h \
-		tests/lib/testing.h | $(BUILD)/tests
+		tests/lib/testing.h $(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) tests/bpf/test_bpf.c -o $@ $(LIBS)
+	$(Q)$(CC) $(TEST_CFLAGS) -Iuser/lib -pthread tests/bpf/test_bpf.c $(LIB) -o $@ $(LIBS)
 
 # The map snapshots the CLI suites compare before and after a command.
 $(BUILD)/tests/mapsnap: tests/lib/mapsnap.c | $(BUILD)/tests
@@ -276,9 +277,9 @@ $(BENCH)/%.skel.h: $(BENCH)/%.bpf.o
 
 $(BENCH)/microbench: tests/bench/microbench.c $(BUILD)/xlimit.skel.h \
 		$(BENCH)/baseline.skel.h $(BENCH)/ladder.skel.h tests/lib/pkt.h \
-		$(BPF_HDRS) | $(BENCH)
+		$(BPF_HDRS) $(LIB) | $(BENCH)
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(BENCH_CFLAGS) $< -o $@ $(LIBS)
+	$(Q)$(CC) $(BENCH_CFLAGS) -Iuser/lib $< $(LIB) -o $@ $(LIBS)
 
 $(BENCH)/synflood: tests/bench/synflood.c $(BENCH)/livegen.skel.h \
 		tests/lib/pkt.h | $(BENCH)

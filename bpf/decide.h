@@ -32,19 +32,24 @@ static __always_inline __u64 xl_now(void)
 	return bpf_ktime_get_coarse_ns();
 }
 
-/* The rule for a destination port: its own, else port 0's, else none.
- * *rule_port says which of the two applied. */
+/* The rule for a destination port: its own, else port 0's, else none,
+ * with one lookup of the port's entry (read once: include/xlimit.h says
+ * why that is enough) and one of the rule. *rule_port says which of the
+ * two applied. */
 static __always_inline struct xl_rule *xl_rule_for(__u16 port, __u16 *rule_port)
 {
-	struct xl_rule *r;
-	__u16 any = 0;
+	__u32 key = port, v, i;
+	struct xl_port *p;
 
-	*rule_port = port;
-	r = bpf_map_lookup_elem(&XL_MAP_RULES, &port);
-	if (r)
-		return r;
-	*rule_port = 0;
-	return bpf_map_lookup_elem(&XL_MAP_RULES, &any);
+	p = bpf_map_lookup_elem(&XL_MAP_PORTS, &key);
+	if (!p)
+		return NULL;
+	v = XL_READ(p->rslot);
+	if (!v)
+		return NULL;
+	*rule_port = v & XL_PORT_DEFAULT ? 0 : port;
+	i = (v & ~XL_PORT_DEFAULT) - 1;
+	return bpf_map_lookup_elem(&XL_MAP_RSLOTS, &i);
 }
 
 static __always_inline struct xl_config *xl_config_get(void)
@@ -94,16 +99,20 @@ static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
 }
 
 /* This CPU's xl_vcache entry for a (source, port), and in *k the whole
- * source as a key, to check the entry against. */
-static __always_inline struct xl_vcache *
-xl_vcache_slot(struct xl_key *k, const __u8 addr[16], __u16 port, __u32 seed)
+ * source as a key, to check the entry against; in *h the key's hash,
+ * which xl_sync_note() uses too. */
+static __always_inline struct xl_vcache *xl_vcache_slot(struct xl_key *k,
+							const __u8 addr[16],
+							__u16 port, __u32 seed,
+							__u64 *h)
 {
 	__u32 slot;
 
 	__builtin_memcpy(k->addr, addr, 16);
 	k->port = port;
 	k->pad = 0;
-	slot = xl_key_hash(k, seed) & (XL_VCACHE_SLOTS - 1);
+	*h = xl_key_hash(k, seed);
+	slot = *h & (XL_VCACHE_SLOTS - 1);
 	return bpf_map_lookup_elem(&XL_MAP_VCACHE, &slot);
 }
 
@@ -272,6 +281,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	struct xl_config *cfg;
 	struct xl_key whole;
 	__u32 seed = 0, gen = 0, flags = 0;
+	__u64 h = 0; /* the source's hash: xl_vcache's, and sync's */
 
 	d->rule = xl_rule_for(port, &d->rule_port);
 	if (!d->rule)
@@ -289,24 +299,26 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 		flags = cfg->flags;
 	}
 	if (lists) {
-		vc = xl_vcache_slot(&whole, addr, port, seed);
-		if (vc) {
-			d->verdict =
-				xl_vcache_verdict(vc, &whole, gen, &d->now);
-			if (d->verdict != XL_V_PASS)
-				return 0;
+		vc = xl_vcache_slot(&whole, addr, port, seed, &h);
+		d->verdict = vc ? xl_vcache_verdict(vc, &whole, gen, &d->now) :
+				  XL_V_PASS;
+		if (d->verdict == XL_V_PASS) {
+			d->verdict = xl_list_verdict(flags, addr);
+			/* Cached when a trie was looked up: the next SYN of
+			 * the source skips them, whatever they said. */
+			if (vc && (~flags & (XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)))
+				xl_vcache_put(vc, &whole, gen,
+					      d->verdict ?: XL_V_UNLISTED, 0);
 		}
-		d->verdict = xl_list_verdict(flags, addr);
-		if (d->verdict != XL_V_PASS) {
-			if (vc)
-				xl_vcache_put(vc, &whole, gen, d->verdict, 0);
+		if (d->verdict != XL_V_PASS && d->verdict != XL_V_UNLISTED)
 			return 0;
-		}
 	}
 	d->verdict = XL_V_PASS;
 	if (!d->now)
 		d->now = xl_now();
 	xl_make_key(&d->key, addr, port, cfg);
+	if (!lists && (flags & XL_CFG_SYNC))
+		h = xl_key_hash(&d->key, seed);
 	if (lists && charge)
 		total = xl_total_get(d->rule);
 	if (total) {
@@ -328,7 +340,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 		return 0;
 	d->breached = xl_charge(d->rule, d->state, d->now);
 	if (flags & XL_CFG_SYNC)
-		xl_sync_note(&d->key, seed);
+		xl_sync_note(&d->key, h);
 	if (d->breached) {
 		d->verdict = xl_over_verdict(d->rule, d->breached);
 		xl_over_remember(&d->key, seed, d->state);

@@ -12,7 +12,8 @@
 #include <bpf/bpf_helpers.h>
 #include "xlimit.h"
 
-/* Destination port (0 = every port without a rule) -> its limits. */
+/* Destination port (0 = every port without a rule) -> its limits: the
+ * record, which the datapath does not read (see include/xlimit.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__type(key, __u16);
@@ -20,6 +21,26 @@ struct {
 	__uint(max_entries, XL_MAX_RULES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_RULES SEC(".maps");
+
+/* What the datapath reads of the rules: port -> entry of xl_rslots ->
+ * rule. Mmapable, so that the writer switches a port's entry with one
+ * atomic store. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_port);
+	__uint(max_entries, XL_PORTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_PORTS SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct xl_rule);
+	__uint(max_entries, XL_RSLOTS);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_RSLOTS SEC(".maps");
 
 /* (source, port) -> one fixed window per limit. The loader may resize it
  * before the first load (`xlimit attach --max-sources`). */

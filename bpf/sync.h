@@ -41,24 +41,26 @@ struct {
 
 /*
  * Tells the daemon that the client of `k` was charged, unless it was told
- * so in this epoch already. A global function: the verifier checks it
- * once. Two CPUs may both see the old mark and both report: a spare event,
+ * so in this epoch already. `h` is a keyed hash of the source, the one
+ * xl_vcache was probed with (decide.h), so that the mark costs no hash of
+ * its own: of the whole address, where k's is masked to the IPv6 prefix,
+ * so two sources of one /64 keep a mark each, and the second is a spare
+ * event. A global function: the verifier checks it once. Two CPUs may both see the old mark and both report: a spare event,
  * which the daemon folds into one. No wakeup: the daemon drains the ring
  * on its own clock. A full ring loses the event (counted in xl_sync.lost).
  */
-__attribute__((noinline)) int xl_sync_note(const struct xl_key *k, __u32 seed)
+__attribute__((noinline)) int xl_sync_note(const struct xl_key *k, __u64 h)
 {
 	struct xl_sync_event *e;
 	struct xl_sync *s;
 	__u32 zero = 0, slot;
-	__u64 h, mark, *seen;
+	__u64 mark, *seen;
 
 	if (!k)
 		return 0;
 	s = bpf_map_lookup_elem(&XL_MAP_SYNC, &zero);
 	if (!s)
 		return 0;
-	h = xl_key_hash(k, ~seed);
 	slot = h & (XL_SYNC_SLOTS - 1);
 	seen = bpf_map_lookup_elem(&XL_MAP_SEEN, &slot);
 	if (!seen)

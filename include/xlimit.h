@@ -28,6 +28,8 @@
 #define XL_MAP_KNOWN xl_known
 #define XL_MAP_ROUTES xl_routes
 #define XL_MAP_RSTATE xl_route_state
+#define XL_MAP_PORTS xl_ports
+#define XL_MAP_RSLOTS xl_rslots
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -101,8 +103,27 @@ _Static_assert(sizeof(struct xl_limit) == 32, "xl_limit layout");
 #define XL_RULE_ADMIT_KNOWN (1U << 1)
 #define XL_RULE_FLAGS (XL_RULE_TOTAL | XL_RULE_ADMIT_KNOWN)
 
-/* xl_rules: destination port (host order; 0 = every port without a rule
- * of its own) -> the limits of that port. */
+/*
+ * Rules. xl_rules, a hash: destination port (host order; 0 = every port
+ * without a rule of its own) -> the limits of that port. It is the record
+ * the CLI reads (and bpftool dumps); the datapath reads two arrays the CLI
+ * keeps beside it (xl_rule_write() in user/lib/rules.c, the one writer), so
+ * that a SYN finds its rule, or that it has none, with array lookups, not
+ * hash lookups:
+ *  - xl_ports: port -> 1 + the index in xl_rslots of the rule that
+ *    applies to it, its own or (flagged XL_PORT_DEFAULT) port 0's, 0 for
+ *    none: one lookup tells a port without a rule;
+ *  - xl_rslots: two entries per stats slot, the rule of that slot's port
+ *    as it is now, and as it was before its last change.
+ * A change writes the new rule into the entry no port points to, then
+ * points the port at it with one aligned 32-bit store (through mmap: a
+ * map update's copy may be done a byte at a time). A program reads the
+ * port's entry once, so it sees the old rule or the new one, never a mix
+ * (a change of port 0's rule reaches the ports without a rule one by one).
+ * The entry it left is written again only after an RCU grace period
+ * (membarrier(MEMBARRIER_CMD_GLOBAL)), which waits for every XDP, tc and
+ * sockops run that may still be reading it.
+ */
 struct xl_rule {
 	__u32 nlimits; /* 1..XL_MAX_LIMITS */
 	__u32 slot; /* index of this rule's counters in xl_stats */
@@ -112,6 +133,19 @@ struct xl_rule {
 };
 _Static_assert(sizeof(struct xl_rule) == 16 + 32 * XL_MAX_LIMITS,
 	       "xl_rule layout");
+
+#define XL_PORTS 65536 /* entries of xl_ports: every port */
+#define XL_RSLOTS (2 * XL_MAX_RULES) /* entries of xl_rslots */
+
+/* xl_ports value: 8 bytes, the stride of an array map's values, which
+ * the writer indexes in its mmap. */
+struct xl_port {
+	__u32 rslot; /* 1 + index in xl_rslots (2 * slot + 0 or 1), with
+		      * XL_PORT_DEFAULT when it is port 0's rule; 0: none */
+	__u32 pad;
+};
+#define XL_PORT_DEFAULT (1U << 31)
+_Static_assert(sizeof(struct xl_port) == 8, "xl_port layout");
 
 /* xl_state key: the client. IPv4 sources are stored v4-mapped
  * (::ffff:a.b.c.d); IPv6 sources are masked to the configured prefix. */
@@ -233,8 +267,9 @@ _Static_assert(sizeof(struct xl_over) == 8 + 8 * XL_MAX_LIMITS,
 
 /* xl_vcache: per-CPU array of verdicts the datapath reached for a (full
  * source address, port), by a keyed hash of it, so that a hot source
- * skips the work next time: a list verdict (allowed, denied) holds until
- * the generation changes; a drop over a limit holds until the limit that
+ * skips the work next time: a list verdict (allowed, denied, or in
+ * neither list: the tries are not looked up, the source is charged)
+ * holds until the generation changes; a drop over a limit holds until the limit that
  * refused it could admit a hit again (xl_refused_until()), which is
  * exact, since until then that limit refuses every hit without charging
  * it. */
@@ -243,7 +278,8 @@ struct xl_vcache {
 	__u16 port;
 	__u16 pad;
 	__u32 gen; /* xl_config.gen when the verdict was reached */
-	__u32 verdict; /* enum xl_verdict: ALLOWED, DENIED or OVER_DROP */
+	__u32 verdict; /* enum xl_verdict: ALLOWED, DENIED, UNLISTED or
+			* OVER_DROP */
 	__u32 pad2;
 	__u64 until; /* OVER_DROP: monotonic ns until which it holds */
 };
@@ -424,6 +460,7 @@ enum xl_verdict {
 	XL_V_OVER_PASS, /* over limit(s) whose action is pass only */
 	XL_V_OVER_REJECT, /* over a limit whose action is reject, none drop */
 	XL_V_OVER_TOTAL, /* over the port's ceiling (--total): drop */
+	XL_V_UNLISTED, /* xl_vcache only: in neither list, so charged */
 };
 
 /*

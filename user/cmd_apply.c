@@ -873,8 +873,8 @@ static int write_rule(const struct xl_maps *m, const struct xl_rule_row *want,
 	/* The ceiling is in place before the rule names it (limit set). */
 	if (ceiling && (err = xl_total_write(m, rule.slot, &want->total)))
 		return err;
-	if (bpf_map_update_elem(m->fd[XL_M_RULES], &want->port, &rule, BPF_ANY))
-		return -errno;
+	if ((err = xl_rule_write(m, want->port, &rule)))
+		return err;
 	if (had_ceiling && !(rule.flags & XL_RULE_TOTAL) &&
 	    (err = xl_total_write(m, rule.slot, NULL)))
 		return err;
@@ -1006,10 +1006,8 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 
 		if (find_port(want, port))
 			continue;
-		if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port)) {
-			err = -errno;
+		if ((err = xl_rule_write(m, port, NULL)))
 			goto out;
-		}
 		if ((live->ports[i].rule.flags & XL_RULE_TOTAL) &&
 		    live->ports[i].rule.slot < XL_MAX_RULES &&
 		    (err = xl_total_write(m, live->ports[i].rule.slot, NULL)))

@@ -310,9 +310,9 @@ static int limit_write(int argc, char **argv, bool add)
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	if (bpf_map_update_elem(m->fd[XL_M_RULES], &port, &rule, BPF_ANY)) {
+	if ((err = xl_rule_write(m, port, &rule))) {
 		xl_err("%s: write rule for port %u: %s", cmd, port,
-		       strerror(errno));
+		       strerror(-err));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
@@ -375,8 +375,8 @@ static int limit_del(int argc, char **argv)
 		err = XL_EXIT_USAGE;
 		goto out;
 	}
-	if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port)) {
-		xl_err("limit del: port %u: %s", port, strerror(errno));
+	if ((err = xl_rule_write(m, port, NULL))) {
+		xl_err("limit del: port %u: %s", port, strerror(-err));
 		err = XL_EXIT_FAIL;
 		goto out;
 	}

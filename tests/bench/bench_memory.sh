@@ -18,7 +18,7 @@ $PY - "$N" <<EOF2
 import json, subprocess, sys
 n = int(sys.argv[1])
 rows = []
-for m in ("xl_state", "xl_rules", "xl_allow", "xl_deny", "xl_stats", "xl_config"):
+for m in ("xl_state", "xl_rules", "xl_ports", "xl_rslots", "xl_allow", "xl_deny", "xl_stats", "xl_config"):
     j = json.loads(subprocess.check_output(
         ["bpftool", "-j", "map", "show", "pinned", "$XL_PIN/" + m]))
     rows.append(j)

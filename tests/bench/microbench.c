@@ -29,6 +29,7 @@
 #include "xlimit.skel.h"
 #include "baseline.skel.h"
 #include "ladder.skel.h"
+#include "xlimit_lib.h"
 
 #define ROUNDS 5
 
@@ -47,6 +48,7 @@
 /* The counter with the clock xlimit reads (decide.h's xl_now()). */
 #define R_REF R_CNT_CO
 #define REF_PROG bl->progs.ref_count_coarse
+#define LIST_BIG 60000 /* prefixes in each list for the big-list rows */
 #define STATE_SIZE 1048576 /* --max-sources 1048576, as for memory */
 
 static struct xlimit_bpf *xl;
@@ -157,6 +159,14 @@ static int bench(const char *name, int fd, const struct pkt_spec *spec,
 	return 0;
 }
 
+/* Times xlimit's XDP program on an IPv4 SYN from src to port. */
+static int bench_xl(const char *name, const char *src, __u16 port, __u32 want)
+{
+	struct pkt_spec spec = { .dport = port, .src = src };
+
+	return bench(name, bpf_program__fd(xl->progs.xlimit_xdp), &spec, want);
+}
+
 static double ns_of(const char *name)
 {
 	int i;
@@ -167,15 +177,25 @@ static double ns_of(const char *name)
 	return 0;
 }
 
-static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
+/* The rules' maps, for xl_rule_write() (user/lib/rules.c). */
+static struct xl_maps rule_maps;
+
+/* Port's rule (stats slot `slot`): one limit of `amount` per `period_s`
+ * that drops, with `flags`. */
+static int put_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot,
+		    __u32 flags)
 {
-	struct xl_rule r = { .nlimits = 1, .slot = slot };
+	struct xl_rule r = { .nlimits = 1, .slot = slot, .flags = flags };
 
 	r.limits[0].amount = amount;
 	r.limits[0].period_ns = period_s * XL_NSEC_PER_SEC;
 	r.limits[0].action = XL_ACT_DROP;
-	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_rules), &port, &r,
-				   BPF_ANY);
+	return xl_rule_write(&rule_maps, port, &r);
+}
+
+static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
+{
+	return put_rule(port, amount, period_s, slot, 0);
 }
 
 /* Gives port's rule (slot) a ceiling of `amount` SYNs an hour for all
@@ -184,18 +204,13 @@ static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
 static int set_ceiling(__u16 port, __u32 slot, __u64 amount, __u32 flags)
 {
 	struct xl_total t = { .rule = { .nlimits = 1 } };
-	struct xl_rule r;
 
 	t.rule.limits[0].amount = amount;
 	t.rule.limits[0].period_ns = 3600 * XL_NSEC_PER_SEC;
-	if (set_rule(port, XL_AMOUNT_MAX, 3600, slot) ||
-	    bpf_map_lookup_elem(bpf_map__fd(xl->maps.xl_rules), &port, &r) ||
-	    bpf_map_update_elem(bpf_map__fd(xl->maps.xl_total), &slot, &t,
+	if (bpf_map_update_elem(bpf_map__fd(xl->maps.xl_total), &slot, &t,
 				BPF_ANY))
 		return -1;
-	r.flags = XL_RULE_TOTAL | flags;
-	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_rules), &port, &r,
-				   BPF_ANY);
+	return put_rule(port, XL_AMOUNT_MAX, 3600, slot, XL_RULE_TOTAL | flags);
 }
 
 /* Makes addr (IPv4) a known client of port, as the sockops program does
@@ -240,10 +255,53 @@ static int list_v4(struct bpf_map *list, const char *addr)
 	return bpf_map_update_elem(bpf_map__fd(list), &k, &one, BPF_ANY);
 }
 
+/* Adds one prefix of `len` bits of addr (IPv6-sized, v4-mapped for
+ * IPv4) to a list. */
+static int list_add(struct bpf_map *list, const __u8 addr[16], __u32 len)
+{
+	struct xl_lpm_key k = { .prefixlen = len };
+	__u32 one = 1, i;
+
+	memcpy(k.addr, addr, 16);
+	for (i = len; i < 128; i++) /* no host bits past the prefix */
+		k.addr[i / 8] &= ~(0x80 >> (i % 8));
+	return bpf_map_update_elem(bpf_map__fd(list), &k, &one, BPF_ANY);
+}
+
+/*
+ * Fills a list with n prefixes of mixed lengths, half IPv4 (/8 to /32,
+ * in net4/8) and half IPv6 (/16 to /128, in net6/16), from a fixed
+ * pseudo-random sequence: a list of the size operators feed from
+ * reputation feeds. None covers 198.18.0.0/15 or 2001:2::/48.
+ */
+static int list_fill(struct bpf_map *list, __u8 net4, __u16 net6, int n)
+{
+	__u64 x = 0x2545f4914f6cdd1dULL ^ net4;
+	__u8 a[16];
+	int i, err = 0;
+
+	for (i = 0; i < n && !err; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		memcpy(a, &x, 8);
+		memcpy(a + 8, &x, 8);
+		if (i & 1) {
+			a[0] = net6 >> 8;
+			a[1] = net6 & 0xff;
+			err = list_add(list, a, 16 + x % 113);
+		} else {
+			memset(a, 0, 10);
+			a[10] = a[11] = 0xff;
+			a[12] = net4;
+			err = list_add(list, a, 96 + 8 + x % 25);
+		}
+	}
+	return err;
+}
+
 static int load(void)
 {
 	struct bpf_map *m, *xm;
-	int err;
+	int err, i;
 
 	xl = xlimit_bpf__open();
 	bl = baseline_bpf__open();
@@ -277,6 +335,11 @@ static int load(void)
 			strerror(-err));
 		return -1;
 	}
+	for (i = 0; i < XL_M_NR; i++)
+		rule_maps.fd[i] = -1;
+	rule_maps.fd[XL_M_RULES] = bpf_map__fd(xl->maps.xl_rules);
+	rule_maps.fd[XL_M_PORTS] = bpf_map__fd(xl->maps.xl_ports);
+	rule_maps.fd[XL_M_RSLOTS] = bpf_map__fd(xl->maps.xl_rslots);
 	return 0;
 }
 
@@ -469,6 +532,13 @@ int main(int argc, char **argv)
 	vs(R_PDROP, R_REF, 1.25);
 	err |= bench("xlimit: SYN allowed, hot source (ladder 5 + counters)",
 		     xdp, &syn80, XDP_PASS);
+	/* `xlimit sync` running: each charged client is reported once an
+	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
+	vs(R_PDROP, R_REF, 0);
+	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY | XL_CFG_SYNC);
+	err |= bench("xlimit: SYN allowed, hot source, `xlimit sync` running",
+		     xdp, &syn80, XDP_PASS);
+	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY);
 	vs(R_PDROP, R_REF, 1.0);
 	err |= bench("xlimit: SYN dropped, over the limit", xdp,
 		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP);
@@ -497,9 +567,8 @@ int main(int argc, char **argv)
 	err |= bench("xlimit: SYN allowed, hot source, allow list of 1 entry",
 		     xdp, &syn80, XDP_PASS);
 	vs(R_PDROP, NULL, 0);
-	err |= bench("xlimit: SYN from an allow-listed source (cached)", xdp,
-		     &(struct pkt_spec){ .dport = 80, .src = "198.18.0.9" },
-		     XDP_PASS);
+	err |= bench_xl("xlimit: SYN from an allow-listed source (cached)",
+			"198.18.0.9", 80, XDP_PASS);
 	syn80.src = NULL;
 	if (err)
 		return 1;
@@ -514,20 +583,16 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vs(R_PDROP, R_REF, 1.25);
-	err |= bench("xlimit: SYN allowed, hot source, port with a ceiling",
-		     xdp,
-		     &(struct pkt_spec){ .dport = 83, .src = "198.18.0.6" },
-		     XDP_PASS);
+	err |= bench_xl("xlimit: SYN allowed, hot source, port with a ceiling",
+			"198.18.0.6", 83, XDP_PASS);
 	vs(R_PDROP, R_REF, 1.0);
-	err |= bench("xlimit: SYN over the port's exceeded ceiling (a flood)",
-		     xdp,
-		     &(struct pkt_spec){ .dport = 84, .src = "198.18.0.7" },
-		     XDP_DROP);
+	err |= bench_xl(
+		"xlimit: SYN over the port's exceeded ceiling (a flood)",
+		"198.18.0.7", 84, XDP_DROP);
 	vs(R_PDROP, R_REF, 0);
-	err |= bench("xlimit: SYN of a known client past the exceeded ceiling",
-		     xdp,
-		     &(struct pkt_spec){ .dport = 84, .src = "198.18.0.5" },
-		     XDP_PASS);
+	err |= bench_xl(
+		"xlimit: SYN of a known client past the exceeded ceiling",
+		"198.18.0.5", 84, XDP_PASS);
 
 	/* One deny-list entry (another source): a SYN to a port without a
 	 * rule looks the deny trie up, which an empty list skips. */
@@ -539,6 +604,31 @@ int main(int argc, char **argv)
 	vs(R_PDROP, NULL, 0);
 	err |= bench("xlimit: SYN, port without a rule, deny list of 1 entry",
 		     xdp, &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
+	if (err)
+		return 1;
+
+	/* Deny and allow lists of 60,000 prefixes each, with a source of
+	 * each among them (198.18.1.1 denied, 198.18.1.2 allowed). */
+	if (list_fill(xl->maps.xl_deny, 10, 0xfd00, LIST_BIG) ||
+	    list_fill(xl->maps.xl_allow, 100, 0xfc00, LIST_BIG) ||
+	    list_v4(xl->maps.xl_deny, "198.18.1.1") ||
+	    list_v4(xl->maps.xl_allow, "198.18.1.2") || set_config(0)) {
+		fprintf(stderr, "microbench: big lists: %s\n", strerror(errno));
+		return 1;
+	}
+	vs(R_PDROP, R_REF, 0);
+	err |= bench_xl(
+		"xlimit: SYN allowed, hot unlisted source, lists of 60,000 prefixes",
+		"198.18.1.3", 80, XDP_PASS);
+	err |= bench_xl(
+		"xlimit: SYN from a hot deny-listed source, lists of 60,000",
+		"198.18.1.1", 80, XDP_DROP);
+	err |= bench_xl(
+		"xlimit: SYN from a hot allow-listed source, lists of 60,000",
+		"198.18.1.2", 80, XDP_PASS);
+	vs(R_PDROP, R_PDROP, 0);
+	err |= bench_xl("xlimit: SYN, port without a rule, deny list of 60,000",
+			"198.18.1.3", 82, XDP_PASS);
 	if (err)
 		return 1;
 

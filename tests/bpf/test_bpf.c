@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,6 +36,7 @@
 #include "xlimit.h"
 #include "xl_limiter.h"
 #include "xlimit.skel.h"
+#include "xlimit_lib.h"
 
 TEST_ENV_DEFINE;
 
@@ -721,13 +723,14 @@ static const struct tcase cases[] = {
 static struct xlimit_bpf *skel;
 static int ncpus;
 static char pin_dir[64];
-static char pin_paths[15][128]; /* for the signal handler: no allocation */
-static const char *const map_names[15] = {
+static char pin_paths[17][128]; /* for the signal handler: no allocation */
+static const char *const map_names[17] = {
 	XL_STR(XL_MAP_RULES),  XL_STR(XL_MAP_STATE),  XL_STR(XL_MAP_ALLOW),
 	XL_STR(XL_MAP_DENY),   XL_STR(XL_MAP_STATS),  XL_STR(XL_MAP_CONFIG),
 	XL_STR(XL_MAP_OVER),   XL_STR(XL_MAP_VCACHE), XL_STR(XL_MAP_TOTAL),
 	XL_STR(XL_MAP_KNOWN),  XL_STR(XL_MAP_SYNC),   XL_STR(XL_MAP_SEEN),
 	XL_STR(XL_MAP_EVENTS), XL_STR(XL_MAP_ROUTES), XL_STR(XL_MAP_RSTATE),
+	XL_STR(XL_MAP_PORTS),  XL_STR(XL_MAP_RSLOTS),
 };
 
 enum prog { PROG_XDP, PROG_TC };
@@ -735,6 +738,8 @@ static const char *const prog_names[] = { "xdp", "tc" };
 
 static int fd_rules, fd_state, fd_allow, fd_deny, fd_stats, fd_config, fd_over;
 static int fd_total, fd_known;
+/* The rules' maps, for xl_rule_write() (user/lib/rules.c). */
+static struct xl_maps rule_maps;
 
 /* Every slot of xl_stats, on every CPU, for the batch operations. */
 static __u32 slot_keys[XL_STATS_SLOTS];
@@ -873,6 +878,11 @@ static bool setup(void)
 	fd_over = bpf_map__fd(skel->maps.xl_over);
 	fd_total = bpf_map__fd(skel->maps.xl_total);
 	fd_known = bpf_map__fd(skel->maps.xl_known);
+	for (i = 0; i < XL_M_NR; i++)
+		rule_maps.fd[i] = -1;
+	rule_maps.fd[XL_M_RULES] = fd_rules;
+	rule_maps.fd[XL_M_PORTS] = bpf_map__fd(skel->maps.xl_ports);
+	rule_maps.fd[XL_M_RSLOTS] = bpf_map__fd(skel->maps.xl_rslots);
 	for (i = 0; i < XL_STATS_SLOTS; i++)
 		slot_keys[i] = i;
 	stats_buf = calloc((size_t)XL_STATS_SLOTS * ncpus, sizeof(*stats_buf));
@@ -1030,6 +1040,9 @@ static bool reset_maps(void)
 	__u32 k0 = 0;
 
 	ok = ok && ASSERT_OK(clear_map(fd_rules), "clear rules");
+	ok = ok && ASSERT_OK(clear_array(rule_maps.fd[XL_M_PORTS], XL_PORTS,
+					 sizeof(struct xl_port)),
+			     "clear xl_ports");
 	ok = ok && ASSERT_OK(clear_map(fd_state), "clear state");
 	ok = ok && ASSERT_OK(clear_map(fd_allow), "clear allow");
 	ok = ok && ASSERT_OK(clear_map(fd_deny), "clear deny");
@@ -1046,8 +1059,7 @@ static bool reset_maps(void)
 
 static bool set_rule(__u16 port, const struct xl_rule *r)
 {
-	return ASSERT_OK(bpf_map_update_elem(fd_rules, &port, r, BPF_NOEXIST),
-			 "add rule");
+	return ASSERT_OK(xl_rule_write(&rule_maps, port, r), "add rule");
 }
 
 static bool set_list(int fd, const char *cidr)
@@ -1440,6 +1452,127 @@ static int syn(const char *src, __u16 port)
 	return ret;
 }
 
+/* ---- rule changes -------------------------------------------------------- */
+
+/* Two rules of port 80 a change switches between: a reader that saw a
+ * mix of them would report limits that are neither. */
+static const struct xl_rule race_a = {
+	.nlimits = 1,
+	.slot = 3,
+	.limits = { { .amount = 5, .period_ns = 1 * NSEC } },
+};
+static const struct xl_rule race_b = {
+	.nlimits = 3,
+	.slot = 3,
+	.limits = { { .amount = 7, .period_ns = 2 * NSEC },
+		    { .amount = 11, .period_ns = 3 * NSEC },
+		    { .amount = 13, .period_ns = 4 * NSEC } },
+};
+
+static bool race_same(const struct xl_query *q, const struct xl_rule *r)
+{
+	__u32 i;
+
+	if (q->nlimits != r->nlimits)
+		return false;
+	for (i = 0; i < XL_MAX_LIMITS; i++)
+		if (q->limits[i].amount != r->limits[i].amount ||
+		    q->limits[i].period_ns != r->limits[i].period_ns)
+			return false;
+	return true;
+}
+
+struct race {
+	volatile int done;
+	long reads, saw_a, saw_b, mixed, errors;
+};
+
+/* Reads port 80's rule through the query program until told to stop. */
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	struct xl_query q;
+
+	while (!r->done && r->reads < 10000000) {
+		r->reads++;
+		if (query(XL_OP_READ, "198.18.0.1", 80, &q) || q.err)
+			r->errors++;
+		else if (race_same(&q, &race_a))
+			r->saw_a++;
+		else if (race_same(&q, &race_b))
+			r->saw_b++;
+		else
+			r->mixed++;
+	}
+	return NULL;
+}
+
+/* A change of a rule, made by xl_rule_write() while another thread's
+ * programs read it, is seen whole: the old rule or the new one. */
+static void test_rule_change_race(void)
+{
+	struct race r = {};
+	__u64 end = now_ns() + 2 * NSEC;
+	pthread_t t;
+	int i, err = 0;
+
+	if (!reset_maps() || !set_rule(80, &race_a))
+		return;
+	if (!ASSERT_OK(pthread_create(&t, NULL, race_reader, &r),
+		       "start the reader"))
+		return;
+	/* For 2 s, or 100,000 changes. */
+	for (i = 0; i < 100000 && !err && now_ns() < end; i++)
+		err = xl_rule_write(&rule_maps, 80, i & 1 ? &race_a : &race_b);
+	r.done = 1;
+	pthread_join(t, NULL);
+	ASSERT_OK(err, "changes of port 80's rule");
+	ASSERT_EQ(r.mixed, 0, "no read saw a mix of two rules");
+	ASSERT_EQ(r.errors, 0, "every read found a rule");
+	ASSERT_TRUE(r.saw_a > 0 && r.saw_b > 0, "reads saw both rules");
+	printf("#   %d changes, %ld reads: %ld of the one-limit rule, %ld of the other, %ld mixed\n",
+	       i, r.reads, r.saw_a, r.saw_b, r.mixed);
+}
+
+/* A port without a rule of its own follows port 0's rule as it changes,
+ * and goes back to it when its own is removed. */
+static void test_rule_default(void)
+{
+	struct xl_rule b0 = race_b;
+	struct xl_query q;
+
+	b0.slot = 1; /* port 0's slot */
+	if (!reset_maps() ||
+	    !ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 81, &q), "query") ||
+	    !ASSERT_EQ(q.err, -ENOENT, "no rules: port 81 has none"))
+		return;
+	if (!set_rule(0, &(struct xl_rule){ .nlimits = 1,
+					    .slot = 1,
+					    .limits = { LIM(9, 1, DROP) } }) ||
+	    !set_rule(80, &race_a) ||
+	    !ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 81, &q), "query"))
+		return;
+	ASSERT_TRUE(!q.err && q.rule_port == 0 && q.limits[0].amount == 9,
+		    "port 81 has port 0's rule");
+	ASSERT_OK(xl_rule_write(&rule_maps, 0, &b0), "change port 0's");
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 81, &q), "query");
+	ASSERT_TRUE(!q.err && q.rule_port == 0 && race_same(&q, &race_b),
+		    "port 81 has port 0's new rule");
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 80, &q), "query");
+	ASSERT_TRUE(!q.err && q.rule_port == 80 && race_same(&q, &race_a),
+		    "port 80 keeps its own");
+	ASSERT_OK(xl_rule_write(&rule_maps, 80, NULL), "remove port 80's");
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 80, &q), "query");
+	ASSERT_TRUE(!q.err && q.rule_port == 0 && race_same(&q, &race_b),
+		    "port 80 without its rule has port 0's");
+	ASSERT_OK(xl_rule_write(&rule_maps, 0, NULL), "remove port 0's");
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 80, &q), "query");
+	ASSERT_EQ(q.err, -ENOENT, "no rules left: port 80 has none");
+	ASSERT_OK(set_rule(80, &race_a) ? 0 : -1, "port 80's again");
+	ASSERT_OK(query(XL_OP_READ, "198.18.0.1", 81, &q), "query");
+	ASSERT_EQ(q.err, -ENOENT, "port 0 gone: port 81 still has none");
+}
+
 static void test_query_charge_like_a_syn(void)
 {
 	static const struct rule_spec r = R80;
@@ -1806,6 +1939,38 @@ out:
  * A cached drop holds until the window that refused it ends, and not
  * after: a window of one second, polled (bounded) until a SYN passes.
  */
+/* A hot source's list verdict is cached, in neither list too: its next
+ * SYNs look no trie up, so a list changed without a new generation (the
+ * CLI makes one on every change) is not seen until the next one. */
+static void test_cache_skips_tries(void)
+{
+	static const struct rule_spec r = R80;
+	cpu_set_t old;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) ||
+	    !set_list(fd_allow, "198.18.0.41/32") ||
+	    !set_list(fd_deny, "198.18.0.99/32") || !bump_gen() ||
+	    !pin_cpu(&old))
+		return;
+	ASSERT_EQ(syn("198.18.0.41", 80), XDP_PASS, "allow-listed");
+	ASSERT_EQ(syn("198.18.0.42", 80), XDP_PASS, "in neither list");
+	if (!set_list(fd_deny, "198.18.0.40/30"))
+		goto out;
+	ASSERT_EQ(syn("198.18.0.41", 80), XDP_PASS,
+		  "allow-listed: cached, the deny trie not looked up");
+	ASSERT_EQ(syn("198.18.0.42", 80), XDP_PASS,
+		  "in neither list: cached, the deny trie not looked up");
+	ASSERT_EQ(syn("198.18.0.43", 80), XDP_DROP,
+		  "a source not cached finds the new entry");
+	ASSERT_EQ(count_keys(fd_state), 1, "only the unlisted source counted");
+	if (!bump_gen())
+		goto out;
+	ASSERT_EQ(syn("198.18.0.41", 80), XDP_DROP, "new generation: denied");
+	ASSERT_EQ(syn("198.18.0.42", 80), XDP_DROP, "new generation: denied");
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 static void test_cache_window_end(void)
 {
 	static const struct rule_spec r = RULE(80, 3, LIM(1, 1, DROP));
@@ -2548,6 +2713,8 @@ int main(void)
 		run_case(&cases[i], PROG_TC);
 	}
 	test_prefixes();
+	RUN_TEST(rule_change_race);
+	RUN_TEST(rule_default);
 	RUN_TEST(query_charge_like_a_syn);
 	RUN_TEST(query_several_limits);
 	RUN_TEST(query_unknown_client);
@@ -2558,6 +2725,7 @@ int main(void)
 	RUN_TEST(cache_over_limit);
 	RUN_TEST(cache_lists);
 	RUN_TEST(cache_window_end);
+	RUN_TEST(cache_skips_tries);
 	RUN_TEST(strategy_datapath);
 	RUN_TEST(strategy_several_limits);
 	RUN_TEST(strategy_cache);

@@ -26,7 +26,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known xl_routes xl_route_state"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known xl_routes xl_route_state xl_rslots"
 SRV4=198.18.0.2
 HINT="run 'xlimit attach IFACE'"
 
@@ -147,7 +147,7 @@ assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
 # (unload, also twice, is at the end.)
 assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_route_state xl_routes xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
+	"prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"load pins the programs and the maps"
 assert_rc 0 "load again" -- xl load --max-sources 5000
 assert_rc 0 "load again, without --max-sources" -- xl load
@@ -162,7 +162,7 @@ snap_forget
 bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
 	-- xl load --max-sources 1000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"link_$VETH_SRV prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_route_state xl_routes xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
+	"link_$VETH_SRV prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"the pin directory holds the link, the programs and the maps"
 
 # --- limit set / add / del / list ------------------------------------------------
@@ -818,12 +818,21 @@ v = struct.pack("<II", n, slot) + struct.pack("<QQIIII", amount, period, 0, stra
 v += struct.pack("<II", flags, 0)
 print(" ".join("0x%02x" % b for b in v))' "$@"
 }
-# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS [STRATEGY [BURST [FLAGS]]]
+# hex32 N: a 32-bit number as bpftool takes it (little-endian bytes).
+hex32() {
+	printf '0x%02x 0x%02x 0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8 & 255)) $(($1 >> 16 & 255)) $(($1 >> 24))
+}
+# put_rule PORT NLIMITS SLOT AMOUNT PERIOD_NS [STRATEGY [BURST [FLAGS]]]: in
+# the record (xl_rules) and where the datapath reads it (an entry of
+# xl_rslots near the end, which the port in xl_ports points to).
 put_rule() {
-	local key
+	local key value idx=$((2047 - $1 % 64))
 	key=$(printf '0x%02x 0x%02x' $(($1 & 255)) $(($1 >> 8)))
-	# shellcheck disable=SC2046
-	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $(rule_hex "$2" "$3" "$4" "$5" "${6:-0}" "${7:-0}" "${8:-0}")
+	value=$(rule_hex "$2" "$3" "$4" "$5" "${6:-0}" "${7:-0}" "${8:-0}")
+	# shellcheck disable=SC2086
+	bpftool map update pinned "$XL_PIN/xl_rules" key $key value $value &&
+		bpftool map update pinned "$XL_PIN/xl_rslots" key $(hex32 $idx) value $value &&
+		bpftool map update pinned "$XL_PIN/xl_ports" key $(hex32 "$1") value $(hex32 $((idx + 1))) $(hex32 0)
 }
 assert_rc 0 "limit set 8999 '1/100 years': the longest period fits" -- xl limit set 8999 "1/100 years"
 assert_eq "$(xl limit list --json | jget '[l["period"] for r in d if r["port"] == 8999 for l in r["limits"]]')" \
@@ -930,7 +939,7 @@ mount -t bpf bpf "$SCR/bpf"
 XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
 assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
 	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
-assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 20 "the 15 maps and 5 programs are pinned there"
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 22 "the 17 maps and 5 programs are pinned there"
 assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
 assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
 
@@ -946,7 +955,7 @@ got=$(unshare -m -p -f --mount-proc --propagation private bash -c '
 	"$1" --pin-dir "$2" load || exit 1
 	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
 	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
-assert_eq "$got" "bpf_fs 20" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+assert_eq "$got" "bpf_fs 22" "load mounts bpffs on /sys/fs/bpf when it is missing there"
 
 # --- load and unload racing ------------------------------------------------------------
 
@@ -967,13 +976,13 @@ done
 wait "${pids[@]}"
 assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
 n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
-if [ ! -e "$RACE_PIN" ] || [ "$n" == 20 ]; then
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 22 ]; then
 	ok "after the race the pin directory is absent or whole"
 else
 	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
 fi
 assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
-assert_eq "$(ls "$RACE_PIN" | wc -l)" 20 "load after the race: whole"
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 22 "load after the race: whole"
 assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
 assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 

@@ -36,6 +36,8 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_KNOWN] = XL_STR(XL_MAP_KNOWN),
 	[XL_M_ROUTES] = XL_STR(XL_MAP_ROUTES),
 	[XL_M_RSTATE] = XL_STR(XL_MAP_RSTATE),
+	[XL_M_PORTS] = XL_STR(XL_MAP_PORTS),
+	[XL_M_RSLOTS] = XL_STR(XL_MAP_RSLOTS),
 };
 
 void xl_ctx_init(struct xl_ctx *c, const char *pin_dir)

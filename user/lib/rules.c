@@ -1,12 +1,17 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Rules: read from xl_rules in one walk, checked, formatted; their stats
- * slots and ceilings; the state of a rule's clients cleared.
+ * Rules: read from xl_rules in one walk, checked, formatted; written, with
+ * what the datapath reads of them; their stats slots and ceilings; the
+ * state of a rule's clients cleared.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/membarrier.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
@@ -43,6 +48,77 @@ int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows, int max)
 	}
 	qsort(rows, n, sizeof(*rows), by_row_port);
 	return n;
+}
+
+/* Waits until every XDP, tc and sockops run that began before the call
+ * has ended (an RCU grace period: they run in RCU read-side sections). */
+static int xl_grace_period(void)
+{
+	return syscall(__NR_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) ? -errno :
+								       0;
+}
+
+/* Points `port` at `v` (xl_port.rslot), and when it is port 0, every
+ * port without a rule of its own at v as the default. Each port's entry
+ * changes with one store. */
+static void xl_ports_point(struct xl_port *ports, __u16 port, __u32 v)
+{
+	__u32 dflt = v ? v | XL_PORT_DEFAULT : 0, p, cur;
+
+	__atomic_store_n(&ports[port].rslot, v, __ATOMIC_RELEASE);
+	for (p = 1; !port && p < XL_PORTS; p++) {
+		cur = __atomic_load_n(&ports[p].rslot, __ATOMIC_RELAXED);
+		if (!cur || (cur & XL_PORT_DEFAULT))
+			__atomic_store_n(&ports[p].rslot, dflt,
+					 __ATOMIC_RELEASE);
+	}
+}
+
+int xl_rule_write(const struct xl_maps *m, __u16 port,
+		  const struct xl_rule *rule)
+{
+	size_t len = XL_PORTS * sizeof(struct xl_port);
+	struct xl_port *ports;
+	__u32 cur, idx, dflt;
+	int err = 0;
+
+	if (rule && rule->slot >= XL_MAX_RULES)
+		return -ERANGE;
+	ports = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     m->fd[XL_M_PORTS], 0);
+	if (ports == MAP_FAILED)
+		return -errno;
+	cur = __atomic_load_n(&ports[port].rslot, __ATOMIC_RELAXED);
+	if (!rule) {
+		/* Pointed away first (at port 0's rule, if there is one):
+		 * the record may only say less than the datapath sees. */
+		dflt = port ? __atomic_load_n(&ports[0].rslot,
+					      __ATOMIC_RELAXED) :
+			      0;
+		xl_ports_point(ports, port, dflt ? dflt | XL_PORT_DEFAULT : 0);
+		if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port) &&
+		    errno != ENOENT)
+			err = -errno;
+		goto out;
+	}
+	/* Of the slot's two entries, the one the port does not point to;
+	 * a port that gets its slot anew takes either: no port points to
+	 * a free slot's entries. */
+	idx = 2 * rule->slot + (cur == 2 * rule->slot + 1);
+	/* Programs that read that entry before it was left (by this port's
+	 * last change, or by the port that held the slot before) are done
+	 * once a grace period has passed. The lock orders writers, so
+	 * leaving it came before this call. */
+	err = xl_grace_period();
+	if (!err && bpf_map_update_elem(m->fd[XL_M_RSLOTS], &idx, rule, 0))
+		err = -errno;
+	if (!err && bpf_map_update_elem(m->fd[XL_M_RULES], &port, rule, 0))
+		err = -errno;
+	if (!err) /* the switch, after the entry is whole */
+		xl_ports_point(ports, port, idx + 1);
+out:
+	munmap(ports, len);
+	return err;
 }
 
 int xl_free_slot(const struct xl_maps *m, __u32 *slot)

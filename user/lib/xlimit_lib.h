@@ -46,6 +46,8 @@ enum xl_map_id {
 	XL_M_KNOWN,
 	XL_M_ROUTES,
 	XL_M_RSTATE,
+	XL_M_PORTS,
+	XL_M_RSLOTS,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -170,6 +172,14 @@ struct xl_rule_row {
  * total_fd >= 0. The one walk of xl_rules. Returns the count. */
 int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows,
 		  int max);
+
+/* Writes port's rule, or removes it (rule NULL): the record in xl_rules
+ * and what the datapath reads, xl_ports and xl_rslots, so that no program
+ * sees the change half made (include/xlimit.h). The one writer of rules;
+ * needs m's fds of those three maps and rule->slot < XL_MAX_RULES. Its
+ * callers hold the pin directory's lock. Returns 0 or -errno. */
+int xl_rule_write(const struct xl_maps *m, __u16 port,
+		  const struct xl_rule *rule);
 
 /* One rule's counters, summed over the CPUs. */
 struct xl_stat_row {
