@@ -128,7 +128,7 @@ for line in open(sys.argv[1]):
          int(passed) / max(int(rx), 1), int(ns) / max(int(rx), 1)))
 names = {"xdp-drop": "bare XDP_DROP (ceiling)",
          "parse-drop": "parse-and-drop",
-         "counter": "minimal counter + bpf_ktime_get_ns",
+         "counter": "minimal counter + bpf_ktime_get_coarse_ns",
          "xlimit-native": "xlimit, native XDP",
          "xlimit-tc": "XDP_PASS + xlimit, tc",
          "nftables": "XDP_PASS + nftables (prerouting, raw)",

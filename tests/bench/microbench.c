@@ -181,21 +181,24 @@ static double ns_of(const char *name)
 static struct xl_maps rule_maps;
 
 /* Port's rule (stats slot `slot`): one limit of `amount` per `period_s`
- * that drops, with `flags`. */
+ * that drops, counted as `strategy` (a token bucket with a burst of its
+ * amount), with `flags`. */
 static int put_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot,
-		    __u32 flags)
+		    __u32 strategy, __u32 flags)
 {
 	struct xl_rule r = { .nlimits = 1, .slot = slot, .flags = flags };
 
 	r.limits[0].amount = amount;
 	r.limits[0].period_ns = period_s * XL_NSEC_PER_SEC;
 	r.limits[0].action = XL_ACT_DROP;
+	r.limits[0].strategy = strategy;
+	r.limits[0].burst = strategy == XL_STRAT_TOKEN ? amount : 0;
 	return xl_rule_write(&rule_maps, port, &r);
 }
 
 static int set_rule(__u16 port, __u64 amount, __u64 period_s, __u32 slot)
 {
-	return put_rule(port, amount, period_s, slot, 0);
+	return put_rule(port, amount, period_s, slot, XL_STRAT_FIXED, 0);
 }
 
 /* Gives port's rule (slot) a ceiling of `amount` SYNs an hour for all
@@ -210,7 +213,8 @@ static int set_ceiling(__u16 port, __u32 slot, __u64 amount, __u32 flags)
 	if (bpf_map_update_elem(bpf_map__fd(xl->maps.xl_total), &slot, &t,
 				BPF_ANY))
 		return -1;
-	return put_rule(port, XL_AMOUNT_MAX, 3600, slot, XL_RULE_TOTAL | flags);
+	return put_rule(port, XL_AMOUNT_MAX, 3600, slot, XL_STRAT_FIXED,
+			XL_RULE_TOTAL | flags);
 }
 
 /* Makes addr (IPv4) a known client of port, as the sockops program does
@@ -438,6 +442,7 @@ int main(int argc, char **argv)
 	bool churn = true;
 	FILE *tsv = NULL;
 	int xdp, c, err = 0;
+	unsigned int rep;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "r:t:h", opts, NULL)) != -1) {
@@ -472,8 +477,14 @@ int main(int argc, char **argv)
 	xdp = bpf_program__fd(xl->progs.xlimit_xdp);
 
 	/* Port 80: a limit no hot source reaches; port 81: one SYN an hour;
-	 * no rule for 82 and none for port 0. Empty lists first. */
+	 * no rule for 82 and none for port 0; 85 and 86 as 80 with the other
+	 * strategies: a sliding window of its largest amount an hour, a
+	 * token bucket of 16.7M a second with a burst as large (a row's 5 ×
+	 * repeat hits, tens of ns apart, never empty it). Empty lists
+	 * first. */
 	if (set_rule(80, XL_AMOUNT_MAX, 3600, 1) || set_rule(81, 1, 3600, 2) ||
+	    put_rule(85, XL_SLIDING_AMOUNT_MAX, 3600, 5, XL_STRAT_SLIDING, 0) ||
+	    put_rule(86, XL_AMOUNT_MAX, 1, 6, XL_STRAT_TOKEN, 0) ||
 	    set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)) {
 		fprintf(stderr, "microbench: set up the maps: %s\n",
 			strerror(errno));
@@ -539,6 +550,17 @@ int main(int argc, char **argv)
 	err |= bench("xlimit: SYN allowed, hot source, `xlimit sync` running",
 		     xdp, &syn80, XDP_PASS);
 	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY);
+	/* The other strategies (xl_limiter.h), each one compare-and-swap. A
+	 * sliding window counts at most 2^20 - 1 hits a window: its row
+	 * runs at most 200,000 times a round. */
+	vs(R_PDROP, R_REF, 1.25);
+	err |= bench_xl("xlimit: SYN allowed, hot source, token bucket",
+			"198.18.0.12", 86, XDP_PASS);
+	rep = repeat;
+	repeat = repeat < 200000 ? repeat : 200000;
+	err |= bench_xl("xlimit: SYN allowed, hot source, sliding window",
+			"198.18.0.11", 85, XDP_PASS);
+	repeat = rep;
 	vs(R_PDROP, R_REF, 1.0);
 	err |= bench("xlimit: SYN dropped, over the limit", xdp,
 		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP);

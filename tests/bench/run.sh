@@ -38,6 +38,7 @@ title() {
 	echo "- OS: $(. /etc/os-release && echo "$PRETTY_NAME")"
 	echo "- $(clang --version | head -n 1); $(nft --version 2>/dev/null);" \
 		"$(iptables -V 2>/dev/null)"
+	cut -d' ' -f1 /proc/loadavg >"$RES.load"
 	echo "- Load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" \
 		"(other jobs share this machine: compare rows of one run, not" \
 		"runs)"
@@ -107,5 +108,7 @@ else
 fi
 
 cp "$RES" "$OUT/results.md"
+# README.md's performance tables are this run's.
+bash tests/bench/readme_tables.sh "$(cut -d' ' -f1 "$RES.load")"
 echo "== wrote $OUT/results.md$([ -s "$OUT/results.png" ] && echo " and $OUT/results.png") in $(($(date +%s) - start)) s"
 exit $failed

@@ -1,0 +1,27 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# Puts the tables of the last benchmark run into README.md's performance
+# section: between <!-- bench:NAME --> and <!-- /bench:NAME -->, the
+# table of build/bench/NAME.md (micro, flood), with its date and the load
+# average LOAD the run started under. Run by run.sh (`make bench`); alone
+# after e.g. `bash tests/bench/bench_flood.sh >build/bench/flood.md`.
+set -u
+cd "$(dirname "$0")/../.."
+LOAD=${1:-$(cut -d' ' -f1 /proc/loadavg)}
+for name in micro flood; do
+	[ -s "build/bench/$name.md" ] || continue
+	python3 - "$name" "build/bench/$name.md" README.md \
+		"$(date -u +%Y-%m-%d -r "build/bench/$name.md"), load average $LOAD at the start" <<'EOF'
+import sys
+name, src, readme, when = sys.argv[1:]
+rows = [l for l in open(src) if l.startswith("|")]
+text = open(readme).read()
+begin, end = "<!-- bench:%s -->" % name, "<!-- /bench:%s -->" % name
+if begin in text and end in text:
+    a, b = text.index(begin) + len(begin), text.index(end)
+    body = "\n\n`make bench`, %s:\n\n%s\n" % (when, "".join(rows))
+    open(readme, "w").write(text[:a] + body + text[b:])
+    print("bench: README.md: the %s table of %s" % (name, src))
+EOF
+done
