@@ -547,8 +547,9 @@ int main(int argc, char **argv)
 	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
 	vs(R_PDROP, R_REF, 0);
 	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY | XL_CFG_SYNC);
-	err |= bench("xlimit: SYN allowed, hot source, `xlimit sync` running",
-		     xdp, &syn80, XDP_PASS);
+	err |= bench_xl(
+		"xlimit: SYN allowed, hot source, `xlimit sync` running",
+		"198.18.0.13", 80, XDP_PASS);
 	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY);
 	/* The other strategies (xl_limiter.h), each one compare-and-swap. A
 	 * sliding window counts at most 2^20 - 1 hits a window: its row

@@ -5,14 +5,15 @@
 # section: between <!-- bench:NAME --> and <!-- /bench:NAME -->, the
 # table of build/bench/NAME.md (micro, flood), with its date and the load
 # average LOAD the run started under. Run by run.sh (`make bench`); alone
-# after e.g. `bash tests/bench/bench_flood.sh >build/bench/flood.md`.
+# after e.g. `bash tests/bench/bench_flood.sh >build/bench/flood.md`, with
+# the tables to update in TABLES (default: micro flood).
 set -u
 cd "$(dirname "$0")/../.."
 LOAD=${1:-$(cut -d' ' -f1 /proc/loadavg)}
-for name in micro flood; do
+for name in ${TABLES:-micro flood}; do
 	[ -s "build/bench/$name.md" ] || continue
 	python3 - "$name" "build/bench/$name.md" README.md \
-		"$(date -u +%Y-%m-%d -r "build/bench/$name.md"), load average $LOAD at the start" <<'EOF'
+		"$(date -u +%Y-%m-%d -r "build/bench/$name.md"), load average $LOAD at its start" <<'EOF'
 import sys
 name, src, readme, when = sys.argv[1:]
 rows = [l for l in open(src) if l.startswith("|")]
@@ -20,7 +21,7 @@ text = open(readme).read()
 begin, end = "<!-- bench:%s -->" % name, "<!-- /bench:%s -->" % name
 if begin in text and end in text:
     a, b = text.index(begin) + len(begin), text.index(end)
-    body = "\n\n`make bench`, %s:\n\n%s\n" % (when, "".join(rows))
+    body = "\n\nRun of %s:\n\n%s\n" % (when, "".join(rows))
     open(readme, "w").write(text[:a] + body + text[b:])
     print("bench: README.md: the %s table of %s" % (name, src))
 EOF
