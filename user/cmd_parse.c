@@ -87,7 +87,7 @@ int cmd_parse(int argc, char **argv)
 			e, "granularity",
 			json_object_new_string(xl_unit_name(items[i].unit)));
 		json_object_object_add(
-			e, "seconds", json_object_new_uint64(items[i].seconds));
+			e, "period", json_object_new_uint64(items[i].seconds));
 		json_object_array_add(arr, e);
 	}
 	if (json)

@@ -63,11 +63,15 @@ static struct json_object *rows_json(const struct xl_stat_row *rows, int n,
 static void rows_print(const struct xl_stat_row *rows, int n,
 		       const struct xl_stat_row *before, double interval)
 {
-	int i, j;
+	int i, j, w[XL_STAT_NR];
 
 	printf("%-6s", "port");
-	for (j = 0; j < XL_STAT_NR; j++)
-		printf(" %12s", xl_stat_names[j]);
+	for (j = 0; j < XL_STAT_NR; j++) { /* a column fits its name */
+		w[j] = strlen(xl_stat_names[j]) > 12 ?
+			       (int)strlen(xl_stat_names[j]) :
+			       12;
+		printf(" %*s", w[j], xl_stat_names[j]);
+	}
 	printf("\n");
 	for (i = 0; i < n; i++) {
 		if (row_global(&rows[i]))
@@ -78,11 +82,11 @@ static void rows_print(const struct xl_stat_row *rows, int n,
 			printf("%-6s", "any");
 		for (j = 0; j < XL_STAT_NR; j++) {
 			if (before && interval > 0)
-				printf(" %10.0f/s",
+				printf(" %*.0f/s", w[j] - 2,
 				       (rows[i].s.c[j] - before[i].s.c[j]) /
 					       interval);
 			else
-				printf(" %12llu",
+				printf(" %*llu", w[j],
 				       (unsigned long long)rows[i].s.c[j]);
 		}
 		printf("\n");

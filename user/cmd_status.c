@@ -178,11 +178,11 @@ int cmd_status(int argc, char **argv)
 	json_object_object_add(o, "interfaces", ifs);
 	rules = xl_rules_json(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL]);
 	json_object_object_add(o, "rules", rules);
-	json_object_object_add(o, "allow", json_object_new_int64(nallow));
-	json_object_object_add(o, "deny", json_object_new_int64(ndeny));
+	json_object_object_add(o, "allow_count", json_object_new_int64(nallow));
+	json_object_object_add(o, "deny_count", json_object_new_int64(ndeny));
 	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
-	json_object_object_add(o, "capacity", json_object_new_int64(cap));
-	json_object_object_add(o, "known", json_object_new_int64(known));
+	json_object_object_add(o, "max_sources", json_object_new_int64(cap));
+	json_object_object_add(o, "known_count", json_object_new_int64(known));
 	xl_pin_path(&xl_cli, path, sizeof(path), XL_PIN_SOCKOPS_LINK);
 	json_object_object_add(o, "learning_known",
 			       json_object_new_boolean(!access(path, F_OK)));

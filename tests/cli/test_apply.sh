@@ -124,7 +124,7 @@ assert_rc 0 "apply a good file" -- xls apply "$G1"
 assert_match "$OUT" "loaded" "apply says it loaded xlimit"
 assert_eq "$(j status -- "[(i['name'], i['mode']) for i in d['interfaces']]")" \
 	"[[\"$VETH_SRV\",\"native\"]]" "apply attached the interface in native mode"
-assert_eq "$(j status -- "d['capacity']")" 4096 "apply sized the state map (max_sources)"
+assert_eq "$(j status -- "d['max_sources']")" 4096 "apply sized the state map (max_sources)"
 assert_eq "$(j limit list -- "[(r['port'], [(l['limit'], l['action']) for l in r['limits']]) for r in d]")" \
 	'[[0,[["5 per 10 second","drop"]]],[80,[["10 per 1 second","drop"],["100 per 2 minute","drop"],["1000 per 1 hour","pass"]]]]' \
 	"apply set the rules, each limit with its action"

@@ -237,9 +237,9 @@ assert_rc 0 "parse '10/minute; 5 per 2 seconds'" -- xl parse "10/minute; 5 per 2
 assert_eq "$OUT" $'10 per 1 minute\n5 per 2 second' "parse: text form, one limit a line"
 assert_rc 0 "parse --json" -- xl parse "10/minute; 5 per 2 seconds" --json
 assert_eq "$(jget 'd' <<<"$OUT")" \
-	'[{"amount":10,"multiples":1,"granularity":"minute","seconds":60},{"amount":5,"multiples":2,"granularity":"second","seconds":2}]' \
+	'[{"amount":10,"multiples":1,"granularity":"minute","period":60},{"amount":5,"multiples":2,"granularity":"second","period":2}]' \
 	"parse --json: amount, multiples, granularity, seconds"
-assert_eq "$(xl parse --json "1 per year" | jget 'd[0]["seconds"]')" 31104000 \
+assert_eq "$(xl parse --json "1 per year" | jget 'd[0]["period"]')" 31104000 \
 	"parse --json: a year is 360 days"
 assert_rc 2 "parse '1/day;': exit 2" -- xl parse "1/day;"
 assert_match "$ERR" "^xlimit: couldn't parse rate limit string '1/day;': .+" \
@@ -315,10 +315,10 @@ syn 198.18.0.1 81 3
 syn 198.18.0.3 80 1
 syn 198.18.0.4 80 1
 FLOOD='"total_dropped":0,"known_admitted":0,"known_learned":0}'
-MORE='"frag_dropped":0,"deep_dropped":0,"new_clients":1,"restored":0,"rejected":0,'$FLOOD
+MORE='"frag_dropped":0,"deep_dropped":0,"clients_created":1,"clients_restored":0,"rejected":0,'$FLOOD
 ROW80='{"port":80,"seen":7,"passed":3,"dropped":2,"over_passed":0,"allowed":1,"denied":1,'$MORE
 ROW81='{"port":81,"seen":3,"passed":2,"dropped":0,"over_passed":1,"allowed":0,"denied":0,'$MORE
-ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"new_clients":0,"restored":0,"rejected":0,'$FLOOD
+ZERO='"seen":0,"passed":0,"dropped":0,"over_passed":0,"allowed":0,"denied":0,"frag_dropped":0,"deep_dropped":0,"clients_created":0,"clients_restored":0,"rejected":0,'$FLOOD
 # The last row: what was dropped before a port was known.
 WANT="[{\"port\":0,$ZERO,$ROW80,$ROW81,{\"port\":8000,$ZERO,{\"port\":null,$ZERO]"
 # The receiving side may count a SYN just after the sender gave up on it.
@@ -330,7 +330,7 @@ done
 assert_eq "$got" "$WANT" "stats --json: every counter of every rule, by port"
 assert_rc 0 "stats" -- xl stats
 assert_eq "$(head -n 1 <<<"$OUT" | tr -s ' ')" \
-	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped new_clients restored rejected total_dropped known_admitted known_learned" \
+	"port seen passed dropped over_passed allowed denied frag_dropped deep_dropped clients_created clients_restored rejected total_dropped known_admitted known_learned" \
 	"stats: header"
 assert_eq "$(grep '^80 ' <<<"$OUT" | tr -s ' ')" "80 7 3 2 0 1 1 0 0 1 0 0 0 0 0" "stats: port 80's row"
 assert_eq "$(grep '^any ' <<<"$OUT" | tr -s ' ')" "any 0 0 0 0 0 0 0 0 0 0 0 0 0 0" "stats: port 0's row"
@@ -364,10 +364,10 @@ assert_eq "$(jget 'd["interfaces"][0]["prog_id"] == d["prog_id"]' <<<"$STATUS")"
 assert_eq "$(jget 'sorted([r["port"], [l["limit"] for l in r["limits"]]] for r in d["rules"])' <<<"$STATUS")" \
 	'[[0,["1000 per 1 second"]],[80,["3 per 1 minute"]],[81,["2 per 1 minute"]],[8000,["20 per 1 minute"]]]' \
 	"status --json: rules"
-assert_eq "$(jget '[d["allow"], d["deny"]]' <<<"$STATUS")" "[7,2]" "status --json: list sizes"
+assert_eq "$(jget '[d["allow_count"], d["deny_count"]]' <<<"$STATUS")" "[7,2]" "status --json: list sizes"
 assert_eq "$(jget 'd["tracked"]' <<<"$STATUS")" 2 \
 	"status --json: tracked: 198.18.0.1 on 80 and on 81 (listed clients are not counted)"
-assert_eq "$(jget 'd["capacity"]' <<<"$STATUS")" 5000 "status --json: capacity (--max-sources)"
+assert_eq "$(jget 'd["max_sources"]' <<<"$STATUS")" 5000 "status --json: max_sources, the state map's size"
 assert_eq "$(jget 'd["ipv6_prefix"]' <<<"$STATUS")" 64 "status --json: ipv6_prefix"
 assert_eq "$(jget '[d[k] for k in ("clients_created", "clients_forgotten", "clients_restored", "frag_dropped", "deep_dropped")]' <<<"$STATUS")" \
 	"[2,0,0,0,0]" "status --json: clients created, forgotten, restored; frames dropped"
@@ -532,7 +532,7 @@ syn 198.18.0.5 83 1
 syn 198.18.0.6 83 1
 syn 198.18.0.7 83 1
 for ((i = 0; i < 60; i++)); do
-	got=$(xl stats --json | jget '[[r["seen"], r["passed"], r["total_dropped"], r["new_clients"]] for r in d if r["port"] == 83][0]')
+	got=$(xl stats --json | jget '[[r["seen"], r["passed"], r["total_dropped"], r["clients_created"]] for r in d if r["port"] == 83][0]')
 	[ "$got" == "[3,2,1,2]" ] && break
 	sleep 0.05
 done
@@ -552,7 +552,7 @@ assert_match "$(xl limit list)" $'\n83    5 per 1 minute \\(drop\\); total 2 per
 	"limit list: admit known"
 assert_eq "$(xl query 198.18.0.7 83 --json | jget '[t["remaining"] for t in d["total"]]')" '[2,100]' \
 	"a changed ceiling starts with fresh windows"
-assert_eq "$(xls status --json | jget '[[r["total"][0]["limit"], r["admit_known"]] for r in d["rules"] if r["port"] == 83] + [d["learning_known"], d["known"]]')" \
+assert_eq "$(xls status --json | jget '[[r["total"][0]["limit"], r["admit_known"]] for r in d["rules"] if r["port"] == 83] + [d["learning_known"], d["known_count"]]')" \
 	'[["2 per 1 minute",true],true,0]' "status --json: the ceiling; learning known clients, none yet"
 assert_eq "$(cd "$XL_PIN" && ls | grep -c '^sockops_link$')" 1 \
 	"--admit-known attaches the sockops program (pinned link)"

@@ -172,7 +172,7 @@ for ((round = 1; round <= 10; round++)); do
 	tracked || break
 done
 echo "# the client was evicted after $round rounds of 100,000 new keys"
-cap=$(xls status --json | jp 'd["capacity"]')
+cap=$(xls status --json | jp 'd["max_sources"]')
 assert_eq "$cap" 262144 "the state map has its default size"
 # The premise: the client's state is gone (a read finds no window).
 assert_eq "$(remaining)" 100 "the flood evicted the client's state"
@@ -184,7 +184,7 @@ assert_eq "$(xls status --json | jp 'd["clients_restored"]')" 0 "status: no clie
 assert_eq "$(in_cli "$PY" "$NETUTIL" connect 198.18.0.1 $SRV4 $EPORT 1 0.5)" 0 \
 	"the evicted client is still over its limit"
 assert_eq "$(remaining)" 0 "query: 0 remaining again"
-check_stat $EPORT restored 1 "stats: one client restored over its limit"
+check_stat $EPORT clients_restored 1 "stats: one client restored over its limit"
 assert_eq "$(xls status --json | jp 'd["clients_restored"]')" 1 "status: one client restored"
 assert_eq "$(in_cli "$PY" "$NETUTIL" connect 198.18.0.3 $SRV4 $EPORT 1 0.5)" 1 \
 	"another client is not locked out"

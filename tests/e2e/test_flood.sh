@@ -161,7 +161,7 @@ else
 fi
 assert_eq "$(xls query 198.18.0.1 $PORT --json | jget 'd["known"]')" true \
 	"protected: the client is known"
-assert_eq "$(xls status --json | jget 'd["known"]')" 1 \
+assert_eq "$(xls status --json | jget 'd["known_count"]')" 1 \
 	"protected: no forged source became known (one known client)"
 dropped=$(stat total_dropped)
 if [ "$dropped" -ge $((SOURCES / 2)) ]; then
@@ -197,6 +197,6 @@ fi
 
 run "no ceiling" -- "100/second"
 echo "# success rates: protected $PROTECTED %, --total alone $TOTAL_ONLY %, no ceiling $RATE %"
-echo "# no ceiling: $(xls status --json | jget '"%d tracked of %d, %d clients forgotten" % (d["tracked"], d["capacity"], d["clients_forgotten"])')"
+echo "# no ceiling: $(xls status --json | jget '"%d tracked of %d, %d clients forgotten" % (d["tracked"], d["max_sources"], d["clients_forgotten"])')"
 
 summary

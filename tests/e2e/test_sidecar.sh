@@ -236,11 +236,16 @@ assert_match "$dropped" '^[1-9][0-9]*$' "drop: the kernel dropped the new connec
 cli curl -s -o /dev/null -D "$XL_TMP/ra.h" --interface 198.18.0.9 http://198.18.0.2:$PD/
 assert_eq "$($PY "$HELP" headers "$XL_TMP/ra.h")" "200 3 2 $(awk '/^X-RateLimit-Reset/ { printf "%d", $2 }' "$XL_TMP/ra.h") -" \
 	"default --retry-after 429: headers on a 200, without Retry-After"
-cli curl -s -o /dev/null -D "$XL_TMP/ra.h" --interface 198.18.0.9 \
+cli curl -s -D "$XL_TMP/ra.h" --interface 198.18.0.9 \
+	-H 'Accept: application/json' \
 	-o /dev/null http://198.18.0.2:$PD/ -o /dev/null http://198.18.0.2:$PD/ \
-	-o /dev/null http://198.18.0.2:$PD/
+	-o "$XL_TMP/ra.body" http://198.18.0.2:$PD/
 assert_match "$($PY "$HELP" headers "$XL_TMP/ra.h" | tail -n 1)" '^429 3 0 [0-9]+ [0-9]+$' \
 	"default --retry-after 429: Retry-After on the 429"
+# problem+json: limit is the limit's text, as in the CLI's JSON, and
+# amount its number.
+assert_eq "$(jget '[d["status"], d["limit"], d["amount"], d["remaining"]]' <"$XL_TMP/ra.body")" \
+	'[429,"3 per 30 second",3,0]' "the 429 as problem+json: limit (text), amount, remaining"
 
 # --- allow list, proxies, the application's own headers -----------------------
 

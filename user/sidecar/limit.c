@@ -523,8 +523,10 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		json_object_object_add(o, "detail",
 				       json_object_new_string(detail));
 		if (over) {
+			json_object_object_add(o, "limit",
+					       json_object_new_string(l->text));
 			json_object_object_add(
-				o, "limit", json_object_new_uint64(l->amount));
+				o, "amount", json_object_new_uint64(l->amount));
 			json_object_object_add(
 				o, "remaining",
 				json_object_new_uint64(l->remaining));
