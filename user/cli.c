@@ -3,6 +3,7 @@
  * What the commands of the xlimit CLI share: dispatch, operands, and JSON
  * and text output of rules.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,92 +179,11 @@ struct json_object *xl_limits_json(const struct xl_rule *r, bool action)
 	return ls;
 }
 
-struct json_object *xl_rules_json(int rules_fd, int total_fd)
-{
-	struct json_object *arr = json_object_new_array();
-	struct xl_rule_row *rows = calloc(XL_MAX_RULES, sizeof(*rows));
-	int n, i;
-
-	n = rows ? xl_rules_read(rules_fd, total_fd, rows, XL_MAX_RULES) : 0;
-	for (i = 0; i < n; i++) {
-		const struct xl_rule *r = &rows[i].rule;
-		struct json_object *e = json_object_new_object();
-		char why[96];
-
-		json_object_object_add(e, "port",
-				       json_object_new_int(rows[i].port));
-		json_object_object_add(e, "strategy",
-				       json_object_new_string(xl_strategy_name(
-					       r->limits[0].strategy)));
-		if (xl_rule_check(r, why, sizeof(why)))
-			json_object_object_add(e, "invalid",
-					       json_object_new_string(why));
-		json_object_object_add(e, "limits", xl_limits_json(r, true));
-		json_object_object_add(e, "total",
-				       xl_limits_json(&rows[i].total, false));
-		json_object_object_add(e, "admit_known",
-				       json_object_new_boolean(
-					       r->flags & XL_RULE_ADMIT_KNOWN));
-		json_object_array_add(arr, e);
-	}
-	free(rows);
-	return arr;
-}
-
-void xl_print_total(struct json_object *rule)
-{
-	struct json_object *ls = json_object_object_get(rule, "total");
-	size_t k;
-
-	for (k = 0; k < json_object_array_length(ls); k++)
-		printf("%s%s", k ? "; " : "; total ",
-		       json_object_get_string(json_object_object_get(
-			       json_object_array_get_idx(ls, k), "limit")));
-	if (json_object_get_boolean(
-		    json_object_object_get(rule, "admit_known")))
-		printf(", admit known");
-}
-
 void xl_json_print(struct json_object *o)
 {
 	puts(json_object_to_json_string_ext(
 		o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
-}
-
-void xl_print_rule_limits(struct json_object *rule)
-{
-	struct json_object *ls = json_object_object_get(rule, "limits");
-	const char *st = json_object_get_string(
-		json_object_object_get(rule, "strategy"));
-	size_t k;
-
-	if (st && strcmp(st, "fixed-window"))
-		printf("%s: ", st);
-	for (k = 0; k < json_object_array_length(ls); k++) {
-		struct json_object *l = json_object_array_get_idx(ls, k);
-		struct json_object *burst = json_object_object_get(l, "burst");
-
-		printf("%s%s (%s", k ? "; " : "",
-		       json_object_get_string(
-			       json_object_object_get(l, "limit")),
-		       json_object_get_string(
-			       json_object_object_get(l, "action")));
-		if (burst)
-			printf(", burst %s", json_object_get_string(burst));
-		printf(")");
-	}
-	xl_print_total(rule);
-	xl_print_invalid(rule);
-}
-
-void xl_print_invalid(struct json_object *rule)
-{
-	struct json_object *why = json_object_object_get(rule, "invalid");
-
-	if (why)
-		printf("  INVALID RULE (%s): replace it with 'xlimit limit set'",
-		       json_object_get_string(why));
 }
 
 void xl_client_limit_json(struct json_object *o,
@@ -307,4 +227,75 @@ struct json_object *xl_methods_json(uint16_t bits)
 		if (bits & bit)
 			json_object_array_add(a, json_object_new_string(name));
 	return a;
+}
+
+struct json_object *xl_rule_json(const struct xl_rule_row *r)
+{
+	struct json_object *e = json_object_new_object();
+	char why[96];
+
+	json_object_object_add(e, "port", json_object_new_int(r->port));
+	json_object_object_add(e, "strategy",
+			       json_object_new_string(xl_strategy_name(
+				       r->rule.limits[0].strategy)));
+	if (xl_rule_check(&r->rule, why, sizeof(why)))
+		json_object_object_add(e, "invalid",
+				       json_object_new_string(why));
+	json_object_object_add(e, "limits", xl_limits_json(&r->rule, true));
+	json_object_object_add(e, "total", xl_limits_json(&r->total, false));
+	json_object_object_add(e, "admit_known",
+			       json_object_new_boolean(r->rule.flags &
+						       XL_RULE_ADMIT_KNOWN));
+	return e;
+}
+
+struct json_object *xl_rules_json(const struct xl_rule_row *rows, int n)
+{
+	struct json_object *arr = json_object_new_array();
+	int i;
+
+	for (i = 0; i < n; i++)
+		json_object_array_add(arr, xl_rule_json(&rows[i]));
+	return arr;
+}
+
+void xl_rule_print(const struct xl_rule_row *r)
+{
+	const struct xl_rule *rule = &r->rule;
+	__u32 k, n = rule->nlimits < XL_MAX_LIMITS ? rule->nlimits :
+						     XL_MAX_LIMITS;
+	char text[96], why[96];
+
+	if (rule->limits[0].strategy != XL_STRAT_FIXED)
+		printf("%s: ", xl_strategy_name(rule->limits[0].strategy));
+	for (k = 0; k < n; k++) {
+		const struct xl_limit *l = &rule->limits[k];
+
+		xl_format_rule_limit(l, text, sizeof(text));
+		printf("%s%s (%s", k ? "; " : "", text,
+		       xl_action_name(l->action));
+		if (l->strategy == XL_STRAT_TOKEN)
+			printf(", burst %u", l->burst);
+		printf(")");
+	}
+	for (k = 0; k < r->total.nlimits && k < XL_MAX_LIMITS; k++) {
+		xl_format_rule_limit(&r->total.limits[k], text, sizeof(text));
+		printf("%s%s", k ? "; " : "; total ", text);
+	}
+	if (rule->flags & XL_RULE_ADMIT_KNOWN)
+		printf(", admit known");
+	if (xl_rule_check(rule, why, sizeof(why)))
+		printf("  INVALID RULE (%s): replace it with 'xlimit limit set'",
+		       why);
+}
+
+int xl_cli_rules(struct xl_rule_row **rows)
+{
+	const struct xl_maps *m = &xl_cli.maps;
+
+	*rows = calloc(XL_MAX_RULES, sizeof(**rows));
+	if (!*rows)
+		return -ENOMEM;
+	return xl_rules_read(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL], *rows,
+			     XL_MAX_RULES);
 }

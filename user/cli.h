@@ -65,35 +65,40 @@ int xl_negative_operand(int argc, char **argv, const struct option *opts,
 /* Whether an argument from argv[2] on is --help or -h. */
 bool xl_wants_help(int argc, char **argv);
 
-/* Every rule, by port: [{"port", "strategy", "limits": [{"limit",
- * "amount", "period", "action"[, "burst"]}], "total": [{"limit",
- * "amount", "period"}], "admit_known"}] ("burst" for a token bucket;
- * "total" empty without a ceiling, read from xl_total, total_fd), as
- * `limit list --json` and `status --json` print them. A rule that fails
- * xl_rule_check() gets "invalid": what is wrong, and at most
- * XL_MAX_LIMITS limits. */
-struct json_object *xl_rules_json(int rules_fd, int total_fd);
-/* After a rule's limits in text output: its ceiling, if it has one
- * ("; total 1000 per 1 second, admit known"). */
-void xl_print_total(struct json_object *rule);
+/* One rule as JSON: {"port", "strategy", "limits": [{"limit", "amount",
+ * "period", "action"[, "burst"]}], "total": [{"limit", "amount",
+ * "period"}], "admit_known"} ("burst" for a token bucket; "total" empty
+ * without a ceiling), as `limit list --json` and `status --json` print
+ * it. A rule that fails xl_rule_check() gets "invalid": what is wrong,
+ * and at most XL_MAX_LIMITS limits. */
+struct json_object *xl_rule_json(const struct xl_rule_row *r);
+/* Every row, in an array. */
+struct json_object *xl_rules_json(const struct xl_rule_row *rows, int n);
+/* The same rule in text: "[STRATEGY: ]LIMIT (ACTION[, burst N]); ...",
+ * the strategy unless fixed-window, its ceiling ("; total 1000 per 1
+ * second, admit known") and what makes it invalid, if anything. */
+void xl_rule_print(const struct xl_rule_row *r);
+/* Reads every rule of xl_cli's maps into *rows (calloc'd, the caller
+ * frees it). Returns the count or -ENOMEM. */
+int xl_cli_rules(struct xl_rule_row **rows);
 
 /* Prints a JSON value on stdout with a newline, and frees it. */
 void xl_json_print(struct json_object *o);
 
-/* Prints one rule of xl_rules_json() in text: "[STRATEGY: ]LIMIT (ACTION
- * [, burst N]); ...", the strategy unless fixed-window, and what makes it
- * invalid, if anything. */
-void xl_print_rule_limits(struct json_object *rule);
-/* After a rule's limits in text output: what is wrong with it, if
- * xl_rules_json() found it invalid (its "invalid" member). */
-void xl_print_invalid(struct json_object *rule);
-/* What `xlimit sync` says of itself in xl_sync (user/sync/status.c):
- * {"state": "off" | "connecting" | "up" | "down" | "stale", "redis",
- * "error", "pid", "interval_ms", "for_s", "pushed", "limited", "lost"}; "stale"
- * when its heartbeat stopped while it claimed to run. */
-struct json_object *xl_sync_json(int sync_fd);
+/* What `xlimit sync` says of itself in xl_sync (user/sync/status.c). */
+struct xl_sync_view {
+	const char *state; /* "off", "connecting", "up", "down" or "stale"
+			    * (its heartbeat stopped while it claimed to
+			    * run) */
+	struct xl_sync s;
+	double for_s; /* seconds in this state */
+};
+void xl_sync_read(int sync_fd, struct xl_sync_view *v);
+/* {"state", "redis", "error", "pid", "interval_ms", "for_s", "pushed",
+ * "limited", "lost"} */
+struct json_object *xl_sync_json(const struct xl_sync_view *v);
 /* The same, as `xlimit status` prints it: one line. */
-void xl_sync_print(struct json_object *sync);
+void xl_sync_print(const struct xl_sync_view *v);
 
 /* Adds a limit's members to a JSON object, as `xlimit query --json` shows
  * them: limit, amount, period, strategy, burst (token-bucket only),

@@ -406,11 +406,9 @@ out_unlock:
 
 static int limit_list(int argc, char **argv)
 {
-	struct json_object *arr;
-	const struct xl_maps *m = &xl_cli.maps;
 	bool json = argc == 2 && !strcmp(argv[1], "--json");
-	int err;
-	size_t i;
+	struct xl_rule_row *rows;
+	int err, n, i;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
 		fputs(limit_usage, stdout);
@@ -424,24 +422,23 @@ static int limit_list(int argc, char **argv)
 	err = xl_cli_open("limit list");
 	if (err)
 		return err;
-	arr = xl_rules_json(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL]);
+	n = xl_cli_rules(&rows);
 	xl_maps_close(&xl_cli);
-	if (json) {
-		xl_json_print(arr);
-		return XL_EXIT_OK;
+	if (n < 0) {
+		xl_err("limit list: %s", strerror(-n));
+		return XL_EXIT_FAIL;
 	}
-	for (i = 0; i < json_object_array_length(arr); i++) {
-		struct json_object *e = json_object_array_get_idx(arr, i);
-		int p = json_object_get_int(json_object_object_get(e, "port"));
-
-		if (p)
-			printf("%-6d", p);
+	if (json)
+		xl_json_print(xl_rules_json(rows, n));
+	for (i = 0; i < n && !json; i++) {
+		if (rows[i].port)
+			printf("%-6d", rows[i].port);
 		else
 			printf("%-6s", "any");
-		xl_print_rule_limits(e);
+		xl_rule_print(&rows[i]);
 		printf("\n");
 	}
-	json_object_put(arr);
+	free(rows);
 	return XL_EXIT_OK;
 }
 

@@ -7,6 +7,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -97,6 +98,109 @@ static void lists_repair(const struct xl_maps *m, const struct xl_config *cfg,
 		     "the datapath looks it up again from now on");
 }
 
+/* Everything `status` shows, read once; rendered by status_json() or
+ * status_print(). */
+struct xl_status {
+	struct xl_attachment a[XL_MAX_IFACES];
+	int nifs;
+	int prog_id; /* the pinned XDP program's, or 0 */
+	struct xl_rule_row *rows;
+	int nrules;
+	__u32 nallow, ndeny, tracked, max_sources, known;
+	bool learning; /* the sockops program is attached */
+	__u32 ipv6_prefix;
+	struct xl_totals t;
+	struct xl_sync_view sync;
+};
+
+static void status_json(const struct xl_status *st)
+{
+	struct json_object *o = json_object_new_object(), *ifs;
+	const struct xl_totals *t = &st->t;
+	int i;
+
+	json_object_object_add(o, "pin_dir",
+			       json_object_new_string(xl_cli.pin_dir));
+	json_object_object_add(o, "prog_id", json_object_new_int(st->prog_id));
+	ifs = json_object_new_array();
+	for (i = 0; i < st->nifs; i++) {
+		const struct xl_attachment *a = &st->a[i];
+		struct json_object *e = json_object_new_object();
+
+		json_object_object_add(e, "name",
+				       json_object_new_string(a->name));
+		json_object_object_add(e, "ifindex",
+				       json_object_new_int(a->ifindex));
+		json_object_object_add(e, "mode",
+				       json_object_new_string(mode_label(a)));
+		json_object_object_add(e, "here",
+				       json_object_new_boolean(a->ifindex));
+		json_object_object_add(e, "prog_id",
+				       json_object_new_int64(a->prog_id));
+		json_object_array_add(ifs, e);
+	}
+	json_object_object_add(o, "interfaces", ifs);
+	json_object_object_add(o, "rules", xl_rules_json(st->rows, st->nrules));
+	json_object_object_add(o, "allow_count",
+			       json_object_new_int64(st->nallow));
+	json_object_object_add(o, "deny_count",
+			       json_object_new_int64(st->ndeny));
+	json_object_object_add(o, "tracked",
+			       json_object_new_int64(st->tracked));
+	json_object_object_add(o, "max_sources",
+			       json_object_new_int64(st->max_sources));
+	json_object_object_add(o, "known_count",
+			       json_object_new_int64(st->known));
+	json_object_object_add(o, "learning_known",
+			       json_object_new_boolean(st->learning));
+	json_object_object_add(o, "clients_created",
+			       json_object_new_uint64(t->created));
+	json_object_object_add(o, "clients_forgotten",
+			       json_object_new_uint64(t->forgotten));
+	json_object_object_add(o, "clients_restored",
+			       json_object_new_uint64(t->restored));
+	json_object_object_add(o, "frag_dropped",
+			       json_object_new_uint64(t->frag_dropped));
+	json_object_object_add(o, "deep_dropped",
+			       json_object_new_uint64(t->deep_dropped));
+	json_object_object_add(o, "ipv6_prefix",
+			       json_object_new_int(st->ipv6_prefix));
+	json_object_object_add(o, "sync", xl_sync_json(&st->sync));
+	xl_json_print(o);
+}
+
+static void status_print(const struct xl_status *st)
+{
+	const struct xl_totals *t = &st->t;
+	int i;
+
+	printf("pin dir:      %s\n", xl_cli.pin_dir);
+	printf("program id:   %d\n", st->prog_id);
+	printf("interfaces:  ");
+	for (i = 0; i < st->nifs; i++)
+		printf(" %s (%s%s)", st->a[i].name, mode_label(&st->a[i]),
+		       st->a[i].ifindex ? "" : ", gone or in another netns");
+	printf("%s\n", st->nifs ? "" : " none");
+	printf("rules:        %d\n", st->nrules);
+	for (i = 0; i < st->nrules; i++) {
+		printf("  port %-5d ", st->rows[i].port);
+		xl_rule_print(&st->rows[i]);
+		printf("\n");
+	}
+	printf("allow list:   %u\ndeny list:    %u\n", st->nallow, st->ndeny);
+	printf("known:        %u of %u%s\n", st->known, XL_KNOWN_MAX,
+	       st->learning ? " (learning from established connections)" : "");
+	printf("tracked:      %u of %u\nipv6 prefix:  /%u\n", st->tracked,
+	       st->max_sources, st->ipv6_prefix);
+	printf("clients:      %llu created, %llu forgotten (evicted or cleared), %llu restored over a limit\n",
+	       (unsigned long long)t->created, (unsigned long long)t->forgotten,
+	       (unsigned long long)t->restored);
+	printf("dropped:      %llu tiny fragments, %llu too-deep headers\n",
+	       (unsigned long long)t->frag_dropped,
+	       (unsigned long long)t->deep_dropped);
+	xl_sync_print(&st->sync);
+}
+
 int cmd_status(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -104,16 +208,14 @@ int cmd_status(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	struct xl_attachment a[XL_MAX_IFACES];
-	struct json_object *o, *ifs, *rules, *sync;
-	struct xl_progs p = { -1, -1, -1 };
-	__u32 zero = 0, nallow, ndeny, tracked, cap, known;
-	char path[PATH_MAX];
-	struct xl_config cfg = {};
-	struct xl_totals t;
+	static struct xl_status st;
 	const struct xl_maps *m = &xl_cli.maps;
+	struct xl_progs p = { -1, -1, -1 };
+	struct xl_config cfg = {};
+	char path[PATH_MAX];
 	bool json = false;
-	int c, n, i, err;
+	__u32 zero = 0;
+	int c, err;
 
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -137,115 +239,33 @@ int cmd_status(int argc, char **argv)
 	if (err)
 		return err;
 	progs_open(&xl_cli, &p);
-	n = list_attachments(&xl_cli, a, XL_MAX_IFACES);
+	st.prog_id = p.xdp >= 0 ? get_prog_id(p.xdp) : 0;
+	progs_close(&p);
+	st.nifs = list_attachments(&xl_cli, st.a, XL_MAX_IFACES);
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
-	nallow = count_keys(m->fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
-	ndeny = count_keys(m->fd[XL_M_DENY], sizeof(struct xl_lpm_key));
-	lists_repair(m, &cfg, nallow, ndeny);
-	tracked = count_keys(m->fd[XL_M_STATE], sizeof(struct xl_key));
-	cap = map_capacity(m->fd[XL_M_STATE]);
-	known = count_keys(m->fd[XL_M_KNOWN], sizeof(struct xl_key));
-	err = status_totals(m, tracked, &t);
+	st.ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
+					   XL_IPV6_PREFIX_DEFAULT;
+	st.nallow = count_keys(m->fd[XL_M_ALLOW], sizeof(struct xl_lpm_key));
+	st.ndeny = count_keys(m->fd[XL_M_DENY], sizeof(struct xl_lpm_key));
+	lists_repair(m, &cfg, st.nallow, st.ndeny);
+	st.tracked = count_keys(m->fd[XL_M_STATE], sizeof(struct xl_key));
+	st.max_sources = map_capacity(m->fd[XL_M_STATE]);
+	st.known = count_keys(m->fd[XL_M_KNOWN], sizeof(struct xl_key));
+	xl_pin_path(&xl_cli, path, sizeof(path), XL_PIN_SOCKOPS_LINK);
+	st.learning = !access(path, F_OK);
+	xl_sync_read(m->fd[XL_M_SYNC], &st.sync);
+	st.nrules = xl_cli_rules(&st.rows);
+	err = st.nrules < 0 ? st.nrules : status_totals(m, st.tracked, &st.t);
+	xl_maps_close(&xl_cli);
 	if (err) {
 		xl_err("status: read counters: %s", strerror(-err));
-		progs_close(&p);
-		xl_maps_close(&xl_cli);
+		free(st.rows);
 		return XL_EXIT_FAIL;
 	}
-
-	o = json_object_new_object();
-	json_object_object_add(o, "pin_dir",
-			       json_object_new_string(xl_cli.pin_dir));
-	json_object_object_add(
-		o, "prog_id",
-		json_object_new_int(p.xdp >= 0 ? get_prog_id(p.xdp) : 0));
-	ifs = json_object_new_array();
-	for (i = 0; i < n; i++) {
-		struct json_object *e = json_object_new_object();
-
-		json_object_object_add(e, "name",
-				       json_object_new_string(a[i].name));
-		json_object_object_add(e, "ifindex",
-				       json_object_new_int(a[i].ifindex));
-		json_object_object_add(
-			e, "mode", json_object_new_string(mode_label(&a[i])));
-		json_object_object_add(e, "here",
-				       json_object_new_boolean(a[i].ifindex));
-		json_object_object_add(e, "prog_id",
-				       json_object_new_int64(a[i].prog_id));
-		json_object_array_add(ifs, e);
-	}
-	json_object_object_add(o, "interfaces", ifs);
-	rules = xl_rules_json(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL]);
-	json_object_object_add(o, "rules", rules);
-	json_object_object_add(o, "allow_count", json_object_new_int64(nallow));
-	json_object_object_add(o, "deny_count", json_object_new_int64(ndeny));
-	json_object_object_add(o, "tracked", json_object_new_int64(tracked));
-	json_object_object_add(o, "max_sources", json_object_new_int64(cap));
-	json_object_object_add(o, "known_count", json_object_new_int64(known));
-	xl_pin_path(&xl_cli, path, sizeof(path), XL_PIN_SOCKOPS_LINK);
-	json_object_object_add(o, "learning_known",
-			       json_object_new_boolean(!access(path, F_OK)));
-	json_object_object_add(o, "clients_created",
-			       json_object_new_uint64(t.created));
-	json_object_object_add(o, "clients_forgotten",
-			       json_object_new_uint64(t.forgotten));
-	json_object_object_add(o, "clients_restored",
-			       json_object_new_uint64(t.restored));
-	json_object_object_add(o, "frag_dropped",
-			       json_object_new_uint64(t.frag_dropped));
-	json_object_object_add(o, "deep_dropped",
-			       json_object_new_uint64(t.deep_dropped));
-	json_object_object_add(
-		o, "ipv6_prefix",
-		json_object_new_int(cfg.ipv6_prefix ? cfg.ipv6_prefix :
-						      XL_IPV6_PREFIX_DEFAULT));
-	sync = xl_sync_json(m->fd[XL_M_SYNC]);
-	json_object_object_add(o, "sync", sync);
-
-	if (json) {
-		xl_json_print(o);
-	} else {
-		printf("pin dir:      %s\n", xl_cli.pin_dir);
-		printf("program id:   %d\n",
-		       p.xdp >= 0 ? get_prog_id(p.xdp) : 0);
-		printf("interfaces:  ");
-		for (i = 0; i < n; i++)
-			printf(" %s (%s%s)", a[i].name, mode_label(&a[i]),
-			       a[i].ifindex ? "" :
-					      ", gone or in another netns");
-		printf("%s\n", n ? "" : " none");
-		printf("rules:        %zu\n", json_object_array_length(rules));
-		for (i = 0; i < (int)json_object_array_length(rules); i++) {
-			struct json_object *e =
-				json_object_array_get_idx(rules, i);
-
-			printf("  port %-5d ",
-			       json_object_get_int(
-				       json_object_object_get(e, "port")));
-			xl_print_rule_limits(e);
-			printf("\n");
-		}
-		printf("allow list:   %u\ndeny list:    %u\n", nallow, ndeny);
-		printf("known:        %u of %u%s\n", known, XL_KNOWN_MAX,
-		       access(path, F_OK) ?
-			       "" :
-			       " (learning from established connections)");
-		printf("tracked:      %u of %u\nipv6 prefix:  /%u\n", tracked,
-		       cap,
-		       cfg.ipv6_prefix ? cfg.ipv6_prefix :
-					 XL_IPV6_PREFIX_DEFAULT);
-		printf("clients:      %llu created, %llu forgotten (evicted or cleared), %llu restored over a limit\n",
-		       (unsigned long long)t.created,
-		       (unsigned long long)t.forgotten,
-		       (unsigned long long)t.restored);
-		printf("dropped:      %llu tiny fragments, %llu too-deep headers\n",
-		       (unsigned long long)t.frag_dropped,
-		       (unsigned long long)t.deep_dropped);
-		xl_sync_print(sync);
-		json_object_put(o);
-	}
-	progs_close(&p);
-	xl_maps_close(&xl_cli);
+	if (json)
+		status_json(&st);
+	else
+		status_print(&st);
+	free(st.rows);
 	return XL_EXIT_OK;
 }

@@ -14,73 +14,66 @@
 /* A daemon whose heartbeat is older than this is gone. */
 #define XL_SYNC_STALE_NS (10 * XL_NSEC_PER_SEC)
 
-struct json_object *xl_sync_json(int sync_fd)
+void xl_sync_read(int sync_fd, struct xl_sync_view *v)
 {
 	static const char *const names[] = { [XL_SYNC_OFF] = "off",
 					     [XL_SYNC_CONNECTING] =
 						     "connecting",
 					     [XL_SYNC_UP] = "up",
 					     [XL_SYNC_DOWN] = "down" };
-	struct json_object *o = json_object_new_object();
-	struct xl_sync s = {};
+	struct xl_sync *s = &v->s;
 	uint64_t now = xl_mono_now();
-	const char *state = "off";
 	__u32 zero = 0;
 
-	if (!bpf_map_lookup_elem(sync_fd, &zero, &s) &&
-	    s.link < sizeof(names) / sizeof(names[0]))
-		state = names[s.link];
-	if (s.link != XL_SYNC_OFF && now - s.heartbeat > XL_SYNC_STALE_NS)
-		state = "stale";
-	s.redis[sizeof(s.redis) - 1] = 0;
-	s.error[sizeof(s.error) - 1] = 0;
-	json_object_object_add(o, "state", json_object_new_string(state));
-	json_object_object_add(o, "redis", json_object_new_string(s.redis));
-	json_object_object_add(o, "error", json_object_new_string(s.error));
-	json_object_object_add(o, "pid", json_object_new_int64(s.pid));
+	memset(v, 0, sizeof(*v));
+	v->state = "off";
+	if (!bpf_map_lookup_elem(sync_fd, &zero, s) &&
+	    s->link < sizeof(names) / sizeof(names[0]))
+		v->state = names[s->link];
+	if (s->link != XL_SYNC_OFF && now - s->heartbeat > XL_SYNC_STALE_NS)
+		v->state = "stale";
+	s->redis[sizeof(s->redis) - 1] = 0;
+	s->error[sizeof(s->error) - 1] = 0;
+	v->for_s = s->since && now > s->since ? (now - s->since) / 1e9 : 0;
+}
+
+struct json_object *xl_sync_json(const struct xl_sync_view *v)
+{
+	struct json_object *o = json_object_new_object();
+	const struct xl_sync *s = &v->s;
+
+	json_object_object_add(o, "state", json_object_new_string(v->state));
+	json_object_object_add(o, "redis", json_object_new_string(s->redis));
+	json_object_object_add(o, "error", json_object_new_string(s->error));
+	json_object_object_add(o, "pid", json_object_new_int64(s->pid));
 	json_object_object_add(o, "interval_ms",
-			       json_object_new_int64(s.interval_ms));
-	json_object_object_add(
-		o, "for_s",
-		json_object_new_double(
-			s.since && now > s.since ? (now - s.since) / 1e9 : 0));
-	json_object_object_add(o, "pushed", json_object_new_uint64(s.pushed));
-	json_object_object_add(o, "limited", json_object_new_uint64(s.limited));
-	json_object_object_add(o, "lost", json_object_new_uint64(s.lost));
+			       json_object_new_int64(s->interval_ms));
+	json_object_object_add(o, "for_s", json_object_new_double(v->for_s));
+	json_object_object_add(o, "pushed", json_object_new_uint64(s->pushed));
+	json_object_object_add(o, "limited",
+			       json_object_new_uint64(s->limited));
+	json_object_object_add(o, "lost", json_object_new_uint64(s->lost));
 	return o;
 }
 
-void xl_sync_print(struct json_object *sync)
+void xl_sync_print(const struct xl_sync_view *v)
 {
-	const char *state =
-		json_object_get_string(json_object_object_get(sync, "state"));
-	const char *redis =
-		json_object_get_string(json_object_object_get(sync, "redis"));
-	double for_s =
-		json_object_get_double(json_object_object_get(sync, "for_s"));
+	const struct xl_sync *s = &v->s;
 
-	if (!strcmp(state, "off")) {
+	if (!strcmp(v->state, "off")) {
 		printf("sync:         off (no 'xlimit sync' runs)\n");
-	} else if (!strcmp(state, "up")) {
+	} else if (!strcmp(v->state, "up")) {
 		printf("sync:         up, %s, for %.0f s; %llu hits pushed, %llu clients limited by the fleet, %llu events lost\n",
-		       redis, for_s,
-		       (unsigned long long)json_object_get_uint64(
-			       json_object_object_get(sync, "pushed")),
-		       (unsigned long long)json_object_get_uint64(
-			       json_object_object_get(sync, "limited")),
-		       (unsigned long long)json_object_get_uint64(
-			       json_object_object_get(sync, "lost")));
-	} else if (!strcmp(state, "down")) {
+		       s->redis, v->for_s, (unsigned long long)s->pushed,
+		       (unsigned long long)s->limited,
+		       (unsigned long long)s->lost);
+	} else if (!strcmp(v->state, "down")) {
 		printf("sync:         REDIS UNREACHABLE for %.0f s (%s): local limits only, retrying %s\n",
-		       for_s,
-		       json_object_get_string(
-			       json_object_object_get(sync, "error")),
-		       redis);
-	} else if (!strcmp(state, "connecting")) {
-		printf("sync:         connecting to %s\n", redis);
+		       v->for_s, s->error, s->redis);
+	} else if (!strcmp(v->state, "connecting")) {
+		printf("sync:         connecting to %s\n", s->redis);
 	} else {
 		printf("sync:         stale: 'xlimit sync' (pid %lld) stopped without saying so; local limits only\n",
-		       (long long)json_object_get_int64(
-			       json_object_object_get(sync, "pid")));
+		       (long long)s->pid);
 	}
 }
