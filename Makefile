@@ -158,7 +158,7 @@ $(BUILD)/tests/test_redis: tests/unit/test_redis.c user/sync/redis.c \
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_redis.c user/sync/redis.c -o $@ \
 		-lhiredis
 
-# libxlimit's address helpers and the CLI's option table.
+# libxlimit's address helpers; the CLI's option table.
 $(BUILD)/tests/test_lib: tests/unit/test_lib.c user/lib/addr.c user/lib/util.c \
 		user/lib/xlimit_lib.h include/xl_key.h tests/lib/testing.h \
 		| $(BUILD)/tests
@@ -171,6 +171,11 @@ $(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \
 		tests/lib/testing.h | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_route.c -o $@ $(LIB) $(LIBS)
+
+$(BUILD)/tests/test_opt: tests/unit/test_opt.c user/opt.c user/opt.h \
+		tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_opt.c user/opt.c -o $@
 
 # BPF tests: the real object through bpf_prog_test_run_opts.
 # Rules are written by libxlimit's writer, xl_rule_write() (user/lib/rules.c).
@@ -186,6 +191,7 @@ $(BUILD)/tests/mapsnap: tests/lib/mapsnap.c | $(BUILD)/tests
 
 TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_lib $(BUILD)/tests/test_route \
+	$(BUILD)/tests/test_opt \
 	$(BUILD)/tests/test_redis \
 	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept $(BUILD)/tests/mapsnap
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;

@@ -69,6 +69,7 @@ run_suite limiter build/tests/test_limiter
 run_suite accept build/tests/test_accept
 run_suite lib build/tests/test_lib
 run_suite route build/tests/test_route
+run_suite opt build/tests/test_opt
 run_suite redis build/tests/test_redis
 run_suite bpf build/tests/test_bpf
 # Briefly in `make check` (every regression tried was found from the

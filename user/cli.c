@@ -110,41 +110,6 @@ int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 	return help ? XL_EXIT_OK : XL_EXIT_USAGE;
 }
 
-int xl_negative_operand(int argc, char **argv, const struct option *opts,
-			const char **arg)
-{
-	const struct option *o;
-	size_t len;
-	int i, n = 0;
-
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (!strcmp(a, "--"))
-			break;
-		if (a[0] == '-' && a[1] >= '0' && a[1] <= '9') {
-			*arg = a;
-			return n;
-		}
-		if (a[0] != '-' || !a[1]) {
-			n++;
-			continue;
-		}
-		/* "--name X" (or "--na X"): X is an option's argument */
-		if (a[1] != '-' || strchr(a, '='))
-			continue;
-		len = strlen(a + 2);
-		for (o = opts; o->name; o++) {
-			if (!strncmp(o->name, a + 2, len) &&
-			    o->has_arg == required_argument) {
-				i++;
-				break;
-			}
-		}
-	}
-	return -1;
-}
-
 /* A rule's limits as JSON: [{"limit", "amount", "period"[, "action"[,
  * "burst"]]}] (the ceiling's, without action: always a fixed window that
  * drops). */

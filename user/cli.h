@@ -12,6 +12,7 @@
 #include "xlimit_lib.h"
 #include "attach.h"
 #include "msg.h"
+#include "opt.h"
 #include "query.h"
 
 /* The library's context for the command line: the pin directory of
@@ -51,16 +52,6 @@ struct xl_cmd {
  * table. `what` names the command group in messages ("limit"). */
 int xl_dispatch(const char *what, const struct xl_cmd *cmds, int argc,
 		char **argv);
-
-/* getopt_long() reads an operand such as "-1" as options. None of the
- * commands takes a negative number, but the message must name it as the
- * bad operand it is: returns the position among the operands (0 for the
- * first) of the first one that starts with '-' and a digit, with it in
- * *arg, or -1. Arguments of `opts` that take one are skipped; "--" ends
- * the search. */
-struct option;
-int xl_negative_operand(int argc, char **argv, const struct option *opts,
-			const char **arg);
 
 /* Whether an argument from argv[2] on is --help or -h. */
 bool xl_wants_help(int argc, char **argv);

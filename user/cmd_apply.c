@@ -1174,23 +1174,24 @@ static void ifaces_undo(const struct xl_progs *p, const struct xl_conf *done,
 
 /* ---- the commands ------------------------------------------------------ */
 
-static const char *apply_usage =
-	"Usage: xlimit apply FILE [--check]\n"
-	"  Makes xlimit what FILE says: interfaces and modes, per-port\n"
-	"  limits, routes, allow and deny lists, ipv6_prefix, max_sources (loading\n"
-	"  xlimit if it is not). Only what differs is changed; nothing is\n"
-	"  when FILE is bad (exit 2, with FILE:LINE and what is wrong) or a\n"
-	"  change fails (what was changed is taken back). --check reads and\n"
-	"  checks FILE and changes nothing. The format: xlimit(8), and\n"
-	"  'xlimit dump' prints the live state in it.\n";
+static const struct xl_opt apply_opts[] = {
+	{ "check", 'c', NULL, "read and check FILE; change nothing" },
+	{}
+};
+static const struct xl_usage apply_usage = {
+	.synopsis = "xlimit apply FILE [--check]",
+	.about =
+		"Makes xlimit what FILE says: interfaces and modes, per-port\n"
+		"limits, routes, allow and deny lists, ipv6_prefix, max_sources\n"
+		"(loading xlimit if it is not). Only what differs is changed;\n"
+		"nothing is when FILE is bad (exit 2, with FILE:LINE and what is\n"
+		"wrong) or a change fails (what was changed is taken back). The\n"
+		"format: xlimit(8), and 'xlimit dump' prints the live state in it.",
+	.opts = apply_opts,
+};
 
 int cmd_apply(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "check", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xl_conf *want = NULL, *old = NULL, *done = NULL, *undone = NULL;
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
@@ -1200,19 +1201,15 @@ int cmd_apply(int argc, char **argv)
 	__u32 have;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &apply_usage)) >= 0) {
 		switch (c) {
 		case 'c':
 			check = true;
 			break;
-		case 'h':
-			fputs(apply_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(apply_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind != 1) {
 		xl_err("apply: expected one FILE, e.g. xlimit apply /etc/xlimit/xlimit.conf");
 		return XL_EXIT_USAGE;
@@ -1477,19 +1474,18 @@ static struct json_object *config_to_json(const config_setting_t *s)
 	}
 }
 
-static const char *dump_usage =
-	"Usage: xlimit dump [--json]\n"
-	"  Prints the live configuration in the format 'xlimit apply' reads\n"
-	"  (or as JSON with the same names): 'xlimit dump > FILE' then\n"
-	"  'xlimit apply FILE' changes nothing.\n";
+static const struct xl_opt dump_opts[] = { XL_OPT_JSON, {} };
+static const struct xl_usage dump_usage = {
+	.synopsis = "xlimit dump [--json]",
+	.about =
+		"Prints the live configuration in the format 'xlimit apply' reads\n"
+		"(or as JSON with the same names): 'xlimit dump > FILE' then\n"
+		"'xlimit apply FILE' changes nothing.",
+	.opts = dump_opts,
+};
 
 int cmd_dump(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xl_conf *live;
 	const struct xl_maps *m = &xl_cli.maps;
 	bool json = false;
@@ -1497,19 +1493,15 @@ int cmd_dump(int argc, char **argv)
 	int c, i, err;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &dump_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			fputs(dump_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(dump_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (optind != argc) {
 		xl_err("dump: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;

@@ -30,21 +30,29 @@ static int parse_max_sources(const char *s, __u32 *v)
 	return 0;
 }
 
-static const char *attach_usage =
-	"Usage: xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]\n"
-	"  --mode         native XDP (driver), generic XDP (skb), or tc clsact\n"
-	"                 ingress; auto (default) tries native, then tc\n"
-	"  --max-sources  clients tracked at once (LRU; default 262144); only\n"
-	"                 when the maps are created\n";
+/* --max-sources, of attach and load */
+#define XL_OPT_MAX_SOURCES                                                      \
+	{                                                                       \
+		"max-sources", 's', "N",                                        \
+			"clients tracked at once (LRU; default 262144); only\n" \
+			"when the maps are created"                             \
+	}
+
+static const struct xl_opt attach_opts[] = {
+	{ "mode", 'm', "MODE",
+	  "native XDP (driver), generic XDP (skb), or tc clsact\n"
+	  "ingress; auto (default) tries native, then tc" },
+	XL_OPT_MAX_SOURCES,
+	{}
+};
+static const struct xl_usage attach_usage = {
+	.synopsis =
+		"xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]",
+	.opts = attach_opts,
+};
 
 int cmd_attach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "mode", required_argument, NULL, 'm' },
-		{ "max-sources", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	enum xl_mode mode = XL_MODE_AUTO;
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
@@ -54,7 +62,7 @@ int cmd_attach(int argc, char **argv)
 	int c, ifindex, lock, err, i;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &attach_usage)) >= 0) {
 		switch (c) {
 		case 'm':
 			for (i = 0; i < 4; i++)
@@ -71,17 +79,13 @@ int cmd_attach(int argc, char **argv)
 			if (parse_max_sources(optarg, &max_sources))
 				return XL_EXIT_USAGE;
 			break;
-		case 'h':
-			fputs(attach_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(attach_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind != 1) {
 		xl_err("attach: expected one interface name");
-		fputs(attach_usage, stderr);
+		xl_usage(&attach_usage, stderr);
 		return XL_EXIT_USAGE;
 	}
 	ifname = argv[optind];
@@ -131,38 +135,33 @@ out:
 	return err;
 }
 
-static const char *load_usage =
-	"Usage: xlimit load [--max-sources N]\n"
-	"  Loads and pins the maps and programs without attaching them, so\n"
-	"  that limits and lists can be set before traffic is seen.\n";
+static const struct xl_opt load_opts[] = { XL_OPT_MAX_SOURCES, {} };
+static const struct xl_usage load_usage = {
+	.synopsis = "xlimit load [--max-sources N]",
+	.about =
+		"Loads and pins the maps and programs without attaching them, so\n"
+		"that limits and lists can be set before traffic is seen.",
+	.opts = load_opts,
+};
 
 int cmd_load(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "max-sources", required_argument, NULL, 's' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
 	__u32 max_sources = 0;
 	int c, lock, err;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &load_usage)) >= 0) {
 		switch (c) {
 		case 's':
 			if (parse_max_sources(optarg, &max_sources))
 				return XL_EXIT_USAGE;
 			break;
-		case 'h':
-			fputs(load_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(load_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (optind != argc) {
 		xl_err("load: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
@@ -182,35 +181,33 @@ int cmd_load(int argc, char **argv)
 	return err;
 }
 
-static const char *detach_usage = "Usage: xlimit detach IFACE... | --all\n";
+static const struct xl_opt detach_opts[] = { { "all", 'a', NULL,
+					       "detach from every interface" },
+					     {} };
+static const struct xl_usage detach_usage = {
+	.synopsis = "xlimit detach IFACE... | --all",
+	.opts = detach_opts,
+};
 
 int cmd_detach(int argc, char **argv)
 {
-	static const struct option opts[] = { { "all", no_argument, NULL, 'a' },
-					      { "help", no_argument, NULL,
-						'h' },
-					      {} };
 	struct xl_attachment a[XL_MAX_IFACES];
 	bool all = false;
 	int c, i, n, lock, err = 0;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &detach_usage)) >= 0) {
 		switch (c) {
 		case 'a':
 			all = true;
 			break;
-		case 'h':
-			fputs(detach_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(detach_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (all == (optind < argc) || argc - optind > XL_MAX_IFACES) {
 		xl_err("detach: expected interface names or --all");
-		fputs(detach_usage, stderr);
+		xl_usage(&detach_usage, stderr);
 		return XL_EXIT_USAGE;
 	}
 	if (access(xl_cli.pin_dir, F_OK)) { /* not loaded: none attached */
@@ -259,17 +256,21 @@ out:
 	return err;
 }
 
+static const struct xl_usage unload_usage = {
+	.synopsis = "xlimit unload",
+	.about = "Detaches xlimit everywhere and removes every pin it made.",
+};
+
 int cmd_unload(int argc, char **argv)
 {
-	int lock, err = XL_EXIT_OK;
+	int c, lock, err = XL_EXIT_OK;
 
-	if (argc > 1) {
-		if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-			puts("Usage: xlimit unload\n"
-			     "  Detaches xlimit everywhere and removes every pin it made.");
-			return XL_EXIT_OK;
-		}
-		xl_err("unload: unexpected argument '%s'", argv[1]);
+	optind = 0;
+	c = xl_getopt(argc, argv, &unload_usage);
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
+	if (optind < argc) {
+		xl_err("unload: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
 	if (access(xl_cli.pin_dir, F_OK))

@@ -15,37 +15,48 @@
 #include "cli.h"
 #include "limit_parse.h"
 
-static const char *limit_usage =
-	"Usage: xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
-	"                        [--strategy STRATEGY [--burst N]]\n"
-	"                        [--total LIMITS [--admit-known]]\n"
-	"       xlimit limit add PORT LIMITS [--action drop|reject|pass]\n"
-	"                        [--strategy STRATEGY [--burst N]]\n"
-	"       xlimit limit del PORT\n"
-	"       xlimit limit list [--json]\n"
-	"  PORT    destination port 1-65535, or 0 for every port without a\n"
-	"          rule of its own\n"
-	"  LIMITS  Flask-Limiter syntax: \"10/second\", \"100 per 2 hours\",\n"
-	"          \"10/second;500/day\" (at most 4 limits on a port)\n"
-	"  --action  what happens to a new connection over the limit: drop\n"
-	"          (default), reject (answered with a TCP RST: the client\n"
-	"          sees \"connection refused\" at once) or pass (counted\n"
-	"          only; the sidecar answers 429). A connection over several\n"
-	"          limits: drop wins over reject, reject over pass\n"
-	"  --strategy  how the port's limits count: fixed-window (default:\n"
-	"          from the first hit, as Flask-Limiter), sliding-window (the\n"
-	"          previous window's count weighted in) or token-bucket (GCRA:\n"
-	"          hits spread out, with a burst); every limit of a port has\n"
-	"          the same one ('limit add' keeps the port's)\n"
-	"  --burst N  token-bucket only: how many hits may come at once\n"
-	"          (default: the limit's amount), then one every period/amount\n"
-	"  --total LIMITS  a ceiling for all sources of the port together\n"
-	"          (same syntax); new connections over it are dropped before\n"
-	"          their source is counted. 'limit add' keeps the ceiling\n"
-	"  --admit-known  while the ceiling is exceeded, still admit, within\n"
-	"          their own limits, clients that completed a TCP handshake on\n"
-	"          the port (learned by a sockops program on the cgroup v2\n"
-	"          root; see 'man xlimit', Floods)\n";
+static const struct xl_opt limit_opts[] = {
+	{ "action", 'a', "A",
+	  "what happens to a new connection over the limit: drop\n"
+	  "(default), reject (answered with a TCP RST: the client\n"
+	  "sees \"connection refused\" at once) or pass (counted\n"
+	  "only; the sidecar answers 429). A connection over several\n"
+	  "limits: drop wins over reject, reject over pass" },
+	{ "strategy", 's', "S",
+	  "how the port's limits count: fixed-window (default:\n"
+	  "from the first hit, as Flask-Limiter), sliding-window (the\n"
+	  "previous window's count weighted in) or token-bucket (GCRA:\n"
+	  "hits spread out, with a burst); every limit of a port has\n"
+	  "the same one ('limit add' keeps the port's)" },
+	{ "burst", 'b', "N",
+	  "token-bucket only: how many hits may come at once\n"
+	  "(default: the limit's amount), then one every period/amount" },
+	{ "total", 't', "LIMITS",
+	  "a ceiling for all sources of the port together\n"
+	  "(same syntax); new connections over it are dropped before\n"
+	  "their source is counted. 'limit add' keeps the ceiling" },
+	{ "admit-known", 'k', NULL,
+	  "while the ceiling is exceeded, still admit, within\n"
+	  "their own limits, clients that completed a TCP handshake on\n"
+	  "the port (learned by a sockops program on the cgroup v2\n"
+	  "root; see 'man xlimit', Floods)" },
+	{}
+};
+static const struct xl_usage limit_usage = {
+	.synopsis = "xlimit limit set PORT LIMITS [--action drop|reject|pass]\n"
+		    "                 [--strategy STRATEGY [--burst N]]\n"
+		    "                 [--total LIMITS [--admit-known]]\n"
+		    "xlimit limit add PORT LIMITS [--action drop|reject|pass]\n"
+		    "                 [--strategy STRATEGY [--burst N]]\n"
+		    "xlimit limit del PORT\n"
+		    "xlimit limit list [--json]",
+	.about =
+		"PORT    destination port 1-65535, or 0 for every port without a\n"
+		"        rule of its own\n"
+		"LIMITS  Flask-Limiter syntax: \"10/second\", \"100 per 2 hours\",\n"
+		"        \"10/second;500/day\" (at most 4 limits on a port)",
+	.opts = limit_opts,
+};
 
 int xl_parse_rule_limits(const char *cmd, const char *s, __u32 action,
 			 __u32 strategy, long long burst, struct xl_limit *out,
@@ -100,15 +111,6 @@ static int config_changed(const struct xl_maps *m)
 
 static int limit_write(int argc, char **argv, bool add)
 {
-	static const struct option opts[] = {
-		{ "action", required_argument, NULL, 'a' },
-		{ "strategy", required_argument, NULL, 's' },
-		{ "burst", required_argument, NULL, 'b' },
-		{ "total", required_argument, NULL, 't' },
-		{ "admit-known", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *cmd = add ? "limit add" : "limit set", *total_s = NULL;
 	__u32 strategy = XL_STRAT_FIXED;
 	bool strategy_given = false;
@@ -126,7 +128,7 @@ static int limit_write(int argc, char **argv, bool add)
 	__u16 port;
 	int c, n, lock, err;
 
-	n = xl_negative_operand(argc, argv, opts, &neg);
+	n = xl_negative_operand(argc, argv, &limit_usage, &neg);
 	if (n == 0) {
 		xl_err("%s: bad port '%s'; expected 1-65535, or 0 for every other port",
 		       cmd, neg);
@@ -143,7 +145,7 @@ static int limit_write(int argc, char **argv, bool add)
 		return XL_EXIT_USAGE;
 	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &limit_usage)) >= 0) {
 		switch (c) {
 		case 'a':
 			if (!strcmp(optarg, "drop")) {
@@ -180,14 +182,10 @@ static int limit_write(int argc, char **argv, bool add)
 		case 'k':
 			admit_known = true;
 			break;
-		case 'h':
-			fputs(limit_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(limit_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (burst >= 0 && strategy != XL_STRAT_TOKEN) {
 		xl_err("%s: --burst applies to --strategy token-bucket only",
 		       cmd);
@@ -354,7 +352,7 @@ static int limit_del(int argc, char **argv)
 	__u16 port;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		fputs(limit_usage, stdout);
+		xl_usage(&limit_usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (argc != 2 || xl_parse_port(argv[1], true, &port)) {
@@ -411,7 +409,7 @@ static int limit_list(int argc, char **argv)
 	int err, n, i;
 
 	if (argc == 2 && !strcmp(argv[1], "--help")) {
-		fputs(limit_usage, stdout);
+		xl_usage(&limit_usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (argc > 2 || (argc == 2 && !json)) {

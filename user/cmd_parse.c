@@ -12,13 +12,17 @@
 
 #define XL_PARSE_MAX 64 /* items `xlimit parse` accepts */
 
+static const struct xl_opt parse_opts[] = { XL_OPT_JSON, {} };
+static const struct xl_usage parse_usage = {
+	.synopsis = "xlimit parse LIMITS [--json]",
+	.about =
+		"Checks LIMITS as Flask-Limiter reads it, and prints each limit.",
+	.opts = parse_opts,
+	.operands_in_order = true,
+};
+
 int cmd_parse(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xl_parsed_limit items[XL_PARSE_MAX];
 	const char *input = NULL;
 	struct json_object *arr;
@@ -27,7 +31,7 @@ int cmd_parse(int argc, char **argv)
 	int c, n, i;
 
 	/* "-1/second" is an operand (an invalid limit string), not options */
-	n = xl_negative_operand(argc, argv, opts, &input);
+	n = xl_negative_operand(argc, argv, &parse_usage, &input);
 	if (n > 0) {
 		xl_err("parse: expected one limit string, got '%s' too; quote it",
 		       input);
@@ -39,16 +43,12 @@ int cmd_parse(int argc, char **argv)
 		return XL_EXIT_USAGE;
 	}
 	optind = 0;
-	/* '-' returns operands in place, in order */
-	while ((c = getopt_long(argc, argv, "-h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &parse_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			puts("Usage: xlimit parse LIMITS [--json]");
-			return XL_EXIT_OK;
-		case 1:
+		case XL_OPT_OPERAND:
 			if (input) {
 				xl_err("parse: expected one limit string, got '%s' and '%s'; quote it",
 				       input, optarg);
@@ -56,11 +56,10 @@ int cmd_parse(int argc, char **argv)
 			}
 			input = optarg;
 			break;
-		default:
-			fputs("Usage: xlimit parse LIMITS [--json]\n", stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (!input) {
 		xl_err("parse: expected a limit string, e.g. xlimit parse \"10/second\"");
 		return XL_EXIT_USAGE;

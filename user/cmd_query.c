@@ -17,16 +17,15 @@
 #include "route.h"
 #include "xl_limiter.h"
 
-static int query_usage(FILE *f)
-{
-	fputs("Usage: xlimit query ADDRESS [PORT] [--json]\n"
-	      "  What the kernel holds for the client ADDRESS on PORT (every\n"
-	      "  limited port if omitted): remaining, and reset as UTC epoch\n"
-	      "  seconds; whether it is a known client, and the port's\n"
-	      "  ceiling (--total), for all sources. Reading changes nothing.\n",
-	      f);
-	return f == stdout ? XL_EXIT_OK : XL_EXIT_USAGE;
-}
+static const struct xl_opt query_opts[] = { XL_OPT_JSON, {} };
+static const struct xl_usage query_usage = {
+	.synopsis = "xlimit query ADDRESS [PORT] [--json]",
+	.about = "What the kernel holds for the client ADDRESS on PORT (every\n"
+		 "limited port if omitted): remaining, and reset as UTC epoch\n"
+		 "seconds; whether it is a known client, and the port's\n"
+		 "ceiling (--total), for all sources. Reading changes nothing.",
+	.opts = query_opts,
+};
 
 /* What `query` shows beside the client's own limits: whether it is a
  * known client (bpf/flood.h) and the port's ceiling, for all sources. */
@@ -241,11 +240,6 @@ static int by_u16(const void *a, const void *b)
 
 int cmd_query(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	static __u16 ports[65536];
 	const char *addr_s = NULL, *port_s = NULL;
 	struct json_object *arr = NULL;
@@ -255,7 +249,7 @@ int cmd_query(int argc, char **argv)
 	const struct xl_maps *m = &xl_cli.maps;
 	__u8 addr[16];
 
-	n = xl_negative_operand(argc, argv, opts, &addr_s);
+	n = xl_negative_operand(argc, argv, &query_usage, &addr_s);
 	if (n == 0) {
 		xl_err("query: '%s' is not an IPv4 or IPv6 address", addr_s);
 		return XL_EXIT_USAGE;
@@ -266,23 +260,21 @@ int cmd_query(int argc, char **argv)
 	}
 	if (n > 1) {
 		xl_err("query: unexpected argument '%s'", addr_s);
-		return query_usage(stderr);
+		return xl_usage_bad(&query_usage);
 	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &query_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			return query_usage(stdout);
-		default:
-			return query_usage(stderr);
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind < 1 || argc - optind > 2) {
 		xl_err("query: expected ADDRESS and an optional PORT");
-		return query_usage(stderr);
+		return xl_usage_bad(&query_usage);
 	}
 	addr_s = argv[optind];
 	port_s = argc - optind == 2 ? argv[optind + 1] : NULL;

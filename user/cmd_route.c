@@ -16,33 +16,69 @@
 #include "cli.h"
 #include "route.h"
 
-static const char *route_usage =
-	"Usage: xlimit route add PORT PATH [LIMITS] [--methods M,...]\n"
-	"                        [--strategy STRATEGY [--burst N]]\n"
-	"                        [--message TEXT] [--exempt]\n"
-	"       xlimit route del PORT PATH [--methods M,...]\n"
-	"       xlimit route list [PORT] [--json]\n"
-	"  PORT    the port the sidecar's clients connect to (its --listen\n"
-	"          port), or 0 for every port without routes of its own\n"
-	"  PATH    /exact/path, /prefix/* (every path under /prefix/; the\n"
-	"          longest prefix wins, an exact path beats any prefix), or\n"
-	"          '*': the port's default limits, for routes without limits\n"
-	"          of their own and paths no route matches\n"
-	"  LIMITS  Flask-Limiter syntax, as 'xlimit limit set' (at most 4);\n"
-	"          none: the route counts the port's default limits on its own\n"
-	"  --methods GET,POST  the limits apply to these methods only; the\n"
-	"          route's other methods count the default limits\n"
-	"  --strategy, --burst  as 'xlimit limit set'\n"
-	"  --message TEXT  the 429's text instead of the limit (one line, at\n"
-	"          most 255 bytes)\n"
-	"  --exempt  never limited by route limits nor, in the sidecar, by\n"
-	"          the port's (its new connections still are, in the kernel)\n";
+#define ROUTE_METHODS                                                    \
+	{                                                                \
+		"methods", 'm', "GET,POST",                              \
+			"the limits apply to these methods only; the\n"  \
+			"route's other methods count the default limits" \
+	}
+#define ROUTE_STRATEGY                                               \
+	{                                                            \
+		"strategy", 's', "STRATEGY", "as 'xlimit limit set'" \
+	}
+#define ROUTE_BURST                                        \
+	{                                                  \
+		"burst", 'b', "N", "as 'xlimit limit set'" \
+	}
+#define ROUTE_MESSAGE                                                         \
+	{                                                                     \
+		"message", 'M', "TEXT",                                       \
+			"the 429's text instead of the limit (one line, at\n" \
+			"most 255 bytes)"                                     \
+	}
+#define ROUTE_EXEMPT                                                                \
+	{                                                                           \
+		"exempt", 'e', NULL,                                                \
+			"never limited by route limits nor, in the sidecar, by\n"   \
+			"the port's (its new connections still are, in the kernel)" \
+	}
 
-static int usage_err(void)
-{
-	fputs(route_usage, stderr);
-	return XL_EXIT_USAGE;
-}
+#define ROUTE_SYNOPSIS                                            \
+	"xlimit route add PORT PATH [LIMITS] [--methods M,...]\n" \
+	"                 [--strategy STRATEGY [--burst N]]\n"    \
+	"                 [--message TEXT] [--exempt]\n"          \
+	"xlimit route del PORT PATH [--methods M,...]\n"          \
+	"xlimit route list [PORT] [--json]"
+#define ROUTE_ABOUT                                                           \
+	"PORT    the port the sidecar's clients connect to (its --listen\n"   \
+	"        port), or 0 for every port without routes of its own\n"      \
+	"PATH    /exact/path, /prefix/* (every path under /prefix/; the\n"    \
+	"        longest prefix wins, an exact path beats any prefix), or\n"  \
+	"        '*': the port's default limits, for routes without limits\n" \
+	"        of their own and paths no route matches\n"                   \
+	"LIMITS  Flask-Limiter syntax, as 'xlimit limit set' (at most 4);\n"  \
+	"        none: the route counts the port's default limits on its own"
+
+static const struct xl_opt route_add_opts[] = { ROUTE_METHODS, ROUTE_STRATEGY,
+						ROUTE_BURST,   ROUTE_MESSAGE,
+						ROUTE_EXEMPT,  {} };
+static const struct xl_opt route_del_opts[] = { ROUTE_METHODS, {} };
+static const struct xl_opt route_list_opts[] = { XL_OPT_JSON, {} };
+static const struct xl_usage route_add_usage = {
+	.synopsis = ROUTE_SYNOPSIS,
+	.about = ROUTE_ABOUT,
+	.opts = route_add_opts,
+};
+static const struct xl_usage route_del_usage = {
+	.synopsis = ROUTE_SYNOPSIS,
+	.about = ROUTE_ABOUT,
+	.opts = route_del_opts,
+};
+static const struct xl_usage route_list_usage = {
+	.synopsis = ROUTE_SYNOPSIS,
+	.about = ROUTE_ABOUT,
+	.opts = route_list_opts,
+};
 
 /* Parses PORT and PATH, with a message. */
 static int parse_port_path(const char *cmd, const char *port_s,
@@ -147,15 +183,6 @@ static int change_end(struct change *ch, const char *cmd, int err, bool wrote)
 
 static int route_add(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "methods", required_argument, NULL, 'm' },
-		{ "strategy", required_argument, NULL, 's' },
-		{ "burst", required_argument, NULL, 'b' },
-		{ "message", required_argument, NULL, 'M' },
-		{ "exempt", no_argument, NULL, 'e' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *cmd = "route add", *msg = "", *limits = NULL, *neg;
 	__u32 strategy = XL_STRAT_FIXED;
 	struct xl_route_row w = {};
@@ -165,7 +192,7 @@ static int route_add(int argc, char **argv)
 	char why[256];
 	int c, n, i, old = -1, err;
 
-	n = xl_negative_operand(argc, argv, opts, &neg);
+	n = xl_negative_operand(argc, argv, &route_add_usage, &neg);
 	if (n == 0) {
 		xl_err("%s: bad port '%s'; expected 1-65535, or 0 for every port without routes of its own",
 		       cmd, neg);
@@ -177,7 +204,7 @@ static int route_add(int argc, char **argv)
 		return XL_EXIT_USAGE;
 	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &route_add_usage)) >= 0) {
 		switch (c) {
 		case 'm':
 			if (xl_route_methods_parse(optarg, &w.key.methods, why,
@@ -212,17 +239,14 @@ static int route_add(int argc, char **argv)
 		case 'e':
 			w.r.flags |= XL_ROUTE_EXEMPT;
 			break;
-		case 'h':
-			fputs(route_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			return usage_err();
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind < 2 || argc - optind > 3) {
 		xl_err("%s: expected PORT, PATH and optional LIMITS, e.g. xlimit route add 8080 /api/* \"10 per minute\"",
 		       cmd);
-		return usage_err();
+		return xl_usage_bad(&route_add_usage);
 	}
 	if (parse_port_path(cmd, argv[optind], argv[optind + 1], &w.key))
 		return XL_EXIT_USAGE;
@@ -285,11 +309,6 @@ static int route_add(int argc, char **argv)
 
 static int route_del(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "methods", required_argument, NULL, 'm' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *cmd = "route del", *neg, *methods_s = "";
 	struct xl_route_key k = {};
 	bool methods = false;
@@ -297,12 +316,12 @@ static int route_del(int argc, char **argv)
 	char why[160];
 	int c, i, err, gone = 0;
 
-	if (xl_negative_operand(argc, argv, opts, &neg) == 0) {
+	if (xl_negative_operand(argc, argv, &route_del_usage, &neg) == 0) {
 		xl_err("%s: bad port '%s'; expected 1-65535, or 0", cmd, neg);
 		return XL_EXIT_USAGE;
 	}
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &route_del_usage)) >= 0) {
 		switch (c) {
 		case 'm':
 			if (xl_route_methods_parse(optarg, &k.methods, why,
@@ -314,17 +333,14 @@ static int route_del(int argc, char **argv)
 			methods = true;
 			methods_s = optarg;
 			break;
-		case 'h':
-			fputs(route_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			return usage_err();
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind != 2) {
 		xl_err("%s: expected PORT and PATH, e.g. xlimit route del 8080 /api/*",
 		       cmd);
-		return usage_err();
+		return xl_usage_bad(&route_del_usage);
 	}
 	if (parse_port_path(cmd, argv[optind], argv[optind + 1], &k))
 		return XL_EXIT_USAGE;
@@ -463,11 +479,6 @@ static void print_route(struct json_object *e)
 
 static int route_list(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	const char *cmd = "route list";
 	struct xl_route_row *rows = NULL;
 	struct json_object *arr;
@@ -476,18 +487,15 @@ static int route_list(int argc, char **argv)
 	int c, n, i, j;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &route_list_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			fputs(route_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			return usage_err();
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (argc - optind > 1) {
 		xl_err("%s: unexpected argument '%s'; usage: xlimit route list [PORT] [--json]",
 		       cmd, argv[optind + 1]);

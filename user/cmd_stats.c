@@ -103,33 +103,35 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
-static const char *stats_usage =
-	"Usage: xlimit stats [--json] [--watch SECONDS]\n"
-	"  Per rule: SYNs seen, passed (within limits), dropped (over a drop\n"
-	"  limit), rejected (over a reject limit: answered with a TCP RST),\n"
-	"  over_passed (over a pass limit), allowed (allow list),\n"
-	"  denied (deny list); frag_dropped (TCP first fragments too short\n"
-	"  for a TCP header), new_clients (clients created), restored (of\n"
-	"  those, clients the LRU had forgotten while over a limit, restored\n"
-	"  over it), total_dropped (over the port's ceiling, --total),\n"
-	"  known_admitted (known clients let past the exceeded ceiling,\n"
-	"  --admit-known), known_learned (clients that became known: a\n"
-	"  first completed handshake). The last row, port '-' (null in\n"
-	"  JSON), counts what no rule covers: frag_dropped (fragments\n"
-	"  without a port), deep_dropped (headers deeper than xlimit reads)\n"
-	"  and denied (new connections from deny-listed sources to ports\n"
-	"  without a rule).\n"
-	"  --watch prints rates every SECONDS until interrupted (with --json:\n"
-	"  one JSON array per line).\n";
+static const struct xl_opt stats_opts[] = {
+	XL_OPT_JSON,
+	{ "watch", 'w', "SECONDS",
+	  "print rates every SECONDS until interrupted (with --json:\n"
+	  "one JSON array per line)" },
+	{}
+};
+static const struct xl_usage stats_usage = {
+	.synopsis = "xlimit stats [--json] [--watch SECONDS]",
+	.about =
+		"Per rule: SYNs seen, passed (within limits), dropped (over a drop\n"
+		"limit), rejected (over a reject limit: answered with a TCP RST),\n"
+		"over_passed (over a pass limit), allowed (allow list),\n"
+		"denied (deny list); frag_dropped (TCP first fragments too short\n"
+		"for a TCP header), clients_created, clients_restored (of\n"
+		"those, clients the LRU had forgotten while over a limit, restored\n"
+		"over it), total_dropped (over the port's ceiling, --total),\n"
+		"known_admitted (known clients let past the exceeded ceiling,\n"
+		"--admit-known), known_learned (clients that became known: a\n"
+		"first completed handshake). The last row, port '-' (null in\n"
+		"JSON), counts what no rule covers: frag_dropped (fragments\n"
+		"without a port), deep_dropped (headers deeper than xlimit reads)\n"
+		"and denied (new connections from deny-listed sources to ports\n"
+		"without a rule).",
+	.opts = stats_opts,
+};
 
 int cmd_stats(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "watch", required_argument, NULL, 'w' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	static struct xl_stat_row rows[XL_STATS_SLOTS], before[XL_STATS_SLOTS];
 	double watch = 0;
 	bool json = false;
@@ -138,7 +140,7 @@ int cmd_stats(int argc, char **argv)
 	char *end;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &stats_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
@@ -153,14 +155,10 @@ int cmd_stats(int argc, char **argv)
 				return XL_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			fputs(stats_usage, stdout);
-			return XL_EXIT_OK;
-		default:
-			fputs(stats_usage, stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (optind != argc) {
 		xl_err("stats: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;

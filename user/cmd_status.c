@@ -201,13 +201,14 @@ static void status_print(const struct xl_status *st)
 	xl_sync_print(&st->sync);
 }
 
+static const struct xl_opt status_opts[] = { XL_OPT_JSON, {} };
+static const struct xl_usage status_usage = {
+	.synopsis = "xlimit status [--json]",
+	.opts = status_opts,
+};
+
 int cmd_status(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	static struct xl_status st;
 	const struct xl_maps *m = &xl_cli.maps;
 	struct xl_progs p = { -1, -1, -1 };
@@ -218,19 +219,15 @@ int cmd_status(int argc, char **argv)
 	int c, err;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &status_usage)) >= 0) {
 		switch (c) {
 		case 'j':
 			json = true;
 			break;
-		case 'h':
-			puts("Usage: xlimit status [--json]");
-			return XL_EXIT_OK;
-		default:
-			fputs("Usage: xlimit status [--json]\n", stderr);
-			return XL_EXIT_USAGE;
 		}
 	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
 	if (optind != argc) {
 		xl_err("status: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;

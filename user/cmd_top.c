@@ -222,18 +222,22 @@ static void top_addr(const struct xl_key *k, __u32 prefix, char *buf,
 	xl_format_cidr(&l, buf, len);
 }
 
-static int top_usage(FILE *f)
-{
-	fputs("Usage: xlimit top [-n N] [--port PORT] [--json]\n"
-	      "  The N clients (default 10, 0 for all) closest to their limits:\n"
-	      "  over first (remaining 0), then by remaining / amount, then by\n"
-	      "  reset; each with the limit its rule reports, remaining, and\n"
-	      "  reset as UTC epoch seconds, as 'xlimit query' shows them.\n"
-	      "  Clients whose every window has expired are left out. --port\n"
-	      "  shows the clients of one port only. Reading changes nothing.\n",
-	      f);
-	return f == stdout ? XL_EXIT_OK : XL_EXIT_USAGE;
-}
+static const struct xl_opt top_opts[] = { { "port", 'p', "PORT",
+					    "the clients of one port only" },
+					  XL_OPT_JSON,
+					  {} };
+static const struct xl_usage top_usage = {
+	.synopsis = "xlimit top [-n N] [--port PORT] [--json]",
+	.about =
+		"The N clients (default 10, 0 for all) closest to their limits:\n"
+		"over first (remaining 0), then by remaining / amount, then by\n"
+		"reset; each with the limit its rule reports, remaining, and\n"
+		"reset as UTC epoch seconds, as 'xlimit query' shows them.\n"
+		"Clients whose every window has expired are left out. Reading\n"
+		"changes nothing.",
+	.opts = top_opts,
+	.shorts = "n:",
+};
 
 static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 		      __u64 now, bool json)
@@ -289,12 +293,6 @@ static void top_print(const struct top_ent *e, size_t n, __u32 prefix,
 
 int cmd_top(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "port", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	static struct top_rules rules;
 	struct top_ctx c = { .rules = &rules };
 	unsigned long top = TOP_DEFAULT;
@@ -305,7 +303,7 @@ int cmd_top(int argc, char **argv)
 	int ch, err;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "hn:", opts, NULL)) != -1) {
+	while ((ch = xl_getopt(argc, argv, &top_usage)) >= 0) {
 		switch (ch) {
 		case 'j':
 			json = true;
@@ -324,12 +322,10 @@ int cmd_top(int argc, char **argv)
 				return XL_EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			return top_usage(stdout);
-		default:
-			return top_usage(stderr);
 		}
 	}
+	if (ch != XL_OPT_END)
+		return xl_opt_exit(ch);
 	if (optind != argc) {
 		xl_err("top: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;

@@ -52,32 +52,44 @@ static const struct xl_cmd commands[] = {
 	{}
 };
 
-static void usage(FILE *f)
+static const struct xl_opt main_opts[] = {
+	{ "verbose", 'v', NULL,
+	  "libbpf's messages, with the verifier's log when a load fails" },
+	{ "pin-dir", 'p', "DIR",
+	  "where the maps and programs are pinned (default\n" XL_PIN_DIR ")" },
+	{}
+};
+static const struct xl_usage main_usage = {
+	.synopsis = "xlimit [-v] [--pin-dir DIR] COMMAND [ARGS]",
+	.about = "Per-client connection rate limits in the kernel (XDP/tc).",
+	.opts = main_opts,
+	.shorts = "v",
+	.stop_at_operand = true, /* the command's options are its own */
+};
+
+/* After the usage: the commands. */
+static void commands_list(FILE *f)
 {
 	const struct xl_cmd *c;
 
-	fprintf(f,
-		"Usage: xlimit [-v] [--pin-dir DIR] COMMAND [ARGS]\n"
-		"Per-client connection rate limits in the kernel (XDP/tc).\n\n"
-		"Commands:\n");
+	fprintf(f, "\nCommands:\n");
 	for (c = commands; c->name; c++)
 		fprintf(f, "  %s\n", c->summary);
 	fprintf(f, "\nEvery command takes --help. See xlimit(8).\n");
 }
 
+static void usage(FILE *f)
+{
+	xl_usage(&main_usage, f);
+	commands_list(f);
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "pin-dir", required_argument, NULL, 'p' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	int c;
 
 	xl_ctx_init(&xl_cli, NULL);
-	/* '+': stop at the command; its own options are its business. */
-	while ((c = getopt_long(argc, argv, "+vh", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &main_usage)) >= 0) {
 		switch (c) {
 		case 'v':
 			xl_cli.verbose = true;
@@ -94,13 +106,11 @@ int main(int argc, char **argv)
 			}
 			strcpy(xl_cli.pin_dir, optarg);
 			break;
-		case 'h':
-			usage(stdout);
-			return XL_EXIT_OK;
-		default:
-			usage(stderr);
-			return XL_EXIT_USAGE;
 		}
+	}
+	if (c != XL_OPT_END) {
+		commands_list(c == XL_OPT_HELP ? stdout : stderr);
+		return xl_opt_exit(c);
 	}
 	libbpf_set_print(libbpf_print);
 	if (xl_pin_dir_resolve(&xl_cli) && xl_cli.verbose)

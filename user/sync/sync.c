@@ -716,19 +716,30 @@ static void wait_round(struct xs *s, const struct timespec *next)
 
 /* ---- the command ----------------------------------------------------------- */
 
-static const char usage_text[] =
-	"Usage: xlimit sync --redis URL [--interval DURATION] [--scope NAME]\n"
-	"                   [--key-prefix PREFIX]\n"
-	"Shares each client's fixed-window limits across a fleet of xlimit\n"
-	"nodes through Redis, in Flask-Limiter's key layout. Runs in the\n"
-	"foreground until SIGINT or SIGTERM.\n"
-	"  --redis URL         redis://HOST[:PORT][/DB]\n"
-	"                      redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER\n"
-	"                      redis+cluster://HOST:PORT[,HOST:PORT...]\n"
-	"  --interval D        how often to sync: 10ms..60s (default 100ms)\n"
-	"  --scope NAME        the key's scope (default 'global': Flask-Limiter's\n"
-	"                      application limits)\n"
-	"  --key-prefix P      Flask-Limiter's RATELIMIT_KEY_PREFIX, if it has one\n";
+static const struct xl_opt sync_opts[] = {
+	{ "redis", 'r', "URL",
+	  "redis://HOST[:PORT][/DB]\n"
+	  "redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER\n"
+	  "redis+cluster://HOST:PORT[,HOST:PORT...]" },
+	{ "interval", 'i', "D",
+	  "how often to sync: 10ms..60s (default 100ms)" },
+	{ "scope", 's', "NAME",
+	  "the key's scope (default 'global': Flask-Limiter's\n"
+	  "application limits)" },
+	{ "key-prefix", 'k', "P",
+	  "Flask-Limiter's RATELIMIT_KEY_PREFIX, if it has one" },
+	{}
+};
+static const struct xl_usage sync_usage = {
+	.synopsis =
+		"xlimit sync --redis URL [--interval DURATION] [--scope NAME]\n"
+		"            [--key-prefix PREFIX]",
+	.about =
+		"Shares each client's fixed-window limits across a fleet of xlimit\n"
+		"nodes through Redis, in Flask-Limiter's key layout. Runs in the\n"
+		"foreground until SIGINT or SIGTERM.",
+	.opts = sync_opts,
+};
 
 /* "100ms", "2s": 0, or -1. */
 static int parse_interval(const char *arg, uint64_t *ns)
@@ -802,14 +813,6 @@ static int other_daemon(const struct xs *s)
 
 int cmd_sync(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "redis", required_argument, NULL, 'r' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "scope", required_argument, NULL, 's' },
-		{ "key-prefix", required_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	struct xs *s = calloc(1, sizeof(*s));
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct timespec next;
@@ -825,7 +828,7 @@ int cmd_sync(int argc, char **argv)
 	s->o.scope = "global";
 	s->o.prefix = "";
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = xl_getopt(argc, argv, &sync_usage)) >= 0) {
 		switch (c) {
 		case 'r':
 			s->o.url = optarg;
@@ -853,14 +856,11 @@ int cmd_sync(int argc, char **argv)
 			}
 			s->o.prefix = optarg;
 			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			ret = XL_EXIT_OK;
-			goto out;
-		default:
-			fputs(usage_text, stderr);
-			goto out;
 		}
+	}
+	if (c != XL_OPT_END) {
+		ret = xl_opt_exit(c);
+		goto out;
 	}
 	if (optind != argc) {
 		xl_err("sync: unexpected argument '%s'", argv[optind]);
