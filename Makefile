@@ -159,12 +159,14 @@ $(BUILD)/tests/test_redis: tests/unit/test_redis.c user/sync/redis.c \
 		-lhiredis
 
 # libxlimit's address helpers; the CLI's option table.
-$(BUILD)/tests/test_lib: tests/unit/test_lib.c user/lib/addr.c user/lib/util.c \
+TEST_LIB_SRCS := user/lib/addr.c user/lib/util.c user/lib/rules.c \
+	user/lib/limit_parse.c
+$(BUILD)/tests/test_lib: tests/unit/test_lib.c $(TEST_LIB_SRCS) \
 		user/lib/xlimit_lib.h include/xl_key.h tests/lib/testing.h \
 		| $(BUILD)/tests
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_lib.c user/lib/addr.c \
-		user/lib/util.c -o $@ -lbpf
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_lib.c $(TEST_LIB_SRCS) -o $@ \
+		-lbpf
 
 # Per-endpoint limits: matching and syntax (user/lib/route.c).
 $(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \

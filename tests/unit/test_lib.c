@@ -3,7 +3,7 @@
  * Unit tests of libxlimit's address helpers (user/lib/addr.c and
  * include/xl_key.h): IPv4 v4-mapped, the CIDR parser on good and bad
  * input, and the prefix mask at every length from 0 to 128 against a
- * bit-by-bit model.
+ * bit-by-bit model; a rule's limit in text, on the parser's units.
  */
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -211,6 +211,34 @@ static void test_key_prefix(void)
 	ASSERT_TRUE(!memcmp(k.addr, v4, 16), "prefix 0 is the default");
 }
 
+static void test_rule_limit_text(void)
+{
+	static const struct {
+		uint64_t amount, seconds;
+		const char *text;
+	} cases[] = {
+		{ 10, 1, "10 per 1 second" },
+		{ 10, 60, "10 per 1 minute" },
+		{ 5, 90, "5 per 90 second" },
+		{ 100, 7200, "100 per 2 hour" },
+		{ 1, 86400 * 2, "1 per 2 day" },
+		{ 3, 2592000, "3 per 1 month" },
+		{ 3, 31104000 * 100ULL, "3 per 100 year" },
+		{ 7, 0, "7 per 0 second" }, /* a rule written by hand */
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct xl_limit l = { .amount = cases[i].amount,
+				      .period_ns = cases[i].seconds *
+						   XL_NSEC_PER_SEC };
+		char text[96];
+
+		xl_format_rule_limit(&l, text, sizeof(text));
+		ASSERT_STREQ(text, cases[i].text, cases[i].text);
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(v4map);
@@ -218,5 +246,6 @@ int main(void)
 	RUN_TEST(cidr_bad);
 	RUN_TEST(prefix_mask);
 	RUN_TEST(key_prefix);
+	RUN_TEST(rule_limit_text);
 	return test_summary();
 }

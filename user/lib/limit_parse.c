@@ -390,6 +390,24 @@ const char *xl_unit_name(enum xl_unit u)
 	return (unsigned int)u < N_UNITS ? units[u].name : NULL;
 }
 
+uint64_t xl_unit_seconds(enum xl_unit u)
+{
+	return (unsigned int)u < N_UNITS ? units[u].seconds : 0;
+}
+
+struct xl_parsed_limit xl_limit_of(uint64_t amount, uint64_t seconds)
+{
+	struct xl_parsed_limit l = { .amount = amount, .seconds = seconds };
+	unsigned int u;
+
+	for (u = N_UNITS - 1; u > 0; u--)
+		if (seconds && seconds % units[u].seconds == 0)
+			break;
+	l.unit = (enum xl_unit)u;
+	l.multiples = seconds / units[u].seconds;
+	return l;
+}
+
 int xl_format_limit(char *buf, size_t len, const struct xl_parsed_limit *l)
 {
 	const char *name = l ? xl_unit_name(l->unit) : NULL;

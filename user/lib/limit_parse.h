@@ -54,7 +54,15 @@ int xl_limit_check(const struct xl_parsed_limit *l, char *err, size_t errlen);
  * snprintf would, or -1 when l is NULL or its unit is out of range. */
 int xl_format_limit(char *buf, size_t len, const struct xl_parsed_limit *l);
 
+/* `amount` per `seconds` as an item in the largest unit whose length
+ * divides the period ("60" -> 1 minute, "90" -> 90 seconds); multiples
+ * 0 for a period of 0. */
+struct xl_parsed_limit xl_limit_of(uint64_t amount, uint64_t seconds);
+
 /* "second", "minute", ... "year"; NULL for a value out of range. */
 const char *xl_unit_name(enum xl_unit u);
+/* Its length in seconds (a month 2592000, a year 31104000); 0 out of
+ * range. */
+uint64_t xl_unit_seconds(enum xl_unit u);
 
 #endif /* XL_LIMITS_H */

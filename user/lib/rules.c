@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "xlimit_lib.h"
+#include "limit_parse.h"
 
 static int by_row_port(const void *a, const void *b)
 {
@@ -254,20 +255,15 @@ int xl_state_clear_port(const struct xl_maps *m, uint16_t port)
 	return err;
 }
 
-static const char *const unit_names[] = { "second", "minute", "hour",
-					  "day",    "month",  "year" };
-static const uint64_t unit_secs[] = { 1, 60, 3600, 86400, 2592000, 31104000 };
-
 void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len)
 {
-	uint64_t secs = l->period_ns / XL_NSEC_PER_SEC;
-	int u;
+	struct xl_parsed_limit p =
+		xl_limit_of(l->amount, l->period_ns / XL_NSEC_PER_SEC);
 
-	for (u = 5; u > 0; u--)
-		if (secs && secs % unit_secs[u] == 0)
-			break;
-	snprintf(buf, len, "%llu per %llu %s", (unsigned long long)l->amount,
-		 (unsigned long long)(secs / unit_secs[u]), unit_names[u]);
+	/* the parser's units; "per 0 second" for a period under 1 s, which
+	 * only a rule written by hand has */
+	snprintf(buf, len, "%llu per %llu %s", (unsigned long long)p.amount,
+		 (unsigned long long)p.multiples, xl_unit_name(p.unit));
 }
 
 int xl_rule_check(const struct xl_rule *r, char *why, size_t len)

@@ -12,26 +12,19 @@
 
 #include "xlimit_lib.h"
 #include "keys.h"
-
-static const char *const unit_names[] = { "second", "minute", "hour",
-					  "day",    "month",  "year" };
-static const uint64_t unit_secs[] = { 1, 60, 3600, 86400, 2592000, 31104000 };
-#define NUNITS 6
+#include "limit_parse.h"
 
 void xs_key_format(char *buf, size_t len, const char *prefix, const char *scope,
 		   const __u8 addr[16], uint64_t amount, uint64_t period_ns)
 {
-	uint64_t secs = period_ns / XL_NSEC_PER_SEC;
+	struct xl_parsed_limit l =
+		xl_limit_of(amount, period_ns / XL_NSEC_PER_SEC);
 	char client[64];
-	int u;
 
-	for (u = NUNITS - 1; u > 0; u--)
-		if (secs && secs % unit_secs[u] == 0)
-			break;
 	xl_format_addr(addr, client, sizeof(client));
 	snprintf(buf, len, "LIMITER/%s%s%s/%s/%" PRIu64 "/%" PRIu64 "/%s",
-		 prefix, *prefix ? "/" : "", client, scope, amount,
-		 secs / unit_secs[u], unit_names[u]);
+		 prefix, *prefix ? "/" : "", client, scope, amount, l.multiples,
+		 xl_unit_name(l.unit));
 }
 
 /* A decimal number of digits only, 1 to `max`. */
@@ -76,13 +69,12 @@ int xs_key_parse(const char *key, size_t len, const char *prefix,
 	}
 	if (xl_parse_addr(client, addr))
 		return -1;
-	for (u = 0; u < NUNITS; u++)
-		if (!strcmp(f[0], unit_names[u]))
-			break;
-	if (u == NUNITS || number(f[2], UINT32_MAX, amount) ||
-	    number(f[1], XL_PERIOD_MAX_S / unit_secs[u], &multiples) ||
+	for (u = 0; xl_unit_name(u) && strcmp(f[0], xl_unit_name(u)); u++)
+		;
+	if (!xl_unit_name(u) || number(f[2], UINT32_MAX, amount) ||
+	    number(f[1], XL_PERIOD_MAX_S / xl_unit_seconds(u), &multiples) ||
 	    !multiples)
 		return -1;
-	*period_ns = multiples * unit_secs[u] * XL_NSEC_PER_SEC;
+	*period_ns = multiples * xl_unit_seconds(u) * XL_NSEC_PER_SEC;
 	return 0;
 }
