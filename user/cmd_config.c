@@ -10,12 +10,18 @@
 
 #include "cli.h"
 
-static const char *config_usage =
-	"Usage: xlimit config set ipv6-prefix N\n"
-	"       xlimit config show [--json]\n"
-	"  ipv6-prefix  IPv6 sources are counted per /N (1-128, default 64:\n"
-	"               one client per /64, as a host gets one; 128 counts\n"
-	"               each address)\n";
+static const struct xl_opt config_opts[] = { { "json", 'j', NULL,
+					       "config show: print JSON" },
+					     {} };
+static const struct xl_usage config_usage = {
+	.synopsis = "xlimit config set ipv6-prefix N\n"
+		    "xlimit config show [--json]",
+	.about =
+		"ipv6-prefix  IPv6 sources are counted per /N (1-128, default 64:\n"
+		"             one client per /64, as a host gets one; 128 counts\n"
+		"             each address)",
+	.opts = config_opts,
+};
 
 int cmd_config(int argc, char **argv)
 {
@@ -25,7 +31,7 @@ int cmd_config(int argc, char **argv)
 	int lock, err;
 
 	if (xl_wants_help(argc, argv)) {
-		fputs(config_usage, stdout);
+		xl_usage(&config_usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (argc >= 2 && !strcmp(argv[1], "show")) {
@@ -91,7 +97,7 @@ int cmd_config(int argc, char **argv)
 	}
 	if (argc >= 2 &&
 	    (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help"))) {
-		fputs(config_usage, stdout);
+		xl_usage(&config_usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (argc >= 2)
@@ -99,6 +105,6 @@ int cmd_config(int argc, char **argv)
 		       argv[1]);
 	else
 		xl_err("config: expected a command: set or show");
-	fputs(config_usage, stderr);
+	xl_usage(&config_usage, stderr);
 	return XL_EXIT_USAGE;
 }

@@ -16,24 +16,34 @@
 struct list_def {
 	const char *name; /* "allow" */
 	enum xl_map_id map;
-	const char *what; /* for help */
+	struct xl_usage usage;
 };
+
+static const struct xl_opt list_opts[] = { XL_OPT_JSON, {} };
+
+#define XL_LIST_CIDR                                                \
+	"CIDR: an IPv4 or IPv6 address, with an optional /prefix\n" \
+	"(198.18.0.0/15, 2001:2::/48)."
 
 static const struct list_def lists[] = {
-	{ "allow", XL_M_ALLOW, "never limited, never counted" },
-	{ "deny", XL_M_DENY, "new connections always dropped, on every port" },
+	{ "allow",
+	  XL_M_ALLOW,
+	  { .synopsis = "xlimit allow add CIDR...\n"
+			"xlimit allow del CIDR...\n"
+			"xlimit allow list [--json]",
+	    .about =
+		    "Sources in the allow list are never limited, never counted.\n" XL_LIST_CIDR,
+	    .opts = list_opts } },
+	{ "deny",
+	  XL_M_DENY,
+	  { .synopsis = "xlimit deny add CIDR...\n"
+			"xlimit deny del CIDR...\n"
+			"xlimit deny list [--json]",
+	    .about =
+		    "New connections from sources in the deny list are always\n"
+		    "dropped, on every port. " XL_LIST_CIDR,
+	    .opts = list_opts } },
 };
-
-static void list_usage(const struct list_def *l, FILE *f)
-{
-	fprintf(f,
-		"Usage: xlimit %s add CIDR...\n"
-		"       xlimit %s del CIDR...\n"
-		"       xlimit %s list [--json]\n"
-		"  Sources in the %s list are %s. CIDR: an IPv4 or IPv6\n"
-		"  address, with an optional /prefix (198.18.0.0/15, 2001:2::/48).\n",
-		l->name, l->name, l->name, l->name, l->what);
-}
 
 /* Parses every CIDR of argv[2..]; returns the count, or -1 (printed). */
 static int parse_cidrs(const struct list_def *l, const char *op, int argc,
@@ -236,7 +246,7 @@ static int list_cmd(const struct list_def *l, int argc, char **argv)
 	const char *op = argc > 1 ? argv[1] : "";
 
 	if (xl_wants_help(argc, argv)) {
-		list_usage(l, stdout);
+		xl_usage(&l->usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (!strcmp(op, "add") || !strcmp(op, "del"))
@@ -244,7 +254,7 @@ static int list_cmd(const struct list_def *l, int argc, char **argv)
 	if (!strcmp(op, "list"))
 		return list_show(l, argc, argv);
 	if (!strcmp(op, "help") || !strcmp(op, "--help")) {
-		list_usage(l, stdout);
+		xl_usage(&l->usage, stdout);
 		return XL_EXIT_OK;
 	}
 	if (*op)
@@ -252,7 +262,7 @@ static int list_cmd(const struct list_def *l, int argc, char **argv)
 		       l->name, op);
 	else
 		xl_err("%s: expected a command: add, del or list", l->name);
-	list_usage(l, stderr);
+	xl_usage(&l->usage, stderr);
 	return XL_EXIT_USAGE;
 }
 
