@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * libFuzzer target: the rate limit string parser (user/limit_parse.c).
+ * libFuzzer target: the rate limit string parser (user/lib/limit_parse.c).
  * Besides memory safety (ASan, UBSan), it checks the parser's promises on
  * every input:
  * - a string longer than XL_LIMIT_STR_MAX bytes is rejected;

@@ -155,7 +155,7 @@ xl_reap_leftovers() {
 }
 
 # The lock file of the pin directory $1, an absolute path of letters,
-# digits, '_' and '.' (see xl_lock in user/common.c).
+# digits, '_' and '.' (see xl_lock in user/lib/pins.c).
 xl_lock_file() { echo "/run/xlimit/$(sed 's,^/,,; s,/,-,g' <<<"$1").lock"; }
 
 # xl_need COMMAND...: ends the suite with a failure when a command it

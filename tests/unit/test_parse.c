@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Unit tests of the rate limit string parser (user/limit_parse.c): the table of
+ * Unit tests of the rate limit string parser (user/lib/limit_parse.c): the table of
  * SEMANTICS.md §1, a corpus of strings checked against python3-limits,
  * the deliberate differences from it, linear time on pathological input,
  * the text form and the error messages.
