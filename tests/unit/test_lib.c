@@ -6,6 +6,7 @@
  * bit-by-bit model; a rule's limit in text, on the parser's units.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 
 #include "testing.h"
@@ -37,8 +38,8 @@ static void test_v4map(void)
 	ASSERT_FALSE(xl_is_v4mapped(parsed), "IPv6 is not v4-mapped");
 	xl_format_addr(parsed, text, sizeof(text));
 	ASSERT_STREQ(text, "2001:2::1", "formatted as IPv6");
-	ASSERT_EQ(xl_parse_addr("198.18.0.256", parsed), -1, "bad IPv4");
-	ASSERT_EQ(xl_parse_addr("", parsed), -1, "empty");
+	ASSERT_EQ(xl_parse_addr("198.18.0.256", parsed), -EINVAL, "bad IPv4");
+	ASSERT_EQ(xl_parse_addr("", parsed), -EINVAL, "empty");
 }
 
 static void test_cidr_good(void)
@@ -103,8 +104,8 @@ static void test_cidr_bad(void)
 		struct xl_lpm_key k;
 		char err[256] = "";
 
-		ASSERT_EQ(xl_parse_cidr(cases[i].in, &k, err, sizeof(err)), -1,
-			  cases[i].in);
+		ASSERT_EQ(xl_parse_cidr(cases[i].in, &k, err, sizeof(err)),
+			  -EINVAL, cases[i].in);
 		if (!ASSERT_TRUE(strstr(err, cases[i].says) != NULL,
 				 cases[i].in))
 			fprintf(stderr, "  said: %s\n", err);
@@ -115,7 +116,7 @@ static void test_cidr_bad(void)
 		struct xl_lpm_key k;
 		char err[256] = "";
 
-		ASSERT_EQ(xl_parse_cidr(long_in, &k, err, sizeof(err)), -1,
+		ASSERT_EQ(xl_parse_cidr(long_in, &k, err, sizeof(err)), -EINVAL,
 			  "a string longer than any address");
 		ASSERT_TRUE(strstr(err, "is not an IPv4 or IPv6 address") !=
 				    NULL,

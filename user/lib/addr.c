@@ -19,7 +19,7 @@ int xl_parse_addr(const char *s, uint8_t addr[16])
 	if (inet_pton(AF_INET6, s, addr) == 1)
 		return 0;
 	if (inet_pton(AF_INET, s, &a4) != 1)
-		return -1;
+		return -EINVAL;
 	xl_v4map(addr, &a4);
 	return 0;
 }
@@ -57,7 +57,7 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 
 	if (strlen(s) >= sizeof(host)) {
 		snprintf(err, len, "'%s' is not an IPv4 or IPv6 address", s);
-		return -1;
+		return -EINVAL;
 	}
 	strcpy(host, s);
 	slash = strchr(host, '/');
@@ -68,7 +68,7 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 			err, len,
 			"'%s' is not an IPv4 or IPv6 address (expected e.g. 198.18.0.0/15 or 2001:2::/48)",
 			s);
-		return -1;
+		return -EINVAL;
 	}
 	v4 = strchr(host, ':') == NULL;
 	max = v4 ? 32 : 128;
@@ -84,7 +84,7 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 				err, len,
 				"'%s': bad prefix length '%s' (expected 0 to %lu)",
 				s, slash + 1, max);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	k->prefixlen = v4 ? plen + 96 : plen;
@@ -98,7 +98,7 @@ int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len)
 			err, len,
 			"'%s' has host bits set past the prefix; did you mean %s?",
 			s, net);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }

@@ -273,16 +273,16 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
 	if (r->nlimits < 1 || r->nlimits > XL_MAX_LIMITS) {
 		snprintf(why, len, "nlimits %u is not 1..%d", r->nlimits,
 			 XL_MAX_LIMITS);
-		return -1;
+		return -EINVAL;
 	}
 	if (r->slot >= XL_MAX_RULES) {
 		snprintf(why, len, "slot %u is not 0..%d", r->slot,
 			 XL_MAX_RULES - 1);
-		return -1;
+		return -EINVAL;
 	}
 	if (r->flags & ~XL_RULE_FLAGS) {
 		snprintf(why, len, "unknown flags 0x%x", r->flags);
-		return -1;
+		return -EINVAL;
 	}
 	for (i = 0; i < r->nlimits; i++) {
 		const struct xl_limit *l = &r->limits[i];
@@ -310,7 +310,7 @@ int xl_rule_check(const struct xl_rule *r, char *why, size_t len)
 				 " (limit %u)", i);
 		else
 			continue;
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -326,7 +326,7 @@ int xl_strategy_check(const struct xl_limit *l, char *why, size_t len)
 			snprintf(why, len,
 				 "a burst applies to token-bucket only, not %s",
 				 xl_strategy_name(l->strategy));
-			return -1;
+			return -EINVAL;
 		}
 		if (l->strategy == XL_STRAT_SLIDING &&
 		    l->amount > XL_SLIDING_AMOUNT_MAX) {
@@ -335,7 +335,7 @@ int xl_strategy_check(const struct xl_limit *l, char *why, size_t len)
 				"amount %llu is over %llu, the most a sliding-window limit counts",
 				(unsigned long long)l->amount,
 				XL_SLIDING_AMOUNT_MAX);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	case XL_STRAT_TOKEN:
@@ -349,12 +349,12 @@ int xl_strategy_check(const struct xl_limit *l, char *why, size_t len)
 				(unsigned long long)(l->period_ns /
 						     XL_NSEC_PER_SEC),
 				XL_PERIOD_MAX_S);
-			return -1;
+			return -EINVAL;
 		}
 		return 0;
 	}
 	snprintf(why, len, "unknown strategy %u", l->strategy);
-	return -1;
+	return -EINVAL;
 }
 
 static const char *const strategy_names[] = {
@@ -381,7 +381,7 @@ int xl_strategy_parse(const char *s, uint32_t *strategy)
 			return 0;
 		}
 	}
-	return -1;
+	return -EINVAL;
 }
 
 const char *xl_action_name(uint32_t action)

@@ -29,11 +29,11 @@ int xl_parse_num(const char *s, unsigned long min, unsigned long max,
 	char *end;
 
 	if (!s || *s < '0' || *s > '9')
-		return -1;
+		return -EINVAL;
 	errno = 0;
 	n = strtoul(s, &end, 10);
 	if (errno || *end || n < min || n > max)
-		return -1;
+		return -EINVAL;
 	*v = n;
 	return 0;
 }
@@ -43,7 +43,7 @@ int xl_parse_port(const char *s, bool allow_zero, uint16_t *port)
 	unsigned long v;
 
 	if (xl_parse_num(s, allow_zero ? 0 : 1, 65535, &v))
-		return -1;
+		return -EINVAL;
 	*port = v;
 	return 0;
 }

@@ -131,16 +131,16 @@ void xl_maps_close(struct xl_ctx *c);
 int xl_lock(struct xl_ctx *c, bool create);
 void xl_unlock(int fd);
 
-/* Parses "PORT" 0..65535 (or 1..65535 when !allow_zero). */
 /* A decimal number from min to max, digits only (no sign, no blanks).
- * 0 or -1. */
+ * 0 or -EINVAL. */
 int xl_parse_num(const char *s, unsigned long min, unsigned long max,
 		 unsigned long *v);
+/* "PORT": 0..65535 (or 1..65535 when !allow_zero). 0 or -EINVAL. */
 int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
 
 /* An address or CIDR as an LPM key: IPv4 v4-mapped with prefix + 96.
  * Without "/N" the prefix is the full length. Host bits set past the
- * prefix are an error. Returns 0, or -1 with a message in err. */
+ * prefix are an error. Returns 0, or -EINVAL with a message in err. */
 int xl_parse_cidr(const char *s, struct xl_lpm_key *k, char *err, size_t len);
 /* Clears the bits of k's address past its prefix length. */
 void xl_lpm_key_mask(struct xl_lpm_key *k);
@@ -148,7 +148,8 @@ void xl_lpm_key_mask(struct xl_lpm_key *k);
 bool xl_addr_in_prefix(const uint8_t addr[16], const struct xl_lpm_key *k);
 /* Formats an LPM key back into "a.b.c.d/N" or "x::y/N". */
 void xl_format_cidr(const struct xl_lpm_key *k, char *buf, size_t len);
-/* Parses a plain address into 16 bytes, v4-mapped for IPv4. */
+/* Parses a plain address into 16 bytes, v4-mapped for IPv4: 0 or
+ * -EINVAL. */
 int xl_parse_addr(const char *s, uint8_t addr[16]);
 void xl_format_addr(const uint8_t addr[16], char *buf, size_t len);
 
@@ -225,16 +226,17 @@ void xl_format_rule_limit(const struct xl_limit *l, char *buf, size_t len);
 /* Checks a rule read back from xl_rules, which bpftool (or a bug) may have
  * written: nlimits 1..XL_MAX_LIMITS, slot below XL_MAX_RULES, and each
  * limit in use with an amount of at most XL_AMOUNT_MAX, a period of 1 s
- * to XL_PERIOD_MAX_S and a known action. Returns 0, or -1 with what is
+ * to XL_PERIOD_MAX_S and a known action. Returns 0, or -EINVAL with what is
  * wrong in why ("nlimits 99 is not 1..4"). Readers must check before they
  * trust a rule: the datapath only clamps nlimits (xl_nlimits). */
 int xl_rule_check(const struct xl_rule *r, char *why, size_t len);
 /* Checks a limit against what its strategy can count: a sliding window's
  * amount, a token bucket's burst (tau within XL_PERIOD_MAX_S), no burst
- * for the others. 0, or -1 with why. */
+ * for the others. 0, or -EINVAL with why. */
 int xl_strategy_check(const struct xl_limit *l, char *why, size_t len);
 /* "fixed-window", "sliding-window", "token-bucket" (enum xl_strategy). */
 const char *xl_strategy_name(uint32_t strategy);
+/* The other way round: 0, or -EINVAL for another name. */
 int xl_strategy_parse(const char *s, uint32_t *strategy);
 const char *xl_action_name(uint32_t action);
 
