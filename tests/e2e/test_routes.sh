@@ -12,7 +12,9 @@
 # X-RateLimit-Limit, -Remaining and 429 message, and Retry-After and
 # X-RateLimit-Reset within a second. Then what `xlimit query` shows of a
 # client's route counts, that a percent-encoded path is charged to its
-# route, and that a route change reaches the running sidecar. Everything runs on the loopback of a throwaway namespace; the
+# route, the same routes through nginx and the sidecar's auth_request
+# endpoint (docs/nginx-xlimit.conf), and that a route change reaches the
+# running sidecar. Everything runs on the loopback of a throwaway namespace; the
 # kernel is not attached (the sidecar charges every request:
 # --charge-first), so only the sidecar's routes and port charges count.
 set -u
@@ -23,9 +25,11 @@ APP=$XL_TOP/tests/e2e/routes_app.py
 P=8090 # the sidecar
 F=5001 # Flask-Limiter, the oracle
 U=5002 # the same app, its limiter off: the sidecar's application
+N=8091 # nginx, asking the sidecar (auth_request) with docs/nginx-xlimit.conf
+A=9091 # the sidecar's auth_request endpoint
 
 xl_test_init
-xl_need curl "$SIDECAR_BIN"
+xl_need curl nginx "$SIDECAR_BIN"
 if ! $PY -c 'import flask_limiter' 2>/dev/null; then
 	fail "needs python3-flask-limiter (make deps)"
 	summary
@@ -33,13 +37,6 @@ if ! $PY -c 'import flask_limiter' 2>/dev/null; then
 fi
 xl_netns_setup
 
-bg() {
-	local name=$1 pid
-	shift
-	"$@" >"$XL_TMP/$name.log" 2>&1 &
-	pid=$!
-	XL_CLEANUPS+=("kill $pid; wait $pid")
-}
 wait_up() {
 	local i
 	for ((i = 0; i < 100; i++)); do
@@ -62,12 +59,13 @@ xls route add $P '*' "5 per 10 seconds" &&
 	xls route add $P /free --exempt &&
 	xls route add $P /plain || fail "route add"
 
-bg oracle in_srv $PY "$APP" app $F
-bg upstream in_srv $PY "$APP" app $U off
+xl_bg oracle in_srv $PY "$APP" app $F
+xl_bg upstream in_srv $PY "$APP" app $U off
 # Two workers: the counts are the kernel's, whichever thread (each with
 # its own copy of the route table) takes a connection.
-bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
-	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2
+xl_bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
+	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2 \
+	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32
 wait_up http://127.0.0.1:$F/free oracle
 wait_up http://127.0.0.1:$U/free upstream
 wait_up http://127.0.0.1:$P/free sidecar
@@ -111,6 +109,24 @@ for i in 1 2 3 4; do
 done >"$XL_TMP/enc.codes"
 assert_eq "$(cat "$XL_TMP/enc.codes")" "200 200 200 429 " "a percent-encoded path is charged to its route"
 assert_match "$(cat "$XL_TMP/enc.4")" "<p>slow down &lt;now&gt;</p>" "... and refused with the route's message, HTML-escaped"
+
+# --- nginx in front: auth_request with the route -------------------------------
+
+xls route add $N /limited "3 per 10 seconds" --message "slow down <now>" &&
+	xls route add $N '*' "5 per 10 seconds" || fail "route add for nginx's port"
+xl_nginx_conf 127.0.0.1:$N 127.0.0.1:$U 127.0.0.1:$A
+xl_bg nginx in_srv nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
+wait_up http://127.0.0.1:$N/free nginx
+for i in 1 2 3 4; do
+	in_srv curl -s -o "$XL_TMP/ng.$i" -D "$XL_TMP/ngh.$i" --interface 127.0.0.11 "http://127.0.0.1:$N/limite%64"
+	echo "$(awk 'NR == 1 { print $2 }' "$XL_TMP/ngh.$i") $(tr -d '\r' <"$XL_TMP/ngh.$i" | awk '/^X-RateLimit-(Limit|Remaining):/ { printf "%s ", $2 }')"
+done >"$XL_TMP/ng.out"
+assert_eq "$(tr '\n' '|' <"$XL_TMP/ng.out")" "200 3 2 |200 3 1 |200 3 0 |429 3 0 |" \
+	"nginx auth_request: the route's limit, counted per request (the first one refused at 4)"
+assert_match "$(cat "$XL_TMP/ng.4")" "<p>slow down &lt;now&gt;</p>" "nginx auth_request: the 429 has the route's message, HTML-escaped"
+in_srv curl -s -o /dev/null -D "$XL_TMP/ngh.x" --interface 127.0.0.11 "http://127.0.0.1:$N/elsewhere"
+assert_match "$(tr -d '\r' <"$XL_TMP/ngh.x")" $'HTTP/1.1 200.*\nX-RateLimit-Limit: 5\n' \
+	"nginx auth_request: a path no route matches counts the default limits"
 
 # --- a change reaches the running sidecar --------------------------------------
 

@@ -88,27 +88,7 @@ xl_bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
 xl_bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
 xl_bg sidecar_quick "${SC[@]}" --listen 0.0.0.0:$PQ --upstream 127.0.0.1:$B
 
-mkdir -p "$XL_TMP/nginx"
-sed -e "s/127.0.0.1:8080/127.0.0.1:$B/; s/127.0.0.1:9090/127.0.0.1:$A/" \
-	-e "s/listen 80;/listen 198.18.0.2:$N;/" \
-	"$XL_TOP/docs/nginx-xlimit.conf" >"$XL_TMP/nginx/xlimit.conf"
-cat >"$XL_TMP/nginx/nginx.conf" <<EOF
-daemon off;
-user root;
-worker_processes 1;
-pid $XL_TMP/nginx/nginx.pid;
-error_log $XL_TMP/nginx/error.log;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path $XL_TMP/nginx/body;
-	proxy_temp_path $XL_TMP/nginx/proxy;
-	fastcgi_temp_path $XL_TMP/nginx/fastcgi;
-	uwsgi_temp_path $XL_TMP/nginx/uwsgi;
-	scgi_temp_path $XL_TMP/nginx/scgi;
-	include $XL_TMP/nginx/xlimit.conf;
-}
-EOF
+xl_nginx_conf 198.18.0.2:$N 127.0.0.1:$B 127.0.0.1:$A
 xl_bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
 
 # Loopback clients are allow-listed: polling does not use up any quota.

@@ -126,6 +126,34 @@ xl_bg() {
 	XL_CLEANUPS+=("kill $pid; wait $pid")
 }
 
+# xl_nginx_conf LISTEN APP AUTH: $XL_TMP/nginx/nginx.conf, a private
+# nginx (one worker, its files under $XL_TMP/nginx) running the shipped
+# docs/nginx-xlimit.conf with nginx on LISTEN (ADDR:PORT), the
+# application on APP and the sidecar's auth_request endpoint on AUTH.
+xl_nginx_conf() {
+	mkdir -p "$XL_TMP/nginx"
+	sed -e "s/127.0.0.1:8080/$2/; s/127.0.0.1:9090/$3/" \
+		-e "s/listen 80;/listen $1;/" \
+		"$XL_TOP/docs/nginx-xlimit.conf" >"$XL_TMP/nginx/xlimit.conf"
+	cat >"$XL_TMP/nginx/nginx.conf" <<EOF
+daemon off;
+user root;
+worker_processes 1;
+pid $XL_TMP/nginx/nginx.pid;
+error_log $XL_TMP/nginx/error.log;
+events { worker_connections 256; }
+http {
+	access_log off;
+	client_body_temp_path $XL_TMP/nginx/body;
+	proxy_temp_path $XL_TMP/nginx/proxy;
+	fastcgi_temp_path $XL_TMP/nginx/fastcgi;
+	uwsgi_temp_path $XL_TMP/nginx/uwsgi;
+	scgi_temp_path $XL_TMP/nginx/scgi;
+	include $XL_TMP/nginx/xlimit.conf;
+}
+EOF
+}
+
 # Removes what crashed runs left: namespaces and pin directories whose
 # owning process is gone.
 xl_reap_leftovers() {

@@ -3,7 +3,9 @@
  * The nginx auth_request endpoint of xlimit-sidecar. nginx stays the
  * proxy and asks, for each request, through a subrequest: the client is
  * X-Real-IP ($remote_addr), the port its connection was made to is
- * X-Server-Port ($server_port), X-Connection-Requests
+ * X-Server-Port ($server_port), the request itself X-Original-URI
+ * ($request_uri) and X-Original-Method ($request_method), for its route
+ * (without them, the port's limits only), X-Connection-Requests
  * ($connection_requests) says which request of the connection this is
  * (1: the kernel charged its SYN, so it is read; more: it is charged),
  * and X-Connection-Time ($connection_time) how long ago the connection
@@ -11,7 +13,8 @@
  * opened by then).
  * The answer is 204 with the rate-limit headers, 429 over the limit, 403
  * for a deny-listed client, with X-Xlimit-Verdict: within, over or
- * denied. nginx's auth_request turns any refusal but 401 and 403 into a
+ * denied, and over the limit X-Xlimit-Message: the 429's text,
+ * HTML-escaped (a route's message, else the limit). nginx's auth_request turns any refusal but 401 and 403 into a
  * 500, which also ends the client's keep-alive; so a subrequest with
  * `X-Refuse-Status: 403` gets 403 over the limit too, and
  * docs/nginx-xlimit.conf turns it back into a 429 from the verdict and
@@ -82,8 +85,10 @@ static void auth_request(struct evhttp_request *req, void *arg)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
 	uint8_t client[16];
 	uint64_t nreq = 1, port;
+	static _Thread_local struct sc_route_plan plan;
 	struct sc_decision d;
-	const char *real, *refuse;
+	const char *real, *refuse, *uri;
+	char msg[6 * XL_ROUTE_MSG_MAX];
 	struct sc_peer p;
 
 	(void)arg;
@@ -112,12 +117,27 @@ static void auth_request(struct evhttp_request *req, void *arg)
 		evhttp_send_error(req, 400, "Bad X-Connection-Requests");
 		return;
 	}
-	sc_decide(client, port, nreq ? nreq : 1, true, accepted_at(in), &d);
+	/* The request's route, when nginx names it (routes: SEMANTICS.md
+	 * §5); without X-Original-URI, the port's limits only. */
+	uri = evhttp_find_header(in, "X-Original-URI");
+	if (uri)
+		sc_route_plan_uri(uri,
+				  evhttp_find_header(in, "X-Original-Method"),
+				  port, &plan);
+	else
+		plan = (struct sc_route_plan){ .n = 0 };
+	sc_decide_planned(&plan, client, port, nreq ? nreq : 1, true,
+			  accepted_at(in), &d);
 	refuse = evhttp_find_header(in, "X-Refuse-Status");
 	switch (d.verdict) {
 	case SC_OVER:
 		sc_count(SC_C_AUTH_LIMITED);
 		evhttp_add_header(out, "X-Xlimit-Verdict", "over");
+		/* The 429's text, HTML-escaped, for nginx's own page. */
+		sc_html_escape(d.message[0] ? d.message :
+					      d.client.lim[d.report].text,
+			       msg, sizeof(msg));
+		evhttp_add_header(out, "X-Xlimit-Message", msg);
 		sc_send_refusal(req, &d,
 				refuse && !strcmp(refuse, "403") ? 403 : 429);
 		return;

@@ -383,17 +383,25 @@ void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
 		       uint64_t accepted, struct sc_decision *d)
 {
-	struct sc_route_decision rd;
 	struct sc_route_plan p;
 
-	sc_route_plan(req, port, &p);
+	sc_route_plan_request(req, port, &p);
+	sc_decide_planned(&p, addr, port, nreq, direct, accepted, d);
+}
+
+void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
+		       uint16_t port, uint64_t nreq, bool direct,
+		       uint64_t accepted, struct sc_decision *d)
+{
+	struct sc_route_decision rd;
+
 	/* The port's limits first, as Flask-Limiter checks the
 	 * application's limits before the view's. */
-	decide(addr, port, nreq, direct, accepted, p.exempt, d);
+	decide(addr, port, nreq, direct, accepted, p->exempt, d);
 	if (d->verdict == SC_OVER || d->verdict == SC_DENIED ||
-	    d->verdict == SC_ERROR || d->client.allowed || p.exempt || !p.n)
+	    d->verdict == SC_ERROR || d->client.allowed || p->exempt || !p->n)
 		return;
-	sc_route_charge(&p, addr, port, &rd);
+	sc_route_charge(p, addr, port, &rd);
 	if (!rd.applied)
 		return;
 	d->client = rd.client;
@@ -465,31 +473,41 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
 		add_ietf(d, h);
 }
 
-/* Text into HTML, escaped as Flask's error pages escape theirs
- * (markupsafe): a route's message is the operator's text, not markup. */
-static void html_escape(struct evbuffer *b, const char *s)
+void sc_html_escape(const char *s, char *buf, size_t len)
 {
+	size_t off = 0, n;
+	char one[2] = "";
+	const char *e;
+
 	for (; *s; s++) {
 		switch (*s) {
 		case '&':
-			evbuffer_add_printf(b, "&amp;");
+			e = "&amp;";
 			break;
 		case '<':
-			evbuffer_add_printf(b, "&lt;");
+			e = "&lt;";
 			break;
 		case '>':
-			evbuffer_add_printf(b, "&gt;");
+			e = "&gt;";
 			break;
 		case '"':
-			evbuffer_add_printf(b, "&#34;");
+			e = "&#34;";
 			break;
 		case '\'':
-			evbuffer_add_printf(b, "&#39;");
+			e = "&#39;";
 			break;
 		default:
-			evbuffer_add(b, s, 1);
+			one[0] = *s;
+			e = one;
 		}
+		n = strlen(e);
+		if (off + n >= len)
+			break;
+		memcpy(buf + off, e, n);
+		off += n;
 	}
+	if (len)
+		buf[off] = '\0';
 }
 
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
@@ -503,6 +521,7 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 	bool over = d->verdict == SC_OVER;
 	const char *title = code == 429 ? "Too Many Requests" : "Forbidden";
 	const struct xl_client_limit *l = &d->client.lim[d->report];
+	char html[6 * XL_ROUTE_MSG_MAX];
 	const char *detail = !over	   ? "address is on the deny list" :
 			     d->message[0] ? d->message :
 					     l->text;
@@ -549,7 +568,8 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 				    "<!doctype html>\n<html lang=en>\n"
 				    "<title>%d %s</title>\n<h1>%s</h1>\n<p>",
 				    code, title, title);
-		html_escape(body, detail);
+		sc_html_escape(detail, html, sizeof(html));
+		evbuffer_add(body, html, strlen(html));
 		evbuffer_add_printf(body, "</p>\n");
 		evhttp_add_header(out, "Content-Type",
 				  "text/html; charset=utf-8");

@@ -168,11 +168,9 @@ static void plan_add(struct sc_route_plan *p, const struct xl_route *r,
 	p->n++;
 }
 
-void sc_route_plan(struct evhttp_request *req, uint16_t port,
+void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 		   struct sc_route_plan *p)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *raw = uri ? evhttp_uri_get_path(uri) : NULL;
 	struct xl_route_match m;
 	size_t plen = 0;
 	char *path;
@@ -184,18 +182,52 @@ void sc_route_plan(struct evhttp_request *req, uint16_t port,
 		return;
 	/* Percent-decoded, as the application's router sees it ("+" is
 	 * a plus in a path). */
-	path = evhttp_uridecode(raw && *raw ? raw : "/", 0, &plen);
+	path = evhttp_uridecode(raw_path && *raw_path ? raw_path : "/", 0,
+				&plen);
 	if (!path)
 		return;
 	refresh();
-	xl_route_match(rows, nrows, port, path, plen,
-		       method_bit(evhttp_request_get_command(req)), &m);
+	xl_route_match(rows, nrows, port, path, plen, method, &m);
 	for (i = 0; i < m.n; i++)
 		plan_add(p, &rows[m.row[i]].r, rows[m.row[i]].r.rule.slot);
 	if (m.def >= 0)
 		plan_add(p, &rows[m.def].r, m.def_id);
 	free(path);
 	p->exempt = m.exempt;
+}
+
+void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
+			   struct sc_route_plan *p)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+
+	sc_route_plan(uri ? evhttp_uri_get_path(uri) : NULL,
+		      method_bit(evhttp_request_get_command(req)), port, p);
+}
+
+void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
+		       struct sc_route_plan *p)
+{
+	struct evhttp_uri *u = NULL;
+	const char *path = NULL, *name;
+	uint16_t bit = 0;
+	int i;
+
+	/* $request_uri is as the client sent it: origin form, absolute form
+	 * or "*". A path no route can have ("*") stands for what does not
+	 * parse: the port's default limits, if any, count it. */
+	if (uri)
+		u = evhttp_uri_parse_with_flags(uri, EVHTTP_URI_NONCONFORMANT);
+	if (u)
+		path = evhttp_uri_get_path(u);
+	for (i = 0; method && (name = xl_route_method_name(i, &bit)); i++)
+		if (!strcmp(name, method))
+			break;
+	if (!method || !name)
+		bit = 0; /* none of ours: routes for every method only */
+	sc_route_plan(path && *path == '/' ? path : "*", bit, port, p);
+	if (u)
+		evhttp_uri_free(u);
 }
 
 void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],

@@ -109,6 +109,14 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
 		       uint64_t accepted, struct sc_decision *d);
+/* The same for a request matched to routes already (sc_route_plan*()). */
+struct sc_route_plan;
+void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
+		       uint16_t port, uint64_t nreq, bool direct,
+		       uint64_t accepted, struct sc_decision *d);
+/* Text as HTML (markupsafe's escapes, as Flask's error pages) into buf;
+ * cut at len - 1 bytes, never inside an escape. */
+void sc_html_escape(const char *s, char *buf, size_t len);
 
 /* Adds the rate-limit headers of `d` to `h`, leaving any the application
  * set alone. `over` says the response is the 429. */
@@ -164,10 +172,19 @@ struct sc_route_decision {
 	char message[XL_ROUTE_MSG_MAX];
 };
 
-/* Matches a request on `port` to routes (the table is read again when
- * xl_config's generation moved). */
-void sc_route_plan(struct evhttp_request *req, uint16_t port,
+/* Matches a request of `method` (an XL_METH_* bit, 0: another) to
+ * `raw_path` (as sent: it is percent-decoded here) on `port` to routes;
+ * the table is read again when xl_config's generation moved. */
+void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 		   struct sc_route_plan *p);
+/* The same for a request the sidecar has. */
+void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
+			   struct sc_route_plan *p);
+/* The same for a request nginx names in an auth subrequest: its
+ * $request_uri and $request_method. A URI without a path counts as a path
+ * no route matches. */
+void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
+		       struct sc_route_plan *p);
 /* Charges the client `addr` (v4-mapped) for the plan's routes, up to the
  * first that refuses. */
 void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
