@@ -8,6 +8,7 @@
  * for a port without routes, rows that failed their check left out), and
  * the path, methods and message checks on good and bad input.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -151,8 +152,8 @@ static void test_syntax(void)
 		ASSERT_EQ(xl_route_path_check(good[i], why, sizeof(why)), 0,
 			  good[i]);
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		ASSERT_EQ(xl_route_path_check(bad[i], why, sizeof(why)), -1,
-			  bad[i]);
+		ASSERT_EQ(xl_route_path_check(bad[i], why, sizeof(why)),
+			  -EINVAL, bad[i]);
 	memset(path, 'a', sizeof(path));
 	path[0] = '/';
 	path[XL_ROUTE_PATH_MAX - 1] = '\0';
@@ -160,7 +161,7 @@ static void test_syntax(void)
 		  "a path of 127 bytes");
 	path[XL_ROUTE_PATH_MAX - 1] = 'a';
 	path[XL_ROUTE_PATH_MAX] = '\0';
-	ASSERT_EQ(xl_route_path_check(path, why, sizeof(why)), -1,
+	ASSERT_EQ(xl_route_path_check(path, why, sizeof(why)), -EINVAL,
 		  "a path of 128 bytes");
 	ASSERT_EQ(xl_route_kind("*"), XL_RK_DEFAULT, "* is the default");
 	ASSERT_EQ(xl_route_kind("/a/*"), XL_RK_PREFIX, "/a/* is a prefix");
@@ -173,17 +174,17 @@ static void test_syntax(void)
 		  "methods' bits");
 	xl_route_methods_format(bits, why, sizeof(why));
 	ASSERT_STREQ(why, "GET,POST,PATCH", "methods formatted");
-	ASSERT_EQ(xl_route_methods_parse("GET,", &bits, why, sizeof(why)), -1,
-		  "an empty method");
-	ASSERT_EQ(xl_route_methods_parse("GETS", &bits, why, sizeof(why)), -1,
-		  "an unknown method");
-	ASSERT_EQ(xl_route_methods_parse("GE", &bits, why, sizeof(why)), -1,
-		  "a method's prefix");
+	ASSERT_EQ(xl_route_methods_parse("GET,", &bits, why, sizeof(why)),
+		  -EINVAL, "an empty method");
+	ASSERT_EQ(xl_route_methods_parse("GETS", &bits, why, sizeof(why)),
+		  -EINVAL, "an unknown method");
+	ASSERT_EQ(xl_route_methods_parse("GE", &bits, why, sizeof(why)),
+		  -EINVAL, "a method's prefix");
 
 	ASSERT_EQ(xl_route_message_check("slow <down> \"now\"", why,
 					 sizeof(why)),
 		  0, "a message");
-	ASSERT_EQ(xl_route_message_check("a\nb", why, sizeof(why)), -1,
+	ASSERT_EQ(xl_route_message_check("a\nb", why, sizeof(why)), -EINVAL,
 		  "a message of two lines");
 	memset(msg, 'x', sizeof(msg));
 	msg[XL_ROUTE_MSG_MAX - 1] = '\0';
@@ -191,7 +192,7 @@ static void test_syntax(void)
 		  "a message of 255 bytes");
 	msg[XL_ROUTE_MSG_MAX - 1] = 'x';
 	msg[XL_ROUTE_MSG_MAX] = '\0';
-	ASSERT_EQ(xl_route_message_check(msg, why, sizeof(why)), -1,
+	ASSERT_EQ(xl_route_message_check(msg, why, sizeof(why)), -EINVAL,
 		  "a message of 256 bytes");
 }
 

@@ -38,12 +38,12 @@ int xl_route_path_check(const char *path, char *why, size_t len)
 		snprintf(
 			why, len,
 			"a path starts with '/' (or is '*', the port's default limits)");
-		return -1;
+		return -EINVAL;
 	}
 	if (n >= XL_ROUTE_PATH_MAX) {
 		snprintf(why, len, "it is %zu bytes long; at most %d", n,
 			 XL_ROUTE_PATH_MAX - 1);
-		return -1;
+		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = path[i];
@@ -53,14 +53,14 @@ int xl_route_path_check(const char *path, char *why, size_t len)
 				why, len,
 				"byte %zu (0x%02x) may not be in a path: printable ASCII only, no blanks, no query ('?') or fragment ('#')",
 				i, c);
-			return -1;
+			return -EINVAL;
 		}
 		if (c == '*' && i != n - 1) {
 			snprintf(
 				why, len,
 				"'*' at byte %zu: a '*' may only end a path (a prefix, e.g. /api/*)",
 				i);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -92,7 +92,7 @@ int xl_route_methods_parse(const char *s, uint16_t *bits, char *why, size_t len)
 				why, len,
 				"unknown method '%.*s'; expected a comma-separated list of GET, HEAD, POST, PUT, DELETE, OPTIONS, PATCH, TRACE, CONNECT",
 				(int)(n > 32 ? 32 : n), p);
-			return -1;
+			return -EINVAL;
 		}
 		*bits |= methods[i].bit;
 		if (!p[n])
@@ -127,7 +127,7 @@ int xl_route_message_check(const char *msg, char *why, size_t len)
 	if (n >= XL_ROUTE_MSG_MAX) {
 		snprintf(why, len, "it is %zu bytes long; at most %d", n,
 			 XL_ROUTE_MSG_MAX - 1);
-		return -1;
+		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		unsigned char c = msg[i];
@@ -137,7 +137,7 @@ int xl_route_message_check(const char *msg, char *why, size_t len)
 				why, len,
 				"control character 0x%02x at byte %zu; a message is one line of text",
 				c, i);
-			return -1;
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -153,38 +153,38 @@ int xl_route_check(const struct xl_route_key *k, const struct xl_route *r,
 	if (strlen(path) >= XL_ROUTE_PATH_MAX ||
 	    xl_route_path_check(path, rwhy, sizeof(rwhy))) {
 		snprintf(why, len, "bad path");
-		return -1;
+		return -EINVAL;
 	}
 	if (k->methods & ~XL_METH_ALL) {
 		snprintf(why, len, "unknown method bits 0x%x", k->methods);
-		return -1;
+		return -EINVAL;
 	}
 	if ((r->flags & ~XL_ROUTE_FLAGS) || r->rule.flags) {
 		snprintf(why, len, "unknown flags");
-		return -1;
+		return -EINVAL;
 	}
 	if (!memchr(r->message, '\0', sizeof(r->message))) {
 		snprintf(why, len, "message without its NUL");
-		return -1;
+		return -EINVAL;
 	}
 	if ((r->flags & XL_ROUTE_EXEMPT) && (r->rule.nlimits || k->methods)) {
 		snprintf(why, len, "an exempt route with limits or methods");
-		return -1;
+		return -EINVAL;
 	}
 	if (xl_route_kind(path) == XL_RK_DEFAULT &&
 	    (!r->rule.nlimits || k->methods || r->flags)) {
 		snprintf(why, len,
 			 "the default route without limits, or with methods");
-		return -1;
+		return -EINVAL;
 	}
 	if (r->rule.nlimits && xl_rule_check(&r->rule, rwhy, sizeof(rwhy))) {
 		snprintf(why, len, "%s", rwhy);
-		return -1;
+		return -EINVAL;
 	}
 	if (!r->rule.slot || (r->rule.slot & XL_ROUTE_ID_DEFAULT)) {
 		snprintf(why, len, "id %u is not 1-%u", r->rule.slot,
 			 XL_ROUTE_ID_DEFAULT - 1);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -196,7 +196,7 @@ int xl_route_valid(const struct xl_route_row *w, char *why, size_t len)
 		snprintf(
 			why, len,
 			"an exempt route takes no limits, methods or message: it is never limited");
-		return -1;
+		return -EINVAL;
 	}
 	if (xl_route_kind(w->key.path) == XL_RK_DEFAULT &&
 	    (!w->r.rule.nlimits || w->key.methods ||
@@ -205,7 +205,7 @@ int xl_route_valid(const struct xl_route_row *w, char *why, size_t len)
 			why, len,
 			"the default route '*' takes limits, and no methods nor exempt (e.g. route add %u '*' \"100 per minute\")",
 			w->key.port);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -228,7 +228,7 @@ int xl_route_fits(const struct xl_route_row *rows, int n,
 		snprintf(why, len,
 			 "too many routes: the map holds %d, over all ports",
 			 XL_MAX_ROUTES);
-		return -1;
+		return -EINVAL;
 	}
 	for (i = 0; i < n; i++) {
 		if (i == old || !xl_route_same_path(&rows[i].key, &w->key))
@@ -242,7 +242,7 @@ int xl_route_fits(const struct xl_route_row *rows, int n,
 				w->r.flags & XL_ROUTE_EXEMPT ?
 					"has routes already" :
 					"is exempt");
-			return -1;
+			return -EINVAL;
 		}
 	}
 	if (same >= XL_ROUTE_SAME_PATH) {
@@ -250,7 +250,7 @@ int xl_route_fits(const struct xl_route_row *rows, int n,
 			why, len,
 			"port %u path '%s' has %d routes already (other methods); at most %d",
 			w->key.port, path, same, XL_ROUTE_SAME_PATH);
-		return -1;
+		return -EINVAL;
 	}
 	return 0;
 }

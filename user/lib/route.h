@@ -28,11 +28,11 @@ enum xl_route_kind {
 
 /* Checks a route's path: "*", or "/" followed by printable ASCII without
  * blanks, '?' or '#', with '*' only at the end (a prefix), shorter than
- * XL_ROUTE_PATH_MAX. 0, or -1 with what is wrong in why. */
+ * XL_ROUTE_PATH_MAX. 0, or -EINVAL with what is wrong in why. */
 int xl_route_path_check(const char *path, char *why, size_t len);
 enum xl_route_kind xl_route_kind(const char *path);
 
-/* "GET,POST" (any case, comma-separated) to XL_METH_* bits. 0, or -1
+/* "GET,POST" (any case, comma-separated) to XL_METH_* bits. 0, or -EINVAL
  * with the unknown name in why. */
 int xl_route_methods_parse(const char *s, uint16_t *methods, char *why,
 			   size_t len);
@@ -43,13 +43,13 @@ void xl_route_methods_format(uint16_t methods, char *buf, size_t len);
 const char *xl_route_method_name(int i, uint16_t *bit);
 
 /* A message for a 429: printable, no control characters, shorter than
- * XL_ROUTE_MSG_MAX bytes. 0, or -1 with why. */
+ * XL_ROUTE_MSG_MAX bytes. 0, or -EINVAL with why. */
 int xl_route_message_check(const char *msg, char *why, size_t len);
 
 /* Checks a route read back from the map (bpftool may have written it):
  * its path and flags, its limits (xl_rule_check, when it has any), no
  * limits on an exempt route, limits on a default one, a NUL-terminated
- * message. 0, or -1 with why. */
+ * message. 0, or -EINVAL with why. */
 int xl_route_check(const struct xl_route_key *k, const struct xl_route *r,
 		   char *why, size_t len);
 
@@ -64,11 +64,11 @@ bool xl_route_same_path(const struct xl_route_key *a,
 			const struct xl_route_key *b);
 /* Checks a route as given (before it has an id): an exempt route has no
  * limits, methods or message; the default route ("*") has limits and no
- * methods, nor is it exempt. 0, or -1 with why. */
+ * methods, nor is it exempt. 0, or -EINVAL with why. */
 int xl_route_valid(const struct xl_route_row *w, char *why, size_t len);
 /* Checks that route `w` fits among rows[n], replacing rows[old] (-1:
  * none): at most XL_MAX_ROUTES routes, XL_ROUTE_SAME_PATH of one path
- * (port and path), and an exempt path alone. 0, or -1 with why. */
+ * (port and path), and an exempt path alone. 0, or -EINVAL with why. */
 int xl_route_fits(const struct xl_route_row *rows, int n,
 		  const struct xl_route_row *w, int old, char *why, size_t len);
 
