@@ -123,6 +123,11 @@ _Static_assert(sizeof(struct xl_limit) == 32, "xl_limit layout");
  * The entry it left is written again only after an RCU grace period
  * (membarrier(MEMBARRIER_CMD_GLOBAL)), which waits for every XDP, tc and
  * sockops run that may still be reading it.
+ * XXX: not for the syscall program (`query`, the sidecar's charge): it is
+ * sleepable, under RCU tasks trace, which that grace period does not wait
+ * for. On a preemptible kernel, a run preempted between reading the port's
+ * entry and its rule for as long as two changes of that rule take could
+ * read a mix of them, for that one request.
  */
 struct xl_rule {
 	__u32 nlimits; /* 1..XL_MAX_LIMITS */
