@@ -109,20 +109,30 @@ static void limit_print(const char *what, const struct xl_client_limit *l)
 	printf("\n");
 }
 
-/* A client's counts of routes on a port: [{"path", "methods",
- * "default", "limits": [...]}] (route.h). */
-static struct json_object *route_counts(const struct xl_maps *m,
-					const __u8 addr[16], __u16 port)
+/* A client's counts of routes on a port (route.h), into rc: their
+ * number. */
+static struct xl_route_count rc[2 * XL_MAX_ROUTES];
+
+static int route_counts(const struct xl_maps *m, const __u8 addr[16],
+			__u16 port)
 {
-	struct json_object *arr = json_object_new_array();
-	static struct xl_route_count rc[2 * XL_MAX_ROUTES];
 	struct xl_config cfg = {};
-	int n, i;
-	__u32 k;
+	int n;
 
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &(__u32){ 0 }, &cfg);
 	n = xl_route_counts(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATE], addr, port,
 			    cfg.ipv6_prefix, rc, 2 * XL_MAX_ROUTES);
+	return n < 0 ? 0 : n;
+}
+
+/* The counts as `query --json` shows them: [{"path", "methods",
+ * "default", "limits": [...]}]. */
+static struct json_object *route_counts_json(int n)
+{
+	struct json_object *arr = json_object_new_array();
+	int i;
+	__u32 k;
+
 	for (i = 0; i < n; i++) {
 		struct json_object *e = json_object_new_object();
 		struct json_object *ls = json_object_new_array();
@@ -145,17 +155,13 @@ static struct json_object *route_counts(const struct xl_maps *m,
 	return arr;
 }
 
-/* Prints a client as client_json() made it, with its routes'
- * counts. */
-static void client_print(struct json_object *o, const struct xl_client *c,
-			 const struct xl_flood_view *fv)
+static void client_print(const char *addr, __u16 port,
+			 const struct xl_client *c,
+			 const struct xl_flood_view *fv, int nroutes)
 {
-	struct json_object *routes = json_object_object_get(o, "routes");
-	const char *addr =
-		json_object_get_string(json_object_object_get(o, "address"));
-	int port = json_object_get_int(json_object_object_get(o, "port"));
-	size_t r, k;
-	__u32 i;
+	char methods[64];
+	__u32 i, k;
+	int r;
 
 	printf("%s port %u:%s%s%s%s\n", addr, port, c->denied ? " denied" : "",
 	       c->allowed ? " allowed" : "", c->covered ? "" : " no rule",
@@ -164,36 +170,13 @@ static void client_print(struct json_object *o, const struct xl_client *c,
 		limit_print("", &c->lim[i]);
 	for (i = 0; i < fv->ntotal; i++)
 		limit_print("total ", &fv->total[i]);
-	for (r = 0; r < json_object_array_length(routes); r++) {
-		struct json_object *e = json_object_array_get_idx(routes, r);
-		struct json_object *ls = json_object_object_get(e, "limits");
-		struct json_object *meth = json_object_object_get(e, "methods");
-
-		printf("  route %s",
-		       json_object_get_string(
-			       json_object_object_get(e, "path")));
-		for (k = 0; k < json_object_array_length(meth); k++)
-			printf("%s%s", k ? "," : " ",
-			       json_object_get_string(
-				       json_object_array_get_idx(meth, k)));
-		if (json_object_get_boolean(
-			    json_object_object_get(e, "default")))
-			printf(" (default limits)");
-		printf("\n");
-		for (k = 0; k < json_object_array_length(ls); k++) {
-			struct json_object *l =
-				json_object_array_get_idx(ls, k);
-
-			printf("    %-22s remaining %s, reset %s (in %ss)\n",
-			       json_object_get_string(
-				       json_object_object_get(l, "limit")),
-			       json_object_get_string(
-				       json_object_object_get(l, "remaining")),
-			       json_object_get_string(
-				       json_object_object_get(l, "reset")),
-			       json_object_get_string(json_object_object_get(
-				       l, "retry_after")));
-		}
+	for (r = 0; r < nroutes; r++) {
+		xl_route_methods_format(rc[r].methods, methods,
+					sizeof(methods));
+		printf("  route %s%s%s%s\n", rc[r].path, methods[0] ? " " : "",
+		       methods, rc[r].dflt ? " (default limits)" : "");
+		for (k = 0; k < rc[r].nlimits; k++)
+			limit_print("  ", &rc[r].lim[k]);
 	}
 }
 
@@ -313,6 +296,7 @@ int cmd_query(int argc, char **argv)
 		struct xl_flood_view fv;
 		struct json_object *o;
 		struct xl_client cl;
+		int nroutes;
 
 		err = xl_client_query(prog, m->fd[XL_M_ALLOW], m->fd[XL_M_DENY],
 				      addr, ports[i], XL_OP_READ, &cl);
@@ -329,15 +313,17 @@ int cmd_query(int argc, char **argv)
 			break;
 		}
 		flood_view(m, addr, ports[i], &cl, &fv);
+		nroutes = route_counts(m, addr, ports[i]);
+		if (!json) {
+			client_print(text, ports[i], &cl, &fv, nroutes);
+			continue;
+		}
 		o = client_json(text, ports[i], &cl, &fv);
-		json_object_object_add(o, "routes",
-				       route_counts(m, addr, ports[i]));
+		json_object_object_add(o, "routes", route_counts_json(nroutes));
 		if (arr)
 			json_object_array_add(arr, o);
-		else if (json)
-			xl_json_print(o);
 		else
-			client_print(o, &cl, &fv);
+			xl_json_print(o);
 	}
 	if (arr)
 		xl_json_print(arr);

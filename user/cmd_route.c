@@ -432,48 +432,33 @@ static struct json_object *routes_json(const struct xl_route_row *rows, int n)
 	return arr;
 }
 
-static void print_route(struct json_object *e)
+/* One route in text: "PORT PATH METHODS LIMITS; message \"...\"". */
+static void print_route(const struct xl_route_row *w)
 {
-	struct json_object *ls = json_object_object_get(e, "limits");
-	const char *msg =
-		json_object_get_string(json_object_object_get(e, "message"));
-	const char *st =
-		json_object_get_string(json_object_object_get(e, "strategy"));
-	struct json_object *meth = json_object_object_get(e, "methods");
-	char methods[64] = "";
-	size_t k, off = 0;
+	const struct xl_rule *r = &w->r.rule;
+	char path[XL_ROUTE_PATH_MAX + 1] = {}, methods[64], text[96], why[96];
+	__u32 k;
 
-	for (k = 0; k < json_object_array_length(meth); k++)
-		off += snprintf(methods + off, sizeof(methods) - off, "%s%s",
-				k ? "," : "",
-				json_object_get_string(
-					json_object_array_get_idx(meth, k)));
-	printf("%-5d %-24s %-8s ",
-	       json_object_get_int(json_object_object_get(e, "port")),
-	       json_object_get_string(json_object_object_get(e, "path")),
-	       off ? methods : "any");
-	if (json_object_get_boolean(json_object_object_get(e, "exempt")))
+	memcpy(path, w->key.path, XL_ROUTE_PATH_MAX);
+	xl_route_methods_format(w->key.methods, methods, sizeof(methods));
+	printf("%-5d %-24s %-8s ", w->key.port, path,
+	       methods[0] ? methods : "any");
+	if (w->r.flags & XL_ROUTE_EXEMPT)
 		printf("exempt");
-	else if (!json_object_array_length(ls))
+	else if (!r->nlimits)
 		printf("the port's default limits");
-	else if (strcmp(st, "fixed-window"))
-		printf("%s: ", st);
-	for (k = 0; k < json_object_array_length(ls); k++) {
-		struct json_object *l = json_object_array_get_idx(ls, k);
-		struct json_object *burst = json_object_object_get(l, "burst");
-
-		printf("%s%s", k ? "; " : "",
-		       json_object_get_string(
-			       json_object_object_get(l, "limit")));
-		if (burst)
-			printf(" (burst %s)", json_object_get_string(burst));
+	else if (r->limits[0].strategy != XL_STRAT_FIXED)
+		printf("%s: ", xl_strategy_name(r->limits[0].strategy));
+	for (k = 0; k < r->nlimits && k < XL_MAX_LIMITS; k++) {
+		xl_format_rule_limit(&r->limits[k], text, sizeof(text));
+		printf("%s%s", k ? "; " : "", text);
+		if (r->limits[k].strategy == XL_STRAT_TOKEN)
+			printf(" (burst %u)", r->limits[k].burst);
 	}
-	if (msg && *msg)
-		printf("; message \"%s\"", msg);
-	if (json_object_object_get(e, "invalid"))
-		printf("; INVALID: %s",
-		       json_object_get_string(
-			       json_object_object_get(e, "invalid")));
+	if (w->r.message[0])
+		printf("; message \"%.*s\"", XL_ROUTE_MSG_MAX, w->r.message);
+	if (w->invalid && xl_route_check(&w->key, &w->r, why, sizeof(why)))
+		printf("; INVALID: %s", why);
 	printf("\n");
 }
 
@@ -481,7 +466,6 @@ static int route_list(int argc, char **argv)
 {
 	const char *cmd = "route list";
 	struct xl_route_row *rows = NULL;
-	struct json_object *arr;
 	bool json = false;
 	uint16_t port = 0;
 	int c, n, i, j;
@@ -517,15 +501,11 @@ static int route_list(int argc, char **argv)
 	for (i = j = 0; i < n; i++)
 		if (argc - optind == 0 || rows[i].key.port == port)
 			rows[j++] = rows[i];
-	arr = routes_json(rows, j);
+	if (json)
+		xl_json_print(routes_json(rows, j));
+	for (i = 0; i < j && !json; i++)
+		print_route(&rows[i]);
 	free(rows);
-	if (json) {
-		xl_json_print(arr);
-		return XL_EXIT_OK;
-	}
-	for (i = 0; i < (int)json_object_array_length(arr); i++)
-		print_route(json_object_array_get_idx(arr, i));
-	json_object_put(arr);
 	return XL_EXIT_OK;
 }
 
