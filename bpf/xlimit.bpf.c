@@ -175,11 +175,15 @@ int xlimit_tc(struct __sk_buff *skb)
 	return xl_tc_verdict(skb, xl_frame(parsed, &p));
 }
 
+extern void bpf_rcu_read_lock(void) __ksym;
+extern void bpf_rcu_read_unlock(void) __ksym;
+
 SEC("syscall")
 int xlimit_query(struct xl_query *q)
 {
 	struct xl_decision d;
 	__u16 port = q->port;
+	__u64 now = q->now; /* read once: see the check below */
 	__u8 addr[16];
 	__u32 i;
 
@@ -188,11 +192,16 @@ int xlimit_query(struct xl_query *q)
 	q->err = 0;
 	q->nlimits = 0;
 	q->breached = 0;
-	if (!q->now) {
+	if (!now) { /* the verifier then knows xl_decide() reads no clock */
 		q->err = -22; /* -EINVAL: the caller gave no time */
 		return 0;
 	}
-	if (xl_decide(addr, port, q->op == XL_OP_CHARGE, 0, q->now, &d)) {
+	/* Sleepable, this program is not in the RCU read-side section the
+	 * rule writer's grace period waits for (include/xlimit.h): it
+	 * enters one while it reads the port's rule. */
+	bpf_rcu_read_lock();
+	if (xl_decide(addr, port, q->op == XL_OP_CHARGE, 0, now, &d)) {
+		bpf_rcu_read_unlock();
 		q->err = -2; /* -ENOENT: no rule covers the port */
 		return 0;
 	}
@@ -206,6 +215,7 @@ int xlimit_query(struct xl_query *q)
 		q->limits[i] = d.rule->limits[i];
 		q->win[i].word = d.state ? XL_READ(d.state->win[i].word) : 0;
 	}
+	bpf_rcu_read_unlock();
 	return 0;
 }
 

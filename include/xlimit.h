@@ -122,12 +122,9 @@ _Static_assert(sizeof(struct xl_limit) == 32, "xl_limit layout");
  * (a change of port 0's rule reaches the ports without a rule one by one).
  * The entry it left is written again only after an RCU grace period
  * (membarrier(MEMBARRIER_CMD_GLOBAL)), which waits for every XDP, tc and
- * sockops run that may still be reading it.
- * XXX: not for the syscall program (`query`, the sidecar's charge): it is
- * sleepable, under RCU tasks trace, which that grace period does not wait
- * for. On a preemptible kernel, a run preempted between reading the port's
- * entry and its rule for as long as two changes of that rule take could
- * read a mix of them, for that one request.
+ * sockops run that may still be reading it, and for the syscall program
+ * (`query`, the sidecar's charge): sleepable, it reads the rule inside
+ * bpf_rcu_read_lock().
  */
 struct xl_rule {
 	__u32 nlimits; /* 1..XL_MAX_LIMITS */

@@ -1534,6 +1534,55 @@ static void test_rule_change_race(void)
 	       i, r.reads, r.saw_a, r.saw_b, r.mixed);
 }
 
+/* What makes a change safe for a program that is reading the rule: the
+ * entry of xl_rslots a port points to is never written, not by a change
+ * of that port's rule nor by one of port 0's (which ports without a rule
+ * follow). The change writes the other entry, then points the port at
+ * it; the one it left still holds the old rule, whole. A writer that
+ * rewrote the rule in place fails this at the first change. */
+static void test_rule_change_leaves_entry(void)
+{
+	static const __u16 ports[] = { 80, 0 }, seen[] = { 80, 81 };
+	struct xl_rule before, after;
+	struct xl_port p0, p1;
+	__u32 port, idx;
+	int k, i;
+
+	for (k = 0; k < 2; k++) {
+		if (!reset_maps() || !set_rule(ports[k], &race_a))
+			return;
+		for (i = 0; i < 4; i++) {
+			port = seen[k];
+			if (!ASSERT_OK(bpf_map_lookup_elem(
+					       rule_maps.fd[XL_M_PORTS], &port,
+					       &p0),
+				       "read the port's entry"))
+				return;
+			idx = (p0.rslot & ~XL_PORT_DEFAULT) - 1;
+			if (!ASSERT_OK(bpf_map_lookup_elem(
+					       rule_maps.fd[XL_M_RSLOTS], &idx,
+					       &before),
+				       "read the rule it points to") ||
+			    !ASSERT_OK(xl_rule_write(&rule_maps, ports[k],
+						     i & 1 ? &race_a : &race_b),
+				       "change the rule"))
+				return;
+			bpf_map_lookup_elem(rule_maps.fd[XL_M_PORTS], &port,
+					    &p1);
+			bpf_map_lookup_elem(rule_maps.fd[XL_M_RSLOTS], &idx,
+					    &after);
+			ASSERT_TRUE(
+				p1.rslot != p0.rslot,
+				ports[k] ?
+					"port 80 points elsewhere" :
+					"port 81 follows port 0's new entry");
+			ASSERT_TRUE(
+				!memcmp(&before, &after, sizeof(before)),
+				"the entry it left still holds the old rule");
+		}
+	}
+}
+
 /* A port without a rule of its own follows port 0's rule as it changes,
  * and goes back to it when its own is removed. */
 static void test_rule_default(void)
@@ -2714,6 +2763,7 @@ int main(void)
 	}
 	test_prefixes();
 	RUN_TEST(rule_change_race);
+	RUN_TEST(rule_change_leaves_entry);
 	RUN_TEST(rule_default);
 	RUN_TEST(query_charge_like_a_syn);
 	RUN_TEST(query_several_limits);
