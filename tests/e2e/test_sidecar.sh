@@ -87,6 +87,7 @@ xl_bg sidecar_down "${SC[@]}" --listen 127.0.0.1:$PX --upstream 127.0.0.1:1 \
 xl_bg sidecar_sliding "${SC[@]}" --listen 0.0.0.0:$PS --upstream 127.0.0.1:$B
 xl_bg sidecar_token "${SC[@]}" --listen 0.0.0.0:$PT --upstream 127.0.0.1:$B
 xl_bg sidecar_quick "${SC[@]}" --listen 0.0.0.0:$PQ --upstream 127.0.0.1:$B
+QUICK_PID=$XL_BG_PID
 
 xl_nginx_conf 198.18.0.2:$N 127.0.0.1:$B 127.0.0.1:$A
 xl_bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
@@ -333,6 +334,18 @@ ip -n "$NS_SRV" neigh replace 198.18.0.17 lladdr "$mac_c" dev "$VETH_SRV" nud pe
 (sleep 0.5; echo) | cli $PY "$HELP" late 198.18.0.17 198.18.0.2 $PQ >"$XL_TMP/quick.out" 2>&1
 assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
 	"token-bucket: a late first request reads, its SYN charged once (remaining 10)"
+# The same, accepted late: the sidecar is stopped for 0.3 s (three
+# emission intervals) while the kernel completes the handshake, as a busy
+# sidecar accepts late. The SYN's charge is judged against the handshake,
+# not the accept, so the first request still only reads.
+ip -n "$NS_CLI" addr add 198.18.0.18/24 dev "$VETH_CLI"
+ip -n "$NS_SRV" neigh replace 198.18.0.18 lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+kill -STOP "$QUICK_PID"
+(sleep 0.3; kill -CONT "$QUICK_PID"; sleep 0.2; echo) |
+	cli $PY "$HELP" late 198.18.0.18 198.18.0.2 $PQ >"$XL_TMP/quick.out" 2>&1
+kill -CONT "$QUICK_PID"
+assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
+	"token-bucket: a first request accepted late reads, its SYN charged once (remaining 10)"
 assert_eq "$(q_remaining 198.18.0.17 $PQ)" 10 "token-bucket: xlimit query agrees"
 
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted

@@ -123,7 +123,8 @@ xl_bg() {
 	shift
 	"$@" >"$XL_TMP/$name.log" 2>&1 &
 	pid=$!
-	XL_CLEANUPS+=("kill $pid; wait $pid")
+	XL_BG_PID=$pid # the last one started, for a test to signal it
+	XL_CLEANUPS+=("kill -CONT $pid; kill $pid; wait $pid")
 }
 
 # xl_nginx_conf LISTEN APP AUTH: $XL_TMP/nginx/nginx.conf, a private

@@ -28,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -75,7 +77,7 @@ struct sc_conn {
 	enum conn_state state;
 	bool squeezed; /* its header or body bound was lowered */
 	size_t buffered; /* bytes of its input in the budget */
-	uint64_t accepted; /* monotonic ns */
+	uint64_t accepted; /* its handshake, monotonic ns (established_ns) */
 	uint64_t nreq; /* requests that reached the sidecar */
 	struct sc_peer addrs; /* learnt at its first request */
 	bool have_addrs;
@@ -368,6 +370,32 @@ static void on_deadline(struct sc_conn *c)
 }
 
 /* Right after evhttp set the connection up (or failed to). */
+/*
+ * When the kernel completed the handshake of the connection on `fd`, on
+ * the monotonic clock, as near as the kernel says; `now` if it does not.
+ * Under load the sidecar accepts a connection well after its handshake,
+ * and whether the connection's SYN was charged is judged against the
+ * handshake (limit.c, syn_seen()): a bucket's TAT is only T past the SYN.
+ * The kernel keeps how long ago, in ms, the socket last received data and
+ * an ACK; both start at the handshake, so the longer is the nearer.
+ */
+static uint64_t established_ns(int fd, uint64_t now)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+	uint64_t ago;
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    len < offsetof(struct tcp_info, tcpi_last_ack_recv) +
+			    sizeof(ti.tcpi_last_ack_recv))
+		return now;
+	ago = ti.tcpi_last_data_recv > ti.tcpi_last_ack_recv ?
+		      ti.tcpi_last_data_recv :
+		      ti.tcpi_last_ack_recv;
+	ago *= 1000000ULL;
+	return ago < now ? now - ago : now;
+}
+
 static void adopt(struct sc_conn *c)
 {
 	struct bufferevent *bev = c->bev;
@@ -393,6 +421,7 @@ static void adopt(struct sc_conn *c)
 	if ((size_t)fd < nby_fd)
 		by_fd[fd] = c;
 	c->evcon = evcon;
+	c->accepted = established_ns(fd, c->accepted);
 	evhttp_connection_set_closecb(evcon, on_close, c);
 	c->state = C_IDLE;
 	if (evbuffer_get_length(bufferevent_get_input(bev)))
