@@ -37,16 +37,6 @@ if ! $PY -c 'import flask_limiter' 2>/dev/null; then
 fi
 xl_netns_setup
 
-wait_up() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		in_srv curl -s -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.1
-	done
-	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
-	summary
-	exit 1
-}
 
 xls load >/dev/null || { fail "load"; summary; exit 1; }
 # The same configuration as routes_app.py's decorators.
@@ -66,9 +56,9 @@ xl_bg upstream in_srv $PY "$APP" app $U off
 xl_bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
 	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2 \
 	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32
-wait_up http://127.0.0.1:$F/free oracle
-wait_up http://127.0.0.1:$U/free upstream
-wait_up http://127.0.0.1:$P/free sidecar
+xl_wait_up oracle http://127.0.0.1:$F/free "$NS_SRV"
+xl_wait_up upstream http://127.0.0.1:$U/free "$NS_SRV"
+xl_wait_up sidecar http://127.0.0.1:$P/free "$NS_SRV"
 
 # --- the same answers as Flask-Limiter, request by request ------------------
 
@@ -116,7 +106,7 @@ xls route add $N /limited "3 per 10 seconds" --message "slow down <now>" &&
 	xls route add $N '*' "5 per 10 seconds" || fail "route add for nginx's port"
 xl_nginx_conf 127.0.0.1:$N 127.0.0.1:$U 127.0.0.1:$A
 xl_bg nginx in_srv nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
-wait_up http://127.0.0.1:$N/free nginx
+xl_wait_up nginx http://127.0.0.1:$N/free "$NS_SRV"
 for i in 1 2 3 4; do
 	in_srv curl -s -o "$XL_TMP/ng.$i" -D "$XL_TMP/ngh.$i" --interface 127.0.0.11 "http://127.0.0.1:$N/limite%64"
 	echo "$(awk 'NR == 1 { print $2 }' "$XL_TMP/ngh.$i") $(tr -d '\r' <"$XL_TMP/ngh.$i" | awk '/^X-RateLimit-(Limit|Remaining):/ { printf "%s ", $2 }')"

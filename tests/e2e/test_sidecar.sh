@@ -40,17 +40,6 @@ xl_netns_setup
 
 cli() { ip netns exec "$NS_CLI" "$@"; }
 srv() { ip netns exec "$NS_SRV" "$@"; }
-# wait_up NS URL NAME: polls until URL answers (any status).
-wait_up() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		ip netns exec "$1" curl -s -o /dev/null --max-time 1 "$2" && return 0
-		sleep 0.1
-	done
-	fail "$3 did not come up (log: $(tail -n 3 "$XL_TMP/$3.log" 2>/dev/null))"
-	summary
-	exit 1
-}
 # Seconds to sleep until T0 + OFFSET (0 if past).
 until_s() { awk -v a="$1" -v b="$2" -v n="$(date +%s.%N)" 'BEGIN { d = a + b - n; printf "%.3f", (d > 0 ? d : 0) }'; }
 # q_remaining ADDRESS PORT: what xlimit query says remains of the first limit.
@@ -93,15 +82,15 @@ xl_nginx_conf 198.18.0.2:$N 127.0.0.1:$B 127.0.0.1:$A
 xl_bg nginx ip netns exec "$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
 
 # Loopback clients are allow-listed: polling does not use up any quota.
-wait_up "$NS_SRV" http://127.0.0.1:$B/ backend
-wait_up "$NS_CLI" http://127.0.0.1:$F/health flask
-wait_up "$NS_SRV" http://127.0.0.1:$P/ sidecar
-wait_up "$NS_SRV" http://127.0.0.1:$PD/ sidecar_drop
-wait_up "$NS_SRV" http://127.0.0.1:$PS/ sidecar_sliding
-wait_up "$NS_SRV" http://127.0.0.1:$PT/ sidecar_token
-wait_up "$NS_SRV" http://127.0.0.1:$PQ/ sidecar_quick
-wait_up "$NS_SRV" http://127.0.0.1:$M/metrics sidecar
-wait_up "$NS_SRV" http://198.18.0.2:$N/ nginx
+xl_wait_up backend http://127.0.0.1:$B/ "$NS_SRV"
+xl_wait_up flask http://127.0.0.1:$F/health "$NS_CLI"
+xl_wait_up sidecar http://127.0.0.1:$P/ "$NS_SRV"
+xl_wait_up sidecar_drop http://127.0.0.1:$PD/ "$NS_SRV"
+xl_wait_up sidecar_sliding http://127.0.0.1:$PS/ "$NS_SRV"
+xl_wait_up sidecar_token http://127.0.0.1:$PT/ "$NS_SRV"
+xl_wait_up sidecar_quick http://127.0.0.1:$PQ/ "$NS_SRV"
+xl_wait_up sidecar http://127.0.0.1:$M/metrics "$NS_SRV"
+xl_wait_up nginx http://198.18.0.2:$N/ "$NS_SRV"
 
 # --- the same answers as Flask-Limiter ----------------------------------------
 
@@ -410,8 +399,8 @@ mkdir -p "$XL_TMP/www" && echo hi >"$XL_TMP/www/index.html"
 xl_bg www ip netns exec "$NS_SRV" $PY -m http.server 8001 --bind 127.0.0.1 --directory "$XL_TMP/www"
 echo "127.0.0.1 xlimit-upstream.test" >"$XL_TMP/hosts"
 xl_bg sidecar_dns unshare -m sh -c "mount --bind '$XL_TMP/hosts' /etc/hosts && exec nsenter --net=/run/netns/$NS_SRV '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8084 --upstream xlimit-upstream.test:8001"
-wait_up "$NS_SRV" http://127.0.0.1:8001/ www
-wait_up "$NS_SRV" http://127.0.0.1:8084/ sidecar_dns
+xl_wait_up www http://127.0.0.1:8001/ "$NS_SRV"
+xl_wait_up sidecar_dns http://127.0.0.1:8084/ "$NS_SRV"
 assert_eq "$(srv curl -s http://127.0.0.1:8084/)" hi "named upstream: reached"
 : >"$XL_TMP/hosts" # the same file, emptied: the name no longer resolves
 # (One request per client connection, a moment apart: the application's
@@ -494,7 +483,7 @@ assert_match "$(mval "$XL_TMP/m1.parsed" 'xlimit_sidecar_auth_limited_total{}')"
 PU=8086
 xls limit set $PU "$LIMIT" --action pass >/dev/null
 xl_bg sidecar_user "${SC[@]}" --listen 0.0.0.0:$PU --upstream 127.0.0.1:$B --user nobody
-wait_up "$NS_SRV" http://127.0.0.1:$PU/ sidecar_user
+xl_wait_up sidecar_user http://127.0.0.1:$PU/ "$NS_SRV"
 upid=$(pgrep -f -- "--listen 0.0.0.0:$PU --upstream" | head -n 1)
 assert_eq "$(awk '/^Uid:/ { print $2, $3, $4, $5 } /^Gid:/ { print $2, $3 }' /proc/$upid/status | tr '\n' ' ')" \
 	"65534 65534 65534 65534 65534 65534 " "--user nobody: runs as nobody (uid and gid)"

@@ -30,30 +30,15 @@ xl load >/dev/null || { fail "xlimit load"; summary; exit 1; }
 
 in_ns() { nsenter --net="/run/netns/$NS" "$@"; }
 # bg NAME CMD...: a daemon in the namespace, logged, killed on exit; its
-# pid in $BG_PID (nsenter execs it: the daemon's own).
-bg() {
-	local name=$1
-	shift
-	nsenter --net="/run/netns/$NS" "$@" >"$XL_TMP/$name.log" 2>&1 &
-	BG_PID=$!
-	XL_CLEANUPS+=("kill $BG_PID; wait $BG_PID")
-}
-wait_up() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		in_ns curl -s -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.1
-	done
-	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
-	return 1
-}
+# pid in $XL_BG_PID (nsenter execs it: the daemon's own).
+bg() { xl_bg "$1" nsenter --net="/run/netns/$NS" "${@:2}"; }
 # sidecar NAME PORT OPTION...: starts one in front of the application.
 sidecar() {
 	local name=$1 port=$2
 	shift 2
 	bg "$name" "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$port \
 		--upstream 127.0.0.1:$B "$@"
-	wait_up "http://127.0.0.1:$port/" "$name"
+	xl_wait_up "$name" "http://127.0.0.1:$port/" "$NS"
 }
 code() { in_ns curl -s -o /dev/null -w '%{http_code}\n' --max-time "${2:-10}" "$1"; }
 delta() { echo $(($2 - $1)); }
@@ -89,14 +74,14 @@ serves_again() {
 }
 
 bg app $PY "$HELP" app $B
-wait_up "http://127.0.0.1:$B/" app || { summary; exit 1; }
+xl_wait_up app "http://127.0.0.1:$B/" "$NS"
 
 # --- out of fds: more clients than fds, no spin, serving after ------------
 
 bg fdless bash -c "ulimit -n 64 && exec '$SIDECAR_BIN' --pin-dir '$XL_PIN' --listen 127.0.0.1:8101 --upstream 127.0.0.1:$B"
-FDLESS=$BG_PID
+FDLESS=$XL_BG_PID
 # bash execs the sidecar: the pid is the sidecar's once it has started.
-wait_up http://127.0.0.1:8101/ fdless
+xl_wait_up fdless http://127.0.0.1:8101/ "$NS"
 hold_open hold 8101 150
 t0=$(cpu_ticks "$FDLESS")
 sleep 3
@@ -115,7 +100,7 @@ assert_eq "$(serves_again 8101)" 200 "out of fds: serves again once the clients 
 # --- slowloris: the header deadline, the connection cap --------------------
 
 sidecar loris 8102 --header-timeout 2 --client-timeout 5 --max-connections 6
-LORIS=$BG_PID
+LORIS=$XL_BG_PID
 in_ns $PY "$HELP" trickle 127.0.0.1 8102 'GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n' - 0.5 12 >"$XL_TMP/loris.out" &
 LOR=$!
 sleep 0.5
@@ -140,7 +125,7 @@ assert_eq "$(serves_again 8102)" 200 "--max-connections: accepting again once th
 # --- the application misbehaves ----------------------------------------------
 
 sidecar faulty 8103 --upstream-timeout 2 --upstream-connections 4 --max-response-size 100000
-FAULTY=$BG_PID
+FAULTY=$XL_BG_PID
 code "http://127.0.0.1:8103/slow?s=10" 20 >"$XL_TMP/stall.code" &
 STALL=$!
 sleep 0.3
@@ -175,7 +160,7 @@ assert_eq "$(grep -c . "$XL_TMP/faulty.log")" 0 "nothing logged"
 # --- large responses are streamed, at the client's pace ------------------------
 
 sidecar stream 8105
-ST=$BG_PID
+ST=$XL_BG_PID
 hwm() { awk '/^VmHWM/ { print $2 }' "/proc/$1/status"; }
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
 hwm0=$(hwm "$ST")
@@ -201,7 +186,7 @@ assert_eq "$(code http://127.0.0.1:8105/)" 200 "after the large responses: still
 # --- many large uploads under a memory budget ---------------------------------
 
 sidecar uploads 8104 --max-body-size 4194304 --max-buffered 16777216
-UP=$BG_PID
+UP=$XL_BG_PID
 hwm0=$(awk '/^VmHWM/ { print $2 }' "/proc/$UP/status")
 in_ns $PY "$HELP" uploads 127.0.0.1 8104 /sink 32 3145728 >"$XL_TMP/uploads.out"
 hwm1=$(awk '/^VmHWM/ { print $2 }' "/proc/$UP/status")
@@ -221,10 +206,10 @@ assert_eq "$(code http://127.0.0.1:8104/)" 200 "after the uploads: still serving
 CP=8010
 for mode in http10 close silent; do
 	bg "app-$mode" $PY "$HELP" closing $CP $mode
-	wait_up "http://127.0.0.1:$CP/" "app-$mode"
+	xl_wait_up "app-$mode" "http://127.0.0.1:$CP/" "$NS"
 	bg "closing-$mode" "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$((CP + 100)) \
 		--upstream 127.0.0.1:$CP --upstream-connections 16
-	wait_up "http://127.0.0.1:$((CP + 100))/" "closing-$mode"
+	xl_wait_up "closing-$mode" "http://127.0.0.1:$((CP + 100))/" "$NS"
 	methods=GET,HEAD,PUT,DELETE,GET,POST
 	[ $mode == silent ] && methods=GET,HEAD,PUT,DELETE,OPTIONS
 	in_ns $PY "$HELP" burst 127.0.0.1 $((CP + 100)) 200 8 $methods >"$XL_TMP/burst-$mode.out"

@@ -27,16 +27,6 @@ xl limit set $P "20 per 1 hour" --action pass >/dev/null || fail "limit set"
 xl limit set $PU "20 per 1 hour" --action pass >/dev/null || fail "limit set"
 xl limit set $PA "5 per 1 hour" --action pass >/dev/null || fail "limit set"
 
-wait_up() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		curl -s -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.1
-	done
-	fail "$2 did not come up (log: $(tail -n 3 "$XL_TMP/$2.log" 2>/dev/null))"
-	summary
-	exit 1
-}
 # worker_requests FILE: "N0 N1 ..." of xlimit_sidecar_worker_requests_total.
 worker_requests() {
 	curl -s "http://127.0.0.1:$M/metrics" >"$1"
@@ -58,8 +48,8 @@ xl_bg backend $PY "$HELP" app $B
 xl_bg sidecar "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P --upstream 127.0.0.1:$B \
 	--metrics-listen 127.0.0.1:$M --charge-first --workers 2 \
 	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1
-wait_up "http://127.0.0.1:$B/" backend
-wait_up "http://127.0.0.1:$M/metrics" sidecar
+xl_wait_up backend "http://127.0.0.1:$B/"
+xl_wait_up sidecar "http://127.0.0.1:$M/metrics"
 SCPID=$(pgrep -f -- "--listen 127.0.0.1:$P --upstream" | head -n 1)
 assert_eq "$(threads "$SCPID")" 2 "--workers 2: two threads"
 assert_eq "$(ss -Hltn "sport = :$P" | wc -l)" 2 "--workers 2: two listening sockets on the port (SO_REUSEPORT)"
@@ -116,7 +106,7 @@ assert_eq "$(ss -Hltn "sport = :$P" | wc -l)" 0 "SIGTERM: no socket left listeni
 
 xl_bg sidecar_user "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$PU --upstream 127.0.0.1:$B \
 	--charge-first --workers 3 --user nobody
-wait_up "http://127.0.0.1:$PU/" sidecar_user
+xl_wait_up sidecar_user "http://127.0.0.1:$PU/"
 UPID=$(pgrep -f -- "--workers 3 --user nobody" | head -n 1)
 assert_eq "$(threads "$UPID")" 3 "--workers 3 --user nobody: three threads"
 assert_eq "$(cat /proc/"$UPID"/task/*/status | awk '/^Uid:/ { print $2, $3, $4, $5 }' | sort -u)" \

@@ -127,6 +127,21 @@ xl_bg() {
 	XL_CLEANUPS+=("kill -CONT $pid; kill $pid; wait $pid")
 }
 
+# xl_wait_up NAME URL [NS]: polls for 10 s until URL answers (any status),
+# from network namespace NS if given; else fails, naming NAME with the end
+# of its log ($XL_TMP/NAME.log), and ends the test.
+xl_wait_up() {
+	local i run=()
+	[ -n "${3:-}" ] && run=(nsenter --net="/run/netns/$3")
+	for ((i = 0; i < 100; i++)); do
+		"${run[@]}" curl -s -o /dev/null --max-time 1 "$2" && return 0
+		sleep 0.1
+	done
+	fail "$1 did not come up (log: $(tail -n 3 "$XL_TMP/$1.log" 2>/dev/null))"
+	summary
+	exit 1
+}
+
 # xl_nginx_conf LISTEN APP AUTH: $XL_TMP/nginx/nginx.conf, a private
 # nginx (one worker, its files under $XL_TMP/nginx) running the shipped
 # docs/nginx-xlimit.conf with nginx on LISTEN (ADDR:PORT), the
