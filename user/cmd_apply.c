@@ -1492,14 +1492,7 @@ int cmd_dump(int argc, char **argv)
 	config_t cfg;
 	int c, i, err;
 
-	optind = 0;
-	while ((c = xl_getopt(argc, argv, &dump_usage)) >= 0) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		}
-	}
+	c = xl_getopt_json(argc, argv, &dump_usage, &json);
 	if (c != XL_OPT_END)
 		return xl_opt_exit(c);
 	if (optind != argc) {

@@ -245,14 +245,7 @@ int cmd_query(int argc, char **argv)
 		xl_err("query: unexpected argument '%s'", addr_s);
 		return xl_usage_bad(&query_usage);
 	}
-	optind = 0;
-	while ((c = xl_getopt(argc, argv, &query_usage)) >= 0) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		}
-	}
+	c = xl_getopt_json(argc, argv, &query_usage, &json);
 	if (c != XL_OPT_END)
 		return xl_opt_exit(c);
 	if (argc - optind < 1 || argc - optind > 2) {

@@ -470,14 +470,7 @@ static int route_list(int argc, char **argv)
 	uint16_t port = 0;
 	int c, n, i, j;
 
-	optind = 0;
-	while ((c = xl_getopt(argc, argv, &route_list_usage)) >= 0) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		}
-	}
+	c = xl_getopt_json(argc, argv, &route_list_usage, &json);
 	if (c != XL_OPT_END)
 		return xl_opt_exit(c);
 	if (argc - optind > 1) {

@@ -218,14 +218,7 @@ int cmd_status(int argc, char **argv)
 	__u32 zero = 0;
 	int c, err;
 
-	optind = 0;
-	while ((c = xl_getopt(argc, argv, &status_usage)) >= 0) {
-		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		}
-	}
+	c = xl_getopt_json(argc, argv, &status_usage, &json);
 	if (c != XL_OPT_END)
 		return xl_opt_exit(c);
 	if (optind != argc) {

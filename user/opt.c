@@ -54,6 +54,17 @@ int xl_usage_bad(const struct xl_usage *u)
 	return 2;
 }
 
+int xl_getopt_json(int argc, char **argv, const struct xl_usage *u, bool *json)
+{
+	int c;
+
+	optind = 0;
+	while ((c = xl_getopt(argc, argv, u)) >= 0)
+		if (c == 'j')
+			*json = true;
+	return c;
+}
+
 int xl_opt_exit(int c)
 {
 	return c == XL_OPT_HELP ? 0 : 2;

@@ -47,6 +47,10 @@ enum {
  * optarg, or one of XL_OPT_*. Start with optind = 0. */
 int xl_getopt(int argc, char **argv, const struct xl_usage *u);
 
+/* xl_getopt() for a command whose one option is --json (sets *json):
+ * returns XL_OPT_END, or XL_OPT_HELP / XL_OPT_BAD for xl_opt_exit(). */
+int xl_getopt_json(int argc, char **argv, const struct xl_usage *u, bool *json);
+
 /* The usage text: "Usage: SYNOPSIS", the about lines, then each option
  * with its help in a column, then the after lines. */
 void xl_usage(const struct xl_usage *u, FILE *f);
