@@ -37,27 +37,6 @@ xl_test_init
 # Everything xlimit keeps: the pin directory and every map's content.
 snap() { xl_snap_maps $MAPS; }
 
-# Forgets the snapshot that bad() keeps from one call to the next: to be
-# called after anything else ran. (A stale one fails the next bad(), it
-# cannot hide a change.)
-snap_forget() { rm -f "$XL_TMP/before"; }
-
-# bad TEXT NAME -- COMMAND...: COMMAND exits 2, says TEXT on stderr, prints
-# nothing on stdout, and changes neither a map nor the pin directory.
-bad() {
-	local text=$1 name=$2
-	shift 3
-	[ -f "$XL_TMP/before" ] || snap >"$XL_TMP/before"
-	run_unchanged 2 "$text" snap -- "$@"
-	[ -z "$OUT" ] || WHY+="; printed on stdout: $OUT"
-	if [ -z "$WHY" ]; then
-		ok "bad input: $name"
-	else
-		fail "bad input: $name$WHY (stderr: $ERR)"
-	fi
-	mv "$XL_TMP/after" "$XL_TMP/before"
-}
-
 # syn SRC PORT N: N connection attempts, one after the other, from SRC in
 # the client namespace to the server's PORT (where nothing listens: a SYN
 # that passes is answered by a RST at once). A dropped SYN is given up

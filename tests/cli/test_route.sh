@@ -23,20 +23,6 @@ xl_test_init
 
 snap() { xl_snap_maps $MAPS; }
 
-# bad TEXT NAME -- COMMAND...: COMMAND exits 2, says TEXT on stderr,
-# prints nothing on stdout, and changes no map nor the pin directory.
-bad() {
-	local text=$1 name=$2
-	shift 3
-	snap >"$XL_TMP/before"
-	run_unchanged 2 "$text" snap -- "$@"
-	[ -z "$OUT" ] || WHY+="; printed on stdout: $OUT"
-	if [ -z "$WHY" ]; then
-		ok "bad input: $name"
-	else
-		fail "bad input: $name$WHY (stderr: $ERR)"
-	fi
-}
 
 # rjson EXPR: EXPR over `route list --json` (d).
 rjson() { xl route list --json | jget "$1"; }
@@ -162,6 +148,7 @@ bad "expected PORT, PATH" "route add without a path" -- xl route add 8080
 for m in GET HEAD POST PUT DELETE OPTIONS PATCH TRACE; do
 	xl route add 8080 /many "1/second" --methods $m >/dev/null || fail "add /many $m"
 done
+snap_forget
 bad "has 8 routes already" "a ninth route of one path" -- xl route add 8080 /many "1/second" --methods CONNECT
 bad "has routes already" "exempting a path with routes" -- xl route add 8080 /many --exempt
 
@@ -178,6 +165,7 @@ for i in range(count):
 EOF
 bpftool batch file "$XL_TMP/fill" >/dev/null
 assert_eq "$(rjson 'len(d)')" 1024 "the map is full (1024 routes)"
+snap_forget
 bad "too many routes" "a route past a full map" -- xl route add 8080 /one-more "1/second"
 assert_rc 0 "a full map: a route replaced in place still fits" -- xl route add 8080 /tb "11/second"
 

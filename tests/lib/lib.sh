@@ -67,6 +67,28 @@ run_unchanged() {
 		WHY+="; changed: $(diff "$XL_TMP/before" "$XL_TMP/after" | head -c 600)"
 }
 
+# Forgets the snapshot that bad() keeps from one call to the next: to be
+# called after anything else ran. (A stale one fails the next bad(), it
+# cannot hide a change.)
+snap_forget() { rm -f "$XL_TMP/before"; }
+
+# bad TEXT NAME -- COMMAND...: COMMAND exits 2, says TEXT on stderr, prints
+# nothing on stdout, and changes neither a map nor the pin directory, as
+# the suite's own `snap` sees them.
+bad() {
+	local text=$1 name=$2
+	shift 3
+	[ -f "$XL_TMP/before" ] || snap >"$XL_TMP/before"
+	run_unchanged 2 "$text" snap -- "$@"
+	[ -z "$OUT" ] || WHY+="; printed on stdout: $OUT"
+	if [ -z "$WHY" ]; then
+		ok "bad input: $name"
+	else
+		fail "bad input: $name$WHY (stderr: $ERR)"
+	fi
+	mv "$XL_TMP/after" "$XL_TMP/before"
+}
+
 # xl_snap_maps MAP...: the pin directory's listing and the contents of
 # the named maps in it, byte for byte (tests/lib/mapsnap.c): a snapshot
 # for run_unchanged.
