@@ -61,11 +61,9 @@ static int open_pin(const char *name, int *fd, bool quiet)
 	return err;
 }
 
-int sc_pin_open(const char *name)
+int sc_pin_open(const char *name, int *fd)
 {
-	int fd;
-
-	return open_pin(name, &fd, true) ?: fd;
+	return open_pin(name, fd, true);
 }
 
 static uint32_t prog_id_of(int fd)

@@ -29,12 +29,6 @@ static _Thread_local int nrows;
 static _Thread_local uint32_t gen;
 static _Thread_local bool fresh; /* the table matches the maps as of gen */
 
-static int open_one(const char *name, int *fd)
-{
-	*fd = sc_pin_open(name);
-	return *fd < 0 ? *fd : 0;
-}
-
 void sc_routes_close(void)
 {
 	if (prog_fd >= 0)
@@ -52,11 +46,11 @@ int sc_routes_open(void)
 	int err;
 
 	sc_routes_close();
-	err = open_one(XL_PIN_PROG_ROUTE, &prog_fd);
+	err = sc_pin_open(XL_PIN_PROG_ROUTE, &prog_fd);
 	if (!err)
-		err = open_one(XL_STR(XL_MAP_ROUTES), &routes_fd);
+		err = sc_pin_open(XL_STR(XL_MAP_ROUTES), &routes_fd);
 	if (!err)
-		err = open_one(XL_STR(XL_MAP_CONFIG), &config_fd);
+		err = sc_pin_open(XL_STR(XL_MAP_CONFIG), &config_fd);
 	if (err)
 		sc_routes_close();
 	return err;

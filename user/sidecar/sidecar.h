@@ -189,8 +189,9 @@ void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
  * first that refuses. */
 void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
 		     uint16_t port, struct sc_route_decision *rd);
-/* Opens the pin NAME of the sidecar's pin directory: an fd, or -errno. */
-int sc_pin_open(const char *name);
+/* Opens the pin NAME of the sidecar's pin directory into *fd: 0, or
+ * -errno (and *fd < 0). */
+int sc_pin_open(const char *name, int *fd);
 /* Opens (0 or -errno) and closes the route program and maps, this
  * worker's. */
 int sc_routes_open(void);
