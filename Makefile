@@ -56,7 +56,7 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 .DELETE_ON_ERROR:
-.PHONY: all clean check demo bench bench-build install uninstall deps deps-build \
+.PHONY: all clean check demo bench bench-build bench-micro install uninstall deps deps-build \
 	toolchain format-check fuzz fuzz-build fuzz-seeds
 
 USER_SRCS := $(wildcard user/*.c) $(wildcard user/sync/*.c)
@@ -259,6 +259,11 @@ bench: deps
 	$(Q)./tests/lib/install-deps.sh $(DEB_BENCH)
 	$(Q)$(MAKE) --no-print-directory all bench-build
 	$(Q)./tests/bench/run.sh
+
+# The per-packet table alone (tests/bench/bench_micro.sh), about a minute:
+# what to run while changing the datapath. README.md is left alone.
+bench-micro: all bench-build
+	$(Q)./tests/bench/bench_micro.sh
 
 # The benchmarks' own programs, in build/bench: baseline XDP programs, the
 # softirq timer and their skeletons, the SYN flood generator, the
