@@ -5,18 +5,14 @@
 # `make install DESTDIR=D PREFIX=/usr` puts the binaries, man pages, units
 # and example configuration where a package would, with the paths filled
 # in; `make install PREFIX=P` makes units whose commands exist, which
-# `systemd-analyze verify` checks. Then the units run: with systemd as
-# PID 1, started with systemctl (as xlimit.service and
-# xlimit-sidecar.service in /run/systemd/system, with drop-ins that point
-# them at this test's pin directory, file and addresses); without it, as
-# systemd would run them: their ExecStart, ExecReload and ExecStop lines,
-# read from the unit files, with the environment expanded as systemd does
-# ($VAR split into words, ${VAR} one word), under the unit's
-# CapabilityBoundingSet, and for the sidecar as a user of its own with
-# only its AmbientCapabilities (setpriv), in the server's network
-# namespace. The effect is checked: the file applied (interface, rules),
-# applied again on reload, a client proxied with X-RateLimit headers by a
-# sidecar bound to port 80 as that user, and after stop nothing loaded
+# `systemd-analyze verify` checks. Then systemd runs them, started and
+# stopped with systemctl: the machine's systemd when it is PID 1, else one
+# the test boots as PID 1 of namespaces of its own (boot_systemd below),
+# which starts nothing but these units. Drop-ins point them at this test's
+# pin directory, file, network namespace and addresses. The effect is
+# checked: the file applied (interface, rules), applied again on reload, a
+# client proxied with X-RateLimit headers by a sidecar bound to port 80 as
+# a user of its own with two capabilities, and after stop nothing loaded
 # and nothing attached.
 
 set -u
@@ -26,10 +22,9 @@ E2E_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 SRV4=198.18.0.2
 APP_PORT=8080 # the application behind the sidecar
-NOBODY=65534  # the sidecar's user, as DynamicUser= would give one
 
 xl_test_init
-xl_need setpriv curl
+xl_need curl unshare nsenter pgrep redis-server redis-cli
 xl_netns_setup
 
 
@@ -79,95 +74,110 @@ XL_CLEANUPS+=("kill $APP_PID")
 # What a unit says: unit_value FILE KEY (the last one).
 unit_value() { sed -n "s/^$2=//p" "$1" | tail -n 1; }
 
-# expand LINE: the words of an Exec line with the environment put in as
-# systemd does: ${VAR} is one word, $VAR is split at blanks. Sets WORDS.
-expand() {
-	local line=$1 w
-	WORDS=()
-	for w in $line; do
-		case $w in
-		'${'*'}') WORDS+=("$(printenv "${w:2:${#w}-3}")") ;;
-		'$'*) read -ra more <<<"$(printenv "${w:1}")" && WORDS+=("${more[@]}") ;;
-		*) WORDS+=("$w") ;;
-		esac
-	done
-}
-
-# caps LIST: "CAP_A CAP_B" as setpriv's "-all,+a,+b".
-caps() {
-	local c out=-all
-	for c in $1; do
-		c=${c#CAP_}
-		out+=",+${c,,}"
-	done
-	echo "$out"
-}
-
-# run_exec UNIT KEY: runs the unit's KEY line (ExecStart...) in the
-# server's namespace, under its capability bounding set and no new
-# privileges, as systemd would.
-run_exec() {
-	local u=$PREF/lib/systemd/system/$1
-	expand "$(unit_value "$u" "$2")"
-	in_srv setpriv --no-new-privs \
-		--bounding-set "$(caps "$(unit_value "$u" CapabilityBoundingSet)")" \
-		"${WORDS[@]}"
-}
-
 # curl_headers: a request through the sidecar from the client namespace.
 curl_headers() {
 	in_cli curl -s -m 5 -o /dev/null -D - "http://$SRV4:80/"
 }
 
-SYSTEMD=0
-[ "$(cat /proc/1/comm 2>/dev/null)" == systemd ] && SYSTEMD=1
+# --- a systemd to run them ------------------------------------------------------
+# The machine's own when it is PID 1 (the units go in /run/systemd/system).
+# Else one of the test's own: systemd booted as PID 1 of a new PID and
+# mount namespace, the host's /run under it but a /run/systemd of its own,
+# its cgroups under a cgroup of the test's, and for unit path only
+# UNITRUN (SYSTEMD_UNIT_PATH), where the test puts the units, an empty
+# sysinit.target and the target it boots: it starts nothing else. It
+# logs to the kernel's log (dmesg) at notice level and above.
 
-if [ "$SYSTEMD" == 1 ]; then
-	# --- systemd is PID 1: start them with systemctl ---------------------------
-	RUNDIR=/run/systemd/system
-	for u in xlimit xlimit-sidecar; do
+# boot_systemd: starts that systemd; sets SD_PID (its pid here).
+boot_systemd() {
+	local cg cgs=() i
+	for cg in /sys/fs/cgroup /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+		case $(stat -f -c %T "$cg" 2>/dev/null) in
+		cgroup2fs) cgs+=("$cg/xlimit-test-$$") ;;
+		cgroupfs) [ "${cg##*/}" == systemd ] && cgs+=("$cg/xlimit-test-$$") ;;
+		esac
+	done
+	printf '[Unit]\nDescription=%s\n' "xlimit's test units" >"$UNITRUN/xlimit-test.target"
+	printf '[Unit]\nDescription=%s\n' "nothing to initialize" >"$UNITRUN/sysinit.target"
+	mkdir -p /run/systemd
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	unshare --pid --fork --mount --propagation slave --mount-proc bash -c '
+		for cg in "${@:2}"; do
+			mkdir -p "$cg" && echo $$ >"$cg/cgroup.procs" || exit 1
+		done
+		mount --rbind /run /run && mount -t tmpfs tmpfs /run/systemd || exit 1
+		exec env -i container=xlimit-test SYSTEMD_UNIT_PATH="$1" \
+			PATH=/usr/sbin:/usr/bin:/sbin:/bin /lib/systemd/systemd --system \
+			--unit=xlimit-test.target --show-status=false \
+			--log-target=kmsg --log-level=notice' \
+		boot "$UNITRUN" "${cgs[@]}" >"$XL_TMP/systemd.log" 2>&1 &
+	local ushare=$!
+	# Killing the namespace's PID 1 kills all in it; then its cgroups go.
+	XL_CLEANUPS+=("kill -KILL \$SD_PID; wait $ushare; for cg in ${cgs[*]}; do find \$cg -depth -type d -exec rmdir {} +; done")
+	SD_PID=
+	for ((i = 0; i < 200; i++)); do
+		[ -z "$SD_PID" ] && SD_PID=$(pgrep -P "$ushare")
+		[ -n "$SD_PID" ] && [ "$(cat "/proc/$SD_PID/comm" 2>/dev/null)" == systemd ] &&
+			[[ "$(sctl is-system-running 2>/dev/null)" == @(running|degraded) ]] && return 0
+		kill -0 "$ushare" 2>/dev/null || break
+		sleep 0.05
+	done
+	return 1
+}
+
+if [ "$(cat /proc/1/comm 2>/dev/null)" == systemd ]; then
+	UNITRUN=/run/systemd/system
+	sctl() { systemctl "$@"; }
+	for u in xlimit xlimit-sidecar xlimit-sync; do
 		if systemctl cat "$u.service" >/dev/null 2>&1; then
 			fail "$u.service exists on this machine: not replaced by the test's"
 			summary
 			exit 1
 		fi
 	done
-	XL_CLEANUPS+=("systemctl stop xlimit-sidecar.service xlimit.service; rm -rf $RUNDIR/xlimit.service $RUNDIR/xlimit-sidecar.service $RUNDIR/xlimit.service.d $RUNDIR/xlimit-sidecar.service.d; systemctl daemon-reload")
-	for u in xlimit xlimit-sidecar; do
-		cp "$PREF/lib/systemd/system/$u.service" "$RUNDIR/"
-		mkdir -p "$RUNDIR/$u.service.d"
-	done
-	cat >"$RUNDIR/xlimit.service.d/test.conf" <<EOF
+	XL_CLEANUPS+=("systemctl stop xlimit-sidecar.service xlimit.service; systemctl stop xlimit-sync.service; rm -rf $UNITRUN/xlimit*.service $UNITRUN/xlimit*.service.d; systemctl daemon-reload")
+else
+	UNITRUN=$XL_TMP/units
+	mkdir -p "$UNITRUN"
+	sctl() { nsenter -t "$SD_PID" -m -p systemctl "$@"; }
+	if ! boot_systemd; then
+		fail "a systemd of the test's own boots (log: $(cat "$XL_TMP/systemd.log"); dmesg: $(dmesg 2>/dev/null | grep 'systemd\[1\]' | tail -n 5))"
+		summary
+		exit 1
+	fi
+	ok "a systemd of the test's own boots, as PID 1 of its own namespaces"
+fi
+
+# The units as `make install` wrote them, with drop-ins that point them at
+# this test's pin directory, file, namespace and addresses, and send their
+# output to files here.
+for u in xlimit xlimit-sidecar xlimit-sync; do
+	cp "$PREF/lib/systemd/system/$u.service" "$UNITRUN/"
+	mkdir -p "$UNITRUN/$u.service.d"
+done
+cat >"$UNITRUN/xlimit.service.d/test.conf" <<EOF
 [Unit]
 ConditionPathExists=
 [Service]
 NetworkNamespacePath=/run/netns/$NS_SRV
 Environment=XLIMIT_OPTS=--pin-dir=$XL_PIN XLIMIT_CONF=$CONF
+StandardOutput=append:$XL_TMP/xlimit.log
+StandardError=append:$XL_TMP/xlimit.log
 EOF
-	cat >"$RUNDIR/xlimit-sidecar.service.d/test.conf" <<EOF
+cat >"$UNITRUN/xlimit-sidecar.service.d/test.conf" <<EOF
 [Service]
 NetworkNamespacePath=/run/netns/$NS_SRV
 Environment="XLIMIT_SIDECAR_ARGS=--pin-dir $XL_PIN --listen $SRV4:80 --upstream $SRV4:$APP_PORT"
+# The test's install is under /tmp, which PrivateTmp= hides.
+BindReadOnlyPaths=$PREF
+StandardOutput=append:$XL_TMP/sidecar.log
+StandardError=append:$XL_TMP/sidecar.log
 EOF
-	systemctl daemon-reload
-	assert_rc 0 "systemctl start xlimit.service" -- systemctl start xlimit.service
-	assert_rc 0 "systemctl start xlimit-sidecar.service" -- systemctl start xlimit-sidecar.service
-else
-	# --- no systemd: their Exec lines, as systemd runs them --------------------
-	export XLIMIT_OPTS="--pin-dir $XL_PIN" XLIMIT_CONF=$CONF
-	assert_rc 0 "xlimit.service ExecStart (apply)" -- run_exec xlimit.service ExecStart
-	SU=$PREF/lib/systemd/system/xlimit-sidecar.service
-	assert_eq "$(unit_value "$SU" DynamicUser)" yes "the sidecar runs as a user of its own"
-	export XLIMIT_SIDECAR_ARGS="--pin-dir $XL_PIN --listen $SRV4:80 --upstream $SRV4:$APP_PORT"
-	expand "$(unit_value "$SU" ExecStart)"
-	AMBIENT=$(caps "$(unit_value "$SU" AmbientCapabilities)")
-	in_srv setpriv --reuid="$NOBODY" --regid="$NOBODY" --clear-groups \
-		--no-new-privs --inh-caps="$AMBIENT" --ambient-caps="$AMBIENT" \
-		--bounding-set "$(caps "$(unit_value "$SU" CapabilityBoundingSet)")" \
-		"${WORDS[@]}" >"$XL_TMP/sidecar.log" 2>&1 &
-	SIDECAR_PID=$!
-	XL_CLEANUPS+=("kill $SIDECAR_PID")
-fi
+sctl daemon-reload
+assert_rc 0 "systemctl start xlimit.service" -- sctl start xlimit.service
+assert_rc 0 "systemctl start xlimit-sidecar.service" -- sctl start xlimit-sidecar.service
+assert_eq "$(sctl is-active xlimit.service xlimit-sidecar.service | tr '\n' ' ')" "active active " \
+	"both units are active"
 
 # --- the effect ---------------------------------------------------------------------
 
@@ -184,19 +194,47 @@ done
 HDRS=$(curl_headers)
 assert_match "$HDRS" "^HTTP/1\.[01] 200" "the sidecar, bound to port 80, proxies a client to the application"
 assert_match "$HDRS" "X-RateLimit-Limit: 100" "the sidecar reads the kernel's state (X-RateLimit-Limit)"
-SPID=$(in_srv ss -Hltnp "sport = :80" | grep -oE 'pid=[0-9]+' | head -n 1 | cut -d= -f2)
+SPID=$(pgrep -f "xlimit-sidecar --pin-dir $XL_PIN" | head -n 1)
 if [ -n "$SPID" ]; then
-	if [ "$SYSTEMD" == 1 ]; then
-		assert_match "$(stat -c %u "/proc/$SPID")" "^[1-9][0-9]*$" "the sidecar does not run as root"
-	else
-		assert_eq "$(stat -c %u "/proc/$SPID")" "$NOBODY" "the sidecar runs as its own user"
-	fi
+	assert_match "$(stat -c %u "/proc/$SPID")" "^[1-9][0-9]*$" "the sidecar does not run as root"
+	assert_eq "$(stat -c %u "/proc/$SPID")" "$(stat -c %g "/proc/$SPID")" \
+		"the sidecar runs as a user of its own (DynamicUser=): its uid is its gid"
 	# CAP_NET_BIND_SERVICE (10) and CAP_DAC_OVERRIDE (1), nothing else.
 	assert_eq "$(awk '/^CapEff/ {print $2}' "/proc/$SPID/status")" 0000000000000402 \
 		"the sidecar holds only CAP_NET_BIND_SERVICE and CAP_DAC_OVERRIDE"
 else
-	fail "the sidecar listens on port 80 (log: $(cat "$XL_TMP/sidecar.log" 2>/dev/null))"
+	fail "the sidecar runs (log: $(cat "$XL_TMP/sidecar.log" 2>/dev/null))"
 fi
+
+# xlimit-sync.service pushes the node's counts to a Redis (here one in the
+# server's namespace), configured in SYSCONFDIR/default/xlimit-sync.
+in_srv redis-server --bind "$SRV4" --port 6379 --dir "$XL_TMP" --save '' --appendonly no \
+	--protected-mode no --daemonize no --loglevel warning >"$XL_TMP/redis.log" 2>&1 &
+XL_CLEANUPS+=("kill $!")
+for ((i = 0; i < 100; i++)); do
+	in_srv redis-cli -h "$SRV4" ping 2>/dev/null | grep -q PONG && break
+	sleep 0.05
+done
+mkdir -p "$PREF/etc/default"
+echo "XLIMIT_SYNC_ARGS=\"--redis redis://$SRV4:6379 --interval 100ms\"" >"$PREF/etc/default/xlimit-sync"
+cat >"$UNITRUN/xlimit-sync.service.d/test.conf" <<EOF
+[Service]
+NetworkNamespacePath=/run/netns/$NS_SRV
+Environment=XLIMIT_OPTS=--pin-dir=$XL_PIN
+StandardOutput=append:$XL_TMP/sync.log
+StandardError=append:$XL_TMP/sync.log
+EOF
+sctl daemon-reload
+assert_rc 0 "systemctl start xlimit-sync.service" -- sctl start xlimit-sync.service
+assert_eq "$(sctl is-active xlimit-sync.service)" active "xlimit-sync.service is active"
+curl_headers >/dev/null
+for ((i = 0; i < 100; i++)); do
+	KEYS=$(in_srv redis-cli -h "$SRV4" --scan --pattern 'LIMITER/198.18.0.1/*')
+	[ -n "$KEYS" ] && break
+	sleep 0.05
+done
+assert_match "$KEYS" "^LIMITER/198\.18\.0\.1/" \
+	"xlimit-sync.service pushes the client's count to Redis"
 
 # Reload applies the file again: only what changed.
 cat >"$CONF" <<EOF
@@ -204,29 +242,20 @@ interfaces = ( { name = "$VETH_SRV"; mode = "native"; } );
 ports = ( { port = 80; limits = ( { limit = "50/minute"; action = "pass"; } ); } );
 deny = [ "198.19.0.0/16" ];
 EOF
-if [ "$SYSTEMD" == 1 ]; then
-	assert_rc 0 "systemctl reload xlimit.service" -- systemctl reload xlimit.service
-else
-	assert_rc 0 "xlimit.service ExecReload (apply again)" -- run_exec xlimit.service ExecReload
-	assert_eq "$(sort <<<"$OUT" | tr '\n' ' ')" "deny: 198.19.0.0/16 added port 80: rule set " \
-		"reload changes only what the file changed"
-fi
+: >"$XL_TMP/xlimit.log"
+assert_rc 0 "systemctl reload xlimit.service" -- sctl reload xlimit.service
+assert_eq "$(sort "$XL_TMP/xlimit.log" | tr '\n' ' ')" "deny: 198.19.0.0/16 added port 80: rule set " \
+	"reload changes only what the file changed"
 assert_match "$(curl_headers)" "X-RateLimit-Limit: 50" "after reload the sidecar shows the new limit"
 
 # Stop: the sidecar gets SIGTERM (no ExecStop of its own), xlimit unloads.
-if [ "$SYSTEMD" == 1 ]; then
-	assert_rc 0 "systemctl stop xlimit-sidecar.service" -- systemctl stop xlimit-sidecar.service
-	assert_rc 0 "systemctl stop xlimit.service" -- systemctl stop xlimit.service
-else
-	assert_eq "$(unit_value "$SU" ExecStop)" "" "the sidecar unit stops with SIGTERM"
-	kill -TERM "$SIDECAR_PID"
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$SIDECAR_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	assert_eq "$(kill -0 "$SIDECAR_PID" 2>/dev/null && echo running)" "" "the sidecar exits on SIGTERM"
-	assert_rc 0 "xlimit.service ExecStop (unload)" -- run_exec xlimit.service ExecStop
-fi
+assert_eq "$(unit_value "$PREF/lib/systemd/system/xlimit-sidecar.service" ExecStop)" "" \
+	"the sidecar unit stops with SIGTERM"
+assert_rc 0 "systemctl stop xlimit-sidecar.service" -- sctl stop xlimit-sidecar.service
+assert_eq "$(pgrep -f "xlimit-sidecar --pin-dir $XL_PIN")" "" "the sidecar exited"
+assert_rc 0 "systemctl stop xlimit.service" -- sctl stop xlimit.service
+assert_eq "$(sctl is-active xlimit-sync.service)" inactive \
+	"stopping xlimit.service stops xlimit-sync.service (Requires=)"
 assert_eq "$(test -e "$XL_PIN" && echo present)" "" "after stop nothing is loaded"
 assert_eq "$(ip -n "$NS_SRV" -d link show dev "$VETH_SRV" | grep -c 'prog/xdp')" 0 \
 	"after stop nothing is attached"

@@ -195,7 +195,7 @@ EOF
 # Removes what crashed runs left: namespaces and pin directories whose
 # owning process is gone.
 xl_reap_leftovers() {
-	local ns pid d
+	local ns pid d i
 	for ns in $(ip netns list 2>/dev/null | awk '/^xlt[0-9]+-/ {print $1}'); do
 		pid=${ns#xlt}
 		pid=${pid%%-*}
@@ -211,6 +211,19 @@ xl_reap_leftovers() {
 		kill -0 "$pid" 2>/dev/null && continue
 		"$XLIMIT_BIN" --pin-dir "$d" unload >/dev/null 2>&1
 		rm -rf "$d" 2>/dev/null
+	done
+	# The systemd test_systemd boots (PID 1 of its own namespaces), in
+	# cgroups named after the test's pid: killing it kills all under it.
+	for d in /sys/fs/cgroup/xlimit-test-* /sys/fs/cgroup/*/xlimit-test-*; do
+		[ -d "$d" ] || continue
+		pid=${d##*-}
+		kill -0 "$pid" 2>/dev/null && continue
+		find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -KILL 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$d" ] || break
+			sleep 0.02
+		done
 	done
 	for d in /run/xlimit/sys-fs-bpf-xltest_*.lock; do
 		[ -f "$d" ] || continue
