@@ -15,7 +15,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$CLI_DIR/../lib/lib.sh"
 
 xl_test_init
-xl_need bpftool
+xl_need bpftool redis-server redis-cli
 
 RPORT=$((20000 + $$ % 10000))
 DEAD=$((RPORT + 1)) # nothing listens there
@@ -41,7 +41,9 @@ expected redis://|--redis bad://x
 expected redis://|--redis redis:/x
 takes one host|--redis redis://a,b
 bad host|--redis redis://a:99999
-password in the URL is not supported|--redis redis://:pw@a
+nothing before '@'|--redis redis://@a
+percent-encode|--redis redis://:p%zz@a
+user 'xl' without a password|--redis redis://xl@a
 master's name|--redis redis+sentinel://a:26379
 --interval '5ms'|--redis redis://a --interval 5ms
 --interval '100'|--redis redis://a --interval 100
@@ -78,5 +80,49 @@ wait $DPID
 assert_eq "$?" 0 "SIGTERM: exit 0"
 assert_eq "$(( $(flags) & 4 ))" 0 "after it stops, XL_CFG_SYNC is clear"
 assert_eq "$(xl status --json | jget "d['sync']['state']")" off "status: off"
+
+# A Redis that wants a password (and an ACL user): AUTH on connect, the
+# password never shown, a wrong one named in status.
+redis-server --bind 127.0.0.1 --port "$RPORT" --save '' --appendonly no --dir "$XL_TMP" \
+	--requirepass s3cret --user xl on '>xlpw' '~*' '&*' '+@all' \
+	--loglevel warning >"$XL_TMP/redis.log" 2>&1 &
+XL_CLEANUPS+=("kill $!")
+for ((k = 0; k < 100; k++)); do
+	redis-cli -p "$RPORT" --no-auth-warning -a s3cret ping 2>/dev/null | grep -q PONG && break
+	sleep 0.05
+done
+# sync_state URL [ENV...]: runs the daemon until status leaves "connecting";
+# sets STATE, ERROR and SHOWN (status's redis field) and keeps its log.
+sync_state() {
+	local url=$1 pid
+	shift
+	env "$@" "$XLIMIT_BIN" --pin-dir "$XL_PIN" sync --redis "$url" --interval 50ms \
+		>"$XL_TMP/auth.log" 2>&1 &
+	pid=$!
+	for ((k = 0; k < 100; k++)); do
+		STATE=$(xl status --json | jget "d['sync']['state']")
+		[ "$STATE" == up ] || [ "$STATE" == down ] && break
+		sleep 0.05
+	done
+	ERROR=$(xl status --json | jget "d['sync'].get('error', '')")
+	SHOWN=$(xl status --json | jget "d['sync']['redis']")
+	kill -TERM $pid
+	wait $pid
+}
+sync_state "redis://:s3cret@127.0.0.1:$RPORT"
+assert_eq "$STATE" up "redis://:PASSWORD@HOST: AUTH passes, status says up"
+assert_eq "$SHOWN" "redis://:***@127.0.0.1:$RPORT" "status shows the URL with the password starred out"
+assert_eq "$(grep -c s3cret "$XL_TMP/auth.log")" 0 "the log never shows the password"
+sync_state "redis://xl:xlpw@127.0.0.1:$RPORT"
+assert_eq "$STATE" up "redis://USER:PASSWORD@HOST: AUTH as an ACL user"
+sync_state "redis://xl@127.0.0.1:$RPORT" XLIMIT_REDIS_PASSWORD=xlpw
+assert_eq "$STATE" up "redis://USER@HOST with XLIMIT_REDIS_PASSWORD"
+sync_state "redis://:wrong@127.0.0.1:$RPORT"
+assert_eq "$STATE" down "a wrong password: status says down"
+assert_match "$ERROR" "127\.0\.0\.1:$RPORT: AUTH: WRONGPASS" "status names the address and Redis's AUTH error"
+assert_match "$(cat "$XL_TMP/auth.log")" "AUTH: WRONGPASS" "so does the log"
+sync_state "redis://127.0.0.1:$RPORT"
+assert_eq "$STATE" down "no password for a Redis that wants one: down"
+assert_match "$ERROR" "NOAUTH" "status says Redis wants AUTH"
 
 summary

@@ -5,7 +5,8 @@
 # (three nodes, their own xlimit and daemon, a client round-robin over
 # them) and, in the Redis namespace, Debian's redis-server as a master
 # (6379), a replica (6380) and three sentinels (26379-26381, quorum 2)
-# watching them. With "10 per 30 seconds":
+# watching them, every one of them behind a password (the daemons AUTH
+# to the sentinels and to the master). With "10 per 30 seconds":
 #  - round-robin, the client is admitted 10 to 10 + the slack, and its
 #    counter is on the master the sentinels name;
 #  - the master killed: the sentinels promote the replica; the daemons ask
@@ -22,11 +23,12 @@ xl_test_init
 . "$E2E_DIR/fleet_lib.sh"
 xl_need redis-server redis-cli nsenter
 SENTINELS="26379 26380 26381"
-URL=redis+sentinel://$REDIS_IP:26379,$REDIS_IP:26380,$REDIS_IP:26381/xlmaster
+PW=xl-s3cret
+URL=redis+sentinel://:$PW@$REDIS_IP:26379,$REDIS_IP:26380,$REDIS_IP:26381/xlmaster
 
 fleet_network
 
-cli() { local p=$1; shift; in_r redis-cli -h $REDIS_IP -p "$p" "$@"; }
+cli() { local p=$1; shift; in_r redis-cli -h $REDIS_IP -p "$p" --no-auth-warning -a "$PW" "$@"; }
 # up PORT: a server answers there (5 s at most).
 up() {
 	local k
@@ -51,13 +53,16 @@ serve() {
 	XL_CLEANUPS+=("kill ${RPID[$p]}")
 }
 
-serve 6379
-serve 6380 --replicaof $REDIS_IP 6379
+serve 6379 --requirepass "$PW" --masterauth "$PW"
+serve 6380 --replicaof $REDIS_IP 6379 --requirepass "$PW" --masterauth "$PW"
 for p in $SENTINELS; do
 	cat >"$XL_TMP/sentinel$p.conf" <<EOF
 sentinel monitor xlmaster $REDIS_IP 6379 2
 sentinel down-after-milliseconds xlmaster 1000
 sentinel failover-timeout xlmaster 10000
+sentinel auth-pass xlmaster $PW
+requirepass $PW
+sentinel sentinel-pass $PW
 EOF
 	serve "$p" "$XL_TMP/sentinel$p.conf" --sentinel
 done

@@ -65,7 +65,16 @@ static void test_parse_url(void)
 		{ "redis://a:6379x", 0, 0, 0, 0, 0, NULL, NULL, "bad host" },
 		{ "redis://a/16", 0, 0, 0, 0, 0, NULL, NULL, "bad database" },
 		{ "redis://a/x", 0, 0, 0, 0, 0, NULL, NULL, "bad database" },
-		{ "redis://:secret@a", 0, 0, 0, 0, 0, NULL, NULL, "password" },
+		{ "redis://@a", 0, 0, 0, 0, 0, NULL, NULL,
+		  "nothing before '@'" },
+		{ "redis://:@a", 0, 0, 0, 0, 0, NULL, NULL,
+		  "nothing before '@'" },
+		{ "redis://:p%4@a", 0, 0, 0, 0, 0, NULL, NULL,
+		  "percent-encode" },
+		{ "redis://:p%zz@a", 0, 0, 0, 0, 0, NULL, NULL,
+		  "percent-encode" },
+		{ "redis://:p%00q@a", 0, 0, 0, 0, 0, NULL, NULL,
+		  "percent-encode" },
 		{ "redis+sentinel://a:26379", 0, 0, 0, 0, 0, NULL, NULL,
 		  "master's name" },
 		{ "redis+cluster://a/0", 0, 0, 0, 0, 0, NULL, NULL,
@@ -97,9 +106,52 @@ static void test_parse_url(void)
 	}
 }
 
+struct auth_case {
+	const char *url, *user, *pass, *shown, *host0;
+};
+
+/* The userinfo as redis-py reads it, decoded, and the URL the logs and
+ * `status` show, with the password starred out. */
+static void test_parse_auth(void)
+{
+	static const struct auth_case cases[] = {
+		{ "redis://a:6379", "", "", "redis://a:6379", "a" },
+		{ "redis://:s3cret@a:6379/2", "", "s3cret",
+		  "redis://:***@a:6379/2", "a" },
+		{ "redis://xl:s3cret@a", "xl", "s3cret", "redis://xl:***@a",
+		  "a" },
+		{ "redis://xl@a", "xl", "", "redis://xl:***@a", "a" },
+		{ "redis://:p%40ss%3Aw%2Fd%25@a", "", "p@ss:w/d%",
+		  "redis://:***@a", "a" },
+		{ "redis://:p@ss@a", "", "p@ss", "redis://:***@a", "a" },
+		{ "redis+sentinel://:pw@s1:26379,s2/m", "", "pw",
+		  "redis+sentinel://:***@s1:26379,s2/m", "s1" },
+		{ "redis+cluster://u:pw@[2001:2::1]:7000", "u", "pw",
+		  "redis+cluster://u:***@[2001:2::1]:7000", "2001:2::1" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct auth_case *c = &cases[i];
+		struct xr r;
+		char err[200] = "";
+
+		SUBTEST_BEGIN(c->url);
+		if (ASSERT_EQ(xr_parse_url(&r, c->url, err, sizeof(err)), 0,
+			      "accepted")) {
+			ASSERT_STREQ(r.user, c->user, "user");
+			ASSERT_STREQ(r.pass, c->pass, "password");
+			ASSERT_STREQ(r.shown, c->shown, "shown");
+			ASSERT_STREQ(r.seeds[0].host, c->host0, "first host");
+		}
+		SUBTEST_END();
+	}
+}
+
 int main(void)
 {
 	RUN_TEST(key_slot);
 	test_parse_url(); /* one subtest per URL */
+	test_parse_auth();
 	return test_summary();
 }

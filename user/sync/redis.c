@@ -76,6 +76,64 @@ static int parse_db(const char *s, int *db)
 	return 0;
 }
 
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* s[0..n) percent-decoded into out (size cap). 0, or -1 when a %XX is
+ * bad, a %00 is in it, or it does not fit. */
+static int pct_decode(const char *s, size_t n, char *out, size_t cap)
+{
+	size_t i, o = 0;
+
+	for (i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 ? hexval(s[i + 2]) : -1;
+
+			if (lo < 0 || !(c = hi << 4 | lo))
+				return -1;
+			i += 2;
+		}
+		if (o + 1 >= cap)
+			return -1;
+		out[o++] = (char)c;
+	}
+	out[o] = 0;
+	return 0;
+}
+
+/* The URL's userinfo u[0..n): USER:PASSWORD, :PASSWORD, or USER alone
+ * (its password given elsewhere), as redis-py reads it. */
+static int parse_userinfo(struct xr *r, const char *u, size_t n, char *err,
+			  size_t len)
+{
+	const char *colon = memchr(u, ':', n);
+	size_t ul = colon ? (size_t)(colon - u) : n;
+
+	if (pct_decode(u, ul, r->user, sizeof(r->user)) ||
+	    (colon && pct_decode(colon + 1, u + n - colon - 1, r->pass,
+				 sizeof(r->pass)))) {
+		snprintf(
+			err, len,
+			"bad user or password before '@': percent-encode ':', '@', '/' and '%%' in them (e.g. %%40 for '@')");
+		return -1;
+	}
+	if (!r->user[0] && !r->pass[0]) {
+		snprintf(
+			err, len,
+			"nothing before '@': write redis://[USER]:PASSWORD@HOST, or leave out the '@'");
+		return -1;
+	}
+	return 0;
+}
+
 int xr_parse_url(struct xr *r, const char *url, char *err, size_t len)
 {
 	static const struct {
@@ -85,7 +143,7 @@ int xr_parse_url(struct xr *r, const char *url, char *err, size_t len)
 	} schemes[] = { { "redis://", XR_STANDALONE, 6379 },
 			{ "redis+sentinel://", XR_SENTINEL, 26379 },
 			{ "redis+cluster://", XR_CLUSTER, 6379 } };
-	const char *p = NULL, *hosts_end, *h;
+	const char *p = NULL, *hosts_end, *h, *at;
 	int defport = 0;
 	size_t i;
 
@@ -107,11 +165,15 @@ int xr_parse_url(struct xr *r, const char *url, char *err, size_t len)
 		return -1;
 	}
 	hosts_end = p + strcspn(p, "/");
-	if (memchr(p, '@', hosts_end - p)) {
-		snprintf(
-			err, len,
-			"a password in the URL is not supported; run Redis without AUTH on a private network");
-		return -1;
+	at = memrchr(p, '@', hosts_end - p);
+	if (at) {
+		if (parse_userinfo(r, p, at - p, err, len))
+			return -1;
+		snprintf(r->shown, sizeof(r->shown), "%.*s%s:***@%s",
+			 (int)(p - url), url, r->user, at + 1);
+		p = at + 1;
+	} else {
+		snprintf(r->shown, sizeof(r->shown), "%s", url);
 	}
 	for (h = p; h < hosts_end;) {
 		const char *comma = memchr(h, ',', hosts_end - h);
@@ -176,6 +238,8 @@ static void set_err(struct xr *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+static int auth(struct xr *r, redisContext *c, const struct xr_addr *a);
+
 static redisContext *dial(struct xr *r, const struct xr_addr *a)
 {
 	struct timeval tv = { r->timeout_ms / 1000,
@@ -189,6 +253,10 @@ static redisContext *dial(struct xr *r, const struct xr_addr *a)
 	if (c->err || redisSetTimeout(c, tv)) {
 		set_err(r, "%s:%d: %s", a->host, a->port,
 			c->err ? c->errstr : "cannot set timeout");
+		redisFree(c);
+		return NULL;
+	}
+	if (r->pass[0] && auth(r, c, a)) {
 		redisFree(c);
 		return NULL;
 	}
@@ -209,6 +277,24 @@ static redisReply *command(struct xr *r, redisContext *c,
 		set_err(r, "%s:%d: %s", a->host, a->port,
 			c->err ? c->errstr : "no reply");
 	return rep;
+}
+
+/* AUTH [user] password: the URL's, on every connection (sentinels,
+ * masters, cluster nodes), as Flask-Limiter does. */
+static int auth(struct xr *r, redisContext *c, const struct xr_addr *a)
+{
+	redisReply *rep =
+		r->user[0] ? command(r, c, a, "AUTH %s %s", r->user, r->pass) :
+			     command(r, c, a, "AUTH %s", r->pass);
+	int ok;
+
+	if (!rep)
+		return -1;
+	ok = rep->type != REDIS_REPLY_ERROR;
+	if (!ok)
+		set_err(r, "%s:%d: AUTH: %s", a->host, a->port, rep->str);
+	freeReplyObject(rep);
+	return ok ? 0 : -1;
 }
 
 static int node_index(struct xr *r, const char *host, int port)

@@ -39,6 +39,9 @@ struct xr {
 	unsigned short slot_node[XR_SLOTS]; /* Cluster: slot -> node */
 	int slots_known;
 	int timeout_ms;
+	char user[128]; /* AUTH on every connection, when pass is set */
+	char pass[256];
+	char shown[300]; /* the URL with the password as "***", for logs */
 	char err[160]; /* why the last call failed */
 };
 
@@ -55,7 +58,9 @@ struct xr_cmd {
 };
 
 /* Parses redis://HOST[:PORT][/DB], redis+sentinel://H:P[,H:P...]/MASTER[/DB]
- * or redis+cluster://H:P[,H:P...]. 0, or -1 with what is wrong in err. */
+ * or redis+cluster://H:P[,H:P...], each with an optional [USER]:PASSWORD@
+ * (percent-encoded) before the hosts, as Flask-Limiter's storage URLs.
+ * 0, or -1 with what is wrong in err. */
 int xr_parse_url(struct xr *r, const char *url, char *err, size_t len);
 
 /* Connects (Sentinel: asks the sentinels for the master; Cluster: reads

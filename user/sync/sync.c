@@ -583,7 +583,10 @@ static int on_connect(struct xs *s)
 		ret = 0;
 	} else {
 		reply_error(s, rep);
-		snprintf(s->r.err, sizeof(s->r.err), "TIME failed");
+		snprintf(s->r.err, sizeof(s->r.err), "TIME: %s",
+			 rep && rep->type == REDIS_REPLY_ERROR ?
+				 rep->str :
+				 "unexpected reply");
 	}
 	xr_replies_free(&cmd, 1);
 	if (ret)
@@ -620,7 +623,7 @@ static void try_connect(struct xs *s, uint64_t now)
 			logmsg("redis back after %.1f s: catching up %zu clients",
 			       (now - s->down_since) / 1e9, s->dirty.n);
 		else
-			logmsg("connected to %s", s->o.url);
+			logmsg("connected to %s", s->r.shown);
 		s->up = 1;
 		s->warned_down = 0;
 		set_link(s, XL_SYNC_UP, NULL, now);
@@ -720,7 +723,10 @@ static const struct xl_opt sync_opts[] = {
 	{ "redis", 'r', "URL",
 	  "redis://HOST[:PORT][/DB]\n"
 	  "redis+sentinel://HOST:PORT[,HOST:PORT...]/MASTER\n"
-	  "redis+cluster://HOST:PORT[,HOST:PORT...]" },
+	  "redis+cluster://HOST:PORT[,HOST:PORT...]\n"
+	  "with [USER]:PASSWORD@ or USER@ before the hosts for\n"
+	  "AUTH; XLIMIT_REDIS_PASSWORD gives a password the URL\n"
+	  "leaves out" },
 	{ "interval", 'i', "D",
 	  "how often to sync: 10ms..60s (default 100ms)" },
 	{ "scope", 's', "NAME",
@@ -768,6 +774,29 @@ static int parse_interval(const char *arg, uint64_t *ns)
 static int valid_token(const char *s)
 {
 	return *s && !strchr(s, '/') && strlen(s) < 128;
+}
+
+/* The password from XLIMIT_REDIS_PASSWORD when the URL has none: an
+ * environment is readable by its owner only, a command line by everyone.
+ * 0, or -1 after saying what is wrong. */
+static int redis_password(struct xr *r)
+{
+	const char *pw = getenv("XLIMIT_REDIS_PASSWORD");
+
+	if (pw && *pw && !r->pass[0]) {
+		if (strlen(pw) >= sizeof(r->pass)) {
+			xl_err("sync: XLIMIT_REDIS_PASSWORD: longer than %zu bytes",
+			       sizeof(r->pass) - 1);
+			return -1;
+		}
+		strcpy(r->pass, pw);
+	}
+	if (r->user[0] && !r->pass[0]) {
+		xl_err("sync: --redis: user '%s' without a password: put it in XLIMIT_REDIS_PASSWORD or the URL (redis://USER:PASSWORD@HOST)",
+		       r->user);
+		return -1;
+	}
+	return 0;
 }
 
 /* Sets or clears XL_CFG_SYNC under the pin directory's lock. */
@@ -871,9 +900,11 @@ int cmd_sync(int argc, char **argv)
 		goto out;
 	}
 	if (xr_parse_url(&s->r, s->o.url, err, sizeof(err))) {
-		xl_err("sync: --redis '%s': %s", s->o.url, err);
+		xl_err("sync: --redis: %s", err);
 		goto out;
 	}
+	if (redis_password(&s->r))
+		goto out;
 	s->m = &xl_cli.maps;
 	ret = xl_cli_open("sync");
 	if (ret)
@@ -909,8 +940,8 @@ int cmd_sync(int argc, char **argv)
 	memset(s->rule_of, 0xff, sizeof(s->rule_of));
 	s->sync->pid = (__u32)getpid();
 	s->sync->interval_ms = (__u32)(s->o.interval_ns / 1000000);
-	memcpy(s->sync->redis, s->o.url,
-	       strnlen(s->o.url, sizeof(s->sync->redis) - 1));
+	memcpy(s->sync->redis, s->r.shown,
+	       strnlen(s->r.shown, sizeof(s->sync->redis) - 1));
 	set_link(s, XL_SYNC_CONNECTING, NULL, xl_mono_now());
 	publish(s, xl_mono_now());
 	ret = set_sync_flag(s, 1);
@@ -920,7 +951,7 @@ int cmd_sync(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	logmsg("syncing %s every %" PRIu64 " ms through %s (scope '%s')",
-	       xl_cli.pin_dir, s->o.interval_ns / 1000000, s->o.url,
+	       xl_cli.pin_dir, s->o.interval_ns / 1000000, s->r.shown,
 	       s->o.scope);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while (!stopping) {
