@@ -7,12 +7,18 @@
 # in front of it with "5 per 10 seconds" on port 8080, and clients in the
 # other that open connections faster than that. It prints what each client
 # got, then what the kernel holds: `xlimit stats`, `xlimit query`, and the
-# pinned maps through bpftool. Everything is removed at the end.
+# pinned maps through bpftool. Then xlimit-sidecar in front of the same
+# server on port 80, where the kernel counts and passes ("--action pass"):
+# each response carries X-RateLimit-* headers from the kernel's state, and
+# over the limit the client gets 429 with Retry-After. Everything is
+# removed at the end.
 set -eu
 . "$(dirname "$0")/../tests/lib/lib.sh"
 
 LIMIT=${LIMIT:-5 per 10 seconds}
+SIDECAR_LIMIT="3 per minute"
 PORT=8080
+SIDECAR_BIN=$XL_TOP/build/xlimit-sidecar
 
 [ "$(id -u)" = 0 ] || { echo "xlimit demo: run as root (sudo make demo)" >&2; exit 1; }
 mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
@@ -83,6 +89,19 @@ xlimit query 198.18.0.1 "$PORT" --json
 say "The same state through bpftool (the maps carry BTF)"
 run bpftool map dump pinned "$XL_PIN/xl_rules"
 run bpftool map dump pinned "$XL_PIN/xl_state" | head -n 24
+
+say "xlimit-sidecar: the same kernel state as HTTP headers, and 429 over the limit"
+xlimit limit set 80 "$SIDECAR_LIMIT" --action pass
+printf '$ xlimit-sidecar --listen 198.18.0.2:80 --upstream 198.18.0.2:%s &\n' "$PORT"
+nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+	--listen 198.18.0.2:80 --upstream "198.18.0.2:$PORT" >"$XL_TMP/sidecar.log" 2>&1 &
+XL_CLEANUPS+=("kill $!")
+xl_wait_up sidecar http://198.18.0.2:80/ "$NS_SRV" >/dev/null # over lo: not counted
+for i in 1 2 3 4; do
+	echo "  198.18.0.1 request $i:"
+	ip netns exec "$NS_CLI" curl -s -m 5 -o /dev/null -D - http://198.18.0.2:80/ |
+		grep -E '^HTTP/|^X-RateLimit|^Retry-After' | tr -d '\r' | sed 's/^/    /'
+done
 
 say "Detach: full access again"
 xlimit detach "$VETH_SRV"
