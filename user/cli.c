@@ -36,7 +36,7 @@ int xl_cli_lock(const char *cmd, bool create)
 
 int xl_cli_detach(const struct xl_attachment *a)
 {
-	int err = detach_one(&xl_cli, a);
+	int err = xl_detach_one(&xl_cli, a);
 
 	if (err)
 		xl_err("detach %s", xl_cli.err);
@@ -46,7 +46,7 @@ int xl_cli_detach(const struct xl_attachment *a)
 int xl_cli_detach_all(void)
 {
 	struct xl_attachment all[XL_MAX_IFACES];
-	int n = list_attachments(&xl_cli, all, XL_MAX_IFACES), i, err = 0;
+	int n = xl_list_attachments(&xl_cli, all, XL_MAX_IFACES), i, err = 0;
 
 	for (i = 0; i < n; i++)
 		if (xl_cli_detach(&all[i]))
@@ -58,7 +58,7 @@ int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
 		  const struct xl_progs *p, enum xl_mode *mode)
 {
 	bool fallback = *mode == XL_MODE_AUTO;
-	int err = attach_iface(&xl_cli, ifname, ifindex, p, mode);
+	int err = xl_attach_iface(&xl_cli, ifname, ifindex, p, mode);
 
 	if (fallback && *mode == XL_MODE_TC) {
 		if (!err) /* why native XDP failed */
@@ -72,7 +72,7 @@ int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
 
 void xl_cli_abort(const char *cmd, struct xl_stage *s)
 {
-	if (stage_abort(&xl_cli, s))
+	if (xl_stage_abort(&xl_cli, s))
 		xl_cli_fail(cmd);
 }
 

@@ -29,16 +29,16 @@ int xl_cli_open(const char *cmd);
  * printed. */
 int xl_cli_lock(const char *cmd, bool create);
 
-/* detach_one() of xl_cli, the failure printed ("detach eth0: ..."). */
+/* xl_detach_one() of xl_cli, the failure printed ("detach eth0: ..."). */
 int xl_cli_detach(const struct xl_attachment *a);
 /* Detaches everywhere: 0, or -1 when one stays (each printed). */
 int xl_cli_detach_all(void);
-/* attach_iface() of xl_cli, the failure printed ("CMD eth0: ..."), and a
+/* xl_attach_iface() of xl_cli, the failure printed ("CMD eth0: ..."), and a
  * fallback from native XDP to tc said. 0 or -errno. */
 int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
 		  const struct xl_progs *p, enum xl_mode *mode);
 
-/* stage_abort() of xl_cli, what stays printed. */
+/* xl_stage_abort() of xl_cli, what stays printed. */
 void xl_cli_abort(const char *cmd, struct xl_stage *s);
 
 /* A subcommand: argv[0] is its own name; returns an exit code. */

@@ -268,7 +268,7 @@ static int parse_iface(const config_setting_t *g, struct xl_conf *c)
 	s = config_setting_get_member(g, "mode");
 	if (s && (err = get_str(s, &mode)))
 		return err;
-	for (i = 0; i < 4 && strcmp(mode, mode_names[i]); i++)
+	for (i = 0; i < 4 && strcmp(mode, xl_mode_names[i]); i++)
 		;
 	if (i == 4)
 		return bad(
@@ -753,7 +753,7 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	c->ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;
-	n = list_attachments(&xl_cli, a, XL_MAX_IFACES);
+	n = xl_list_attachments(&xl_cli, a, XL_MAX_IFACES);
 	for (i = 0; i < n; i++) {
 		if (!a[i].ifindex) /* not in this network namespace */
 			continue;
@@ -1109,8 +1109,8 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 			bool quiet)
 {
 	struct xl_attachment a[XL_MAX_IFACES];
-	int n = list_attachments(&xl_cli, a, XL_MAX_IFACES), i, j, changes = 0,
-	    err;
+	int n = xl_list_attachments(&xl_cli, a, XL_MAX_IFACES), i, j,
+	    changes = 0, err;
 
 	for (i = 0; i < n; i++) {
 		const struct conf_iface *w = find_iface(want, a[i].name);
@@ -1125,7 +1125,7 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 		snprintf(undone->ifs[undone->nifs++].name, IF_NAMESIZE, "%.15s",
 			 a[i].name);
 		said(quiet, "%s: detached (%s)", a[i].name,
-		     mode_names[a[i].mode]);
+		     xl_mode_names[a[i].mode]);
 		changes++;
 	}
 	for (i = 0; i < want->nifs; i++) {
@@ -1147,7 +1147,7 @@ static int ifaces_apply(const struct xl_progs *p, const struct xl_conf *want,
 		if ((err = xl_cli_attach("apply", f.name, ifindex, p, &f.mode)))
 			return err;
 		done->ifs[done->nifs++] = f;
-		said(quiet, "%s: attached (%s)", f.name, mode_names[f.mode]);
+		said(quiet, "%s: attached (%s)", f.name, xl_mode_names[f.mode]);
 		changes++;
 	}
 	return changes;
@@ -1158,7 +1158,7 @@ static void ifaces_undo(const struct xl_progs *p, const struct xl_conf *done,
 			const struct xl_conf *undone)
 {
 	struct xl_attachment a[XL_MAX_IFACES];
-	int n = list_attachments(&xl_cli, a, XL_MAX_IFACES), i;
+	int n = xl_list_attachments(&xl_cli, a, XL_MAX_IFACES), i;
 
 	for (i = 0; i < n; i++)
 		if (a[i].ifindex && find_iface(done, a[i].name))
@@ -1218,7 +1218,7 @@ int cmd_apply(int argc, char **argv)
 	if (err)
 		return err;
 	/* The state map is sized once, when it is made. */
-	have = pinned_state_size(&xl_cli);
+	have = xl_pinned_state_size(&xl_cli);
 	if (have && want->max_sources && have != want->max_sources) {
 		fprintf(stderr,
 			"%s: apply: %s:%d: max_sources %u: the state map exists with %u entries; run 'xlimit unload' first to change it\n",
@@ -1276,7 +1276,7 @@ int cmd_apply(int argc, char **argv)
 		goto out;
 	}
 	changes += n;
-	err = stage_commit(&xl_cli, &stage);
+	err = xl_stage_commit(&xl_cli, &stage);
 	if (err) { /* what is staged detaches with it, but a tc filter */
 		err = xl_cli_fail("apply");
 		ifaces_undo(&p, done, undone);
@@ -1286,7 +1286,7 @@ out:
 	if (err)
 		xl_cli_abort("apply", &stage);
 	xl_maps_close(&xl_cli);
-	progs_close(&p);
+	xl_progs_close(&p);
 	xl_unlock(lock);
 	conf_free(want);
 	conf_free(old);
@@ -1399,7 +1399,7 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 	for (i = 0; i < c->nifs; i++) {
 		g = add(s, NULL, CONFIG_TYPE_GROUP);
 		add_str(g, "name", c->ifs[i].name);
-		add_str(g, "mode", mode_names[c->ifs[i].mode]);
+		add_str(g, "mode", xl_mode_names[c->ifs[i].mode]);
 	}
 	s = add(root, "ports", CONFIG_TYPE_LIST);
 	for (i = 0; i < c->nports; i++) {

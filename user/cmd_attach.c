@@ -66,7 +66,7 @@ int cmd_attach(int argc, char **argv)
 		switch (c) {
 		case 'm':
 			for (i = 0; i < 4; i++)
-				if (!strcmp(optarg, mode_names[i]))
+				if (!strcmp(optarg, xl_mode_names[i]))
 					break;
 			if (i == 4) {
 				xl_err("attach: unknown mode '%s'; expected auto, native, generic or tc",
@@ -104,14 +104,14 @@ int cmd_attach(int argc, char **argv)
 		err = xl_cli_fail("attach");
 		goto out;
 	}
-	if (find_attachment(&xl_cli, ifname, &cur)) {
+	if (xl_find_attachment(&xl_cli, ifname, &cur)) {
 		if (mode == XL_MODE_AUTO || mode == cur.mode) {
 			printf("%s: already attached (%s)\n", ifname,
-			       mode_names[cur.mode]);
+			       xl_mode_names[cur.mode]);
 			err = XL_EXIT_OK;
 		} else {
 			xl_err("attach %s: already attached in %s mode; run 'xlimit detach %s' first",
-			       ifname, mode_names[cur.mode], ifname);
+			       ifname, xl_mode_names[cur.mode], ifname);
 			err = XL_EXIT_FAIL;
 		}
 		goto out;
@@ -121,16 +121,16 @@ int cmd_attach(int argc, char **argv)
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	err = stage_commit(&xl_cli, &stage);
+	err = xl_stage_commit(&xl_cli, &stage);
 	if (err) { /* what is staged detaches with it, but a tc filter */
 		err = xl_cli_fail("attach");
 		xl_cli_detach_all();
 	} else
-		printf("%s: attached (%s)\n", ifname, mode_names[mode]);
+		printf("%s: attached (%s)\n", ifname, xl_mode_names[mode]);
 out:
 	if (err)
 		xl_cli_abort("attach", &stage);
-	progs_close(&p);
+	xl_progs_close(&p);
 	xl_unlock(lock);
 	return err;
 }
@@ -171,12 +171,12 @@ int cmd_load(int argc, char **argv)
 		return -lock;
 	err = xl_load(&xl_cli, max_sources, &p, &stage);
 	if (!err)
-		err = stage_commit(&xl_cli, &stage);
+		err = xl_stage_commit(&xl_cli, &stage);
 	if (err) {
 		err = xl_cli_fail("load");
 		xl_cli_abort("load", &stage);
 	}
-	progs_close(&p);
+	xl_progs_close(&p);
 	xl_unlock(lock);
 	return err;
 }
@@ -231,7 +231,7 @@ int cmd_detach(int argc, char **argv)
 	}
 	/* Check every name before detaching any. */
 	for (i = optind, n = 0; i < argc; i++, n++) {
-		if (find_attachment(&xl_cli, argv[i], &a[n]))
+		if (xl_find_attachment(&xl_cli, argv[i], &a[n]))
 			continue;
 		if (!if_nametoindex(argv[i])) {
 			xl_err("detach: no interface named '%s' (see 'ip link')",
@@ -286,7 +286,7 @@ int cmd_unload(int argc, char **argv)
 		err = XL_EXIT_FAIL;
 		goto out;
 	}
-	if (remove_pins(&xl_cli, xl_cli.pin_dir, false))
+	if (xl_remove_pins(&xl_cli, xl_cli.pin_dir, false))
 		err = xl_cli_fail("unload");
 	/* Only if empty: anything else in it is not ours to remove. Under
 	 * the lock, so that a load waiting for it makes a whole new one. */

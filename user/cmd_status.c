@@ -131,8 +131,8 @@ static void status_json(const struct xl_status *st)
 				       json_object_new_string(a->name));
 		json_object_object_add(e, "ifindex",
 				       json_object_new_int(a->ifindex));
-		json_object_object_add(e, "mode",
-				       json_object_new_string(mode_label(a)));
+		json_object_object_add(
+			e, "mode", json_object_new_string(xl_mode_label(a)));
 		json_object_object_add(e, "here",
 				       json_object_new_boolean(a->ifindex));
 		json_object_object_add(e, "prog_id",
@@ -178,7 +178,7 @@ static void status_print(const struct xl_status *st)
 	printf("program id:   %d\n", st->prog_id);
 	printf("interfaces:  ");
 	for (i = 0; i < st->nifs; i++)
-		printf(" %s (%s%s)", st->a[i].name, mode_label(&st->a[i]),
+		printf(" %s (%s%s)", st->a[i].name, xl_mode_label(&st->a[i]),
 		       st->a[i].ifindex ? "" : ", gone or in another netns");
 	printf("%s\n", st->nifs ? "" : " none");
 	printf("rules:        %d\n", st->nrules);
@@ -228,10 +228,10 @@ int cmd_status(int argc, char **argv)
 	err = xl_cli_open("status");
 	if (err)
 		return err;
-	progs_open(&xl_cli, &p);
-	st.prog_id = p.xdp >= 0 ? get_prog_id(p.xdp) : 0;
-	progs_close(&p);
-	st.nifs = list_attachments(&xl_cli, st.a, XL_MAX_IFACES);
+	xl_progs_open(&xl_cli, &p);
+	st.prog_id = p.xdp >= 0 ? xl_get_prog_id(p.xdp) : 0;
+	xl_progs_close(&p);
+	st.nifs = xl_list_attachments(&xl_cli, st.a, XL_MAX_IFACES);
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	st.ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;

@@ -45,9 +45,9 @@
  * headers of Debian 12 predate. */
 #define XL_TCX_INGRESS 46
 #define XL_LINK_TYPE_TCX 11 /* enum bpf_link_type's BPF_LINK_TYPE_TCX */
-const char *const mode_names[4] = { "auto", "native", "generic", "tc" };
+const char *const xl_mode_names[4] = { "auto", "native", "generic", "tc" };
 
-void progs_close(struct xl_progs *p)
+void xl_progs_close(struct xl_progs *p)
 {
 	if (p->xdp >= 0)
 		close(p->xdp);
@@ -58,7 +58,7 @@ void progs_close(struct xl_progs *p)
 	p->xdp = p->tc = p->query = -1;
 }
 
-int progs_open(struct xl_ctx *c, struct xl_progs *p)
+int xl_progs_open(struct xl_ctx *c, struct xl_progs *p)
 {
 	char path[PATH_MAX];
 
@@ -69,13 +69,13 @@ int progs_open(struct xl_ctx *c, struct xl_progs *p)
 	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_QUERY);
 	p->query = bpf_obj_get(path);
 	if (p->xdp < 0 || p->tc < 0 || p->query < 0) {
-		progs_close(p);
+		xl_progs_close(p);
 		return -ENOENT;
 	}
 	return 0;
 }
 
-__u32 pinned_state_size(struct xl_ctx *c)
+__u32 xl_pinned_state_size(struct xl_ctx *c)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info);
@@ -149,7 +149,7 @@ static bool pin_is_ours(const char *name)
  * attached. Not the directory itself. Returns 0 or the first -errno, with
  * a message.
  */
-int remove_pins(struct xl_ctx *c, const char *dir, bool all)
+int xl_remove_pins(struct xl_ctx *c, const char *dir, bool all)
 {
 	char path[PATH_MAX];
 	struct dirent *de;
@@ -278,7 +278,8 @@ static int stage_begin(struct xl_ctx *c, struct xl_stage *s)
 				only_ours = false;
 		if (d)
 			closedir(d);
-		if (!only_ours || remove_pins(c, saved, true) || rmdir(saved)) {
+		if (!only_ours || xl_remove_pins(c, saved, true) ||
+		    rmdir(saved)) {
 			int err = xl_ctx_fail(
 				c, -EEXIST, false,
 				"%s is in the way: xlimit builds a new pin directory there, and this is not one it left; remove it",
@@ -300,8 +301,8 @@ static int stage_begin(struct xl_ctx *c, struct xl_stage *s)
 }
 
 /* Renames the staging directory into place, if staging. On failure it is
- * left for stage_abort(). Returns 0 or -errno with a message. */
-int stage_commit(struct xl_ctx *c, struct xl_stage *s)
+ * left for xl_stage_abort(). Returns 0 or -errno with a message. */
+int xl_stage_commit(struct xl_ctx *c, struct xl_stage *s)
 {
 	if (!s->dir[0])
 		return 0;
@@ -316,14 +317,14 @@ int stage_commit(struct xl_ctx *c, struct xl_stage *s)
 /* Undoes what was staged: detaches its links, removes its pins and the
  * directory. A no-op when not staging. Returns 0, or -errno with a
  * message when something stays. */
-int stage_abort(struct xl_ctx *c, struct xl_stage *s)
+int xl_stage_abort(struct xl_ctx *c, struct xl_stage *s)
 {
 	int err = 0;
 
 	if (!s->dir[0])
 		return 0;
 	snprintf(c->pin_dir, sizeof(c->pin_dir), "%s", s->final);
-	if (remove_pins(c, s->dir, true) || rmdir(s->dir))
+	if (xl_remove_pins(c, s->dir, true) || rmdir(s->dir))
 		err = xl_ctx_fail(
 			c, -EBUSY, false,
 			"could not remove %s; the next load removes it",
@@ -353,13 +354,13 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	if (err < 0)
 		return err;
 	if (err) {
-		have = pinned_state_size(c);
+		have = xl_pinned_state_size(c);
 		if (max_sources && have != max_sources)
 			return xl_ctx_fail(
 				c, -EEXIST, true,
 				"the state map already exists with %u entries; run 'xlimit unload' first to change --max-sources",
 				have);
-		if (progs_open(c, p))
+		if (xl_progs_open(c, p))
 			return xl_ctx_fail(c, -errno, false,
 					   "open the programs pinned in %s: %s",
 					   c->pin_dir, strerror(errno));
@@ -414,7 +415,7 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 			    XL_STR(XL_MAP_CONFIG), strerror(-err));
 		goto out;
 	}
-	err = progs_open(c, p);
+	err = xl_progs_open(c, p);
 	if (err)
 		xl_ctx_fail(c, err, false, "reopen pinned programs: %s",
 			    strerror(-err));
@@ -423,7 +424,7 @@ out:
 	return err;
 }
 
-int get_prog_id(int fd)
+int xl_get_prog_id(int fd)
 {
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info);
@@ -499,7 +500,7 @@ static void link_attachment(struct xl_ctx *c, const char *pin,
 
 /* Lists where xlimit is attached: pinned XDP and tcx links, and tc filters
  * with our handle running our tc program. Returns the number found. */
-int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max)
+int xl_list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max)
 {
 	static const char *const prefixes[] = { XL_PIN_LINK_PREFIX,
 						XL_PIN_TCX_PREFIX };
@@ -526,7 +527,7 @@ int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max)
 	xl_pin_path(c, path, sizeof(path), XL_PIN_PROG_TC);
 	fd = bpf_obj_get(path);
 	if (fd >= 0) {
-		tc_id = get_prog_id(fd);
+		tc_id = xl_get_prog_id(fd);
 		close(fd);
 	}
 	ifs = if_nameindex();
@@ -546,10 +547,10 @@ int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max)
 }
 
 /* The mode, as far as this network namespace can tell. */
-const char *mode_label(const struct xl_attachment *a)
+const char *xl_mode_label(const struct xl_attachment *a)
 {
 	if (a->ifindex)
-		return mode_names[a->mode];
+		return xl_mode_names[a->mode];
 	return a->mode == XL_MODE_TC ? "tc" : "xdp";
 }
 
@@ -589,7 +590,7 @@ static int attach_link(struct xl_ctx *c, const char *ifname, int ifindex,
 				ifname);
 		} else {
 			xl_ctx_fail(c, err, false, "%s: attach %s: %s", ifname,
-				    mode_names[mode], strerror(-err));
+				    xl_mode_names[mode], strerror(-err));
 		}
 		return err;
 	}
@@ -636,11 +637,11 @@ static int attach_tc(struct xl_ctx *c, const char *ifname, int ifindex,
 	return err;
 }
 
-int find_attachment(struct xl_ctx *c, const char *ifname,
-		    struct xl_attachment *a)
+int xl_find_attachment(struct xl_ctx *c, const char *ifname,
+		       struct xl_attachment *a)
 {
 	struct xl_attachment all[XL_MAX_IFACES];
-	int n = list_attachments(c, all, XL_MAX_IFACES), i;
+	int n = xl_list_attachments(c, all, XL_MAX_IFACES), i;
 
 	for (i = 0; i < n; i++) {
 		if (!strcmp(all[i].name, ifname)) {
@@ -651,7 +652,7 @@ int find_attachment(struct xl_ctx *c, const char *ifname,
 	return 0;
 }
 
-int detach_one(struct xl_ctx *c, const struct xl_attachment *a)
+int xl_detach_one(struct xl_ctx *c, const struct xl_attachment *a)
 {
 	char path[PATH_MAX], name[NAME_MAX + 1];
 	int err = 0, fd;
@@ -687,8 +688,8 @@ int detach_one(struct xl_ctx *c, const struct xl_attachment *a)
 	return err;
 }
 
-int attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
-		 const struct xl_progs *p, enum xl_mode *mode)
+int xl_attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
+		    const struct xl_progs *p, enum xl_mode *mode)
 {
 	int err;
 

@@ -16,13 +16,13 @@
 #include "xlimit_lib.h"
 
 enum xl_mode { XL_MODE_AUTO, XL_MODE_NATIVE, XL_MODE_GENERIC, XL_MODE_TC };
-extern const char *const mode_names[4]; /* by enum xl_mode */
+extern const char *const xl_mode_names[4]; /* by enum xl_mode */
 
 /* The pinned programs, opened. */
 struct xl_progs {
 	int xdp, tc, query;
 };
-void progs_close(struct xl_progs *p);
+void xl_progs_close(struct xl_progs *p);
 
 /* A pin directory being built as <pin dir>~new (see cmd_attach.c). */
 struct xl_stage {
@@ -37,12 +37,12 @@ struct xl_stage {
 int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	    struct xl_stage *stage);
 /* Renames the stage into place (a no-op when not staging). */
-int stage_commit(struct xl_ctx *c, struct xl_stage *s);
+int xl_stage_commit(struct xl_ctx *c, struct xl_stage *s);
 /* Undoes a stage: detaches its links, removes its pins. */
-int stage_abort(struct xl_ctx *c, struct xl_stage *s);
+int xl_stage_abort(struct xl_ctx *c, struct xl_stage *s);
 
 /* The max_entries of the pinned state map, or 0 if there is none. */
-__u32 pinned_state_size(struct xl_ctx *c);
+__u32 xl_pinned_state_size(struct xl_ctx *c);
 
 /* Where xlimit is attached on one interface. */
 struct xl_attachment {
@@ -56,25 +56,25 @@ struct xl_attachment {
 #define XL_MAX_IFACES 256
 
 /* Lists where xlimit is attached; returns the number found. */
-int list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max);
+int xl_list_attachments(struct xl_ctx *c, struct xl_attachment *out, int max);
 /* Attaches the programs of p to an interface in *mode; auto tries native
  * XDP, then tc, and says which in *mode. Returns 0 or -errno, with a message in c. */
-int attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
-		 const struct xl_progs *p, enum xl_mode *mode);
+int xl_attach_iface(struct xl_ctx *c, const char *ifname, int ifindex,
+		    const struct xl_progs *p, enum xl_mode *mode);
 /* Detaches one attachment. Returns 0 or -errno, with a message in c. */
-int detach_one(struct xl_ctx *c, const struct xl_attachment *a);
+int xl_detach_one(struct xl_ctx *c, const struct xl_attachment *a);
 /* The attachment on ifname into *a: 1, or 0 when there is none. */
-int find_attachment(struct xl_ctx *c, const char *ifname,
-		    struct xl_attachment *a);
+int xl_find_attachment(struct xl_ctx *c, const char *ifname,
+		       struct xl_attachment *a);
 /* The mode, as far as this network namespace can tell. */
-const char *mode_label(const struct xl_attachment *a);
+const char *xl_mode_label(const struct xl_attachment *a);
 
 /* Opens the pinned programs: 0 or -ENOENT. */
-int progs_open(struct xl_ctx *c, struct xl_progs *p);
+int xl_progs_open(struct xl_ctx *c, struct xl_progs *p);
 /* The id of the program fd, or 0. */
-int get_prog_id(int fd);
+int xl_get_prog_id(int fd);
 /* Removes from dir every pin (all) or xlimit's own only, detaching links
  * first. Returns 0 or the first -errno, with a message in c. */
-int remove_pins(struct xl_ctx *c, const char *dir, bool all);
+int xl_remove_pins(struct xl_ctx *c, const char *dir, bool all);
 
 #endif /* XL_ATTACH_H */
