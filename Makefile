@@ -158,15 +158,17 @@ $(BUILD)/tests/test_redis: tests/unit/test_redis.c user/sync/redis.c \
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_redis.c user/sync/redis.c -o $@ \
 		-lhiredis
 
-# libxlimit's address helpers; the CLI's option table.
+# libxlimit's address helpers; the CLI's option table. The sources it
+# tests are built with the sanitizers; what they call beyond them comes
+# from the library.
 TEST_LIB_SRCS := user/lib/addr.c user/lib/util.c user/lib/rules.c \
 	user/lib/limit_parse.c
 $(BUILD)/tests/test_lib: tests/unit/test_lib.c $(TEST_LIB_SRCS) \
 		user/lib/xlimit_lib.h include/xl_key.h tests/lib/testing.h \
-		| $(BUILD)/tests
+		$(LIB) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_lib.c $(TEST_LIB_SRCS) -o $@ \
-		-lbpf
+		$(LIB) $(LIBS)
 
 # Per-endpoint limits: matching and syntax (user/lib/route.c).
 $(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \

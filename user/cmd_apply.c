@@ -834,52 +834,23 @@ static void said(bool quiet, const char *fmt, ...)
 }
 
 /* Writes the rule of one port of `want`, if it differs from the live one
- * (`have`, NULL: none). A new rule takes a free stats slot, cleared,
- * unless `restore` and the slot it had is free; limits that count
- * otherwise start the port's clients afresh, as `limit set` does.
- * Returns 1 if it wrote, 0 if not, or -errno. */
-static int write_rule(const struct xl_maps *m, const struct xl_rule_row *want,
-		      const struct xl_rule_row *have,
-		      const struct xl_conf *live, bool restore)
+ * (`have`, NULL: none), as `limit set` does (xl_rule_set()), `restore`
+ * with the stats slot it had when that is free. Returns 1 if it wrote, 0
+ * if not, or -ECANCELED, what failed printed and nothing changed. */
+static int write_rule(const struct xl_rule_row *want,
+		      const struct xl_rule_row *have, bool restore)
 {
-	struct xl_rule rule = want->rule;
-	bool ceiling, had_ceiling;
-	int i, err;
+	bool ceiling = (want->rule.flags & XL_RULE_TOTAL) &&
+		       (!have || !(have->rule.flags & XL_RULE_TOTAL) ||
+			!xl_same_limits(&have->total, &want->total));
 
-	had_ceiling = have && (have->rule.flags & XL_RULE_TOTAL);
-	ceiling = (rule.flags & XL_RULE_TOTAL) &&
-		  (!had_ceiling || !xl_same_limits(&have->total, &want->total));
-	if (have && same_rule(&have->rule, &rule) && !ceiling)
+	if (have && same_rule(&have->rule, &want->rule) && !ceiling)
 		return 0;
-	if ((rule.flags & XL_RULE_ADMIT_KNOWN) && xl_known_attach(&xl_cli)) {
+	if (xl_rule_set(&xl_cli, want->port, &want->rule, &want->total,
+			restore ? XL_SET_SLOT : 0)) {
 		xl_cli_fail("apply");
-		return -EOPNOTSUPP;
+		return -ECANCELED;
 	}
-	if (have && have->rule.slot < XL_MAX_RULES) {
-		rule.slot = have->rule.slot;
-	} else { /* a new rule, or one written by hand with a bad slot */
-		for (i = 0; restore && i < live->nports; i++)
-			if (live->ports[i].rule.slot == rule.slot)
-				restore = false;
-		if (!restore) {
-			if ((err = xl_free_slot(m, &rule.slot)))
-				return err;
-			if ((err = xl_stats_clear(m->fd[XL_M_STATS],
-						  rule.slot)))
-				return err;
-		}
-		ceiling = rule.flags & XL_RULE_TOTAL; /* a slot of its own */
-	}
-	/* The ceiling is in place before the rule names it (limit set). */
-	if (ceiling && (err = xl_total_write(m, rule.slot, &want->total)))
-		return err;
-	if ((err = xl_rule_write(m, want->port, &rule)))
-		return err;
-	if (had_ceiling && !(rule.flags & XL_RULE_TOTAL) &&
-	    (err = xl_total_write(m, rule.slot, NULL)))
-		return err;
-	if (!have || !xl_same_limits(&have->rule, &rule))
-		return xl_state_clear_port(m, want->port) ?: 1;
 	return 1;
 }
 
@@ -1006,21 +977,18 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 
 		if (find_port(want, port))
 			continue;
-		if ((err = xl_rule_write(m, port, NULL)))
+		if (xl_rule_set(&xl_cli, port, NULL, NULL, 0)) {
+			xl_cli_fail("apply");
+			err = -ECANCELED;
 			goto out;
-		if ((live->ports[i].rule.flags & XL_RULE_TOTAL) &&
-		    live->ports[i].rule.slot < XL_MAX_RULES &&
-		    (err = xl_total_write(m, live->ports[i].rule.slot, NULL)))
-			goto out;
-		if ((err = xl_state_clear_port(m, port)))
-			goto out;
+		}
 		said(restore, "port %u: rule removed", port);
 		changes++;
 	}
 	for (i = 0; i < want->nports; i++) {
 		const struct xl_rule_row *p = &want->ports[i];
 
-		err = write_rule(m, p, find_port(live, p->port), live, restore);
+		err = write_rule(p, find_port(live, p->port), restore);
 		if (err < 0)
 			goto out;
 		if (err)
@@ -1265,8 +1233,9 @@ int cmd_apply(int argc, char **argv)
 			ifaces_undo(&p, done, undone);
 	}
 	if (n < 0) {
+		/* those printed where they happened */
 		if (n != -ENODEV && n != -EOPNOTSUPP && n != -EBUSY &&
-		    n != -EEXIST && n != -EINVAL)
+		    n != -EEXIST && n != -EINVAL && n != -ECANCELED)
 			xl_err("apply: %s", strerror(-n));
 		if (!stage.dir[0] && maps_apply(m, old, true) < 0)
 			xl_err("apply: could not write back the state before; see 'xlimit dump'");

@@ -117,14 +117,14 @@ static int limit_write(int argc, char **argv, bool add)
 	long long burst = -1;
 	unsigned long num;
 	struct xl_limit parsed[XL_MAX_LIMITS];
-	struct xl_total total = {}, old_total = {};
+	struct xl_total total = {};
 	struct xl_rule old, rule = {};
-	bool admit_known = false, total_changed;
+	bool admit_known = false;
 	__u32 action = XL_ACT_DROP;
 	char why[96];
 	const char *neg;
 	const struct xl_maps *m = &xl_cli.maps;
-	bool had, reset;
+	bool had;
 	__u16 port;
 	int c, n, lock, err;
 
@@ -238,10 +238,6 @@ static int limit_write(int argc, char **argv, bool add)
 	err = xl_cli_open(cmd);
 	if (err)
 		goto out_unlock;
-	/* Before any write: nothing changes if it cannot be attached. */
-	if (admit_known &&
-	    (err = xl_known_attach(&xl_cli) ? xl_cli_fail(cmd) : 0))
-		goto out;
 	had = !bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &old);
 	if (add && had && xl_rule_check(&old, why, sizeof(why))) {
 		xl_err("%s: the rule of port %u in the map is invalid (%s); replace it with 'xlimit limit set %u LIMITS' or remove it with 'xlimit limit del %u'",
@@ -275,58 +271,22 @@ static int limit_write(int argc, char **argv, bool add)
 			err = XL_EXIT_USAGE;
 			goto out;
 		}
-		rule = old;
+		rule = old; /* its ceiling too */
 	}
 	memcpy(&rule.limits[rule.nlimits], parsed, n * sizeof(parsed[0]));
 	rule.nlimits += n;
-	if (had) {
-		rule.slot = old.slot;
-	} else if (xl_free_slot(m, &rule.slot)) {
-		xl_err("%s: no room for another rule (at most %d ports)", cmd,
-		       XL_MAX_RULES);
-		err = XL_EXIT_FAIL;
-		goto out;
-	} else if ((err = xl_stats_clear(m->fd[XL_M_STATS], rule.slot))) {
-		xl_err("%s: clear counters: %s", cmd, strerror(-err));
-		err = XL_EXIT_FAIL;
+	/* Nothing changes if a step fails. */
+	if (xl_rule_set(&xl_cli, port, &rule, total_s ? &total.rule : NULL,
+			add ? XL_SET_KEEP_COUNTS : 0)) {
+		err = xl_cli_fail(cmd);
 		goto out;
 	}
-	/* New limits start from a clean count (Flask-Limiter keys its
-	 * counters by the limit too); adding a limit keeps the others. */
-	reset = !add && (!had || !xl_same_limits(&old, &rule));
-	/* A new or changed ceiling starts with fresh windows too; it is in
-	 * place before the rule says it is there, and the rule says it is
-	 * gone before it goes. */
-	if (had && (old.flags & XL_RULE_TOTAL) && old.slot < XL_MAX_RULES)
-		bpf_map_lookup_elem(m->fd[XL_M_TOTAL], &old.slot, &old_total);
-	total_changed = !add && (!(old.flags & XL_RULE_TOTAL) || !had ||
-				 !xl_same_limits(&old_total.rule, &total.rule));
-	if ((rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = xl_total_write(m, rule.slot, &total.rule))) {
-		xl_err("%s: write the ceiling of port %u: %s", cmd, port,
-		       strerror(-err));
-		err = XL_EXIT_FAIL;
-		goto out;
-	}
-	if ((err = xl_rule_write(m, port, &rule))) {
-		xl_err("%s: write rule for port %u: %s", cmd, port,
-		       strerror(-err));
-		err = XL_EXIT_FAIL;
-		goto out;
-	}
-	if (!(rule.flags & XL_RULE_TOTAL) && total_changed &&
-	    (err = xl_total_write(m, rule.slot, NULL)))
-		xl_err("%s: clear the ceiling of port %u: %s", cmd, port,
-		       strerror(-err));
-	if (reset && (err = xl_state_clear_port(m, port)))
-		xl_err("%s: clear the old counts of port %u: %s", cmd, port,
-		       strerror(-err));
+	err = XL_EXIT_OK;
 	if (config_changed(m)) {
 		xl_err("%s: write %s: %s", cmd, XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
-	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
 	xl_maps_close(&xl_cli);
 out_unlock:
@@ -373,28 +333,18 @@ static int limit_del(int argc, char **argv)
 		err = XL_EXIT_USAGE;
 		goto out;
 	}
-	if ((err = xl_rule_write(m, port, NULL))) {
-		xl_err("limit del: port %u: %s", port, strerror(-err));
-		err = XL_EXIT_FAIL;
+	/* Its clients' counts go with it: of port 0's rule, those of ports
+	 * without a rule; they start afresh if a rule covers them again. */
+	if (xl_rule_set(&xl_cli, port, NULL, NULL, 0)) {
+		err = xl_cli_fail("limit del");
 		goto out;
 	}
-	/* Its clients' counts: of port 0's rule, those of ports without a
-	 * rule; they start afresh if a rule covers them again. */
-	err = rule.slot < XL_MAX_RULES ? xl_total_write(m, rule.slot, NULL) : 0;
-	if (err)
-		xl_err("limit del: clear the ceiling of port %u: %s", port,
-		       strerror(-err));
-	else
-		err = xl_state_clear_port(m, port);
-	if (err)
-		xl_err("limit del: clear the counts of port %u: %s", port,
-		       strerror(-err));
+	err = XL_EXIT_OK;
 	if (config_changed(m)) {
 		xl_err("limit del: write %s: %s", XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
 	}
-	err = err ? XL_EXIT_FAIL : XL_EXIT_OK;
 out:
 	xl_maps_close(&xl_cli);
 out_unlock:

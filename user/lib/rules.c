@@ -75,14 +75,25 @@ static void xl_ports_point(struct xl_port *ports, __u16 port, __u32 v)
 	}
 }
 
-int xl_rule_write(const struct xl_maps *m, __u16 port,
-		  const struct xl_rule *rule)
+/* What rule_switch() changed, for rule_unswitch(). */
+struct rule_undo {
+	__u32 rslot; /* the port's xl_ports entry before */
+	bool had; /* whether xl_rules had a record of the port ... */
+	struct xl_rule record; /* ... and which */
+	int idx; /* the xl_rslots entry written, -1: none */
+	struct xl_rule entry; /* what it held before */
+};
+
+/* xl_rule_write(), with what it changed in u. */
+static int rule_switch(const struct xl_maps *m, __u16 port,
+		       const struct xl_rule *rule, struct rule_undo *u)
 {
 	size_t len = XL_PORTS * sizeof(struct xl_port);
 	struct xl_port *ports;
-	__u32 cur, idx, dflt;
-	int err = 0;
+	__u32 cur, dflt;
+	int err = 0, idx;
 
+	u->idx = -1;
 	if (rule && rule->slot >= XL_MAX_RULES)
 		return -ERANGE;
 	ports = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
@@ -90,6 +101,8 @@ int xl_rule_write(const struct xl_maps *m, __u16 port,
 	if (ports == MAP_FAILED)
 		return -errno;
 	cur = __atomic_load_n(&ports[port].rslot, __ATOMIC_RELAXED);
+	u->rslot = cur;
+	u->had = !bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &u->record);
 	if (!rule) {
 		/* Pointed away first (at port 0's rule, if there is one):
 		 * the record may only say less than the datapath sees. */
@@ -98,8 +111,10 @@ int xl_rule_write(const struct xl_maps *m, __u16 port,
 			      0;
 		xl_ports_point(ports, port, dflt ? dflt | XL_PORT_DEFAULT : 0);
 		if (bpf_map_delete_elem(m->fd[XL_M_RULES], &port) &&
-		    errno != ENOENT)
+		    errno != ENOENT) {
 			err = -errno;
+			xl_ports_point(ports, port, cur);
+		}
 		goto out;
 	}
 	/* Of the slot's two entries, the one the port does not point to;
@@ -111,28 +126,80 @@ int xl_rule_write(const struct xl_maps *m, __u16 port,
 	 * once a grace period has passed. The lock orders writers, so
 	 * leaving it came before this call. */
 	err = xl_grace_period();
+	if (!err && bpf_map_lookup_elem(m->fd[XL_M_RSLOTS], &idx, &u->entry))
+		err = -errno;
 	if (!err && bpf_map_update_elem(m->fd[XL_M_RSLOTS], &idx, rule, 0))
 		err = -errno;
-	if (!err && bpf_map_update_elem(m->fd[XL_M_RULES], &port, rule, 0))
+	if (!err && bpf_map_update_elem(m->fd[XL_M_RULES], &port, rule, 0)) {
 		err = -errno;
-	if (!err) /* the switch, after the entry is whole */
+		/* no port points to it: back at once */
+		bpf_map_update_elem(m->fd[XL_M_RSLOTS], &idx, &u->entry, 0);
+	}
+	if (!err) { /* the switch, after the entry is whole */
+		u->idx = idx;
 		xl_ports_point(ports, port, idx + 1);
+	}
 out:
 	munmap(ports, len);
 	return err;
 }
 
-int xl_free_slot(const struct xl_maps *m, __u32 *slot)
+/* Takes back what rule_switch() did: the port points where it did, its
+ * record is what it was, and, once no program reads it any more, the
+ * entry written holds what it held. Returns 0 or -errno. */
+static int rule_unswitch(const struct xl_maps *m, __u16 port,
+			 const struct rule_undo *u)
+{
+	size_t len = XL_PORTS * sizeof(struct xl_port);
+	struct xl_port *ports;
+	int err = 0;
+
+	ports = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     m->fd[XL_M_PORTS], 0);
+	if (ports == MAP_FAILED)
+		return -errno;
+	xl_ports_point(ports, port, u->rslot);
+	munmap(ports, len);
+	if (u->had ? bpf_map_update_elem(m->fd[XL_M_RULES], &port, &u->record,
+					 0) :
+		     bpf_map_delete_elem(m->fd[XL_M_RULES], &port) &&
+			     errno != ENOENT)
+		err = -errno;
+	if (u->idx >= 0 && !err)
+		err = xl_grace_period();
+	if (u->idx >= 0 && !err &&
+	    bpf_map_update_elem(m->fd[XL_M_RSLOTS], &u->idx, &u->entry, 0))
+		err = -errno;
+	return err;
+}
+
+int xl_rule_write(const struct xl_maps *m, __u16 port,
+		  const struct xl_rule *rule)
+{
+	struct rule_undo u;
+
+	return rule_switch(m, port, rule, &u);
+}
+
+/* Marks in used[XL_MAX_RULES] the stats slots of the rules. */
+static void slots_used(const struct xl_maps *m, unsigned char *used)
 {
 	static struct xl_rule_row rows[XL_MAX_RULES];
-	static unsigned char used[XL_MAX_RULES];
 	int n, i;
 
-	memset(used, 0, sizeof(used));
+	memset(used, 0, XL_MAX_RULES);
 	n = xl_rules_read(m->fd[XL_M_RULES], -1, rows, XL_MAX_RULES);
 	for (i = 0; i < n; i++)
 		if (rows[i].rule.slot < XL_MAX_RULES)
 			used[rows[i].rule.slot] = 1;
+}
+
+int xl_free_slot(const struct xl_maps *m, __u32 *slot)
+{
+	static unsigned char used[XL_MAX_RULES];
+	int i;
+
+	slots_used(m, used);
 	for (i = 0; i < XL_MAX_RULES; i++) {
 		if (!used[i]) {
 			*slot = i;
@@ -140,6 +207,160 @@ int xl_free_slot(const struct xl_maps *m, __u32 *slot)
 		}
 	}
 	return -ENOSPC;
+}
+
+/* Every CPU's value of one slot of a per-CPU array, into *buf (malloc'd,
+ * for the caller to write back and free; NULL on failure). */
+static int percpu_save(int fd, __u32 slot, size_t size, void **buf)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (ncpu < 0)
+		return ncpu;
+	*buf = calloc(ncpu, (size + 7) & ~(size_t)7);
+	if (!*buf)
+		return -ENOMEM;
+	if (!bpf_map_lookup_elem(fd, &slot, *buf))
+		return 0;
+	free(*buf);
+	*buf = NULL;
+	return -errno;
+}
+
+/* The steps of xl_rule_set(), in their order, as its messages name them. */
+enum set_step { S_STATS, S_CEILING, S_RULE, S_UNCEIL, S_COUNTS };
+
+int xl_rule_set(struct xl_ctx *c, __u16 port, const struct xl_rule *rule,
+		const struct xl_rule *ceiling, unsigned int how)
+{
+	static const char *const what[] = {
+		[S_STATS] = "clear the counters of",
+		[S_CEILING] = "write the ceiling of",
+		[S_RULE] = "write the rule of",
+		[S_UNCEIL] = "clear the ceiling of",
+		[S_COUNTS] = "clear the old counts of",
+	};
+	static unsigned char used[XL_MAX_RULES];
+	const struct xl_maps *m = &c->maps;
+	struct xl_total old_total = {}, saved_total;
+	struct xl_rule want = {}, old;
+	bool had, own, had_total, reset, ceil = false, unceil = false;
+	bool new_slot = false, switched = false, total_done = false;
+	void *stats = NULL;
+	enum set_step step;
+	struct rule_undo u;
+	char back[128] = "";
+	__u32 slot;
+	int err, e;
+
+	if (rule && (rule->flags & XL_RULE_ADMIT_KNOWN) &&
+	    (err = xl_known_attach(c)))
+		return err;
+	had = !bpf_map_lookup_elem(m->fd[XL_M_RULES], &port, &old);
+	own = had && old.slot < XL_MAX_RULES;
+	had_total =
+		own && (old.flags & XL_RULE_TOTAL) &&
+		!bpf_map_lookup_elem(m->fd[XL_M_TOTAL], &old.slot, &old_total);
+	if (rule)
+		want = *rule;
+	/* A port keeps its stats slot; a new one takes a free one
+	 * (XL_SET_SLOT: the one asked for, when free, with its counters). */
+	if (own) {
+		want.slot = old.slot;
+	} else if (rule) {
+		if ((how & XL_SET_SLOT) && want.slot < XL_MAX_RULES)
+			slots_used(m, used);
+		if (!(how & XL_SET_SLOT) || want.slot >= XL_MAX_RULES ||
+		    used[want.slot]) {
+			if (xl_free_slot(m, &want.slot))
+				return xl_ctx_fail(
+					c, -ENOSPC, false,
+					"no room for another rule (at most %d ports)",
+					XL_MAX_RULES);
+			new_slot = true;
+		}
+	}
+	slot = want.slot;
+	/* A new or changed ceiling starts with fresh windows; a ceiling is
+	 * in place before the rule names it, and goes after it stopped. */
+	if (rule && (want.flags & XL_RULE_TOTAL)) {
+		if (!ceiling && !had_total)
+			return xl_ctx_fail(c, -EINVAL, true,
+					   "port %u has no ceiling to keep",
+					   port);
+		ceiling = ceiling ?: &old_total.rule;
+		ceil = !had_total || !xl_same_limits(&old_total.rule, ceiling);
+	}
+	unceil = had_total && !(want.flags & XL_RULE_TOTAL);
+	/* New limits start from a clean count (Flask-Limiter keys its
+	 * counters by the limit too); so do a removed rule's clients, should
+	 * a rule cover them again. */
+	reset = !(how & XL_SET_KEEP_COUNTS) &&
+		(!rule || !had || !xl_same_limits(&old, &want));
+
+	step = S_STATS;
+	if (new_slot) {
+		err = percpu_save(m->fd[XL_M_STATS], slot,
+				  sizeof(struct xl_stats), &stats);
+		if (err || (err = xl_stats_clear(m->fd[XL_M_STATS], slot)))
+			goto undo;
+	}
+	step = ceil ? S_CEILING : S_UNCEIL;
+	if ((ceil || unceil) &&
+	    bpf_map_lookup_elem(m->fd[XL_M_TOTAL], &slot, &saved_total)) {
+		err = -errno;
+		goto undo;
+	}
+	step = S_CEILING;
+	if (ceil && (err = xl_total_write(m, slot, ceiling)))
+		goto undo;
+	total_done = ceil;
+	step = S_RULE;
+	if ((err = rule_switch(m, port, rule ? &want : NULL, &u)))
+		goto undo;
+	switched = true;
+	step = S_UNCEIL;
+	if (unceil && (err = xl_total_write(m, slot, NULL)))
+		goto undo;
+	total_done = ceil || unceil;
+	step = S_COUNTS;
+	if (reset && (err = xl_state_clear_port(m, port)))
+		goto undo;
+	free(stats);
+	return 0;
+
+undo:
+	/* In the reverse order: a ceiling cleared after the rule stopped
+	 * naming it is back before the rule is; one written before the rule
+	 * named it goes after. */
+	e = 0;
+	if (total_done && unceil &&
+	    bpf_map_update_elem(m->fd[XL_M_TOTAL], &slot, &saved_total, 0))
+		e = -errno;
+	if (!e && switched)
+		e = rule_unswitch(m, port, &u);
+	if (!e && total_done && ceil &&
+	    bpf_map_update_elem(m->fd[XL_M_TOTAL], &slot, &saved_total, 0))
+		e = -errno;
+	if (!e && stats &&
+	    bpf_map_update_elem(m->fd[XL_M_STATS], &slot, stats, 0))
+		e = -errno;
+	/* What the datapath cached while the change was visible goes. */
+	if (!e && (switched || total_done))
+		e = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
+				     m->fd[XL_M_DENY]);
+	if (e)
+		snprintf(
+			back, sizeof(back),
+			"; writing back what was there failed too (%s): see 'xlimit limit list'",
+			strerror(-e));
+	else if (step == S_COUNTS)
+		snprintf(
+			back, sizeof(back),
+			"; the rule is back as it was, some of its clients' counts may be cleared");
+	free(stats);
+	return xl_ctx_fail(c, err, false, "%s port %u: %s%s", what[step], port,
+			   strerror(-err), back);
 }
 
 /* Limits that count alike: a change of amount, period, strategy (whose

@@ -182,6 +182,31 @@ int xl_rules_read(int rules_fd, int total_fd, struct xl_rule_row *rows,
 int xl_rule_write(const struct xl_maps *m, __u16 port,
 		  const struct xl_rule *rule);
 
+/* How xl_rule_set() treats what the port had: */
+/* the clients' counts stay, though the limits differ (limit add: the
+ * limits the port had keep theirs, those added start from nothing) */
+#define XL_SET_KEEP_COUNTS 0x1
+/* rule->slot is the stats slot a port without one takes, with its
+ * counters, if no rule uses it (a rollback puts a rule back there) */
+#define XL_SET_SLOT 0x2
+
+/* Makes `rule` the rule of `port`, or removes it (rule NULL), with all
+ * that goes with it, in this order: a port without a rule takes a free
+ * stats slot, its counters cleared (a port keeps its own); with
+ * XL_RULE_TOTAL in rule->flags, `ceiling` goes into xl_total before the
+ * rule names it (NULL: the port keeps the one it has), fresh unless it
+ * is the same; the rule (xl_rule_write()); the ceiling the rule no
+ * longer names is cleared; the counts of the port's clients are deleted
+ * when the limits count otherwise (xl_same_limits()) or the rule goes,
+ * unless XL_SET_KEEP_COUNTS. With XL_RULE_ADMIT_KNOWN, xl_known_attach()
+ * first. All or nothing: when a step fails, what the others wrote is
+ * written back, byte for byte, and xl_config resynced, since the
+ * datapath may have seen the change (counts already deleted stay so).
+ * The caller holds the lock, has c->maps open and resyncs xl_config
+ * after a success. Returns 0 or -errno, with a message in c. */
+int xl_rule_set(struct xl_ctx *c, __u16 port, const struct xl_rule *rule,
+		const struct xl_rule *ceiling, unsigned int how);
+
 /* One rule's counters, summed over the CPUs. */
 struct xl_stat_row {
 	__u16 port;
