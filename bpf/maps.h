@@ -81,12 +81,14 @@ struct {
 } XL_MAP_STATS SEC(".maps");
 
 /* Live settings, changed without a reload. An all-zero entry (never set)
- * means the defaults. */
+ * means the defaults. Mmapable, so that the sidecar reads the generation
+ * on every request without a syscall. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__type(key, __u32);
 	__type(value, struct xl_config);
 	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_CONFIG SEC(".maps");
 

@@ -4,6 +4,8 @@
  * makes it forget the verdicts it cached.
  */
 #include <errno.h>
+#include <unistd.h>
+#include <sys/mman.h>
 #include <bpf/bpf.h>
 
 #include "xlimit_lib.h"
@@ -45,4 +47,18 @@ int xl_config_resync(int config_fd, int allow_fd, int deny_fd)
 int xl_config_lists_unsure(int config_fd)
 {
 	return xl_config_flags(config_fd, 0, 0);
+}
+
+const struct xl_config *xl_config_map(int config_fd)
+{
+	void *p = mmap(NULL, sysconf(_SC_PAGESIZE), PROT_READ, MAP_SHARED,
+		       config_fd, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+void xl_config_unmap(const struct xl_config *cfg)
+{
+	if (cfg)
+		munmap((void *)cfg, sysconf(_SC_PAGESIZE));
 }

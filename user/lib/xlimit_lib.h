@@ -244,6 +244,11 @@ int xl_config_resync(int config_fd, int allow_fd, int deny_fd);
 /* Before an add to a list: the datapath looks both tries up until
  * xl_config_resync(). Returns 0 or -errno. */
 int xl_config_lists_unsure(int config_fd);
+/* xl_config mapped read-only (it is mmapable), for readers that look at
+ * its generation often: NULL when it cannot be (a map pinned by an older
+ * version). Unmap with xl_config_unmap(). */
+const struct xl_config *xl_config_map(int config_fd);
+void xl_config_unmap(const struct xl_config *cfg);
 
 /* Text form of a rule's limit: "10 per 1 minute" (with the largest unit
  * that divides the period). */

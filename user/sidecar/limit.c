@@ -267,17 +267,29 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16])
 
 /* ---- the decision --------------------------------------------------- */
 
+/* xl_config's flags say when a list is empty (as the datapath reads
+ * them): a lookup, a syscall, saved on every request. */
+static int client_query(const uint8_t addr[16], uint16_t port, int op,
+			struct xl_client *c)
+{
+	const struct xl_config *cfg = sc_config();
+	__u32 flags = cfg ? __atomic_load_n(&cfg->flags, __ATOMIC_RELAXED) : 0;
+
+	return xl_client_query(prog_fd, flags & XL_CFG_NO_ALLOW ? -1 : allow_fd,
+			       flags & XL_CFG_NO_DENY ? -1 : deny_fd, addr,
+			       port, op, c);
+}
+
 static int query(const uint8_t addr[16], uint16_t port, int op,
 		 struct xl_client *c)
 {
 	int err;
 
 	kernel_refresh(false);
-	err = xl_client_query(prog_fd, allow_fd, deny_fd, addr, port, op, c);
+	err = client_query(addr, port, op, c);
 	if (err) {
 		kernel_refresh(true);
-		err = xl_client_query(prog_fd, allow_fd, deny_fd, addr, port,
-				      op, c);
+		err = client_query(addr, port, op, c);
 	}
 	if (err) {
 		sc_count(SC_C_KERNEL_ERRORS);

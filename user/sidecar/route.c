@@ -24,6 +24,9 @@
 /* Each worker holds its own fds and its own copy of the table, as of
  * generation `gen`: nothing is shared between the threads. */
 static _Thread_local int prog_fd = -1, routes_fd = -1, config_fd = -1;
+/* xl_config mapped: its generation read without a syscall (NULL: it is
+ * looked up). */
+static _Thread_local const struct xl_config *config_map;
 static _Thread_local struct xl_route_row *rows;
 static _Thread_local int nrows;
 static _Thread_local uint32_t gen;
@@ -35,6 +38,8 @@ void sc_routes_close(void)
 		close(prog_fd);
 	if (routes_fd >= 0)
 		close(routes_fd);
+	xl_config_unmap(config_map);
+	config_map = NULL;
 	if (config_fd >= 0)
 		close(config_fd);
 	prog_fd = routes_fd = config_fd = -1;
@@ -53,7 +58,14 @@ int sc_routes_open(void)
 		err = sc_pin_open(XL_STR(XL_MAP_CONFIG), &config_fd);
 	if (err)
 		sc_routes_close();
+	else
+		config_map = xl_config_map(config_fd);
 	return err;
+}
+
+const struct xl_config *sc_config(void)
+{
+	return config_map;
 }
 
 /* Opens the pins again after they were closed, at most once a second
@@ -69,14 +81,17 @@ static int reopen(void)
 	return sc_routes_open();
 }
 
-/* Reads the table again when the generation moved. */
+/* Reads the table again when the generation moved: read from the
+ * mapping, a load and no syscall, on every request. */
 static void refresh(void)
 {
 	struct xl_config cfg = {};
 	__u32 zero = 0;
 	int n;
 
-	if (config_fd < 0 || bpf_map_lookup_elem(config_fd, &zero, &cfg))
+	if (config_map)
+		cfg.gen = __atomic_load_n(&config_map->gen, __ATOMIC_ACQUIRE);
+	else if (config_fd < 0 || bpf_map_lookup_elem(config_fd, &zero, &cfg))
 		return;
 	if (fresh && cfg.gen == gen)
 		return;

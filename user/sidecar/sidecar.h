@@ -192,6 +192,10 @@ void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
 /* Opens the pin NAME of the sidecar's pin directory into *fd: 0, or
  * -errno (and *fd < 0). */
 int sc_pin_open(const char *name, int *fd);
+/* xl_config as mapped by sc_routes_open(), NULL when it is not (an
+ * xlimit loaded by an older version): its words are read with atomic
+ * loads. */
+const struct xl_config *sc_config(void);
 /* Opens (0 or -errno) and closes the route program and maps, this
  * worker's. */
 int sc_routes_open(void);
