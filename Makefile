@@ -338,6 +338,10 @@ install: $(BUILD)/xlimit $(BUILD)/xlimit-sidecar
 		chmod 0644 $(DESTDIR)$(UNITDIR)/$$u; done
 	install -D -m 0644 docs/xlimit.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/xlimit/xlimit.conf.example
+	install -D -m 0644 systemd/xlimit.sysusers \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/xlimit.conf
+	case "$(DESTDIR)" in ""|/) getent group xlimit >/dev/null || \
+		groupadd --system xlimit;; esac
 	[ -n "$(DESTDIR)" ] || mandb -q 2>/dev/null || true
 	[ -n "$(DESTDIR)" ] || ! [ -d /run/systemd/system ] || \
 		systemctl daemon-reload || true

@@ -7,6 +7,7 @@
  *   version = 1;
  *   max_sources = 262144;         # the state map, when apply loads it
  *   ipv6_prefix = 64;
+ *   pin_group = "xlimit";          # xlimit-sidecar's group (load --pin-group)
  *   interfaces = ( { name = "eth0"; mode = "native"; } );
  *   ports = ( { port = 80;
  *               limits = ( { limit = "10 per 1 second"; action = "drop"; },
@@ -78,6 +79,7 @@ struct xl_conf {
 	__u32 max_sources; /* 0: not given (apply) */
 	int max_sources_line;
 	__u32 ipv6_prefix;
+	gid_t pin_group; /* XL_NO_GROUP: the pins are root's only */
 	struct conf_iface ifs[XL_MAX_IFACES];
 	int nifs;
 	struct xl_rule_row ports[XL_MAX_RULES];
@@ -639,14 +641,30 @@ static int parse_list(const config_setting_t *s, int l, struct xl_conf *c)
 	return 0;
 }
 
+/* pin_group = "GROUP" (or "none"): a group that exists. */
+static int parse_pin_group(const config_setting_t *s, struct xl_conf *c)
+{
+	const char *name = config_setting_get_string(s);
+
+	if (!name)
+		return bad(s, "pin_group: expected a group's name in quotes");
+	if (!xl_group_gid(name, &c->pin_group))
+		return bad(
+			s,
+			"pin_group '%s': no such group; create it (groupadd --system %s) or name another",
+			name, name);
+	return 0;
+}
+
 /* Reads and checks FILE into a new conf. Returns 0 or XL_EXIT_* with a
  * message. */
 static int conf_parse(const char *file, struct xl_conf **out)
 {
-	static const char *const names[] = {
-		"version", "max_sources", "ipv6_prefix", "interfaces", "ports",
-		"routes",  "allow",	  "deny",	 NULL
-	};
+	static const char *const names[] = { "version",	    "max_sources",
+					     "ipv6_prefix", "pin_group",
+					     "interfaces",  "ports",
+					     "routes",	    "allow",
+					     "deny",	    NULL };
 	const config_setting_t *root, *s;
 	unsigned long long v;
 	struct xl_conf *c;
@@ -660,6 +678,7 @@ static int conf_parse(const char *file, struct xl_conf **out)
 		return XL_EXIT_FAIL;
 	}
 	c->ipv6_prefix = XL_IPV6_PREFIX_DEFAULT;
+	c->pin_group = XL_NO_GROUP;
 	config_init(&cfg);
 	if (!config_read_file(&cfg, file)) {
 		if (config_error_type(&cfg) == CONFIG_ERR_FILE_IO) {
@@ -682,7 +701,7 @@ static int conf_parse(const char *file, struct xl_conf **out)
 	root = config_root_setting(&cfg);
 	err = check_members(
 		root, names,
-		"version, max_sources, ipv6_prefix, interfaces, ports, routes, allow or deny");
+		"version, max_sources, ipv6_prefix, pin_group, interfaces, ports, routes, allow or deny");
 	if (!err && (s = config_setting_get_member(root, "version")) &&
 	    !(err = get_num(s, 1, ~0U, &v)) && v != XL_CONF_VERSION)
 		err = bad(
@@ -697,6 +716,8 @@ static int conf_parse(const char *file, struct xl_conf **out)
 	if (!err && (s = config_setting_get_member(root, "ipv6_prefix")) &&
 	    !(err = get_num(s, 1, 128, &v)))
 		c->ipv6_prefix = v;
+	if (!err && (s = config_setting_get_member(root, "pin_group")))
+		err = parse_pin_group(s, c);
 	s = config_setting_get_member(root, "interfaces");
 	if (!err && s && !(err = check_groups(s)))
 		for (i = 0; !err && i < config_setting_length(s); i++)
@@ -753,6 +774,8 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	c->ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;
+	if (xl_pins_get_group(&xl_cli, &c->pin_group))
+		c->pin_group = XL_NO_GROUP;
 	n = xl_list_attachments(&xl_cli, a, XL_MAX_IFACES);
 	for (i = 0; i < n; i++) {
 		if (!a[i].ifindex) /* not in this network namespace */
@@ -1042,6 +1065,16 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 			goto out;
 		}
 		said(restore, "ipv6_prefix: %u", want->ipv6_prefix);
+		changes++;
+	}
+	if (live->pin_group != want->pin_group) {
+		if (xl_pins_set_group(&xl_cli, want->pin_group)) {
+			xl_err("apply: %s", xl_cli.err);
+			err = -EINVAL; /* said */
+			goto out;
+		}
+		xl_group_name(want->pin_group, text, sizeof(text));
+		said(restore, "pin_group: %s", text);
 		changes++;
 	}
 	err = 0;
@@ -1364,6 +1397,10 @@ static void conf_to_config(const struct xl_conf *c, config_t *cfg)
 	add_int(root, "version", XL_CONF_VERSION);
 	add_int(root, "max_sources", c->max_sources);
 	add_int(root, "ipv6_prefix", c->ipv6_prefix);
+	if (c->pin_group != XL_NO_GROUP) {
+		xl_group_name(c->pin_group, text, sizeof(text));
+		add_str(root, "pin_group", text);
+	}
 	s = add(root, "interfaces", CONFIG_TYPE_LIST);
 	for (i = 0; i < c->nifs; i++) {
 		g = add(s, NULL, CONFIG_TYPE_GROUP);

@@ -30,24 +30,49 @@ static int parse_max_sources(const char *s, __u32 *v)
 	return 0;
 }
 
-/* --max-sources, of attach and load */
+/* --max-sources and --pin-group, of attach and load */
 #define XL_OPT_MAX_SOURCES                                                      \
 	{                                                                       \
 		"max-sources", 's', "N",                                        \
 			"clients tracked at once (LRU; default 262144); only\n" \
 			"when the maps are created"                             \
 	}
+#define XL_OPT_PIN_GROUP                                                       \
+	{                                                                      \
+		"pin-group", 'g', "GROUP",                                     \
+			"let GROUP's members (xlimit-sidecar's user) open\n"   \
+			"what the sidecar needs, with no capability; 'none'\n" \
+			"makes the pins root's only again"                     \
+	}
+
+/* --pin-group GROUP: 0 with its gid, or -1 after saying what is wrong. */
+static int parse_group(const char *cmd, const char *s, gid_t *gid)
+{
+	if (xl_group_gid(s, gid))
+		return 0;
+	xl_err("%s: --pin-group '%s': no such group; create it (groupadd --system %s) or name another",
+	       cmd, s, s);
+	return -1;
+}
+
+/* After xl_load(): the pins get the group asked for, if one was. */
+static int set_group(bool asked, gid_t gid)
+{
+	return asked ? xl_pins_set_group(&xl_cli, gid) : 0;
+}
 
 static const struct xl_opt attach_opts[] = {
 	{ "mode", 'm', "MODE",
 	  "native XDP (driver), generic XDP (skb), or tc clsact\n"
 	  "ingress; auto (default) tries native, then tc" },
 	XL_OPT_MAX_SOURCES,
+	XL_OPT_PIN_GROUP,
 	{}
 };
 static const struct xl_usage attach_usage = {
 	.synopsis =
-		"xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]",
+		"xlimit attach IFACE [--mode auto|native|generic|tc] [--max-sources N]\n"
+		"                    [--pin-group GROUP]",
 	.opts = attach_opts,
 };
 
@@ -59,6 +84,8 @@ int cmd_attach(int argc, char **argv)
 	struct xl_attachment cur;
 	__u32 max_sources = 0;
 	const char *ifname;
+	bool group = false;
+	gid_t gid = XL_NO_GROUP;
 	int c, ifindex, lock, err, i;
 
 	optind = 0;
@@ -78,6 +105,11 @@ int cmd_attach(int argc, char **argv)
 		case 's':
 			if (parse_max_sources(optarg, &max_sources))
 				return XL_EXIT_USAGE;
+			break;
+		case 'g':
+			if (parse_group("attach", optarg, &gid))
+				return XL_EXIT_USAGE;
+			group = true;
 			break;
 		}
 	}
@@ -100,6 +132,8 @@ int cmd_attach(int argc, char **argv)
 	if (lock < 0)
 		return -lock;
 	err = xl_load(&xl_cli, max_sources, &p, &stage);
+	if (!err)
+		err = set_group(group, gid);
 	if (err) {
 		err = xl_cli_fail("attach");
 		goto out;
@@ -135,9 +169,11 @@ out:
 	return err;
 }
 
-static const struct xl_opt load_opts[] = { XL_OPT_MAX_SOURCES, {} };
+static const struct xl_opt load_opts[] = { XL_OPT_MAX_SOURCES,
+					   XL_OPT_PIN_GROUP,
+					   {} };
 static const struct xl_usage load_usage = {
-	.synopsis = "xlimit load [--max-sources N]",
+	.synopsis = "xlimit load [--max-sources N] [--pin-group GROUP]",
 	.about =
 		"Loads and pins the maps and programs without attaching them, so\n"
 		"that limits and lists can be set before traffic is seen.",
@@ -149,6 +185,8 @@ int cmd_load(int argc, char **argv)
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
 	__u32 max_sources = 0;
+	bool group = false;
+	gid_t gid = XL_NO_GROUP;
 	int c, lock, err;
 
 	optind = 0;
@@ -157,6 +195,11 @@ int cmd_load(int argc, char **argv)
 		case 's':
 			if (parse_max_sources(optarg, &max_sources))
 				return XL_EXIT_USAGE;
+			break;
+		case 'g':
+			if (parse_group("load", optarg, &gid))
+				return XL_EXIT_USAGE;
+			group = true;
 			break;
 		}
 	}
@@ -170,6 +213,8 @@ int cmd_load(int argc, char **argv)
 	if (lock < 0)
 		return -lock;
 	err = xl_load(&xl_cli, max_sources, &p, &stage);
+	if (!err)
+		err = set_group(group, gid);
 	if (!err)
 		err = xl_stage_commit(&xl_cli, &stage);
 	if (err) {

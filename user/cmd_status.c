@@ -109,6 +109,7 @@ struct xl_status {
 	__u32 nallow, ndeny, tracked, max_sources, known;
 	bool learning; /* the sockops program is attached */
 	__u32 ipv6_prefix;
+	char pin_group[64]; /* "none" when the pins are root's only */
 	struct xl_totals t;
 	struct xl_sync_view sync;
 };
@@ -121,6 +122,8 @@ static void status_json(const struct xl_status *st)
 
 	json_object_object_add(o, "pin_dir",
 			       json_object_new_string(xl_cli.pin_dir));
+	json_object_object_add(o, "pin_group",
+			       json_object_new_string(st->pin_group));
 	json_object_object_add(o, "prog_id", json_object_new_int(st->prog_id));
 	ifs = json_object_new_array();
 	for (i = 0; i < st->nifs; i++) {
@@ -174,7 +177,7 @@ static void status_print(const struct xl_status *st)
 	const struct xl_totals *t = &st->t;
 	int i;
 
-	printf("pin dir:      %s\n", xl_cli.pin_dir);
+	printf("pin dir:      %s (group %s)\n", xl_cli.pin_dir, st->pin_group);
 	printf("program id:   %d\n", st->prog_id);
 	printf("interfaces:  ");
 	for (i = 0; i < st->nifs; i++)
@@ -216,6 +219,7 @@ int cmd_status(int argc, char **argv)
 	char path[PATH_MAX];
 	bool json = false;
 	__u32 zero = 0;
+	gid_t gid;
 	int c, err;
 
 	c = xl_getopt_json(argc, argv, &status_usage, &json);
@@ -232,6 +236,9 @@ int cmd_status(int argc, char **argv)
 	st.prog_id = p.xdp >= 0 ? xl_get_prog_id(p.xdp) : 0;
 	xl_progs_close(&p);
 	st.nifs = xl_list_attachments(&xl_cli, st.a, XL_MAX_IFACES);
+	if (xl_pins_get_group(&xl_cli, &gid))
+		gid = XL_NO_GROUP;
+	xl_group_name(gid, st.pin_group, sizeof(st.pin_group));
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	st.ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;

@@ -100,7 +100,9 @@ assert_rc 2 "apply of a bad file before load" -- xls apply "$BAD0"
 assert_match "$ERR" "$BAD0:1: couldn't parse rate limit string '10 per sec'" \
 	"the bad file's error names FILE:LINE and what is wrong"
 assert_eq "$(test -e "$XL_PIN" && echo present)" "" "a bad file loads nothing"
-sed "s/\"eth0\"/\"$VETH_SRV\"/" "$XL_TOP/docs/xlimit.conf.example" >"$XL_TMP/example.conf"
+# (its pin group made one every machine has: make install creates xlimit)
+sed "s/\"eth0\"/\"$VETH_SRV\"/; s/^pin_group = .*/pin_group = \"root\";/" \
+	"$XL_TOP/docs/xlimit.conf.example" >"$XL_TMP/example.conf"
 assert_rc 0 "apply --check of docs/xlimit.conf.example (its interface renamed)" -- \
 	xls apply "$XL_TMP/example.conf" --check
 assert_rc 2 "dump before load" -- xls dump
@@ -187,6 +189,25 @@ assert_eq "$(xls query 198.18.0.1 80 --json | jget "d['limits'][1]['remaining']"
 assert_eq "$(xls dump --json | jget "(d['interfaces'], [p['port'] for p in d['ports']], d['allow'], d['deny'], d['ipv6_prefix'], d['max_sources'])")" \
 	"[[{\"name\":\"$VETH_SRV\",\"mode\":\"tc\"}],[80,443],[\"2001:2::/48\"],[\"198.19.0.7/32\",\"2001:2:0:bad::/64\"],64,4096]" \
 	"apply f; dump gives back what f says (absent settings at their defaults)"
+
+# --- pin_group: the group xlimit-sidecar opens the pins through -------------------
+
+GRP=xlt$$g
+groupadd --system "$GRP" || fail "groupadd $GRP"
+XL_CLEANUPS+=("groupdel $GRP")
+sed "1i pin_group = \"$GRP\";" "$G2" >"$XL_TMP/group.conf"
+assert_rc 0 "apply a file with pin_group" -- xls apply "$XL_TMP/group.conf"
+assert_eq "$OUT" "pin_group: $GRP" "apply changes only the pin group"
+assert_eq "$(stat -c '%G %a' "$XL_PIN" "$XL_PIN/xl_rules" "$XL_PIN/xl_state" | tr '\n' ' ')" \
+	"$GRP 750 $GRP 640 root 600 " "the pin directory and the sidecar's maps have the group"
+assert_eq "$(j status -- "d['pin_group']")" "$GRP" "status names the pin group"
+assert_eq "$(xls dump --json | jget "d['pin_group']")" "$GRP" "dump writes pin_group"
+assert_rc 0 "apply the same file again" -- xls apply "$XL_TMP/group.conf"
+assert_eq "$OUT" "$XL_TMP/group.conf: no change" "... no change"
+assert_rc 0 "apply the file without pin_group" -- xls apply "$G2"
+assert_eq "$OUT" "pin_group: none" "a file without pin_group makes the pins root's only"
+assert_eq "$(stat -c '%G %a' "$XL_PIN" "$XL_PIN/xl_rules" | tr '\n' ' ')" "root 700 root 600 " \
+	"... every pin root's, 0600, the directory 0700"
 
 # --- strategies: a port's strategy, a limit's burst ------------------------------
 
@@ -374,6 +395,12 @@ ports = ( { port = 80; } );
 EOF
 bad_file "ports not a list of groups" 1 "ports must be a list of groups" <<'EOF'
 ports = [ 80, 443 ];
+EOF
+bad_file "a pin group that does not exist" 1 "pin_group 'no-such-group-xl': no such group; create it" <<'EOF'
+pin_group = "no-such-group-xl";
+EOF
+bad_file "a pin group as a number" 1 "pin_group: expected a group's name in quotes" <<'EOF'
+pin_group = 0;
 EOF
 bad_file "ipv6 prefix out of range" 1 "ipv6_prefix 129 is out of range; expected 1 to 128" <<'EOF'
 ipv6_prefix = 129;

@@ -512,4 +512,57 @@ assert_eq "$(q_remaining 198.18.0.14 $P)" 1 "after unload + attach: xlimit query
 cli curl -s -o /dev/null --interface 198.18.0.14 http://198.18.0.2:$PU/ -o /dev/null http://198.18.0.2:$PU/
 assert_eq "$(q_remaining 198.18.0.14 $PU)" 1 "after unload + attach: the --user nobody sidecar charges the new maps too"
 
+# --- a pin group: --user with no capability at all -------------------------------------
+
+GRP=xlt$$g
+SCU=xlt$$u
+groupadd --system "$GRP" && useradd --system --no-create-home --gid "$GRP" --shell /usr/sbin/nologin "$SCU" ||
+	fail "groupadd/useradd for the pin group test"
+XL_CLEANUPS+=("userdel $SCU; groupdel $GRP")
+assert_rc 2 "load --pin-group with no such group: exit 2" -- xls load --pin-group no-such-group-xl
+assert_match "$ERR" "no such group; create it" "... saying so"
+assert_rc 0 "load --pin-group on the loaded xlimit" -- xls load --pin-group "$GRP"
+assert_eq "$(stat -c '%U:%G %a' "$XL_PIN" "$XL_PIN/xl_rules" "$XL_PIN/prog_query" "$XL_PIN/xl_state" "$XL_PIN/prog_xdp" | tr '\n' ' ')" \
+	"root:$GRP 750 root:$GRP 640 root:$GRP 660 root:root 600 root:root 600 " \
+	"the pin group reads the sidecar's maps and runs its programs; client state and the rest stay root's"
+# What a member with no capability can open: BPF_OBJ_GET, read-only or
+# read-write, of one pin; prints "ok" or the errno's name.
+obj_get() {
+	setpriv --reuid="$SCU" --regid="$GRP" --init-groups --inh-caps=-all --bounding-set=-all \
+		"$PY" -c '
+import ctypes, errno, struct, sys
+path = ctypes.create_string_buffer(sys.argv[1].encode())
+attr = struct.pack("QII", ctypes.addressof(path), 0, 1 << 3 if sys.argv[2] == "ro" else 0)
+libc = ctypes.CDLL(None, use_errno=True)
+nr = {"x86_64": 321, "aarch64": 280}[__import__("os").uname().machine]  # bpf()
+fd = libc.syscall(nr, 7, attr, len(attr))  # BPF_OBJ_GET
+print("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()])' "$@"
+}
+assert_eq "$(obj_get "$XL_PIN/xl_rules" ro) $(obj_get "$XL_PIN/prog_query" rw)" "ok ok" \
+	"a member opens xl_rules read-only and prog_query"
+assert_eq "$(obj_get "$XL_PIN/xl_rules" rw) $(obj_get "$XL_PIN/xl_state" ro) $(obj_get "$XL_PIN/xl_deny" rw)" \
+	"EACCES EACCES EACCES" "a member cannot open xl_rules or xl_deny to write, nor read xl_state"
+PG=8087
+xls limit set $PG "$LIMIT" --action pass >/dev/null
+xl_bg sidecar_group "${SC[@]}" --listen 0.0.0.0:$PG --upstream 127.0.0.1:$B --user "$SCU"
+xl_wait_up sidecar_group http://127.0.0.1:$PG/ "$NS_SRV"
+gpid=$(pgrep -f -- "--listen 0.0.0.0:$PG --upstream" | head -n 1)
+assert_eq "$(awk '/^CapEff:/ { print $2 } /^CapPrm:/ { print $2 }' /proc/$gpid/status | sort -u)" 0000000000000000 \
+	"--user in the pin group: no capability left"
+assert_eq "$(grep -c CAP_DAC_OVERRIDE "$XL_TMP/sidecar_group.log")" 0 "... and no notice that it keeps one"
+assert_match "$(cat "$XL_TMP/sidecar_user.log")" "keeps CAP_DAC_OVERRIDE to open the pins" \
+	"--user nobody (not in the group) says why it keeps CAP_DAC_OVERRIDE"
+cli curl -s -o /dev/null -D "$XL_TMP/group.h" --interface 198.18.0.15 \
+	http://198.18.0.2:$PG/ -o /dev/null http://198.18.0.2:$PG/
+assert_eq "$($PY "$HELP" headers "$XL_TMP/group.h" | awk '{ print $1, $2, $3 }' | tr '\n' ' ')" "200 3 2 200 3 1 " \
+	"--user in the pin group: reads and charges clients"
+xls unload >/dev/null && xls attach "$VETH_SRV" --mode native --pin-group "$GRP" >/dev/null &&
+	xls limit set $PG "$LIMIT" --action pass >/dev/null || fail "unload + attach --pin-group again"
+sleep 1.1 # the sidecar compares the pins at most once a second
+cli curl -s -o /dev/null --interface 198.18.0.16 http://198.18.0.2:$PG/ -o /dev/null http://198.18.0.2:$PG/
+assert_eq "$(q_remaining 198.18.0.16 $PG)" 1 "after unload + attach --pin-group: the capability-less sidecar charges the new maps"
+assert_rc 0 "load --pin-group none" -- xls load --pin-group none
+assert_eq "$(stat -c '%U:%G %a' "$XL_PIN" "$XL_PIN/xl_rules" | tr '\n' ' ')" "root:root 700 root:root 600 " \
+	"--pin-group none: the pins are root's only again"
+
 summary

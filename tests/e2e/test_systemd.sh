@@ -48,8 +48,14 @@ assert_eq "$(grep -l '@[A-Z]*@' "$UNITDIR"/*.service)" "" "no placeholder is lef
 assert_match "$(grep '^ConditionPathExists' "$UNITDIR/xlimit.service")" "=/etc/xlimit/xlimit.conf$" \
 	"xlimit.service applies /etc/xlimit/xlimit.conf"
 
+# A real install (DESTDIR /) creates the group xlimit when it is missing:
+# removed again at the end if the test made it.
+getent group xlimit >/dev/null || XL_CLEANUPS+=("groupdel xlimit")
 assert_rc 0 "make install PREFIX=... (commands that exist)" -- \
 	make -s -C "$XL_TOP" install DESTDIR=/ PREFIX="$PREF" SYSCONFDIR="$PREF/etc"
+assert_rc 0 "make install creates the group xlimit" -- getent group xlimit
+assert_eq "$(cat "$DEST/usr/lib/sysusers.d/xlimit.conf" | grep -v '^#')" "g xlimit -" \
+	"make install puts the group in sysusers.d for packages"
 UNITS="$PREF/lib/systemd/system/xlimit.service $PREF/lib/systemd/system/xlimit-sidecar.service
 	$PREF/lib/systemd/system/xlimit-sync.service"
 if command -v systemd-analyze >/dev/null; then
@@ -64,6 +70,7 @@ fi
 
 CONF=$XL_TMP/xlimit.conf
 cat >"$CONF" <<EOF
+pin_group = "xlimit";
 interfaces = ( { name = "$VETH_SRV"; mode = "native"; } );
 ports = ( { port = 80; limits = ( { limit = "100/minute"; action = "pass"; } ); } );
 EOF
@@ -199,9 +206,12 @@ if [ -n "$SPID" ]; then
 	assert_match "$(stat -c %u "/proc/$SPID")" "^[1-9][0-9]*$" "the sidecar does not run as root"
 	assert_eq "$(stat -c %u "/proc/$SPID")" "$(stat -c %g "/proc/$SPID")" \
 		"the sidecar runs as a user of its own (DynamicUser=): its uid is its gid"
-	# CAP_NET_BIND_SERVICE (10) and CAP_DAC_OVERRIDE (1), nothing else.
-	assert_eq "$(awk '/^CapEff/ {print $2}' "/proc/$SPID/status")" 0000000000000402 \
-		"the sidecar holds only CAP_NET_BIND_SERVICE and CAP_DAC_OVERRIDE"
+	# CAP_NET_BIND_SERVICE (10), nothing else: the pins open through
+	# the group xlimit.
+	assert_eq "$(awk '/^CapEff/ {print $2}' "/proc/$SPID/status")" 0000000000000400 \
+		"the sidecar holds only CAP_NET_BIND_SERVICE"
+	assert_match " $(awk '/^Groups:/ {$1 = ""; print}' "/proc/$SPID/status") " " $(getent group xlimit | cut -d: -f3) " \
+		"the sidecar runs in the group xlimit"
 else
 	fail "the sidecar runs (log: $(cat "$XL_TMP/sidecar.log" 2>/dev/null))"
 fi
@@ -238,6 +248,7 @@ assert_match "$KEYS" "^LIMITER/198\.18\.0\.1/" \
 
 # Reload applies the file again: only what changed.
 cat >"$CONF" <<EOF
+pin_group = "xlimit";
 interfaces = ( { name = "$VETH_SRV"; mode = "native"; } );
 ports = ( { port = 80; limits = ( { limit = "50/minute"; action = "pass"; } ); } );
 deny = [ "198.19.0.0/16" ];

@@ -101,6 +101,59 @@ void xl_maps_close(struct xl_ctx *c)
 	}
 }
 
+const char *const xl_shared_maps[] = {
+	XL_STR(XL_MAP_ALLOW),
+	XL_STR(XL_MAP_DENY),
+	XL_STR(XL_MAP_RULES),
+	XL_STR(XL_MAP_STATS),
+	XL_STR(XL_MAP_ROUTES),
+	XL_STR(XL_MAP_CONFIG),
+	NULL,
+};
+const char *const xl_shared_progs[] = { XL_PIN_PROG_QUERY, XL_PIN_PROG_ROUTE,
+					NULL };
+
+static int share_one(struct xl_ctx *c, const char *name, gid_t gid, mode_t mode)
+{
+	char path[PATH_MAX];
+
+	xl_pin_path(c, path, sizeof(path), name);
+	if (chown(path, 0, gid == XL_NO_GROUP ? 0 : gid) ||
+	    chmod(path, gid == XL_NO_GROUP ? 0600 : mode))
+		return xl_ctx_fail(c, -errno, false, "give %s the group: %s",
+				   path, strerror(errno));
+	return 0;
+}
+
+int xl_pins_set_group(struct xl_ctx *c, gid_t gid)
+{
+	int i, err = 0;
+
+	for (i = 0; xl_shared_maps[i] && !err; i++)
+		err = share_one(c, xl_shared_maps[i], gid, 0640);
+	for (i = 0; xl_shared_progs[i] && !err; i++)
+		err = share_one(c, xl_shared_progs[i], gid, 0660);
+	if (err)
+		return err;
+	/* The directory last: nothing is reachable before its pins are. */
+	if (chown(c->pin_dir, 0, gid == XL_NO_GROUP ? 0 : gid) ||
+	    chmod(c->pin_dir, gid == XL_NO_GROUP ? 0700 : 0750))
+		return xl_ctx_fail(c, -errno, false, "give %s the group: %s",
+				   c->pin_dir, strerror(errno));
+	return 0;
+}
+
+int xl_pins_get_group(struct xl_ctx *c, gid_t *gid)
+{
+	struct stat st;
+
+	if (stat(c->pin_dir, &st))
+		return xl_ctx_fail(c, -errno, false, "%s: %s", c->pin_dir,
+				   strerror(errno));
+	*gid = (st.st_mode & 0050) == 0050 ? st.st_gid : XL_NO_GROUP;
+	return 0;
+}
+
 /* The pin directory as an absolute path, its parent resolved: what the
  * lock file is named after, the path in the mount namespace xlimit works
  * in (without c->root). Returns 0 or -EINVAL, with a message. */

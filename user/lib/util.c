@@ -4,9 +4,11 @@
  * monotonic-to-UTC clock.
  */
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "xlimit_lib.h"
@@ -64,4 +66,31 @@ double xl_mono_to_utc(uint64_t mono_ns)
 	clock_gettime(CLOCK_REALTIME, &rt);
 	return rt.tv_sec + rt.tv_nsec / 1e9 +
 	       ((double)mono_ns - (double)mono) / 1e9;
+}
+
+bool xl_group_gid(const char *name, gid_t *gid)
+{
+	struct group *g;
+
+	if (!strcmp(name, "none")) {
+		*gid = XL_NO_GROUP;
+		return true;
+	}
+	g = getgrnam(name);
+	if (!g)
+		return false;
+	*gid = g->gr_gid;
+	return true;
+}
+
+void xl_group_name(gid_t gid, char *buf, size_t len)
+{
+	struct group *g = gid == XL_NO_GROUP ? NULL : getgrgid(gid);
+
+	if (gid == XL_NO_GROUP)
+		snprintf(buf, len, "none");
+	else if (g)
+		snprintf(buf, len, "%s", g->gr_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)gid);
 }

@@ -9,6 +9,7 @@
 #define XL_LIB_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <limits.h>
@@ -111,6 +112,24 @@ bool xl_pin_dir_resolve(struct xl_ctx *c);
 int xl_pin_path(const struct xl_ctx *c, char *buf, size_t len,
 		const char *name);
 
+/*
+ * The pin group: a group whose members (xlimit-sidecar's user) open what
+ * the sidecar needs without any capability. The pin directory becomes
+ * root:GROUP 0750, the maps the sidecar reads (xl_shared_maps) 0640 (it
+ * opens them read-only) and the programs it runs (prog_query, prog_route:
+ * BPF_OBJ_GET opens a program read-write only) 0660; every other pin stays
+ * root's, 0600: client state, the lists' writers, the attach programs.
+ * XL_NO_GROUP makes them all root's again.
+ */
+#define XL_NO_GROUP ((gid_t)-1)
+extern const char *const xl_shared_maps[];
+extern const char *const xl_shared_progs[];
+/* Gives the pins of c->pin_dir the group gid (or none). 0 or -errno. */
+int xl_pins_set_group(struct xl_ctx *c, gid_t gid);
+/* The pin directory's group, XL_NO_GROUP when it has none (mode 0700).
+ * 0 or -errno. */
+int xl_pins_get_group(struct xl_ctx *c, gid_t *gid);
+
 /* Opens every pinned map into c->maps: 0, or -ENOENT (usage) when xlimit
  * is not loaded, or another -errno. */
 int xl_maps_open(struct xl_ctx *c);
@@ -135,6 +154,11 @@ void xl_unlock(int fd);
  * 0 or -EINVAL. */
 int xl_parse_num(const char *s, unsigned long min, unsigned long max,
 		 unsigned long *v);
+/* A group's name, or "none" (XL_NO_GROUP), as its gid: true when known. */
+bool xl_group_gid(const char *name, gid_t *gid);
+/* The group's name into buf ("none" for XL_NO_GROUP, the number when it
+ * has no name). */
+void xl_group_name(gid_t gid, char *buf, size_t len);
 /* "PORT": 0..65535 (or 1..65535 when !allow_zero). 0 or -EINVAL. */
 int xl_parse_port(const char *s, bool allow_zero, uint16_t *port);
 

@@ -41,13 +41,19 @@ static _Thread_local uint64_t checked; /* when the pins were last compared,
 /* The pin directory (the maps are opened one by one, below). */
 static struct xl_ctx kctx;
 
+/* Programs are opened read-write (BPF_OBJ_GET allows no other way), maps
+ * read-only: the sidecar only reads them, and a pin group (xlimit load
+ * --pin-group) grants it no more. */
 static int open_pin(const char *name, int *fd, bool quiet)
 {
+	LIBBPF_OPTS(bpf_obj_get_opts, o);
 	char path[PATH_MAX];
 	int err;
 
+	if (strncmp(name, "prog_", 5))
+		o.file_flags = BPF_F_RDONLY;
 	xl_pin_path(&kctx, path, sizeof(path), name);
-	*fd = bpf_obj_get(path);
+	*fd = bpf_obj_get_opts(path, &o);
 	if (*fd >= 0)
 		return 0;
 	err = -errno;
@@ -55,6 +61,9 @@ static int open_pin(const char *name, int *fd, bool quiet)
 		return err;
 	if (err == -ENOENT)
 		xl_err("open %s: xlimit is not loaded there; run 'xlimit attach IFACE' (or 'xlimit load'), or pass its --pin-dir",
+		       path);
+	else if (err == -EACCES)
+		xl_err("open %s: permission denied; give the pins a group this user is in (pin_group in xlimit.conf, or 'xlimit load --pin-group GROUP')",
 		       path);
 	else
 		xl_err("open %s: %s", path, strerror(-err));

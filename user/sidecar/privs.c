@@ -1,15 +1,19 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * --user NAME: xlimit-sidecar opens the pinned objects and binds its
- * listeners as root, then becomes NAME (its uid, gid and no other groups),
- * keeping only the one capability it still needs: CAP_DAC_OVERRIDE, to
- * open the pins again (they are root's, mode 0600) when xlimit is loaded
- * anew. Reading and charging through the fds opened as root (map
- * lookups, BPF_PROG_TEST_RUN of the query program) needs none, nor does
- * BPF_OBJ_GET itself (tested on Linux 6.18, unprivileged_bpf_disabled=2).
+ * listeners as root, then becomes NAME (its uid, gid and the groups
+ * /etc/group gives it). When the pins have a group NAME is in (`xlimit
+ * load --pin-group`), it keeps no capability: it opens the maps it reads
+ * read-only and the two programs it runs through that group. Else it
+ * keeps CAP_DAC_OVERRIDE, to open the pins again (root's, mode 0600) when
+ * xlimit is loaded anew. Reading and charging through fds opened before
+ * (map lookups, BPF_PROG_TEST_RUN of the query program) needs none, nor
+ * does BPF_OBJ_GET itself (tested on Linux 6.18,
+ * unprivileged_bpf_disabled=2).
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <string.h>
 #include <unistd.h>
@@ -36,6 +40,25 @@ int sc_user_lookup(const char *name)
 	return 0;
 }
 
+/* Is the user, with the groups it has now, in the pin directory's group? */
+static bool in_pin_group(void)
+{
+	gid_t groups[NGROUPS_MAX];
+	struct xl_ctx c;
+	gid_t pg;
+	int i, n;
+
+	xl_ctx_init(&c, sc_cfg.pin_dir);
+	xl_pin_dir_resolve(&c);
+	if (xl_pins_get_group(&c, &pg) || pg == XL_NO_GROUP)
+		return false;
+	n = getgroups(NGROUPS_MAX, groups);
+	for (i = 0; i < n; i++)
+		if (groups[i] == pg)
+			return true;
+	return pg == gid;
+}
+
 int sc_drop_privileges(void)
 {
 	static const cap_value_t keep[] = { CAP_DAC_OVERRIDE };
@@ -45,16 +68,22 @@ int sc_drop_privileges(void)
 
 	if (!sc_cfg.user)
 		return 0;
-	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(1, &gid) ||
-	    setgid(gid) || setuid(uid)) {
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) ||
+	    initgroups(sc_cfg.user, gid) || setgid(gid) || setuid(uid)) {
 		xl_err("--user %s: cannot become that user: %s", sc_cfg.user,
 		       strerror(errno));
 		return -1;
 	}
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
+	if (in_pin_group())
+		n = 0;
+	else
+		xl_err("--user %s: keeps CAP_DAC_OVERRIDE to open the pins of %s, which are root's; with '--pin-group GROUP' on xlimit load or attach, and %s in GROUP, it needs none",
+		       sc_cfg.user, sc_cfg.pin_dir, sc_cfg.user);
 	caps = cap_init();
-	if (!caps || cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET) ||
-	    cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET) ||
+	if (!caps ||
+	    (n && (cap_set_flag(caps, CAP_PERMITTED, n, keep, CAP_SET) ||
+		   cap_set_flag(caps, CAP_EFFECTIVE, n, keep, CAP_SET))) ||
 	    cap_set_proc(caps)) {
 		xl_err("--user %s: cannot keep the capabilities it needs: %s",
 		       sc_cfg.user, strerror(errno));
