@@ -155,4 +155,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } XL_MAP_RSTATE SEC(".maps");
 
+/* Route id -> what the xlimit_route program decided for the route's
+ * requests (include/xlimit.h), per CPU: a worker's add is to a line of
+ * its CPU's. Entries come and go with the routes (the CLI). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__type(key, __u32);
+	__type(value, struct xl_rstats);
+	__uint(max_entries, XL_MAX_ROUTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} XL_MAP_RSTATS SEC(".maps");
+
 #endif /* XL_MAPS_H */

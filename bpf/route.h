@@ -5,7 +5,8 @@
  * program, with the same limiter as a port's (include/xl_limiter.h), so
  * that the sidecar's threads and processes charge it atomically. The
  * route's limits come from the caller, which matched the request to a
- * route of xl_routes (SEMANTICS.md §5).
+ * route of xl_routes (SEMANTICS.md §5). What each charge came to is
+ * counted per route in xl_route_stats.
  */
 #ifndef XL_ROUTE_H
 #define XL_ROUTE_H
@@ -13,6 +14,19 @@
 #include "maps.h"
 #include "xl_key.h"
 #include "xl_limiter.h"
+
+/* Counts one request of route `id` in xl_route_stats, if the route has
+ * an entry there. The add is atomic: two threads on one CPU may run the
+ * program at once (a syscall program runs preemptible). */
+static __always_inline void xl_route_count(__u32 id, __u32 what)
+{
+	struct xl_rstats *v;
+
+	id &= ~XL_ROUTE_ID_DEFAULT;
+	v = bpf_map_lookup_elem(&XL_MAP_RSTATS, &id);
+	if (v && what < XL_RSTAT_NR)
+		__sync_fetch_and_add(&v->c[what], 1);
+}
 
 static __always_inline void xl_route_op(struct xl_route_query *q)
 {
@@ -34,6 +48,10 @@ static __always_inline void xl_route_op(struct xl_route_query *q)
 	__builtin_memcpy(&r, &q->rule, sizeof(r));
 	q->err = 0;
 	q->breached = 0;
+	if (q->op == XL_OP_EXEMPT) {
+		xl_route_count(k.route, XL_RSTAT_EXEMPTED);
+		return;
+	}
 	if (!now || !r.nlimits || r.nlimits > XL_MAX_LIMITS) {
 		q->err = -22; /* -EINVAL */
 		return;
@@ -52,8 +70,11 @@ static __always_inline void xl_route_op(struct xl_route_query *q)
 			return;
 		}
 	}
-	if (s && q->op == XL_OP_CHARGE)
+	if (s && q->op == XL_OP_CHARGE) {
 		q->breached = xl_charge(&r, s, now);
+		xl_route_count(k.route, q->breached ? XL_RSTAT_LIMITED :
+						      XL_RSTAT_PASSED);
+	}
 #pragma unroll
 	for (i = 0; i < XL_MAX_LIMITS; i++)
 		q->win[i].word = s ? XL_READ(s->win[i].word) : 0;

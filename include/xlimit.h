@@ -30,6 +30,7 @@
 #define XL_MAP_RSTATE xl_route_state
 #define XL_MAP_PORTS xl_ports
 #define XL_MAP_RSLOTS xl_rslots
+#define XL_MAP_RSTATS xl_route_stats
 
 #define XL_STR_(x) #x
 #define XL_STR(x) XL_STR_(x)
@@ -436,6 +437,24 @@ struct xl_route_skey {
 };
 _Static_assert(sizeof(struct xl_route_skey) == 24, "xl_route_skey layout");
 
+/* xl_route_stats: per route (its id, xl_route.rule.slot, without
+ * XL_ROUTE_ID_DEFAULT: a route's count of the default limits is its own),
+ * what the sidecar's requests to it came to, counted per CPU by the
+ * xlimit_route program that charges them, so that every thread and
+ * process of the sidecar adds to the same counts. The CLI makes a route's
+ * entry with the route and deletes it with it; the program counts into
+ * the entry it finds. */
+enum xl_rstat {
+	XL_RSTAT_PASSED, /* charged, within the route's limits */
+	XL_RSTAT_LIMITED, /* charged, over one of them (the sidecar: 429) */
+	XL_RSTAT_EXEMPTED, /* an exempt route's request (XL_OP_EXEMPT) */
+	XL_RSTAT_NR,
+};
+struct xl_rstats {
+	__u64 c[XL_RSTAT_NR];
+};
+_Static_assert(sizeof(struct xl_rstats) == 8 * XL_RSTAT_NR, "xl_rstats layout");
+
 /* Context of the SEC("syscall") program xlimit_route: reads (XL_OP_READ)
  * or charges (XL_OP_CHARGE) one client's count of one route against the
  * limits in `rule`, as the datapath charges a port's. */
@@ -473,6 +492,8 @@ enum xl_verdict {
 enum xl_op {
 	XL_OP_READ = 0, /* read the state, change nothing */
 	XL_OP_CHARGE = 1, /* count one hit, as a SYN would */
+	XL_OP_EXEMPT = 2, /* xlimit_route only: count a request of an exempt
+			   * route in xl_route_stats, nothing else */
 };
 
 struct xl_query {

@@ -961,6 +961,9 @@ static int routes_apply(const struct xl_maps *m, const struct xl_conf *want,
 out:
 	if (changes && xl_route_ids_clear(m->fd[XL_M_RSTATE], &clear))
 		err = err ?: -ENOMEM;
+	if (changes && (i = xl_route_stats_sync(m->fd[XL_M_ROUTES],
+						m->fd[XL_M_RSTATS], false)))
+		err = err ?: i;
 	xl_route_ids_free(&clear);
 	return err ? err : changes;
 }
@@ -1287,6 +1290,15 @@ int cmd_apply(int argc, char **argv)
 out:
 	if (err)
 		xl_cli_abort("apply", &stage);
+	/* The counters of the routes that are gone, now that no rollback
+	 * can put them back. */
+	if (m->fd[XL_M_RSTATS] >= 0 &&
+	    (n = xl_route_stats_sync(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATS],
+				     true))) {
+		xl_err("apply: write %s: %s", xl_map_names[XL_M_RSTATS],
+		       strerror(-n));
+		err = err ?: XL_EXIT_FAIL;
+	}
 	xl_maps_close(&xl_cli);
 	xl_progs_close(&p);
 	xl_unlock(lock);

@@ -156,10 +156,21 @@ static int change_begin(struct change *ch, const char *cmd)
 }
 
 /* Ends a change whose writes ended with `err`: after any write, the
- * counts it made meaningless are deleted and the generation moves, so
- * that the sidecar reads the table again. Returns the exit code. */
+ * counts it made meaningless are deleted, xl_route_stats follows the
+ * routes, and the generation moves, so that the sidecar reads the table
+ * again. Returns the exit code. */
 static int change_end(struct change *ch, const char *cmd, int err, bool wrote)
 {
+	int e;
+
+	if (wrote &&
+	    (e = xl_route_stats_sync(ch->m->fd[XL_M_ROUTES],
+				     ch->m->fd[XL_M_RSTATS], true)) &&
+	    !err) {
+		xl_err("%s: write %s: %s", cmd, xl_map_names[XL_M_RSTATS],
+		       strerror(-e));
+		err = XL_EXIT_FAIL;
+	}
 	if (wrote && xl_route_ids_clear(ch->m->fd[XL_M_RSTATE], &ch->clear) &&
 	    !err) {
 		xl_err("%s: clear %s: out of memory", cmd,
@@ -374,8 +385,10 @@ static int route_del(int argc, char **argv)
 
 static const char *const kind_names[] = { "exact", "prefix", "default" };
 
-/* The routes as `route list --json` prints them (see xlimit(8)). */
-static struct json_object *routes_json(const struct xl_route_row *rows, int n)
+/* The routes as `route list --json` prints them (see xlimit(8)), with
+ * their counters st[n]. */
+static struct json_object *routes_json(const struct xl_route_row *rows,
+				       const struct xl_rstats *st, int n)
 {
 	struct json_object *arr = json_object_new_array();
 	int i;
@@ -421,6 +434,10 @@ static struct json_object *routes_json(const struct xl_route_row *rows, int n)
 			json_object_new_string_len(w->r.message,
 						   strnlen(w->r.message,
 							   XL_ROUTE_MSG_MAX)));
+		for (k = 0; k < XL_RSTAT_NR; k++)
+			json_object_object_add(
+				e, xl_rstat_names[k],
+				json_object_new_uint64(st[i].c[k]));
 		if (w->invalid &&
 		    !xl_route_check(&w->key, &w->r, why, sizeof(why)))
 			why[0] = '\0';
@@ -432,8 +449,10 @@ static struct json_object *routes_json(const struct xl_route_row *rows, int n)
 	return arr;
 }
 
-/* One route in text: "PORT PATH METHODS LIMITS; message \"...\"". */
-static void print_route(const struct xl_route_row *w)
+/* One route in text: "PORT PATH METHODS LIMITS; message \"...\"", then
+ * its counters. */
+static void print_route(const struct xl_route_row *w,
+			const struct xl_rstats *st)
 {
 	const struct xl_rule *r = &w->r.rule;
 	char path[XL_ROUTE_PATH_MAX + 1] = {}, methods[64], text[96], why[96];
@@ -459,13 +478,21 @@ static void print_route(const struct xl_route_row *w)
 		printf("; message \"%.*s\"", XL_ROUTE_MSG_MAX, w->r.message);
 	if (w->invalid && xl_route_check(&w->key, &w->r, why, sizeof(why)))
 		printf("; INVALID: %s", why);
-	printf("\n");
+	if (w->r.flags & XL_ROUTE_EXEMPT)
+		printf(" (%s %llu)\n", xl_rstat_names[XL_RSTAT_EXEMPTED],
+		       (unsigned long long)st->c[XL_RSTAT_EXEMPTED]);
+	else
+		printf(" (%s %llu, %s %llu)\n", xl_rstat_names[XL_RSTAT_PASSED],
+		       (unsigned long long)st->c[XL_RSTAT_PASSED],
+		       xl_rstat_names[XL_RSTAT_LIMITED],
+		       (unsigned long long)st->c[XL_RSTAT_LIMITED]);
 }
 
 static int route_list(int argc, char **argv)
 {
 	const char *cmd = "route list";
 	struct xl_route_row *rows = NULL;
+	struct xl_rstats *st = NULL;
 	bool json = false;
 	uint16_t port = 0;
 	int c, n, i, j;
@@ -486,19 +513,33 @@ static int route_list(int argc, char **argv)
 	c = xl_cli_open(cmd);
 	if (c)
 		return c;
-	n = rows_load(&xl_cli.maps, cmd, &rows);
+	rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
+	st = calloc(XL_MAX_ROUTES, sizeof(*st));
+	n = rows && st ? xl_route_stat_rows(xl_cli.maps.fd[XL_M_ROUTES],
+					    xl_cli.maps.fd[XL_M_RSTATS], rows,
+					    st, XL_MAX_ROUTES) :
+			 -ENOMEM;
 	xl_maps_close(&xl_cli);
-	if (n < 0)
-		return -n;
+	if (n < 0) {
+		xl_err("%s: read %s: %s", cmd, xl_map_names[XL_M_RSTATS],
+		       strerror(-n));
+		free(rows);
+		free(st);
+		return XL_EXIT_FAIL;
+	}
 	/* Only PORT's, when given. */
-	for (i = j = 0; i < n; i++)
-		if (argc - optind == 0 || rows[i].key.port == port)
-			rows[j++] = rows[i];
+	for (i = j = 0; i < n; i++) {
+		if (argc - optind && rows[i].key.port != port)
+			continue;
+		rows[j] = rows[i];
+		st[j++] = st[i];
+	}
 	if (json)
-		xl_json_print(routes_json(rows, j));
+		xl_json_print(routes_json(rows, st, j));
 	for (i = 0; i < j && !json; i++)
-		print_route(&rows[i]);
+		print_route(&rows[i], &st[i]);
 	free(rows);
+	free(st);
 	return XL_EXIT_OK;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * `xlimit stats`: per-rule counters, summed over CPUs, once or every N
- * seconds.
+ * `xlimit stats`: per-rule counters, summed over CPUs, then per-route
+ * ones, once or every N seconds.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -15,6 +15,7 @@
 #include <bpf/bpf.h>
 
 #include "cli.h"
+#include "route.h"
 
 /* The rows are the rules' then, last, what no rule covers (XL_SLOT_GLOBAL):
  * frames dropped before a port was known, and denied SYNs to ports
@@ -95,6 +96,100 @@ static void rows_print(const struct xl_stat_row *rows, int n,
 		printf("(no rules: see 'xlimit limit set')\n");
 }
 
+/* The routes and their counters (xl_route_stats), as one read saw them. */
+struct route_stats {
+	struct xl_route_row rows[XL_MAX_ROUTES];
+	struct xl_rstats st[XL_MAX_ROUTES];
+	int n;
+};
+
+/* Whether b holds the same routes as a, for rates. */
+static bool same_routes(const struct route_stats *a,
+			const struct route_stats *b)
+{
+	int i;
+
+	for (i = 0; a->n == b->n && i < a->n; i++)
+		if (a->rows[i].r.rule.slot != b->rows[i].r.rule.slot)
+			return false;
+	return a->n == b->n;
+}
+
+/* Route i's counter j per second since `before` (NULL: none). */
+static double route_rate(const struct route_stats *r,
+			 const struct route_stats *before, int i, int j,
+			 double interval)
+{
+	return (r->st[i].c[j] - before->st[i].c[j]) / interval;
+}
+
+/* Adds a row per route to the JSON array of stats_json(). */
+static void routes_json(struct json_object *arr, const struct route_stats *r,
+			const struct route_stats *before, double interval)
+{
+	char path[XL_ROUTE_PATH_MAX + 1] = {};
+	int i, j;
+
+	for (i = 0; i < r->n; i++) {
+		const struct xl_route_row *w = &r->rows[i];
+		struct json_object *e = json_object_new_object(), *rate;
+
+		memcpy(path, w->key.path, XL_ROUTE_PATH_MAX);
+		json_object_object_add(e, "port",
+				       json_object_new_int(w->key.port));
+		json_object_object_add(e, "path", json_object_new_string(path));
+		json_object_object_add(e, "methods",
+				       xl_methods_json(w->key.methods));
+		json_object_object_add(e, "id",
+				       json_object_new_uint64(w->r.rule.slot));
+		for (j = 0; j < XL_RSTAT_NR; j++)
+			json_object_object_add(
+				e, xl_rstat_names[j],
+				json_object_new_uint64(r->st[i].c[j]));
+		if (before && interval > 0) {
+			rate = json_object_new_object();
+			for (j = 0; j < XL_RSTAT_NR; j++)
+				json_object_object_add(
+					rate, xl_rstat_names[j],
+					json_object_new_double(route_rate(
+						r, before, i, j, interval)));
+			json_object_object_add(e, "per_second", rate);
+		}
+		json_object_array_add(arr, e);
+	}
+}
+
+/* The routes' table under the rules', if there are routes. */
+static void routes_print(const struct route_stats *r,
+			 const struct route_stats *before, double interval)
+{
+	char path[XL_ROUTE_PATH_MAX + 1] = {}, methods[64];
+	int i, j;
+
+	if (!r->n)
+		return;
+	printf("\n%-5s %-24s %-8s", "route", "path", "methods");
+	for (j = 0; j < XL_RSTAT_NR; j++)
+		printf(" %12s", xl_rstat_names[j]);
+	printf("\n");
+	for (i = 0; i < r->n; i++) {
+		memcpy(path, r->rows[i].key.path, XL_ROUTE_PATH_MAX);
+		xl_route_methods_format(r->rows[i].key.methods, methods,
+					sizeof(methods));
+		printf("%-5u %-24s %-8s", r->rows[i].key.port, path,
+		       methods[0] ? methods : "any");
+		for (j = 0; j < XL_RSTAT_NR; j++) {
+			if (before && interval > 0)
+				printf(" %10.0f/s",
+				       route_rate(r, before, i, j, interval));
+			else
+				printf(" %12llu",
+				       (unsigned long long)r->st[i].c[j]);
+		}
+		printf("\n");
+	}
+}
+
 static volatile sig_atomic_t stop;
 
 static void on_signal(int sig)
@@ -126,13 +221,17 @@ static const struct xl_usage stats_usage = {
 		"JSON), counts what no rule covers: frag_dropped (fragments\n"
 		"without a port), deep_dropped (headers deeper than xlimit reads)\n"
 		"and denied (new connections from deny-listed sources to ports\n"
-		"without a rule).",
+		"without a rule). Then per route (xlimit route), the sidecar's\n"
+		"requests charged to it: passed (within its limits), limited\n"
+		"(over one: answered 429), exempted (an exempt route's).",
 	.opts = stats_opts,
 };
 
 int cmd_stats(int argc, char **argv)
 {
 	static struct xl_stat_row rows[XL_STATS_SLOTS], before[XL_STATS_SLOTS];
+	static struct route_stats routes, routes_before;
+	struct json_object *arr;
 	double watch = 0;
 	bool json = false;
 	const struct xl_maps *m = &xl_cli.maps;
@@ -177,6 +276,13 @@ int cmd_stats(int argc, char **argv)
 					    &rows[n].s);
 			n = err ? err : n + 1;
 		}
+		routes.n = n < 0 ? 0 :
+				   xl_route_stat_rows(m->fd[XL_M_ROUTES],
+						      m->fd[XL_M_RSTATS],
+						      routes.rows, routes.st,
+						      XL_MAX_ROUTES);
+		if (routes.n < 0)
+			n = routes.n;
 		if (n < 0) {
 			xl_err("stats: read counters: %s", strerror(-n));
 			xl_maps_close(&xl_cli);
@@ -187,16 +293,25 @@ int cmd_stats(int argc, char **argv)
 			if (nb != n || before[c].port != rows[c].port ||
 			    before[c].rule.slot != rows[c].rule.slot)
 				nb = -1;
-		if (json)
-			xl_json_print(rows_json(
-				rows, n, nb >= 0 ? before : NULL, watch));
-		else
+		if (nb >= 0 && !same_routes(&routes, &routes_before))
+			nb = -1;
+		if (json) {
+			arr = rows_json(rows, n, nb >= 0 ? before : NULL,
+					watch);
+			routes_json(arr, &routes,
+				    nb >= 0 ? &routes_before : NULL, watch);
+			xl_json_print(arr);
+		} else {
 			rows_print(rows, n, nb >= 0 ? before : NULL, watch);
+			routes_print(&routes, nb >= 0 ? &routes_before : NULL,
+				     watch);
+		}
 		fflush(stdout);
 		if (!watch)
 			break;
 		memcpy(before, rows, sizeof(rows[0]) * n);
 		nb = n;
+		routes_before = routes;
 		usleep((useconds_t)(watch * 1e6));
 		if (stop)
 			break;

@@ -14,6 +14,7 @@
 
 #include "attach.h"
 #include "cli.h"
+#include "route.h"
 
 static __u32 count_keys(int fd, size_t key_size)
 {
@@ -112,11 +113,33 @@ struct xl_status {
 	char pin_group[64]; /* "none" when the pins are root's only */
 	struct xl_totals t;
 	struct xl_sync_view sync;
+	int nroutes;
+	struct xl_rstats route_sum; /* over every route */
 };
+
+/* The number of routes and their counters summed into st. */
+static int status_routes(const struct xl_maps *m, struct xl_status *st)
+{
+	struct xl_route_row *rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
+	struct xl_rstats *rs = calloc(XL_MAX_ROUTES, sizeof(*rs));
+	int n = -ENOMEM, i, j;
+
+	memset(&st->route_sum, 0, sizeof(st->route_sum));
+	if (rows && rs)
+		n = xl_route_stat_rows(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATS],
+				       rows, rs, XL_MAX_ROUTES);
+	for (i = 0; i < n; i++)
+		for (j = 0; j < XL_RSTAT_NR; j++)
+			st->route_sum.c[j] += rs[i].c[j];
+	st->nroutes = n;
+	free(rows);
+	free(rs);
+	return n < 0 ? n : 0;
+}
 
 static void status_json(const struct xl_status *st)
 {
-	struct json_object *o = json_object_new_object(), *ifs;
+	struct json_object *o = json_object_new_object(), *ifs, *rr;
 	const struct xl_totals *t = &st->t;
 	int i;
 
@@ -166,6 +189,14 @@ static void status_json(const struct xl_status *st)
 			       json_object_new_uint64(t->frag_dropped));
 	json_object_object_add(o, "deep_dropped",
 			       json_object_new_uint64(t->deep_dropped));
+	json_object_object_add(o, "route_count",
+			       json_object_new_int(st->nroutes));
+	rr = json_object_new_object();
+	for (i = 0; i < XL_RSTAT_NR; i++)
+		json_object_object_add(
+			rr, xl_rstat_names[i],
+			json_object_new_uint64(st->route_sum.c[i]));
+	json_object_object_add(o, "route_requests", rr);
 	json_object_object_add(o, "ipv6_prefix",
 			       json_object_new_int(st->ipv6_prefix));
 	json_object_object_add(o, "sync", xl_sync_json(&st->sync));
@@ -190,6 +221,14 @@ static void status_print(const struct xl_status *st)
 		xl_rule_print(&st->rows[i]);
 		printf("\n");
 	}
+	printf("routes:       %d (requests: %llu %s, %llu %s, %llu %s)\n",
+	       st->nroutes,
+	       (unsigned long long)st->route_sum.c[XL_RSTAT_PASSED],
+	       xl_rstat_names[XL_RSTAT_PASSED],
+	       (unsigned long long)st->route_sum.c[XL_RSTAT_LIMITED],
+	       xl_rstat_names[XL_RSTAT_LIMITED],
+	       (unsigned long long)st->route_sum.c[XL_RSTAT_EXEMPTED],
+	       xl_rstat_names[XL_RSTAT_EXEMPTED]);
 	printf("allow list:   %u\ndeny list:    %u\n", st->nallow, st->ndeny);
 	printf("known:        %u of %u%s\n", st->known, XL_KNOWN_MAX,
 	       st->learning ? " (learning from established connections)" : "");
@@ -253,6 +292,8 @@ int cmd_status(int argc, char **argv)
 	xl_sync_read(m->fd[XL_M_SYNC], &st.sync);
 	st.nrules = xl_cli_rules(&st.rows);
 	err = st.nrules < 0 ? st.nrules : status_totals(m, st.tracked, &st.t);
+	if (!err)
+		err = status_routes(m, &st);
 	xl_maps_close(&xl_cli);
 	if (err) {
 		xl_err("status: read counters: %s", strerror(-err));

@@ -23,7 +23,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 # The maps apply writes (xl_over, 40 MB as JSON, only through its
 # clients' state: see snap).
-MAPS="xl_rules xl_ports xl_rslots xl_state xl_allow xl_deny xl_stats xl_config xl_vcache xl_routes xl_route_state"
+MAPS="xl_rules xl_ports xl_rslots xl_state xl_allow xl_deny xl_stats xl_config xl_vcache xl_routes xl_route_state xl_route_stats"
 SRV4=198.18.0.2
 
 xl_test_init

@@ -26,7 +26,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known xl_routes xl_route_state xl_ports xl_rslots"
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known xl_routes xl_route_state xl_route_stats xl_ports xl_rslots"
 SRV4=198.18.0.2
 HINT="run 'xlimit attach IFACE'"
 
@@ -126,7 +126,7 @@ assert_rc 0 "xlimit help: exit 0" -- "$XLIMIT_BIN" help
 # (unload, also twice, is at the end.)
 assert_rc 0 "load --max-sources 5000" -- xl load --max-sources 5000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
+	"prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_route_stats xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"load pins the programs and the maps"
 assert_rc 0 "load again" -- xl load --max-sources 5000
 assert_rc 0 "load again, without --max-sources" -- xl load
@@ -141,7 +141,7 @@ snap_forget
 bad "already exists with 5000 entries" "load --max-sources 1000 over a map of 5000" \
 	-- xl load --max-sources 1000
 assert_eq "$(cd "$XL_PIN" && echo *)" \
-	"link_$VETH_SRV prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
+	"link_$VETH_SRV prog_query prog_route prog_sockops prog_tc prog_xdp xl_allow xl_config xl_deny xl_known xl_over xl_ports xl_route_state xl_route_stats xl_routes xl_rslots xl_rules xl_state xl_stats xl_sync xl_sync_events xl_sync_seen xl_total xl_vcache" \
 	"the pin directory holds the link, the programs and the maps"
 
 # --- limit set / add / del / list ------------------------------------------------
@@ -918,7 +918,7 @@ mount -t bpf bpf "$SCR/bpf"
 XL_CLEANUPS+=("rm -f '$(xl_lock_file "$(realpath "$SCR")/bpf/xl")'")
 assert_rc 0 "load --pin-dir inside a bpffs mounted elsewhere" \
 	-- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" load
-assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 22 "the 17 maps and 5 programs are pinned there"
+assert_eq "$(ls "$SCR/bpf/xl" | wc -l)" 23 "the 18 maps and 5 programs are pinned there"
 assert_rc 0 "unload it" -- "$XLIMIT_BIN" --pin-dir "$SCR/bpf/xl" unload
 assert_eq "$(ls -d "$SCR/bpf/xl" 2>/dev/null)" "" "unload removed it"
 
@@ -934,7 +934,7 @@ got=$(unshare -m -p -f --mount-proc --propagation private bash -c '
 	"$1" --pin-dir "$2" load || exit 1
 	echo "$(stat -f -c %T /sys/fs/bpf) $(ls "$2" | wc -l)"
 	"$1" --pin-dir "$2" unload' _ "$XLIMIT_BIN" "$MNS_PIN" 2>&1)
-assert_eq "$got" "bpf_fs 22" "load mounts bpffs on /sys/fs/bpf when it is missing there"
+assert_eq "$got" "bpf_fs 23" "load mounts bpffs on /sys/fs/bpf when it is missing there"
 
 # --- load and unload racing ------------------------------------------------------------
 
@@ -955,13 +955,13 @@ done
 wait "${pids[@]}"
 assert_eq "$(cat "$XL_TMP"/race.*)" "" "48 loads and unloads racing: none fails"
 n=$(ls "$RACE_PIN" 2>/dev/null | wc -l)
-if [ ! -e "$RACE_PIN" ] || [ "$n" == 22 ]; then
+if [ ! -e "$RACE_PIN" ] || [ "$n" == 23 ]; then
 	ok "after the race the pin directory is absent or whole"
 else
 	fail "after the race the pin directory holds $n entries: $(ls "$RACE_PIN")"
 fi
 assert_rc 0 "load after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" load
-assert_eq "$(ls "$RACE_PIN" | wc -l)" 22 "load after the race: whole"
+assert_eq "$(ls "$RACE_PIN" | wc -l)" 23 "load after the race: whole"
 assert_rc 0 "unload after the race" -- "$XLIMIT_BIN" --pin-dir "$RACE_PIN" unload
 assert_eq "$(ls -d "$RACE_PIN" 2>/dev/null)" "" "unload after the race: gone"
 

@@ -6,7 +6,10 @@
 # prefix, the port's default "*", methods, a message, exempt, a route
 # counting the default limits, a token bucket) is listed in text and
 # --json as it was given and dumped by bpftool with field names; adding a
-# route again keeps its id; del with and without --methods. A corpus of bad
+# route again keeps its id; del with and without --methods. Each route has
+# its counters (passed, limited, exempted) in xl_route_stats from its add
+# to its del, kept when its limits change, summed over the CPUs by route
+# list, stats and status. A corpus of bad
 # inputs (paths, methods, limit strings, ports, messages, option mixes, a
 # missing route, a ninth route of one path, an exempt path shared, a full
 # map) must each exit 2, name what is wrong on stderr, print nothing on
@@ -17,7 +20,7 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
-MAPS="xl_routes xl_route_state xl_config xl_rules"
+MAPS="xl_routes xl_route_state xl_route_stats xl_config xl_rules"
 
 xl_test_init
 
@@ -54,16 +57,16 @@ assert_rc 0 "add a token-bucket route" -- xl route add 8080 /tb "10/second" --st
 assert_rc 0 "add a route on port 0" -- xl route add 0 /x "1/hour;10/day"
 
 assert_rc 0 "route list" -- xl route list
-assert_eq "$OUT" "0     /x                       any      1 per 1 hour; 10 per 1 day
-8080  *                        any      5 per 10 second
-8080  /api/*                   any      4 per 10 second
-8080  /api/special             any      1 per 10 second
-8080  /free                    any      exempt
-8080  /get-only                GET      2 per 10 second
-8080  /get-only                POST,PUT 7 per 1 minute
-8080  /limited                 any      3 per 10 second; message \"slow <down> \"now\"\"
-8080  /plain                   any      the port's default limits
-8080  /tb                      any      token-bucket: 10 per 1 second (burst 3)" \
+assert_eq "$OUT" "0     /x                       any      1 per 1 hour; 10 per 1 day (passed 0, limited 0)
+8080  *                        any      5 per 10 second (passed 0, limited 0)
+8080  /api/*                   any      4 per 10 second (passed 0, limited 0)
+8080  /api/special             any      1 per 10 second (passed 0, limited 0)
+8080  /free                    any      exempt (exempted 0)
+8080  /get-only                GET      2 per 10 second (passed 0, limited 0)
+8080  /get-only                POST,PUT 7 per 1 minute (passed 0, limited 0)
+8080  /limited                 any      3 per 10 second; message \"slow <down> \"now\"\" (passed 0, limited 0)
+8080  /plain                   any      the port's default limits (passed 0, limited 0)
+8080  /tb                      any      token-bucket: 10 per 1 second (burst 3) (passed 0, limited 0)" \
 	"route list: every route, by port, then path, then methods"
 assert_rc 0 "route list 0" -- xl route list 0
 assert_eq "$(wc -l <<<"$OUT")" 1 "route list PORT: that port's routes only"
@@ -103,6 +106,45 @@ assert_rc 0 "del the default" -- xl route del 8080 '*'
 assert_eq "$(rjson '[r["path"] for r in d if r["port"] == 8080]')" \
 	'["/api/*","/api/special","/free","/limited","/plain","/tb"]' "del '*': the default route is gone"
 assert_rc 0 "add the default again" -- xl route add 8080 '*' "5 per 10 seconds"
+
+# --- counters --------------------------------------------------------------------
+
+# rstats ID: the entry of route ID in xl_route_stats as bpftool reads it,
+# [passed, limited, exempted] of each CPU; "none" without one.
+rstats() {
+	bpftool -j map lookup pinned "$XL_PIN/xl_route_stats" key $(($1 & 255)) $(($1 >> 8 & 255)) 0 0 2>/dev/null |
+		jget '[v["value"]["c"] for v in d["formatted"]["values"]] if isinstance(d, dict) and "formatted" in d else "none"'
+}
+ncpu=$($PY -c 'import sys; n = 0
+for r in open("/sys/devices/system/cpu/possible").read().strip().split(","):
+    a, _, b = r.partition("-"); n += int(b or a) - int(a) + 1
+print(n)')
+assert_eq "$(bpftool -j map dump pinned "$XL_PIN/xl_route_stats" | jget 'sorted(e["formatted"]["key"] for e in d)')" \
+	"$(rjson 'sorted(r["id"] for r in d)')" "xl_route_stats: an entry per route, by its id"
+assert_eq "$(rjson 'sorted(set((r["passed"], r["limited"], r["exempted"]) for r in d))')" '[[0,0,0]]' \
+	"route list --json: a new route's counters are 0"
+id=$(rjson '[r["id"] for r in d if r["path"] == "/limited"][0]')
+# What the sidecar's charges would have counted, on every CPU.
+bpftool map update pinned "$XL_PIN/xl_route_stats" key $((id & 255)) $((id >> 8 & 255)) 0 0 \
+	value 5 0 0 0 0 0 0 0 2 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 || fail "write /limited's counters"
+assert_eq "$(rjson '[(r["passed"], r["limited"], r["exempted"]) for r in d if r["path"] == "/limited"]')" \
+	"[[$((5 * ncpu)),$((2 * ncpu)),0]]" "route list --json: the counters, summed over the $ncpu CPUs"
+assert_match "$(xl route list 8080)" "/limited +any +9 per 1 minute \(passed $((5 * ncpu)), limited $((2 * ncpu))\)" \
+	"route list: the counters after the limits"
+assert_eq "$(xl stats --json | jget '[(r["port"], r["methods"], r["id"], r["passed"], r["limited"]) for r in d if r.get("path") == "/limited"]')" \
+	"[[8080,[],$id,$((5 * ncpu)),$((2 * ncpu))]]" "stats --json: a row for the route"
+assert_match "$(xl stats)" $'\nroute +path +methods +passed +limited +exempted\n(.*\n)*8080 +/limited +any +'"$((5 * ncpu)) +$((2 * ncpu)) +0"$'\n' \
+	"stats: the routes' table"
+assert_match "$(xl status)" "routes: +8 \(requests: $((5 * ncpu)) passed, $((2 * ncpu)) limited, 0 exempted\)" \
+	"status: the routes and their requests"
+assert_rc 0 "add /limited again with a message" -- xl route add 8080 /limited "8 per minute" --message "later"
+assert_eq "$(rstats "$id" | jget 'sorted(set(map(tuple, d)))')" "[[5,2,0]]" \
+	"a route changed keeps its id and its counters"
+assert_rc 0 "del /limited" -- xl route del 8080 /limited
+assert_eq "$(rstats "$id")" "none" "del: the route's counters go with it"
+assert_rc 0 "add /limited anew" -- xl route add 8080 /limited "9 per minute"
+assert_eq "$(rjson '[(r["id"] != '"$id"', r["passed"], r["limited"]) for r in d if r["path"] == "/limited"]')" \
+	"[[true,0,0]]" "add anew: a new id, counters from 0"
 
 # --- bad input ---------------------------------------------------------------------
 

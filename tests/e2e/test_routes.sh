@@ -13,8 +13,10 @@
 # X-RateLimit-Reset within a second. Then what `xlimit query` shows of a
 # client's route counts, that a percent-encoded path is charged to its
 # route, the same routes through nginx and the sidecar's auth_request
-# endpoint (docs/nginx-xlimit.conf), and that a route change reaches the
-# running sidecar. Everything runs on the loopback of a throwaway namespace; the
+# endpoint (docs/nginx-xlimit.conf), that a route change reaches the
+# running sidecar, and each route's counters (passed, limited, exempted)
+# exact after parallel requests through both workers, as route list,
+# stats, /metrics and bpftool show them. Everything runs on the loopback of a throwaway namespace; the
 # kernel is not attached (the sidecar charges every request:
 # --charge-first), so only the sidecar's routes and port charges count.
 set -u
@@ -27,6 +29,7 @@ F=5001 # Flask-Limiter, the oracle
 U=5002 # the same app, its limiter off: the sidecar's application
 N=8091 # nginx, asking the sidecar (auth_request) with docs/nginx-xlimit.conf
 A=9091 # the sidecar's auth_request endpoint
+M=9092 # the sidecar's /metrics
 
 xl_test_init
 xl_need curl nginx "$SIDECAR_BIN"
@@ -55,7 +58,7 @@ xl_bg upstream in_srv $PY "$APP" app $U off
 # its own copy of the route table) takes a connection.
 xl_bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
 	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2 \
-	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32
+	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32 --metrics-listen 127.0.0.1:$M
 xl_wait_up oracle http://127.0.0.1:$F/free "$NS_SRV"
 xl_wait_up upstream http://127.0.0.1:$U/free "$NS_SRV"
 xl_wait_up sidecar http://127.0.0.1:$P/free "$NS_SRV"
@@ -117,6 +120,43 @@ assert_match "$(cat "$XL_TMP/ng.4")" "<p>slow down &lt;now&gt;</p>" "nginx auth_
 in_srv curl -s -o /dev/null -D "$XL_TMP/ngh.x" --interface 127.0.0.11 "http://127.0.0.1:$N/elsewhere"
 assert_match "$(tr -d '\r' <"$XL_TMP/ngh.x")" $'HTTP/1.1 200.*\nX-RateLimit-Limit: 5\n' \
 	"nginx auth_request: a path no route matches counts the default limits"
+
+# --- each route's counters, the kernel's, over both workers ---------------------
+
+# metric NAME{LABELS}: its value on the sidecar's /metrics.
+metric() {
+	in_srv curl -s http://127.0.0.1:$M/metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
+xls route add $P /count "3 per minute" >/dev/null &&
+	xls route add $P /count-free --exempt >/dev/null || fail "route add for the counters"
+w0=$(metric 'xlimit_sidecar_worker_requests_total{worker="0"}')
+w1=$(metric 'xlimit_sidecar_worker_requests_total{worker="1"}')
+# 4 clients, 5 requests each to /count (3 per minute each: 3 passed, 2
+# limited), and 6 to the exempt /count-free, 4 at a time.
+{
+	for c in 20 21 22 23; do printf "$c /count\n%.0s" 1 2 3 4 5; done
+	printf "24 /count-free\n%.0s" 1 2 3 4 5 6
+} | xargs -P 4 -L 1 sh -c 'nsenter --net="/run/netns/$0" curl -s -o /dev/null --max-time 5 \
+	--interface "127.0.0.$2" "http://127.0.0.1:$1$3"' "$NS_SRV" "$P"
+assert_eq "$(xls route list $P --json | jget '[(r["path"], r["passed"], r["limited"], r["exempted"]) for r in d if r["path"].startswith("/count")]')" \
+	'[["/count",12,8,0],["/count-free",0,0,6]]' \
+	"route list --json: /count passed 12 and limited 8, /count-free exempted 6, over both workers"
+assert_match "$(xls route list $P)" "/count +any +3 per 1 minute \(passed 12, limited 8\)" \
+	"route list: the counters after the route"
+assert_eq "$(xls stats --json | jget '[(r["port"], r["path"], r["methods"], r["passed"], r["limited"], r["exempted"]) for r in d if r.get("path", "").startswith("/count")]')" \
+	"[[$P,\"/count\",[],12,8,0],[$P,\"/count-free\",[],0,0,6]]" "stats --json: a row per route with its counters"
+assert_eq "$(metric "xlimit_route_requests_total{port=\"$P\",path=\"/count\",methods=\"\",result=\"passed\"}") $(metric "xlimit_route_requests_total{port=\"$P\",path=\"/count\",methods=\"\",result=\"limited\"}") $(metric "xlimit_route_requests_total{port=\"$P\",path=\"/count-free\",methods=\"\",result=\"exempted\"}")" \
+	"12 8 6" "/metrics: xlimit_route_requests_total by port, path, methods and result"
+id=$(xls route list $P --json | jget '[r["id"] for r in d if r["path"] == "/count"][0]')
+assert_eq "$(bpftool -j map lookup pinned "$XL_PIN/xl_route_stats" key $((id & 255)) $((id >> 8 & 255)) 0 0 |
+	jget '[sum(v["value"]["c"][i] for v in d["formatted"]["values"]) for i in range(3)]')" "[12,8,0]" \
+	"bpftool: xl_route_stats holds /count's counters per CPU, named by BTF"
+assert_match "$(($(metric 'xlimit_sidecar_worker_requests_total{worker="0"}') - w0)) $(($(metric 'xlimit_sidecar_worker_requests_total{worker="1"}') - w1))" \
+	"^[1-9][0-9]* [1-9][0-9]*$" "both workers served some of the 26 requests"
+assert_match "$(xls status)" "routes: +[0-9]+ \(requests: [0-9]+ passed, [0-9]+ limited, [0-9]+ exempted\)" \
+	"status: the routes and their requests"
+assert_eq "$(xls status --json | jget 'd["route_requests"]["exempted"] >= 6 and d["route_count"] == 11')" "true" \
+	"status --json: route_count and route_requests"
 
 # --- a change reaches the running sidecar --------------------------------------
 

@@ -38,6 +38,7 @@ const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_RSTATE] = XL_STR(XL_MAP_RSTATE),
 	[XL_M_PORTS] = XL_STR(XL_MAP_PORTS),
 	[XL_M_RSLOTS] = XL_STR(XL_MAP_RSLOTS),
+	[XL_M_RSTATS] = XL_STR(XL_MAP_RSTATS),
 };
 
 void xl_ctx_init(struct xl_ctx *c, const char *pin_dir)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "xlimit_lib.h"
 #include "query.h"
@@ -463,6 +464,85 @@ uint32_t xl_route_next_id(const struct xl_route_row *rows, int n)
 		if (i == n)
 			return id;
 	}
+}
+
+const char *const xl_rstat_names[XL_RSTAT_NR] = {
+	[XL_RSTAT_PASSED] = "passed",
+	[XL_RSTAT_LIMITED] = "limited",
+	[XL_RSTAT_EXEMPTED] = "exempted",
+};
+
+/* A route id's counters as the program finds them: the key without
+ * XL_ROUTE_ID_DEFAULT. */
+static uint32_t rstats_key(uint32_t id)
+{
+	return id & ~XL_ROUTE_ID_DEFAULT;
+}
+
+int xl_route_stats_sync(int routes_fd, int rstats_fd, bool prune)
+{
+	struct xl_route_row *rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
+	int ncpu = libbpf_num_possible_cpus(), n, i, err = 0;
+	uint32_t *gone = NULL, key, *prev = NULL, ngone = 0;
+	struct xl_rstats *zero = NULL;
+
+	if (ncpu < 0) {
+		free(rows);
+		return ncpu;
+	}
+	zero = calloc(ncpu, sizeof(*zero));
+	gone = calloc(XL_MAX_ROUTES, sizeof(*gone));
+	n = rows ? xl_routes_read(routes_fd, rows, XL_MAX_ROUTES) : -ENOMEM;
+	if (!zero || !gone || n < 0) {
+		err = n < 0 ? n : -ENOMEM;
+		goto out;
+	}
+	/* Walk first, delete after: deleting under the walk restarts it. */
+	while (prune && ngone < XL_MAX_ROUTES &&
+	       !bpf_map_get_next_key(rstats_fd, prev, &key)) {
+		gone[ngone] = key;
+		prev = &gone[ngone];
+		for (i = 0; i < n && rstats_key(rows[i].r.rule.slot) != key;
+		     i++)
+			;
+		if (i == n)
+			ngone++;
+	}
+	for (i = 0; i < (int)ngone; i++)
+		if (bpf_map_delete_elem(rstats_fd, &gone[i]) && errno != ENOENT)
+			err = -errno;
+	for (i = 0; i < n; i++) {
+		key = rstats_key(rows[i].r.rule.slot);
+		if (bpf_map_update_elem(rstats_fd, &key, zero, BPF_NOEXIST) &&
+		    errno != EEXIST)
+			err = err ?: -errno;
+	}
+out:
+	free(rows);
+	free(zero);
+	free(gone);
+	return err;
+}
+
+int xl_route_stats_read(int rstats_fd, uint32_t id, struct xl_rstats *sum)
+{
+	uint32_t key = rstats_key(id);
+
+	return xl_percpu_sum(rstats_fd, &key, sum->c, XL_RSTAT_NR);
+}
+
+int xl_route_stat_rows(int routes_fd, int rstats_fd, struct xl_route_row *rows,
+		       struct xl_rstats *st, int max)
+{
+	int n = xl_routes_read(routes_fd, rows, max), i, err;
+
+	for (i = 0; i < n; i++) {
+		err = xl_route_stats_read(rstats_fd, rows[i].r.rule.slot,
+					  &st[i]);
+		if (err && err != -ENOENT)
+			return err;
+	}
+	return n;
 }
 
 static void skey_init(struct xl_route_skey *k, const uint8_t addr[16],

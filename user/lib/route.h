@@ -122,6 +122,25 @@ void xl_route_ids_free(struct xl_route_ids *s);
 /* An id no route of rows[n] has: one past the largest. */
 uint32_t xl_route_next_id(const struct xl_route_row *rows, int n);
 
+/* The names of a route's counters (enum xl_rstat), as `stats --json`,
+ * `route list --json` and /metrics print them. */
+extern const char *const xl_rstat_names[XL_RSTAT_NR];
+/* Makes xl_route_stats (rstats_fd) hold an entry for every route of
+ * xl_routes (routes_fd), a new route's at zero, and with `prune` none for
+ * an id no route has (apply prunes once it is done, so that a route its
+ * rollback puts back keeps its counts). Called after every change of
+ * routes, before the generation moves. 0 or -errno. */
+int xl_route_stats_sync(int routes_fd, int rstats_fd, bool prune);
+/* The counters of route `id`, summed over the CPUs: 0, or -ENOENT (then
+ * zero) when it has no entry, or another -errno. */
+int xl_route_stats_read(int rstats_fd, uint32_t id, struct xl_rstats *sum);
+
+/* Every route (xl_routes_read()) into rows[max] and its counters into
+ * st[max] (zero for a route without an entry). Returns the count or
+ * -errno. */
+int xl_route_stat_rows(int routes_fd, int rstats_fd, struct xl_route_row *rows,
+		       struct xl_rstats *st, int max);
+
 /* A client's count of one route. */
 struct xl_route_count {
 	char path[XL_ROUTE_PATH_MAX + 1];

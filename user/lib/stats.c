@@ -10,26 +10,29 @@
 
 #include "xlimit_lib.h"
 
-int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum)
+int xl_percpu_sum(int fd, const void *key, __u64 *sum, int n)
 {
-	int ncpu = libbpf_num_possible_cpus(), i, j;
-	struct xl_stats *v;
+	int ncpu = libbpf_num_possible_cpus(), i, j, err = 0;
+	__u64 *v;
 
-	memset(sum, 0, sizeof(*sum));
+	memset(sum, 0, n * sizeof(*sum));
 	if (ncpu < 0)
 		return ncpu;
-	v = calloc(ncpu, sizeof(*v));
+	v = calloc((size_t)ncpu * n, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &slot, v)) {
-		free(v);
-		return -errno;
-	}
-	for (i = 0; i < ncpu; i++)
-		for (j = 0; j < XL_STAT_NR; j++)
-			sum->c[j] += v[i].c[j];
+	if (bpf_map_lookup_elem(fd, key, v))
+		err = -errno;
+	for (i = 0; i < ncpu && !err; i++)
+		for (j = 0; j < n; j++)
+			sum[j] += v[i * n + j];
 	free(v);
-	return 0;
+	return err;
+}
+
+int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum)
+{
+	return xl_percpu_sum(fd, &slot, sum->c, XL_STAT_NR);
 }
 
 const char *const xl_stat_names[XL_STAT_NR] = {

@@ -49,6 +49,7 @@ enum xl_map_id {
 	XL_M_RSTATE,
 	XL_M_PORTS,
 	XL_M_RSLOTS,
+	XL_M_RSTATS,
 	XL_M_NR,
 };
 extern const char *const xl_map_names[XL_M_NR];
@@ -243,6 +244,9 @@ struct xl_stat_row {
  * with xl_stats_read(). */
 int xl_stat_rows(int rules_fd, int stats_fd, struct xl_stat_row *rows);
 
+/* Reads every CPU's value of `key` in a per-CPU map whose values are n
+ * 64-bit counters, and sums them into sum[n]. 0 or -errno. */
+int xl_percpu_sum(int fd, const void *key, __u64 *sum, int n);
 /* Reads every CPU's xl_stats of one slot and sums them. */
 int xl_stats_read(int fd, uint32_t slot, struct xl_stats *sum);
 /* Zeroes one slot on every CPU. */

@@ -417,6 +417,8 @@ void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 	/* The port's limits first, as Flask-Limiter checks the
 	 * application's limits before the view's. */
 	decide(addr, port, nreq, direct, accepted, p->exempt, d);
+	if (p->exempt && d->verdict != SC_DENIED && d->verdict != SC_ERROR)
+		sc_route_exempt(p);
 	if (d->verdict == SC_OVER || d->verdict == SC_DENIED ||
 	    d->verdict == SC_ERROR || d->client.allowed || p->exempt || !p->n)
 		return;

@@ -2,20 +2,24 @@
 /*
  * /metrics of xlimit-sidecar, in Prometheus' text format, on a listen
  * address of its own: the datapath's per-rule counters (xl_stats summed
- * over CPUs, labelled by the rule's port, as `xlimit stats` shows them)
- * and the sidecar's own counters and request latency histogram.
+ * over CPUs, labelled by the rule's port, as `xlimit stats` shows them),
+ * the per-route counters of every sidecar process (xl_route_stats, by
+ * port, path and methods) and this one's own counters and request
+ * latency histogram.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
 
 #include "msg.h"
 #include "xlimit_lib.h"
+#include "route.h"
 #include "sidecar.h"
 
 static _Thread_local struct evhttp *metrics_http;
@@ -130,6 +134,63 @@ static void kernel_metrics(struct evbuffer *b)
 				(unsigned long long)rows[i].s.c[j]);
 }
 
+/* A label value: backslash and double quote escaped (a path has no
+ * newline). */
+static void label_value(struct evbuffer *b, const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len && s[i]; i++)
+		evbuffer_add_printf(b, "%s%c",
+				    s[i] == '\\' || s[i] == '"' ? "\\" : "",
+				    s[i]);
+}
+
+/* Each route's counters, read from the pins at each scrape: what the
+ * xlimit_route program counted for every worker and process. */
+static void route_metrics(struct evbuffer *b)
+{
+	int routes_fd = -1, rstats_fd = -1, n = 0, i, j;
+	struct xl_route_row *rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
+	struct xl_rstats *st = calloc(XL_MAX_ROUTES, sizeof(*st));
+	char methods[64];
+
+	if (rows && st && !sc_pin_open(XL_STR(XL_MAP_ROUTES), &routes_fd) &&
+	    !sc_pin_open(XL_STR(XL_MAP_RSTATS), &rstats_fd))
+		n = xl_route_stat_rows(routes_fd, rstats_fd, rows, st,
+				       XL_MAX_ROUTES);
+	evbuffer_add_printf(
+		b,
+		"# HELP xlimit_route_requests_total Requests charged to a route (xlimit route), by its port, path and methods (\"\": every method) and what they came to: passed (within its limits), limited (over one: 429), exempted (an exempt route's).\n"
+		"# TYPE xlimit_route_requests_total counter\n");
+	for (i = 0; i < n; i++) {
+		xl_route_methods_format(rows[i].key.methods, methods,
+					sizeof(methods));
+		for (j = 0; j < XL_RSTAT_NR; j++) {
+			/* an exempt route's requests are never charged, the
+			 * others' never exempted */
+			if ((j == XL_RSTAT_EXEMPTED) !=
+			    !!(rows[i].r.flags & XL_ROUTE_EXEMPT))
+				continue;
+			evbuffer_add_printf(
+				b,
+				"xlimit_route_requests_total{port=\"%u\",path=\"",
+				rows[i].key.port);
+			label_value(b, rows[i].key.path, XL_ROUTE_PATH_MAX);
+			evbuffer_add_printf(
+				b, "\",methods=\"%s\",result=\"%s\"} %llu\n",
+				methods, xl_rstat_names[j],
+				(unsigned long long)st[i].c[j]);
+		}
+	}
+	free(rows);
+	free(st);
+	if (routes_fd >= 0)
+		close(routes_fd);
+	if (rstats_fd >= 0)
+		close(rstats_fd);
+}
+
 static void counter(struct evbuffer *b, const char *name, const char *help,
 		    const char *labels, enum sc_counter c, bool head)
 {
@@ -220,6 +281,7 @@ static void metrics_request(struct evhttp_request *req, void *arg)
 		return;
 	}
 	kernel_metrics(b);
+	route_metrics(b);
 	own_metrics(b);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", "text/plain; version=0.0.4");

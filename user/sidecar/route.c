@@ -203,6 +203,8 @@ void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 		plan_add(p, &rows[m.def].r, m.def_id);
 	free(path);
 	p->exempt = m.exempt;
+	if (m.exempt)
+		p->exempt_id = rows[m.path_row].r.rule.slot;
 }
 
 void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
@@ -237,6 +239,20 @@ void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
 	sc_route_plan(path && *path == '/' ? path : "*", bit, port, p);
 	if (u)
 		evhttp_uri_free(u);
+}
+
+void sc_route_exempt(const struct sc_route_plan *p)
+{
+	struct xl_route_query q = { .op = XL_OP_EXEMPT };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &q,
+		    .ctx_size_in = sizeof(q));
+
+	q.key.route = p->exempt_id;
+	if (prog_fd >= 0 && bpf_prog_test_run_opts(prog_fd, &o)) {
+		/* as sc_route_charge(): open the pins anew next time */
+		sc_count(SC_C_KERNEL_ERRORS);
+		sc_routes_close();
+	}
 }
 
 void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],

@@ -160,6 +160,7 @@ bool sc_headers_too_large(struct evhttp_request *req);
 /* What a request is charged to, copied out of the route table. */
 struct sc_route_plan {
 	bool exempt; /* an exempt route: no limit at all */
+	uint32_t exempt_id; /* ... its id, for its counter */
 	int n; /* routes to charge, in order */
 	uint32_t id[XL_ROUTE_SAME_PATH + 1]; /* the count of each */
 	struct xl_route copy[XL_ROUTE_SAME_PATH + 1];
@@ -185,6 +186,8 @@ void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
  * no route matches. */
 void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
 		       struct sc_route_plan *p);
+/* Counts a request of the exempt route of p in xl_route_stats. */
+void sc_route_exempt(const struct sc_route_plan *p);
 /* Charges the client `addr` (v4-mapped) for the plan's routes, up to the
  * first that refuses. */
 void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
