@@ -2,18 +2,18 @@
 # SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 #
 # A change of rules that fails part way changes nothing. The failures are
-# real: a map frozen with `bpftool map freeze` refuses every write from
-# user space (the datapath still writes it), so each step of a rule write
-# (xl_rule_set() in user/lib/rules.c) can be made to fail after the steps
-# before it wrote: a new ceiling written, then the rule refused (xl_rslots
-# frozen); a port's new stats slot cleared, then the rule refused; the
-# rule switched, then its old ceiling not cleared (xl_total frozen); the
-# rule switched, then its clients' counts not deleted (xl_state frozen).
-# `limit set` and `limit del` exit 1, say what failed, and leave every map
-# byte for byte as it was but xl_config's generation, which moves on: the
-# datapath may have cached verdicts while the change was visible. An
-# `apply` that fails after it changed a port takes the change back.
-# Freezing cannot be undone, so each group loads xlimit afresh.
+# real, so that each step of a rule write (xl_rule_set() in
+# user/lib/rules.c) fails after the steps before it wrote: a full xl_rules
+# (filled with rules written by hand) refuses a new port after its stats
+# slot was cleared and its ceiling written there; a map frozen with
+# `bpftool map freeze`, which refuses every write from user space (the
+# datapath still writes it), fails the steps after the rule switched: its
+# old ceiling not cleared (xl_total frozen), its clients' counts not
+# deleted (xl_state frozen). `limit set` and `limit del` exit 1, say what
+# failed, and leave every map byte for byte as it was but xl_config's
+# generation, which moves on once the datapath may have seen the change
+# (it may have cached verdicts meanwhile), and only then. An `apply` that
+# fails after it changed a port takes the change back.
 
 set -u
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -25,10 +25,14 @@ MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl
 xl_test_init
 xl_need bpftool
 
-# Every map byte for byte, xl_config's generation (its last word) aside.
-snap() { xl_snap_maps $MAPS | sed '/^== xl_config /{n;s/........$/<gen>/}'; }
-# xl_config's generation.
-gen() { "$XL_TOP/build/tests/mapsnap" "$XL_PIN" xl_config | sed -n '2s/.*\(........\)$/\1/p'; }
+# Every map byte for byte, xl_config's generation (its last word) aside;
+# the whole of it kept in $XL_TMP/raw.
+snap() {
+	xl_snap_maps $MAPS | tee "$XL_TMP/raw" |
+		sed '/^== xl_config /{n;s/........$/<gen>/}'
+}
+# xl_config's generation in the last snap.
+gen() { sed -n '/^== xl_config /{n;s/.*\(........\)$/\1/p}' "$XL_TMP/raw"; }
 
 # The rules as the datapath reads them: for each port that has one, the
 # xl_rslots entry its xl_ports entry points to (which of a slot's two
@@ -58,11 +62,13 @@ snap_seen() {
 
 # unchanged GEN TEXT NAME -- COMMAND...: COMMAND exits 1, says TEXT on
 # stderr, and every map is as it was; xl_config's generation `moves` on
-# (the datapath saw the change) or `stays` (it did not).
+# (the datapath saw the change) or `stays` (it did not). Compared with
+# the snapshot after the last call, as bad() does (snap_forget after
+# anything else changed the maps).
 unchanged() {
 	local moves=$1 text=$2 name=$3 g
 	shift 4
-	snap >"$XL_TMP/before"
+	[ -f "$XL_TMP/before" ] || snap >"$XL_TMP/before"
 	g=$(gen)
 	run_unchanged 1 "$text" snap -- "$@"
 	if [ "$moves" == moves ] && [ "$(gen)" == "$g" ]; then
@@ -75,44 +81,47 @@ unchanged() {
 	else
 		fail "$name$WHY (stderr: $ERR)"
 	fi
-}
-
-# fresh: xlimit loaded anew (frozen maps stay frozen until unload).
-fresh() {
-	xl unload >/dev/null 2>&1
-	assert_rc 0 "load" -- xl load
+	mv "$XL_TMP/after" "$XL_TMP/before"
 }
 
 # bytes N V: N bytes of value V, as bpftool reads them.
 bytes() { printf "$2 %.0s" $(seq "$1"); }
 
-# --- xl_rslots frozen: the rule cannot be written --------------------------------
-
-fresh
-assert_rc 0 "a rule with a ceiling" -- xl limit set 80 "10/second" --total "100/second"
-# Slot 1, free, with counters a deleted rule left: taken by the next new
-# port, which clears them first.
-assert_rc 0 "stale counters in a free slot" -- \
-	bpftool map update pinned "$XL_PIN/xl_stats" key 1 0 0 0 value $(bytes 112 7)
-assert_rc 0 "freeze xl_rslots" -- bpftool map freeze pinned "$XL_PIN/xl_rslots"
-unchanged moves "write the rule of port 80" \
-	"limit set: a new ceiling written, the rule refused: the ceiling is back" -- \
-	xl limit set 80 "10/second" --total "200/second"
-unchanged stays "write the rule of port 443" \
-	"limit set: a new port's slot cleared, the rule refused: its counters are back" -- \
-	xl limit set 443 "5/second"
-assert_eq "$(xl limit list --json | jget "[(r['port'], [t['limit'] for t in r['total']]) for r in d]")" \
-	'[[80,["100 per 1 second"]]]' "limit list still shows the rule and the ceiling before"
-
-# --- xl_total and xl_state frozen: the rule is written, what follows fails ------
-
-fresh
+assert_rc 0 "load" -- xl load
 assert_rc 0 "a rule with a ceiling" -- xl limit set 80 "10/second" --total "100/second"
 assert_rc 0 "a rule without" -- xl limit set 443 "3/minute"
 assert_rc 0 "another rule without" -- xl limit set 8080 "7/minute"
 # A client of port 8080 with a count (198.18.0.1, v4-mapped).
 assert_rc 0 "a client's count" -- bpftool map update pinned "$XL_PIN/xl_state" \
 	key $(bytes 10 0) 255 255 198 18 0 1 0x90 0x1f 0 0 value 5 0 16 0 0 0 0 0 $(bytes 24 0)
+
+# --- a full xl_rules: a new port's rule refused -----------------------------------
+
+# Slot 3, the first free one, with counters and a ceiling a deleted rule
+# left: a new port takes it, clears the counters and writes its ceiling
+# there first. Then xl_rules, full of rules written by hand (all on slot
+# 0, so that slots stay free), refuses the new port.
+assert_rc 0 "stale counters in the first free slot" -- \
+	bpftool map update pinned "$XL_PIN/xl_stats" key 3 0 0 0 value $(bytes 112 7)
+assert_rc 0 "a stale ceiling there" -- \
+	bpftool map update pinned "$XL_PIN/xl_total" key 3 0 0 0 value 1 $(bytes 175 0)
+$PY - "$XL_PIN/xl_rules" $((1024 - 3)) >"$XL_TMP/fill" <<'PYEOF'
+import struct, sys
+pin, count = sys.argv[1], int(sys.argv[2])
+for i in range(count):
+    rule = struct.pack("<II", 1, 0) + struct.pack("<QQIIII", 1, 10**9, 0, 0, 0, 0) + bytes(32 * 3 + 8)
+    print("map update pinned %s key %d %d value hex %s" % (pin, (20000 + i) & 255, (20000 + i) >> 8, " ".join("%02x" % b for b in rule)))
+PYEOF
+sed 's/^map update \(pinned [^ ]*\) \(key [0-9]* [0-9]*\) .*/map delete \1 \2/' "$XL_TMP/fill" >"$XL_TMP/unfill"
+assert_rc 0 "fill xl_rules" -- bpftool batch file "$XL_TMP/fill"
+unchanged stays "write the rule of port 9999" \
+	"limit set: a new port's slot cleared and ceiling written, the rule refused: both are back" -- \
+	xl limit set 9999 "5/second" --total "50/second"
+assert_rc 0 "empty xl_rules of what filled it" -- bpftool batch file "$XL_TMP/unfill"
+snap_forget
+
+# --- xl_total and xl_state frozen: the rule is written, what follows fails ------
+
 assert_rc 0 "freeze xl_total" -- bpftool map freeze pinned "$XL_PIN/xl_total"
 assert_rc 0 "freeze xl_state" -- bpftool map freeze pinned "$XL_PIN/xl_state"
 unchanged moves "clear the ceiling of port 80" \

@@ -345,8 +345,9 @@ undo:
 	if (!e && stats &&
 	    bpf_map_update_elem(m->fd[XL_M_STATS], &slot, stats, 0))
 		e = -errno;
-	/* What the datapath cached while the change was visible goes. */
-	if (!e && (switched || total_done))
+	/* What the datapath cached while the change was visible goes: the
+	 * rule, or a ceiling its old rule names. */
+	if (!e && (switched || (total_done && had_total)))
 		e = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
 				     m->fd[XL_M_DENY]);
 	if (e)
