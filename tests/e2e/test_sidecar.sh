@@ -538,8 +538,8 @@ nr = {"x86_64": 321, "aarch64": 280}[__import__("os").uname().machine]  # bpf()
 fd = libc.syscall(nr, 7, attr, len(attr))  # BPF_OBJ_GET
 print("ok" if fd >= 0 else errno.errorcode[ctypes.get_errno()])' "$@"
 }
-assert_eq "$(obj_get "$XL_PIN/xl_rules" ro) $(obj_get "$XL_PIN/prog_query" rw)" "ok ok" \
-	"a member opens xl_rules read-only and prog_query"
+assert_eq "$(obj_get "$XL_PIN/xl_rules" ro) $(obj_get "$XL_PIN/prog_query" rw) $(obj_get "$XL_PIN/xl_route_stats" ro)" "ok ok ok" \
+	"a member opens xl_rules read-only, prog_query, and xl_route_stats read-only (/metrics)"
 assert_eq "$(obj_get "$XL_PIN/xl_rules" rw) $(obj_get "$XL_PIN/xl_state" ro) $(obj_get "$XL_PIN/xl_deny" rw)" \
 	"EACCES EACCES EACCES" "a member cannot open xl_rules or xl_deny to write, nor read xl_state"
 PG=8087

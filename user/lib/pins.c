@@ -109,6 +109,7 @@ const char *const xl_shared_maps[] = {
 	XL_STR(XL_MAP_STATS),
 	XL_STR(XL_MAP_ROUTES),
 	XL_STR(XL_MAP_CONFIG),
+	XL_STR(XL_MAP_RSTATS), /* /metrics */
 	NULL,
 };
 const char *const xl_shared_progs[] = { XL_PIN_PROG_QUERY, XL_PIN_PROG_ROUTE,
