@@ -35,18 +35,23 @@ static __always_inline __u64 xl_now(void)
 /* The rule for a destination port: its own, else port 0's, else none,
  * with one lookup of the port's entry (read once: include/xlimit.h says
  * why that is enough) and one of the rule. *rule_port says which of the
- * two applied. */
-static __always_inline struct xl_rule *xl_rule_for(__u16 port, __u16 *rule_port)
+ * two applied. For none, *lflags is the entry's copy of the list flags
+ * (XL_CFG_NO_*), which is all a SYN to such a port needs. */
+static __always_inline struct xl_rule *xl_rule_for(__u16 port, __u16 *rule_port,
+						   __u32 *lflags)
 {
 	__u32 key = port, v, i;
 	struct xl_port *p;
 
+	*lflags = 0;
 	p = bpf_map_lookup_elem(&XL_MAP_PORTS, &key);
 	if (!p)
 		return NULL;
 	v = XL_READ(p->rslot);
-	if (!v)
+	if (!v) {
+		*lflags = XL_READ(p->lflags);
 		return NULL;
+	}
 	*rule_port = v & XL_PORT_DEFAULT ? 0 : port;
 	i = (v & ~XL_PORT_DEFAULT) - 1;
 	return bpf_map_lookup_elem(&XL_MAP_RSLOTS, &i);
@@ -80,13 +85,12 @@ static __always_inline __u32 xl_list_verdict(__u32 flags, const __u8 addr[16])
 
 /* Whether a SYN to a port no rule covers comes from a denied source: the
  * deny list applies to every new connection, the allow list and the
- * limits only where a rule does. One array lookup and a flag test when
- * the deny list is empty (XL_CFG_NO_DENY). */
-static __always_inline int xl_denied_unruled(const __u8 addr[16])
+ * limits only where a rule does. `lflags` is the port's copy of the list
+ * flags (xl_rule_for()): a flag test when the deny list is empty, with
+ * no other map read. */
+static __always_inline int xl_denied_unruled(const __u8 addr[16], __u32 lflags)
 {
-	struct xl_config *cfg = xl_config_get();
-
-	if (cfg && (cfg->flags & XL_CFG_NO_DENY))
+	if (lflags & XL_CFG_NO_DENY)
 		return 0;
 	return xl_listed(&XL_MAP_DENY, addr);
 }
@@ -233,6 +237,7 @@ struct xl_decision {
 	__u32 created; /* this hit created the client's state */
 	__u32 restored; /* ... from xl_over */
 	__u32 known; /* a known client let past the port's exceeded ceiling */
+	__u32 lflags; /* no rule: the port's list flags (xl_rule_for()) */
 };
 
 /*
@@ -245,8 +250,8 @@ struct xl_decision {
  * (bpf_ktime_get_coarse_ns() is not offered to syscall programs): without
  * `lists` the decision is made at `now`, the caller's
  * CLOCK_MONOTONIC_COARSE reading, the same clock; with `lists`, `now` is
- * ignored and xl_now() read. Returns -1 when no rule covers the port, else
- * 0 with *d filled.
+ * ignored and xl_now() read. Returns -1 when no rule covers the port (with
+ * d->lflags set), else 0 with *d filled.
  *
  * With `lists`, a verdict this CPU reached before for the same source
  * and port, under the same generation of the config, is taken from
@@ -283,7 +288,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	__u32 seed = 0, gen = 0, flags = 0;
 	__u64 h = 0; /* the source's hash: xl_vcache's, and sync's */
 
-	d->rule = xl_rule_for(port, &d->rule_port);
+	d->rule = xl_rule_for(port, &d->rule_port, &d->lflags);
 	if (!d->rule)
 		return -1;
 	d->breached = 0;

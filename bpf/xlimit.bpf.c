@@ -25,11 +25,12 @@ enum xl_fate {
 };
 
 /* The fate of a new connection to a port without a rule (a SYN, or a
- * first fragment the kernel may reassemble one from): dropped when its
- * source is deny-listed, counted as denied in the global slot. */
-static __always_inline int xl_unruled(const __u8 saddr[16])
+ * first fragment the kernel may reassemble one from), whose xl_ports
+ * entry has the list flags `lflags`: dropped when its source is
+ * deny-listed, counted as denied in the global slot. */
+static __always_inline int xl_unruled(const __u8 saddr[16], __u32 lflags)
 {
-	if (!xl_denied_unruled(saddr))
+	if (!xl_denied_unruled(saddr, lflags))
 		return XL_F_PASS;
 	xl_count_one(XL_SLOT_GLOBAL, XL_STAT_DENIED);
 	return XL_F_DROP;
@@ -40,10 +41,11 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 {
 	struct xl_decision d;
 	__u16 rule_port;
+	__u32 lflags;
 
 	if (parsed == XL_P_SYN) {
 		if (xl_decide(p->saddr, p->dport, 1, 1, 0, &d))
-			return xl_unruled(p->saddr); /* no rule for the port */
+			return xl_unruled(p->saddr, d.lflags); /* no rule */
 		xl_count(d.rule->slot, d.verdict, d.created, d.restored);
 		if (d.known) /* rare: only while a ceiling is exceeded */
 			xl_count_one(d.rule->slot, XL_STAT_KNOWN_ADMITTED);
@@ -62,9 +64,9 @@ static __always_inline int xl_frame(int parsed, struct xl_pkt *p)
 			xl_count_one(XL_SLOT_GLOBAL, XL_STAT_FRAG_DROPPED);
 			return 1;
 		}
-		r = xl_rule_for(p->dport, &rule_port);
+		r = xl_rule_for(p->dport, &rule_port, &lflags);
 		if (!r)
-			return xl_unruled(p->saddr);
+			return xl_unruled(p->saddr, lflags);
 		xl_count_one(r->slot, XL_STAT_FRAG_DROPPED);
 		return 1;
 	}
@@ -244,7 +246,7 @@ int xlimit_sockops(struct bpf_sock_ops *ops)
 	struct xl_rule *r;
 	__u16 port, rule_port;
 	__u8 addr[16] = {};
-	__u32 family, v4, w[4];
+	__u32 family, v4, w[4], lflags;
 
 	if (ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
@@ -266,7 +268,7 @@ int xlimit_sockops(struct bpf_sock_ops *ops)
 	} else {
 		return 1;
 	}
-	r = xl_rule_for(port, &rule_port);
+	r = xl_rule_for(port, &rule_port, &lflags);
 	if (!r || !(r->flags & XL_RULE_ADMIT_KNOWN))
 		return 1;
 	cfg = xl_config_get();

@@ -141,11 +141,14 @@ _Static_assert(sizeof(struct xl_rule) == 16 + 32 * XL_MAX_LIMITS,
 #define XL_RSLOTS (2 * XL_MAX_RULES) /* entries of xl_rslots */
 
 /* xl_ports value: 8 bytes, the stride of an array map's values, which
- * the writer indexes in its mmap. */
+ * the writers index in their mmap. */
 struct xl_port {
 	__u32 rslot; /* 1 + index in xl_rslots (2 * slot + 0 or 1), with
 		      * XL_PORT_DEFAULT when it is port 0's rule; 0: none */
-	__u32 pad;
+	__u32 lflags; /* a copy of xl_config's XL_CFG_NO_ALLOW and
+		       * XL_CFG_NO_DENY, written with them (the same rules
+		       * apply), so that a SYN to a port without a rule
+		       * reads this one entry; 0 looks the deny list up */
 };
 #define XL_PORT_DEFAULT (1U << 31)
 _Static_assert(sizeof(struct xl_port) == 8, "xl_port layout");
@@ -242,6 +245,7 @@ _Static_assert(sizeof(struct xl_lpm_key) == 20, "xl_lpm_key layout");
  * and clears the bit. 0, the value of a config never set, looks both up. */
 #define XL_CFG_NO_ALLOW (1U << 0) /* xl_allow is empty */
 #define XL_CFG_NO_DENY (1U << 1) /* xl_deny is empty */
+#define XL_CFG_LISTS (XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)
 #define XL_CFG_SYNC (1U << 2) /* `xlimit sync` runs: tell it who moved */
 
 /* xl_config: one entry of live settings, read on every counted SYN. */

@@ -994,7 +994,7 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 			if (!in_list(live->keys[l], live->nkeys[l],
 				     &want->keys[l][k]))
 				changes = 1;
-	if (changes && (err = xl_config_lists_unsure(m->fd[XL_M_CONFIG])))
+	if (changes && (err = xl_config_lists_unsure(m)))
 		goto out;
 	changes = 0;
 	/* Removed rules first: their slots are free for the new ones. */
@@ -1084,8 +1084,7 @@ static int maps_apply(const struct xl_maps *m, const struct xl_conf *want,
 out:
 	/* Skip only the lists that are empty now; forget cached verdicts. */
 	if (changes || err) {
-		i = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
-				     m->fd[XL_M_DENY]);
+		i = xl_config_resync(m);
 		err = err ?: i;
 	}
 	conf_free(live);

@@ -84,9 +84,7 @@ int cmd_config(int argc, char **argv)
 			cfg.ipv6_prefix = v;
 			if (bpf_map_update_elem(m->fd[XL_M_CONFIG], &zero, &cfg,
 						BPF_ANY) ||
-			    xl_config_resync(m->fd[XL_M_CONFIG],
-					     m->fd[XL_M_ALLOW],
-					     m->fd[XL_M_DENY])) {
+			    xl_config_resync(m)) {
 				xl_err("config set: %s", strerror(errno));
 				err = XL_EXIT_FAIL;
 			}

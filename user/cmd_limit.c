@@ -105,8 +105,7 @@ int xl_parse_rule_limits(const char *cmd, const char *s, __u32 action,
 /* After a rule changed: the datapath forgets the verdicts it cached. */
 static int config_changed(const struct xl_maps *m)
 {
-	return xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
-				m->fd[XL_M_DENY]);
+	return xl_config_resync(m);
 }
 
 static int limit_write(int argc, char **argv, bool add)

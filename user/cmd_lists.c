@@ -149,7 +149,7 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 		}
 	}
 	/* The datapath must look the list up before it holds the entry. */
-	if (add && xl_config_lists_unsure(m->fd[XL_M_CONFIG])) {
+	if (add && xl_config_lists_unsure(m)) {
 		xl_err("%s add: write %s: %s", l->name, XL_STR(XL_MAP_CONFIG),
 		       strerror(errno));
 		err = XL_EXIT_FAIL;
@@ -184,8 +184,7 @@ static int list_change(const struct list_def *l, int argc, char **argv,
 		}
 	}
 	/* Skip only what is empty now; forget verdicts of the old lists. */
-	i = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
-			     m->fd[XL_M_DENY]);
+	i = xl_config_resync(m);
 	if (i && !err) {
 		xl_err("%s %s: write %s: %s", l->name, op,
 		       XL_STR(XL_MAP_CONFIG), strerror(-i));

@@ -177,10 +177,7 @@ static int change_end(struct change *ch, const char *cmd, int err, bool wrote)
 		       xl_map_names[XL_M_RSTATE]);
 		err = XL_EXIT_FAIL;
 	}
-	if (wrote &&
-	    xl_config_resync(ch->m->fd[XL_M_CONFIG], ch->m->fd[XL_M_ALLOW],
-			     ch->m->fd[XL_M_DENY]) &&
-	    !err) {
+	if (wrote && xl_config_resync(ch->m) && !err) {
 		xl_err("%s: write %s: %s", cmd, xl_map_names[XL_M_CONFIG],
 		       strerror(errno));
 		err = XL_EXIT_FAIL;

@@ -89,8 +89,7 @@ static void lists_repair(const struct xl_maps *m, const struct xl_config *cfg,
 	lock = xl_cli_lock("status", false);
 	if (lock < 0)
 		return;
-	err = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
-			       m->fd[XL_M_DENY]);
+	err = xl_config_resync(m);
 	xl_unlock(lock);
 	xl_err("status: the %s%s%s list%s changed outside xlimit: %s",
 	       allow ? "allow" : "", allow && deny ? " and " : "",

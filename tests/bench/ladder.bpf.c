@@ -47,11 +47,11 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	struct xl_pkt p;
 	__u16 rule_port;
 	__u64 now = 0, h;
-	__u32 over, seed = 0, flags = 0, created = 0, restored = 0;
+	__u32 over, seed = 0, flags = 0, created = 0, restored = 0, lflags;
 
 	if (parse_syn(data, data_end, &p) != XL_P_SYN)
 		return XDP_PASS;
-	rule = xl_rule_for(p.dport, &rule_port);
+	rule = xl_rule_for(p.dport, &rule_port, &lflags);
 	if (!rule)
 		return XDP_PASS;
 	barrier_var(rule_port);

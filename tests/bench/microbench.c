@@ -48,6 +48,7 @@
 #include "xlimit_lib.h"
 
 #define ROUNDS 5
+#define ROUNDS_MAX 15 /* --rounds */
 #define FIXED_REP 2 /* repetitions of the calls that time the fixed cost */
 #define FIXED_CALLS 7 /* how many of those */
 
@@ -73,6 +74,8 @@ static struct xlimit_bpf *xl;
 static struct baseline_bpf *bl;
 static struct ladder_bpf *ld;
 static unsigned int repeat = 2000000;
+static int rounds = ROUNDS;
+static bool use_min; /* --min: the fastest round, not the median */
 
 struct result {
 	const char *name;
@@ -144,14 +147,14 @@ static double median(double *t, int n)
 	return t[n / 2];
 }
 
-/* Runs the frame `rep` times, `rounds` times (at most ROUNDS); returns
- * the median ns per run (CPU time, less the fixed cost of a call: see
+/* Runs the frame `rep` times, `rounds` times (at most ROUNDS_MAX);
+ * returns the median ns per run (the least with --min) (CPU time, less the fixed cost of a call: see
  * the top of the file), the median of the kernel's durations in *kns
  * and the last verdict in *verdict, or a negative value on error. */
 static double time_prog(int fd, const __u8 *frame, size_t len, unsigned int rep,
 			int rounds, __u32 *verdict, double *kns)
 {
-	double t[ROUNDS], k[ROUNDS], f[FIXED_CALLS], fixed = 0;
+	double t[ROUNDS_MAX], k[ROUNDS_MAX], f[FIXED_CALLS], fixed = 0;
 	__u32 kd;
 	int i;
 
@@ -170,6 +173,8 @@ static double time_prog(int fd, const __u8 *frame, size_t len, unsigned int rep,
 		k[i] = kd;
 	}
 	*kns = median(k, rounds);
+	if (use_min)
+		return median(t, 1); /* sorted: the first */
 	return median(t, rounds);
 }
 
@@ -220,7 +225,7 @@ static int bench(const char *name, int fd, const struct pkt_spec *spec,
 		fprintf(stderr, "microbench: %s: bad frame\n", name);
 		return -1;
 	}
-	ns = time_prog(fd, frame, len, repeat, ROUNDS, &verdict, &kns);
+	ns = time_prog(fd, frame, len, repeat, rounds, &verdict, &kns);
 	if (ns < 0)
 		return -1;
 	if (verdict != want) {
@@ -250,7 +255,7 @@ static double ns_of(const char *name)
 	return 0;
 }
 
-/* The rules' maps, for xl_rule_write() (user/lib/rules.c). */
+/* The maps xl_rule_write() and xl_config_resync() write (user/lib). */
 static struct xl_maps rule_maps;
 
 /* Port's rule (stats slot `slot`): one limit of `amount` per `period_s`
@@ -305,8 +310,9 @@ static int set_known(const char *addr, __u16 port)
 }
 
 /* Writes xl_config as the CLI would: counted per /128 (the churning
- * sources differ in their low 32 bits), `flags` saying which lists are
- * empty, and a new generation. */
+ * sources differ in their low 32 bits), `flags` beside the list flags,
+ * which xl_config_resync() then sets from the lists (in xl_config and in
+ * xl_ports' copy), with a new generation. */
 static int set_config(__u32 flags)
 {
 	static struct xl_config cfg = { .ipv6_prefix = 128,
@@ -314,9 +320,11 @@ static int set_config(__u32 flags)
 	__u32 zero = 0;
 
 	cfg.flags = flags;
-	cfg.gen++;
-	return bpf_map_update_elem(bpf_map__fd(xl->maps.xl_config), &zero, &cfg,
-				   BPF_ANY);
+	cfg.gen += 2; /* past the one xl_config_resync() moved it to */
+	if (bpf_map_update_elem(bpf_map__fd(xl->maps.xl_config), &zero, &cfg,
+				BPF_ANY))
+		return -1;
+	return xl_config_resync(&rule_maps);
 }
 
 /* Adds an IPv4 address to a list (xl_allow, xl_deny). */
@@ -378,7 +386,7 @@ static int list_fill(struct bpf_map *list, __u8 net4, __u16 net6, int n)
 static int load(void)
 {
 	struct bpf_map *m, *xm;
-	int err, i;
+	int err;
 
 	xl = xlimit_bpf__open();
 	bl = baseline_bpf__open();
@@ -412,11 +420,7 @@ static int load(void)
 			strerror(-err));
 		return -1;
 	}
-	for (i = 0; i < XL_M_NR; i++)
-		rule_maps.fd[i] = -1;
-	rule_maps.fd[XL_M_RULES] = bpf_map__fd(xl->maps.xl_rules);
-	rule_maps.fd[XL_M_PORTS] = bpf_map__fd(xl->maps.xl_ports);
-	rule_maps.fd[XL_M_RSLOTS] = bpf_map__fd(xl->maps.xl_rslots);
+	xl_maps_of(xl->obj, &rule_maps);
 	return 0;
 }
 
@@ -510,6 +514,8 @@ int main(int argc, char **argv)
 		{ "tsv", required_argument, NULL, 't' },
 		{ "no-churn", no_argument, NULL, 'n' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "rounds", required_argument, NULL, 'R' },
+		{ "min", no_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -522,21 +528,13 @@ int main(int argc, char **argv)
 	unsigned int rep;
 	char *end;
 
-	while ((c = getopt_long(argc, argv, "r:t:o:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:t:o:R:mh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			errno = 0;
 			repeat = strtoul(optarg, &end, 10);
-			/* The hot source must stay within port 80's limit
-			 * for all its rounds. */
-			if (errno || *end || !repeat ||
-			    (__u64)repeat * ROUNDS + FIXED_REP * FIXED_CALLS >
-				    XL_AMOUNT_MAX) {
-				fprintf(stderr,
-					"microbench: bad --repeat (1 to %llu)\n",
-					(XL_AMOUNT_MAX -
-					 FIXED_REP * FIXED_CALLS) /
-						ROUNDS);
+			if (errno || *end || !repeat) {
+				fprintf(stderr, "microbench: bad --repeat\n");
 				return 2;
 			}
 			break;
@@ -545,6 +543,18 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			churn = false;
+			break;
+		case 'R':
+			rounds = atoi(optarg);
+			if (rounds < 1 || rounds > ROUNDS_MAX) {
+				fprintf(stderr,
+					"microbench: bad --rounds (1 to %d)\n",
+					ROUNDS_MAX);
+				return 2;
+			}
+			break;
+		case 'm':
+			use_min = true;
 			break;
 		case 'o':
 			if (nonly == MAX_ONLY) {
@@ -557,12 +567,23 @@ int main(int argc, char **argv)
 			break;
 		default:
 			fprintf(stderr,
-				"usage: microbench [--repeat N] [--tsv FILE] [--no-churn] [--only TEXT]...\n"
+				"usage: microbench [--repeat N] [--rounds N] [--min] [--tsv FILE] [--no-churn] [--only TEXT]...\n"
+				"  --rounds N: time each row N times (default %d), keep the median\n"
+				"  --min: keep the fastest round instead (noise only adds)\n"
 				"  --only TEXT: run only the rows whose name contains TEXT\n"
 				"               (repeatable; the rows a ratio is to are\n"
-				"               not added by themselves)\n");
+				"               not added by themselves)\n",
+				ROUNDS);
 			return c == 'h' ? 0 : 2;
 		}
+	}
+	/* The hot source must stay within port 80's limit for all its
+	 * rounds. */
+	if ((__u64)repeat * rounds + FIXED_REP * FIXED_CALLS > XL_AMOUNT_MAX) {
+		fprintf(stderr,
+			"microbench: --repeat times --rounds is at most %llu\n",
+			XL_AMOUNT_MAX - FIXED_REP * FIXED_CALLS);
+		return 2;
 	}
 	if (load())
 		return 1;
@@ -577,7 +598,7 @@ int main(int argc, char **argv)
 	if (set_rule(80, XL_AMOUNT_MAX, 3600, 1) || set_rule(81, 1, 3600, 2) ||
 	    put_rule(85, XL_SLIDING_AMOUNT_MAX, 3600, 5, XL_STRAT_SLIDING, 0) ||
 	    put_rule(86, XL_AMOUNT_MAX, 1, 6, XL_STRAT_TOKEN, 0) ||
-	    set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY)) {
+	    set_config(0)) {
 		fprintf(stderr, "microbench: set up the maps: %s\n",
 			strerror(errno));
 		return 1;
@@ -638,19 +659,19 @@ int main(int argc, char **argv)
 	/* `xlimit sync` running: each charged client is reported once an
 	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
 	vs(R_PDROP, R_REF, 0);
-	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY | XL_CFG_SYNC);
+	err |= set_config(XL_CFG_SYNC);
 	err |= bench_xl(
 		"xlimit: SYN allowed, hot source, `xlimit sync` running",
 		"198.18.0.13", 80, XDP_PASS);
-	err |= set_config(XL_CFG_NO_ALLOW | XL_CFG_NO_DENY);
+	err |= set_config(0);
 	/* The other strategies (xl_limiter.h), each one compare-and-swap. A
 	 * sliding window counts at most 2^20 - 1 hits a window: its row
-	 * runs at most 200,000 times a round. */
+	 * runs at most 1,000,000 times over its rounds. */
 	vs(R_PDROP, R_REF, 1.25);
 	err |= bench_xl("xlimit: SYN allowed, hot source, token bucket",
 			"198.18.0.12", 86, XDP_PASS);
 	rep = repeat;
-	repeat = repeat < 200000 ? repeat : 200000;
+	repeat = repeat < 1000000U / rounds ? repeat : 1000000U / rounds;
 	err |= bench_xl("xlimit: SYN allowed, hot source, sliding window",
 			"198.18.0.11", 85, XDP_PASS);
 	repeat = rep;
@@ -671,8 +692,7 @@ int main(int argc, char **argv)
 
 	/* One allow-list entry: a counted SYN looks the trie up, unless the
 	 * verdict cache knows its source. */
-	if (list_v4(xl->maps.xl_allow, "198.18.0.9") ||
-	    set_config(XL_CFG_NO_DENY)) {
+	if (list_v4(xl->maps.xl_allow, "198.18.0.9") || set_config(0)) {
 		fprintf(stderr, "microbench: allow-list: %s\n",
 			strerror(errno));
 		return 1;
@@ -693,7 +713,7 @@ int main(int argc, char **argv)
 	 * flood), which admits known clients, and 198.18.0.5 is one. */
 	if (set_ceiling(83, 3, XL_AMOUNT_MAX, 0) ||
 	    set_ceiling(84, 4, 0, XL_RULE_ADMIT_KNOWN) ||
-	    set_known("198.18.0.5", 84) || set_config(XL_CFG_NO_DENY)) {
+	    set_known("198.18.0.5", 84) || set_config(0)) {
 		fprintf(stderr, "microbench: ceilings: %s\n", strerror(errno));
 		return 1;
 	}
@@ -711,8 +731,7 @@ int main(int argc, char **argv)
 
 	/* One deny-list entry (another source): a SYN to a port without a
 	 * rule looks the deny trie up, which an empty list skips. */
-	if (list_v4(xl->maps.xl_deny, "198.18.0.99") ||
-	    set_config(XL_CFG_NO_ALLOW)) {
+	if (list_v4(xl->maps.xl_deny, "198.18.0.99") || set_config(0)) {
 		fprintf(stderr, "microbench: deny-list: %s\n", strerror(errno));
 		return 1;
 	}

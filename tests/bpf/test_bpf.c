@@ -878,11 +878,7 @@ static bool setup(void)
 	fd_over = bpf_map__fd(skel->maps.xl_over);
 	fd_total = bpf_map__fd(skel->maps.xl_total);
 	fd_known = bpf_map__fd(skel->maps.xl_known);
-	for (i = 0; i < XL_M_NR; i++)
-		rule_maps.fd[i] = -1;
-	rule_maps.fd[XL_M_RULES] = fd_rules;
-	rule_maps.fd[XL_M_PORTS] = bpf_map__fd(skel->maps.xl_ports);
-	rule_maps.fd[XL_M_RSLOTS] = bpf_map__fd(skel->maps.xl_rslots);
+	xl_maps_of(skel->obj, &rule_maps);
 	for (i = 0; i < XL_STATS_SLOTS; i++)
 		slot_keys[i] = i;
 	stats_buf = calloc((size_t)XL_STATS_SLOTS * ncpus, sizeof(*stats_buf));
@@ -2020,6 +2016,58 @@ out:
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
+/* xl_ports' copy of a port's list flags, or ~0 when it cannot be read. */
+static __u32 port_lflags(__u32 port)
+{
+	struct xl_port p;
+
+	if (bpf_map_lookup_elem(rule_maps.fd[XL_M_PORTS], &port, &p))
+		return ~0U;
+	return p.lflags;
+}
+
+/*
+ * A SYN to a port without a rule reads the deny list's flag from the
+ * port's own entry (xl_ports): the library keeps that copy with
+ * xl_config's, so a source the CLI denies is dropped on every port, and
+ * the trie is skipped only while it is empty.
+ */
+static void test_port_list_flags(void)
+{
+	static const struct rule_spec r = R80;
+
+	if (!reset_maps() || !set_rule(r.port, &r.rule) ||
+	    !ASSERT_OK(xl_config_resync(&rule_maps), "resync, lists empty"))
+		return;
+	ASSERT_EQ(port_lflags(81), XL_CFG_LISTS, "port 81: both lists empty");
+	ASSERT_EQ(port_lflags(65535), XL_CFG_LISTS, "port 65535 as well");
+	ASSERT_EQ(syn("198.18.0.1", 81), XDP_PASS, "no rule, no deny list");
+	/* What `deny add` does: flags cleared, then the entry. */
+	if (!ASSERT_OK(xl_config_lists_unsure(&rule_maps), "lists unsure"))
+		return;
+	ASSERT_EQ(port_lflags(81), 0, "port 81: the lists looked up");
+	if (!set_list(fd_deny, "198.18.0.1/32"))
+		return;
+	ASSERT_EQ(syn("198.18.0.1", 81), XDP_DROP,
+		  "denied on a port without a rule, right after the add");
+	if (!ASSERT_OK(xl_config_resync(&rule_maps), "resync, deny list"))
+		return;
+	ASSERT_EQ(port_lflags(81), XL_CFG_NO_ALLOW, "only allow is empty");
+	ASSERT_EQ(syn("198.18.0.1", 81), XDP_DROP, "still denied");
+	ASSERT_EQ(syn("198.18.0.2", 81), XDP_PASS, "another source passes");
+	/* A rule written and removed leaves the copy alone. */
+	if (!set_rule(81, &r.rule) ||
+	    !ASSERT_OK(xl_rule_write(&rule_maps, 81, NULL), "del rule 81"))
+		return;
+	ASSERT_EQ(port_lflags(81), XL_CFG_NO_ALLOW, "kept across rule writes");
+	ASSERT_EQ(syn("198.18.0.1", 81), XDP_DROP, "denied after rule del");
+	if (!ASSERT_OK(clear_map(fd_deny), "empty the deny list") ||
+	    !ASSERT_OK(xl_config_resync(&rule_maps), "resync, lists empty"))
+		return;
+	ASSERT_EQ(port_lflags(81), XL_CFG_LISTS, "both empty again");
+	ASSERT_EQ(syn("198.18.0.1", 81), XDP_PASS, "no longer denied");
+}
+
 static void test_cache_window_end(void)
 {
 	static const struct rule_spec r = RULE(80, 3, LIM(1, 1, DROP));
@@ -2776,6 +2824,7 @@ int main(void)
 	RUN_TEST(cache_lists);
 	RUN_TEST(cache_window_end);
 	RUN_TEST(cache_skips_tries);
+	RUN_TEST(port_list_flags);
 	RUN_TEST(strategy_datapath);
 	RUN_TEST(strategy_several_limits);
 	RUN_TEST(strategy_cache);

@@ -406,10 +406,12 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 		goto out;
 	}
 	err = seed_config(bpf_map__fd(skel->maps.XL_MAP_CONFIG));
-	if (!err)
-		err = xl_config_resync(bpf_map__fd(skel->maps.XL_MAP_CONFIG),
-				       bpf_map__fd(skel->maps.XL_MAP_ALLOW),
-				       bpf_map__fd(skel->maps.XL_MAP_DENY));
+	if (!err) {
+		struct xl_maps lm;
+
+		xl_maps_of(skel->obj, &lm);
+		err = xl_config_resync(&lm);
+	}
 	if (err) {
 		xl_ctx_fail(c, err, false, "write %s: %s",
 			    XL_STR(XL_MAP_CONFIG), strerror(-err));

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "xlimit_lib.h"
 
@@ -50,6 +51,17 @@ void xl_ctx_init(struct xl_ctx *c, const char *pin_dir)
 		 pin_dir ? pin_dir : XL_PIN_DIR);
 	for (i = 0; i < XL_M_NR; i++)
 		c->maps.fd[i] = -1;
+}
+
+void xl_maps_of(struct bpf_object *obj, struct xl_maps *m)
+{
+	struct bpf_map *map;
+	int i;
+
+	for (i = 0; i < XL_M_NR; i++) {
+		map = bpf_object__find_map_by_name(obj, xl_map_names[i]);
+		m->fd[i] = map ? bpf_map__fd(map) : -1;
+	}
 }
 
 int xl_pin_path(const struct xl_ctx *c, char *buf, size_t len, const char *name)

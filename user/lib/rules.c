@@ -348,8 +348,7 @@ undo:
 	/* What the datapath cached while the change was visible goes: the
 	 * rule, or a ceiling its old rule names. */
 	if (!e && (switched || (total_done && had_total)))
-		e = xl_config_resync(m->fd[XL_M_CONFIG], m->fd[XL_M_ALLOW],
-				     m->fd[XL_M_DENY]);
+		e = xl_config_resync(m);
 	if (e)
 		snprintf(
 			back, sizeof(back),

@@ -131,6 +131,11 @@ int xl_pins_set_group(struct xl_ctx *c, gid_t gid);
  * 0 or -errno. */
 int xl_pins_get_group(struct xl_ctx *c, gid_t *gid);
 
+struct bpf_object;
+/* The maps of a loaded object (a fresh load, a private copy), by name,
+ * into *m: not pinned, not opened, not to be closed; -1 for any missing. */
+void xl_maps_of(struct bpf_object *obj, struct xl_maps *m);
+
 /* Opens every pinned map into c->maps: 0, or -ENOENT (usage) when xlimit
  * is not loaded, or another -errno. */
 int xl_maps_open(struct xl_ctx *c);
@@ -266,12 +271,15 @@ int xl_total_write(const struct xl_maps *m, __u32 slot,
 
 /* xl_config after a change of rules, lists, settings or counts, with the
  * lock held: XL_CFG_NO_ALLOW and XL_CFG_NO_DENY say which tries are empty
- * now, and the generation moves on, so the datapath's verdict cache
- * forgets what it learned before. Returns 0 or -errno. */
-int xl_config_resync(int config_fd, int allow_fd, int deny_fd);
+ * now (in xl_config and in every xl_ports entry's copy), and the
+ * generation moves on, so the datapath's verdict cache forgets what it
+ * learned before. Uses m's config, allow, deny and ports maps. Returns 0
+ * or -errno. */
+int xl_config_resync(const struct xl_maps *m);
 /* Before an add to a list: the datapath looks both tries up until
- * xl_config_resync(). Returns 0 or -errno. */
-int xl_config_lists_unsure(int config_fd);
+ * xl_config_resync(). Uses m's config and ports maps. Returns 0 or
+ * -errno. */
+int xl_config_lists_unsure(const struct xl_maps *m);
 /* xl_config mapped read-only (it is mmapable), for readers that look at
  * its generation often: NULL when it cannot be (a map pinned by an older
  * version). Unmap with xl_config_unmap(). */
