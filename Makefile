@@ -42,8 +42,8 @@ TEST_CFLAGS := -O1 -g -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 # (json-c, linked already, has neither; see user/cmd_apply.c).
 DEB_BUILD := make gcc clang llvm libbpf-dev bpftool libjson-c-dev \
 	libelf-dev zlib1g-dev pkg-config libevent-dev libcap-dev libconfig-dev \
-	libhiredis-dev
-DEB_RUN := iproute2 procps python3 python3-limits clang-format strace \
+	libhiredis-dev libhttp-parser-dev
+DEB_RUN := iproute2 procps python3 python3-limits clang-format strace libhttp-parser2.9 \
 	curl nginx-light python3-flask-limiter python3-prometheus-client \
 	libclang-rt-dev systemd redis-server redis-tools python3-redis
 
@@ -121,7 +121,7 @@ $(BUILD)/xlimit: $(USER_OBJS) $(LIB)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
 # The sidecar: its own sources, the programs' messages and libxlimit.
-SIDECAR_LIBS := $(LIBS) -levent -lcap -pthread
+SIDECAR_LIBS := $(LIBS) -levent -lhttp_parser -lcap -pthread
 
 $(BUILD)/sidecar:
 	$(Q)mkdir -p $@
@@ -213,11 +213,10 @@ FUZZ_CFLAGS := -g -O1 -std=gnu11 -Wall -Wextra -Werror -Iinclude -Iuser \
 FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/lib/*.h user/sidecar/*.h \
 	tests/lib/*.h)
 FUZZ_SRCS_limits := user/lib/limit_parse.c
-# The sidecar's sources without its main() (libFuzzer has one), and a
-# counter wrapped around evhttp_make_request.
+# The sidecar's sources without its main() (libFuzzer has one).
 FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/msg.c $(LIB_SRCS)
-FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent -lcap -pthread \
-	-Wl,--wrap=evhttp_make_request
+FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent \
+	-lhttp_parser -lcap -pthread
 # `xlimit sync`'s URL parser, Redis keys and key slots.
 FUZZ_SRCS_redis := user/sync/redis.c user/sync/keys.c user/msg.c $(LIB_SRCS)
 FUZZ_LIBS_redis := -lbpf -ljson-c -lm -lhiredis

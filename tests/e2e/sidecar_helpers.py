@@ -141,6 +141,9 @@ def cmd_app(port):
         do_PATCH = do_POST
 
     http.server.ThreadingHTTPServer.daemon_threads = True
+    # A backlog of 5 (the default) resets connections that come in a
+    # burst (the sidecar streams each request on at once, as it arrives).
+    http.server.ThreadingHTTPServer.request_queue_size = 128
     http.server.ThreadingHTTPServer(("127.0.0.1", int(port)), H).serve_forever()
 
 

@@ -2,18 +2,18 @@
 /*
  * libFuzzer target: xlimit-sidecar's request handling, in process. The
  * input is what one client sends on one connection to the sidecar's proxy
- * (its real evhttp listener, the code of user/sidecar/, on loopback); the
- * application behind it is a strict HTTP/1.1 reader here that frames each
- * request by its Content-Length. Whatever the client sends, the
- * application must see exactly the requests the sidecar forwarded (no
- * smuggled extra one, no partial one left over), each with at most one
- * Content-Length, no Transfer-Encoding and a target without blanks or
- * control characters. The kernel side is absent (a pin directory that
- * does not exist): every request takes the "kernel could not be asked"
- * path and is forwarded without rate-limit headers.
- *
- * evhttp_make_request is wrapped (-Wl,--wrap) to count what the sidecar
- * forwards.
+ * (its real listener, the code of user/sidecar/, on loopback); the
+ * application behind it is an HTTP/1.1 reader here (http_parser, with
+ * the checks its non-strict build leaves out). Whatever the client
+ * sends, the application must see exactly the requests the sidecar
+ * forwarded, each whole or cut by the close of its connection (no
+ * smuggled extra one, no partial one left open), each with at most one
+ * Content-Length, Transfer-Encoding only as "chunked" and never with a
+ * Content-Length, field names that are tokens and a target without
+ * blanks or control characters. The kernel side is
+ * absent (a pin directory that does not exist): every request takes the
+ * "kernel could not be asked" path and is forwarded without rate-limit
+ * headers.
  */
 #include <ctype.h>
 #include <arpa/inet.h>
@@ -30,8 +30,8 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <event2/listener.h>
+#include <http_parser.h>
 
 #include "msg.h"
 #include "xlimit_lib.h"
@@ -39,23 +39,8 @@
 
 static struct event_base *base;
 static uint16_t proxy_port;
-static unsigned long forwarded, seen, answered;
+static unsigned long seen, cut, answered;
 static int partial; /* upstream connections holding part of a request */
-
-int __real_evhttp_make_request(struct evhttp_connection *evcon,
-			       struct evhttp_request *req,
-			       enum evhttp_cmd_type type, const char *uri);
-
-int __wrap_evhttp_make_request(struct evhttp_connection *evcon,
-			       struct evhttp_request *req,
-			       enum evhttp_cmd_type type, const char *uri)
-{
-	int rc = __real_evhttp_make_request(evcon, req, type, uri);
-
-	if (rc == 0)
-		forwarded++;
-	return rc;
-}
 
 #define CHECK(cond)                                                   \
 	do {                                                          \
@@ -65,87 +50,112 @@ int __wrap_evhttp_make_request(struct evhttp_connection *evcon,
 		}                                                     \
 	} while (0)
 
-/* ---- the application: one request at a time, framed by Content-Length */
+/* ---- the application: strict HTTP/1.1 -------------------------------- */
 
 struct up_conn {
-	bool holding; /* part of a request is in the buffer */
+	http_parser hp;
+	struct bufferevent *bev;
+	bool holding; /* part of a request is in */
+	bool in_name; /* the last piece was a field name */
+	char name[64]; /* the field name in hand, cut */
+	size_t nlen;
+	int ncl, nte;
 };
 
-/* Parses one complete request at the front of `in`; returns its length,
- * or 0 while incomplete. */
-static size_t up_parse(const char *buf, size_t len)
+static int on_begin(http_parser *hp)
 {
-	const char *end = memmem(buf, len, "\r\n\r\n", 4), *line, *sp1, *sp2;
-	size_t head, body = 0;
-	int ncl = 0;
+	struct up_conn *c = hp->data;
 
-	if (!end)
-		return 0;
-	head = end - buf + 4;
-	/* The request line: METHOD SP TARGET SP HTTP/1.1 */
-	line = memchr(buf, '\r', head);
-	sp1 = memchr(buf, ' ', line - buf);
-	CHECK(sp1);
-	sp2 = memchr(sp1 + 1, ' ', line - sp1 - 1);
-	CHECK(sp2 && line - sp2 == 9 && !memcmp(sp2, " HTTP/1.1", 9));
-	for (const char *p = sp1 + 1; p < sp2; p++)
-		CHECK((unsigned char)*p > ' ' && *p != 0x7f);
-	/* The fields, one a line. */
-	for (const char *p = line + 2; p < end + 2;) {
-		const char *eol = memmem(p, end + 2 - p, "\r\n", 2);
-		size_t n = eol - p;
-
-		const char *colon = eol ? memchr(p, ':', n) : NULL;
-
-		CHECK(colon && colon > p);
-		/* A token (no blank before the colon), never the framing. */
-		for (const char *q = p; q < colon; q++)
-			CHECK(isalnum((unsigned char)*q) ||
-			      (*q && strchr("!#$%&'*+-.^_`|~", *q)));
-		CHECK(colon - p != 17 ||
-		      strncasecmp(p, "Transfer-Encoding", 17));
-		if (n > 15 && !strncasecmp(p, "Content-Length:", 15)) {
-			char v[32];
-			size_t vl = n - 15;
-
-			CHECK(++ncl == 1 && vl < sizeof(v));
-			memcpy(v, p + 15, vl);
-			v[vl] = '\0';
-			/* 1*DIGIT after the blank evhttp writes. */
-			CHECK(v[0] == ' ' && vl > 1 &&
-			      strspn(v + 1, "0123456789") == vl - 1);
-			body = strtoul(v, NULL, 10);
-		}
-		p = eol + 2;
-	}
-	if (len - head < body)
-		return 0;
-	return head + body;
+	c->holding = true;
+	partial++;
+	c->ncl = c->nte = 0;
+	c->nlen = 0;
+	return 0;
 }
+
+static int on_url(http_parser *hp, const char *at, size_t n)
+{
+	(void)hp;
+	for (size_t i = 0; i < n; i++)
+		CHECK((unsigned char)at[i] > ' ' && at[i] != 0x7f);
+	return 0;
+}
+
+static int on_field(http_parser *hp, const char *at, size_t n)
+{
+	struct up_conn *c = hp->data;
+
+	if (!c->in_name)
+		c->nlen = 0;
+	c->in_name = true;
+	for (size_t i = 0; i < n; i++) {
+		CHECK(isalnum((unsigned char)at[i]) ||
+		      (at[i] && strchr("!#$%&'*+-.^_`|~", at[i])));
+		if (c->nlen < sizeof(c->name) - 1)
+			c->name[c->nlen++] = at[i];
+	}
+	c->name[c->nlen] = '\0';
+	return 0;
+}
+
+static int on_value(http_parser *hp, const char *at, size_t n)
+{
+	struct up_conn *c = hp->data;
+
+	if (c->in_name) {
+		if (!strcasecmp(c->name, "Content-Length"))
+			c->ncl++;
+		if (!strcasecmp(c->name, "Transfer-Encoding")) {
+			c->nte++;
+			CHECK(n == 7 && !strncmp(at, "chunked", 7));
+		}
+	}
+	c->in_name = false;
+	for (size_t i = 0; i < n; i++)
+		CHECK(at[i] != '\r' && at[i] != '\n');
+	return 0;
+}
+
+static int on_head(http_parser *hp)
+{
+	struct up_conn *c = hp->data;
+
+	CHECK(c->ncl <= 1 && c->nte <= 1 && !(c->ncl && c->nte));
+	CHECK(hp->http_major == 1 && hp->http_minor == 1);
+	return 0;
+}
+
+static int on_done(http_parser *hp)
+{
+	struct up_conn *c = hp->data;
+
+	c->holding = false;
+	partial--;
+	seen++;
+	bufferevent_write(c->bev,
+			  "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 40);
+	return 0;
+}
+
+static const http_parser_settings up_settings = {
+	.on_message_begin = on_begin,
+	.on_url = on_url,
+	.on_header_field = on_field,
+	.on_header_value = on_value,
+	.on_headers_complete = on_head,
+	.on_message_complete = on_done,
+};
 
 static void up_read(struct bufferevent *bev, void *arg)
 {
 	struct up_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	size_t n;
+	size_t len = evbuffer_get_length(in), n;
+	const char *buf = (const char *)evbuffer_pullup(in, -1);
 
-	for (;;) {
-		size_t len = evbuffer_get_length(in);
-		char *buf = (char *)evbuffer_pullup(in, -1);
-
-		n = len ? up_parse(buf, len) : 0;
-		if (!n)
-			break;
-		evbuffer_drain(in, n);
-		seen++;
-		bufferevent_write(
-			bev, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
-			40);
-	}
-	if (c->holding != (evbuffer_get_length(in) > 0)) {
-		c->holding = !c->holding;
-		partial += c->holding ? 1 : -1;
-	}
+	n = http_parser_execute(&c->hp, &up_settings, buf, len);
+	CHECK(HTTP_PARSER_ERRNO(&c->hp) == HPE_OK && n == len);
+	evbuffer_drain(in, n);
 }
 
 static void up_event(struct bufferevent *bev, short what, void *arg)
@@ -153,8 +163,10 @@ static void up_event(struct bufferevent *bev, short what, void *arg)
 	struct up_conn *c = arg;
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		if (c->holding)
+		if (c->holding) {
 			partial--;
+			cut++;
+		}
 		free(c);
 		bufferevent_free(bev);
 	}
@@ -169,6 +181,9 @@ static void up_accept(struct evconnlistener *l, evutil_socket_t fd,
 
 	(void)l, (void)sa, (void)len, (void)arg;
 	CHECK(bev && c);
+	http_parser_init(&c->hp, HTTP_REQUEST);
+	c->hp.data = c;
+	c->bev = bev;
 	bufferevent_setcb(bev, up_read, NULL, up_event, c);
 	bufferevent_enable(bev, EV_READ);
 }
@@ -291,7 +306,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	connected(&c, &sa);
 	ev = event_new(base, c.fd, EV_READ | EV_PERSIST, client_read, &c);
 	CHECK(ev && !event_add(ev, NULL));
-	forwarded = seen = 0;
+	sc_up_requests = seen = cut = 0;
 	/* At most 3 s in all: the sidecar answers or closes. */
 	for (i = 0; i < 300 && !c.done; i++) {
 		while (off < size) {
@@ -308,11 +323,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		event_base_dispatch(base);
 	}
 	/* Let the application finish what the sidecar sent it. */
-	for (i = 0; i < 100 && (seen != forwarded || partial); i++) {
+	for (i = 0; i < 100 && (seen + cut != sc_up_requests || partial); i++) {
 		event_base_loopexit(base, &tick);
 		event_base_dispatch(base);
 	}
-	CHECK(seen == forwarded);
+	CHECK(seen + cut == sc_up_requests);
 	CHECK(partial == 0);
 	event_free(ev);
 	close(c.fd);

@@ -117,6 +117,11 @@ bool sc_buffer_full(void)
 	       (size_t)sc_cfg.max_buffered;
 }
 
+size_t sc_buffered(void)
+{
+	return __atomic_load_n(&buffered, __ATOMIC_RELAXED);
+}
+
 long sc_share(long total)
 {
 	return (total + sc_cfg.workers - 1) / sc_cfg.workers;
@@ -369,7 +374,6 @@ static void on_deadline(struct sc_conn *c)
 	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
 }
 
-/* Right after evhttp set the connection up (or failed to). */
 /*
  * When the kernel completed the handshake of the connection on `fd`, on
  * the monotonic clock, as near as the kernel says; `now` if it does not.
@@ -379,7 +383,7 @@ static void on_deadline(struct sc_conn *c)
  * The kernel keeps how long ago, in ms, the socket last received data and
  * an ACK; both start at the handshake, so the longer is the nearer.
  */
-static uint64_t established_ns(int fd, uint64_t now)
+uint64_t sc_established_ns(int fd, uint64_t now)
 {
 	struct tcp_info ti;
 	socklen_t len = sizeof(ti);
@@ -421,7 +425,7 @@ static void adopt(struct sc_conn *c)
 	if ((size_t)fd < nby_fd)
 		by_fd[fd] = c;
 	c->evcon = evcon;
-	c->accepted = established_ns(fd, c->accepted);
+	c->accepted = sc_established_ns(fd, c->accepted);
 	evhttp_connection_set_closecb(evcon, on_close, c);
 	c->state = C_IDLE;
 	if (evbuffer_get_length(bufferevent_get_input(bev)))

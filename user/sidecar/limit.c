@@ -17,7 +17,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <sys/queue.h> /* before libevent's: TAILQ_LAST, TAILQ_PREV */
 #include <bpf/bpf.h>
 #include <event2/buffer.h>
 #include <event2/http.h>
@@ -236,21 +235,18 @@ static int parse_forwarded_elem(const char *s, size_t n, uint8_t addr[16])
 	return xl_parse_addr(buf, addr);
 }
 
-int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16])
+int sc_forwarded_client(const char *const *xff, int nxff, const char *real_ip,
+			uint8_t addr[16])
 {
-	const struct evkeyval *kv;
 	uint8_t cand[16];
 	bool found = false;
-	const char *real;
+	int i;
 
 	/* Every X-Forwarded-For line, in order, is one list: walk it from
 	 * the right, past the proxies we trust. */
-	for (kv = TAILQ_LAST(h, evkeyvalq); kv;
-	     kv = TAILQ_PREV(kv, evkeyvalq, next)) {
-		const char *v = kv->value, *end;
+	for (i = nxff - 1; i >= 0; i--) {
+		const char *v = xff[i], *end;
 
-		if (strcasecmp(kv->key, "X-Forwarded-For"))
-			continue;
 		end = v + strlen(v);
 		while (end > v) {
 			const char *start = end;
@@ -268,8 +264,8 @@ int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16])
 	}
 	if (found)
 		return 0;
-	real = sc_cfg.trust_real_ip ? evhttp_find_header(h, "X-Real-IP") : NULL;
-	if (real && !parse_forwarded_elem(real, strlen(real), addr))
+	if (sc_cfg.trust_real_ip && real_ip &&
+	    !parse_forwarded_elem(real_ip, strlen(real_ip), addr))
 		return 0;
 	return -1;
 }
@@ -398,16 +394,6 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	decide(addr, port, nreq, direct, accepted, false, d);
 }
 
-void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
-		       uint16_t port, uint64_t nreq, bool direct,
-		       uint64_t accepted, struct sc_decision *d)
-{
-	struct sc_route_plan p;
-
-	sc_route_plan_request(req, port, &p);
-	sc_decide_planned(&p, addr, port, nreq, direct, accepted, d);
-}
-
 void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
 		       uint64_t accepted, struct sc_decision *d)
@@ -433,22 +419,21 @@ void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 
 /* ---- what the client sees ------------------------------------------- */
 
-static void set_header(struct evkeyvalq *h, const char *name, const char *fmt,
-		       ...) __attribute__((format(printf, 3, 4)));
+static void put(const struct sc_sink *k, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* Adds `name` unless the response has it already. */
-static void set_header(struct evkeyvalq *h, const char *name, const char *fmt,
-		       ...)
+static void put(const struct sc_sink *k, const char *name, const char *fmt, ...)
 {
 	char buf[512];
 	va_list ap;
 
-	if (evhttp_find_header(h, name))
+	if (k->has && k->has(k->arg, name))
 		return;
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	evhttp_add_header(h, name, buf);
+	k->add(k->arg, name, buf);
 }
 
 static long long retry_after(const struct xl_client_limit *l)
@@ -456,7 +441,7 @@ static long long retry_after(const struct xl_client_limit *l)
 	return l->retry_after > 0 ? l->retry_after : 0;
 }
 
-static void add_ietf(const struct sc_decision *d, struct evkeyvalq *h)
+static void add_ietf(const struct sc_decision *d, const struct sc_sink *k)
 {
 	const struct xl_client *c = &d->client;
 	const struct xl_client_limit *l = &c->lim[d->report];
@@ -470,28 +455,44 @@ static void add_ietf(const struct sc_decision *d, struct evkeyvalq *h)
 				c->rule_port, i,
 				(unsigned long long)c->lim[i].amount,
 				(unsigned long long)c->lim[i].period);
-	set_header(h, "RateLimit-Policy", "%s", policy);
-	set_header(h, "RateLimit", "\"port%u-%u\";r=%llu;t=%lld", c->rule_port,
-		   d->report, (unsigned long long)l->remaining, retry_after(l));
+	put(k, "RateLimit-Policy", "%s", policy);
+	put(k, "RateLimit", "\"port%u-%u\";r=%llu;t=%lld", c->rule_port,
+	    d->report, (unsigned long long)l->remaining, retry_after(l));
 }
 
-void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
+void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
+		    bool over)
 {
 	const struct xl_client_limit *l;
 
 	if (d->verdict != SC_WITHIN && d->verdict != SC_OVER)
 		return;
 	l = &d->client.lim[d->report];
-	set_header(h, "X-RateLimit-Limit", "%llu",
-		   (unsigned long long)l->amount);
-	set_header(h, "X-RateLimit-Remaining", "%llu",
-		   (unsigned long long)l->remaining);
-	set_header(h, "X-RateLimit-Reset", "%llu",
-		   (unsigned long long)l->reset);
+	put(k, "X-RateLimit-Limit", "%llu", (unsigned long long)l->amount);
+	put(k, "X-RateLimit-Remaining", "%llu",
+	    (unsigned long long)l->remaining);
+	put(k, "X-RateLimit-Reset", "%llu", (unsigned long long)l->reset);
 	if (over || sc_cfg.retry_after == SC_RA_ALWAYS)
-		set_header(h, "Retry-After", "%lld", retry_after(l));
+		put(k, "Retry-After", "%lld", retry_after(l));
 	if (sc_cfg.ietf)
-		add_ietf(d, h);
+		add_ietf(d, k);
+}
+
+static bool evkv_has(void *arg, const char *name)
+{
+	return evhttp_find_header(arg, name) != NULL;
+}
+
+static void evkv_add(void *arg, const char *name, const char *value)
+{
+	evhttp_add_header(arg, name, value);
+}
+
+void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
+{
+	struct sc_sink k = { .has = evkv_has, .add = evkv_add, .arg = h };
+
+	sc_put_headers(d, &k, over);
 }
 
 void sc_html_escape(const char *s, char *buf, size_t len)
@@ -531,14 +532,9 @@ void sc_html_escape(const char *s, char *buf, size_t len)
 		buf[off] = '\0';
 }
 
-void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
-		     int code)
+const char *sc_refusal_body(const struct sc_decision *d, int code,
+			    const char *accept, struct evbuffer *body)
 {
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	const char *accept = evhttp_find_header(
-		evhttp_request_get_input_headers(req), "Accept");
-	struct evbuffer *body = evbuffer_new();
 	bool over = d->verdict == SC_OVER;
 	const char *title = code == 429 ? "Too Many Requests" : "Forbidden";
 	const struct xl_client_limit *l = &d->client.lim[d->report];
@@ -547,11 +543,6 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 			     d->message[0] ? d->message :
 					     l->text;
 
-	if (!body) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	sc_add_headers(d, out, over);
 	if (sc_prefers_json(accept)) {
 		struct json_object *o = json_object_new_object();
 
@@ -582,20 +573,38 @@ void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 				o, JSON_C_TO_STRING_PLAIN |
 					   JSON_C_TO_STRING_NOSLASHESCAPE));
 		json_object_put(o);
-		evhttp_add_header(out, "Content-Type",
-				  "application/problem+json");
-	} else {
-		evbuffer_add_printf(body,
-				    "<!doctype html>\n<html lang=en>\n"
-				    "<title>%d %s</title>\n<h1>%s</h1>\n<p>",
-				    code, title, title);
-		sc_html_escape(detail, html, sizeof(html));
-		evbuffer_add(body, html, strlen(html));
-		evbuffer_add_printf(body, "</p>\n");
-		evhttp_add_header(out, "Content-Type",
-				  "text/html; charset=utf-8");
+		return "application/problem+json";
 	}
-	evhttp_send_reply(req, code, title, body);
+	evbuffer_add_printf(body,
+			    "<!doctype html>\n<html lang=en>\n"
+			    "<title>%d %s</title>\n<h1>%s</h1>\n<p>",
+			    code, title, title);
+	sc_html_escape(detail, html, sizeof(html));
+	evbuffer_add(body, html, strlen(html));
+	evbuffer_add_printf(body, "</p>\n");
+	return "text/html; charset=utf-8";
+}
+
+void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
+		     int code)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+	const char *accept = evhttp_find_header(
+		evhttp_request_get_input_headers(req), "Accept");
+	struct evbuffer *body = evbuffer_new();
+	const char *type;
+
+	if (!body) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	sc_add_headers(d, out, d->verdict == SC_OVER);
+	type = sc_refusal_body(d, code, accept, body);
+	evhttp_add_header(out, "Content-Type", type);
+	evhttp_send_reply(req, code,
+			  code == 429 ? "Too Many Requests" : "Forbidden",
+			  body);
 	sc_flush(evcon);
 	evbuffer_free(body);
 }

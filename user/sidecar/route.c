@@ -107,29 +107,16 @@ static void refresh(void)
 	fresh = true;
 }
 
-static uint16_t method_bit(enum evhttp_cmd_type cmd)
+uint16_t sc_method_bit(const char *name)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-		return XL_METH_GET;
-	case EVHTTP_REQ_HEAD:
-		return XL_METH_HEAD;
-	case EVHTTP_REQ_POST:
-		return XL_METH_POST;
-	case EVHTTP_REQ_PUT:
-		return XL_METH_PUT;
-	case EVHTTP_REQ_DELETE:
-		return XL_METH_DELETE;
-	case EVHTTP_REQ_OPTIONS:
-		return XL_METH_OPTIONS;
-	case EVHTTP_REQ_PATCH:
-		return XL_METH_PATCH;
-	case EVHTTP_REQ_TRACE:
-		return XL_METH_TRACE;
-	case EVHTTP_REQ_CONNECT:
-		return XL_METH_CONNECT;
-	}
-	return 0;
+	const char *m;
+	uint16_t bit = 0;
+	int i;
+
+	for (i = 0; name && (m = xl_route_method_name(i, &bit)); i++)
+		if (!strcmp(m, name))
+			return bit;
+	return 0; /* none of ours: routes for every method only */
 }
 
 /* One route's limits charged (or read) for the client, as xl_client
@@ -207,22 +194,11 @@ void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 		p->exempt_id = rows[m.path_row].r.rule.slot;
 }
 
-void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
-			   struct sc_route_plan *p)
-{
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-
-	sc_route_plan(uri ? evhttp_uri_get_path(uri) : NULL,
-		      method_bit(evhttp_request_get_command(req)), port, p);
-}
-
 void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
 		       struct sc_route_plan *p)
 {
 	struct evhttp_uri *u = NULL;
-	const char *path = NULL, *name;
-	uint16_t bit = 0;
-	int i;
+	const char *path = NULL;
 
 	/* $request_uri is as the client sent it: origin form, absolute form
 	 * or "*". A path no route can have ("*") stands for what does not
@@ -231,12 +207,8 @@ void sc_route_plan_uri(const char *uri, const char *method, uint16_t port,
 		u = evhttp_uri_parse_with_flags(uri, EVHTTP_URI_NONCONFORMANT);
 	if (u)
 		path = evhttp_uri_get_path(u);
-	for (i = 0; method && (name = xl_route_method_name(i, &bit)); i++)
-		if (!strcmp(name, method))
-			break;
-	if (!method || !name)
-		bit = 0; /* none of ours: routes for every method only */
-	sc_route_plan(path && *path == '/' ? path : "*", bit, port, p);
+	sc_route_plan(path && *path == '/' ? path : "*", sc_method_bit(method),
+		      port, p);
 	if (u)
 		evhttp_uri_free(u);
 }

@@ -101,15 +101,11 @@ struct sc_decision {
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	       bool direct, uint64_t accepted, struct sc_decision *d);
 
-/* sc_decide() for a request the proxy has whole: its port's limits, then
- * the routes it matches (route.c, SEMANTICS.md §5). An exempt route's
- * request is not charged to the port; a request the port refuses is not
- * charged to its routes. The headers show the route's limit when one
- * applied, else the port's. */
-void sc_decide_request(struct evhttp_request *req, const uint8_t addr[16],
-		       uint16_t port, uint64_t nreq, bool direct,
-		       uint64_t accepted, struct sc_decision *d);
-/* The same for a request matched to routes already (sc_route_plan*()). */
+/* sc_decide() for a request matched to routes already (sc_route_plan*()):
+ * its port's limits, then the routes it matches (route.c, SEMANTICS.md
+ * §5). An exempt route's request is not charged to the port; a request
+ * the port refuses is not charged to its routes. The headers show the
+ * route's limit when one applied, else the port's. */
 struct sc_route_plan;
 void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
@@ -118,14 +114,28 @@ void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
  * cut at len - 1 bytes, never inside an escape. */
 void sc_html_escape(const char *s, char *buf, size_t len);
 
-/* Adds the rate-limit headers of `d` to `h`, leaving any the application
- * set alone. `over` says the response is the 429. */
+/* Where rate-limit headers go: has(arg, name) says whether the response
+ * has that header already (NULL: never), add(arg, name, value) adds one. */
+struct sc_sink {
+	bool (*has)(void *arg, const char *name);
+	void (*add)(void *arg, const char *name, const char *value);
+	void *arg;
+};
+/* Adds the rate-limit headers of `d`, leaving any the application set
+ * alone. `over` says the response is the 429. */
+void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
+		    bool over);
+/* The same into evhttp's headers. */
 void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
 		    bool over);
 
-/* Answers `req` with `code` (429 over the limit, 403 for a denied client)
- * and the headers; the body is HTML, or problem+json when the client
- * prefers JSON. */
+/* The body of a refusal with `code` (429 over the limit, 403 for a denied
+ * client) into `body`: HTML, or problem+json when `accept` prefers JSON.
+ * Returns its Content-Type. */
+struct evbuffer;
+const char *sc_refusal_body(const struct sc_decision *d, int code,
+			    const char *accept, struct evbuffer *body);
+/* Answers `req` (evhttp) with that refusal and the headers. */
 void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
 		     int code);
 
@@ -143,11 +153,12 @@ bool sc_trusted(const uint8_t addr[16]);
 /* Any sockaddr to 16 bytes (v4-mapped for IPv4); -1 if not IP. */
 int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
 		     uint16_t *port);
-/* The client behind a trusted proxy: the right-most address of
- * X-Forwarded-For that is not itself trusted, else (with --trust-real-ip)
- * X-Real-IP. Returns 0
- * and fills addr, or -1 when the headers name no address. */
-int sc_forwarded_client(const struct evkeyvalq *h, uint8_t addr[16]);
+/* The client behind a trusted proxy: the right-most address of the
+ * X-Forwarded-For lines `xff` (in order) that is not itself trusted, else
+ * (with --trust-real-ip) `real_ip`, the X-Real-IP. Returns 0 and fills
+ * addr, or -1 when the headers name no address. */
+int sc_forwarded_client(const char *const *xff, int nxff, const char *real_ip,
+			uint8_t addr[16]);
 
 /* Answers 431 and closes the connection when the request's headers are
  * over --max-header-size; returns true then. evhttp itself cuts requests
@@ -178,9 +189,8 @@ struct sc_route_decision {
  * the table is read again when xl_config's generation moved. */
 void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 		   struct sc_route_plan *p);
-/* The same for a request the sidecar has. */
-void sc_route_plan_request(struct evhttp_request *req, uint16_t port,
-			   struct sc_route_plan *p);
+/* The XL_METH_* bit of a method's name, 0 for one of none. */
+uint16_t sc_method_bit(const char *name);
 /* The same for a request nginx names in an auth subrequest: its
  * $request_uri and $request_method. A URI without a path counts as a path
  * no route matches. */
@@ -217,6 +227,10 @@ int sc_drop_privileges(void);
 /* Resolves --upstream once, at start (the first address getaddrinfo
  * gives): requests never wait for a lookup. 0, or -1 with a message. */
 int sc_resolve_upstream(void);
+
+/* Requests of which this worker's proxy sent the application a byte
+ * (retries too). */
+extern _Thread_local unsigned long sc_up_requests;
 
 /* Each serves on `base` the listening socket `fd` (sc_listen()), which
  * it owns from then on. 0 or -errno, with a message. */
@@ -271,11 +285,16 @@ uint64_t sc_conn_accepted(struct evhttp_request *req);
  * next sees its socket writable (NULL: nothing). */
 struct evhttp_connection;
 void sc_flush(struct evhttp_connection *evcon);
+/* When the kernel completed the handshake of the connection on `fd`
+ * (monotonic ns), `now` if it does not say. */
+uint64_t sc_established_ns(int fd, uint64_t now);
 /* The budget of --max-buffered request bytes: what the proxy holds on
  * top of what the connections are reading. */
 void sc_buffer_hold(size_t n);
 void sc_buffer_release(size_t n);
 bool sc_buffer_full(void);
+/* The bytes in it now. */
+size_t sc_buffered(void);
 
 /* ---- metrics.c: what the sidecar counts ----------------------------- */
 
