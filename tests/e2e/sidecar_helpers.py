@@ -7,7 +7,8 @@
 #                      mid-response on /die, answers N bytes on
 #                      /bytes?n=N (and on /huge?n=N in 64 KiB writes,
 #                      never held whole), takes a body without echoing it on
-#                      /sink; keeps every connection alive while idle
+#                      /sink (on /slowsink?s=S only after S seconds); keeps
+#                      every connection alive while idle
 #   flask PORT LIMIT   the oracle: a Flask app with Debian's Flask-Limiter,
 #                      LIMIT per client (the X-Client header names it),
 #                      Retry-After on every response as Flask-Limiter does
@@ -84,6 +85,10 @@ def cmd_app(port):
             self.send_header("X-Seen-Path", self.path)
             self.send_header("X-Seen-XFF", self.headers.get("X-Forwarded-For", "-"))
             self.send_header("X-Seen-Custom", self.headers.get("X-Custom", "-"))
+            hop = [h for h in ("Connection", "Keep-Alive", "TE", "Upgrade",
+                               "Proxy-Authorization", "Transfer-Encoding")
+                   if h in self.headers]
+            self.send_header("X-Seen-Hop", ",".join(hop) or "-")
             for k, v in extra:
                 self.send_header(k, v)
             self.end_headers()
@@ -132,6 +137,8 @@ def cmd_app(port):
         do_DELETE = do_GET
 
         def do_POST(self):
+            if self.path.startswith("/slowsink"):
+                time.sleep(float(self.path.split("=")[1]))
             data = self.body()
             digest = hashlib.sha256(data).hexdigest()
             self.reply(201, b"" if self.path.startswith("/sink") else data,

@@ -383,6 +383,12 @@ srv curl -s -o /dev/null -D "$XL_TMP/m.h" -X PATCH -H 'X-Custom: kept' -d 'a=1' 
 assert_eq "$(grep -iE '^X-Seen-(Method|Path|Custom|XFF)' "$XL_TMP/m.h" | tr -d '\r' | tr '\n' '|')" \
 	"X-Seen-Method: PATCH|X-Seen-Path: /some/path?q=1&r=%20x|X-Seen-XFF: 127.0.0.1|X-Seen-Custom: kept|" \
 	"method, path, query and headers reach the application"
+# Hop-by-hop fields (RFC 9110 §7.6.1) stay on the client's connection: the
+# Connection field, those it names, TE, Upgrade and Proxy-*.
+srv curl -s -o /dev/null -D "$XL_TMP/hop.h" -H 'Connection: keep-alive, X-Custom' -H 'X-Custom: hop' \
+	-H 'TE: trailers' -H 'Upgrade: websocket' -H 'Proxy-Authorization: Basic eDp5' "$U/hop"
+assert_eq "$(grep -iE '^X-Seen-(Custom|Hop)' "$XL_TMP/hop.h" | tr -d '\r' | tr '\n' '|')" "X-Seen-Custom: -|X-Seen-Hop: -|" \
+	"hop-by-hop fields and those Connection names are not forwarded"
 assert_eq "$(srv curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$PX/)" 502 "application down: 502"
 # The deny list covers ports without a rule too: a deny-listed client a
 # trusted proxy names is refused there, another is passed on.
@@ -436,6 +442,18 @@ HEAD with a body|400|HEAD / HTTP/1.1\r\nHost: x\r\nContent-Length: 27\r\n\r\nGET
 space in the target|400|GET /a HTTP/1.1 /b HTTP/1.1\r\nHost: x\r\n\r\n
 control character in the target|400|GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n
 blank before the colon|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding : chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+blank before the first field|400|POST / HTTP/1.1\r\n Transfer-Encoding: chunked\r\nHost: x\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+obs-fold|400|GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n
+obs-fold of Transfer-Encoding|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding:\r\n chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+bare LF line ends|400|GET / HTTP/1.1\nHost: x\n\n
+a bare LF in the head|400|POST / HTTP/1.1\r\nHost: x\nContent-Length: 5\r\n\r\nhello
+a bare CR in the head|400|GET / HTTP/1.1\r\nHost: x\rX: y\r\n\r\n
+NUL in a field value|400|GET / HTTP/1.1\r\nHost: x\r\nX: a\x00b\r\n\r\n
+chunk size not hex|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n
+chunk size past 64 bits|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000005\r\nhello\r\n0\r\n\r\n
+chunk size line ending in a bare CR|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n
+chunk data not followed by CRLF|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n
+Transfer-Encoding that does not end in chunked|501|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n
 SMUGGLE
 assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
 	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "a chunked body, then a second request on the connection: 201, then 200"

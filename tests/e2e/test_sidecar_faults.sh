@@ -6,8 +6,9 @@
 # sidecar out of fds (ulimit -n 64) with more clients than fds, slowloris
 # clients against the header deadline, the connection cap, an application
 # that stalls, dies mid-response, answers 50 MiB (to a client that stops
-# reading, too) or keeps its idle connections, and many large uploads
-# under a memory budget. Each time the sidecar must keep serving other clients, answer every request with a
+# reading, too) or keeps its idle connections, many large uploads under a
+# memory budget, bodies over --max-body-size, and a 20 MiB body streamed
+# through a 64 KiB budget, to an application that does not read it at first. Each time the sidecar must keep serving other clients, answer every request with a
 # clear status, and stay within its bounds (CPU, log lines, fds, memory,
 # connections to the application). And applications that close every
 # connection after one response (HTTP/1.0, "Connection: close", or a
@@ -196,6 +197,41 @@ assert_match "$(grep -c '^201$' "$XL_TMP/uploads.out")" '^[1-9]' "32 uploads of 
 # 32 x 3 MiB = 96 MiB sent; the budget is 16 MiB.
 assert_eq "$(((hwm1 - hwm0) < 49152))" 1 "32 uploads of 3 MiB: the sidecar's peak RSS grew by $(((hwm1 - hwm0) / 1024)) MiB (< 48)"
 assert_eq "$(code http://127.0.0.1:8104/)" 200 "after the uploads: still serving"
+# --max-body-size: a Content-Length over it is refused up front, a chunked
+# body that goes over it is cut and the connection closed.
+head -c 5242880 /dev/zero >"$XL_TMP/5m.bin"
+assert_eq "$(in_ns curl -s -o /dev/null -w '%{http_code}' --max-time 20 --data-binary @"$XL_TMP/5m.bin" http://127.0.0.1:8104/sink)" 413 \
+	"a Content-Length over --max-body-size: 413"
+in_ns curl -s -o /dev/null -w '%{http_code} %{num_connects}\n' --max-time 20 -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$XL_TMP/5m.bin" http://127.0.0.1:8104/sink \
+	--next -s -o /dev/null -w '%{http_code} %{num_connects}\n' http://127.0.0.1:8104/ >"$XL_TMP/cut.out"
+assert_eq "$(tr '\n' ' ' <"$XL_TMP/cut.out")" "413 1 200 1 " \
+	"a chunked body over --max-body-size: 413, the connection closed (the next request opens another)"
+
+# --- request bodies are streamed ---------------------------------------------------
+
+# A body goes to the application as it arrives: one of 20 MiB passes a
+# sidecar whose whole budget is 64 KiB, and while the application does not
+# read it the sidecar holds a bounded part of it, the client waiting.
+sidecar bodies 8106 --max-buffered 65536 --max-body-size 67108864 --metrics-listen 127.0.0.1:8206
+BODIES=$XL_BG_PID
+head -c 20971520 /dev/urandom >"$XL_TMP/20m.bin"
+sum=$(sha256sum <"$XL_TMP/20m.bin" | cut -d' ' -f1)
+in_ns curl -s -o /dev/null -D "$XL_TMP/b.h" --max-time 60 --data-binary @"$XL_TMP/20m.bin" http://127.0.0.1:8106/sink
+assert_eq "$(awk '/^HTTP\// { st = $2 } tolower($1) == "x-body-sha256:" { print st, $2 }' "$XL_TMP/b.h" | tr -d '\r' | tr '\n' ' ')" "201 $sum " \
+	"a 20 MiB body, 320 times --max-buffered: streamed through, byte-exact"
+r0=$(rss "$BODIES")
+in_ns curl -s -o /dev/null -D "$XL_TMP/s.h" --max-time 60 --data-binary @"$XL_TMP/20m.bin" "http://127.0.0.1:8106/slowsink?s=3" &
+SLOWUP=$!
+sleep 1.5 # the application sleeps 3 s before it reads
+held=$(in_ns curl -s http://127.0.0.1:8206/metrics | awk '$1 == "xlimit_sidecar_buffered_bytes" { print $2 }')
+r1=$(rss "$BODIES")
+wait $SLOWUP
+assert_match "$held" '^[0-9]+$' "/metrics shows the bytes the sidecar holds ($held)"
+assert_eq "$((held <= 262144))" 1 "an application not reading a 20 MiB body: the sidecar holds $held bytes of it (<= 256 KiB)"
+assert_eq "$(((r1 - r0) < 8192))" 1 "an application not reading a 20 MiB body: the sidecar's RSS grew by $(((r1 - r0) / 1024)) MiB (< 8)"
+assert_eq "$(awk '/^HTTP\// { st = $2 } tolower($1) == "x-body-sha256:" { print st, $2 }' "$XL_TMP/s.h" | tr -d '\r' | tr '\n' ' ')" "201 $sum " \
+	"... and the body arrives whole once it reads"
 
 # --- an application that closes every connection ------------------------------
 

@@ -234,6 +234,12 @@ static void own_metrics(struct evbuffer *b)
 		"", SC_C_KERNEL_ERRORS, true);
 	evbuffer_add_printf(
 		b,
+		"# HELP xlimit_sidecar_buffered_bytes Request bytes the sidecar holds now (read from clients, not yet taken by the application): the share of --max-buffered in use.\n"
+		"# TYPE xlimit_sidecar_buffered_bytes gauge\n"
+		"xlimit_sidecar_buffered_bytes %zu\n",
+		sc_buffered());
+	evbuffer_add_printf(
+		b,
 		"# HELP xlimit_sidecar_request_duration_seconds Time from a request to its answer, through the proxy.\n"
 		"# TYPE xlimit_sidecar_request_duration_seconds histogram\n");
 	for (i = 0; i < NBUCKETS; i++) {

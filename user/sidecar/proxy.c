@@ -205,7 +205,6 @@ struct msg {
 	int n, cap;
 	int part; /* P_*: what the last piece was */
 	bool body; /* past the head: fields are trailers, dropped */
-	bool fold; /* an obs-fold line */
 	int bad; /* status a callback refused with */
 	const char *start, *end; /* the data http_parser reads now */
 	char prev[2]; /* the last two bytes it read before */
@@ -216,7 +215,7 @@ static void msg_reset(struct msg *m)
 	m->s.off = m->s.len = 0;
 	m->n = 0;
 	m->part = P_URL;
-	m->body = m->fold = false;
+	m->body = false;
 	m->bad = 0;
 }
 
@@ -271,12 +270,7 @@ static int msg_value(struct msg *m, const char *at, size_t n)
 {
 	if (m->body)
 		return 0;
-	if (m->part == P_VALUE) {
-		/* More of the value: read on, or a line of its own (obs-fold,
-		 * which http_parser joins). */
-		if (before(m, at, 1) == '\n')
-			m->fold = true;
-	} else {
+	if (m->part != P_VALUE) {
 		msg_part(m, P_VALUE);
 		m->f[m->n - 1].val = m->s.len;
 	}
@@ -1111,7 +1105,7 @@ static const http_parser_settings resp_settings = {
 /* The framing of RFC 9112 §6 that http_parser lets through but that the
  * application, or a proxy in front, could read otherwise (request
  * smuggling): a field name that is not a token ("Transfer-Encoding :"),
- * obs-fold, a repeated Content-Length or Transfer-Encoding, both,
+ * a repeated Content-Length or Transfer-Encoding, both,
  * Transfer-Encoding in HTTP/1.0 or on a HEAD or TRACE, a body on a HEAD
  * or TRACE. Returns the status to refuse with (400; 501 for a transfer
  * coding other than chunked, or a method the sidecar does not pass on),
@@ -1134,8 +1128,7 @@ static int framing_check(struct cl *c)
 		else if (!strcasecmp(fname(m, i), "Transfer-Encoding"))
 			te = fval(m, i), nte++;
 	}
-	if (m->fold || c->hp.http_major != 1 || ncl > 1 || nte > 1 ||
-	    (ncl && nte))
+	if (c->hp.http_major != 1 || ncl > 1 || nte > 1 || (ncl && nte))
 		return 400;
 	if (te && (c->hp.http_minor != 1 || no_body))
 		return 400;
@@ -1396,9 +1389,10 @@ static const http_parser_settings req_settings = {
 /* ---- the client's connection ------------------------------------------ */
 
 /* Where in d[0, n) a head's line ends other than with CRLF (a bare LF, or
- * a CR followed by something else): http_parser, not strict, takes
- * those. `prev` is the byte before d. n when nowhere. */
-static size_t bare_eol(const char *d, size_t n, char prev)
+ * a CR followed by something else), or starts with a blank (obs-fold, or
+ * a blank before the first field): http_parser, not strict, takes those.
+ * `prev` is the byte before d. n when nowhere. */
+static size_t bad_line(const char *d, size_t n, char prev)
 {
 	size_t i;
 
@@ -1406,6 +1400,8 @@ static size_t bare_eol(const char *d, size_t n, char prev)
 		if (d[i] == '\n' && prev != '\r')
 			return i;
 		if (prev == '\r' && d[i] != '\n')
+			return i;
+		if (prev == '\n' && (d[i] == ' ' || d[i] == '\t'))
 			return i;
 	}
 	return n;
@@ -1447,7 +1443,7 @@ static void cl_parse(struct cl *c)
 		event_add(&c->deadline, px.t_head);
 	}
 	if (c->st == C_HEAD)
-		lim = bare_eol(d, n, c->m.prev[1]);
+		lim = bad_line(d, n, c->m.prev[1]);
 	if (c->crlf < 2 && !chunk_crlf(c, d, d + n)) {
 		cl_bad(c, HPE_OK);
 		return;
@@ -1467,7 +1463,7 @@ static void cl_parse(struct cl *c)
 	if (err != HPE_OK)
 		cl_bad(c, err);
 	else if (lim < n && c->st == C_HEAD)
-		cl_bad(c, HPE_OK); /* a bare CR or LF in the head */
+		cl_bad(c, HPE_OK); /* a bare CR or LF, or obs-fold */
 }
 
 static void cl_linger(struct cl *c)
