@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The client connections of every listener of xlimit-sidecar, and the
- * limits that keep them from using up the process: at most
+ * The client connections of the listeners xlimit-sidecar serves with
+ * libevent's evhttp (--auth-listen, --metrics-listen; the proxy has its
+ * own, proxy.c), the limits that keep them from using up the process, and
+ * the --max-buffered budget all connections share: at most
  * --max-connections per listener (past it the listener stops accepting
  * and the kernel's backlog holds the newcomers until one closes), a
  * pause instead of a busy loop when accept() fails for want of fds, a
@@ -77,12 +79,9 @@ struct sc_conn {
 	enum conn_state state;
 	bool squeezed; /* its header or body bound was lowered */
 	size_t buffered; /* bytes of its input in the budget */
-	uint64_t accepted; /* its handshake, monotonic ns (established_ns) */
 	uint64_t nreq; /* requests that reached the sidecar */
 	struct sc_peer addrs; /* learnt at its first request */
 	bool have_addrs;
-	void (*gone)(void *); /* told when it closes */
-	void *gone_arg;
 };
 
 /* Each worker has its own listeners and connections. */
@@ -243,13 +242,6 @@ static struct sc_conn *conn_of(struct evhttp_request *req)
 	return by_fd[fd];
 }
 
-uint64_t sc_conn_accepted(struct evhttp_request *req)
-{
-	struct sc_conn *c = conn_of(req);
-
-	return c ? c->accepted : 0;
-}
-
 /* The addresses of the socket of `evcon`: -1 when it is not TCP/IP. */
 static int socket_addrs(struct evhttp_connection *evcon, struct sc_peer *p)
 {
@@ -323,20 +315,7 @@ static void on_close(struct evhttp_connection *evcon, void *arg)
 	struct sc_conn *c = arg;
 
 	(void)evcon;
-	if (c->gone)
-		c->gone(c->gone_arg);
 	conn_free(c);
-}
-
-void sc_conn_on_close(struct evhttp_request *req, void (*gone)(void *),
-		      void *arg)
-{
-	struct sc_conn *c = conn_of(req);
-
-	if (c) {
-		c->gone = gone;
-		c->gone_arg = arg;
-	}
 }
 
 /* Every change of a connection's input: the budget, and the first byte
@@ -425,7 +404,6 @@ static void adopt(struct sc_conn *c)
 	if ((size_t)fd < nby_fd)
 		by_fd[fd] = c;
 	c->evcon = evcon;
-	c->accepted = sc_established_ns(fd, c->accepted);
 	evhttp_connection_set_closecb(evcon, on_close, c);
 	c->state = C_IDLE;
 	if (evbuffer_get_length(bufferevent_get_input(bev)))
@@ -467,7 +445,6 @@ static struct bufferevent *new_bev(struct event_base *base, void *arg)
 	}
 	c->srv = s;
 	c->state = C_NEW;
-	c->accepted = sc_mono_ns();
 	/* Held until adopt(), so that the pointer stays good even if evhttp
 	 * frees the connection before. */
 	bufferevent_incref(c->bev);

@@ -1307,6 +1307,9 @@ static int rq_head(http_parser *hp)
 	return 0;
 }
 
+/* XXX: the last chunk's line ("0") and the trailer lines are not checked
+ * for a bare CR: http_parser gives no position for them. The request ends
+ * there and the trailers are dropped. */
 static int rq_chunk_header(http_parser *hp)
 {
 	((struct cl *)hp->data)->chunk_start = true;

@@ -2,9 +2,10 @@
 /*
  * Declarations shared by the parts of xlimit-sidecar: its settings, the
  * kernel objects it reads and charges clients through, the rate-limit
- * decision for one request (limit.c), the reverse proxy (proxy.c), the
- * nginx auth_request endpoint (auth.c) and the Prometheus metrics
- * (metrics.c). Each of --workers threads runs its own libevent loop with
+ * decision for one request (limit.c), the reverse proxy (proxy.c, on
+ * sockets of its own and http_parser), the nginx auth_request endpoint
+ * (auth.c) and the Prometheus metrics (metrics.c), both on evhttp
+ * (conn.c). Each of --workers threads runs its own libevent loop with
  * its own listeners (SO_REUSEPORT), connections and kernel fds: the state
  * of these files is thread-local, but for the settings, the counters
  * /metrics sums (metrics.c) and the --max-buffered budget (conn.c). The
@@ -264,10 +265,6 @@ long sc_share(long total);
 /* evhttp_free(), and what sc_http_setup() made for it. */
 void sc_http_free(struct evhttp *http);
 void sc_conns_free(void);
-/* Calls gone(arg) when the connection of `req` closes (gone NULL: no
- * more); nothing when it is closed already. */
-void sc_conn_on_close(struct evhttp_request *req, void (*gone)(void *),
-		      void *arg);
 /* The connection of a request: its peer and local address (v4-mapped),
  * and which request of it this is (1 = the first). */
 struct sc_peer {
@@ -278,9 +275,6 @@ struct sc_peer {
 /* Fills `p` for `req`, the addresses asked of the socket once per
  * connection. 0, or -1 when it is not a TCP/IP connection (it went away). */
 int sc_conn_request(struct evhttp_request *req, struct sc_peer *p);
-/* When the connection of `req` was accepted (monotonic ns), 0 if not
- * known. */
-uint64_t sc_conn_accepted(struct evhttp_request *req);
 /* Writes what evhttp queued on `evcon` now, rather than when the loop
  * next sees its socket writable (NULL: nothing). */
 struct evhttp_connection;
