@@ -318,21 +318,42 @@ fi
 # bucket is full again, but its TAT is past the accept, which shows the
 # SYN was charged: the request only reads (remaining 10), it is not
 # charged a second time.
-ip -n "$NS_CLI" addr add 198.18.0.17/24 dev "$VETH_CLI"
-ip -n "$NS_SRV" neigh replace 198.18.0.17 lladdr "$mac_c" dev "$VETH_SRV" nud permanent
-(sleep 0.5; echo) | cli $PY "$HELP" late 198.18.0.17 198.18.0.2 $PQ >"$XL_TMP/quick.out" 2>&1
+# late_request SRC [STOP]: a connection from SRC to the quick sidecar,
+# its request sent 0.5 s after the connection is up (not after the helper
+# started: on a loaded machine that can take longer); with STOP the
+# sidecar is stopped for the first 0.3 s of it.
+late_request() {
+	local i fd
+	ip -n "$NS_CLI" addr add "$1/24" dev "$VETH_CLI"
+	ip -n "$NS_SRV" neigh replace "$1" lladdr "$mac_c" dev "$VETH_SRV" nud permanent
+	rm -f "$XL_TMP/late.in" && mkfifo "$XL_TMP/late.in"
+	[ -n "${2:-}" ] && kill -STOP "$QUICK_PID"
+	cli $PY "$HELP" late "$1" 198.18.0.2 $PQ <"$XL_TMP/late.in" >"$XL_TMP/quick.out" 2>&1 &
+	exec {fd}>"$XL_TMP/late.in"
+	for ((i = 0; i < 100; i++)); do
+		grep -q connected "$XL_TMP/quick.out" && break
+		sleep 0.1
+	done
+	if [ -n "${2:-}" ]; then
+		sleep 0.3
+		kill -CONT "$QUICK_PID"
+		sleep 0.2
+	else
+		sleep 0.5
+	fi
+	echo >&$fd
+	exec {fd}>&-
+	wait $!
+	kill -CONT "$QUICK_PID"
+}
+late_request 198.18.0.17
 assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
 	"token-bucket: a late first request reads, its SYN charged once (remaining 10)"
 # The same, accepted late: the sidecar is stopped for 0.3 s (three
 # emission intervals) while the kernel completes the handshake, as a busy
 # sidecar accepts late. The SYN's charge is judged against the handshake,
 # not the accept, so the first request still only reads.
-ip -n "$NS_CLI" addr add 198.18.0.18/24 dev "$VETH_CLI"
-ip -n "$NS_SRV" neigh replace 198.18.0.18 lladdr "$mac_c" dev "$VETH_SRV" nud permanent
-kill -STOP "$QUICK_PID"
-(sleep 0.3; kill -CONT "$QUICK_PID"; sleep 0.2; echo) |
-	cli $PY "$HELP" late 198.18.0.18 198.18.0.2 $PQ >"$XL_TMP/quick.out" 2>&1
-kill -CONT "$QUICK_PID"
+late_request 198.18.0.18 stop
 assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
 	"token-bucket: a first request accepted late reads, its SYN charged once (remaining 10)"
 assert_eq "$(q_remaining 198.18.0.17 $PQ)" 10 "token-bucket: xlimit query agrees"
