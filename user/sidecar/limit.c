@@ -74,6 +74,25 @@ int sc_pin_open(const char *name, int *fd)
 	return open_pin(name, fd, true);
 }
 
+/* The kernel maps a map only through an fd opened for writing (a
+ * read-only file loses MAP_SHARED), though the mapping itself is
+ * read-only: the fd is closed once it is made. A user the pin group lets
+ * read only gets NULL, and the sidecar looks xl_config up instead. */
+const struct xl_config *sc_config_map(void)
+{
+	const struct xl_config *cfg;
+	char path[PATH_MAX];
+	int fd;
+
+	xl_pin_path(&kctx, path, sizeof(path), XL_STR(XL_MAP_CONFIG));
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return NULL;
+	cfg = xl_config_map(fd);
+	close(fd);
+	return cfg;
+}
+
 static uint32_t prog_id_of(int fd)
 {
 	struct bpf_prog_info info = {};

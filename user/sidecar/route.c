@@ -59,7 +59,7 @@ int sc_routes_open(void)
 	if (err)
 		sc_routes_close();
 	else
-		config_map = xl_config_map(config_fd);
+		config_map = sc_config_map();
 	return err;
 }
 
