@@ -476,6 +476,12 @@ chunk size line ending in a bare CR|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-E
 chunk data not followed by CRLF|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n
 Transfer-Encoding that does not end in chunked|501|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n
 SMUGGLE
+# Each field is looked up in the Connection fields: more than 16 of them
+# are refused rather than looked through for every field.
+req='GET / HTTP/1.1\r\nHost: x\r\n'
+for i in $(seq 17); do req+="Connection: x$i\\r\\n"; done
+assert_match "$(raw 3 "$req\\r\\n")" '^HTTP/1.1 400 .*[|]closed[|][0-9.]+[|]1$' \
+	"17 Connection fields: 400, connection closed"
 assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
 	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "a chunked body, then a second request on the connection: 201, then 200"
 big=$(head -c 12000 /dev/zero | tr '\0' a)

@@ -167,6 +167,21 @@ static void bprintf(struct buf *b, const char *fmt, ...)
 	b->len += n;
 }
 
+/* One field line, "Name: value\r\n" (no printf: it runs for every field
+ * of every message). */
+static void bfield(struct buf *b, const char *name, const char *value)
+{
+	size_t n = strlen(name), v = strlen(value);
+
+	if (b->cap - b->len < n + v + 4 && !breserve(b, n + v + 4))
+		return;
+	memcpy(b->p + b->len, name, n);
+	memcpy(b->p + b->len + n, ": ", 2);
+	memcpy(b->p + b->len + n + 2, value, v);
+	memcpy(b->p + b->len + n + 2 + v, "\r\n", 2);
+	b->len += n + v + 4;
+}
+
 static void bdrain(struct buf *b, size_t n)
 {
 	b->off += n;
@@ -199,10 +214,15 @@ struct field {
 	uint32_t name, val; /* offsets in msg.s, NUL-terminated */
 };
 
+#define MAX_CONNECTION \
+	16 /* Connection fields in a message: more is
+			   * refused (each field is looked up in them) */
+
 struct msg {
 	struct buf s; /* target (or reason), names, values */
 	struct field *f;
 	int n, cap;
+	int conn[MAX_CONNECTION], nconn; /* its Connection fields */
 	int part; /* P_*: what the last piece was */
 	bool body; /* past the head: fields are trailers, dropped */
 	int bad; /* status a callback refused with */
@@ -278,19 +298,6 @@ static int msg_value(struct msg *m, const char *at, size_t n)
 	return 0;
 }
 
-/* The head is whole: the last piece ended, the value of a field named
- * without one set (http_parser gives no value callback for an empty
- * value). */
-static void msg_end(struct msg *m)
-{
-	if (m->part == P_NAME) {
-		msg_part(m, P_VALUE);
-		m->f[m->n - 1].val = m->s.len;
-	}
-	msg_part(m, -1);
-	m->body = true;
-}
-
 static const char *fname(const struct msg *m, int i)
 {
 	return m->s.p + m->f[i].name;
@@ -299,6 +306,26 @@ static const char *fname(const struct msg *m, int i)
 static const char *fval(const struct msg *m, int i)
 {
 	return m->s.p + m->f[i].val;
+}
+
+/* The head is whole: the last piece ended, the value of a field named
+ * without one set (http_parser gives no value callback for an empty
+ * value). */
+static void msg_end(struct msg *m)
+{
+	int i;
+
+	if (m->part == P_NAME) {
+		msg_part(m, P_VALUE);
+		m->f[m->n - 1].val = m->s.len;
+	}
+	msg_part(m, -1);
+	m->body = true;
+	m->nconn = 0;
+	for (i = 0; i < m->n; i++)
+		if (!strcasecmp(fname(m, i), "Connection") &&
+		    m->nconn++ < MAX_CONNECTION)
+			m->conn[m->nconn - 1] = i;
 }
 
 /* The first value of field `name`, NULL if none. */
@@ -502,9 +529,8 @@ static bool hop_by_hop(const struct msg *m, const char *name)
 		if (!strcasecmp(name, hop[i]))
 			return true;
 	/* And those a Connection field names. */
-	for (j = 0; j < m->n; j++)
-		if (!strcasecmp(fname(m, j), "Connection") &&
-		    list_has(fval(m, j), name))
+	for (j = 0; j < m->nconn; j++)
+		if (list_has(fval(m, m->conn[j]), name))
 			return true;
 	return false;
 }
@@ -527,7 +553,7 @@ static void head_add(void *arg, const char *name, const char *value)
 {
 	struct head_out *h = arg;
 
-	bprintf(h->b, "%s: %s\r\n", name, value);
+	bfield(h->b, name, value);
 }
 
 static void put_limits(struct cl *c, const struct msg *from, bool over)
@@ -1027,14 +1053,14 @@ static int rs_head(http_parser *hp)
 			return -1;
 		return 1; /* 1xx: dropped, the answer follows */
 	}
-	if (msg_size(m) > UP_MAX_HEAD) {
+	if (msg_size(m) > UP_MAX_HEAD || m->nconn > MAX_CONNECTION) {
 		m->bad = 502;
 		return -1;
 	}
 	bprintf(&c->out, "HTTP/1.1 %d %s\r\n", code, m->s.p);
 	for (i = 0; i < m->n; i++)
 		if (!hop_by_hop(m, fname(m, i)))
-			bprintf(&c->out, "%s: %s\r\n", fname(m, i), fval(m, i));
+			bfield(&c->out, fname(m, i), fval(m, i));
 	put_limits(c, m, false);
 	if (c->head || code == 304) {
 		if (hp->flags & F_CONTENTLENGTH)
@@ -1128,7 +1154,8 @@ static int framing_check(struct cl *c)
 		else if (!strcasecmp(fname(m, i), "Transfer-Encoding"))
 			te = fval(m, i), nte++;
 	}
-	if (c->hp.http_major != 1 || ncl > 1 || nte > 1 || (ncl && nte))
+	if (c->hp.http_major != 1 || ncl > 1 || nte > 1 ||
+	    m->nconn > MAX_CONNECTION || (ncl && nte))
 		return 400;
 	if (te && (c->hp.http_minor != 1 || no_body))
 		return 400;
@@ -1223,7 +1250,7 @@ static void send_head(struct cl *c)
 		const char *name = fname(m, i);
 
 		if (!hop_by_hop(m, name) && strcasecmp(name, "X-Forwarded-For"))
-			bprintf(o, "%s: %s\r\n", name, fval(m, i));
+			bfield(o, name, fval(m, i));
 	}
 	if (!msg_find(m, "Host")) /* an HTTP/1.0 client */
 		bprintf(o, "Host: %s:%u\r\n", up_host, up_port);
