@@ -318,10 +318,11 @@ fi
 # bucket is full again, but its TAT is past the accept, which shows the
 # SYN was charged: the request only reads (remaining 10), it is not
 # charged a second time.
-# late_request SRC [STOP]: a connection from SRC to the quick sidecar,
-# its request sent 0.5 s after the connection is up (not after the helper
-# started: on a loaded machine that can take longer); with STOP the
-# sidecar is stopped for the first 0.3 s of it.
+# late_request SRC [stop|sent]: a connection from SRC to the quick
+# sidecar, its request sent 0.5 s after the connection is up (not after
+# the helper started: on a loaded machine that can take longer); with
+# stop the sidecar is stopped for the first 0.3 s of it, with sent until
+# 0.3 s after the request came.
 late_request() {
 	local i fd
 	ip -n "$NS_CLI" addr add "$1/24" dev "$VETH_CLI"
@@ -334,14 +335,11 @@ late_request() {
 		grep -q connected "$XL_TMP/quick.out" && break
 		sleep 0.1
 	done
-	if [ -n "${2:-}" ]; then
-		sleep 0.3
-		kill -CONT "$QUICK_PID"
-		sleep 0.2
-	else
-		sleep 0.5
-	fi
-	echo >&$fd
+	case ${2:-} in
+	stop) sleep 0.3 && kill -CONT "$QUICK_PID" && sleep 0.2 && echo >&$fd ;;
+	sent) sleep 0.5 && echo >&$fd && sleep 0.3 && kill -CONT "$QUICK_PID" ;;
+	*) sleep 0.5 && echo >&$fd ;;
+	esac
 	exec {fd}>&-
 	wait $!
 	kill -CONT "$QUICK_PID"
@@ -356,6 +354,11 @@ assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
 late_request 198.18.0.18 stop
 assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
 	"token-bucket: a first request accepted late reads, its SYN charged once (remaining 10)"
+# Accepted after its request came: the data received does not move the
+# handshake's time (TCP_INFO's last data sent, which nothing moved yet).
+late_request 198.18.0.19 sent
+assert_eq "$(grep -v connected "$XL_TMP/quick.out")" "200 10" \
+	"token-bucket: a first request accepted after it came reads, its SYN charged once (remaining 10)"
 assert_eq "$(q_remaining 198.18.0.17 $PQ)" 10 "token-bucket: xlimit query agrees"
 
 # X-Real-IP alone is not believed without --trust-real-ip: the trusted

@@ -359,8 +359,10 @@ static void on_deadline(struct sc_conn *c)
  * Under load the sidecar accepts a connection well after its handshake,
  * and whether the connection's SYN was charged is judged against the
  * handshake (limit.c, syn_seen()): a bucket's TAT is only T past the SYN.
- * The kernel keeps how long ago, in ms, the socket last received data and
- * an ACK; both start at the handshake, so the longer is the nearer.
+ * The kernel keeps how long ago, in ms, the socket last sent data,
+ * received data and received an ACK; all three start at the handshake.
+ * Data the client sent before the accept moves the last two, never the
+ * first (the sidecar has sent nothing yet): the longest is the nearest.
  */
 uint64_t sc_established_ns(int fd, uint64_t now)
 {
@@ -372,9 +374,11 @@ uint64_t sc_established_ns(int fd, uint64_t now)
 	    len < offsetof(struct tcp_info, tcpi_last_ack_recv) +
 			    sizeof(ti.tcpi_last_ack_recv))
 		return now;
-	ago = ti.tcpi_last_data_recv > ti.tcpi_last_ack_recv ?
-		      ti.tcpi_last_data_recv :
-		      ti.tcpi_last_ack_recv;
+	ago = ti.tcpi_last_data_sent;
+	if (ti.tcpi_last_data_recv > ago)
+		ago = ti.tcpi_last_data_recv;
+	if (ti.tcpi_last_ack_recv > ago)
+		ago = ti.tcpi_last_ack_recv;
 	ago *= 1000000ULL;
 	return ago < now ? now - ago : now;
 }
