@@ -87,7 +87,11 @@ _Thread_local unsigned long sc_up_requests;
 /* ---- buffers ---------------------------------------------------------- */
 
 /* Bytes p[off, len) of an allocation of cap. A failed allocation sets
- * err: the connection is closed. */
+ * err: the connection is closed. Not libevent's evbuffer: http_parser
+ * reads one contiguous run of bytes, which an evbuffer of several chunks
+ * gives only by copying (evbuffer_pullup), and evbuffer_read() asks the
+ * socket how much it holds (FIONREAD) before every read, the syscall
+ * this core is written to save. */
 struct buf {
 	char *p;
 	size_t off, len, cap;
