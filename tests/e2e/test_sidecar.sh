@@ -609,6 +609,13 @@ xls unload >/dev/null && xls attach "$VETH_SRV" --mode native --pin-group "$GRP"
 sleep 1.1 # the sidecar compares the pins at most once a second
 cli curl -s -o /dev/null --interface 198.18.0.16 http://198.18.0.2:$PG/ -o /dev/null http://198.18.0.2:$PG/
 assert_eq "$(q_remaining 198.18.0.16 $PG)" 1 "after unload + attach --pin-group: the capability-less sidecar charges the new maps"
+# It cannot map xl_config (the kernel maps only through a writable fd): its
+# copy is looked up again a tick later, and a new route applies then.
+xls route add $PG /r "1 per hour" >/dev/null
+sleep 0.05
+assert_eq "$(cli curl -s -o /dev/null -o /dev/null -w '%{http_code} ' --interface 198.18.0.19 \
+	http://198.18.0.2:$PG/r http://198.18.0.2:$PG/r)" "200 429 " \
+	"a route added under the capability-less sidecar applies (1 per hour: 200, then 429)"
 assert_rc 0 "load --pin-group none" -- xls load --pin-group none
 assert_eq "$(stat -c '%U:%G %a' "$XL_PIN" "$XL_PIN/xl_rules" | tr '\n' ' ')" "root:root 700 root:root 600 " \
 	"--pin-group none: the pins are root's only again"

@@ -209,9 +209,10 @@ int sc_pin_open(const char *name, int *fd);
 /* xl_config mapped read-only, or NULL when it cannot be (this user may
  * only read the pins, or the map is an older version's). */
 const struct xl_config *sc_config_map(void);
-/* xl_config as mapped by sc_routes_open(), NULL when it is not (an
- * xlimit loaded by an older version): its words are read with atomic
- * loads. */
+/* xl_config as mapped by sc_routes_open(), or a copy of it at most a
+ * tick of the coarse clock old where it cannot be mapped (a sidecar that
+ * may only read it); NULL when neither can be had. Its words are read
+ * with atomic loads. */
 const struct xl_config *sc_config(void);
 /* Opens (0 or -errno) and closes the route program and maps, this
  * worker's. */
