@@ -45,20 +45,38 @@ static int parse_max_sources(const char *s, __u32 *v)
 			"makes the pins root's only again"                     \
 	}
 
-/* --pin-group GROUP: 0 with its gid, or -1 after saying what is wrong. */
-static int parse_group(const char *cmd, const char *s, gid_t *gid)
+/* What attach and load are told about the maps they may create. */
+struct load_opts {
+	__u32 max_sources; /* 0: the default */
+	bool group; /* --pin-group given */
+	gid_t gid; /* ... as this group, or XL_NO_GROUP */
+};
+
+/* Option c of attach or load, if it is one of theirs ('s', 'g'): 0, or
+ * -1 after saying what is wrong. */
+static int load_opt(const char *cmd, int c, struct load_opts *o)
 {
-	if (xl_group_gid(s, gid))
+	if (c == 's')
+		return parse_max_sources(optarg, &o->max_sources);
+	if (c != 'g')
 		return 0;
-	xl_err("%s: --pin-group '%s': no such group; create it (groupadd --system %s) or name another",
-	       cmd, s, s);
-	return -1;
+	if (!xl_group_gid(optarg, &o->gid)) {
+		xl_err("%s: --pin-group '%s': no such group; create it (groupadd --system %s) or name another",
+		       cmd, optarg, optarg);
+		return -1;
+	}
+	o->group = true;
+	return 0;
 }
 
-/* After xl_load(): the pins get the group asked for, if one was. */
-static int set_group(bool asked, gid_t gid)
+/* Loads (or opens what is loaded) and gives the pins the group asked
+ * for, if one was. 0 or -errno, with the message in xl_cli. */
+static int load(const struct load_opts *o, struct xl_progs *p,
+		struct xl_stage *stage)
 {
-	return asked ? xl_pins_set_group(&xl_cli, gid) : 0;
+	int err = xl_load(&xl_cli, o->max_sources, p, stage);
+
+	return !err && o->group ? xl_pins_set_group(&xl_cli, o->gid) : err;
 }
 
 static const struct xl_opt attach_opts[] = {
@@ -82,10 +100,8 @@ int cmd_attach(int argc, char **argv)
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
 	struct xl_attachment cur;
-	__u32 max_sources = 0;
+	struct load_opts lo = {};
 	const char *ifname;
-	bool group = false;
-	gid_t gid = XL_NO_GROUP;
 	int c, ifindex, lock, err, i;
 
 	optind = 0;
@@ -102,15 +118,9 @@ int cmd_attach(int argc, char **argv)
 			}
 			mode = i;
 			break;
-		case 's':
-			if (parse_max_sources(optarg, &max_sources))
+		default:
+			if (load_opt("attach", c, &lo))
 				return XL_EXIT_USAGE;
-			break;
-		case 'g':
-			if (parse_group("attach", optarg, &gid))
-				return XL_EXIT_USAGE;
-			group = true;
-			break;
 		}
 	}
 	if (c != XL_OPT_END)
@@ -131,9 +141,7 @@ int cmd_attach(int argc, char **argv)
 	lock = xl_cli_lock("attach", true);
 	if (lock < 0)
 		return -lock;
-	err = xl_load(&xl_cli, max_sources, &p, &stage);
-	if (!err)
-		err = set_group(group, gid);
+	err = load(&lo, &p, &stage);
 	if (err) {
 		err = xl_cli_fail("attach");
 		goto out;
@@ -184,25 +192,13 @@ int cmd_load(int argc, char **argv)
 {
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
-	__u32 max_sources = 0;
-	bool group = false;
-	gid_t gid = XL_NO_GROUP;
+	struct load_opts lo = {};
 	int c, lock, err;
 
 	optind = 0;
-	while ((c = xl_getopt(argc, argv, &load_usage)) >= 0) {
-		switch (c) {
-		case 's':
-			if (parse_max_sources(optarg, &max_sources))
-				return XL_EXIT_USAGE;
-			break;
-		case 'g':
-			if (parse_group("load", optarg, &gid))
-				return XL_EXIT_USAGE;
-			group = true;
-			break;
-		}
-	}
+	while ((c = xl_getopt(argc, argv, &load_usage)) >= 0)
+		if (load_opt("load", c, &lo))
+			return XL_EXIT_USAGE;
 	if (c != XL_OPT_END)
 		return xl_opt_exit(c);
 	if (optind != argc) {
@@ -212,9 +208,7 @@ int cmd_load(int argc, char **argv)
 	lock = xl_cli_lock("load", true);
 	if (lock < 0)
 		return -lock;
-	err = xl_load(&xl_cli, max_sources, &p, &stage);
-	if (!err)
-		err = set_group(group, gid);
+	err = load(&lo, &p, &stage);
 	if (!err)
 		err = xl_stage_commit(&xl_cli, &stage);
 	if (err) {
