@@ -478,6 +478,20 @@ chunk size past 64 bits|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chu
 chunk size line ending in a bare CR|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\rXhello\r\n0\r\n\r\n
 chunk data not followed by CRLF|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX0\r\n\r\n
 Transfer-Encoding that does not end in chunked|501|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n5\r\nhello\r\n0\r\n\r\n
+last chunk's line ending in a bare CR|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\rX\r\n\r\n
+bare CR in the last chunk's extension|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0;a\rb\r\n\r\n
+bare LF in a chunk extension|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a\nb\r\nhello\r\n0\r\n\r\n
+bare LF in the last chunk's extension|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0;a\nb\r\n\r\n
+NUL in a chunk extension|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a\x00b\r\nhello\r\n0\r\n\r\n
+control character in the last chunk's extension|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0;\x1b\r\n\r\n
+bare LF ending the trailer section, then a request|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n
+trailer ending in a bare LF|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\n\r\n
+trailer section ending in a bare CR|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n\rX
+obs-fold in the trailers|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: 1\r\n 2\r\n\r\n
+blank before the first trailer|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n X-T: 1\r\n\r\n
+blank in a trailer's name|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX T: 1\r\n\r\n
+blank before a trailer's colon|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T : 1\r\n\r\n
+control character in a trailer|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: \x1b\r\n\r\n
 SMUGGLE
 # Each field is looked up in the Connection fields: more than 16 of them
 # are refused rather than looked through for every field.
@@ -487,6 +501,8 @@ assert_match "$(raw 3 "$req\\r\\n")" '^HTTP/1.1 400 .*[|]closed[|][0-9.]+[|]1$' 
 	"17 Connection fields: 400, connection closed"
 assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
 	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "a chunked body, then a second request on the connection: 201, then 200"
+assert_match "$(raw 3 'POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a=b\t;c="d e"\r\nhe\x00\nl\r\n2\r\n\r\r\r\n0;z\r\nX-T: 1\t\xe9\r\nY: 2\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')" \
+	'^HTTP/1.1 201 .*[|]closed[|][0-9.]+[|]2$' "chunk extensions, control bytes in chunk data, trailers, then a second request: 201, then 200"
 big=$(head -c 12000 /dev/zero | tr '\0' a)
 assert_match "$(raw 3 "GET / HTTP/1.1\r\nHost: x\r\nX-Big: $big\r\n\r\n")" '^HTTP/1.1 431 .*[|]closed[|]' \
 	"headers over --max-header-size: 431, connection closed"

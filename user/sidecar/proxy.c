@@ -42,9 +42,11 @@
  *
  * Request smuggling: Debian builds http_parser without
  * HTTP_PARSER_STRICT, which lets through a blank in a field name, a bare
- * LF or CR as a line end, obs-fold lines and a chunk's data not followed
- * by CRLF. The sidecar refuses those (400, connection closed) on top of
- * what the parser refuses, and checks what RFC 9112 §6 asks of the
+ * LF or CR as a line end, obs-fold lines, any byte but CR in a chunk
+ * extension, and a chunk's data not followed by CRLF. The sidecar refuses
+ * those (400, connection closed) on top of what the parser refuses, in
+ * the head and in a chunked body's lines and trailers (bad_line(),
+ * chunk_crlf(), rq_field()), and checks what RFC 9112 §6 asks of the
  * framing headers (framing_check()).
  */
 #include <arpa/inet.h>
@@ -417,6 +419,7 @@ struct cl {
 	bool resp_done; /* all of the answer is out */
 	bool chunked_out; /* the answer goes chunked */
 	bool chunk_start; /* the next body piece starts a chunk */
+	bool in_data; /* in a chunk's data: hp.content_length bytes due */
 	bool retried, replay_ok;
 	int crlf; /* bytes of a chunk's CRLF checked, 2: none due */
 	struct buf replay; /* what went to the application, to retry */
@@ -485,15 +488,21 @@ static void account(struct cl *c)
 
 /* ---- headers ------------------------------------------------------------ */
 
+/* A byte of a token (RFC 9110 §5.6.2). */
+static bool tchar(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       (ch >= '0' && ch <= '9') ||
+	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+}
+
 /* A field name is a token (RFC 9110 §5.1, §5.6.2). */
 static bool token(const char *s)
 {
 	if (!*s)
 		return false;
 	for (; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') ||
-		      strchr("!#$%&'*+-.^_`|~", *s)))
+		if (!tchar(*s))
 			return false;
 	return true;
 }
@@ -1290,6 +1299,7 @@ static int rq_head(http_parser *hp)
 	c->http10 = hp->http_major == 1 && hp->http_minor == 0;
 	c->head = hp->method == HTTP_HEAD;
 	c->crlf = 2;
+	c->in_data = false;
 	sc_count(SC_C_REQUESTS);
 	if (msg_size(&c->m) > (size_t)sc_cfg.max_header_size) {
 		respond_error(c, 431, true);
@@ -1338,13 +1348,31 @@ static int rq_head(http_parser *hp)
 	return 0;
 }
 
-/* XXX: the last chunk's line ("0") and the trailer lines are not checked
- * for a bare CR: http_parser gives no position for them. The request ends
- * there and the trailers are dropped. */
+/* A chunk-size line is read: its data follows, hp->content_length bytes
+ * (none after the last chunk's line: the trailers follow). The lines
+ * themselves are checked by cl_parse(). */
 static int rq_chunk_header(http_parser *hp)
 {
-	((struct cl *)hp->data)->chunk_start = true;
+	struct cl *c = hp->data;
+
+	c->chunk_start = true;
+	c->in_data = hp->content_length > 0;
 	return 0;
+}
+
+/* A trailer's name is a token too (http_parser, not strict, takes a blank
+ * in it). The trailers themselves are dropped. */
+static int rq_field(http_parser *hp, const char *at, size_t n)
+{
+	struct cl *c = hp->data;
+	size_t i;
+
+	for (i = 0; c->m.body && i < n; i++)
+		if (!tchar(at[i])) {
+			c->m.bad = 400;
+			return -1;
+		}
+	return msg_field(&c->m, at, n);
 }
 
 /* Checks that the stream at `p` goes on with the CRLF that ends a chunk,
@@ -1377,6 +1405,7 @@ static int rq_body(http_parser *hp, const char *at, size_t n)
 		}
 		c->chunk_start = false;
 		if (!hp->content_length) {
+			c->in_data = false;
 			c->crlf = 0;
 			if (!chunk_crlf(c, at + n, c->m.end)) {
 				c->m.bad = 400;
@@ -1412,7 +1441,7 @@ static int rq_done(http_parser *hp)
 
 static const http_parser_settings req_settings = {
 	.on_url = on_text,
-	.on_header_field = on_field,
+	.on_header_field = rq_field,
 	.on_header_value = on_value,
 	.on_headers_complete = rq_head,
 	.on_body = rq_body,
@@ -1422,23 +1451,46 @@ static const http_parser_settings req_settings = {
 
 /* ---- the client's connection ------------------------------------------ */
 
-/* Where in d[0, n) a head's line ends other than with CRLF (a bare LF, or
- * a CR followed by something else), or starts with a blank (obs-fold, or
- * a blank before the first field): http_parser, not strict, takes those.
- * `prev` is the byte before d. n when nowhere. */
+/* Where in d[0, n) a line ends other than with CRLF (a bare LF, or a CR
+ * followed by something else), starts with a blank (obs-fold, or a blank
+ * before the first field), or holds a control byte other than HTAB:
+ * http_parser, not strict, takes the first two in a head, and all three
+ * in a chunked body's lines (any byte but CR in a chunk extension; in
+ * the trailers, control bytes and what it takes in a head). `prev` is the
+ * byte before d. n when nowhere. */
 static size_t bad_line(const char *d, size_t n, char prev)
 {
 	size_t i;
 
 	for (i = 0; i < n; prev = d[i++]) {
-		if (d[i] == '\n' && prev != '\r')
+		unsigned char ch = d[i];
+
+		if (prev == '\r' ? ch != '\n' : ch == '\n')
 			return i;
-		if (prev == '\r' && d[i] != '\n')
+		if (prev == '\n' && (ch == ' ' || ch == '\t'))
 			return i;
-		if (prev == '\n' && (d[i] == ' ' || d[i] == '\t'))
+		if ((ch < ' ' && ch != '\t' && ch != '\r' && ch != '\n') ||
+		    ch == 0x7f)
 			return i;
 	}
 	return n;
+}
+
+/* Where the lines that bad_line() checks start in the n bytes the client
+ * sent next: at once in a head; in a chunked body past the rest of the
+ * chunk's data and the CRLF after it (checked by chunk_crlf()), where a
+ * chunk-size line or the trailers start. n when none is due. */
+static size_t lines_from(const struct cl *c, size_t n)
+{
+	uint64_t at = 2 - c->crlf;
+
+	if (c->st == C_HEAD)
+		return 0;
+	if (c->st != C_BODY || !(c->hp.flags & F_CHUNKED))
+		return n;
+	if (c->in_data)
+		at = c->hp.content_length < n ? c->hp.content_length + 2 : n;
+	return at < n ? at : n;
 }
 
 /* A request the sidecar cannot read: 400 (or as the parser or a callback
@@ -1469,15 +1521,19 @@ static void cl_bad(struct cl *c, enum http_errno err)
 static void cl_parse(struct cl *c)
 {
 	const char *d = bdata(&c->in);
-	size_t n = blen(&c->in), lim = n, got;
+	size_t n = blen(&c->in), lim, got;
 	enum http_errno err;
 
 	if (c->st == C_IDLE) {
 		c->st = C_HEAD;
 		event_add(&c->deadline, px.t_head);
 	}
-	if (c->st == C_HEAD)
-		lim = bad_line(d, n, c->m.prev[1]);
+	/* Fed up to the first bad byte: one that is not in a line (chunk
+	 * data) only splits the feed. */
+	lim = lines_from(c, n);
+	if (lim < n)
+		lim += bad_line(d + lim, n - lim,
+				lim ? d[lim - 1] : c->m.prev[1]);
 	if (c->crlf < 2 && !chunk_crlf(c, d, d + n)) {
 		cl_bad(c, HPE_OK);
 		return;
@@ -1496,8 +1552,8 @@ static void cl_parse(struct cl *c)
 	}
 	if (err != HPE_OK)
 		cl_bad(c, err);
-	else if (lim < n && c->st == C_HEAD)
-		cl_bad(c, HPE_OK); /* a bare CR or LF, or obs-fold */
+	else if (lim < n && !lines_from(c, blen(&c->in)))
+		cl_bad(c, HPE_OK); /* the bad byte is in a line */
 }
 
 static void cl_linger(struct cl *c)
