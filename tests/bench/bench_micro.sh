@@ -18,7 +18,10 @@ cat <<EOF
 
 Method: \`build/bench/microbench --repeat $REPEAT\` (tests/bench/microbench.c),
 every row from one run. Each row runs one crafted frame $REPEAT times
-inside the kernel with \`bpf_prog_test_run_opts\`, 5 rounds, median.
+inside the kernel with \`bpf_prog_test_run_opts\`, 5 rounds, median;
+the rows of one setup are timed interleaved (each round calls every
+row once, starting one row further each round), and a ratio between
+two such rows is the median of their rounds' ratios.
 "ns/packet" is the call's CPU time (the thread's CPU clock, which stops
 while the thread is preempted) less the median of 7 calls of 2
 repetitions (the syscall, the frame's copies, and the switch of the XDP

@@ -3,6 +3,10 @@
  * Per-packet cost of the xlimit XDP program, against baseline programs,
  * through bpf_prog_test_run_opts(). Each case runs one crafted frame
  * `repeat` times in the kernel, several rounds, and keeps the median.
+ * The cases of one setup of the maps are timed interleaved (run_cases()),
+ * and the ratio of two of them is the median of their rounds' ratios:
+ * on a shared machine, a load that comes and goes then weighs on both
+ * sides of a ratio alike.
  *
  * A round is timed by this thread's CPU clock (CLOCK_THREAD_CPUTIME_ID,
  * ns) around the call, less the median cost of a call of FIXED_REP
@@ -48,7 +52,7 @@
 #include "xlimit_lib.h"
 
 #define ROUNDS 5
-#define ROUNDS_MAX 15 /* --rounds */
+#define ROUNDS_MAX 31 /* --rounds */
 #define FIXED_REP 2 /* repetitions of the calls that time the fixed cost */
 #define FIXED_CALLS 7 /* how many of those */
 
@@ -84,6 +88,9 @@ struct result {
 	const char *base; /* row its added ns are counted from, or NULL */
 	const char *ref; /* row its ratio is to, or NULL */
 	double target; /* ratio to reach, 0 for none */
+	int batch; /* the run_cases() call that timed it */
+	int nt;
+	double t[ROUNDS_MAX]; /* its rounds' ns per run, in round order */
 };
 
 #define MAX_RESULTS 40
@@ -147,37 +154,6 @@ static double median(double *t, int n)
 	return t[n / 2];
 }
 
-/* Runs the frame `rep` times, `rounds` times (at most ROUNDS_MAX);
- * returns the median ns per run (the least with --min) (CPU time, less the fixed cost of a call: see
- * the top of the file), the median of the kernel's durations in *kns
- * and the last verdict in *verdict, or a negative value on error. */
-static double time_prog(int fd, const __u8 *frame, size_t len, unsigned int rep,
-			int rounds, __u32 *verdict, double *kns)
-{
-	double t[ROUNDS_MAX], k[ROUNDS_MAX], f[FIXED_CALLS], fixed = 0;
-	__u32 kd;
-	int i;
-
-	if (rep > FIXED_REP) {
-		for (i = 0; i < FIXED_CALLS; i++)
-			if (run_once(fd, frame, len, FIXED_REP, &f[i], &kd,
-				     verdict))
-				return -1;
-		fixed = median(f, FIXED_CALLS);
-	}
-	for (i = 0; i < rounds; i++) {
-		if (run_once(fd, frame, len, rep, &t[i], &kd, verdict))
-			return -1;
-		t[i] = (t[i] - fixed) /
-		       (rep > FIXED_REP ? rep - FIXED_REP : rep);
-		k[i] = kd;
-	}
-	*kns = median(k, rounds);
-	if (use_min)
-		return median(t, 1); /* sorted: the first */
-	return median(t, rounds);
-}
-
 static const char *verdict_name(__u32 v)
 {
 	switch (v) {
@@ -203,56 +179,193 @@ static void vs(const char *base, const char *ref, double target)
 	cur_target = target;
 }
 
-static void add_row(const char *name, double ns, double kns)
+/* Records a row (its time comes later, from run_cases()): its index. */
+static int add_row(const char *name)
 {
-	if (nres < MAX_RESULTS)
-		res[nres++] = (struct result){ name,	 ns,	  kns,
-					       cur_base, cur_ref, cur_target };
+	if (nres == MAX_RESULTS)
+		return -1;
+	res[nres] = (struct result){ .name = name,
+				     .base = cur_base,
+				     .ref = cur_ref,
+				     .target = cur_target };
+	return nres++;
 }
 
-/* Times one case, checks its verdict, records the row. */
-static int bench(const char *name, int fd, const struct pkt_spec *spec,
-		 __u32 want)
-{
+/*
+ * The cases registered since the last run_cases(): rows to time
+ * together. run_cases() times them interleaved, one call of each case a
+ * round, the round starting one case further each time, so that a load
+ * that comes and goes falls on every row of a ratio alike, and no row
+ * always follows the same one.
+ */
+struct bcase {
+	int row;
+	int fd;
 	__u8 frame[PKT_MAX];
-	size_t len = pkt_build(spec, frame, sizeof(frame));
-	__u32 verdict = 0;
-	double ns, kns;
+	size_t len;
+	unsigned int rep;
+	__u32 want;
+	__u32 nsrc; /* through the churn wrapper with nsrc sources, or 0 */
+	int prog; /* the program the wrapper tail-calls */
+	double fixed; /* the median cost of a call of FIXED_REP repetitions */
+	double t[ROUNDS_MAX], k[ROUNDS_MAX];
+	__u32 verdict;
+};
+
+#define MAX_CASES MAX_RESULTS
+static struct bcase cases[MAX_CASES];
+static int ncases;
+
+static struct bcase *new_case(const char *name, int fd,
+			      const struct pkt_spec *spec, __u32 want)
+{
+	struct bcase *c;
 
 	if (!selected(name))
-		return 0;
-	if (!len) {
-		fprintf(stderr, "microbench: %s: bad frame\n", name);
-		return -1;
+		return NULL;
+	if (ncases == MAX_CASES) {
+		fprintf(stderr, "microbench: more than %d cases in a run\n",
+			MAX_CASES);
+		exit(1);
 	}
-	ns = time_prog(fd, frame, len, repeat, rounds, &verdict, &kns);
-	if (ns < 0)
-		return -1;
-	if (verdict != want) {
-		fprintf(stderr, "microbench: %s: verdict %s, expected %s\n",
-			name, verdict_name(verdict), verdict_name(want));
-		return -1;
+	c = &cases[ncases];
+	*c = (struct bcase){ .fd = fd, .rep = repeat, .want = want };
+	c->len = pkt_build(spec, c->frame, sizeof(c->frame));
+	c->row = add_row(name);
+	if (!c->len || c->row < 0) {
+		fprintf(stderr, "microbench: %s: bad frame or too many rows\n",
+			name);
+		exit(1);
 	}
-	add_row(name, ns, kns);
-	return 0;
+	ncases++;
+	return c;
+}
+
+/* Registers one case: a frame through a program, its expected verdict. */
+static void bench(const char *name, int fd, const struct pkt_spec *spec,
+		  __u32 want)
+{
+	new_case(name, fd, spec, want);
+}
+
+static int churn_setup(int prog, __u32 nsrc);
+
+/* One call of a case with `rep` repetitions (see run_once()). */
+static int case_once(struct bcase *c, unsigned int rep, double *ns, __u32 *kns)
+{
+	if (c->nsrc && churn_setup(c->prog, c->nsrc))
+		return -1;
+	return run_once(c->fd, c->frame, c->len, rep, ns, kns, &c->verdict);
+}
+
+/*
+ * Times the registered cases, `rounds` rounds (at most ROUNDS_MAX), interleaved; each row
+ * gets the median ns per run (the least with --min): CPU time less the
+ * fixed cost of a call (see the top of the file), and the median of the
+ * kernel's durations. Fails when a case's last verdict is not the one
+ * it expects.
+ */
+static int run_cases(int rounds)
+{
+	static int batch = 1;
+	double f[FIXED_CALLS];
+	struct bcase *c;
+	__u32 kd;
+	int i, j, r, err = 0;
+
+	for (i = 0; i < ncases; i++) {
+		c = &cases[i];
+		/* A churning case's first cycle fills the state map. */
+		if (c->nsrc && case_once(c, c->nsrc, &f[0], &kd))
+			goto fail;
+		for (j = 0; c->rep > FIXED_REP && j < FIXED_CALLS; j++)
+			if (case_once(c, FIXED_REP, &f[j], &kd))
+				goto fail;
+		c->fixed = c->rep > FIXED_REP ? median(f, FIXED_CALLS) : 0;
+	}
+	for (r = 0; r < rounds; r++) {
+		for (j = 0; j < ncases; j++) {
+			c = &cases[(j + r) % ncases];
+			if (case_once(c, c->rep, &c->t[r], &kd))
+				goto fail;
+			c->t[r] = (c->t[r] - c->fixed) /
+				  (c->rep > FIXED_REP ? c->rep - FIXED_REP :
+							c->rep);
+			c->k[r] = kd;
+		}
+	}
+	for (i = 0; i < ncases; i++) {
+		struct result *row;
+
+		c = &cases[i];
+		row = &res[c->row];
+		if (c->verdict != c->want) {
+			fprintf(stderr,
+				"microbench: %s: verdict %s, expected %s\n",
+				row->name, verdict_name(c->verdict),
+				verdict_name(c->want));
+			err = -1;
+		}
+		row->kns = median(c->k, rounds);
+		row->batch = batch;
+		row->nt = rounds;
+		memcpy(row->t, c->t, sizeof(row->t));
+		row->ns = median(c->t, rounds);
+		if (use_min)
+			row->ns = c->t[0]; /* sorted: the least */
+	}
+	ncases = 0;
+	batch++;
+	return err;
+fail:
+	ncases = 0;
+	return -1;
 }
 
 /* Times xlimit's XDP program on an IPv4 SYN from src to port. */
-static int bench_xl(const char *name, const char *src, __u16 port, __u32 want)
+static void bench_xl(const char *name, const char *src, __u16 port, __u32 want)
 {
 	struct pkt_spec spec = { .dport = port, .src = src };
 
-	return bench(name, bpf_program__fd(xl->progs.xlimit_xdp), &spec, want);
+	bench(name, bpf_program__fd(xl->progs.xlimit_xdp), &spec, want);
 }
 
-static double ns_of(const char *name)
+static const struct result *row_of(const char *name)
 {
 	int i;
 
 	for (i = 0; i < nres; i++)
 		if (!strcmp(res[i].name, name))
-			return res[i].ns;
-	return 0;
+			return &res[i];
+	return NULL;
+}
+
+static double ns_of(const char *name)
+{
+	const struct result *r = row_of(name);
+
+	return r ? r->ns : 0;
+}
+
+/*
+ * The ratio of row r to the row named ref: of two rows timed in the
+ * same rounds, the median of their rounds' ratios (each round's two
+ * calls a few ms apart, under the same load), else (and with --min)
+ * the ratio of their times. 0 when there is no such row.
+ */
+static double ratio_of(const struct result *r, const char *ref)
+{
+	const struct result *f = ref ? row_of(ref) : NULL;
+	double q[ROUNDS_MAX];
+	int i;
+
+	if (!f || f->ns <= 0)
+		return 0;
+	if (use_min || f->batch != r->batch || f->nt != r->nt)
+		return r->ns / f->ns;
+	for (i = 0; i < r->nt; i++)
+		q[i] = f->t[i] > 0 ? r->t[i] / f->t[i] : 0;
+	return median(q, r->nt);
 }
 
 /* The maps xl_rule_write() and xl_config_resync() write (user/lib). */
@@ -435,33 +548,21 @@ static int churn_setup(int prog, __u32 nsrc)
 				   BPF_ANY);
 }
 
-/* Churn: fill the LRU once with a full cycle of sources, then time full
- * cycles, so that every timed SYN meets a map at capacity. */
-static int bench_churn(const char *name, int prog, __u32 nsrc,
-		       const struct pkt_spec *spec, __u32 want)
+/* Churn: a case through the wrapper, which tail-calls `prog` with a new
+ * source each run, `nsrc` of them; run_cases() fills the LRU with a
+ * full cycle of sources first, then times full cycles, so that every
+ * timed SYN meets a map at capacity. */
+static void bench_churn(const char *name, int prog, __u32 nsrc,
+			const struct pkt_spec *spec, __u32 want)
 {
-	int fd = bpf_program__fd(bl->progs.bl_churn);
-	__u8 frame[PKT_MAX];
-	size_t len = pkt_build(spec, frame, sizeof(frame));
-	unsigned int rep = nsrc > repeat ? nsrc : repeat;
-	__u32 verdict, k;
-	double ns, kns;
+	struct bcase *c =
+		new_case(name, bpf_program__fd(bl->progs.bl_churn), spec, want);
 
-	if (!selected(name))
-		return 0;
-	if (churn_setup(prog, nsrc) ||
-	    run_once(fd, frame, len, nsrc, &ns, &k, &verdict))
-		return -1;
-	ns = time_prog(fd, frame, len, rep, 3, &verdict, &kns);
-	if (ns < 0)
-		return -1;
-	if (verdict != want) {
-		fprintf(stderr, "microbench: %s: verdict %s, expected %s\n",
-			name, verdict_name(verdict), verdict_name(want));
-		return -1;
-	}
-	add_row(name, ns, kns);
-	return 0;
+	if (!c)
+		return;
+	c->nsrc = nsrc;
+	c->prog = prog;
+	c->rep = nsrc > repeat ? nsrc : repeat;
 }
 
 static __u64 state_entries(void)
@@ -488,17 +589,17 @@ static void print_table(FILE *tsv)
 	for (i = 0; i < nres; i++) {
 		const struct result *r = &res[i];
 		double b = r->base ? ns_of(r->base) : 0;
-		double f = r->ref ? ns_of(r->ref) : 0;
+		double q = ratio_of(r, r->ref);
 		char added[32] = "", ratio[32] = "", target[48] = "";
 
 		if (b > 0)
 			snprintf(added, sizeof(added), "%+.1f", r->ns - b);
-		if (f > 0)
-			snprintf(ratio, sizeof(ratio), "%.2f×", r->ns / f);
-		if (r->target > 0 && f > 0)
+		if (q > 0)
+			snprintf(ratio, sizeof(ratio), "%.2f×", q);
+		if (r->target > 0 && q > 0)
 			snprintf(target, sizeof(target), "≤ %.2f× — %s",
 				 r->target,
-				 r->ns / f <= r->target ? "met" : "**missed**");
+				 q <= r->target ? "met" : "**missed**");
 		printf("| %s | %.1f | %.0f | %s | %s | %s | %s |\n", r->name,
 		       r->ns, r->kns, added, ratio, r->ref ? r->ref : "",
 		       target);
@@ -524,7 +625,7 @@ int main(int argc, char **argv)
 	const char *tsv_path = NULL;
 	bool churn = true;
 	FILE *tsv = NULL;
-	int xdp, c, err = 0;
+	int xdp, c;
 	unsigned int rep;
 	char *end;
 
@@ -593,101 +694,115 @@ int main(int argc, char **argv)
 	 * no rule for 82 and none for port 0; 85 and 86 as 80 with the other
 	 * strategies: a sliding window of its largest amount an hour, a
 	 * token bucket of 16.7M a second with a burst as large (a row's 5 ×
-	 * repeat hits, tens of ns apart, never empty it). Empty lists
+	 * repeat hits, tens of ns apart, never empty it). Floods
+	 * (bpf/flood.h): port 83 with a ceiling a hot source never reaches;
+	 * port 84 with one of 0 (exceeded by every SYN, as during a flood),
+	 * which admits known clients, and 198.18.0.5 is one. Empty lists
 	 * first. */
 	if (set_rule(80, XL_AMOUNT_MAX, 3600, 1) || set_rule(81, 1, 3600, 2) ||
 	    put_rule(85, XL_SLIDING_AMOUNT_MAX, 3600, 5, XL_STRAT_SLIDING, 0) ||
 	    put_rule(86, XL_AMOUNT_MAX, 1, 6, XL_STRAT_TOKEN, 0) ||
-	    set_config(0)) {
+	    set_ceiling(83, 3, XL_AMOUNT_MAX, 0) ||
+	    set_ceiling(84, 4, 0, XL_RULE_ADMIT_KNOWN) ||
+	    set_known("198.18.0.5", 84) || set_config(0)) {
 		fprintf(stderr, "microbench: set up the maps: %s\n",
 			strerror(errno));
 		return 1;
 	}
 
+	/* Every row up to the next run_cases() is timed in the same rounds,
+	 * interleaved: the yardsticks, the ladder and xlimit's main rows. */
 	/* The floor: verdicts alone, then the parse. */
 	vs(NULL, NULL, 0);
-	err |= bench(R_PASS, bpf_program__fd(bl->progs.bl_pass), &syn80,
-		     XDP_PASS);
-	err |= bench(R_DROP, bpf_program__fd(bl->progs.bl_drop), &syn80,
-		     XDP_DROP);
-	err |= bench(R_PPASS, bpf_program__fd(bl->progs.bl_parse_pass), &ack80,
-		     XDP_PASS);
-	err |= bench(R_PDROP, bpf_program__fd(bl->progs.bl_parse_drop), &syn80,
-		     XDP_DROP);
+	bench(R_PASS, bpf_program__fd(bl->progs.bl_pass), &syn80, XDP_PASS);
+	bench(R_DROP, bpf_program__fd(bl->progs.bl_drop), &syn80, XDP_DROP);
+	bench(R_PPASS, bpf_program__fd(bl->progs.bl_parse_pass), &ack80,
+	      XDP_PASS);
+	bench(R_PDROP, bpf_program__fd(bl->progs.bl_parse_drop), &syn80,
+	      XDP_DROP);
 
 	/* The yardstick: the minimal per-source counter, by clock. */
 	vs(R_PDROP, NULL, 0);
-	err |= bench(R_CNT, bpf_program__fd(bl->progs.ref_count_plain), &syn80,
-		     XDP_PASS);
-	err |= bench(R_CNT_KT, bpf_program__fd(bl->progs.ref_count_ktime),
-		     &syn80, XDP_PASS);
-	err |= bench(R_CNT_CO, bpf_program__fd(bl->progs.ref_count_coarse),
-		     &syn80, XDP_PASS);
-	bl->data->ref_limit = 0; /* every hit over */
-	err |= bench("counter + clock, over its threshold (drop)",
-		     bpf_program__fd(REF_PROG), &syn80, XDP_DROP);
-	bl->data->ref_limit = ~0ULL;
+	bench(R_CNT, bpf_program__fd(bl->progs.ref_count_plain), &syn80,
+	      XDP_PASS);
+	bench(R_CNT_KT, bpf_program__fd(bl->progs.ref_count_ktime), &syn80,
+	      XDP_PASS);
+	bench(R_CNT_CO, bpf_program__fd(REF_PROG), &syn80, XDP_PASS);
+	/* Its threshold of 1: over from the second hit on. */
+	syn80.src = "198.18.0.8";
+	bench("counter + clock, over its threshold (drop)",
+	      bpf_program__fd(bl->progs.ref_count_flood), &syn80, XDP_DROP);
 
 	/* xlimit's decision, one step more per row (hot source, port 80). */
 	vs(R_PDROP, R_REF, 0);
 	/* Each charging rung charges a source of its own: no source may be
 	 * charged more than `repeat` × ROUNDS times. */
 	syn80.src = "198.18.0.2";
-	err |= bench("ladder 1: parse + rule lookup",
-		     bpf_program__fd(ld->progs.ld_rule), &syn80, XDP_DROP);
-	err |= bench("ladder 2: + config, deny and allow lists",
-		     bpf_program__fd(ld->progs.ld_lists), &syn80, XDP_DROP);
-	err |= bench("ladder 2b: + verdict cache probe (a miss)",
-		     bpf_program__fd(ld->progs.ld_cache), &syn80, XDP_DROP);
-	err |= bench("ladder 3: + clock", bpf_program__fd(ld->progs.ld_clock),
-		     &syn80, XDP_DROP);
-	err |= bench("ladder 4: + state lookup",
-		     bpf_program__fd(ld->progs.ld_state), &syn80, XDP_DROP);
+	bench("ladder 1: parse + rule lookup",
+	      bpf_program__fd(ld->progs.ld_rule), &syn80, XDP_DROP);
+	bench("ladder 2: + config, deny and allow lists",
+	      bpf_program__fd(ld->progs.ld_lists), &syn80, XDP_DROP);
+	bench("ladder 2b: + verdict cache probe (a miss)",
+	      bpf_program__fd(ld->progs.ld_cache), &syn80, XDP_DROP);
+	bench("ladder 3: + clock", bpf_program__fd(ld->progs.ld_clock), &syn80,
+	      XDP_DROP);
+	bench("ladder 4: + state lookup", bpf_program__fd(ld->progs.ld_state),
+	      &syn80, XDP_DROP);
 	syn80.src = "198.18.0.3";
-	err |= bench("ladder 5': + charge, general multi-limit path",
-		     bpf_program__fd(ld->progs.ld_charge_all), &syn80,
-		     XDP_PASS);
+	bench("ladder 5': + charge, general multi-limit path",
+	      bpf_program__fd(ld->progs.ld_charge_all), &syn80, XDP_PASS);
 	syn80.src = "198.18.0.2";
-	err |= bench("ladder 5: + charge (one-limit fast path)",
-		     bpf_program__fd(ld->progs.ld_charge), &syn80, XDP_PASS);
+	bench("ladder 5: + charge (one-limit fast path)",
+	      bpf_program__fd(ld->progs.ld_charge), &syn80, XDP_PASS);
 
 	syn80.src = NULL;
 	/* xlimit itself. */
 	vs(R_PDROP, R_REF, 1.25);
-	err |= bench("xlimit: SYN allowed, hot source (ladder 5 + counters)",
-		     xdp, &syn80, XDP_PASS);
-	/* `xlimit sync` running: each charged client is reported once an
-	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
-	vs(R_PDROP, R_REF, 0);
-	err |= set_config(XL_CFG_SYNC);
-	err |= bench_xl(
-		"xlimit: SYN allowed, hot source, `xlimit sync` running",
-		"198.18.0.13", 80, XDP_PASS);
-	err |= set_config(0);
+	bench("xlimit: SYN allowed, hot source (ladder 5 + counters)", xdp,
+	      &syn80, XDP_PASS);
 	/* The other strategies (xl_limiter.h), each one compare-and-swap. A
 	 * sliding window counts at most 2^20 - 1 hits a window: its row
 	 * runs at most 1,000,000 times over its rounds. */
-	vs(R_PDROP, R_REF, 1.25);
-	err |= bench_xl("xlimit: SYN allowed, hot source, token bucket",
-			"198.18.0.12", 86, XDP_PASS);
+	bench_xl("xlimit: SYN allowed, hot source, token bucket", "198.18.0.12",
+		 86, XDP_PASS);
 	rep = repeat;
 	repeat = repeat < 1000000U / rounds ? repeat : 1000000U / rounds;
-	err |= bench_xl("xlimit: SYN allowed, hot source, sliding window",
-			"198.18.0.11", 85, XDP_PASS);
+	bench_xl("xlimit: SYN allowed, hot source, sliding window",
+		 "198.18.0.11", 85, XDP_PASS);
 	repeat = rep;
 	vs(R_PDROP, R_REF, 1.0);
-	err |= bench("xlimit: SYN dropped, over the limit", xdp,
-		     &(struct pkt_spec){ .dport = 81 }, XDP_DROP);
+	bench("xlimit: SYN dropped, over the limit", xdp,
+	      &(struct pkt_spec){ .dport = 81 }, XDP_DROP);
 	vs(R_PDROP, R_PDROP, 1.10);
-	err |= bench("xlimit: SYN, port without a rule", xdp,
-		     &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
+	bench("xlimit: SYN, port without a rule", xdp,
+	      &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
 	vs(R_PPASS, R_PPASS, 1.05);
-	err |= bench("xlimit: TCP ACK", xdp, &ack80, XDP_PASS);
+	bench("xlimit: TCP ACK", xdp, &ack80, XDP_PASS);
 	vs(R_PPASS, R_PPASS, 0);
-	err |= bench("xlimit: UDP (not TCP)", xdp,
-		     &(struct pkt_spec){ .dport = 80, .l4 = PKT_UDP },
-		     XDP_PASS);
-	if (err)
+	bench("xlimit: UDP (not TCP)", xdp,
+	      &(struct pkt_spec){ .dport = 80, .l4 = PKT_UDP }, XDP_PASS);
+	vs(R_PDROP, R_REF, 1.25);
+	bench_xl("xlimit: SYN allowed, hot source, port with a ceiling",
+		 "198.18.0.6", 83, XDP_PASS);
+	vs(R_PDROP, R_REF, 1.0);
+	bench_xl("xlimit: SYN over the port's exceeded ceiling (a flood)",
+		 "198.18.0.7", 84, XDP_DROP);
+	vs(R_PDROP, R_REF, 0);
+	bench_xl("xlimit: SYN of a known client past the exceeded ceiling",
+		 "198.18.0.5", 84, XDP_PASS);
+	if (run_cases(rounds))
+		return 1;
+
+	/* `xlimit sync` running: each charged client is reported once an
+	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
+	vs(R_PDROP, R_REF, 0);
+	if (set_config(XL_CFG_SYNC)) {
+		fprintf(stderr, "microbench: sync flag: %s\n", strerror(errno));
+		return 1;
+	}
+	bench_xl("xlimit: SYN allowed, hot source, `xlimit sync` running",
+		 "198.18.0.13", 80, XDP_PASS);
+	if (run_cases(rounds))
 		return 1;
 
 	/* One allow-list entry: a counted SYN looks the trie up, unless the
@@ -698,36 +813,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vs(R_PDROP, R_REF, 0);
-	syn80.src = "198.18.0.4";
-	err |= bench("xlimit: SYN allowed, hot source, allow list of 1 entry",
-		     xdp, &syn80, XDP_PASS);
+	bench_xl("xlimit: SYN allowed, hot source, allow list of 1 entry",
+		 "198.18.0.4", 80, XDP_PASS);
 	vs(R_PDROP, NULL, 0);
-	err |= bench_xl("xlimit: SYN from an allow-listed source (cached)",
-			"198.18.0.9", 80, XDP_PASS);
-	syn80.src = NULL;
-	if (err)
+	bench_xl("xlimit: SYN from an allow-listed source (cached)",
+		 "198.18.0.9", 80, XDP_PASS);
+	if (run_cases(rounds))
 		return 1;
-
-	/* Floods (bpf/flood.h): port 83 with a ceiling a hot source never
-	 * reaches; port 84 with one of 0 (exceeded by every SYN, as during a
-	 * flood), which admits known clients, and 198.18.0.5 is one. */
-	if (set_ceiling(83, 3, XL_AMOUNT_MAX, 0) ||
-	    set_ceiling(84, 4, 0, XL_RULE_ADMIT_KNOWN) ||
-	    set_known("198.18.0.5", 84) || set_config(0)) {
-		fprintf(stderr, "microbench: ceilings: %s\n", strerror(errno));
-		return 1;
-	}
-	vs(R_PDROP, R_REF, 1.25);
-	err |= bench_xl("xlimit: SYN allowed, hot source, port with a ceiling",
-			"198.18.0.6", 83, XDP_PASS);
-	vs(R_PDROP, R_REF, 1.0);
-	err |= bench_xl(
-		"xlimit: SYN over the port's exceeded ceiling (a flood)",
-		"198.18.0.7", 84, XDP_DROP);
-	vs(R_PDROP, R_REF, 0);
-	err |= bench_xl(
-		"xlimit: SYN of a known client past the exceeded ceiling",
-		"198.18.0.5", 84, XDP_PASS);
 
 	/* One deny-list entry (another source): a SYN to a port without a
 	 * rule looks the deny trie up, which an empty list skips. */
@@ -736,9 +828,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vs(R_PDROP, NULL, 0);
-	err |= bench("xlimit: SYN, port without a rule, deny list of 1 entry",
-		     xdp, &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
-	if (err)
+	bench("xlimit: SYN, port without a rule, deny list of 1 entry", xdp,
+	      &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
+	if (run_cases(rounds))
 		return 1;
 
 	/* Deny and allow lists of 60,000 prefixes each, with a source of
@@ -751,47 +843,52 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	vs(R_PDROP, R_REF, 0);
-	err |= bench_xl(
+	bench_xl(
 		"xlimit: SYN allowed, hot unlisted source, lists of 60,000 prefixes",
 		"198.18.1.3", 80, XDP_PASS);
-	err |= bench_xl(
-		"xlimit: SYN from a hot deny-listed source, lists of 60,000",
-		"198.18.1.1", 80, XDP_DROP);
-	err |= bench_xl(
-		"xlimit: SYN from a hot allow-listed source, lists of 60,000",
-		"198.18.1.2", 80, XDP_PASS);
+	bench_xl("xlimit: SYN from a hot deny-listed source, lists of 60,000",
+		 "198.18.1.1", 80, XDP_DROP);
+	bench_xl("xlimit: SYN from a hot allow-listed source, lists of 60,000",
+		 "198.18.1.2", 80, XDP_PASS);
 	vs(R_PDROP, R_PDROP, 0);
-	err |= bench_xl("xlimit: SYN, port without a rule, deny list of 60,000",
-			"198.18.1.3", 82, XDP_PASS);
-	if (err)
+	bench_xl("xlimit: SYN, port without a rule, deny list of 60,000",
+		 "198.18.1.3", 82, XDP_PASS);
+	if (run_cases(rounds))
 		return 1;
 
-	/* Churning sources: IPv6, through the wrapper. */
+	/* Churning sources: IPv6, through the wrapper, 3 rounds; each pair
+	 * of a counter and xlimit timed together (the two xlimit cases of
+	 * many sources share xl_state, so they are not). */
 	if (churn) {
 		struct pkt_spec v6 = { .l3 = PKT_IPV6, .dport = 80 };
 		int pd = bpf_program__fd(bl->progs.bl_parse_drop);
 		int cnt = bpf_program__fd(REF_PROG);
+		int n3 = rounds < 3 ? rounds : 3;
 		__u64 n1;
 
 		vs(NULL, NULL, 0);
-		err |= bench_churn(R_WPD, pd, 1, &v6, XDP_DROP);
+		bench_churn(R_WPD, pd, 1, &v6, XDP_DROP);
 		vs(R_WPD, NULL, 0);
-		err |= bench_churn(R_WCNT1, cnt, 1, &v6, XDP_PASS);
+		bench_churn(R_WCNT1, cnt, 1, &v6, XDP_PASS);
 		vs(R_WPD, R_WCNT1, 1.25);
-		err |= bench_churn("wrapper + xlimit: IPv6 SYN, hot source",
-				   xdp, 1, &v6, XDP_PASS);
+		bench_churn("wrapper + xlimit: IPv6 SYN, hot source", xdp, 1,
+			    &v6, XDP_PASS);
+		if (run_cases(n3))
+			return 1;
 		vs(R_WPD, NULL, 0);
-		err |= bench_churn(R_WCNT1M, cnt, 1000000, &v6, XDP_PASS);
+		bench_churn(R_WCNT1M, cnt, 1000000, &v6, XDP_PASS);
 		vs(R_WPD, R_WCNT1M, 1.10);
-		err |= bench_churn("wrapper + xlimit: 1M sources, map of 1M",
-				   xdp, 1000000, &v6, XDP_PASS);
+		bench_churn("wrapper + xlimit: 1M sources, map of 1M", xdp,
+			    1000000, &v6, XDP_PASS);
+		if (run_cases(n3))
+			return 1;
 		n1 = state_entries();
 		vs(R_WPD, NULL, 0);
-		err |= bench_churn(R_WCNT2M, cnt, 2000000, &v6, XDP_PASS);
+		bench_churn(R_WCNT2M, cnt, 2000000, &v6, XDP_PASS);
 		vs(R_WPD, R_WCNT2M, 1.10);
-		err |= bench_churn("wrapper + xlimit: 2M sources, map of 1M",
-				   xdp, 2000000, &v6, XDP_PASS);
-		if (err)
+		bench_churn("wrapper + xlimit: 2M sources, map of 1M", xdp,
+			    2000000, &v6, XDP_PASS);
+		if (run_cases(n3))
 			return 1;
 		fprintf(stderr,
 			"microbench: xl_state held %llu of %d entries after "
