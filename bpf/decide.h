@@ -102,21 +102,17 @@ static __always_inline void xl_make_key(struct xl_key *k, const __u8 addr[16],
 	xl_key_init(k, addr, port, cfg ? cfg->ipv6_prefix : 0);
 }
 
-/* This CPU's xl_vcache entry for a (source, port), and in *k the whole
- * source as a key, to check the entry against; in *h the key's hash,
- * which xl_sync_note() uses too. */
-static __always_inline struct xl_vcache *xl_vcache_slot(struct xl_key *k,
-							const __u8 addr[16],
-							__u16 port, __u32 seed,
-							__u64 *h)
+/* This CPU's xl_vcache entry for a (source, port) (xl_vcache_index():
+ * why its slot needs no keyed hash), and in *k the whole source as a
+ * key, to check the entry against. */
+static __always_inline struct xl_vcache *
+xl_vcache_slot(struct xl_key *k, const __u8 addr[16], __u16 port)
 {
-	__u32 slot;
+	__u32 slot = xl_vcache_index(addr, port);
 
 	__builtin_memcpy(k->addr, addr, 16);
 	k->port = port;
 	k->pad = 0;
-	*h = xl_key_hash(k, seed);
-	slot = *h & (XL_VCACHE_SLOTS - 1);
 	return bpf_map_lookup_elem(&XL_MAP_VCACHE, &slot);
 }
 
@@ -286,7 +282,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	struct xl_config *cfg;
 	struct xl_key whole;
 	__u32 seed = 0, gen = 0, flags = 0;
-	__u64 h = 0; /* the source's hash: xl_vcache's, and sync's */
+	__u64 h = 0; /* sync's keyed hash of the source */
 
 	d->rule = xl_rule_for(port, &d->rule_port, &d->lflags);
 	if (!d->rule)
@@ -304,7 +300,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 		flags = cfg->flags;
 	}
 	if (lists) {
-		vc = xl_vcache_slot(&whole, addr, port, seed, &h);
+		vc = xl_vcache_slot(&whole, addr, port);
 		d->verdict = vc ? xl_vcache_verdict(vc, &whole, gen, &d->now) :
 				  XL_V_PASS;
 		if (d->verdict == XL_V_PASS) {
@@ -322,8 +318,8 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	if (!d->now)
 		d->now = xl_now();
 	xl_make_key(&d->key, addr, port, cfg);
-	if (!lists && (flags & XL_CFG_SYNC))
-		h = xl_key_hash(&d->key, seed);
+	if (flags & XL_CFG_SYNC) /* of the whole source: see xl_sync_note() */
+		h = xl_key_hash(lists ? &whole : &d->key, seed);
 	if (lists && charge)
 		total = xl_total_get(d->rule);
 	if (total) {

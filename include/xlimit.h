@@ -43,7 +43,8 @@
 #define XL_STATE_DEFAULT 262144 /* tracked (source, port) keys, default */
 #define XL_OVER_SLOTS 65536 /* entries of xl_over, a power of 2 */
 #define XL_IPV6_PREFIX_DEFAULT 64 /* IPv6 sources are counted per /64 */
-#define XL_VCACHE_SLOTS 4096 /* entries of xl_vcache per CPU, a power of 2 */
+#define XL_VCACHE_BITS 12 /* xl_vcache has 2^12 entries per CPU */
+#define XL_VCACHE_SLOTS (1U << XL_VCACHE_BITS)
 #define XL_KNOWN_MAX 65536 /* (source, port) keys in xl_known */
 
 /* xl_stats has one slot per rule and, after them, one for what the
@@ -273,7 +274,7 @@ _Static_assert(sizeof(struct xl_over) == 8 + 8 * XL_MAX_LIMITS,
 	       "xl_over layout");
 
 /* xl_vcache: per-CPU array of verdicts the datapath reached for a (full
- * source address, port), by a keyed hash of it, so that a hot source
+ * source address, port), by a hash of it, so that a hot source
  * skips the work next time: a list verdict (allowed, denied, or in
  * neither list: the tries are not looked up, the source is charged)
  * holds until the generation changes; a drop over a limit holds until the limit that

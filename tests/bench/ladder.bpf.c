@@ -46,7 +46,7 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 	struct xl_state *s;
 	struct xl_pkt p;
 	__u16 rule_port;
-	__u64 now = 0, h;
+	__u64 now = 0;
 	__u32 over, seed = 0, flags = 0, created = 0, restored = 0, lflags;
 
 	if (parse_syn(data, data_end, &p) != XL_P_SYN)
@@ -66,7 +66,7 @@ static __always_inline int ld_run(struct xdp_md *ctx, enum ld_step upto)
 		return XDP_PASS;
 	if (upto == LD_LISTS)
 		return XDP_DROP;
-	vc = xl_vcache_slot(&whole, p.saddr, p.dport, seed, &h);
+	vc = xl_vcache_slot(&whole, p.saddr, p.dport);
 	/* The benchmark never bumps the generation from ~0. */
 	if (vc && xl_vcache_verdict(vc, &whole, ~0U, &now) != XL_V_PASS)
 		return XDP_PASS;

@@ -1980,6 +1980,76 @@ out:
 	sched_setaffinity(0, sizeof(old), &old);
 }
 
+/* This CPU's xl_vcache entry in `slot` (the cache tests are pinned). */
+static bool cache_entry(__u32 slot, struct xl_vcache *e)
+{
+	struct xl_vcache *v = calloc(ncpus, sizeof(*v));
+	int cpu = sched_getcpu();
+	bool ok =
+		v && cpu >= 0 && cpu < ncpus &&
+		ASSERT_OK(bpf_map_lookup_elem(bpf_map__fd(skel->maps.xl_vcache),
+					      &slot, v),
+			  "read xl_vcache");
+
+	if (ok)
+		*e = v[cpu];
+	free(v);
+	return ok;
+}
+
+/* Whether this CPU's cache entry for src:port holds it with `verdict`. */
+static bool cached_as(const char *src, __u16 port, __u32 verdict)
+{
+	struct xl_vcache e;
+	__u8 a[16];
+
+	return map_addr(src, a) && cache_entry(xl_vcache_index(a, port), &e) &&
+	       !memcmp(e.addr, a, 16) && e.port == port && e.verdict == verdict;
+}
+
+/*
+ * xl_vcache's slot is an unkeyed hash any sender can aim at (see
+ * xl_vcache_index()): two sources in one slot take it from each other,
+ * and neither gets the other's verdict. A's cached drop does not drop B;
+ * B's cached allow-list verdict does not let A, over its limit, through.
+ */
+static void test_cache_slot_shared(void)
+{
+	static const struct rule_spec r = R80;
+	const char *a = "198.18.0.40";
+	char b[INET_ADDRSTRLEN] = "", bnet[INET_ADDRSTRLEN + 3];
+	__u8 aa[16], ab[16];
+	__u32 i, slot;
+	cpu_set_t old;
+
+	if (!ASSERT_TRUE(map_addr(a, aa), a))
+		return;
+	slot = xl_vcache_index(aa, 80);
+	for (i = 256; i < 65536 && !b[0]; i++) {
+		snprintf(b, sizeof(b), "198.18.%u.%u", i >> 8, i & 255);
+		if (!map_addr(b, ab) || xl_vcache_index(ab, 80) != slot)
+			b[0] = 0;
+	}
+	if (!ASSERT_TRUE(b[0], "a source in A's slot") || !reset_maps() ||
+	    !set_rule(r.port, &r.rule) || !pin_cpu(&old))
+		return;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(syn(a, 80), XDP_PASS, "A within the limit");
+	ASSERT_EQ(syn(a, 80), XDP_DROP, "A over the limit");
+	ASSERT_TRUE(cached_as(a, 80, XL_V_OVER_DROP), "A's drop cached");
+	ASSERT_EQ(syn(b, 80), XDP_PASS, "B is not dropped by A's entry");
+	snprintf(bnet, sizeof(bnet), "%s/32", b);
+	if (!set_list(fd_allow, bnet) || !bump_gen())
+		goto out;
+	ASSERT_EQ(syn(b, 80), XDP_PASS, "B allow-listed");
+	ASSERT_TRUE(cached_as(b, 80, XL_V_ALLOWED), "B took the slot");
+	ASSERT_EQ(syn(a, 80), XDP_DROP, "A is not let through by B's entry");
+	ASSERT_TRUE(cached_as(a, 80, XL_V_OVER_DROP), "A took it back");
+	ASSERT_EQ(syn(b, 80), XDP_PASS, "B still allow-listed");
+out:
+	sched_setaffinity(0, sizeof(old), &old);
+}
+
 /*
  * A cached drop holds until the window that refused it ends, and not
  * after: a window of one second, polled (bounded) until a SYN passes.
@@ -2822,6 +2892,7 @@ int main(void)
 	RUN_TEST(over_restore);
 	RUN_TEST(cache_over_limit);
 	RUN_TEST(cache_lists);
+	RUN_TEST(cache_slot_shared);
 	RUN_TEST(cache_window_end);
 	RUN_TEST(cache_skips_tries);
 	RUN_TEST(port_list_flags);
