@@ -176,6 +176,14 @@ $(BUILD)/tests/test_route: tests/unit/test_route.c $(LIB) user/lib/route.h \
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_route.c -o $@ $(LIB) $(LIBS)
 
+# When the kernel charged a connection's SYN (user/sidecar/handshake.c).
+$(BUILD)/tests/test_handshake: tests/unit/test_handshake.c \
+		user/sidecar/handshake.c user/sidecar/sidecar.h $(LIB) \
+		tests/lib/testing.h | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(TEST_CFLAGS) tests/unit/test_handshake.c \
+		user/sidecar/handshake.c -o $@ $(LIB) $(LIBS)
+
 $(BUILD)/tests/test_opt: tests/unit/test_opt.c user/opt.c user/opt.h \
 		tests/lib/testing.h | $(BUILD)/tests
 	$(call msg,CC,$@)
@@ -197,7 +205,8 @@ TEST_BINS := $(BUILD)/tests/test_parse $(BUILD)/tests/test_limiter \
 	$(BUILD)/tests/test_lib $(BUILD)/tests/test_route \
 	$(BUILD)/tests/test_opt \
 	$(BUILD)/tests/test_redis \
-	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept $(BUILD)/tests/mapsnap
+	$(BUILD)/tests/test_bpf $(BUILD)/tests/test_accept \
+	$(BUILD)/tests/test_handshake $(BUILD)/tests/mapsnap
 # tests/e2e/test_attack.sh floods with the benchmarks' SYN generator;
 # tests/e2e/test_reject.sh puts their XDP_PASS program on the client's veth.
 E2E_BINS := $(BUILD)/bench/synflood $(BUILD)/bench/baseline.bpf.o

@@ -67,6 +67,7 @@ run_suite format format_check
 run_suite parse sh -c '/usr/bin/python3 tests/unit/parse_oracle.py > build/tests/parse_corpus.txt && build/tests/test_parse build/tests/parse_corpus.txt'
 run_suite limiter build/tests/test_limiter
 run_suite accept build/tests/test_accept
+run_suite handshake build/tests/test_handshake
 run_suite lib build/tests/test_lib
 run_suite route build/tests/test_route
 run_suite opt build/tests/test_opt

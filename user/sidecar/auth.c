@@ -60,15 +60,15 @@ static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
 #define ACCEPT_SLACK_NS (50 * 1000000ULL)
 
 /* X-Connection-Time (nginx's $connection_time: seconds, with ms) as the
- * connection's accept time, monotonic ns, plus the slack above; 0 when
- * absent or malformed. */
-static uint64_t accepted_at(const struct evkeyvalq *h)
+ * connection's accept time, monotonic ns, plus the slack above (for the
+ * handshake, without it); 0 when absent or malformed. */
+static struct sc_accepted accepted_at(const struct evkeyvalq *h)
 {
 	const char *s = evhttp_find_header(h, "X-Connection-Time");
 	uint64_t now = sc_mono_ns(), ns = 0, unit = 1000000000ULL;
 
 	if (!s || *s < '0' || *s > '9')
-		return 0;
+		return (struct sc_accepted){ 0 };
 	for (; *s >= '0' && *s <= '9' && ns < now; s++)
 		ns = ns * 10 + (uint64_t)(*s - '0') * unit;
 	if (*s == '.')
@@ -76,7 +76,10 @@ static uint64_t accepted_at(const struct evkeyvalq *h)
 			unit /= 10;
 			ns += (uint64_t)(*s - '0') * unit;
 		}
-	return *s || ns >= now ? 0 : now - ns + ACCEPT_SLACK_NS;
+	if (*s || ns >= now)
+		return (struct sc_accepted){ 0 };
+	return (struct sc_accepted){ .at = now - ns + ACCEPT_SLACK_NS,
+				     .handshake = now - ns };
 }
 
 static void auth_request(struct evhttp_request *req, void *arg)

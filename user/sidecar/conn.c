@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -351,36 +350,6 @@ static void on_deadline(struct sc_conn *c)
 	c->squeezed = true;
 	/* May free c (and close the connection). */
 	bufferevent_trigger(bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS);
-}
-
-/*
- * When the kernel completed the handshake of the connection on `fd`, on
- * the monotonic clock, as near as the kernel says; `now` if it does not.
- * Under load the sidecar accepts a connection well after its handshake,
- * and whether the connection's SYN was charged is judged against the
- * handshake (limit.c, syn_seen()): a bucket's TAT is only T past the SYN.
- * The kernel keeps how long ago, in ms, the socket last sent data,
- * received data and received an ACK; all three start at the handshake.
- * Data the client sent before the accept moves the last two, never the
- * first (the sidecar has sent nothing yet): the longest is the nearest.
- */
-uint64_t sc_established_ns(int fd, uint64_t now)
-{
-	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
-	uint64_t ago;
-
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
-	    len < offsetof(struct tcp_info, tcpi_last_ack_recv) +
-			    sizeof(ti.tcpi_last_ack_recv))
-		return now;
-	ago = ti.tcpi_last_data_sent;
-	if (ti.tcpi_last_data_recv > ago)
-		ago = ti.tcpi_last_data_recv;
-	if (ti.tcpi_last_ack_recv > ago)
-		ago = ti.tcpi_last_ack_recv;
-	ago *= 1000000ULL;
-	return ago < now ? now - ago : now;
 }
 
 static void adopt(struct sc_conn *c)

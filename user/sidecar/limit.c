@@ -323,25 +323,10 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 	return err;
 }
 
-/* Whether a limit's state shows the SYN of a connection accepted at
- * `accepted` (monotonic ns; 0: unknown) as charged. A fixed window must be
- * open and have started no later than the accept (the SYN came before
- * it); a sliding window must hold a hit; a bucket's TAT must be past the
- * accept, as a SYN charged before it left the TAT at least T past the SYN
- * (T shorter than the handshake reads as no record: the request is
- * charged). */
-static bool syn_seen(const struct xl_client_limit *l, uint64_t accepted)
-{
-	if (l->strategy == XL_STRAT_TOKEN)
-		return accepted ? l->tat > accepted : l->count > 0;
-	return l->count > 0 && (l->strategy != XL_STRAT_FIXED || !accepted ||
-				l->start <= accepted);
-}
-
 /* sc_decide(); an `exempt` request (an exempt route's) is only read:
  * denied, or not counted. */
 static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-		   bool direct, uint64_t accepted, bool exempt,
+		   bool direct, struct sc_accepted accepted, bool exempt,
 		   struct sc_decision *d)
 {
 	struct xl_client *c = &d->client;
@@ -370,12 +355,12 @@ static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 	}
 	if (!charge) {
 		/* The first request only reads when every limit shows the
-		 * SYN charged (syn_seen()). Else the kernel has no record
+		 * SYN charged (sc_syn_seen()). Else the kernel has no record
 		 * of it (not on its path, the SYN came before xlimit was
 		 * attached, the client was evicted, or the window ended
 		 * since): charge the request itself. */
 		for (i = 0; i < c->nlimits; i++)
-			seen &= syn_seen(&c->lim[i], accepted);
+			seen &= sc_syn_seen(&c->lim[i], accepted);
 		if (!seen) {
 			charge = true;
 			if (query(addr, port, XL_OP_CHARGE, c)) {
@@ -408,14 +393,14 @@ static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 }
 
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, uint64_t accepted, struct sc_decision *d)
+	       bool direct, struct sc_accepted accepted, struct sc_decision *d)
 {
 	decide(addr, port, nreq, direct, accepted, false, d);
 }
 
 void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
-		       uint64_t accepted, struct sc_decision *d)
+		       struct sc_accepted accepted, struct sc_decision *d)
 {
 	struct sc_route_decision rd;
 

@@ -393,7 +393,8 @@ struct cl {
 	http_parser hp;
 	struct msg m;
 	struct cl *next, *prev; /* the worker's clients */
-	uint64_t accepted, nreq;
+	struct sc_accepted accepted;
+	uint64_t nreq;
 	uint8_t peer[16];
 	char peer_s[64];
 	enum cstate st;
@@ -1766,7 +1767,7 @@ static void cl_new(int fd, const struct sockaddr_storage *ss)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
-	c->accepted = sc_established_ns(fd, sc_mono_ns());
+	c->accepted = sc_accepted(fd);
 	c->crlf = 2;
 	c->m.prev[1] = '\n';
 	xl_format_addr(c->peer, c->peer_s, sizeof(c->peer_s));

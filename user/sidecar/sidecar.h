@@ -93,14 +93,28 @@ struct sc_decision {
 	char message[XL_ROUTE_MSG_MAX]; /* a route's 429 text, "" if none */
 };
 
+/* When a connection was accepted, on the datapath's coarse monotonic
+ * clock (ns; 0: not known): `at`, read after the accept, so after the
+ * SYN; `handshake`, when the kernel says it completed the handshake, at
+ * most `at` and, its clock being coarse, maybe ticks before the SYN
+ * (handshake.c). */
+struct sc_accepted {
+	uint64_t at, handshake;
+};
+/* The times of the connection on `fd`, just accepted. */
+struct sc_accepted sc_accepted(int fd);
+/* Whether limit `l`'s state shows the SYN of the connection accepted at
+ * `a` as charged. */
+bool sc_syn_seen(const struct xl_client_limit *l, struct sc_accepted a);
+
 /* Decides one request of `addr` (v4-mapped) to `port`, the `nreq`-th on
  * its connection (1 = the first, whose SYN the kernel charged). `direct`
  * says the kernel saw this client's SYN (false when the client came from
- * a proxy header); `accepted` is when the connection was accepted
- * (monotonic ns, 0 if not known): a first request is only read when
- * every limit's window opened by then. */
+ * a proxy header); `accepted` is when the connection was accepted: a
+ * first request is only read when every limit shows its SYN charged
+ * (sc_syn_seen()). */
 void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, uint64_t accepted, struct sc_decision *d);
+	       bool direct, struct sc_accepted accepted, struct sc_decision *d);
 
 /* sc_decide() for a request matched to routes already (sc_route_plan*()):
  * its port's limits, then the routes it matches (route.c, SEMANTICS.md
@@ -110,7 +124,7 @@ void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 struct sc_route_plan;
 void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 		       uint16_t port, uint64_t nreq, bool direct,
-		       uint64_t accepted, struct sc_decision *d);
+		       struct sc_accepted accepted, struct sc_decision *d);
 /* Text as HTML (markupsafe's escapes, as Flask's error pages) into buf;
  * cut at len - 1 bytes, never inside an escape. */
 void sc_html_escape(const char *s, char *buf, size_t len);
@@ -283,9 +297,6 @@ int sc_conn_request(struct evhttp_request *req, struct sc_peer *p);
  * next sees its socket writable (NULL: nothing). */
 struct evhttp_connection;
 void sc_flush(struct evhttp_connection *evcon);
-/* When the kernel completed the handshake of the connection on `fd`
- * (monotonic ns), `now` if it does not say. */
-uint64_t sc_established_ns(int fd, uint64_t now);
 /* The budget of --max-buffered request bytes: what the proxy holds on
  * top of what the connections are reading. */
 void sc_buffer_hold(size_t n);
