@@ -426,6 +426,26 @@ void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],
 static void put(const struct sc_sink *k, const char *name, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+char *sc_u64_str(char buf[24], uint64_t v)
+{
+	char *p = buf + 23;
+
+	*p = '\0';
+	do
+		*--p = '0' + v % 10;
+	while (v /= 10);
+	return p;
+}
+
+/* Adds `name` with the number v, unless the response has it already. */
+static void put_u64(const struct sc_sink *k, const char *name, uint64_t v)
+{
+	char buf[24];
+
+	if (!k->has || !k->has(k->arg, name))
+		k->add(k->arg, name, sc_u64_str(buf, v));
+}
+
 /* Adds `name` unless the response has it already. */
 static void put(const struct sc_sink *k, const char *name, const char *fmt, ...)
 {
@@ -472,12 +492,11 @@ void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
 	if (d->verdict != SC_WITHIN && d->verdict != SC_OVER)
 		return;
 	l = &d->client.lim[d->report];
-	put(k, "X-RateLimit-Limit", "%llu", (unsigned long long)l->amount);
-	put(k, "X-RateLimit-Remaining", "%llu",
-	    (unsigned long long)l->remaining);
-	put(k, "X-RateLimit-Reset", "%llu", (unsigned long long)l->reset);
+	put_u64(k, "X-RateLimit-Limit", l->amount);
+	put_u64(k, "X-RateLimit-Remaining", l->remaining);
+	put_u64(k, "X-RateLimit-Reset", l->reset);
 	if (over || sc_cfg.retry_after == SC_RA_ALWAYS)
-		put(k, "Retry-After", "%lld", retry_after(l));
+		put_u64(k, "Retry-After", retry_after(l));
 	if (sc_cfg.ietf)
 		add_ietf(d, k);
 }

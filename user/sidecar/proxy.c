@@ -188,6 +188,32 @@ static void bfield(struct buf *b, const char *name, const char *value)
 	b->len += n + v + 4;
 }
 
+/* A number in decimal (no printf: it runs for every message). */
+static void bnum(struct buf *b, uint64_t v)
+{
+	char d[24];
+
+	bputs(b, sc_u64_str(d, v));
+}
+
+/* "Content-Length: N\r\n". */
+static void blength(struct buf *b, uint64_t n)
+{
+	bputs(b, "Content-Length: ");
+	bnum(b, n);
+	badd(b, "\r\n", 2);
+}
+
+/* A status line, "HTTP/1.1 CODE REASON\r\n". */
+static void bstatus(struct buf *b, int code, const char *reason)
+{
+	bputs(b, "HTTP/1.1 ");
+	bnum(b, code);
+	badd(b, " ", 1);
+	bputs(b, reason);
+	badd(b, "\r\n", 2);
+}
+
 static void bdrain(struct buf *b, size_t n)
 {
 	b->off += n;
@@ -218,6 +244,7 @@ enum { P_URL, P_NAME, P_VALUE };
 
 struct field {
 	uint32_t name, val; /* offsets in msg.s, NUL-terminated */
+	uint32_t nlen; /* the name's length, once the head is whole */
 };
 
 #define MAX_CONNECTION \
@@ -314,6 +341,15 @@ static const char *fval(const struct msg *m, int i)
 	return m->s.p + m->f[i].val;
 }
 
+/* Whether field i is named `name` (n bytes): the lengths first, as most
+ * fields of a message are not the one looked for. */
+static bool fis(const struct msg *m, int i, const char *name, size_t n)
+{
+	return m->f[i].nlen == n && !strncasecmp(fname(m, i), name, n);
+}
+
+#define FIS(m, i, lit) fis(m, i, lit, sizeof(lit) - 1)
+
 /* The head is whole: the last piece ended, the value of a field named
  * without one set (http_parser gives no value callback for an empty
  * value). */
@@ -328,19 +364,21 @@ static void msg_end(struct msg *m)
 	msg_part(m, -1);
 	m->body = true;
 	m->nconn = 0;
-	for (i = 0; i < m->n; i++)
-		if (!strcasecmp(fname(m, i), "Connection") &&
-		    m->nconn++ < MAX_CONNECTION)
+	for (i = 0; i < m->n; i++) {
+		m->f[i].nlen = m->f[i].val - m->f[i].name - 1;
+		if (FIS(m, i, "Connection") && m->nconn++ < MAX_CONNECTION)
 			m->conn[m->nconn - 1] = i;
+	}
 }
 
 /* The first value of field `name`, NULL if none. */
 static const char *msg_find(const struct msg *m, const char *name)
 {
+	size_t n = strlen(name);
 	int i;
 
 	for (i = 0; i < m->n; i++)
-		if (!strcasecmp(fname(m, i), name))
+		if (fis(m, i, name, n))
 			return fval(m, i);
 	return NULL;
 }
@@ -424,6 +462,8 @@ struct cl {
 	bool retried, replay_ok;
 	int crlf; /* bytes of a chunk's CRLF checked, 2: none due */
 	struct buf replay; /* what went to the application, to retry */
+	struct cl *next_flush; /* in px.flush_cl while `flushing` */
+	bool flushing;
 };
 
 /* A connection to the application. */
@@ -435,6 +475,8 @@ struct upc {
 	struct msg m;
 	struct cl *c; /* the client served, NULL while idle */
 	struct upc *next_dead;
+	struct upc *next_flush; /* in px.flush_up while `flushing` */
+	bool flushing;
 	bool connecting, readable, rdhup, reused, got, dead, paused;
 	bool sent; /* a byte of the request went out */
 };
@@ -443,7 +485,9 @@ struct proxy {
 	struct event_base *base;
 	int lfd;
 	uint16_t port; /* of the listener: the port the clients reach */
-	struct event lev, resume, reap;
+	struct event lev, resume, reap, flush;
+	struct cl *flush_cl; /* to write at the end of the loop's turn */
+	struct upc *flush_up;
 	bool listening, fd_pause;
 	long nconns;
 	time_t logged;
@@ -527,24 +571,33 @@ static bool list_has(const char *list, const char *name)
 
 /* Hop-by-hop fields (RFC 9110 §7.6.1) describe one connection, not the
  * message: they are not forwarded, nor the framing (the sidecar writes
- * its own), nor Expect (answered here). */
-static bool hop_by_hop(const struct msg *m, const char *name)
+ * its own), nor Expect (answered here). Field i of m. */
+static bool hop_by_hop(const struct msg *m, int i)
 {
-	static const char *const hop[] = {
-		"Connection", "Keep-Alive",	   "TE",     "Trailer",
-		"Upgrade",    "Transfer-Encoding", "Expect", "Content-Length",
+#define HOP(s)                   \
+	{                        \
+		s, sizeof(s) - 1 \
+	}
+	static const struct {
+		const char *s;
+		size_t n;
+	} hop[] = {
+		HOP("Connection"),	  HOP("Keep-Alive"),	 HOP("TE"),
+		HOP("Trailer"),		  HOP("Upgrade"),	 HOP("Expect"),
+		HOP("Transfer-Encoding"), HOP("Content-Length"),
 	};
-	size_t i;
+#undef HOP
+	size_t k;
 	int j;
 
-	if (!strncasecmp(name, "Proxy-", 6))
+	if (m->f[i].nlen >= 6 && !strncasecmp(fname(m, i), "Proxy-", 6))
 		return true;
-	for (i = 0; i < sizeof(hop) / sizeof(hop[0]); i++)
-		if (!strcasecmp(name, hop[i]))
+	for (k = 0; k < sizeof(hop) / sizeof(hop[0]); k++)
+		if (fis(m, i, hop[k].s, hop[k].n))
 			return true;
 	/* And those a Connection field names. */
 	for (j = 0; j < m->nconn; j++)
-		if (list_has(fval(m, m->conn[j]), name))
+		if (list_has(fval(m, m->conn[j]), fname(m, i)))
 			return true;
 	return false;
 }
@@ -611,13 +664,13 @@ static const char *reason(int code)
 static void respond(struct cl *c, int code, const char *type, const char *body,
 		    size_t len, bool close)
 {
-	bprintf(&c->out, "HTTP/1.1 %d %s\r\n", code, reason(code));
+	bstatus(&c->out, code, reason(code));
 	put_limits(c, NULL, code == 429);
 	if (code == 503 && !(sc_cfg.retry_after == SC_RA_ALWAYS &&
 			     (c->d.verdict == SC_WITHIN)))
 		bputs(&c->out, "Retry-After: 1\r\n");
-	bprintf(&c->out, "Content-Type: %s\r\nContent-Length: %zu\r\n", type,
-		len);
+	bfield(&c->out, "Content-Type", type);
+	blength(&c->out, len);
 	if (close || !c->keep)
 		bputs(&c->out, "Connection: close\r\n");
 	else if (c->http10)
@@ -703,11 +756,57 @@ static struct upc *up_get(bool fresh, bool *busy)
 	return up;
 }
 
+/* The writes of a turn of the loop, after its reads: the sockets that
+ * became readable together are all read and parsed before any write
+ * wakes a peer (which on a loaded machine takes the CPU from the proxy
+ * at once, once per write). */
+static void flush_later_cl(struct cl *c)
+{
+	if (c->flushing)
+		return;
+	c->flushing = true;
+	c->next_flush = px.flush_cl;
+	px.flush_cl = c;
+	resume(&px.flush);
+}
+
+static void flush_later_up(struct upc *up)
+{
+	if (up->flushing)
+		return;
+	up->flushing = true;
+	up->next_flush = px.flush_up;
+	px.flush_up = up;
+	resume(&px.flush);
+}
+
+static void on_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (px.flush_up) {
+		struct upc *up = px.flush_up;
+
+		px.flush_up = up->next_flush;
+		up->flushing = false;
+		up_flush(up);
+	}
+	while (px.flush_cl) {
+		struct cl *c = px.flush_cl;
+
+		px.flush_cl = c->next_flush;
+		c->flushing = false;
+		cl_flush(c);
+	}
+}
+
 static void on_reap(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
+	on_flush(-1, 0, NULL); /* it may hold the dead */
 	while (px.dead_up) {
 		struct upc *up = px.dead_up;
 
@@ -1019,7 +1118,7 @@ static void on_up(evutil_socket_t fd, short what, void *arg)
 		up_run(up);
 	if (!c->dead) {
 		account(c);
-		cl_flush(c);
+		flush_later_cl(c);
 	}
 }
 
@@ -1071,19 +1170,17 @@ static int rs_head(http_parser *hp)
 		m->bad = 502;
 		return -1;
 	}
-	bprintf(&c->out, "HTTP/1.1 %d %s\r\n", code, m->s.p);
+	bstatus(&c->out, code, m->s.p);
 	for (i = 0; i < m->n; i++)
-		if (!hop_by_hop(m, fname(m, i)))
+		if (!hop_by_hop(m, i))
 			bfield(&c->out, fname(m, i), fval(m, i));
 	put_limits(c, m, false);
 	if (c->head || code == 304) {
 		if (hp->flags & F_CONTENTLENGTH)
-			bprintf(&c->out, "Content-Length: %llu\r\n",
-				(unsigned long long)hp->content_length);
+			blength(&c->out, hp->content_length);
 	} else if (code == 204) {
 	} else if ((hp->flags & F_CONTENTLENGTH) && !(hp->flags & F_CHUNKED)) {
-		bprintf(&c->out, "Content-Length: %llu\r\n",
-			(unsigned long long)hp->content_length);
+		blength(&c->out, hp->content_length);
 	} else if (!c->http10) {
 		bputs(&c->out, "Transfer-Encoding: chunked\r\n");
 		c->chunked_out = true;
@@ -1163,9 +1260,9 @@ static int framing_check(struct cl *c)
 	for (i = 0; i < m->n; i++) {
 		if (!token(fname(m, i)))
 			return 400;
-		if (!strcasecmp(fname(m, i), "Content-Length"))
+		if (FIS(m, i, "Content-Length"))
 			ncl++;
-		else if (!strcasecmp(fname(m, i), "Transfer-Encoding"))
+		else if (FIS(m, i, "Transfer-Encoding"))
 			te = fval(m, i), nte++;
 	}
 	if (c->hp.http_major != 1 || ncl > 1 || nte > 1 ||
@@ -1202,7 +1299,7 @@ static bool client_of(struct cl *c, uint8_t client[16])
 	if (!sc_trusted(c->peer))
 		return true;
 	for (i = 0; i < c->m.n && n < MAX_XFF; i++)
-		if (!strcasecmp(fname(&c->m, i), "X-Forwarded-For"))
+		if (FIS(&c->m, i, "X-Forwarded-For"))
 			xff[n++] = fval(&c->m, i);
 	if (sc_forwarded_client(xff, n, msg_find(&c->m, "X-Real-IP"), client))
 		return true;
@@ -1248,32 +1345,31 @@ static void send_head(struct cl *c)
 	int i;
 	bool xff = false;
 
-	bprintf(o, "%s %s HTTP/1.1\r\n", http_method_str(c->hp.method), m->s.p);
+	bputs(o, http_method_str(c->hp.method));
+	badd(o, " ", 1);
+	bputs(o, m->s.p);
+	bputs(o, " HTTP/1.1\r\n");
 	for (i = 0; i < m->n; i++) {
-		const char *name = fname(m, i);
-
-		if (!strcasecmp(name, "X-Forwarded-For")) {
+		if (FIS(m, i, "X-Forwarded-For")) {
 			/* Every such line, then the peer. */
-			bprintf(o, "%s%s",
-				xff ? ", " : "X-Forwarded-For: ", fval(m, i));
+			bputs(o, xff ? ", " : "X-Forwarded-For: ");
+			bputs(o, fval(m, i));
 			xff = true;
 		}
 	}
-	bprintf(o, "%s%s\r\n", xff ? ", " : "X-Forwarded-For: ", c->peer_s);
-	for (i = 0; i < m->n; i++) {
-		const char *name = fname(m, i);
-
-		if (!hop_by_hop(m, name) && strcasecmp(name, "X-Forwarded-For"))
-			bfield(o, name, fval(m, i));
-	}
+	bputs(o, xff ? ", " : "X-Forwarded-For: ");
+	bputs(o, c->peer_s);
+	badd(o, "\r\n", 2);
+	for (i = 0; i < m->n; i++)
+		if (!hop_by_hop(m, i) && !FIS(m, i, "X-Forwarded-For"))
+			bfield(o, fname(m, i), fval(m, i));
 	if (!msg_find(m, "Host")) /* an HTTP/1.0 client */
 		bprintf(o, "Host: %s:%u\r\n", up_host, up_port);
 	if (c->hp.flags & F_CHUNKED) {
 		bputs(o, "Transfer-Encoding: chunked\r\n");
 		c->chunked_up = true;
 	} else if (c->hp.flags & F_CONTENTLENGTH) {
-		bprintf(o, "Content-Length: %llu\r\n",
-			(unsigned long long)c->hp.content_length);
+		blength(o, c->hp.content_length);
 	}
 	bputs(o, "\r\n");
 	if (c->replay_ok)
@@ -1626,8 +1722,8 @@ static void cl_run(struct cl *c)
 	else {
 		account(c);
 		if (c->up)
-			up_flush(c->up);
-		cl_flush(c);
+			flush_later_up(c->up);
+		flush_later_cl(c);
 	}
 }
 
@@ -1919,6 +2015,7 @@ int sc_proxy_start(struct event_base *base, int fd)
 	event_assign(&px.lev, base, fd, EV_READ | EV_PERSIST, on_accept, NULL);
 	evtimer_assign(&px.resume, base, on_resume, NULL);
 	event_assign(&px.reap, base, -1, 0, on_reap, NULL);
+	event_assign(&px.flush, base, -1, 0, on_flush, NULL);
 	listener_update();
 	return px.listening ? 0 : -ENOMEM;
 }
@@ -1935,6 +2032,7 @@ void sc_proxy_stop(void)
 		up_drop(px.idle[px.nidle - 1]);
 	event_del(&px.resume);
 	event_del(&px.reap);
+	event_del(&px.flush);
 	if (px.lfd >= 0)
 		close(px.lfd);
 	on_reap(-1, 0, NULL);

@@ -140,6 +140,8 @@ struct sc_sink {
  * alone. `over` says the response is the 429. */
 void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
 		    bool over);
+/* v in decimal, at the end of buf; returns where it starts. */
+char *sc_u64_str(char buf[24], uint64_t v);
 /* The same into evhttp's headers. */
 void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
 		    bool over);
