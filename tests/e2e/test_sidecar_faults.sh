@@ -255,4 +255,34 @@ for mode in http10 close silent; do
 	CP=$((CP + 1))
 done
 
+# --- stopped with connections open ----------------------------------------------
+
+# SIGTERM while clients hold connections to each of its servers (the proxy,
+# the auth endpoint, /metrics): the sidecar closes them and exits 0.
+SP=8200
+bg stop "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$SP --upstream 127.0.0.1:$B \
+	--auth-listen 127.0.0.1:$((SP + 1)) --trust-proxy 127.0.0.1 \
+	--metrics-listen 127.0.0.1:$((SP + 2))
+STOP_PID=$XL_BG_PID
+xl_wait_up stop "http://127.0.0.1:$((SP + 2))/metrics" "$NS"
+held="" HOLDS=()
+for p in $SP $((SP + 1)) $((SP + 2)); do
+	hold_open "stop$p" $p 4
+	held+="$(cat "$XL_TMP/stop$p.out") "
+	HOLDS+=("$HOLD_PID:$HOLD_FD")
+done
+kill -TERM "$STOP_PID"
+for ((i = 0; i < 100; i++)); do
+	kill -0 "$STOP_PID" 2>/dev/null || break
+	sleep 0.1
+done
+kill -KILL "$STOP_PID" 2>/dev/null # still there: the check fails
+wait "$STOP_PID"
+assert_eq "$? ($held)" "0 (held 4 held 4 held 4 )" \
+	"SIGTERM with clients connected to the proxy, auth and metrics servers: exit 0"
+for h in "${HOLDS[@]}"; do
+	HOLD_PID=${h%%:*} HOLD_FD=${h##*:}
+	hold_close
+done
+
 summary

@@ -545,6 +545,10 @@ void sc_http_free(struct evhttp *http)
 
 	if (!http)
 		return;
+	/* evhttp_free() frees the listeners before it closes the
+	 * connections, whose on_close would turn them back on. */
+	if (s)
+		s->nlev = 0;
 	evhttp_free(http); /* closes its connections: on_close */
 	if (s) {
 		event_free(s->resume);
