@@ -127,7 +127,6 @@ static __always_inline int parse_ipv4(struct cursor *c, struct xl_pkt *p)
 	p->l4_len = ~0U;
 	if ((frag & XL_IP_MF) && tot >= hlen)
 		p->l4_len = tot - hlen;
-	xl_v4map(p->saddr, &iph->saddr);
 	p->is_v6 = 0;
 	c->pos += hlen;
 	return iph->protocol;
@@ -172,7 +171,6 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 		return XL_P_SHORT;
 	if (ip6->version != 6)
 		return XL_P_OTHER;
-	__builtin_memcpy(p->saddr, &ip6->saddr, 16);
 	p->is_v6 = 1;
 	p->l4_len = ~0U;
 	left = bpf_ntohs(ip6->payload_len);
@@ -259,6 +257,28 @@ static __always_inline int parse_tcp_syn(struct cursor *c, struct xl_pkt *p)
 	return th->syn && !th->ack;
 }
 
+/* The source address of the IP header at l3 (parse_ipv4() or
+ * parse_ipv6() walked it), into p->saddr: read only for the frames that
+ * need it, SYNs and tiny first fragments, not for every segment. */
+static __always_inline int parse_saddr(void *l3, void *end, struct xl_pkt *p)
+{
+	struct ipv6hdr *ip6 = l3;
+	struct iphdr *iph = l3;
+	__u32 v4;
+
+	if (p->is_v6) {
+		if ((void *)(ip6 + 1) > end)
+			return XL_P_SHORT;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		return 0;
+	}
+	if ((void *)(iph + 1) > end)
+		return XL_P_SHORT;
+	v4 = iph->saddr; /* one 32-bit load, not four of a byte */
+	xl_v4map(p->saddr, &v4);
+	return 0;
+}
+
 /* Parses a frame from its Ethernet header. Returns XL_P_SYN when it is a
  * SYN that opens a TCP connection (and fills *p), XL_P_TINY or XL_P_DEEP
  * for a frame to drop, XL_P_SHORT when the frame ends too early (tc may
@@ -267,10 +287,18 @@ static __always_inline int parse_syn(void *data, void *data_end,
 				     struct xl_pkt *p)
 {
 	struct cursor c = { .pos = data, .end = data_end };
+	void *l3;
 	int proto;
 
 	p->has_port = 0;
+	/* Defined on every path (parse_saddr() fills the address for the
+	 * frames that need it; a tiny fragment may have no port), so that
+	 * the compiler spills no undefined value, which the verifier
+	 * refuses. */
+	__builtin_memset(p->saddr, 0, sizeof(p->saddr));
+	p->dport = 0;
 	proto = parse_eth(&c);
+	l3 = c.pos;
 	p->l3_off = c.pos - data;
 	if (proto == ETH_P_IP)
 		proto = parse_ipv4(&c, p);
@@ -278,13 +306,19 @@ static __always_inline int parse_syn(void *data, void *data_end,
 		proto = parse_ipv6(&c, p);
 	else if (proto >= 0)
 		return XL_P_OTHER;
+	if (proto == XL_P_TINY)
+		return parse_saddr(l3, data_end, p) ?: XL_P_TINY;
 	if (proto < 0)
 		return proto;
 	if (proto != IPPROTO_TCP)
 		return XL_P_OTHER;
 	p->l4_off = c.pos - data;
 	proto = parse_tcp_syn(&c, p);
-	return proto < 0 ? proto : (proto ? XL_P_SYN : XL_P_OTHER);
+	if (proto == XL_P_TINY)
+		return parse_saddr(l3, data_end, p) ?: XL_P_TINY;
+	if (proto <= 0)
+		return proto; /* XL_P_OTHER (0) or another xl_parse */
+	return parse_saddr(l3, data_end, p) ?: XL_P_SYN;
 }
 
 #endif /* XL_PARSE_H */
