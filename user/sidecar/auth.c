@@ -21,24 +21,21 @@
  * copies the headers onto nginx's own responses. Those request headers
  * decide who is charged, so only a peer in --trust-proxy (nginx) may ask:
  * any other peer gets 403 and nothing is charged.
+ *
+ * This file decides; the connections, the parsing and the answers are
+ * the proxy's core (proxy.c), which serves --auth-listen as it serves
+ * --listen, without an application behind.
  */
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <event2/bufferevent.h>
-#include <event2/http.h>
 
 #include "msg.h"
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
-static _Thread_local struct evhttp *auth_http;
-
-static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
+static int header_u64(const char *s, uint64_t *v)
 {
-	const char *s = evhttp_find_header(h, name);
 	char *end;
 
 	if (!s)
@@ -62,9 +59,8 @@ static int header_u64(const struct evkeyvalq *h, const char *name, uint64_t *v)
 /* X-Connection-Time (nginx's $connection_time: seconds, with ms) as the
  * connection's accept time, monotonic ns, plus the slack above (for the
  * handshake, without it); 0 when absent or malformed. */
-static struct sc_accepted accepted_at(const struct evkeyvalq *h)
+static struct sc_accepted accepted_at(const char *s)
 {
-	const char *s = evhttp_find_header(h, "X-Connection-Time");
 	uint64_t now = sc_mono_ns(), ns = 0, unit = 1000000000ULL;
 
 	if (!s || *s < '0' || *s > '9')
@@ -82,96 +78,66 @@ static struct sc_accepted accepted_at(const struct evkeyvalq *h)
 				     .handshake = now - ns };
 }
 
-static void auth_request(struct evhttp_request *req, void *arg)
+void sc_auth_decide(const uint8_t peer[16], sc_find_fn *find, void *arg,
+		    struct sc_decision *d, struct sc_auth_answer *a)
 {
-	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	uint8_t client[16];
-	uint64_t nreq = 1, port;
 	static _Thread_local struct sc_route_plan plan;
-	struct sc_decision d;
+	uint64_t nreq = 1, port;
 	const char *real, *refuse, *uri;
-	char msg[6 * XL_ROUTE_MSG_MAX];
-	struct sc_peer p;
+	uint8_t client[16];
 
-	(void)arg;
-	sc_count(SC_C_AUTH_REQUESTS);
-	if (sc_headers_too_large(req))
-		return;
-	if (sc_conn_request(req, &p)) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	if (!sc_trusted(p.peer)) {
-		evhttp_send_error(req, 403, "Peer Not In --trust-proxy");
+	a->error = NULL;
+	a->verdict = NULL;
+	a->message[0] = '\0';
+	if (!sc_trusted(peer)) {
+		a->code = 403;
+		a->error = "the peer is not in --trust-proxy";
 		return;
 	}
-	real = evhttp_find_header(in, "X-Real-IP");
+	real = find(arg, "X-Real-IP");
 	if (!real || xl_parse_addr(real, client)) {
-		evhttp_send_error(req, 400, "X-Real-IP Required");
+		a->code = 400;
+		a->error = "X-Real-IP (an address) is required";
 		return;
 	}
-	if (header_u64(in, "X-Server-Port", &port) || port == 0 ||
+	if (header_u64(find(arg, "X-Server-Port"), &port) || port == 0 ||
 	    port > 65535) {
-		evhttp_send_error(req, 400, "X-Server-Port Required");
+		a->code = 400;
+		a->error = "X-Server-Port (a port) is required";
 		return;
 	}
-	if (header_u64(in, "X-Connection-Requests", &nreq) == -EINVAL) {
-		evhttp_send_error(req, 400, "Bad X-Connection-Requests");
+	if (header_u64(find(arg, "X-Connection-Requests"), &nreq) == -EINVAL) {
+		a->code = 400;
+		a->error = "X-Connection-Requests is not a number";
 		return;
 	}
 	/* The request's route, when nginx names it (routes: SEMANTICS.md
 	 * §5); without X-Original-URI, the port's limits only. */
-	uri = evhttp_find_header(in, "X-Original-URI");
+	uri = find(arg, "X-Original-URI");
 	if (uri)
-		sc_route_plan_uri(uri,
-				  evhttp_find_header(in, "X-Original-Method"),
-				  port, &plan);
+		sc_route_plan_uri(uri, find(arg, "X-Original-Method"), port,
+				  &plan);
 	else
 		plan = (struct sc_route_plan){ .n = 0 };
 	sc_decide_planned(&plan, client, port, nreq ? nreq : 1, true,
-			  accepted_at(in), &d);
-	refuse = evhttp_find_header(in, "X-Refuse-Status");
-	switch (d.verdict) {
+			  accepted_at(find(arg, "X-Connection-Time")), d);
+	refuse = find(arg, "X-Refuse-Status");
+	switch (d->verdict) {
 	case SC_OVER:
 		sc_count(SC_C_AUTH_LIMITED);
-		evhttp_add_header(out, "X-Xlimit-Verdict", "over");
+		a->verdict = "over";
 		/* The 429's text, HTML-escaped, for nginx's own page. */
-		sc_html_escape(d.message[0] ? d.message :
-					      d.client.lim[d.report].text,
-			       msg, sizeof(msg));
-		evhttp_add_header(out, "X-Xlimit-Message", msg);
-		sc_send_refusal(req, &d,
-				refuse && !strcmp(refuse, "403") ? 403 : 429);
+		sc_html_escape(d->message[0] ? d->message :
+					       d->client.lim[d->report].text,
+			       a->message, sizeof(a->message));
+		a->code = refuse && !strcmp(refuse, "403") ? 403 : 429;
 		return;
 	case SC_DENIED:
-		evhttp_add_header(out, "X-Xlimit-Verdict", "denied");
-		sc_send_refusal(req, &d, 403);
+		a->verdict = "denied";
+		a->code = 403;
 		return;
 	default:
-		evhttp_add_header(out, "X-Xlimit-Verdict", "within");
-		sc_add_headers(&d, out, false);
-		evhttp_send_reply(req, 204, "No Content", NULL);
-		sc_flush(evhttp_request_get_connection(req));
+		a->verdict = "within";
+		a->code = 204;
 	}
-}
-
-int sc_auth_start(struct event_base *base, int fd)
-{
-	auth_http = evhttp_new(base);
-	if (!auth_http)
-		return -ENOMEM;
-	if (sc_http_setup(auth_http, base, "auth-listen", auth_request))
-		return -ENOMEM;
-	evhttp_set_default_content_type(auth_http, NULL);
-	evhttp_set_allowed_methods(auth_http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-						      EVHTTP_REQ_POST);
-	return sc_bind(auth_http, "auth-listen", fd);
-}
-
-void sc_auth_stop(void)
-{
-	if (auth_http)
-		sc_http_free(auth_http);
-	auth_http = NULL;
 }

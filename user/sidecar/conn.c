@@ -78,9 +78,6 @@ struct sc_conn {
 	enum conn_state state;
 	bool squeezed; /* its header or body bound was lowered */
 	size_t buffered; /* bytes of its input in the budget */
-	uint64_t nreq; /* requests that reached the sidecar */
-	struct sc_peer addrs; /* learnt at its first request */
-	bool have_addrs;
 };
 
 /* Each worker has its own listeners and connections. */
@@ -188,41 +185,6 @@ static void on_accept_error(struct evconnlistener *lev, void *arg)
 	s->unlogged = 0;
 }
 
-/* ---- writing at once ------------------------------------------------ */
-
-/* A bufferevent writes when epoll says its socket is writable: one
- * epoll_ctl to watch for it, a wakeup, one to stop, for every message,
- * though a socket almost always takes it at once. Here the message is
- * written at once; when the socket took all of it, the watch is dropped
- * before the loop would have passed it to the kernel (the loop's
- * changelist nets the two out) and evhttp's "written" callback runs from
- * the loop as it would have. Anything left is written by the bufferevent
- * as usual. */
-void sc_flush(struct evhttp_connection *evcon)
-{
-	struct bufferevent *bev;
-	struct evbuffer *out;
-	int fd, n;
-
-	if (!evcon)
-		return;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	out = bufferevent_get_output(bev);
-	fd = bufferevent_getfd(bev);
-	if (fd < 0 || !evbuffer_get_length(out) ||
-	    !(bufferevent_get_enabled(bev) & EV_WRITE))
-		return;
-	evbuffer_unfreeze(out, 1); /* as the bufferevent does to write */
-	n = evbuffer_write(out, fd);
-	evbuffer_freeze(out, 1);
-	if (n <= 0 || evbuffer_get_length(out))
-		return;
-	bufferevent_disable(bev, EV_WRITE);
-	bufferevent_trigger(bev, EV_WRITE,
-			    BEV_TRIG_IGNORE_WATERMARKS |
-				    BEV_TRIG_DEFER_CALLBACKS);
-}
-
 /* ---- connections ----------------------------------------------------- */
 
 static struct sc_conn *conn_of(struct evhttp_request *req)
@@ -239,41 +201,6 @@ static struct sc_conn *conn_of(struct evhttp_request *req)
 	    by_fd[fd]->bev != bev)
 		return NULL;
 	return by_fd[fd];
-}
-
-/* The addresses of the socket of `evcon`: -1 when it is not TCP/IP. */
-static int socket_addrs(struct evhttp_connection *evcon, struct sc_peer *p)
-{
-	struct sockaddr_storage peer, local;
-	socklen_t plen = sizeof(peer), llen = sizeof(local);
-	int fd = evcon ? bufferevent_getfd(
-				 evhttp_connection_get_bufferevent(evcon)) :
-			 -1;
-
-	if (fd < 0 || getpeername(fd, (struct sockaddr *)&peer, &plen) ||
-	    getsockname(fd, (struct sockaddr *)&local, &llen) ||
-	    sc_sockaddr_addr(&peer, p->peer, &p->peer_port) ||
-	    sc_sockaddr_addr(&local, p->local, &p->local_port))
-		return -1;
-	return 0;
-}
-
-int sc_conn_request(struct evhttp_request *req, struct sc_peer *p)
-{
-	struct sc_conn *c = conn_of(req);
-
-	if (!c) { /* not adopted: asked of the socket, and read only */
-		p->nreq = 1;
-		return socket_addrs(evhttp_request_get_connection(req), p);
-	}
-	if (!c->have_addrs) {
-		if (socket_addrs(c->evcon, &c->addrs))
-			return -1;
-		c->have_addrs = true;
-	}
-	*p = c->addrs;
-	p->nreq = c->nreq ? c->nreq : 1;
-	return 0;
 }
 
 /* Gives back the bounds a connection's last request had lowered. */
@@ -446,7 +373,6 @@ static void dispatch(struct evhttp_request *req, void *arg)
 
 	if (c && c->state != C_NEW) {
 		c->state = C_BUSY;
-		c->nreq++;
 		event_del(&c->ev);
 		unsqueeze(c);
 		evhttp_request_set_on_complete_cb(req, on_complete, c);

@@ -501,23 +501,6 @@ void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
 		add_ietf(d, k);
 }
 
-static bool evkv_has(void *arg, const char *name)
-{
-	return evhttp_find_header(arg, name) != NULL;
-}
-
-static void evkv_add(void *arg, const char *name, const char *value)
-{
-	evhttp_add_header(arg, name, value);
-}
-
-void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h, bool over)
-{
-	struct sc_sink k = { .has = evkv_has, .add = evkv_add, .arg = h };
-
-	sc_put_headers(d, &k, over);
-}
-
 void sc_html_escape(const char *s, char *buf, size_t len)
 {
 	size_t off = 0, n;
@@ -606,28 +589,4 @@ const char *sc_refusal_body(const struct sc_decision *d, int code,
 	evbuffer_add(body, html, strlen(html));
 	evbuffer_add_printf(body, "</p>\n");
 	return "text/html; charset=utf-8";
-}
-
-void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
-		     int code)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	const char *accept = evhttp_find_header(
-		evhttp_request_get_input_headers(req), "Accept");
-	struct evbuffer *body = evbuffer_new();
-	const char *type;
-
-	if (!body) {
-		evhttp_send_error(req, 500, NULL);
-		return;
-	}
-	sc_add_headers(d, out, d->verdict == SC_OVER);
-	type = sc_refusal_body(d, code, accept, body);
-	evhttp_add_header(out, "Content-Type", type);
-	evhttp_send_reply(req, code,
-			  code == 429 ? "Too Many Requests" : "Forbidden",
-			  body);
-	sc_flush(evcon);
-	evbuffer_free(body);
 }

@@ -422,23 +422,6 @@ static int parse_args(int argc, char **argv)
 	return 0;
 }
 
-bool sc_headers_too_large(struct evhttp_request *req)
-{
-	const struct evkeyvalq *h = evhttp_request_get_input_headers(req);
-	const char *uri = evhttp_request_get_uri(req);
-	const struct evkeyval *kv;
-	size_t n = uri ? strlen(uri) + 16 : 16; /* the request line */
-
-	for (kv = TAILQ_FIRST(h); kv; kv = TAILQ_NEXT(kv, next))
-		n += strlen(kv->key) + strlen(kv->value) + 4;
-	if (n <= (size_t)sc_cfg.max_header_size)
-		return false;
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
-			  "close");
-	evhttp_send_error(req, 431, "Request Header Fields Too Large");
-	return true;
-}
-
 /* An event loop whose changes of the fds it watches reach the kernel once
  * per turn (the epoll changelist): evhttp turns a socket's EV_WRITE on
  * and off, and EV_READ off and on, around every message, and most of

@@ -11,7 +11,9 @@
  * parser read it, or chunked as the sidecar writes it, never the client's
  * own framing. The application's answer comes back the same way with the
  * rate-limit headers added. An unreachable application is a 502, a slow
- * one a 504.
+ * one a 504. The same core serves the auth endpoint (--auth-listen),
+ * whose requests, nginx's auth_request subrequests, are answered here
+ * with the decision (auth.c) instead of going on.
  *
  * Bodies are streamed both ways with bounded buffers: a client's body
  * goes on as it arrives, and the client is not read while BODY_BOUND bytes
@@ -52,6 +54,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -421,9 +424,23 @@ enum cstate {
 
 struct upc;
 
+/* A listening socket: --listen, whose requests go to the application,
+ * or --auth-listen, whose requests (nginx's subrequests) are answered
+ * here (auth.c). */
+struct lsn {
+	int fd; /* -1: none */
+	uint16_t port; /* the port the clients reach */
+	bool auth;
+	const char *what; /* its option, for messages */
+	struct event ev;
+	bool on; /* accepting */
+	long nconns;
+};
+
 /* A client's connection and the request in hand. */
 struct cl {
 	int fd;
+	struct lsn *l; /* where it came from */
 	struct event ev; /* the socket, both ways, edge-triggered */
 	struct event idle; /* --client-timeout */
 	struct event deadline; /* --header-timeout */
@@ -483,13 +500,11 @@ struct upc {
 
 struct proxy {
 	struct event_base *base;
-	int lfd;
-	uint16_t port; /* of the listener: the port the clients reach */
-	struct event lev, resume, reap, flush;
+	struct lsn lsn[2]; /* --listen, --auth-listen */
+	struct event resume, reap, flush;
+	bool fd_pause;
 	struct cl *flush_cl; /* to write at the end of the loop's turn */
 	struct upc *flush_up;
-	bool listening, fd_pause;
-	long nconns;
 	time_t logged;
 	unsigned long unlogged;
 	struct cl *clients, *dead_cl;
@@ -498,7 +513,8 @@ struct proxy {
 	const struct timeval *t_idle, *t_head, *t_up;
 };
 
-static _Thread_local struct proxy px = { .lfd = -1 };
+static _Thread_local struct proxy px = { .lsn = { { .fd = -1 },
+						  { .fd = -1 } } };
 
 static char up_host[256]; /* as given: the Host of HTTP/1.0 requests */
 static uint16_t up_port;
@@ -636,6 +652,8 @@ static void put_limits(struct cl *c, const struct msg *from, bool over)
 static const char *reason(int code)
 {
 	switch (code) {
+	case 204:
+		return "No Content";
 	case 400:
 		return "Bad Request";
 	case 403:
@@ -658,29 +676,41 @@ static const char *reason(int code)
 	return "Error";
 }
 
-/* Writes the connection's next answer, whole: `code` with the rate-limit
- * headers of the request's decision, `type` and `body`. `close` ends the
- * connection after it. */
-static void respond(struct cl *c, int code, const char *type, const char *body,
-		    size_t len, bool close)
+/* Writes the connection's next answer, whole: `code` with the fields
+ * `extra` (names and values, up to a NULL name; NULL for none), the
+ * rate-limit headers of the request's decision, `type` and `body` (none
+ * for a 204). `close` ends the connection after it. */
+static void respond_with(struct cl *c, int code, const char *const *extra,
+			 const char *type, const char *body, size_t len,
+			 bool close)
 {
 	bstatus(&c->out, code, reason(code));
-	put_limits(c, NULL, code == 429);
+	for (; extra && *extra; extra += 2)
+		bfield(&c->out, extra[0], extra[1]);
+	put_limits(c, NULL, c->d.verdict == SC_OVER);
 	if (code == 503 && !(sc_cfg.retry_after == SC_RA_ALWAYS &&
 			     (c->d.verdict == SC_WITHIN)))
 		bputs(&c->out, "Retry-After: 1\r\n");
-	bfield(&c->out, "Content-Type", type);
-	blength(&c->out, len);
+	if (code != 204) {
+		bfield(&c->out, "Content-Type", type);
+		blength(&c->out, len);
+	}
 	if (close || !c->keep)
 		bputs(&c->out, "Connection: close\r\n");
 	else if (c->http10)
 		bputs(&c->out, "Connection: keep-alive\r\n");
 	bputs(&c->out, "\r\n");
-	if (!c->head)
+	if (!c->head && code != 204)
 		badd(&c->out, body, len);
 	c->answered = c->resp_done = true;
 	if (close || !c->keep)
 		c->closing = true;
+}
+
+static void respond(struct cl *c, int code, const char *type, const char *body,
+		    size_t len, bool close)
+{
+	respond_with(c, code, NULL, type, body, len, close);
 }
 
 static void respond_error(struct cl *c, int code, bool close)
@@ -694,8 +724,20 @@ static void respond_error(struct cl *c, int code, bool close)
 	respond(c, code, "text/html; charset=utf-8", body, n, close);
 }
 
-/* 429 or 403 for the request's decision. */
-static void respond_refusal(struct cl *c, int code)
+/* An error with a sentence saying what was wrong (text, no markup). */
+static void respond_detail(struct cl *c, int code, const char *detail)
+{
+	char body[320];
+	int n = snprintf(
+		body, sizeof(body),
+		"<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n<p>%s</p>\n",
+		code, reason(code), code, reason(code), detail);
+
+	respond(c, code, "text/html; charset=utf-8", body, n, false);
+}
+
+/* 429 or 403 for the request's decision, with the fields `extra`. */
+static void respond_refusal(struct cl *c, int code, const char *const *extra)
 {
 	struct evbuffer *b = evbuffer_new();
 	const char *type;
@@ -705,8 +747,8 @@ static void respond_refusal(struct cl *c, int code)
 		return;
 	}
 	type = sc_refusal_body(&c->d, code, msg_find(&c->m, "Accept"), b);
-	respond(c, code, type, (const char *)evbuffer_pullup(b, -1),
-		evbuffer_get_length(b), false);
+	respond_with(c, code, extra, type, (const char *)evbuffer_pullup(b, -1),
+		     evbuffer_get_length(b), false);
 	evbuffer_free(b);
 }
 
@@ -991,7 +1033,8 @@ static void ex_end(struct cl *c)
 	if (c->up)
 		up_release(c->up);
 	c->up = NULL;
-	sc_observe_latency(sc_now() - c->start);
+	if (!c->l->auth)
+		sc_observe_latency(sc_now() - c->start);
 	c->st = C_IDLE;
 	c->discard = c->chunked_up = c->req_done = c->answered = false;
 	c->resp_done = c->chunked_out = c->retried = c->replay_ok = false;
@@ -1320,7 +1363,7 @@ static void plan_of(struct cl *c, struct sc_route_plan *p)
 			       u.field_data[UF_PATH].len);
 	}
 	sc_route_plan(path, sc_method_bit(http_method_str(c->hp.method)),
-		      px.port, p);
+		      c->l->port, p);
 	free(path);
 }
 
@@ -1376,6 +1419,44 @@ static void send_head(struct cl *c)
 		badd(&c->replay, bdata(o), blen(o));
 }
 
+static const char *find_field(void *arg, const char *name)
+{
+	return msg_find(arg, name);
+}
+
+/* A subrequest of nginx's auth_request (--auth-listen): answered here,
+ * 204 or a refusal, with the verdict (auth.c); its body, if any, is
+ * dropped. */
+static int auth_head(struct cl *c, bool body)
+{
+	static _Thread_local struct sc_auth_answer a;
+	const char *extra[5] = { "X-Xlimit-Verdict" };
+	unsigned method = c->hp.method;
+
+	c->discard = true;
+	if (body && msg_find(&c->m, "Expect"))
+		c->closing = true; /* the client waits to send it */
+	if (method != HTTP_GET && method != HTTP_HEAD && method != HTTP_POST) {
+		respond_error(c, 501, false);
+		return 0;
+	}
+	sc_auth_decide(c->peer, find_field, &c->m, &c->d, &a);
+	if (a.error) {
+		respond_detail(c, a.code, a.error);
+		return 0;
+	}
+	extra[1] = a.verdict;
+	if (a.message[0]) {
+		extra[2] = "X-Xlimit-Message";
+		extra[3] = a.message;
+	}
+	if (a.code == 204)
+		respond_with(c, 204, extra, NULL, NULL, 0, false);
+	else
+		respond_refusal(c, a.code, extra);
+	return 0;
+}
+
 /* The head is in: refused, answered, or on its way to the application.
  * Returns 1 when the body is not to be read (the connection closes). */
 static int rq_head(http_parser *hp)
@@ -1397,7 +1478,7 @@ static int rq_head(http_parser *hp)
 	c->head = hp->method == HTTP_HEAD;
 	c->crlf = 2;
 	c->in_data = false;
-	sc_count(SC_C_REQUESTS);
+	sc_count(c->l->auth ? SC_C_AUTH_REQUESTS : SC_C_REQUESTS);
 	if (msg_size(&c->m) > (size_t)sc_cfg.max_header_size) {
 		respond_error(c, 431, true);
 		return 1;
@@ -1415,14 +1496,16 @@ static int rq_head(http_parser *hp)
 		respond_error(c, 413, true);
 		return 1;
 	}
+	if (c->l->auth)
+		return auth_head(c, body);
 	direct = client_of(c, client);
 	plan_of(c, &plan);
-	sc_decide_planned(&plan, client, px.port, c->nreq, direct, c->accepted,
-			  &c->d);
+	sc_decide_planned(&plan, client, c->l->port, c->nreq, direct,
+			  c->accepted, &c->d);
 	expect = msg_find(&c->m, "Expect");
 	if (c->d.verdict == SC_OVER || c->d.verdict == SC_DENIED) {
 		sc_count(c->d.verdict == SC_OVER ? SC_C_LIMITED : SC_C_DENIED);
-		respond_refusal(c, c->d.verdict == SC_OVER ? 429 : 403);
+		respond_refusal(c, c->d.verdict == SC_OVER ? 429 : 403, NULL);
 		/* Its body is dropped; one the client waits to send (100
 		 * Continue) ends the connection. */
 		c->discard = true;
@@ -1846,11 +1929,11 @@ static void cl_close(struct cl *c)
 	c->next = px.dead_cl;
 	px.dead_cl = c;
 	resume(&px.reap);
-	px.nconns--;
+	c->l->nconns--;
 	listener_update();
 }
 
-static void cl_new(int fd, const struct sockaddr_storage *ss)
+static void cl_new(struct lsn *l, int fd, const struct sockaddr_storage *ss)
 {
 	struct cl *c = calloc(1, sizeof(*c));
 	uint16_t pport;
@@ -1863,6 +1946,7 @@ static void cl_new(int fd, const struct sockaddr_storage *ss)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->fd = fd;
+	c->l = l;
 	c->accepted = sc_accepted(fd);
 	c->crlf = 2;
 	c->m.prev[1] = '\n';
@@ -1884,24 +1968,29 @@ static void cl_new(int fd, const struct sockaddr_storage *ss)
 	if (px.clients)
 		px.clients->prev = c;
 	px.clients = c;
-	px.nconns++;
+	c->l->nconns++;
 }
 
 /* ---- the listener ----------------------------------------------------- */
 
-/* Accepts while under --max-connections and not out of fds. */
+/* Each listener accepts while under --max-connections and not out of
+ * fds. */
 static void listener_update(void)
 {
-	bool on = !px.fd_pause &&
-		  px.nconns < sc_share(sc_cfg.max_connections) && px.lfd >= 0;
+	struct lsn *l;
 
-	if (on == px.listening)
-		return;
-	if (on)
-		event_add(&px.lev, NULL);
-	else
-		event_del(&px.lev);
-	px.listening = on;
+	for (l = px.lsn; l < px.lsn + 2; l++) {
+		bool on = !px.fd_pause && l->fd >= 0 &&
+			  l->nconns < sc_share(sc_cfg.max_connections);
+
+		if (on == l->on)
+			continue;
+		if (on)
+			event_add(&l->ev, NULL);
+		else
+			event_del(&l->ev);
+		l->on = on;
+	}
 }
 
 static void on_resume(evutil_socket_t fd, short what, void *arg)
@@ -1916,7 +2005,7 @@ static void on_resume(evutil_socket_t fd, short what, void *arg)
 /* accept() failed with more than "try again": out of fds (EMFILE,
  * ENFILE) or of memory. Retrying at once would spin, so the listener
  * rests a moment; the kernel's backlog keeps the clients meanwhile. */
-static void accept_error(int err)
+static void accept_error(const struct lsn *l, int err)
 {
 	struct timeval tv = { 0, ACCEPT_PAUSE_MS * 1000 };
 	time_t now = time(NULL);
@@ -1928,21 +2017,21 @@ static void accept_error(int err)
 		px.unlogged++;
 		return;
 	}
-	xl_err("--listen: cannot accept a connection: %s; pausing %d ms (%lu more such errors since the last line)",
-	       strerror(err), ACCEPT_PAUSE_MS, px.unlogged);
+	xl_err("--%s: cannot accept a connection: %s; pausing %d ms (%lu more such errors since the last line)",
+	       l->what, strerror(err), ACCEPT_PAUSE_MS, px.unlogged);
 	px.logged = now;
 	px.unlogged = 0;
 }
 
 static void on_accept(evutil_socket_t lfd, short what, void *arg)
 {
+	struct lsn *l = arg;
 	struct sockaddr_storage ss;
 	socklen_t len;
 	int i, fd;
 
 	(void)what;
-	(void)arg;
-	for (i = 0; i < ACCEPT_BATCH && px.listening; i++) {
+	for (i = 0; i < ACCEPT_BATCH && l->on; i++) {
 		len = sizeof(ss);
 		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
 			     SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -1952,10 +2041,10 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EPROTO || errno == EPERM)
 				continue;
-			accept_error(errno);
+			accept_error(l, errno);
 			break;
 		}
-		cl_new(fd, &ss);
+		cl_new(l, fd, &ss);
 		listener_update();
 	}
 }
@@ -1965,7 +2054,6 @@ static void on_accept(evutil_socket_t lfd, short what, void *arg)
 int sc_resolve_upstream(void)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai;
-	uint32_t max = 4 * sc_cfg.max_header_size;
 	int err;
 
 	if (sc_parse_hostport(sc_cfg.upstream, up_host, sizeof(up_host),
@@ -1984,14 +2072,24 @@ int sc_resolve_upstream(void)
 		((struct sockaddr_in *)&up_sa)->sin_port = htons(up_port);
 	else
 		((struct sockaddr_in6 *)&up_sa)->sin6_port = htons(up_port);
-	/* http_parser's bound on a head (process-wide), set once: past it a
-	 * request's is refused 431, the application's answered 502. */
-	http_parser_set_max_header_size(max > UP_MAX_HEAD ? max : UP_MAX_HEAD);
 	return 0;
 }
 
-int sc_proxy_start(struct event_base *base, int fd)
+/* http_parser's bound on a head (process-wide), set once: past it a
+ * request's is refused 431, the application's answered 502. */
+static void set_max_header(void)
 {
+	uint32_t max = 4 * sc_cfg.max_header_size;
+
+	http_parser_set_max_header_size(max > UP_MAX_HEAD ? max : UP_MAX_HEAD);
+}
+
+/* Serves listening socket `fd` as listener i of this worker, its loop's
+ * state made on the first. */
+static int listen_on(struct event_base *base, int fd, int i)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct lsn *l = &px.lsn[i];
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
 	struct timeval t_idle = { sc_cfg.client_timeout, 0 };
@@ -1999,29 +2097,46 @@ int sc_proxy_start(struct event_base *base, int fd)
 	struct timeval t_up = { sc_cfg.upstream_timeout, 0 };
 	uint8_t addr[16];
 
-	px.base = base;
-	px.lfd = fd;
+	l->fd = fd;
+	l->auth = i == 1;
+	l->what = l->auth ? "auth-listen" : "listen";
 	if (getsockname(fd, (struct sockaddr *)&ss, &len) ||
-	    sc_sockaddr_addr(&ss, addr, &px.port))
+	    sc_sockaddr_addr(&ss, addr, &l->port))
 		return -errno;
-	px.idle =
-		calloc(sc_share(sc_cfg.upstream_connections), sizeof(*px.idle));
-	if (!px.idle)
-		return -ENOMEM;
-	/* Timeouts of one length each: O(1) queues, no heap. */
-	px.t_idle = event_base_init_common_timeout(base, &t_idle);
-	px.t_head = event_base_init_common_timeout(base, &t_head);
-	px.t_up = event_base_init_common_timeout(base, &t_up);
-	event_assign(&px.lev, base, fd, EV_READ | EV_PERSIST, on_accept, NULL);
-	evtimer_assign(&px.resume, base, on_resume, NULL);
-	event_assign(&px.reap, base, -1, 0, on_reap, NULL);
-	event_assign(&px.flush, base, -1, 0, on_flush, NULL);
+	event_assign(&l->ev, base, fd, EV_READ | EV_PERSIST, on_accept, l);
+	if (!px.base) {
+		pthread_once(&once, set_max_header);
+		px.base = base;
+		px.idle = calloc(sc_share(sc_cfg.upstream_connections),
+				 sizeof(*px.idle));
+		if (!px.idle)
+			return -ENOMEM;
+		/* Timeouts of one length each: O(1) queues, no heap. */
+		px.t_idle = event_base_init_common_timeout(base, &t_idle);
+		px.t_head = event_base_init_common_timeout(base, &t_head);
+		px.t_up = event_base_init_common_timeout(base, &t_up);
+		evtimer_assign(&px.resume, base, on_resume, NULL);
+		event_assign(&px.reap, base, -1, 0, on_reap, NULL);
+		event_assign(&px.flush, base, -1, 0, on_flush, NULL);
+	}
 	listener_update();
-	return px.listening ? 0 : -ENOMEM;
+	return l->on ? 0 : -ENOMEM;
+}
+
+int sc_proxy_start(struct event_base *base, int fd)
+{
+	return listen_on(base, fd, 0);
+}
+
+int sc_auth_start(struct event_base *base, int fd)
+{
+	return listen_on(base, fd, 1);
 }
 
 void sc_proxy_stop(void)
 {
+	struct lsn *l;
+
 	if (!px.base)
 		return;
 	px.fd_pause = true;
@@ -2033,10 +2148,16 @@ void sc_proxy_stop(void)
 	event_del(&px.resume);
 	event_del(&px.reap);
 	event_del(&px.flush);
-	if (px.lfd >= 0)
-		close(px.lfd);
+	for (l = px.lsn; l < px.lsn + 2; l++)
+		if (l->fd >= 0)
+			close(l->fd);
 	on_reap(-1, 0, NULL);
 	free(px.idle);
 	memset(&px, 0, sizeof(px));
-	px.lfd = -1;
+	px.lsn[0].fd = px.lsn[1].fd = -1;
+}
+
+void sc_auth_stop(void)
+{
+	sc_proxy_stop();
 }

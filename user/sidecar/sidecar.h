@@ -3,9 +3,9 @@
  * Declarations shared by the parts of xlimit-sidecar: its settings, the
  * kernel objects it reads and charges clients through, the rate-limit
  * decision for one request (limit.c), the reverse proxy (proxy.c, on
- * sockets of its own and http_parser), the nginx auth_request endpoint
- * (auth.c) and the Prometheus metrics (metrics.c), both on evhttp
- * (conn.c). Each of --workers threads runs its own libevent loop with
+ * sockets of its own and http_parser), which also serves the nginx
+ * auth_request endpoint (auth.c decides its answers), and the Prometheus
+ * metrics (metrics.c, on evhttp: conn.c). Each of --workers threads runs its own libevent loop with
  * its own listeners (SO_REUSEPORT), connections and kernel fds: the state
  * of these files is thread-local, but for the settings, the counters
  * /metrics sums (metrics.c) and the --max-buffered budget (conn.c). The
@@ -142,9 +142,6 @@ void sc_put_headers(const struct sc_decision *d, const struct sc_sink *k,
 		    bool over);
 /* v in decimal, at the end of buf; returns where it starts. */
 char *sc_u64_str(char buf[24], uint64_t v);
-/* The same into evhttp's headers. */
-void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
-		    bool over);
 
 /* The body of a refusal with `code` (429 over the limit, 403 for a denied
  * client) into `body`: HTML, or problem+json when `accept` prefers JSON.
@@ -152,9 +149,6 @@ void sc_add_headers(const struct sc_decision *d, struct evkeyvalq *h,
 struct evbuffer;
 const char *sc_refusal_body(const struct sc_decision *d, int code,
 			    const char *accept, struct evbuffer *body);
-/* Answers `req` (evhttp) with that refusal and the headers. */
-void sc_send_refusal(struct evhttp_request *req, const struct sc_decision *d,
-		     int code);
 
 /* accept.c: the q value (0 to 1) an Accept header gives a media type
  * "type/subtype": that of its most specific matching range (exact, then
@@ -176,12 +170,6 @@ int sc_sockaddr_addr(const struct sockaddr_storage *ss, uint8_t addr[16],
  * addr, or -1 when the headers name no address. */
 int sc_forwarded_client(const char *const *xff, int nxff, const char *real_ip,
 			uint8_t addr[16]);
-
-/* Answers 431 and closes the connection when the request's headers are
- * over --max-header-size; returns true then. evhttp itself cuts requests
- * past a hard bound of four times that, with 400 (libevent 2.1 has no
- * status of its own for it). */
-bool sc_headers_too_large(struct evhttp_request *req);
 
 /* ---- route.c: per-endpoint limits ------------------------------------ */
 
@@ -254,13 +242,28 @@ int sc_resolve_upstream(void);
 extern _Thread_local unsigned long sc_up_requests;
 
 /* Each serves on `base` the listening socket `fd` (sc_listen()), which
- * it owns from then on. 0 or -errno, with a message. */
+ * it owns from then on. 0 or -errno, with a message. The proxy's core
+ * serves both the proxy and the auth endpoint: sc_proxy_stop() ends
+ * both (sc_auth_stop() is the same call). */
 int sc_proxy_start(struct event_base *base, int fd);
 int sc_auth_start(struct event_base *base, int fd);
 int sc_metrics_start(struct event_base *base, int fd);
 void sc_proxy_stop(void);
 void sc_auth_stop(void);
 void sc_metrics_stop(void);
+
+/* auth.c: the answer to an auth_request subrequest from `peer`, whose
+ * fields find(arg, name) gives (NULL when absent): the decision in `d`,
+ * and what to answer in `a`. */
+typedef const char *sc_find_fn(void *arg, const char *name);
+struct sc_auth_answer {
+	int code; /* 204 within, 429 (or 403) over, 403 denied */
+	const char *error; /* a subrequest refused (`code`): why; or NULL */
+	const char *verdict; /* X-Xlimit-Verdict */
+	char message[6 * XL_ROUTE_MSG_MAX]; /* X-Xlimit-Message, "" none */
+};
+void sc_auth_decide(const uint8_t peer[16], sc_find_fn *find, void *arg,
+		    struct sc_decision *d, struct sc_auth_answer *a);
 
 /* Parses "ADDR:PORT" or "[V6]:PORT" into host (without brackets) and
  * port. 0 or -1. */
@@ -285,20 +288,6 @@ long sc_share(long total);
 /* evhttp_free(), and what sc_http_setup() made for it. */
 void sc_http_free(struct evhttp *http);
 void sc_conns_free(void);
-/* The connection of a request: its peer and local address (v4-mapped),
- * and which request of it this is (1 = the first). */
-struct sc_peer {
-	uint8_t peer[16], local[16];
-	uint16_t peer_port, local_port;
-	uint64_t nreq;
-};
-/* Fills `p` for `req`, the addresses asked of the socket once per
- * connection. 0, or -1 when it is not a TCP/IP connection (it went away). */
-int sc_conn_request(struct evhttp_request *req, struct sc_peer *p);
-/* Writes what evhttp queued on `evcon` now, rather than when the loop
- * next sees its socket writable (NULL: nothing). */
-struct evhttp_connection;
-void sc_flush(struct evhttp_connection *evcon);
 /* The budget of --max-buffered request bytes: what the proxy holds on
  * top of what the connections are reading. */
 void sc_buffer_hold(size_t n);
