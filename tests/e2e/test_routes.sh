@@ -52,11 +52,11 @@ xls route add $P '*' "5 per 10 seconds" &&
 	xls route add $P /free --exempt &&
 	xls route add $P /plain || fail "route add"
 
-xl_bg oracle in_srv $PY "$APP" app $F
-xl_bg upstream in_srv $PY "$APP" app $U off
+xl_bg oracle nsenter --net="/run/netns/$NS_SRV" $PY "$APP" app $F
+xl_bg upstream nsenter --net="/run/netns/$NS_SRV" $PY "$APP" app $U off
 # Two workers: the counts are the kernel's, whichever thread (each with
 # its own copy of the route table) takes a connection.
-xl_bg sidecar in_srv "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
+xl_bg sidecar nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" --listen 127.0.0.1:$P \
 	--upstream 127.0.0.1:$U --retry-after always --charge-first --workers 2 \
 	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32 --metrics-listen 127.0.0.1:$M
 xl_wait_up oracle http://127.0.0.1:$F/free "$NS_SRV"
@@ -108,7 +108,7 @@ assert_match "$(cat "$XL_TMP/enc.4")" "<p>slow down &lt;now&gt;</p>" "... and re
 xls route add $N /limited "3 per 10 seconds" --message "slow down <now>" &&
 	xls route add $N '*' "5 per 10 seconds" || fail "route add for nginx's port"
 xl_nginx_conf 127.0.0.1:$N 127.0.0.1:$U 127.0.0.1:$A
-xl_bg nginx in_srv nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
+xl_bg nginx nsenter --net="/run/netns/$NS_SRV" nginx -p "$XL_TMP/nginx" -c "$XL_TMP/nginx/nginx.conf"
 xl_wait_up nginx http://127.0.0.1:$N/free "$NS_SRV"
 for i in 1 2 3 4; do
 	in_srv curl -s -o "$XL_TMP/ng.$i" -D "$XL_TMP/ngh.$i" --interface 127.0.0.11 "http://127.0.0.1:$N/limite%64"
