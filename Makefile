@@ -120,7 +120,8 @@ $(BUILD)/xlimit: $(USER_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(LIBS) -lconfig -lhiredis
 
-# The sidecar: its own sources, the programs' messages and libxlimit.
+# The sidecar: its own sources, the programs' messages, the option table
+# and libxlimit.
 SIDECAR_LIBS := $(LIBS) -levent -lhttp_parser -lcap -pthread
 
 $(BUILD)/sidecar:
@@ -130,7 +131,7 @@ $(BUILD)/sidecar/%.o: user/sidecar/%.c $(BUILD)/xlimit.skel.h | $(BUILD)/sidecar
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(XL_CFLAGS) -Iuser -MMD -MP -c $< -o $@
 
-$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(BUILD)/user/msg.o $(LIB)
+$(BUILD)/xlimit-sidecar: $(SIDECAR_OBJS) $(BUILD)/user/msg.o $(BUILD)/user/opt.o $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(XL_CFLAGS) $^ -o $@ $(SIDECAR_LIBS)
 
@@ -223,7 +224,7 @@ FUZZ_HDRS := $(wildcard include/*.h bpf/*.h user/*.h user/lib/*.h user/sidecar/*
 	tests/lib/*.h)
 FUZZ_SRCS_limits := user/lib/limit_parse.c
 # The sidecar's sources without its main() (libFuzzer has one).
-FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/msg.c $(LIB_SRCS)
+FUZZ_SRCS_sidecar := $(wildcard user/sidecar/*.c) user/msg.c user/opt.c $(LIB_SRCS)
 FUZZ_LIBS_sidecar := -Dmain=xl_sidecar_main -lbpf -ljson-c -lm -levent \
 	-lhttp_parser -lcap -pthread
 # `xlimit sync`'s URL parser, Redis keys and key slots.

@@ -7,7 +7,7 @@
 
 #include "opt.h"
 
-#define XL_OPT_MAX 16
+#define XL_OPT_MAX 32
 
 /* The table as getopt_long wants it, --help added. Returns the count. */
 static int long_opts(const struct xl_usage *u, struct option *lo)
@@ -83,6 +83,20 @@ static void lines(FILE *f, int indent, const char *text)
 	}
 }
 
+/* Whether option o has a short form too (a letter in u->shorts). */
+static bool has_short(const struct xl_usage *u, const struct xl_opt *o)
+{
+	return o->key > ' ' && o->key < 127 && o->key != ':' && u->shorts &&
+	       strchr(u->shorts, o->key);
+}
+
+/* The width of "-k, --name ARG" in the usage. */
+static int opt_width(const struct xl_usage *u, const struct xl_opt *o)
+{
+	return (has_short(u, o) ? 4 : 0) + 2 + strlen(o->name) +
+	       (o->arg ? 1 + strlen(o->arg) : 0);
+}
+
 void xl_usage(const struct xl_usage *u, FILE *f)
 {
 	const char *syn = u->synopsis, *nl;
@@ -98,22 +112,23 @@ void xl_usage(const struct xl_usage *u, FILE *f)
 	}
 	lines(f, 2, u->about);
 	for (o = u->opts; o && o->name; o++) {
-		w = 2 + strlen(o->name) + (o->arg ? 1 + strlen(o->arg) : 0);
+		w = opt_width(u, o);
 		if (o->help && w > width)
 			width = w;
 	}
 	for (o = u->opts; o && o->name; o++) {
 		const char *h = o->help;
+		char sh[8] = "";
 
 		if (!h)
 			continue;
+		if (has_short(u, o))
+			snprintf(sh, sizeof(sh), "-%c, ", o->key);
 		nl = strchr(h, '\n');
-		fprintf(f, "  --%s%s%s%*s%.*s\n", o->name, o->arg ? " " : "",
-			o->arg ? o->arg : "",
-			width + 2 -
-				(int)(2 + strlen(o->name) +
-				      (o->arg ? 1 + strlen(o->arg) : 0)),
-			"", (int)(nl ? nl - h : (long)strlen(h)), h);
+		fprintf(f, "  %s--%s%s%s%*s%.*s\n", sh, o->name,
+			o->arg ? " " : "", o->arg ? o->arg : "",
+			width + 2 - opt_width(u, o), "",
+			(int)(nl ? nl - h : (long)strlen(h)), h);
 		if (nl)
 			lines(f, 2 + width + 2, nl + 1);
 	}

@@ -23,6 +23,53 @@ B=8000 # the application
 
 xl_test_init
 xl_need curl ss "$SIDECAR_BIN"
+
+# --- options ----------------------------------------------------------------------
+
+# Every option's bad values: exit 2 and a message naming the option (the
+# sidecar stops before it opens anything).
+while IFS='|' read -r opt val want; do
+	assert_rc 2 "$opt '$val': exit 2" -- timeout 5 "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+		--listen 127.0.0.1:9 --upstream 127.0.0.1:9 "$opt" "$val"
+	assert_match "$ERR" "$want" "... saying so"
+done <<'BAD'
+--listen|localhost:80|--listen 'localhost:80': expected ADDRESS:PORT
+--listen|127.0.0.1|--listen '127.0.0.1': expected ADDRESS:PORT
+--upstream|127.0.0.1:0|--upstream '127.0.0.1:0': expected HOST:PORT
+--auth-listen|[::1]80|--auth-listen '\[::1\]80': expected ADDRESS:PORT
+--metrics-listen|:9100|--metrics-listen ':9100': expected ADDRESS:PORT
+--pin-dir||--pin-dir '': not a usable path
+--trust-proxy|10.0.0.0/33|--trust-proxy: .*10.0.0.0/33
+--trust-proxy|10.0.0.1,,10.0.0.2|--trust-proxy '10.0.0.1,,10.0.0.2': empty or too long entry
+--user|no-such-user-xl|--user 'no-such-user-xl': no such user
+--retry-after|sometimes|--retry-after 'sometimes': expected '429' or 'always'
+--upstream-timeout|0|--upstream-timeout '0': expected a whole number from 1 to 3600
+--client-timeout|3601|--client-timeout '3601': expected a whole number from 1 to 3600
+--header-timeout|1s|--header-timeout '1s': expected a whole number from 1 to 3600
+--max-header-size|255|--max-header-size '255': expected a whole number from 256 to 1048576
+--max-body-size|-1|--max-body-size '-1': expected a whole number from 0 to 1099511627776
+--max-buffered|65535|--max-buffered '65535': expected a whole number from 65536 to 1099511627776
+--max-response-size| 5|--max-response-size ' 5': expected a whole number from 0 to 1099511627776
+--max-connections|0|--max-connections '0': expected a whole number from 1 to 1048576
+--upstream-connections|99999999999999999999|--upstream-connections '99999999999999999999': expected a whole number from 1 to 65536
+--workers|auto1|--workers 'auto1': expected a whole number from 1 to 256
+BAD
+assert_rc 2 "an unknown option: exit 2" -- "$SIDECAR_BIN" --bogus
+assert_match "$ERR" "unrecognized option '--bogus'" "... naming it"
+assert_rc 2 "an unknown short option: exit 2" -- "$SIDECAR_BIN" -x
+assert_match "$ERR" "invalid option -- 'x'" "... naming it"
+assert_rc 2 "an option without its value: exit 2" -- "$SIDECAR_BIN" --upstream 127.0.0.1:9 --listen
+assert_match "$ERR" "option '--listen' requires an argument" "... naming it"
+assert_rc 2 "an operand: exit 2" -- "$SIDECAR_BIN" --listen 127.0.0.1:9 --upstream 127.0.0.1:9 extra
+assert_match "$ERR" "unexpected argument 'extra'" "... naming it"
+assert_rc 0 "--help: exit 0" -- "$SIDECAR_BIN" --help
+assert_match "$OUT" "^Usage: xlimit-sidecar " "... the usage on stdout"
+# The man page's OPTIONS, in order, are the usage's (and -h, --help).
+usage_opts=$(sed -n 's/^  \(\(-[a-z], \)\?--[a-z-]*\( [^ ][^ ]*\)\?\)  .*/\1/p' <<<"$OUT")
+man_opts=$(sed -n '/^\.SH OPTIONS/,/^\.SH [^O]/p' "$XL_TOP/docs/xlimit-sidecar.8" | sed -n '/^\.TP/{n;p}' |
+	sed -e 's/^\.B[IR]\? //' -e 's/\\//g' -e 's/"//g' -e 's/ , */, /' -e 's/  */ /g' -e 's/ $//')
+assert_eq "$man_opts" "$usage_opts"$'\n'"-h, --help" "xlimit-sidecar(8) OPTIONS: the options of --help, in its order"
+assert_eq "$(wc -l <<<"$usage_opts")" 22 "... all 22 of them"
 NS=xlt$$-f # reaped by xl_reap_leftovers if this run crashes
 XL_CLEANUPS+=("ip netns del $NS")
 ip netns add "$NS"

@@ -193,9 +193,60 @@ static void test_negative_operand(void)
 		  "the first operand");
 }
 
+/* A short form in .shorts is shown beside the long one; a table of more
+ * than 16 options (the sidecar's 22) is parsed whole. */
+static void test_short_form_and_many(void)
+{
+	static const struct xl_opt o[] = { { "o0", 256, NULL, NULL },
+					   { "o1", 257, NULL, NULL },
+					   { "o2", 258, NULL, NULL },
+					   { "o3", 259, NULL, NULL },
+					   { "o4", 260, NULL, NULL },
+					   { "o5", 261, NULL, NULL },
+					   { "o6", 262, NULL, NULL },
+					   { "o7", 263, NULL, NULL },
+					   { "o8", 264, NULL, NULL },
+					   { "o9", 265, NULL, NULL },
+					   { "o10", 266, NULL, NULL },
+					   { "o11", 267, NULL, NULL },
+					   { "o12", 268, NULL, NULL },
+					   { "o13", 269, NULL, NULL },
+					   { "o14", 270, NULL, NULL },
+					   { "o15", 271, NULL, NULL },
+					   { "o16", 272, NULL, NULL },
+					   { "size", 273, "N", "how big" },
+					   { "verbose", 'v', NULL, "talk" },
+					   {} };
+	static const struct xl_usage u = { .synopsis = "x [-v]",
+					   .opts = o,
+					   .shorts = "v" };
+	char *argv[] = { "x", "--o16", "--size", "3", "-v", "--verbose", NULL };
+	char got[64] = "", *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	int c;
+
+	xl_usage(&u, f);
+	fclose(f);
+	ASSERT_STREQ(buf,
+		     "Usage: x [-v]\n"
+		     "  --size N       how big\n"
+		     "  -v, --verbose  talk\n",
+		     "-v beside --verbose, in one column");
+	free(buf);
+	optind = 0;
+	while ((c = xl_getopt(6, argv, &u)) >= 0)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got),
+			 "%s%d%s%s", *got ? " " : "", c, optarg ? "=" : "",
+			 optarg ? optarg : "");
+	ASSERT_EQ(c, XL_OPT_END, "ends");
+	ASSERT_STREQ(got, "272 273=3 118 118", "the 17th option and after");
+}
+
 int main(void)
 {
 	RUN_TEST(usage_text);
+	RUN_TEST(short_form_and_many);
 	RUN_TEST(parse);
 	RUN_TEST(help);
 	RUN_TEST(unknown);

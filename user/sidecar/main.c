@@ -9,7 +9,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <event2/keyvalq_struct.h>
 
 #include "msg.h"
+#include "opt.h"
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
@@ -41,60 +41,106 @@ struct sc_config sc_cfg = {
 	.workers = 1,
 };
 
-static const char usage[] =
-	"Usage: xlimit-sidecar [--listen ADDR:PORT --upstream HOST:PORT]\n"
-	"                      [--auth-listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
-	"                      [OPTIONS]\n"
-	"\n"
-	"Shows HTTP clients the limits xlimit enforces in the kernel: X-RateLimit-*\n"
-	"headers on every response, 429 Too Many Requests over the limit.\n"
-	"\n"
-	"  --listen ADDR:PORT        proxy the clients that connect here ...\n"
-	"  --upstream HOST:PORT      ... to the application here (a name is\n"
-	"                            resolved once, at start)\n"
-	"  --auth-listen ADDR:PORT   answer nginx auth_request subrequests here\n"
-	"  --metrics-listen ADDR:PORT  serve Prometheus /metrics here\n"
-	"  --pin-dir DIR             xlimit's pinned objects (default " XL_PIN_DIR
-	")\n"
-	"  --trust-proxy CIDR...     peers whose X-Forwarded-For names the client,\n"
-	"                            and who may use --auth-listen (repeatable,\n"
-	"                            or comma-separated)\n"
-	"  --trust-real-ip           their X-Real-IP too, without X-Forwarded-For\n"
-	"  --retry-after 429|always  Retry-After on 429 only (default, RFC 9110)\n"
-	"                            or on every counted response (Flask-Limiter)\n"
-	"  --ietf-headers            add the IETF draft RateLimit-Policy and\n"
-	"                            RateLimit fields\n"
-	"  --charge-first            charge the first request of a connection too:\n"
-	"                            the kernel does not see the clients' SYNs\n"
-	"  --upstream-timeout SEC    the application's answer, else 504 (default 30)\n"
-	"  --client-timeout SEC      idle time while a client sends or reads\n"
-	"                            (default 30)\n"
-	"  --header-timeout SEC      a request's head from its first byte, else\n"
-	"                            400 and closed (default 10)\n"
-	"  --max-header-size BYTES   request headers, else 431 (default 8192)\n"
-	"  --max-body-size BYTES     request body, else 413 (default 8 MiB)\n"
-	"  --max-buffered BYTES      request bytes held in all, else 413\n"
-	"                            (default 128 MiB)\n"
-	"  --max-response-size BYTES  response bytes held for a slow client\n"
-	"                            before the application is not read\n"
-	"                            (default 1 MiB)\n"
-	"  --max-connections N       client connections per listener; past it\n"
-	"                            new ones wait in the backlog (default 1024)\n"
-	"  --upstream-connections N  connections to the application, else 503\n"
-	"                            (default 256)\n"
-	"  --workers N|auto          threads, each with its own event loop and\n"
-	"                            listeners (SO_REUSEPORT); auto: one per\n"
-	"                            CPU (default 1)\n"
-	"  --user NAME               run as NAME once the pins are open and the\n"
-	"                            listeners bound; with no capability when\n"
-	"                            NAME is in the pins' group (xlimit load\n"
-	"                            --pin-group), else keeping\n"
-	"                            CAP_DAC_OVERRIDE to reopen the pins\n"
-	"  -v, --verbose             log kernel query errors\n"
-	"  -h, --help                this text\n"
-	"\n"
-	"At least one of --listen (with --upstream) and --auth-listen is needed.\n"
-	"Exit codes: 1 failed, 2 bad usage. See xlimit-sidecar(8).\n";
+enum {
+	O_LISTEN = 256,
+	O_UPSTREAM,
+	O_AUTH,
+	O_METRICS,
+	O_PIN,
+	O_TRUST,
+	O_REAL_IP,
+	O_RETRY,
+	O_IETF,
+	O_CHARGE,
+	O_UP_TO,
+	O_CLI_TO,
+	O_HDR_TO,
+	O_MAX_HDR,
+	O_MAX_BODY,
+	O_MAX_BUF,
+	O_MAX_RESP,
+	O_MAX_CONN,
+	O_UP_CONN,
+	O_WORKERS,
+	O_USER,
+};
+
+/* The options, and the usage text --help prints, from one table
+ * (user/opt.h); docs/xlimit-sidecar.8 describes the same. */
+static const struct xl_opt opts[] = {
+	{ "listen", O_LISTEN, "ADDR:PORT",
+	  "proxy the clients that connect here ..." },
+	{ "upstream", O_UPSTREAM, "HOST:PORT",
+	  "... to the application here (a name is\nresolved once, at start)" },
+	{ "auth-listen", O_AUTH, "ADDR:PORT",
+	  "answer nginx auth_request subrequests here" },
+	{ "metrics-listen", O_METRICS, "ADDR:PORT",
+	  "serve Prometheus /metrics here" },
+	{ "pin-dir", O_PIN, "DIR",
+	  "xlimit's pinned objects\n(default " XL_PIN_DIR ")" },
+	{ "trust-proxy", O_TRUST, "CIDR...",
+	  "peers whose X-Forwarded-For names the client,\n"
+	  "and who may use --auth-listen (repeatable,\nor comma-separated)" },
+	{ "user", O_USER, "NAME",
+	  "run as NAME once the pins are open and the\n"
+	  "listeners bound; with no capability when\n"
+	  "NAME is in the pins' group (xlimit load\n"
+	  "--pin-group), else keeping\nCAP_DAC_OVERRIDE to reopen the pins" },
+	{ "trust-real-ip", O_REAL_IP, NULL,
+	  "their X-Real-IP too, without X-Forwarded-For" },
+	{ "retry-after", O_RETRY, "429|always",
+	  "Retry-After on 429 only (default, RFC 9110)\n"
+	  "or on every counted response (Flask-Limiter)" },
+	{ "ietf-headers", O_IETF, NULL,
+	  "add the IETF draft RateLimit-Policy and\nRateLimit fields" },
+	{ "charge-first", O_CHARGE, NULL,
+	  "charge the first request of a connection too:\n"
+	  "the kernel does not see the clients' SYNs" },
+	{ "upstream-timeout", O_UP_TO, "SECONDS",
+	  "the application's answer, else 504 (default 30)" },
+	{ "client-timeout", O_CLI_TO, "SECONDS",
+	  "idle time while a client sends or reads\n(default 30)" },
+	{ "header-timeout", O_HDR_TO, "SECONDS",
+	  "a request's head from its first byte, else\n"
+	  "400 and closed (default 10)" },
+	{ "max-header-size", O_MAX_HDR, "BYTES",
+	  "request headers, else 431 (default 8192)" },
+	{ "max-body-size", O_MAX_BODY, "BYTES",
+	  "request body, else 413 (default 8 MiB)" },
+	{ "max-buffered", O_MAX_BUF, "BYTES",
+	  "request bytes held in all, else 413\n(default 128 MiB)" },
+	{ "max-response-size", O_MAX_RESP, "BYTES",
+	  "response bytes held for a slow client\n"
+	  "before the application is not read\n(default 1 MiB)" },
+	{ "max-connections", O_MAX_CONN, "N",
+	  "client connections per listener; past it\n"
+	  "new ones wait in the backlog (default 1024)" },
+	{ "upstream-connections", O_UP_CONN, "N",
+	  "connections to the application, else 503\n(default 256)" },
+	{ "workers", O_WORKERS, "N|auto",
+	  "threads, each with its own event loop and\n"
+	  "listeners (SO_REUSEPORT); auto: one per\nCPU (default 1)" },
+	{ "verbose", 'v', NULL, "log kernel query errors" },
+	{}
+};
+
+static const struct xl_usage usage = {
+	.synopsis =
+		"xlimit-sidecar [--listen ADDR:PORT --upstream HOST:PORT]\n"
+		"               [--auth-listen ADDR:PORT] [--metrics-listen ADDR:PORT]\n"
+		"               [OPTIONS]",
+	.about =
+		"Shows HTTP clients the limits xlimit enforces in the kernel:\n"
+		"X-RateLimit-* headers on every response, 429 Too Many Requests\n"
+		"over the limit.",
+	.opts = opts,
+	.after =
+		"At least one of --listen (with --upstream) and --auth-listen\n"
+		"is needed. Exit codes: 1 failed, 2 bad usage. See\n"
+		"xlimit-sidecar(8).",
+	.shorts = "v",
+	.stop_at_operand = true, /* CIDR... stays after --trust-proxy */
+};
 
 static int bad_usage(const char *fmt, const char *arg)
 {
@@ -133,8 +179,32 @@ int sc_parse_hostport(const char *s, char *host, size_t len, uint16_t *port)
 	return xl_parse_port(colon + 1, false, port);
 }
 
+/* The name of the option whose key is `key`. */
+static const char *opt_name(int key)
+{
+	const struct xl_opt *o;
+
+	for (o = opts; o->name && o->key != key; o++)
+		;
+	return o->name ? o->name : "?";
+}
+
+/* The whole number of option `key`, from min to max. */
+static int parse_num(int key, const char *s, long min, long max, long *v)
+{
+	unsigned long n;
+
+	if (xl_parse_num(s, min, max, &n)) {
+		xl_err("--%s '%s': expected a whole number from %ld to %ld; try 'xlimit-sidecar --help'",
+		       opt_name(key), s, min, max);
+		return -1;
+	}
+	*v = n;
+	return 0;
+}
+
 /* ADDR:PORT where ADDR is a literal address (it is bound). */
-static int check_listen(const char *opt, const char *s)
+static int check_listen(int key, const char *s)
 {
 	char host[INET6_ADDRSTRLEN + 1];
 	uint8_t addr[16];
@@ -143,23 +213,7 @@ static int check_listen(const char *opt, const char *s)
 	if (sc_parse_hostport(s, host, sizeof(host), &port) ||
 	    xl_parse_addr(host, addr)) {
 		xl_err("--%s '%s': expected ADDRESS:PORT (e.g. 0.0.0.0:80 or [::]:80); try 'xlimit-sidecar --help'",
-		       opt, s);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_long(const char *opt, const char *s, long min, long max,
-		      long *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtol(s, &end, 10);
-	if (!*s || *s < '0' || *s > '9' || errno || *end || *v < min ||
-	    *v > max) {
-		xl_err("--%s '%s': expected a whole number from %ld to %ld; try 'xlimit-sidecar --help'",
-		       opt, s, min, max);
+		       opt_name(key), s);
 		return -1;
 	}
 	return 0;
@@ -199,65 +253,16 @@ static int add_trust(const char *list)
 
 static int parse_args(int argc, char **argv)
 {
-	enum {
-		O_LISTEN = 256,
-		O_UPSTREAM,
-		O_AUTH,
-		O_METRICS,
-		O_PIN,
-		O_TRUST,
-		O_REAL_IP,
-		O_RETRY,
-		O_IETF,
-		O_CHARGE,
-		O_UP_TO,
-		O_CLI_TO,
-		O_MAX_HDR,
-		O_MAX_BODY,
-		O_USER,
-		O_HDR_TO,
-		O_MAX_BUF,
-		O_MAX_RESP,
-		O_MAX_CONN,
-		O_UP_CONN,
-		O_WORKERS,
-	};
-	static const struct option opts[] = {
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "upstream", required_argument, NULL, O_UPSTREAM },
-		{ "auth-listen", required_argument, NULL, O_AUTH },
-		{ "metrics-listen", required_argument, NULL, O_METRICS },
-		{ "pin-dir", required_argument, NULL, O_PIN },
-		{ "trust-proxy", required_argument, NULL, O_TRUST },
-		{ "trust-real-ip", no_argument, NULL, O_REAL_IP },
-		{ "retry-after", required_argument, NULL, O_RETRY },
-		{ "ietf-headers", no_argument, NULL, O_IETF },
-		{ "charge-first", no_argument, NULL, O_CHARGE },
-		{ "upstream-timeout", required_argument, NULL, O_UP_TO },
-		{ "client-timeout", required_argument, NULL, O_CLI_TO },
-		{ "max-header-size", required_argument, NULL, O_MAX_HDR },
-		{ "max-body-size", required_argument, NULL, O_MAX_BODY },
-		{ "user", required_argument, NULL, O_USER },
-		{ "header-timeout", required_argument, NULL, O_HDR_TO },
-		{ "max-buffered", required_argument, NULL, O_MAX_BUF },
-		{ "max-response-size", required_argument, NULL, O_MAX_RESP },
-		{ "max-connections", required_argument, NULL, O_MAX_CONN },
-		{ "upstream-connections", required_argument, NULL, O_UP_CONN },
-		{ "workers", required_argument, NULL, O_WORKERS },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
 	char host[256];
 	uint16_t port;
 	long v;
 	int c, rc;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+:vh", opts, NULL)) != -1) {
+	optind = 0;
+	while ((c = xl_getopt(argc, argv, &usage)) >= 0) {
 		switch (c) {
 		case O_LISTEN:
-			if (check_listen("listen", optarg))
+			if (check_listen(O_LISTEN, optarg))
 				return XL_EXIT_USAGE;
 			sc_cfg.listen = optarg;
 			break;
@@ -270,12 +275,12 @@ static int parse_args(int argc, char **argv)
 			sc_cfg.upstream = optarg;
 			break;
 		case O_AUTH:
-			if (check_listen("auth-listen", optarg))
+			if (check_listen(O_AUTH, optarg))
 				return XL_EXIT_USAGE;
 			sc_cfg.auth_listen = optarg;
 			break;
 		case O_METRICS:
-			if (check_listen("metrics-listen", optarg))
+			if (check_listen(O_METRICS, optarg))
 				return XL_EXIT_USAGE;
 			sc_cfg.metrics_listen = optarg;
 			break;
@@ -314,53 +319,48 @@ static int parse_args(int argc, char **argv)
 			sc_cfg.charge_first = true;
 			break;
 		case O_UP_TO:
-			if (parse_long("upstream-timeout", optarg, 1, 3600, &v))
+			if (parse_num(O_UP_TO, optarg, 1, 3600, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.upstream_timeout = v;
 			break;
 		case O_CLI_TO:
-			if (parse_long("client-timeout", optarg, 1, 3600, &v))
+			if (parse_num(O_CLI_TO, optarg, 1, 3600, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.client_timeout = v;
 			break;
 		case O_MAX_HDR:
-			if (parse_long("max-header-size", optarg, 256, 1L << 20,
-				       &v))
+			if (parse_num(O_MAX_HDR, optarg, 256, 1L << 20, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.max_header_size = v;
 			break;
 		case O_MAX_BODY:
-			if (parse_long("max-body-size", optarg, 0, 1L << 40,
-				       &v))
+			if (parse_num(O_MAX_BODY, optarg, 0, 1L << 40, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.max_body_size = v;
 			break;
 		case O_HDR_TO:
-			if (parse_long("header-timeout", optarg, 1, 3600, &v))
+			if (parse_num(O_HDR_TO, optarg, 1, 3600, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.header_timeout = v;
 			break;
 		case O_MAX_BUF:
-			if (parse_long("max-buffered", optarg, 1L << 16,
-				       1L << 40, &v))
+			if (parse_num(O_MAX_BUF, optarg, 1L << 16, 1L << 40,
+				      &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.max_buffered = v;
 			break;
 		case O_MAX_RESP:
-			if (parse_long("max-response-size", optarg, 0, 1L << 40,
-				       &v))
+			if (parse_num(O_MAX_RESP, optarg, 0, 1L << 40, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.max_response_size = v;
 			break;
 		case O_MAX_CONN:
-			if (parse_long("max-connections", optarg, 1, 1L << 20,
-				       &v))
+			if (parse_num(O_MAX_CONN, optarg, 1, 1L << 20, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.max_connections = v;
 			break;
 		case O_UP_CONN:
-			if (parse_long("upstream-connections", optarg, 1,
-				       1L << 16, &v))
+			if (parse_num(O_UP_CONN, optarg, 1, 1L << 16, &v))
 				return XL_EXIT_USAGE;
 			sc_cfg.upstream_connections = v;
 			break;
@@ -370,8 +370,8 @@ static int parse_args(int argc, char **argv)
 				v = v < 1	       ? 1 :
 				    v > SC_MAX_WORKERS ? SC_MAX_WORKERS :
 							 v;
-			} else if (parse_long("workers", optarg, 1,
-					      SC_MAX_WORKERS, &v)) {
+			} else if (parse_num(O_WORKERS, optarg, 1,
+					     SC_MAX_WORKERS, &v)) {
 				return XL_EXIT_USAGE;
 			}
 			sc_cfg.workers = v;
@@ -386,21 +386,12 @@ static int parse_args(int argc, char **argv)
 		case 'v':
 			sc_cfg.verbose = true;
 			break;
-		case 'h':
-			fputs(usage, stdout);
-			exit(XL_EXIT_OK);
-		case ':':
-			return bad_usage("option '%s' needs a value",
-					 argv[optind - 1]);
-		default:
-			if (optopt && optopt < 256 && optopt != '?')
-				return bad_usage("unknown option '-%s'",
-						 (char[]){ optopt, 0 });
-			return bad_usage(
-				"unknown option or missing value in '%s'",
-				argv[optind - 1]);
 		}
 	}
+	if (c == XL_OPT_HELP)
+		exit(XL_EXIT_OK);
+	if (c != XL_OPT_END)
+		return XL_EXIT_USAGE;
 	if (optind < argc)
 		return bad_usage("unexpected argument '%s'", argv[optind]);
 	if (sc_cfg.listen && !sc_cfg.upstream)
