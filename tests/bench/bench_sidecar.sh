@@ -21,12 +21,13 @@
 # /proc/PID/stat) the proxy's processes spent per request: on a machine
 # where wrk, the application and the proxy share the CPUs it is the
 # sharper yardstick. WRK_SECONDS, WRK_CONNECTIONS override the length and
-# concurrency of a run, BENCH_ROUNDS the number of rounds.
+# concurrency of a run, BENCH_ROUNDS the number of rounds, SIDECAR_BIN
+# the sidecar (e.g. an older build, to compare).
 set -u
 cd "$(dirname "$0")/../.."
 source tests/lib/lib.sh
 
-SIDECAR_BIN=$XL_TOP/build/xlimit-sidecar
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
 SECS=${WRK_SECONDS:-3}
 ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${WRK_CONNECTIONS:-32}

@@ -1354,17 +1354,23 @@ static void plan_of(struct cl *c, struct sc_route_plan *p)
 {
 	struct http_parser_url u;
 	const char *url = c->m.s.p;
-	char *path = NULL;
+	char buf[256], *path = NULL;
+	size_t n;
 
 	http_parser_url_init(&u);
 	if (!http_parser_parse_url(url, strlen(url), 0, &u) &&
 	    (u.field_set & (1 << UF_PATH))) {
-		path = strndup(url + u.field_data[UF_PATH].off,
-			       u.field_data[UF_PATH].len);
+		n = u.field_data[UF_PATH].len;
+		path = n < sizeof(buf) ? buf : malloc(n + 1);
+		if (path) {
+			memcpy(path, url + u.field_data[UF_PATH].off, n);
+			path[n] = '\0';
+		}
 	}
 	sc_route_plan(path, sc_method_bit(http_method_str(c->hp.method)),
 		      c->l->port, p);
-	free(path);
+	if (path != buf)
+		free(path);
 }
 
 /* Bytes to the application, kept to send again while they fit. */

@@ -194,13 +194,15 @@ void sc_route_plan(const char *raw_path, uint16_t method, uint16_t port,
 	p->exempt = false;
 	if (prog_fd < 0 && reopen())
 		return;
+	refresh();
+	if (!nrows) /* no route: nothing to match */
+		return;
 	/* Percent-decoded, as the application's router sees it ("+" is
 	 * a plus in a path). */
 	path = evhttp_uridecode(raw_path && *raw_path ? raw_path : "/", 0,
 				&plen);
 	if (!path)
 		return;
-	refresh();
 	xl_route_match(rows, nrows, port, path, plen, method, &m);
 	for (i = 0; i < m.n; i++)
 		plan_add(p, &rows[m.row[i]].r, rows[m.row[i]].r.rule.slot);
