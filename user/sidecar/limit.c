@@ -335,7 +335,6 @@ static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 
 	memset(d, 0, sizeof(*d));
 	d->port = port;
-	xl_format_addr(addr, d->addr, sizeof(d->addr));
 	/* The kernel charged the SYN of a direct client's connection: its
 	 * first request only reads. Later requests, clients the kernel did
 	 * not see (behind a proxy) and --charge-first are charged. */

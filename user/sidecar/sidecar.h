@@ -89,7 +89,6 @@ struct sc_decision {
 	struct xl_client client; /* the port's, or the route's that applied */
 	uint32_t report; /* index of the limit shown in headers */
 	uint16_t port;
-	char addr[64]; /* the client, as text */
 	char message[XL_ROUTE_MSG_MAX]; /* a route's 429 text, "" if none */
 };
 
