@@ -17,11 +17,8 @@
 static int parse_max_sources(const char *s, __u32 *v)
 {
 	unsigned long n;
-	char *end;
 
-	errno = 0;
-	n = strtoul(s, &end, 10);
-	if (errno || *end || !*s || *s == '-' || n < 1 || n > (1UL << 26)) {
+	if (xl_parse_num(s, 1, 1UL << 26, &n)) {
 		xl_err("--max-sources '%s': expected a number of clients from 1 to %lu",
 		       s, 1UL << 26);
 		return -1;

@@ -612,6 +612,11 @@ bad "no interface named 'nosuchif0'" "detach a known and an unknown interface de
 	-- xls detach "$VETH_SRV" nosuchif0
 bad "unknown mode 'frob'" "attach --mode frob" -- xls attach "$VETH_SRV" --mode frob
 bad "'0'" "attach --max-sources 0" -- xls attach "$VETH_SRV" --max-sources 0
+# A count as every other number of the CLI: digits only (xl_parse_num).
+for v in "" -1 1k " 5" +5 0x10 67108865 99999999999999999999; do
+	bad "--max-sources '$v': expected a number of clients from 1 to 67108864" \
+		"attach --max-sources '$v'" -- xls attach "$VETH_SRV" --max-sources "$v"
+done
 bad "expected one interface" "attach without an interface" -- xls attach
 bad "expected interface names or --all" "detach without an interface" -- xls detach
 

@@ -632,6 +632,18 @@ sleep 0.05
 assert_eq "$(cli curl -s -o /dev/null -o /dev/null -w '%{http_code} ' --interface 198.18.0.19 \
 	http://198.18.0.2:$PG/r http://198.18.0.2:$PG/r)" "200 429 " \
 	"a route added under the capability-less sidecar applies (1 per hour: 200, then 429)"
+# Under `ip netns exec` (a /sys of its own: the pins are reached through
+# /proc/PID/root of the shell that ran ip, which the user may not enter)
+# the group is the one of the pins opened as root.
+PN=8088
+xls limit set $PN "$LIMIT" --action pass >/dev/null
+xl_bg sidecar_netns ip netns exec "$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+	--listen 0.0.0.0:$PN --upstream 127.0.0.1:$B --user "$SCU"
+xl_wait_up sidecar_netns http://127.0.0.1:$PN/ "$NS_SRV"
+npid=$(pgrep -f -- "--listen 0.0.0.0:$PN --upstream" | head -n 1)
+assert_eq "$(awk '/^CapEff:/ { print $2 } /^CapPrm:/ { print $2 }' /proc/$npid/status | sort -u)" 0000000000000000 \
+	"--user in the pin group, under ip netns exec: no capability left"
+assert_eq "$(grep -c CAP_DAC_OVERRIDE "$XL_TMP/sidecar_netns.log")" 0 "... and no notice that it keeps one"
 assert_rc 0 "load --pin-group none" -- xls load --pin-group none
 assert_eq "$(stat -c '%U:%G %a' "$XL_PIN" "$XL_PIN/xl_rules" | tr '\n' ' ')" "root:root 700 root:root 600 " \
 	"--pin-group none: the pins are root's only again"

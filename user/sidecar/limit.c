@@ -74,6 +74,11 @@ int sc_pin_open(const char *name, int *fd)
 	return open_pin(name, fd, true);
 }
 
+struct xl_ctx *sc_pin_ctx(void)
+{
+	return &kctx;
+}
+
 /* The kernel maps a map only through an fd opened for writing (a
  * read-only file loses MAP_SHARED), though the mapping itself is
  * read-only: the fd is closed once it is made. A user the pin group lets

@@ -40,17 +40,23 @@ int sc_user_lookup(const char *name)
 	return 0;
 }
 
-/* Is the user, with the groups it has now, in the pin directory's group? */
-static bool in_pin_group(void)
+/* The pin directory's group, XL_NO_GROUP if none: read as root from the
+ * directory the pins were opened from (under `ip netns exec`, through
+ * /proc/PID/root of the shell that ran ip, which the user may not enter). */
+static gid_t pin_group(void)
+{
+	gid_t pg;
+
+	return xl_pins_get_group(sc_pin_ctx(), &pg) ? XL_NO_GROUP : pg;
+}
+
+/* Is the user, with the groups it has now, in group pg? */
+static bool in_group(gid_t pg)
 {
 	gid_t groups[NGROUPS_MAX];
-	struct xl_ctx c;
-	gid_t pg;
 	int i, n;
 
-	xl_ctx_init(&c, sc_cfg.pin_dir);
-	xl_pin_dir_resolve(&c);
-	if (xl_pins_get_group(&c, &pg) || pg == XL_NO_GROUP)
+	if (pg == XL_NO_GROUP)
 		return false;
 	n = getgroups(NGROUPS_MAX, groups);
 	for (i = 0; i < n; i++)
@@ -64,10 +70,12 @@ int sc_drop_privileges(void)
 	static const cap_value_t keep[] = { CAP_DAC_OVERRIDE };
 	int n = sizeof(keep) / sizeof(keep[0]);
 	cap_t caps;
+	gid_t pg;
 	int err = 0;
 
 	if (!sc_cfg.user)
 		return 0;
+	pg = pin_group();
 	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) ||
 	    initgroups(sc_cfg.user, gid) || setgid(gid) || setuid(uid)) {
 		xl_err("--user %s: cannot become that user: %s", sc_cfg.user,
@@ -75,7 +83,7 @@ int sc_drop_privileges(void)
 		return -1;
 	}
 	prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0);
-	if (in_pin_group())
+	if (in_group(pg))
 		n = 0;
 	else
 		xl_err("--user %s: keeps CAP_DAC_OVERRIDE to open the pins of %s, which are root's; with '--pin-group GROUP' on xlimit load or attach, and %s in GROUP, it needs none",

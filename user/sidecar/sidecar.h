@@ -209,6 +209,9 @@ void sc_route_charge(const struct sc_route_plan *p, const uint8_t addr[16],
 /* Opens the pin NAME of the sidecar's pin directory into *fd: 0, or
  * -errno (and *fd < 0). */
 int sc_pin_open(const char *name, int *fd);
+/* The pin directory, as sc_kernel_open() found it (as root, before
+ * --user: under `ip netns exec`, through /proc/PID/root). */
+struct xl_ctx *sc_pin_ctx(void);
 /* xl_config mapped read-only, or NULL when it cannot be (this user may
  * only read the pins, or the map is an older version's). */
 const struct xl_config *sc_config_map(void);
