@@ -493,6 +493,18 @@ blank in a trailer's name|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: c
 blank before a trailer's colon|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T : 1\r\n\r\n
 control character in a trailer|400|POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-T: \x1b\r\n\r\n
 SMUGGLE
+# The same checks when each byte comes in a read of its own: a line, a
+# chunk's data and the CRLF after it split across reads.
+TE='POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n'
+while IFS='|' read -r name want body; do
+	assert_match "$(srv $PY "$HELP" trickle 127.0.0.1 $P "$TE$body" - 0.02 10)" "^HTTP/1.1 $want .*[|]closed[|]" \
+		"byte by byte: $name: $want, connection closed"
+done <<'TRICKLE'
+chunk extensions, data ending in CR, trailers|201|3;e=f\r\na\x00\r\r\n0;z\r\nX-T: 1\r\n\r\n
+last chunk's line ending in a bare CR|400|5\r\nhello\r\n0\rX\r\n\r\n
+NUL in a chunk extension|400|5;a\x00b\r\nhello\r\n0\r\n\r\n
+trailer ending in a bare LF|400|0\r\nX-T: 1\n\r\n
+TRICKLE
 # Each field is looked up in the Connection fields: more than 16 of them
 # are refused rather than looked through for every field.
 req='GET / HTTP/1.1\r\nHost: x\r\n'
