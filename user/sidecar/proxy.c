@@ -492,8 +492,6 @@ struct upc {
 	struct msg m;
 	struct cl *c; /* the client served, NULL while idle */
 	struct upc *next_dead;
-	struct upc *next_flush; /* in px.flush_up while `flushing` */
-	bool flushing;
 	bool connecting, readable, rdhup, reused, got, dead, paused;
 	bool sent; /* a byte of the request went out */
 };
@@ -504,7 +502,6 @@ struct proxy {
 	struct event resume, reap, flush;
 	bool fd_pause;
 	struct cl *flush_cl; /* to write at the end of the loop's turn */
-	struct upc *flush_up;
 	time_t logged;
 	unsigned long unlogged;
 	struct cl *clients, *dead_cl;
@@ -798,11 +795,12 @@ static struct upc *up_get(bool fresh, bool *busy)
 	return up;
 }
 
-/* The writes of a turn of the loop, after its reads: the sockets that
- * became readable together are all read and parsed before any write
- * wakes a peer (which on a loaded machine takes the CPU from the proxy
- * at once, once per write). */
-static void flush_later_cl(struct cl *c)
+/* The writes to the clients of a turn of the loop, after its reads: the
+ * sockets that became readable together are all read and parsed before
+ * a write wakes a client (which on a loaded machine takes the CPU from
+ * the proxy at once, once per write). A request goes to the application
+ * at once: its answer is what the client waits for. */
+static void flush_later(struct cl *c)
 {
 	if (c->flushing)
 		return;
@@ -812,28 +810,11 @@ static void flush_later_cl(struct cl *c)
 	resume(&px.flush);
 }
 
-static void flush_later_up(struct upc *up)
-{
-	if (up->flushing)
-		return;
-	up->flushing = true;
-	up->next_flush = px.flush_up;
-	px.flush_up = up;
-	resume(&px.flush);
-}
-
 static void on_flush(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	(void)arg;
-	while (px.flush_up) {
-		struct upc *up = px.flush_up;
-
-		px.flush_up = up->next_flush;
-		up->flushing = false;
-		up_flush(up);
-	}
 	while (px.flush_cl) {
 		struct cl *c = px.flush_cl;
 
@@ -1161,7 +1142,7 @@ static void on_up(evutil_socket_t fd, short what, void *arg)
 		up_run(up);
 	if (!c->dead) {
 		account(c);
-		flush_later_cl(c);
+		flush_later(c);
 	}
 }
 
@@ -1811,8 +1792,8 @@ static void cl_run(struct cl *c)
 	else {
 		account(c);
 		if (c->up)
-			flush_later_up(c->up);
-		flush_later_cl(c);
+			up_flush(c->up);
+		flush_later(c);
 	}
 }
 
