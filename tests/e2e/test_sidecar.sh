@@ -102,7 +102,9 @@ xl_wait_up nginx http://198.18.0.2:$N/ "$NS_SRV"
 # machine takes some hundreds of milliseconds, and a shared start would
 # shift the oracle's window by that much. Headers go to
 # $XL_TMP/NAME.{xl,fl}.T, connections opened to $XL_TMP/NAME.conn.T, each
-# side's start (epoch seconds) to $XL_TMP/NAME.{xl,fl}.t0.
+# side's start to $XL_TMP/NAME.{xl,fl}.t0: the Date of its first answer
+# (epoch seconds), when its server saw the request that opened its window,
+# which on a loaded machine can be a second or two after the step began.
 run_seq() {
 	local name=$1 src=$2 url=$3 txl="" tfl="" step off k i xl fl
 	shift 3
@@ -120,8 +122,8 @@ run_seq() {
 		[ -n "$tfl" ] || tfl=$(date +%s.%N)
 		cli curl -s -H "X-Client: $name" -D "$XL_TMP/$name.fl.$off" "${fl[@]}"
 	done
-	echo "$txl" >"$XL_TMP/$name.xl.t0"
-	echo "$tfl" >"$XL_TMP/$name.fl.t0"
+	$PY "$HELP" date "$XL_TMP/$name.xl.${1%%:*}" >"$XL_TMP/$name.xl.t0"
+	$PY "$HELP" date "$XL_TMP/$name.fl.${1%%:*}" >"$XL_TMP/$name.fl.t0"
 }
 
 within1() {
