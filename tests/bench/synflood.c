@@ -16,7 +16,8 @@
  * On a veth the peer then receives XDP frames, no socket buffer built
  * before its XDP program runs, as a NIC's driver hands them over; the
  * sending side costs far less than AF_PACKET's. "sent" then counts the
- * frames the program redirected, whether or not the peer had room.
+ * frames the program redirected, whether or not the peer had room;
+ * --pace sends them slowly enough for the peer to take in every one.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -76,10 +77,14 @@ static int parse_ulong(const char *s, unsigned long min, unsigned long max,
 
 /* BPF_PROG_RUN in live-frames mode: runs the generator program over the
  * template `frame` (its source is the first one) in chunks until `secs`
- * or `count`. */
+ * or `count`. Paced, the chunks are PACE_CHUNK frames PACE_GAP_US apart:
+ * a fraction of the peer's ring of 256, so that a receiver that keeps up
+ * with 1 frame a microsecond takes in every frame (to fill its tables). */
+#define PACE_CHUNK 32
+#define PACE_GAP_US 100
 static int live_flood(const char *ifname, const __u8 *frame, size_t len,
 		      unsigned long nsrc, unsigned long secs,
-		      unsigned long count)
+		      unsigned long count, int pace)
 {
 	struct livegen_bpf *g = livegen_bpf__open();
 	unsigned long long sent = 0;
@@ -105,8 +110,10 @@ static int live_flood(const char *ifname, const __u8 *frame, size_t len,
 	}
 	start = t = now_s();
 	while (t < start + secs && (!count || sent < count)) {
-		unsigned long chunk = 1UL << 18;
+		unsigned long chunk = pace ? PACE_CHUNK : 1UL << 18;
 
+		if (pace && sent)
+			usleep(PACE_GAP_US);
 		if (count && count - sent < chunk)
 			chunk = count - sent;
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
@@ -132,7 +139,7 @@ static void usage(FILE *f)
 	fprintf(f, "usage: synflood --ifname IF --src-mac MAC --dst-mac MAC\n"
 		   "                --dst IPV4 --dport PORT --src-base IPV4\n"
 		   "                [--sources N] [--seconds S] [--count N]\n"
-		   "                [--batch N] [--live]\n");
+		   "                [--batch N] [--live [--pace]]\n");
 }
 
 int main(int argc, char **argv)
@@ -149,6 +156,7 @@ int main(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "batch", required_argument, NULL, 'B' },
 		{ "live", no_argument, NULL, 'L' },
+		{ "pace", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -163,9 +171,9 @@ int main(int argc, char **argv)
 	double start, end, t;
 	__u8 *frames, buf[PKT_MAX];
 	unsigned long i, next = 0;
-	int c, fd, one = 1, sndbuf = 1 << 24, live = 0;
+	int c, fd, one = 1, sndbuf = 1 << 24, live = 0, pace = 0;
 
-	while ((c = getopt_long(argc, argv, "i:S:D:d:p:b:n:t:c:B:Lh", opts,
+	while ((c = getopt_long(argc, argv, "i:S:D:d:p:b:n:t:c:B:LPh", opts,
 				NULL)) != -1) {
 		switch (c) {
 		case 'i':
@@ -208,6 +216,9 @@ int main(int argc, char **argv)
 		case 'L':
 			live = 1;
 			break;
+		case 'P':
+			pace = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -241,8 +252,8 @@ int main(int argc, char **argv)
 	}
 
 	if (live)
-		return live_flood(ifname, frames, FRAME_LEN, nsrc, secs,
-				  count) ?
+		return live_flood(ifname, frames, FRAME_LEN, nsrc, secs, count,
+				  pace) ?
 			       1 :
 			       0;
 
