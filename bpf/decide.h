@@ -11,8 +11,10 @@
  * also writes the client's state words into xl_over, a fixed table indexed by
  * a keyed hash of the key, and a client created anew starts from what
  * xl_over remembers of it (the same windows: over until they end). Only
- * the over path and the new-client path touch xl_over, and the latter
- * only when xl_over_used says the client's slot was ever written.
+ * the over path and the new-client path touch xl_over, the former only
+ * when the hit has something new to write (xl_over_news(): a fixed
+ * window's first refused hit, not the ones after it), the latter only
+ * when xl_over_used says the client's slot was ever written.
  */
 #ifndef XL_DECIDE_H
 #define XL_DECIDE_H
@@ -170,13 +172,21 @@ static __always_inline __u32 xl_over_index(const struct xl_key *k, __u32 seed,
  * are now. The latest refused client takes the slot. Two CPUs writing
  * one slot at once may mix their words: the one client whose tag wins
  * may come back with another's windows (a rarer error than the
- * eviction this guards against). */
+ * eviction this guards against).
+ *
+ * A slot that already holds this client with these words is not written:
+ * a refused hit changes no word (xl_charge()), so in a flood of sources
+ * over their limits nearly every refused hit finds its slot as it would
+ * leave it, and reading it leaves the line clean, where writing the same
+ * words would dirty it, for a write-back to memory or a transfer to the
+ * next CPU that reads it. */
 static __always_inline void xl_over_remember(const struct xl_key *k, __u32 seed,
 					     const struct xl_state *s)
 {
 	struct xl_over *o;
 	__u32 tag, i, slot = xl_over_index(k, seed, &tag);
 	__u64 bit = 1ULL << (slot & 63), *used = &xl_over_used[slot / 64];
+	__u64 w[XL_MAX_LIMITS], diff = 0;
 
 	o = bpf_map_lookup_elem(&XL_MAP_OVER, &slot);
 	if (!o)
@@ -184,10 +194,41 @@ static __always_inline void xl_over_remember(const struct xl_key *k, __u32 seed,
 	if (!(XL_READ(*used) & bit)) /* written once: no line bouncing */
 		__sync_fetch_and_or(used, bit);
 #pragma unroll
+	for (i = 0; i < XL_MAX_LIMITS; i++) {
+		w[i] = XL_READ(s->win[i].word);
+		diff |= w[i] ^ XL_READ(o->state.win[i].word);
+	}
+	if (!diff && XL_READ(o->tag) == tag && XL_READ(o->port) == k->port)
+		return;
+#pragma unroll
 	for (i = 0; i < XL_MAX_LIMITS; i++)
-		o->state.win[i].word = XL_READ(s->win[i].word);
+		o->state.win[i].word = w[i];
 	o->port = k->port;
 	o->tag = tag;
+}
+
+/* Whether a refused hit must write the client into xl_over. A rule of one
+ * fixed window (xl_charge_one()) counts the first refused hit of a window,
+ * to amount + 1, and no later one: a refused hit that found the word at
+ * amount + 1 and left it so comes after that first one, which wrote the
+ * same words, so it need not (`before` is the word as read before the
+ * charge). Under a flood of sources each over its limit, their refused
+ * SYNs then read no line of xl_over's 2.5 MiB, a cache miss each. Other
+ * strategies leave their words as they are on a refused hit, which says
+ * nothing of whether xl_over has them: each refused hit writes.
+ * XXX: limits changed with their counts kept (XL_SET_KEEP_COUNTS) may
+ * leave a client at exactly its new amount + 1 without a refused hit;
+ * until its window ends, it is not remembered (it is refused as it must
+ * be, but would come back afresh if evicted). */
+static __always_inline int xl_over_news(const struct xl_rule *r,
+					const struct xl_state *s, __u64 before)
+{
+	const struct xl_limit *l = &r->limits[0];
+	__u64 word = XL_READ(s->win[0].word);
+
+	if (r->nlimits != 1 || l->strategy != XL_STRAT_FIXED)
+		return 1;
+	return word != before || xl_word_count(word) != l->amount + 1;
 }
 
 /* The client's state, created on its first hit: empty, or as xl_over
@@ -283,6 +324,7 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 	struct xl_key whole;
 	__u32 seed = 0, gen = 0, flags = 0;
 	__u64 h = 0; /* sync's keyed hash of the source */
+	__u64 before; /* the first window's word before the charge */
 
 	d->rule = xl_rule_for(port, &d->rule_port, &d->lflags);
 	if (!d->rule)
@@ -339,12 +381,14 @@ static __always_inline int xl_decide(const __u8 addr[16], __u16 port,
 		return 0;
 	if (!charge)
 		return 0;
+	before = XL_READ(d->state->win[0].word);
 	d->breached = xl_charge(d->rule, d->state, d->now);
 	if (flags & XL_CFG_SYNC)
 		xl_sync_note(&d->key, h);
 	if (d->breached) {
 		d->verdict = xl_over_verdict(d->rule, d->breached);
-		xl_over_remember(&d->key, seed, d->state);
+		if (xl_over_news(d->rule, d->state, before))
+			xl_over_remember(&d->key, seed, d->state);
 		if (vc && d->verdict == XL_V_OVER_DROP)
 			xl_vcache_put(vc, &whole, gen, XL_V_OVER_DROP,
 				      xl_refused_until(d->rule, d->state,

@@ -2301,6 +2301,68 @@ static void test_strategy_datapath(void)
 	}
 }
 
+/* Evicts a client over its limit and checks that it comes back over,
+ * with the state it had (`what` names the case). */
+static void over_comes_back(const char *src, const struct xl_key *k,
+			    const char *what)
+{
+	struct xl_state before, after;
+
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, k, &before), what);
+	ASSERT_OK(bpf_map_delete_elem(fd_state, k), "forget the client");
+	ASSERT_EQ(bump_gen() ? syn(src, 80) : -1, XDP_DROP,
+		  "the forgotten client is still over");
+	ASSERT_OK(bpf_map_lookup_elem(fd_state, k, &after), "state again");
+	ASSERT_U64_EQ(after.win[0].word, before.win[0].word, "the same words");
+}
+
+/*
+ * A client over its limit comes back with its windows once evicted,
+ * whichever of its refused hits wrote xl_over last. A fixed window's first
+ * refused hit writes it (counting the hit, to amount + 1) and later ones
+ * find nothing new to write; a token bucket's refused hits change no word,
+ * so each of them writes xl_over again, even when the slot lost the
+ * client meanwhile (cleared here, as another refused client would take
+ * it). Each SYN comes with a new generation, so that the verdict cache
+ * does not answer it.
+ */
+static void test_over_each_refusal(void)
+{
+	struct xl_rule fixed = strategy_rule(XL_STRAT_FIXED, 0, 2, 30);
+	struct xl_rule token = strategy_rule(XL_STRAT_TOKEN, 2, 2, 30);
+	const char *src = "198.18.0.41";
+	struct xl_state st_now;
+	struct xl_stats st;
+	struct xl_key k;
+	int i;
+
+	if (!reset_maps() || !set_rule(80, &fixed) ||
+	    !ASSERT_TRUE(state_key(src, 80, &k), src))
+		return;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(syn(src, 80), XDP_PASS, "fixed: within the limit");
+	for (i = 0; i < 3; i++)
+		ASSERT_EQ(bump_gen() ? syn(src, 80) : -1, XDP_DROP,
+			  "fixed: over the limit");
+	if (ASSERT_OK(bpf_map_lookup_elem(fd_state, &k, &st_now), "state"))
+		ASSERT_U64_EQ(
+			xl_word_count(st_now.win[0].word), 3,
+			"fixed: the first refused hit counted, no later one");
+	over_comes_back(src, &k, "fixed");
+
+	if (!reset_maps() || !set_rule(80, &token))
+		return;
+	for (i = 0; i < 2; i++)
+		ASSERT_EQ(syn(src, 80), XDP_PASS, "token: within the burst");
+	ASSERT_EQ(bump_gen() ? syn(src, 80) : -1, XDP_DROP, "token: over");
+	ASSERT_OK(clear_over(), "the slot taken from the client");
+	ASSERT_EQ(bump_gen() ? syn(src, 80) : -1, XDP_DROP,
+		  "token: over again");
+	over_comes_back(src, &k, "token");
+	if (read_stats(3, &st))
+		ASSERT_U64_EQ(st.c[RESTORED], 1, "token: restored once");
+}
+
 /*
  * Several limits of one strategy on a port, through the datapath: a hit
  * that fits all is charged to all; a refused one to none (neither
@@ -2897,6 +2959,7 @@ int main(void)
 	RUN_TEST(cache_skips_tries);
 	RUN_TEST(port_list_flags);
 	RUN_TEST(strategy_datapath);
+	RUN_TEST(over_each_refusal);
 	RUN_TEST(strategy_several_limits);
 	RUN_TEST(strategy_cache);
 	test_reject_frames();
