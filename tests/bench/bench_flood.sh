@@ -216,7 +216,9 @@ read is a cache miss (as a NIC's DMA leaves it in memory, or at best in
 the last-level cache): parse-and-drop is the floor of any filter, and
 the minimal counter (threshold 1, so it drops like the limits) the floor
 of any filter that counts sources. Every filter limits port 80 to 1 SYN per minute per (source,
-port), and one SYN from every source goes before each timed run; the
+port), and one SYN from every source goes before each timed run, paced
+(\`synflood --pace\`) so that the receiver takes each in, and repeated
+until a cycle reached it whole or passed nothing to TCP; the
 filters are nftables' \`limit rate over 1/minute burst 1 packets\` in a
 dynamic set keyed by \`ip saddr . tcp dport\`, iptables' \`hashlimit
 --hashlimit-mode srcip,dstport --hashlimit-above 1/minute
