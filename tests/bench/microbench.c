@@ -94,7 +94,7 @@ struct result {
 	double t[ROUNDS_MAX]; /* its rounds' ns per run, in round order */
 };
 
-#define MAX_RESULTS 40
+#define MAX_RESULTS 48
 static struct result res[MAX_RESULTS];
 static int nres;
 
