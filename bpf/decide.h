@@ -216,10 +216,9 @@ static __always_inline void xl_over_remember(const struct xl_key *k, __u32 seed,
  * SYNs then read no line of xl_over's 2.5 MiB, a cache miss each. Other
  * strategies leave their words as they are on a refused hit, which says
  * nothing of whether xl_over has them: each refused hit writes.
- * XXX: limits changed with their counts kept (XL_SET_KEEP_COUNTS) may
- * leave a client at exactly its new amount + 1 without a refused hit;
- * until its window ends, it is not remembered (it is refused as it must
- * be, but would come back afresh if evicted). */
+ * Only a refused hit takes a count past the amount: changed limits
+ * start from clean counts, but for `limit add` (XL_SET_KEEP_COUNTS),
+ * whose rule then has more than one limit. */
 static __always_inline int xl_over_news(const struct xl_rule *r,
 					const struct xl_state *s, __u64 before)
 {
