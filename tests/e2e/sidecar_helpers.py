@@ -47,7 +47,8 @@
 #                      seconds, then the rest: prints the status and the
 #                      body's length
 #   burst HOST PORT N CONC METHODS  N requests from CONC threads, each on
-#                      its own kept-alive connection, back to back,
+#                      its own kept-alive connection, started together,
+#                      request i on connection i % CONC, back to back,
 #                      methods in turn from the comma list METHODS; prints
 #                      one line per request: METHOD STATUS (or error)
 import binascii
@@ -359,19 +360,22 @@ def cmd_closing(port, mode):
 
 
 def cmd_burst(host, port, n, conc, methods):
+    # CONC connections at once, each sending its own share of the N
+    # requests (request i on connection i % CONC) one after another: a
+    # connection whose answers come fast cannot take the others' share,
+    # so the requests spread over the connections (and so over the
+    # workers) as the kernel spread the connections.
     import threading
     methods = methods.split(",")
-    todo = list(range(int(n)))
+    n, conc = int(n), int(conc)
     out = []
     lock = threading.Lock()
+    start = threading.Barrier(conc)
 
-    def one():
+    def one(k):
         c = None
-        while True:
-            with lock:
-                if not todo:
-                    break
-                i = todo.pop()
+        start.wait()
+        for i in range(k, n, conc):
             m = methods[i % len(methods)]
             body = b"body%d" % i if m in ("POST", "PUT") else None
             try:
@@ -390,7 +394,7 @@ def cmd_burst(host, port, n, conc, methods):
             with lock:
                 out.append("%s %s" % (m, res))
 
-    ts = [threading.Thread(target=one) for _ in range(int(conc))]
+    ts = [threading.Thread(target=one, args=(k,)) for k in range(conc)]
     for t in ts:
         t.start()
     for t in ts:
