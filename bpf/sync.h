@@ -44,7 +44,8 @@ struct {
  * so in this epoch already. `h` is a keyed hash of the source (decide.h
  * computes it only while the flag is set): of the whole address, where
  * k's is masked to the IPv6 prefix, so two sources of one /64 keep a
- * mark each, and the second is a spare event. A global function: the verifier checks it once. Two CPUs may
+ * mark each, and the second is a spare event. A global function: the
+ * verifier checks it once. Two CPUs may
  * both see the old mark and both report: a spare event, which the daemon
  * folds into one. No wakeup: the daemon drains the ring on its own clock.
  * A full ring loses the event (counted in xl_sync.lost).

@@ -510,18 +510,12 @@ static int route_list(int argc, char **argv)
 	c = xl_cli_open(cmd);
 	if (c)
 		return c;
-	rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
-	st = calloc(XL_MAX_ROUTES, sizeof(*st));
-	n = rows && st ? xl_route_stat_rows(xl_cli.maps.fd[XL_M_ROUTES],
-					    xl_cli.maps.fd[XL_M_RSTATS], rows,
-					    st, XL_MAX_ROUTES) :
-			 -ENOMEM;
+	n = xl_route_stat_rows_new(xl_cli.maps.fd[XL_M_ROUTES],
+				   xl_cli.maps.fd[XL_M_RSTATS], &rows, &st);
 	xl_maps_close(&xl_cli);
 	if (n < 0) {
 		xl_err("%s: read %s: %s", cmd, xl_map_names[XL_M_RSTATS],
 		       strerror(-n));
-		free(rows);
-		free(st);
 		return XL_EXIT_FAIL;
 	}
 	/* Only PORT's, when given. */

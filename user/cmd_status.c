@@ -119,14 +119,13 @@ struct xl_status {
 /* The number of routes and their counters summed into st. */
 static int status_routes(const struct xl_maps *m, struct xl_status *st)
 {
-	struct xl_route_row *rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
-	struct xl_rstats *rs = calloc(XL_MAX_ROUTES, sizeof(*rs));
-	int n = -ENOMEM, i, j;
+	struct xl_route_row *rows;
+	struct xl_rstats *rs;
+	int n, i, j;
 
 	memset(&st->route_sum, 0, sizeof(st->route_sum));
-	if (rows && rs)
-		n = xl_route_stat_rows(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATS],
-				       rows, rs, XL_MAX_ROUTES);
+	n = xl_route_stat_rows_new(m->fd[XL_M_ROUTES], m->fd[XL_M_RSTATS],
+				   &rows, &rs);
 	for (i = 0; i < n; i++)
 		for (j = 0; j < XL_RSTAT_NR; j++)
 			st->route_sum.c[j] += rs[i].c[j];

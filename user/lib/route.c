@@ -545,6 +545,25 @@ int xl_route_stat_rows(int routes_fd, int rstats_fd, struct xl_route_row *rows,
 	return n;
 }
 
+int xl_route_stat_rows_new(int routes_fd, int rstats_fd,
+			   struct xl_route_row **rows, struct xl_rstats **st)
+{
+	int n = -ENOMEM;
+
+	*rows = calloc(XL_MAX_ROUTES, sizeof(**rows));
+	*st = calloc(XL_MAX_ROUTES, sizeof(**st));
+	if (*rows && *st)
+		n = xl_route_stat_rows(routes_fd, rstats_fd, *rows, *st,
+				       XL_MAX_ROUTES);
+	if (n < 0) {
+		free(*rows);
+		free(*st);
+		*rows = NULL;
+		*st = NULL;
+	}
+	return n;
+}
+
 static void skey_init(struct xl_route_skey *k, const uint8_t addr[16],
 		      uint16_t port, uint32_t ipv6_prefix)
 {

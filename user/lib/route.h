@@ -140,6 +140,11 @@ int xl_route_stats_read(int rstats_fd, uint32_t id, struct xl_rstats *sum);
  * -errno. */
 int xl_route_stat_rows(int routes_fd, int rstats_fd, struct xl_route_row *rows,
 		       struct xl_rstats *st, int max);
+/* xl_route_stat_rows() into arrays of XL_MAX_ROUTES it allocates, *rows
+ * and *st, for the caller to free. Returns the count, or -errno with
+ * nothing allocated. */
+int xl_route_stat_rows_new(int routes_fd, int rstats_fd,
+			   struct xl_route_row **rows, struct xl_rstats **st);
 
 /* A client's count of one route. */
 struct xl_route_count {

@@ -151,14 +151,13 @@ static void label_value(struct evbuffer *b, const char *s, size_t len)
 static void route_metrics(struct evbuffer *b)
 {
 	int routes_fd = -1, rstats_fd = -1, n = 0, i, j;
-	struct xl_route_row *rows = calloc(XL_MAX_ROUTES, sizeof(*rows));
-	struct xl_rstats *st = calloc(XL_MAX_ROUTES, sizeof(*st));
+	struct xl_route_row *rows = NULL;
+	struct xl_rstats *st = NULL;
 	char methods[64];
 
-	if (rows && st && !sc_pin_open(XL_STR(XL_MAP_ROUTES), &routes_fd) &&
+	if (!sc_pin_open(XL_STR(XL_MAP_ROUTES), &routes_fd) &&
 	    !sc_pin_open(XL_STR(XL_MAP_RSTATS), &rstats_fd))
-		n = xl_route_stat_rows(routes_fd, rstats_fd, rows, st,
-				       XL_MAX_ROUTES);
+		n = xl_route_stat_rows_new(routes_fd, rstats_fd, &rows, &st);
 	evbuffer_add_printf(
 		b,
 		"# HELP xlimit_route_requests_total Requests charged to a route (xlimit route), by its port, path and methods (\"\": every method) and what they came to: passed (within its limits), limited (over one: 429), exempted (an exempt route's).\n"
