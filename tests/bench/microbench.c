@@ -659,8 +659,10 @@ int main(int argc, char **argv)
 			churn = false;
 			break;
 		case 'R':
-			rounds = atoi(optarg);
-			if (rounds < 1 || rounds > ROUNDS_MAX) {
+			errno = 0;
+			rounds = strtol(optarg, &end, 10);
+			if (errno || *end || rounds < 1 ||
+			    rounds > ROUNDS_MAX) {
 				fprintf(stderr,
 					"microbench: bad --rounds (1 to %d)\n",
 					ROUNDS_MAX);
