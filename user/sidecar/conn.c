@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * The client connections of the listeners xlimit-sidecar serves with
- * libevent's evhttp (--auth-listen, --metrics-listen; the proxy has its
- * own, proxy.c), the limits that keep them from using up the process, and
- * the --max-buffered budget all connections share: at most
+ * The client connections of the listener xlimit-sidecar serves with
+ * libevent's evhttp (--metrics-listen; the proxy and the auth endpoint
+ * have their own, proxy.c), the limits that keep them from using up the
+ * process, and the --max-buffered budget all connections share: at most
  * --max-connections per listener (past it the listener stops accepting
  * and the kernel's backlog holds the newcomers until one closes), a
  * pause instead of a busy loop when accept() fails for want of fds, a
@@ -43,7 +43,7 @@
 #include "xlimit_lib.h"
 #include "sidecar.h"
 
-#define SC_MAX_SERVERS 3 /* proxy, auth, metrics */
+#define SC_MAX_SERVERS 1 /* metrics */
 #define SC_MAX_BOUND 4 /* listening sockets per server */
 #define SC_ACCEPT_PAUSE_MS 250 /* after accept() ran out of fds */
 #define SC_LOG_EVERY_S 10 /* one accept error line per this */
@@ -398,8 +398,8 @@ int sc_http_setup(struct evhttp *http, struct event_base *base,
 	s->handler = handler;
 	nservers++;
 	evhttp_set_timeout(http, sc_cfg.client_timeout);
-	/* Up to 4x the bound, evhttp reads the headers and 431 is sent by
-	 * sc_headers_too_large(); past it evhttp closes with its own 400. */
+	/* Up to 4x the bound, evhttp reads the headers; past it evhttp
+	 * closes with its own 400. */
 	evhttp_set_max_headers_size(http, 4 * sc_cfg.max_header_size);
 	evhttp_set_max_body_size(http, sc_cfg.max_body_size);
 	/* A body over the bound is read and dropped before the 413, so the

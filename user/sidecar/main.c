@@ -505,7 +505,6 @@ static void worker_teardown(struct worker *w)
 	int i;
 
 	sc_metrics_stop();
-	sc_auth_stop();
 	sc_proxy_stop();
 	sc_conns_free();
 	if (w->cmd_ev)

@@ -476,7 +476,8 @@ struct cl {
 	bool chunked_out; /* the answer goes chunked */
 	bool chunk_start; /* the next body piece starts a chunk */
 	bool in_data; /* in a chunk's data: hp.content_length bytes due */
-	bool retried, replay_ok;
+	bool retried; /* sent once more already */
+	bool replay_ok; /* idempotent, and all sent so far is in replay */
 	int crlf; /* bytes of a chunk's CRLF checked, 2: none due */
 	struct buf replay; /* what went to the application, to retry */
 	struct cl *next_flush; /* in px.flush_cl while `flushing` */
@@ -970,7 +971,7 @@ static void up_fail(struct upc *up, enum sc_counter why)
 	if (!c)
 		return;
 	c->up = NULL;
-	if (again && !c->retried && c->replay_ok && idempotent(c->hp.method)) {
+	if (again && !c->retried && c->replay_ok) {
 		c->retried = true;
 		fresh = up_get(true, &busy);
 		if (fresh) {
@@ -2142,9 +2143,4 @@ void sc_proxy_stop(void)
 	free(px.idle);
 	memset(&px, 0, sizeof(px));
 	px.lsn[0].fd = px.lsn[1].fd = -1;
-}
-
-void sc_auth_stop(void)
-{
-	sc_proxy_stop();
 }

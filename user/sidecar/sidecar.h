@@ -246,12 +246,11 @@ extern _Thread_local unsigned long sc_up_requests;
 /* Each serves on `base` the listening socket `fd` (sc_listen()), which
  * it owns from then on. 0 or -errno, with a message. The proxy's core
  * serves both the proxy and the auth endpoint: sc_proxy_stop() ends
- * both (sc_auth_stop() is the same call). */
+ * both. */
 int sc_proxy_start(struct event_base *base, int fd);
 int sc_auth_start(struct event_base *base, int fd);
 int sc_metrics_start(struct event_base *base, int fd);
 void sc_proxy_stop(void);
-void sc_auth_stop(void);
 void sc_metrics_stop(void);
 
 /* auth.c: the answer to an auth_request subrequest from `peer`, whose
