@@ -328,7 +328,7 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 	return err;
 }
 
-/* sc_decide(); an `exempt` request (an exempt route's) is only read:
+/* The port's part of sc_decide_planned(); an `exempt` request (an exempt route's) is only read:
  * denied, or not counted. */
 static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 		   bool direct, struct sc_accepted accepted, bool exempt,
@@ -394,12 +394,6 @@ static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 			break;
 		}
 	}
-}
-
-void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, struct sc_accepted accepted, struct sc_decision *d)
-{
-	decide(addr, port, nreq, direct, accepted, false, d);
 }
 
 void sc_decide_planned(const struct sc_route_plan *p, const uint8_t addr[16],

@@ -107,16 +107,12 @@ struct sc_accepted sc_accepted(int fd);
 bool sc_syn_seen(const struct xl_client_limit *l, struct sc_accepted a);
 
 /* Decides one request of `addr` (v4-mapped) to `port`, the `nreq`-th on
- * its connection (1 = the first, whose SYN the kernel charged). `direct`
- * says the kernel saw this client's SYN (false when the client came from
- * a proxy header); `accepted` is when the connection was accepted: a
- * first request is only read when every limit shows its SYN charged
- * (sc_syn_seen()). */
-void sc_decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
-	       bool direct, struct sc_accepted accepted, struct sc_decision *d);
-
-/* sc_decide() for a request matched to routes already (sc_route_plan*()):
- * its port's limits, then the routes it matches (route.c, SEMANTICS.md
+ * its connection (1 = the first, whose SYN the kernel charged), matched
+ * to routes already (sc_route_plan*()). `direct` says the kernel saw this
+ * client's SYN (false when the client came from a proxy header);
+ * `accepted` is when the connection was accepted: a first request is
+ * only read when every limit shows its SYN charged (sc_syn_seen()).
+ * First its port's limits, then the routes it matches (route.c, SEMANTICS.md
  * §5). An exempt route's request is not charged to the port; a request
  * the port refuses is not charged to its routes. The headers show the
  * route's limit when one applied, else the port's. */
