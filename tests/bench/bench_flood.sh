@@ -266,9 +266,11 @@ holds native or generic XDP, not both, and without a native program the
 veth has no NAPI to receive XDP frames). Not counted: the RSTs TCP sends
 back in the no-filter row are processed in the softirq of the sender's
 side. A bare XDP_DROP never reads the frame; every filter does, and the
-frame was last written by the generator on the other CPU, so its first
-read is a cache miss (as a NIC's DMA leaves it in memory, or at best in
-the last-level cache): parse-and-drop is the floor of any filter, and
+generator writes every frame it sends (its source, and a new IP ID, with
+one source as with many, as a NIC's DMA writes each frame) on the other
+CPU, so its first read is a cache miss (as a NIC's DMA leaves it in
+memory, or at best in the last-level cache): parse-and-drop is the floor
+of any filter, and
 the minimal counter (threshold 1, so it drops like the limits) the floor
 of any filter that counts sources. Every filter limits port 80 to 1 SYN per minute per (source,
 port), and one SYN from every source goes before each timed run, paced
