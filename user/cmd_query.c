@@ -159,7 +159,7 @@ static void client_print(const char *addr, __u16 port,
 			 const struct xl_client *c,
 			 const struct xl_flood_view *fv, int nroutes)
 {
-	char methods[64];
+	char label[XL_ROUTE_PATH_MAX + 96];
 	__u32 i, k;
 	int r;
 
@@ -171,10 +171,9 @@ static void client_print(const char *addr, __u16 port,
 	for (i = 0; i < fv->ntotal; i++)
 		limit_print("total ", &fv->total[i]);
 	for (r = 0; r < nroutes; r++) {
-		xl_route_methods_format(rc[r].methods, methods,
-					sizeof(methods));
-		printf("  route %s%s%s%s\n", rc[r].path, methods[0] ? " " : "",
-		       methods, rc[r].dflt ? " (default limits)" : "");
+		xl_route_label(rc[r].path, rc[r].methods, rc[r].dflt, label,
+			       sizeof(label));
+		printf("  route %s\n", label);
 		for (k = 0; k < rc[r].nlimits; k++)
 			limit_print("  ", &rc[r].lim[k]);
 	}

@@ -599,6 +599,30 @@ static const struct xl_route_row *default_of(const struct xl_route_row *rows,
 	return NULL;
 }
 
+const struct xl_route_row *xl_route_limits_of(const struct xl_route_row *rows,
+					      int n,
+					      const struct xl_route_row *w,
+					      bool dflt)
+{
+	const struct xl_route_row *lim = w;
+
+	if (dflt || xl_route_kind(w->key.path) == XL_RK_DEFAULT)
+		lim = default_of(rows, n, w->key.port);
+	if (!lim || !lim->r.rule.nlimits || lim->invalid)
+		return NULL;
+	return lim;
+}
+
+void xl_route_label(const char *path, uint16_t methods, bool dflt, char *buf,
+		    size_t len)
+{
+	char m[64];
+
+	xl_route_methods_format(methods, m, sizeof(m));
+	snprintf(buf, len, "%.*s%s%s%s", XL_ROUTE_PATH_MAX, path,
+		 m[0] ? " " : "", m, dflt ? " (default limits)" : "");
+}
+
 int xl_route_counts(int routes_fd, int rstate_fd, const uint8_t addr[16],
 		    uint16_t port, uint32_t ipv6_prefix,
 		    struct xl_route_count *out, int max)
@@ -633,11 +657,9 @@ int xl_route_counts(int routes_fd, int rstate_fd, const uint8_t addr[16],
 		w = row_of(rows, n, key.route);
 		if (!w)
 			continue; /* its route is gone */
-		lim = w;
-		if (key.route & XL_ROUTE_ID_DEFAULT ||
-		    xl_route_kind(w->key.path) == XL_RK_DEFAULT)
-			lim = default_of(rows, n, w->key.port);
-		if (!lim || !lim->r.rule.nlimits || lim->invalid)
+		lim = xl_route_limits_of(rows, n, w,
+					 key.route & XL_ROUTE_ID_DEFAULT);
+		if (!lim)
 			continue;
 		o = &out[count++];
 		memset(o, 0, sizeof(*o));

@@ -146,6 +146,21 @@ int xl_route_stat_rows(int routes_fd, int rstats_fd, struct xl_route_row *rows,
 int xl_route_stat_rows_new(int routes_fd, int rstats_fd,
 			   struct xl_route_row **rows, struct xl_rstats **st);
 
+/* The route whose limits a count of route w in xl_route_state counts:
+ * w's own, or the default route ("*") of w's port for a count of the
+ * default limits (`dflt`: its id has XL_ROUTE_ID_DEFAULT) and for the
+ * default route itself. NULL when there is none, or it has no limits or
+ * is invalid: such a count is not shown. */
+const struct xl_route_row *xl_route_limits_of(const struct xl_route_row *rows,
+					      int n,
+					      const struct xl_route_row *w,
+					      bool dflt);
+/* A count of a route as `query` and `top` name it: "PATH", then its
+ * methods when it has any ("/login POST"), then " (default limits)" for
+ * a count of the port's default limits. */
+void xl_route_label(const char *path, uint16_t methods, bool dflt, char *buf,
+		    size_t len);
+
 /* A client's count of one route. */
 struct xl_route_count {
 	char path[XL_ROUTE_PATH_MAX + 1];
