@@ -482,7 +482,7 @@ assert_match "$(xl query 198.18.0.8 8101)" "remaining 0, reset [0-9]+ \(in [0-9]
 assert_rc 0 "top --port 8100" -- xl top --port 8100 --json
 assert_eq "$(jget '[(e["address"], e["strategy"], e["over"]) for e in d]' <<<"$OUT")" \
 	'[["198.18.0.8","sliding-window",true]]' "top --json: the strategy"
-assert_match "$(xl top --port 8101)" "198.18.0.8 +8101 +3 per 1 minute .* token-bucket +yes" \
+assert_match "$(xl top --port 8101)" "198.18.0.8 +8101 +- +3 per 1 minute .* token-bucket +yes" \
 	"top: the strategy column"
 # Another strategy on the port: its counts start afresh (the state words
 # mean something else).
@@ -730,6 +730,7 @@ done
 bad "'--bogus'" "top --bogus" -- xl top --bogus
 bad "requires an argument" "top -n without a value" -- xl top -n
 bad "unexpected argument 'extra'" "top extra" -- xl top extra
+bad "--ports and --routes together; give one of them, or neither for both" "top --ports --routes" -- xl top --ports --routes
 
 # --- concurrency: the directory lock serialises commands ---------------------------
 

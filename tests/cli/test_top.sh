@@ -10,7 +10,13 @@
 # clients whose windows all expired left out, IPv6 sources as their /64,
 # the port 0 rule for ports without one, -n (default 10, 0 for all),
 # --port, the --json members, text columns aligned, and that reading
-# changes no map. A map of 100001 clients is listed whole, through batch
+# changes no map. The clients of the sidecar's routes, charged through
+# xlimit-sidecar's auth_request endpoint (the pinned prog_route, as for
+# nginx's subrequests), are ranked among them: each row names its route
+# (path, methods, the default limits, a route of port 0), in text and
+# --json, --port takes a port's route counts, --ports and --routes one
+# kind, and a route that fails xl_route_check is left out with a warning.
+# A map of 100001 clients is listed whole, through batch
 # lookups (a few dozen bpf syscalls, not one per key), with the right top
 # client. A client of a rule that fails xl_rule_check is left out, with a
 # warning naming the rule. Bad input is in test_cli.sh's corpus.
@@ -20,8 +26,11 @@ CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/lib.sh
 . "$CLI_DIR/../lib/lib.sh"
 
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+A=9091 # the sidecar's auth_request endpoint, in its own namespace
+
 xl_test_init
-xl_need bpftool strace timeout
+xl_need bpftool strace timeout curl "$SIDECAR_BIN"
 
 # state SPEC...: bpftool batch lines that write one client each; SPEC is
 # ADDRESS,PORT,AGO,COUNT[,COUNT...]: windows opened AGO seconds ago with
@@ -43,6 +52,19 @@ for spec in sys.argv[2:]:
 EOF
 }
 
+# misaligned: the rows of top's text output ($OUT) whose values are not
+# under their headers: the text columns (port, route, limit) start where
+# their header starts, remaining (a number) ends where its header ends.
+misaligned() {
+	awk 'NR == 1 {h = $0; n = split("port route limit", c, " ")
+		for (i = 1; i <= n; i++) s[i] = index(h, c[i])
+		r = index(h, "remaining") + length("remaining"); next}
+	{ for (i = 1; i <= n; i++)
+		if (substr($0, s[i], 1) == " " || substr($0, s[i] - 1, 1) != " ") bad++
+	  if (substr($0, r - 1, 1) == " " || substr($0, r, 1) != " ") bad++ }
+	END {print bad + 0}' <<<"$OUT"
+}
+
 # Addresses and ports in the order top lists them.
 order() { jget '" ".join("%s:%d" % (e["address"], e["port"]) for e in d)'; }
 
@@ -57,9 +79,11 @@ assert_eq "$OUT" "[]" "top of an empty map: an empty array"
 # opened 30 s earlier, so it resets first. 2001:2::/64 has 1 of 100 left
 # in its hour, 198.18.0.4 1 of 5 in its minute; 198.18.0.1 7 of 10,
 # 198.18.0.5 (port 0's rule) 15 of 20. 198.18.0.6's window has expired.
-state 198.18.0.1,80,0,3 198.18.0.3,80,0,10 198.18.0.4,443,0,4,1 \
-	2001:2::,443,0,1,99 198.18.0.5,81,0,5 198.18.0.6,80,120,9 \
-	198.18.0.7,82,30,25 | bpftool batch file - >/dev/null
+CLIENTS="198.18.0.1,80,0,3 198.18.0.3,80,0,10 198.18.0.4,443,0,4,1
+	2001:2::,443,0,1,99 198.18.0.5,81,0,5 198.18.0.6,80,120,9
+	198.18.0.7,82,30,25"
+# shellcheck disable=SC2086 # one word per client
+state $CLIENTS | bpftool batch file - >/dev/null
 before=$(bpftool map dump pinned "$XL_PIN/xl_state" | sort)
 WANT="198.18.0.7:82 198.18.0.3:80 2001:2::/64:443 198.18.0.4:443 198.18.0.1:80 198.18.0.5:81"
 
@@ -107,16 +131,103 @@ assert_eq "$(awk 'NR > 1 {print $1 ":" $2}' <<<"$OUT" | tr '\n' ' ')" "$WANT " \
 	"top (text): the same order"
 assert_eq "$(awk 'NR > 1 {print $NF}' <<<"$OUT" | tr '\n' ' ')" "yes yes no no no no " \
 	"top (text): the over column"
-# Aligned: each column's values end where its header ends (numbers) or
-# start where it starts (text).
-cols=$(awk 'NR == 1 {h = $0; p = index(h, "port"); l = index(h, "limit");
-	r = index(h, "remaining") + length("remaining"); next}
-	{ if (substr($0, p, 1) == " " || substr($0, p - 1, 1) != " " ||
-	      substr($0, l - 1, 1) != " " || substr($0, l, 1) == " " ||
-	      substr($0, r - 1, 1) == " " || substr($0, r, 1) != " ") bad++ }
-	END {print bad + 0}' <<<"$OUT")
-assert_eq "$cols" 0 "top (text): columns aligned under their headers"
+assert_eq "$(misaligned)" 0 "top (text): columns aligned under their headers"
 assert_eq "$(bpftool map dump pinned "$XL_PIN/xl_state" | sort)" "$before" "top changed nothing in xl_state"
+
+# --- the clients of the sidecar's routes -----------------------------------------
+
+# Routes on 8080, and one of port 0 (every port without routes of its
+# own); 8080 and 8081 have port rules far from their limits, so that the
+# sidecar's charges of the ports stay at the end of the list.
+assert_rc 0 "routes and their ports' rules" -- sh -c "x() { '$XLIMIT_BIN' --pin-dir '$XL_PIN' \"\$@\"; } &&
+	x limit set 8080 1000/hour && x limit set 8081 1000/hour &&
+	x route add 8080 /login '3 per hour' --methods POST &&
+	x route add 8080 '*' '10 per hour' && x route add 8080 /bad '1 per hour' &&
+	x route add 0 '/api/*' '5 per hour'"
+xl_netns_setup
+xl_bg sidecar nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
+	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32
+xl_wait_up sidecar http://127.0.0.1:$A/ "$NS_SRV"
+# charge CLIENT PORT METHOD PATH: one request, as nginx asks for it;
+# prints the status (204, or 429 over a limit).
+charge() {
+	in_srv curl -s -o /dev/null -w '%{http_code} ' --max-time 5 -H "X-Real-IP: $1" \
+		-H "X-Server-Port: $2" -H "X-Original-Method: $3" -H "X-Original-URI: $4" \
+		http://127.0.0.1:$A/
+}
+# The port clients as at the start: the sidecar's start may have taken
+# some of .7's minute.
+# shellcheck disable=SC2086 # one word per client
+state $CLIENTS | bpftool batch file - >/dev/null
+# 198.18.0.20 over /login (3 per hour); .21 has 1 of 3 left, and 9 of
+# the default 10 for a path no route matches; 2001:2::/64 on 8081, port
+# 0's /api/*, 3 of 5; .22 over /bad, which is made invalid below.
+codes=$(for i in 1 2 3 4; do charge 198.18.0.20 8080 POST /login; done
+	charge 198.18.0.21 8080 POST /login; charge 198.18.0.21 8080 POST /login
+	charge 198.18.0.21 8080 GET /elsewhere
+	charge 2001:2::9 8081 GET /api/a; charge 2001:2::9 8081 PUT /api/b
+	charge 198.18.0.22 8080 GET /bad; charge 198.18.0.22 8080 GET /bad)
+assert_eq "$codes" "204 204 204 429 204 204 204 204 204 204 429 " "the sidecar charged the routes"
+# The wrong flags on /bad: xl_route_check refuses it.
+# shellcheck disable=SC2046
+bpftool map update pinned "$XL_PIN/xl_routes" key hex $("$PY" -c '
+import struct; print((struct.pack("<HH", 8080, 0) + b"/bad".ljust(128, b"\0")).hex(" "))') \
+	value $(bpftool -j map lookup pinned "$XL_PIN/xl_routes" key hex $("$PY" -c '
+import struct; print((struct.pack("<HH", 8080, 0) + b"/bad".ljust(128, b"\0")).hex(" "))') |
+	jget '" ".join(d["value"][:144] + ["0x02"] + d["value"][145:])') || fail "write /bad's flags"
+rbefore=$(bpftool map dump pinned "$XL_PIN/xl_route_state" | sort)
+
+# Addresses, ports and routes in the order top lists them.
+rorder() { jget '"|".join("%s:%d%s" % (e["address"], e["port"], " " + e["route"]["path"] if "route" in e else "") for e in d)'; }
+WANT_R="198.18.0.7:82|198.18.0.3:80|198.18.0.20:8080 /login|2001:2::/64:443|198.18.0.4:443|198.18.0.21:8080 /login|2001:2::/64:8081 /api/*|198.18.0.1:80|198.18.0.5:81|198.18.0.21:8080 *"
+assert_rc 0 "top -n 10 --json with route clients" -- xl top -n 10 --json
+assert_eq "$(rorder <<<"$OUT")" "$WANT_R" \
+	"top: route clients ranked among port clients (over first, then remaining / amount, then reset)"
+assert_match "$ERR" "route for port 8080 path '/bad' is invalid \(unknown flags\): its clients are left out" \
+	"top: says which route is invalid"
+assert_eq "$(jget 'sorted(set(tuple(sorted(e)) for e in d if "route" not in e))' <<<"$OUT")" \
+	'[["address","amount","limit","over","period","port","remaining","reset","retry_after","strategy"]]' \
+	"top --json: port rows keep their members"
+assert_eq "$(jget 'sorted(set(tuple(sorted(e)) for e in d if "route" in e))' <<<"$OUT")" \
+	'[["address","amount","limit","over","period","port","remaining","reset","retry_after","route","strategy"]]' \
+	"top --json: route rows have route besides"
+id=$(xl route list 8080 --json | jget '[r["id"] for r in d if r["path"] == "/login"][0]')
+assert_eq "$(jget 'd[2]' <<<"$OUT" | jget '[d["route"], d["limit"], d["amount"], d["remaining"], d["over"]]')" \
+	"[{\"port\":8080,\"path\":\"/login\",\"methods\":[\"POST\"],\"default\":false,\"id\":$id},\"3 per 1 hour\",3,0,true]" \
+	"top --json: the client over /login: its route, its limit, remaining 0, over"
+assert_eq "$(jget '[[e["route"]["port"], e["route"]["path"], e["route"]["methods"], e["remaining"], e["amount"]] for e in d if e["port"] == 8081]' <<<"$OUT")" \
+	'[[0,"/api/*",[],3,5]]' "top --json: a route of port 0, under the port the client connected to"
+q=$(xl query 198.18.0.21 8080 --json)
+assert_eq "$(jget '[r["limits"][0]["remaining"] for r in d["routes"] if r["path"] == "/login"]' <<<"$q")" \
+	"$(jget '[e["remaining"] for e in d if e["address"] == "198.18.0.21" and e.get("route", {}).get("path") == "/login"]' <<<"$OUT")" \
+	"top and query agree on a route count's remaining"
+
+assert_rc 0 "top --routes" -- xl top --routes --json
+assert_eq "$(rorder <<<"$OUT")" "198.18.0.20:8080 /login|198.18.0.21:8080 /login|2001:2::/64:8081 /api/*|198.18.0.21:8080 *" \
+	"top --routes: the route counts only, the client over its route first"
+assert_rc 0 "top --ports" -- xl top --ports -n 0 --json
+assert_eq "$(jget 'any("route" in e for e in d)' <<<"$OUT")" "false" "top --ports: no route rows"
+assert_eq "$(rorder <<<"$OUT" | cut -d'|' -f1-6)" "${WANT// /|}" "top --ports: the port clients as before"
+assert_eq "$ERR" "" "top --ports: routes not read, no warning"
+assert_rc 0 "top --port 8080" -- xl top --port 8080 -n 3 --json
+assert_eq "$(rorder <<<"$OUT")" "198.18.0.20:8080 /login|198.18.0.21:8080 /login|198.18.0.21:8080 *" \
+	"top --port 8080: its route clients, then its rule's"
+assert_rc 0 "top --port 8081 --routes" -- xl top --port 8081 --routes --json
+assert_eq "$(rorder <<<"$OUT")" "2001:2::/64:8081 /api/*" "top --port 8081 --routes: port 0's route, counted on 8081"
+
+assert_rc 0 "top (text) with route clients" -- xl top -n 10
+assert_match "$OUT" "^address +port +route +limit +remaining " "top (text): a route column after port"
+assert_match "$OUT" $'\n198\\.18\\.0\\.20 +8080 +/login POST +3 per 1 hour +0 [^\n]* yes\n' \
+	"top (text): the client over /login, its route named with its methods"
+assert_match "$OUT" $'\n2001:2::/64 +8081 +/api/\\* \\(port 0\\) +5 per 1 hour +3 ' \
+	"top (text): a route of port 0 says so"
+assert_match "$OUT" $'\n198\\.18\\.0\\.7 +82 +- +20 per 1 minute +0 ' "top (text): a port row has route '-'"
+assert_eq "$(misaligned)" 0 "top (text): columns aligned under their headers, route names of every width"
+assert_eq "$(bpftool map dump pinned "$XL_PIN/xl_route_state" | sort)" "$rbefore" "top changed nothing in xl_route_state"
+
+# The routes go with their counts: the sections below see ports only.
+assert_rc 0 "route del" -- sh -c "x() { '$XLIMIT_BIN' --pin-dir '$XL_PIN' \"\$@\"; } &&
+	x route del 8080 /login && x route del 8080 '*' && x route del 8080 /bad && x route del 0 '/api/*'"
 
 # --- a large map: batch lookups, the whole map ---------------------------------
 
