@@ -15,7 +15,8 @@
 # nginx's subrequests), are ranked among them: each row names its route
 # (path, methods, the default limits, a route of port 0), in text and
 # --json, --port takes a port's route counts, --ports and --routes one
-# kind, and a route that fails xl_route_check is left out with a warning.
+# kind, a route count whose window expired is left out,
+# and a route that fails xl_route_check is left out with a warning.
 # A map of 100001 clients is listed whole, through batch
 # lookups (a few dozen bpf syscalls, not one per key), with the right top
 # client. A client of a rule that fails xl_rule_check is left out, with a
@@ -34,21 +35,25 @@ xl_need bpftool strace timeout curl "$SIDECAR_BIN"
 
 # state SPEC...: bpftool batch lines that write one client each; SPEC is
 # ADDRESS,PORT,AGO,COUNT[,COUNT...]: windows opened AGO seconds ago with
-# those counts, one per limit of the port's rule.
+# those counts, one per limit of the port's rule. With ROUTE=ID set, the
+# client's count of route ID in xl_route_state instead.
 state() {
-	"$PY" - "$XL_PIN" "$@" <<'EOF'
+	"$PY" - "$XL_PIN" "${ROUTE:-}" "$@" <<'EOF'
 import ipaddress, struct, sys, time
-pin = sys.argv[1]
+pin, route = sys.argv[1], sys.argv[2]
 now = time.clock_gettime_ns(6)  # CLOCK_MONOTONIC_COARSE
-for spec in sys.argv[2:]:
+for spec in sys.argv[3:]:
     a, port, ago, *counts = spec.split(",")
     ip = ipaddress.ip_address(a)
     addr = ip.packed if ip.version == 6 else b"\0" * 10 + b"\xff\xff" + ip.packed
     key = addr + struct.pack("<HH", int(port), 0)
+    if route:
+        key += struct.pack("<I", int(route))
     start = (now - int(ago) * 10**9) >> 20
     words = [start << 24 | int(c) for c in counts] + [0] * (4 - len(counts))
-    print("map update pinned %s/xl_state key hex %s value hex %s"
-          % (pin, key.hex(" "), struct.pack("<4Q", *words).hex(" ")))
+    print("map update pinned %s/%s key hex %s value hex %s"
+          % (pin, "xl_route_state" if route else "xl_state", key.hex(" "),
+             struct.pack("<4Q", *words).hex(" ")))
 EOF
 }
 
@@ -143,7 +148,7 @@ assert_rc 0 "routes and their ports' rules" -- sh -c "x() { '$XLIMIT_BIN' --pin-
 	x limit set 8080 1000/hour && x limit set 8081 1000/hour &&
 	x route add 8080 /login '3 per hour' --methods POST &&
 	x route add 8080 '*' '10 per hour' && x route add 8080 /bad '1 per hour' &&
-	x route add 0 '/api/*' '5 per hour'"
+	x route add 0 '/api/*' '5 per hour' && x route add 8080 /short '2 per second'"
 xl_netns_setup
 xl_bg sidecar nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN" \
 	--auth-listen 127.0.0.1:$A --trust-proxy 127.0.0.1/32
@@ -168,6 +173,10 @@ codes=$(for i in 1 2 3 4; do charge 198.18.0.20 8080 POST /login; done
 	charge 2001:2::9 8081 GET /api/a; charge 2001:2::9 8081 PUT /api/b
 	charge 198.18.0.22 8080 GET /bad; charge 198.18.0.22 8080 GET /bad)
 assert_eq "$codes" "204 204 204 429 204 204 204 204 204 204 429 " "the sidecar charged the routes"
+# 198.18.0.23 went over /short (2 per second) 5 seconds ago: expired,
+# as good as never seen.
+short=$(xl route list 8080 --json | jget '[r["id"] for r in d if r["path"] == "/short"][0]')
+ROUTE=$short state 198.18.0.23,8080,5,2 | bpftool batch file - >/dev/null
 # The wrong flags on /bad: xl_route_check refuses it.
 # shellcheck disable=SC2046
 bpftool map update pinned "$XL_PIN/xl_routes" key hex $("$PY" -c '
@@ -202,9 +211,11 @@ assert_eq "$(jget '[r["limits"][0]["remaining"] for r in d["routes"] if r["path"
 	"$(jget '[e["remaining"] for e in d if e["address"] == "198.18.0.21" and e.get("route", {}).get("path") == "/login"]' <<<"$OUT")" \
 	"top and query agree on a route count's remaining"
 
-assert_rc 0 "top --routes" -- xl top --routes --json
+assert_rc 0 "top --routes" -- xl top --routes -n 0 --json
 assert_eq "$(rorder <<<"$OUT")" "198.18.0.20:8080 /login|198.18.0.21:8080 /login|2001:2::/64:8081 /api/*|198.18.0.21:8080 *" \
-	"top --routes: the route counts only, the client over its route first"
+	"top --routes: the route counts only, the client over its route first, an expired one left out"
+assert_eq "$(bpftool -j map dump pinned "$XL_PIN/xl_route_state" | jget '[e["formatted"]["key"]["route"] for e in d].count('"$short"')')" 1 \
+	"the expired count of /short is in xl_route_state"
 assert_rc 0 "top --ports" -- xl top --ports -n 0 --json
 assert_eq "$(jget 'any("route" in e for e in d)' <<<"$OUT")" "false" "top --ports: no route rows"
 assert_eq "$(rorder <<<"$OUT" | cut -d'|' -f1-6)" "${WANT// /|}" "top --ports: the port clients as before"
@@ -227,7 +238,8 @@ assert_eq "$(bpftool map dump pinned "$XL_PIN/xl_route_state" | sort)" "$rbefore
 
 # The routes go with their counts: the sections below see ports only.
 assert_rc 0 "route del" -- sh -c "x() { '$XLIMIT_BIN' --pin-dir '$XL_PIN' \"\$@\"; } &&
-	x route del 8080 /login && x route del 8080 '*' && x route del 8080 /bad && x route del 0 '/api/*'"
+	x route del 8080 /login && x route del 8080 '*' && x route del 8080 /bad && x route del 0 '/api/*' &&
+	x route del 8080 /short"
 
 # --- a large map: batch lookups, the whole map ---------------------------------
 
