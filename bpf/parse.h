@@ -64,7 +64,8 @@ struct xl_pkt {
 	__u16 dport; /* host order */
 	__u8 is_v6;
 	__u8 has_port; /* XL_P_TINY: dport could be read */
-	__u32 l4_len; /* first fragments: TCP bytes in this one, else ~0 */
+	__u8 frag; /* a first fragment, more to come (no RST: reject.h) */
+	__u32 l4_len; /* first fragments: upper-layer bytes in this one */
 	__u16 l3_off; /* XL_P_SYN: offsets of the IP and TCP headers */
 	__u16 l4_off;
 };
@@ -102,10 +103,16 @@ static __always_inline int parse_eth(struct cursor *c)
 #define XL_IP_MF 0x2000
 #define XL_IP_OFFSET 0x1fff
 
+/* Added to the upper protocol the IP parsers return for a first fragment
+ * with more to come, whose p->l4_len they set: an unfragmented segment
+ * then carries no length to the TCP parser, nor reads one back. */
+#define XL_FIRST_FRAG 0x100
+
 /* Returns the IP protocol of a first (or only) fragment, or an xl_parse.
- * For a first fragment with more to come, p->l4_len is what it holds of
- * the upper header, from the header's length (not the frame's: a short
- * frame is padded to 60 bytes on the wire). */
+ * For a first fragment with more to come, the protocol | XL_FIRST_FRAG,
+ * and p->l4_len is what it holds of the upper header, from the header's
+ * length (not the frame's: a short frame is padded to 60 bytes on the
+ * wire). */
 static __always_inline int parse_ipv4(struct cursor *c, struct xl_pkt *p)
 {
 	struct iphdr *iph = c->pos;
@@ -124,11 +131,12 @@ static __always_inline int parse_ipv4(struct cursor *c, struct xl_pkt *p)
 	if (frag & XL_IP_OFFSET)
 		return XL_P_OTHER;
 	tot = bpf_ntohs(iph->tot_len);
-	p->l4_len = ~0U;
-	if ((frag & XL_IP_MF) && tot >= hlen)
-		p->l4_len = tot - hlen;
 	p->is_v6 = 0;
 	c->pos += hlen;
+	if ((frag & XL_IP_MF) && tot >= hlen) {
+		p->l4_len = tot - hlen;
+		return iph->protocol | XL_FIRST_FRAG;
+	}
 	return iph->protocol;
 }
 
@@ -157,7 +165,8 @@ static __always_inline int ipv6_is_ext(__u8 next)
 /* Walks the IPv6 header and its extension headers (AH included: the
  * kernel hands what follows it to TCP). Returns the upper protocol of a
  * first (or only) fragment, or an xl_parse. For a first fragment with
- * more to come, p->l4_len is what it holds past the header chain. ESP
+ * more to come, the protocol | XL_FIRST_FRAG, and p->l4_len is what it
+ * holds past the header chain. ESP
  * ends the walk: what it carries is encrypted, and only a peer that holds
  * an IPsec SA can get a SYN through it. */
 static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
@@ -172,7 +181,6 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 	if (ip6->version != 6)
 		return XL_P_OTHER;
 	p->is_v6 = 1;
-	p->l4_len = ~0U;
 	left = bpf_ntohs(ip6->payload_len);
 	next = ip6->nexthdr;
 	c->pos = ip6 + 1;
@@ -231,20 +239,21 @@ static __always_inline int parse_ipv6(struct cursor *c, struct xl_pkt *p)
 	if (ipv6_is_ext(next))
 		return XL_P_DEEP;
 done:
-	if (first)
-		p->l4_len = left;
-	return next;
+	if (!first)
+		return next;
+	p->l4_len = left;
+	return next | XL_FIRST_FRAG;
 }
 
 /* Returns 1 for a SYN without ACK (a new connection), 0 for any other TCP
- * segment, or an xl_parse. A first fragment that holds less than a whole
- * TCP header is XL_P_TINY, with the port when it holds that much. */
-static __always_inline int parse_tcp_syn(struct cursor *c, struct xl_pkt *p)
+ * segment, or an xl_parse. A first fragment (`frag`) that holds less than
+ * a whole TCP header is XL_P_TINY, with the port when it holds that much. */
+static __always_inline int parse_tcp_syn(struct cursor *c, struct xl_pkt *p,
+					 int frag)
 {
 	struct tcphdr *th = c->pos;
 
-	p->has_port = 0;
-	if (p->l4_len < XL_TCP_MIN) {
+	if (frag && p->l4_len < XL_TCP_MIN) {
 		if (p->l4_len >= 4 && c->pos + 4 <= c->end) {
 			p->dport = bpf_ntohs(th->dest);
 			p->has_port = 1;
@@ -291,6 +300,8 @@ static __always_inline int parse_syn(void *data, void *data_end,
 	int proto;
 
 	p->has_port = 0;
+	p->frag = 0;
+	p->l4_len = 0;
 	/* Defined on every path (parse_saddr() fills the address for the
 	 * frames that need it; a tiny fragment may have no port), so that
 	 * the compiler spills no undefined value, which the verifier
@@ -310,10 +321,11 @@ static __always_inline int parse_syn(void *data, void *data_end,
 		return parse_saddr(l3, data_end, p) ?: XL_P_TINY;
 	if (proto < 0)
 		return proto;
-	if (proto != IPPROTO_TCP)
+	p->frag = proto == (IPPROTO_TCP | XL_FIRST_FRAG);
+	if (proto != IPPROTO_TCP && !p->frag)
 		return XL_P_OTHER;
 	p->l4_off = c.pos - data;
-	proto = parse_tcp_syn(&c, p);
+	proto = parse_tcp_syn(&c, p, p->frag);
 	if (proto == XL_P_TINY)
 		return parse_saddr(l3, data_end, p) ?: XL_P_TINY;
 	if (proto <= 0)

@@ -58,8 +58,7 @@ static __always_inline int xl_rst_build(void *data, void *data_end,
 	__u8 mac[ETH_ALEN];
 	__be16 sport, dport;
 
-	if (p->l4_len != ~0U || l3 > XL_L3_OFF_MAX || l4 > XL_L4_OFF_MAX ||
-	    l4 < l3)
+	if (p->frag || l3 > XL_L3_OFF_MAX || l4 > XL_L4_OFF_MAX || l4 < l3)
 		return -1;
 	/* Bounds the verifier sees on the registers the pointers use. */
 	barrier_var(l3);

@@ -2680,6 +2680,9 @@ static void test_reject_precedence(void)
 	static const struct rule_spec rr = RULE(80, 3, LIM(1, 30, REJECT));
 	static const struct pkt_spec syn = { .dport = 80 };
 	static const struct pkt_spec frag = { .dport = 80, .more_frags = true };
+	static const struct pkt_spec frag6 = {
+		.dport = 80, V6, .ext = { PKT_EXT_FRAG }, .more_frags = true
+	};
 	struct xl_stats st;
 	enum prog p;
 
@@ -2695,6 +2698,9 @@ static void test_reject_precedence(void)
 		ASSERT_U64_EQ(st.c[OVER_PASSED], 0, "not as over_passed");
 		ASSERT_EQ(second_syn(&rr, &frag, p, &st), want_ret(p, XDP_DROP),
 			  "a first fragment over reject: dropped");
+		ASSERT_EQ(second_syn(&rr, &frag6, p, &st),
+			  want_ret(p, XDP_DROP),
+			  "an ipv6 first fragment over reject: dropped");
 	}
 }
 
