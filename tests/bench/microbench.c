@@ -621,6 +621,14 @@ static void print_table(FILE *tsv)
 	}
 }
 
+/* A step of main() failed, errno says why: says so, and returns main()'s
+ * exit code. */
+static int failed(const char *what)
+{
+	fprintf(stderr, "microbench: %s: %s\n", what, strerror(errno));
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -719,11 +727,8 @@ int main(int argc, char **argv)
 	    put_rule(86, XL_AMOUNT_MAX, 1, 6, XL_STRAT_TOKEN, 0) ||
 	    set_ceiling(83, 3, XL_AMOUNT_MAX, 0) ||
 	    set_ceiling(84, 4, 0, XL_RULE_ADMIT_KNOWN) ||
-	    set_known("198.18.0.5", 84) || set_config(0)) {
-		fprintf(stderr, "microbench: set up the maps: %s\n",
-			strerror(errno));
-		return 1;
-	}
+	    set_known("198.18.0.5", 84) || set_config(0))
+		return failed("set up the maps");
 
 	/* Every row up to the next run_cases() is timed in the same rounds,
 	 * interleaved: the yardsticks, the ladder and xlimit's main rows. */
@@ -811,10 +816,8 @@ int main(int argc, char **argv)
 	/* `xlimit sync` running: each charged client is reported once an
 	 * epoch (bpf/sync.h), so a hot source pays the check of its mark. */
 	vs(R_PDROP, R_REF, 0);
-	if (set_config(XL_CFG_SYNC)) {
-		fprintf(stderr, "microbench: sync flag: %s\n", strerror(errno));
-		return 1;
-	}
+	if (set_config(XL_CFG_SYNC))
+		return failed("sync flag");
 	bench_xl("xlimit: SYN allowed, hot source, `xlimit sync` running",
 		 "198.18.0.13", 80, XDP_PASS);
 	if (run_cases(rounds))
@@ -822,11 +825,8 @@ int main(int argc, char **argv)
 
 	/* One allow-list entry: a counted SYN looks the trie up, unless the
 	 * verdict cache knows its source. */
-	if (list_v4(xl->maps.xl_allow, "198.18.0.9") || set_config(0)) {
-		fprintf(stderr, "microbench: allow-list: %s\n",
-			strerror(errno));
-		return 1;
-	}
+	if (list_v4(xl->maps.xl_allow, "198.18.0.9") || set_config(0))
+		return failed("allow-list");
 	vs(R_PDROP, R_REF, 0);
 	bench_xl("xlimit: SYN allowed, hot source, allow list of 1 entry",
 		 "198.18.0.4", 80, XDP_PASS);
@@ -838,10 +838,8 @@ int main(int argc, char **argv)
 
 	/* One deny-list entry (another source): a SYN to a port without a
 	 * rule looks the deny trie up, which an empty list skips. */
-	if (list_v4(xl->maps.xl_deny, "198.18.0.99") || set_config(0)) {
-		fprintf(stderr, "microbench: deny-list: %s\n", strerror(errno));
-		return 1;
-	}
+	if (list_v4(xl->maps.xl_deny, "198.18.0.99") || set_config(0))
+		return failed("deny-list");
 	vs(R_PDROP, NULL, 0);
 	bench("xlimit: SYN, port without a rule, deny list of 1 entry", xdp,
 	      &(struct pkt_spec){ .dport = 82 }, XDP_PASS);
@@ -853,10 +851,8 @@ int main(int argc, char **argv)
 	if (list_fill(xl->maps.xl_deny, 10, 0xfd00, LIST_BIG) ||
 	    list_fill(xl->maps.xl_allow, 100, 0xfc00, LIST_BIG) ||
 	    list_v4(xl->maps.xl_deny, "198.18.1.1") ||
-	    list_v4(xl->maps.xl_allow, "198.18.1.2") || set_config(0)) {
-		fprintf(stderr, "microbench: big lists: %s\n", strerror(errno));
-		return 1;
-	}
+	    list_v4(xl->maps.xl_allow, "198.18.1.2") || set_config(0))
+		return failed("big lists");
 	vs(R_PDROP, R_REF, 0);
 	bench_xl(
 		"xlimit: SYN allowed, hot unlisted source, lists of 60,000 prefixes",
@@ -878,11 +874,8 @@ int main(int argc, char **argv)
 	 * SYN of a source the verdict cache misses would look both tries
 	 * up, which the counter has no counterpart of. */
 	if (churn && (list_clear(xl->maps.xl_allow) ||
-		      list_clear(xl->maps.xl_deny) || set_config(0))) {
-		fprintf(stderr, "microbench: empty the lists: %s\n",
-			strerror(errno));
-		return 1;
-	}
+		      list_clear(xl->maps.xl_deny) || set_config(0)))
+		return failed("empty the lists");
 	if (churn) {
 		struct pkt_spec v6 = { .l3 = PKT_IPV6, .dport = 80 };
 		int pd = bpf_program__fd(bl->progs.bl_parse_drop);
@@ -938,11 +931,8 @@ int main(int argc, char **argv)
 
 	if (tsv_path) {
 		tsv = fopen(tsv_path, "w");
-		if (!tsv) {
-			fprintf(stderr, "microbench: %s: %s\n", tsv_path,
-				strerror(errno));
-			return 1;
-		}
+		if (!tsv)
+			return failed(tsv_path);
 	}
 	print_table(tsv);
 	if (tsv)
