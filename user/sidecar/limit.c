@@ -328,8 +328,8 @@ static int query(const uint8_t addr[16], uint16_t port, int op,
 	return err;
 }
 
-/* The port's part of sc_decide_planned(); an `exempt` request (an exempt route's) is only read:
- * denied, or not counted. */
+/* The port's part of sc_decide_planned(); an `exempt` request (an exempt
+ * route's) is only read: denied, or not counted. */
 static void decide(const uint8_t addr[16], uint16_t port, uint64_t nreq,
 		   bool direct, struct sc_accepted accepted, bool exempt,
 		   struct sc_decision *d)

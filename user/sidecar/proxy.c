@@ -711,27 +711,26 @@ static void respond(struct cl *c, int code, const char *type, const char *body,
 	respond_with(c, code, NULL, type, body, len, close);
 }
 
-static void respond_error(struct cl *c, int code, bool close)
-{
-	char body[160];
-	int n = snprintf(
-		body, sizeof(body),
-		"<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n", code,
-		reason(code), code, reason(code));
-
-	respond(c, code, "text/html; charset=utf-8", body, n, close);
-}
-
-/* An error with a sentence saying what was wrong (text, no markup). */
-static void respond_detail(struct cl *c, int code, const char *detail)
+/* An error page: the code and its reason, and a sentence saying what was
+ * wrong (`detail`: text, no markup; NULL for none). */
+static void respond_page(struct cl *c, int code, const char *detail, bool close)
 {
 	char body[320];
 	int n = snprintf(
 		body, sizeof(body),
-		"<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n<p>%s</p>\n",
-		code, reason(code), code, reason(code), detail);
+		"<!doctype html>\n<title>%d %s</title>\n<h1>%d %s</h1>\n"
+		"%s%s%s",
+		code, reason(code), code, reason(code), detail ? "<p>" : "",
+		detail ? detail : "", detail ? "</p>\n" : "");
 
-	respond(c, code, "text/html; charset=utf-8", body, n, false);
+	if (n >= (int)sizeof(body))
+		n = sizeof(body) - 1;
+	respond(c, code, "text/html; charset=utf-8", body, n, close);
+}
+
+static void respond_error(struct cl *c, int code, bool close)
+{
+	respond_page(c, code, NULL, close);
 }
 
 /* 429 or 403 for the request's decision, with the fields `extra`. */
@@ -1430,7 +1429,7 @@ static int auth_head(struct cl *c, bool body)
 	}
 	sc_auth_decide(c->peer, find_field, &c->m, &c->d, &a);
 	if (a.error) {
-		respond_detail(c, a.code, a.error);
+		respond_page(c, a.code, a.error, false);
 		return 0;
 	}
 	extra[1] = a.verdict;
