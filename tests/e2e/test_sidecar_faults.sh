@@ -319,11 +319,8 @@ for p in $SP $((SP + 1)) $((SP + 2)); do
 	HOLDS+=("$HOLD_PID:$HOLD_FD")
 done
 kill -TERM "$STOP_PID"
-for ((i = 0; i < 100; i++)); do
-	kill -0 "$STOP_PID" 2>/dev/null || break
-	sleep 0.1
-done
-kill -KILL "$STOP_PID" 2>/dev/null # still there: the check fails
+xl_wait_gone "$STOP_PID" 10 ||
+	kill -KILL "$STOP_PID" 2>/dev/null # still there: the check fails
 wait "$STOP_PID"
 assert_eq "$? ($held)" "0 (held 4 held 4 held 4 )" \
 	"SIGTERM with clients connected to the proxy, auth and metrics servers: exit 0"

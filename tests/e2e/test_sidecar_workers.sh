@@ -93,8 +93,7 @@ assert_eq "$(kill -0 "$SCPID" 2>&1 && grep -ci 'error\|cannot' "$XL_TMP/sidecar.
 
 # SIGTERM: every worker stops, exit 0, the port is free.
 kill -TERM "$SCPID"
-for ((i = 0; i < 50; i++)); do kill -0 "$SCPID" 2>/dev/null || break; sleep 0.1; done
-if kill -0 "$SCPID" 2>/dev/null; then
+if ! xl_wait_gone "$SCPID" 5; then
 	fail "SIGTERM: still running after 5 s"
 else
 	wait "$SCPID" 2>/dev/null

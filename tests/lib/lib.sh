@@ -149,6 +149,17 @@ xl_bg() {
 	XL_CLEANUPS+=("kill -CONT $pid; kill $pid; wait $pid")
 }
 
+# xl_wait_gone PID SECONDS: polls until process PID has exited (0), or
+# SECONDS went by with it still there (1).
+xl_wait_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	! kill -0 "$1" 2>/dev/null
+}
+
 # xl_wait_up NAME URL [NS]: polls for 10 s until URL answers (any status),
 # from network namespace NS if given; else fails, naming NAME with the end
 # of its log ($XL_TMP/NAME.log), and ends the test.
