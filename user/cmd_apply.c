@@ -760,17 +760,16 @@ static int by_name(const void *a, const void *b)
 static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 {
 	struct xl_attachment a[XL_MAX_IFACES];
-	struct bpf_map_info info = {};
-	__u32 len = sizeof(info), zero = 0;
 	struct xl_config cfg = {};
 	struct xl_conf *c;
+	__u32 zero = 0;
 	int i, n, err;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	if (!bpf_obj_get_info_by_fd(m->fd[XL_M_STATE], &info, &len))
-		c->max_sources = info.max_entries;
+	/* From the pin: the map may be another version's layout. */
+	c->max_sources = xl_pinned_state_size(&xl_cli);
 	bpf_map_lookup_elem(m->fd[XL_M_CONFIG], &zero, &cfg);
 	c->ipv6_prefix = cfg.ipv6_prefix ? cfg.ipv6_prefix :
 					   XL_IPV6_PREFIX_DEFAULT;
@@ -786,8 +785,11 @@ static int conf_read_live(const struct xl_maps *m, struct xl_conf **out)
 	qsort(c->ifs, c->nifs, sizeof(c->ifs[0]), by_name);
 	c->nports = xl_rules_read(m->fd[XL_M_RULES], m->fd[XL_M_TOTAL],
 				  c->ports, XL_MAX_RULES);
-	c->nroutes =
-		xl_routes_read(m->fd[XL_M_ROUTES], c->routes, XL_MAX_ROUTES);
+	/* None pinned by a version from before routes: none. */
+	c->nroutes = m->fd[XL_M_ROUTES] < 0 ?
+			     0 :
+			     xl_routes_read(m->fd[XL_M_ROUTES], c->routes,
+					    XL_MAX_ROUTES);
 	if (c->nroutes < 0) {
 		err = c->nroutes;
 		conf_free(c);
@@ -1516,9 +1518,8 @@ int cmd_dump(int argc, char **argv)
 		xl_err("dump: unexpected argument '%s'", argv[optind]);
 		return XL_EXIT_USAGE;
 	}
-	err = xl_cli_open("dump");
-	if (err)
-		return err;
+	if (xl_maps_open_dump(&xl_cli))
+		return xl_cli_fail("dump");
 	err = conf_read_live(m, &live);
 	xl_maps_close(&xl_cli);
 	if (err) {

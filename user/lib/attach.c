@@ -131,16 +131,12 @@ static const char *needed_pin(int i)
 	return i < XL_M_NR + XL_NPROGS ? prog_pins[i - XL_M_NR] : NULL;
 }
 
-/* Whether xlimit makes pins of that name: a map, a program or a link. */
+/* Whether xlimit makes pins of that name: a map ("xl_..."), a program
+ * ("prog_...") or a link, of this version or another. */
 static bool pin_is_ours(const char *name)
 {
-	const char *n;
-	int i;
-
-	for (i = 0; (n = needed_pin(i)); i++)
-		if (!strcmp(name, n))
-			return true;
-	return is_link_pin(name);
+	return !strncmp(name, "xl_", 3) || !strncmp(name, "prog_", 5) ||
+	       is_link_pin(name);
 }
 
 /*
@@ -238,9 +234,13 @@ static int pins_present(struct xl_ctx *c)
 			c, -EEXIST, true,
 			"--pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
 			c->pin_dir, foreign);
+	/* Another version's maps: say which and how. */
+	if (xl_maps_open(c) == -ESTALE)
+		return -ESTALE;
+	xl_maps_close(c);
 	return xl_ctx_fail(
 		c, -ENOENT, false,
-		"%s holds part of an xlimit (no %s): left by an older xlimit, or one that failed; run 'xlimit unload' to remove it, then try again",
+		"%s holds part of an xlimit (no %s): left by another version of xlimit, or one that failed; carry its configuration over with 'xlimit dump > FILE', 'xlimit unload', 'xlimit apply FILE', or remove it with 'xlimit unload' and try again",
 		c->pin_dir, missing);
 }
 
@@ -354,6 +354,12 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	if (err < 0)
 		return err;
 	if (err) {
+		/* Never this build's programs on another's maps, nor
+		 * another's programs written to with this build's layout. */
+		err = xl_maps_open(c);
+		xl_maps_close(c);
+		if (err)
+			return err;
 		have = xl_pinned_state_size(c);
 		if (max_sources && have != max_sources)
 			return xl_ctx_fail(

@@ -4,6 +4,7 @@
  * in it and the lock that serialises the commands that change it.
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,6 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "xlimit_lib.h"
+#include "xlimit.skel.h"
 
 const char *const xl_map_names[XL_M_NR] = {
 	[XL_M_RULES] = XL_STR(XL_MAP_RULES),
@@ -76,30 +78,184 @@ int xl_pin_path(const struct xl_ctx *c, char *buf, size_t len, const char *name)
 	return 0;
 }
 
-int xl_maps_open(struct xl_ctx *c)
+/* Appends to buf (of len) what printf makes of fmt, as far as it fits. */
+static void append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t n = strlen(buf);
+	va_list ap;
+
+	if (n + 1 >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + n, len - n, fmt, ap);
+	va_end(ap);
+}
+
+/* The maps `xlimit dump` reads, and of them those it does without when
+ * they are not pinned (an xlimit from before routes or ceilings). */
+#define XL_DUMP_MAPS                                               \
+	(1u << XL_M_RULES | 1u << XL_M_TOTAL | 1u << XL_M_CONFIG | \
+	 1u << XL_M_ALLOW | 1u << XL_M_DENY | 1u << XL_M_ROUTES)
+#define XL_DUMP_OPTIONAL (1u << XL_M_TOTAL | 1u << XL_M_ROUTES)
+
+/* Appends what is pinned as map i and differs from what this build
+ * makes of it (as its BPF object declares it) to buf, one clause per
+ * difference ("xl_stats: value size 96, this xlimit expects 104"). The
+ * state map's size is not one: --max-sources sets it at load. Returns
+ * whether anything differs. */
+static bool map_differs(int i, const struct bpf_map_info *have,
+			const struct bpf_map *want, char *buf, size_t len)
+{
+	const struct {
+		const char *what, *fmt;
+		__u32 have, want;
+	} f[] = {
+		{ "key size", "%u", have->key_size, bpf_map__key_size(want) },
+		{ "value size", "%u", have->value_size,
+		  bpf_map__value_size(want) },
+		{ "map flags", "0x%x", have->map_flags,
+		  bpf_map__map_flags(want) },
+		{ "max_entries", "%u", i == XL_M_STATE ? 0 : have->max_entries,
+		  i == XL_M_STATE ? 0 : bpf_map__max_entries(want) },
+	};
+	char fmt[64];
+	bool differs = false;
+	size_t k;
+
+	if (have->type != bpf_map__type(want)) {
+		const char *h = libbpf_bpf_map_type_str(have->type);
+
+		append(buf, len, "; %s: type %s, this xlimit expects %s",
+		       xl_map_names[i], h ? h : "unknown",
+		       libbpf_bpf_map_type_str(bpf_map__type(want)));
+		differs = true;
+	}
+	for (k = 0; k < sizeof(f) / sizeof(f[0]); k++) {
+		if (f[k].have == f[k].want)
+			continue;
+		snprintf(fmt, sizeof(fmt),
+			 "; %%s: %%s %s, this xlimit expects %s", f[k].fmt,
+			 f[k].fmt);
+		append(buf, len, fmt, xl_map_names[i], f[k].what, f[k].have,
+		       f[k].want);
+		differs = true;
+	}
+	return differs;
+}
+
+/* Names the maps of mask in buf, "a, b and c". */
+static void map_list(__u32 mask, char *buf, size_t len)
+{
+	int i, left = __builtin_popcount(mask);
+
+	for (i = 0; i < XL_M_NR; i++)
+		if (mask & 1u << i)
+			append(buf, len, "%s%s", xl_map_names[i],
+			       --left > 1 ? ", " :
+			       left	  ? " and " :
+					    "");
+}
+
+/* Fails c with what differs in the pin directory and how to move what
+ * it holds over to this version. */
+static int another_version(struct xl_ctx *c, const char *diffs,
+			   __u32 unreadable)
+{
+	char xl[PATH_MAX + 32] = "xlimit", unread[256] = "";
+	const char *dir = c->pin_dir + strlen(c->root);
+
+	if (strcmp(dir, XL_PIN_DIR))
+		snprintf(xl, sizeof(xl), "xlimit --pin-dir %s", dir);
+	map_list(unreadable & XL_DUMP_MAPS, unread, sizeof(unread));
+	if (*unread)
+		return xl_ctx_fail(
+			c, -ESTALE, true,
+			"%s holds the pins of another version of xlimit: %s. 'xlimit dump' cannot read %s either: write the configuration down with the xlimit that loaded them ('xlimit dump > FILE'), then with this one run '%s unload' and '%s apply FILE'",
+			dir, diffs + 2, unread, xl, xl);
+	return xl_ctx_fail(
+		c, -ESTALE, true,
+		"%s holds the pins of another version of xlimit: %s. Carry its configuration over to this version (the counts start again) with '%s dump > FILE', '%s unload', '%s apply FILE' (apply loads xlimit and attaches the interfaces FILE names)",
+		dir, diffs + 2, xl, xl, xl);
+}
+
+int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 {
 	struct xl_maps *m = &c->maps;
-	char path[PATH_MAX];
-	int i, err;
+	struct xlimit_bpf *skel = NULL;
+	char path[PATH_MAX], diffs[sizeof(c->err) / 2] = "";
+	__u32 differ = 0, missing = 0;
+	int i, err, pinned = 0;
 
 	for (i = 0; i < XL_M_NR; i++)
 		m->fd[i] = -1;
 	for (i = 0; i < XL_M_NR; i++) {
 		xl_pin_path(c, path, sizeof(path), xl_map_names[i]);
 		m->fd[i] = bpf_obj_get(path);
-		if (m->fd[i] >= 0)
+		if (m->fd[i] >= 0) {
+			pinned++;
 			continue;
+		}
 		err = -errno;
+		if (err == -ENOENT) {
+			missing |= 1u << i;
+			continue;
+		}
 		xl_maps_close(c);
-		if (err == -ENOENT)
-			return xl_ctx_fail(
-				c, err, true,
-				"xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
-				path);
 		return xl_ctx_fail(c, err, false, "open %s: %s", path,
 				   strerror(-err));
 	}
-	return 0;
+	if (!pinned) {
+		xl_pin_path(c, path, sizeof(path), xl_map_names[0]);
+		return xl_ctx_fail(
+			c, -ENOENT, true,
+			"xlimit is not loaded (no %s); run 'xlimit attach IFACE' (or 'xlimit load') first",
+			path);
+	}
+	for (i = 0; i < XL_M_NR; i++) {
+		struct bpf_map_info info = {};
+		__u32 len = sizeof(info);
+
+		if (missing & 1u << i) {
+			append(diffs, sizeof(diffs), "; %s is missing",
+			       xl_map_names[i]);
+			continue;
+		}
+		if (!skel && !(skel = xlimit_bpf__open())) {
+			err = -errno;
+			xl_maps_close(c);
+			return xl_ctx_fail(c, err, false, "open BPF object: %s",
+					   strerror(-err));
+		}
+		if (bpf_obj_get_info_by_fd(m->fd[i], &info, &len))
+			info.type = BPF_MAP_TYPE_UNSPEC; /* not a map */
+		if (!map_differs(i, &info,
+				 bpf_object__find_map_by_name(skel->obj,
+							      xl_map_names[i]),
+				 diffs, sizeof(diffs)))
+			continue;
+		/* Nothing reads or writes it with this build's layout. */
+		close(m->fd[i]);
+		m->fd[i] = -1;
+		differ |= 1u << i;
+	}
+	xlimit_bpf__destroy(skel);
+	if (!((differ | (missing & ~optional)) & need))
+		return 0;
+	xl_maps_close(c);
+	return another_version(c, diffs,
+			       differ | (missing & ~XL_DUMP_OPTIONAL));
+}
+
+int xl_maps_open(struct xl_ctx *c)
+{
+	return xl_maps_open_some(c, ~0u, 0);
+}
+
+int xl_maps_open_dump(struct xl_ctx *c)
+{
+	return xl_maps_open_some(c, XL_DUMP_MAPS, XL_DUMP_OPTIONAL);
 }
 
 void xl_maps_close(struct xl_ctx *c)

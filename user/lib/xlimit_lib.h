@@ -66,7 +66,7 @@ struct xl_ctx {
 	int anchor; /* the process whose mount namespace we started from */
 	bool verbose; /* the verifier's log wanted: no hint to ask for it */
 	struct xl_maps maps; /* fd -1 until xl_maps_open() */
-	char err[768]; /* what the last failure was, for the user */
+	char err[2048]; /* what the last failure was, for the user */
 	bool usage; /* ... and whether the caller's input caused it */
 };
 
@@ -136,9 +136,22 @@ struct bpf_object;
  * into *m: not pinned, not opened, not to be closed; -1 for any missing. */
 void xl_maps_of(struct bpf_object *obj, struct xl_maps *m);
 
-/* Opens every pinned map into c->maps: 0, or -ENOENT (usage) when xlimit
- * is not loaded, or another -errno. */
+/*
+ * Opens the pinned maps into c->maps and checks each against what this
+ * build makes of it (type, key and value size, flags, max_entries but the
+ * state map's). Returns 0; -ENOENT (usage) when none is pinned (xlimit is
+ * not loaded); -ESTALE (usage) when one of `need` (a mask of 1u << XL_M_*)
+ * is missing, less those of `optional`, or differs: the pins of another
+ * version of xlimit, the message naming each map and how it differs, and
+ * how to carry the configuration over; or another -errno. On success a
+ * map outside `need` that is missing or differs has fd -1.
+ */
+int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional);
+/* Every map, each as this build makes it. */
 int xl_maps_open(struct xl_ctx *c);
+/* Those `xlimit dump` reads: rules, ceilings and routes (both when
+ * pinned), config and the lists. */
+int xl_maps_open_dump(struct xl_ctx *c);
 void xl_maps_close(struct xl_ctx *c);
 
 /* Where the pin directories' lock files live (see xl_lock). */
