@@ -240,7 +240,7 @@ static int pins_present(struct xl_ctx *c)
 	xl_maps_close(c);
 	return xl_ctx_fail(
 		c, -ENOENT, false,
-		"%s holds part of an xlimit (no %s): left by another version of xlimit, or one that failed; carry its configuration over with 'xlimit dump > FILE', 'xlimit unload', 'xlimit apply FILE', or remove it with 'xlimit unload' and try again",
+		"%s holds part of an xlimit (no %s): left by another version of xlimit, or one that failed; run 'xlimit unload' to remove it ('xlimit dump > FILE' before and 'xlimit apply FILE' after keep its configuration), then try again",
 		c->pin_dir, missing);
 }
 

@@ -1,0 +1,119 @@
+#!/bin/bash
+# SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+#
+# xlimit over the pins another version of it left, made for real with the
+# kernel: xlimit attached (with a --max-sources of its own, which is no
+# difference) and configured, then (a) one map's pin removed, as a version
+# from before that map left it, (b) one map's pin replaced by a map of the
+# same name with another value size (bpftool map create), as a version
+# whose layout differed. Every command then refuses with exit 2, naming
+# the pin directory, the map and how it differs, and changes neither a map
+# nor the pin directory; attach and load too, before any pin is made or
+# any interface gets a program. dump still prints the whole
+# configuration while the maps it reads are as this version makes them,
+# and names the one it cannot read otherwise. unload detaches and removes
+# every pin, a map of a name this version does not know included. The
+# recipe the message gives (dump, unload, apply) carries rules, ceilings,
+# lists, settings, routes, max_sources and the interface over.
+
+set -u
+CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/lib.sh
+. "$CLI_DIR/../lib/lib.sh"
+
+MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl_sync xl_sync_seen xl_sync_events xl_total xl_known xl_routes xl_route_state xl_route_stats xl_ports xl_rslots"
+OTHER="holds the pins of another version of xlimit"
+
+xl_test_init
+xl_need bpftool
+xl_netns_setup
+
+snap() {
+	xl_snap_maps $MAPS
+	ip -n "$NS_SRV" -d link show lo
+	ip -n "$NS_SRV" -d link show "$VETH_SRV"
+}
+
+# A configuration of each kind: rules (one with a ceiling), both lists,
+# a setting, routes, an interface, a state map of another size.
+assert_rc 0 "attach with --max-sources" -- xls attach "$VETH_SRV" --max-sources 4096
+assert_rc 0 "limit set" -- xl limit set 80 "10/second" --total "100/second"
+assert_rc 0 "limit set another port" -- xl limit set 8080 "5 per minute" --action reject
+assert_rc 0 "allow add" -- xl allow add 198.18.0.5 2001:2:0:1::/64
+assert_rc 0 "deny add" -- xl deny add 198.18.0.9
+assert_rc 0 "config set" -- xl config set ipv6-prefix 56
+assert_rc 0 "route add" -- xl route add 8080 /api "3 per 10 seconds" --methods GET,POST
+assert_rc 0 "status: the state map's size set at load is no difference" -- xls status
+xls dump >"$XL_TMP/orig.conf"
+assert_match "$(cat "$XL_TMP/orig.conf")" "max_sources = 4096" "dump: max_sources"
+assert_match "$(cat "$XL_TMP/orig.conf")" "$VETH_SRV" "dump: the interface"
+assert_match "$(cat "$XL_TMP/orig.conf")" "/api" "dump: the route"
+
+# refused_everywhere TEXT: each command refuses, saying TEXT, the pin
+# directory and the other version, and changes nothing.
+refused_everywhere() {
+	local text=$1 c
+	local -a cmds=(
+		"status" "limit list" "limit set 81 1/second" "limit del 80"
+		"allow add 198.18.0.6" "deny list" "config show"
+		"config set ipv6-prefix 64" "stats" "route list"
+		"route add 8080 /b 1/second" "query 198.18.0.1 80" "top -n 5"
+		"load" "attach lo" "attach $VETH_SRV" "apply $XL_TMP/orig.conf"
+	)
+	snap_forget
+	for c in "${cmds[@]}"; do
+		# shellcheck disable=SC2086
+		bad "$text" "$c over another version's pins" -- xls $c
+		assert_match "$ERR" "$XL_PIN $OTHER" "$c: names the pin directory and why"
+	done
+}
+
+# --- (a) a map this version has is not pinned ------------------------------
+
+rm "$XL_PIN/xl_route_state"
+refused_everywhere "xl_route_state is missing"
+assert_match "$ERR" "dump > FILE', 'xlimit --pin-dir $XL_PIN unload', 'xlimit --pin-dir $XL_PIN apply FILE'" \
+	"the message gives the recipe, with the pin directory"
+assert_rc 0 "dump without xl_route_state" -- xls dump
+assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "dump without xl_route_state: the whole configuration"
+
+# The recipe, for real.
+xls dump >"$XL_TMP/carried.conf"
+assert_rc 0 "recipe: unload" -- xl unload
+assert_rc 0 "recipe: apply" -- xls apply "$XL_TMP/carried.conf"
+assert_rc 0 "recipe: status works again" -- xls status
+assert_rc 0 "recipe: dump" -- xls dump
+assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "recipe: rules, lists, config, routes, max_sources and interface carried over"
+assert_rc 0 "recipe: limit list" -- xl limit list
+assert_match "$OUT" "80 +10 per 1 second" "recipe: the rule is in force"
+
+# --- (b) a map of the layout of another version -----------------------------
+
+want=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["bytes_value"]')
+entries=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["max_entries"]')
+rm "$XL_PIN/xl_stats"
+bpftool map create "$XL_PIN/xl_stats" type percpu_array key 4 value $((want - 8)) \
+	entries "$entries" name xl_stats
+refused_everywhere "xl_stats: value size $((want - 8)), this xlimit expects $want"
+assert_rc 0 "dump with another xl_stats" -- xls dump
+assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "dump with another xl_stats: the whole configuration"
+
+# A map dump reads: dump names it, and says the recipe cannot start here.
+rules=$(bpftool -j map show pinned "$XL_PIN/xl_rules" | jget 'd["bytes_value"]')
+mv_rules="$XL_PIN/xl_rules"
+rm "$mv_rules"
+bpftool map create "$mv_rules" type hash key 2 value $((rules + 4)) entries 64 name xl_rules
+snap_forget
+bad "xl_rules: value size $((rules + 4)), this xlimit expects $rules" "dump over another xl_rules" -- xls dump
+assert_match "$ERR" "'xlimit dump' cannot read xl_rules either" "dump: says it cannot read xl_rules"
+assert_match "$ERR" "xl_rules: max_entries 64, this xlimit expects" "dump: and every other difference"
+
+# unload removes it all, a map of a name this version does not make too.
+bpftool map create "$XL_PIN/xl_gone" type array key 4 value 4 entries 1 name xl_gone
+assert_rc 0 "unload over another version's pins" -- xl unload
+assert_eq "$(ls -A "$XL_PIN" 2>&1 | head -c 300)" "ls: cannot access '$XL_PIN': No such file or directory" \
+	"unload: the pin directory is gone"
+assert_eq "$(ip -n "$NS_SRV" -d link show "$VETH_SRV" | grep -c 'prog/xdp')" "0" \
+	"unload: $VETH_SRV has no XDP program left"
+
+summary
