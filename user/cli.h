@@ -38,6 +38,12 @@ int xl_cli_detach_all(void);
 int xl_cli_attach(const char *cmd, const char *ifname, int ifindex,
 		  const struct xl_progs *p, enum xl_mode *mode);
 
+/* What `unload` does, with the lock held: detaches everywhere, then
+ * removes every pin of xlimit's names and the pin directory; when
+ * something stays attached, nothing more. Returns an exit code, what
+ * went wrong printed, `cmd` naming the command. */
+int xl_cli_unload(const char *cmd);
+
 /* xl_stage_abort() of xl_cli, what stays printed. */
 void xl_cli_abort(const char *cmd, struct xl_stage *s);
 
@@ -127,6 +133,7 @@ int cmd_query(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 int cmd_sync(int argc, char **argv);
 int cmd_route(int argc, char **argv);
 

@@ -49,10 +49,12 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <libconfig.h>
 
@@ -1195,57 +1197,21 @@ static const struct xl_usage apply_usage = {
 	.opts = apply_opts,
 };
 
-int cmd_apply(int argc, char **argv)
+/* Makes xlimit what `want` says, loading it if it is not, with the lock
+ * held. Returns an exit code, what went wrong printed. */
+static int apply_locked(const struct xl_conf *want)
 {
-	struct xl_conf *want = NULL, *old = NULL, *done = NULL, *undone = NULL;
+	struct xl_conf *old = NULL, *done = NULL, *undone = NULL;
 	struct xl_progs p = { -1, -1, -1 };
 	struct xl_stage stage = {};
 	const struct xl_maps *m = &xl_cli.maps;
-	int c, lock = -1, err, changes = 0, n;
-	bool check = false;
-	__u32 have;
+	int err, changes = 0, n;
 
-	optind = 0;
-	while ((c = xl_getopt(argc, argv, &apply_usage)) >= 0) {
-		switch (c) {
-		case 'c':
-			check = true;
-			break;
-		}
-	}
-	if (c != XL_OPT_END)
-		return xl_opt_exit(c);
-	if (argc - optind != 1) {
-		xl_err("apply: expected one FILE, e.g. xlimit apply /etc/xlimit/xlimit.conf");
-		return XL_EXIT_USAGE;
-	}
-	err = conf_parse(argv[optind], &want);
-	if (err)
-		return err;
-	/* The state map is sized once, when it is made. */
-	have = xl_pinned_state_size(&xl_cli);
-	if (have && want->max_sources && have != want->max_sources) {
-		fprintf(stderr,
-			"%s: apply: %s:%d: max_sources %u: the state map exists with %u entries; run 'xlimit unload' first to change it\n",
-			xl_progname, conf_file, want->max_sources_line,
-			want->max_sources, have);
-		err = XL_EXIT_USAGE;
-		goto out;
-	}
-	if (check) {
-		printf("%s: valid\n", conf_file);
-		goto out;
-	}
 	done = calloc(1, sizeof(*done));
 	undone = calloc(1, sizeof(*undone));
 	if (!done || !undone) {
 		xl_err("apply: out of memory");
 		err = XL_EXIT_FAIL;
-		goto out;
-	}
-	lock = xl_cli_lock("apply", true);
-	if (lock < 0) {
-		err = -lock;
 		goto out;
 	}
 	err = xl_load(&xl_cli, want->max_sources, &p, &stage);
@@ -1302,11 +1268,52 @@ out:
 	}
 	xl_maps_close(&xl_cli);
 	xl_progs_close(&p);
-	xl_unlock(lock);
-	conf_free(want);
 	conf_free(old);
 	conf_free(done);
 	conf_free(undone);
+	return err;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+	struct xl_conf *want = NULL;
+	int c, lock, err;
+	bool check = false;
+	__u32 have;
+
+	optind = 0;
+	while ((c = xl_getopt(argc, argv, &apply_usage)) >= 0) {
+		switch (c) {
+		case 'c':
+			check = true;
+			break;
+		}
+	}
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
+	if (argc - optind != 1) {
+		xl_err("apply: expected one FILE, e.g. xlimit apply /etc/xlimit/xlimit.conf");
+		return XL_EXIT_USAGE;
+	}
+	err = conf_parse(argv[optind], &want);
+	if (err)
+		return err;
+	/* The state map is sized once, when it is made. */
+	have = xl_pinned_state_size(&xl_cli);
+	if (have && want->max_sources && have != want->max_sources) {
+		fprintf(stderr,
+			"%s: apply: %s:%d: max_sources %u: the state map exists with %u entries; run 'xlimit unload' first to change it\n",
+			xl_progname, conf_file, want->max_sources_line,
+			want->max_sources, have);
+		err = XL_EXIT_USAGE;
+	} else if (check) {
+		printf("%s: valid\n", conf_file);
+	} else {
+		lock = xl_cli_lock("apply", true);
+		err = lock < 0 ? -lock : apply_locked(want);
+		xl_unlock(lock);
+	}
+	conf_free(want);
 	return err;
 }
 
@@ -1493,6 +1500,32 @@ static struct json_object *config_to_json(const config_setting_t *s)
 	}
 }
 
+/* Whether the live configuration holds a rule or route that fails its
+ * check, which no FILE can say: named on stderr, `cmd` the command. */
+static bool conf_live_invalid(const struct xl_conf *live, const char *cmd)
+{
+	char name[XL_ROUTE_PATH_MAX + 80];
+	int i;
+
+	for (i = 0; i < live->nports; i++) {
+		if (live->ports[i].invalid) {
+			xl_err("%s: the rule of port %u in the map is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set' or remove it with 'xlimit limit del'",
+			       cmd, live->ports[i].port);
+			return true;
+		}
+	}
+	for (i = 0; i < live->nroutes; i++) {
+		if (live->routes[i].invalid) {
+			xl_err("%s: the route %s in the map is invalid (see 'xlimit route list'); replace it with 'xlimit route add' or remove it with 'xlimit route del'",
+			       cmd,
+			       route_name(&live->routes[i], name,
+					  sizeof(name)));
+			return true;
+		}
+	}
+	return false;
+}
+
 static const struct xl_opt dump_opts[] = { XL_OPT_JSON, {} };
 static const struct xl_usage dump_usage = {
 	.synopsis = "xlimit dump [--json]",
@@ -1509,7 +1542,7 @@ int cmd_dump(int argc, char **argv)
 	const struct xl_maps *m = &xl_cli.maps;
 	bool json = false;
 	config_t cfg;
-	int c, i, err;
+	int c, err;
 
 	c = xl_getopt_json(argc, argv, &dump_usage, &json);
 	if (c != XL_OPT_END)
@@ -1526,24 +1559,9 @@ int cmd_dump(int argc, char **argv)
 		xl_err("dump: read the maps: %s", strerror(-err));
 		return XL_EXIT_FAIL;
 	}
-	for (i = 0; i < live->nports; i++) {
-		if (live->ports[i].invalid) {
-			xl_err("dump: the rule of port %u in the map is invalid (see 'xlimit limit list'); replace it with 'xlimit limit set' or remove it with 'xlimit limit del'",
-			       live->ports[i].port);
-			conf_free(live);
-			return XL_EXIT_FAIL;
-		}
-	}
-	for (i = 0; i < live->nroutes; i++) {
-		if (live->routes[i].invalid) {
-			char name[XL_ROUTE_PATH_MAX + 80];
-
-			xl_err("dump: the route %s in the map is invalid (see 'xlimit route list'); replace it with 'xlimit route add' or remove it with 'xlimit route del'",
-			       route_name(&live->routes[i], name,
-					  sizeof(name)));
-			conf_free(live);
-			return XL_EXIT_FAIL;
-		}
+	if (conf_live_invalid(live, "dump")) {
+		conf_free(live);
+		return XL_EXIT_FAIL;
 	}
 	config_init(&cfg);
 	conf_to_config(live, &cfg);
@@ -1554,4 +1572,100 @@ int cmd_dump(int argc, char **argv)
 		config_write(&cfg, stdout);
 	config_destroy(&cfg);
 	return XL_EXIT_OK;
+}
+
+/* ---- upgrade ------------------------------------------------------------- */
+
+static const struct xl_usage upgrade_usage = {
+	.synopsis = "xlimit upgrade",
+	.about =
+		"Reloads xlimit with this version's maps and programs, keeping its\n"
+		"configuration: what 'xlimit dump' reads is applied again after\n"
+		"'xlimit unload' ('xlimit apply'), all under the lock. The counts\n"
+		"(clients' windows, stats) start again, and only the interfaces\n"
+		"of this network namespace are attached again. For the pins of\n"
+		"another version of xlimit, or to run this version's programs.\n"
+		"Until it is done the configuration is kept in a file of\n" XL_LOCK_DIR
+		", named if something fails.",
+};
+
+/* Writes conf to a new file of XL_LOCK_DIR, its path in path. 0 or -1,
+ * said. */
+static int save_conf(const struct xl_conf *conf, char *path, size_t len)
+{
+	config_t cfg;
+	FILE *f;
+	int fd;
+
+	snprintf(path, len, "%s" XL_LOCK_DIR "/upgrade-XXXXXX", xl_cli.root);
+	fd = mkstemp(path);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		xl_err("upgrade: create %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	config_init(&cfg);
+	conf_to_config(conf, &cfg);
+	config_write(&cfg, f);
+	config_destroy(&cfg);
+	if (fflush(f) || fsync(fd)) {
+		xl_err("upgrade: write %s: %s", path, strerror(errno));
+		fclose(f);
+		unlink(path);
+		return -1;
+	}
+	fclose(f);
+	return 0;
+}
+
+int cmd_upgrade(int argc, char **argv)
+{
+	char saved[PATH_MAX];
+	struct xl_conf *live = NULL;
+	int c, lock, err;
+
+	optind = 0;
+	c = xl_getopt(argc, argv, &upgrade_usage);
+	if (c != XL_OPT_END)
+		return xl_opt_exit(c);
+	if (optind < argc) {
+		xl_err("upgrade: unexpected argument '%s'", argv[optind]);
+		return XL_EXIT_USAGE;
+	}
+	lock = xl_cli_lock("upgrade", false);
+	if (lock < 0)
+		return -lock;
+	if (xl_maps_open_dump(&xl_cli)) {
+		err = xl_cli_fail("upgrade");
+		goto out;
+	}
+	err = conf_read_live(&xl_cli.maps, &live);
+	xl_maps_close(&xl_cli);
+	if (err) {
+		xl_err("upgrade: read the maps: %s", strerror(-err));
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	if (conf_live_invalid(live, "upgrade") ||
+	    save_conf(live, saved, sizeof(saved))) {
+		err = XL_EXIT_FAIL;
+		goto out;
+	}
+	conf_file = saved + strlen(xl_cli.root);
+	err = xl_cli_unload("upgrade");
+	if (!err)
+		err = apply_locked(live);
+	if (err) {
+		xl_err("upgrade: the configuration is kept in %s: 'xlimit apply %s' once that is fixed",
+		       conf_file, conf_file);
+	} else {
+		unlink(saved);
+		printf("upgraded: the configuration kept, the counts started again\n");
+	}
+out:
+	conf_free(live);
+	xl_unlock(lock);
+	return err;
 }

@@ -292,6 +292,29 @@ out:
 	return err;
 }
 
+int xl_cli_unload(const char *cmd)
+{
+	int err = XL_EXIT_OK;
+
+	/* Maps and programs go only once nothing runs them: else xlimit
+	 * stays loaded as it was, less what did detach. */
+	if (xl_cli_detach_all()) {
+		xl_err("%s: left %s in place with the maps and programs (see above for what stays attached); run 'xlimit %s' again once that is fixed",
+		       cmd, xl_cli.pin_dir, cmd);
+		return XL_EXIT_FAIL;
+	}
+	if (xl_remove_pins(&xl_cli, xl_cli.pin_dir, false))
+		err = xl_cli_fail(cmd);
+	/* Only if empty: anything else in it is not ours to remove. Under
+	 * the lock, so that a load waiting for it makes a whole new one. */
+	if (rmdir(xl_cli.pin_dir) && errno != ENOENT) {
+		xl_err("%s: %s is not empty; left in place: %s", cmd,
+		       xl_cli.pin_dir, strerror(errno));
+		err = XL_EXIT_FAIL;
+	}
+	return err;
+}
+
 static const struct xl_usage unload_usage = {
 	.synopsis = "xlimit unload",
 	.about = "Detaches xlimit everywhere and removes every pin it made.",
@@ -314,24 +337,7 @@ int cmd_unload(int argc, char **argv)
 	lock = xl_cli_lock("unload", true);
 	if (lock < 0)
 		return -lock;
-	/* Maps and programs go only once nothing runs them: else xlimit
-	 * stays loaded as it was, less what did detach. */
-	if (xl_cli_detach_all()) {
-		xl_err("unload: left %s in place with the maps and programs (see above for what stays attached); run 'xlimit unload' again once that is fixed",
-		       xl_cli.pin_dir);
-		err = XL_EXIT_FAIL;
-		goto out;
-	}
-	if (xl_remove_pins(&xl_cli, xl_cli.pin_dir, false))
-		err = xl_cli_fail("unload");
-	/* Only if empty: anything else in it is not ours to remove. Under
-	 * the lock, so that a load waiting for it makes a whole new one. */
-	if (rmdir(xl_cli.pin_dir) && errno != ENOENT) {
-		xl_err("unload: %s is not empty; left in place: %s",
-		       xl_cli.pin_dir, strerror(errno));
-		err = XL_EXIT_FAIL;
-	}
-out:
+	err = xl_cli_unload("unload");
 	xl_unlock(lock);
 	return err;
 }

@@ -46,6 +46,8 @@ static const struct xl_cmd commands[] = {
 	  "apply FILE [--check]   (make xlimit what FILE says)" },
 	{ "dump", cmd_dump,
 	  "dump [--json]   (the live configuration, as FILE)" },
+	{ "upgrade", cmd_upgrade,
+	  "upgrade   (reload this version, keeping the configuration)" },
 	{ "sync", cmd_sync,
 	  "sync --redis URL [--interval 100ms]   (limits across a fleet)" },
 	{ "parse", cmd_parse,

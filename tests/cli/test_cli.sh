@@ -73,6 +73,7 @@ bad "$HINT" "allow list before load" -- xl allow list
 bad "$HINT" "deny add before load" -- xl deny add 2001:2::/48
 bad "$HINT" "deny list before load" -- xl deny list --json
 bad "$HINT" "config set before load" -- xl config set ipv6-prefix 64
+bad "$HINT" "upgrade before load" -- xl upgrade
 bad "$HINT" "config show before load" -- xl config show
 bad "$HINT" "stats before load" -- xl stats
 bad "$HINT" "query before load" -- xl query 198.18.0.1 80
@@ -95,6 +96,7 @@ load
 attach
 detach
 unload
+upgrade
 status
 limit
 limit set

@@ -14,7 +14,8 @@
 # and names the one it cannot read otherwise. unload detaches and removes
 # every pin, a map of a name this version does not know included. The
 # recipe the message gives (dump, unload, apply) carries rules, ceilings,
-# lists, settings, routes, max_sources and the interface over.
+# lists, settings, routes, max_sources and the interface over, and so does
+# `xlimit upgrade` in one command; neither when dump cannot read a map.
 
 set -u
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,6 +49,16 @@ xls dump >"$XL_TMP/orig.conf"
 assert_match "$(cat "$XL_TMP/orig.conf")" "max_sources = 4096" "dump: max_sources"
 assert_match "$(cat "$XL_TMP/orig.conf")" "$VETH_SRV" "dump: the interface"
 assert_match "$(cat "$XL_TMP/orig.conf")" "/api" "dump: the route"
+
+# upgrade over this version's own pins: new programs, the same
+# configuration.
+prog_before=$(bpftool -j prog show pinned "$XL_PIN/prog_xdp" | jget 'd["id"]')
+assert_rc 0 "upgrade over this version's pins" -- xls upgrade
+assert_eq "$(xls dump)" "$(cat "$XL_TMP/orig.conf")" "upgrade: the configuration kept"
+prog_after=$(bpftool -j prog show pinned "$XL_PIN/prog_xdp" | jget 'd["id"]')
+[ -n "$prog_after" ] && [ "$prog_after" != "$prog_before" ] &&
+	ok "upgrade: programs loaded anew" ||
+	fail "upgrade: programs loaded anew: prog_xdp id $prog_before, then $prog_after"
 
 # refused_everywhere TEXT: each command refuses, saying TEXT, the pin
 # directory and the other version, and changes nothing.
@@ -97,6 +108,19 @@ bpftool map create "$XL_PIN/xl_stats" type percpu_array key 4 value $((want - 8)
 refused_everywhere "xl_stats: value size $((want - 8)), this xlimit expects $want"
 assert_rc 0 "dump with another xl_stats" -- xls dump
 assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "dump with another xl_stats: the whole configuration"
+bad "$OTHER" "status names upgrade" -- xls status
+assert_match "$ERR" "with 'xlimit --pin-dir $XL_PIN upgrade', or by hand" "the message offers upgrade"
+
+# upgrade: the same in one command, under the lock.
+saved_before=$(ls /run/xlimit/upgrade-* 2>/dev/null | wc -l)
+assert_rc 0 "upgrade over another xl_stats" -- xls upgrade
+assert_match "$OUT" "upgraded" "upgrade says so"
+assert_rc 0 "upgrade: status works again" -- xls status
+assert_eq "$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["bytes_value"]')" "$want" \
+	"upgrade: xl_stats is this version's"
+assert_rc 0 "upgrade: dump" -- xls dump
+assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "upgrade: rules, lists, config, routes, max_sources and interface kept"
+assert_eq "$(ls /run/xlimit/upgrade-* 2>/dev/null | wc -l)" "$saved_before" "upgrade: its saved configuration removed"
 
 # A map dump reads: dump names it, and says the recipe cannot start here.
 rules=$(bpftool -j map show pinned "$XL_PIN/xl_rules" | jget 'd["bytes_value"]')
@@ -105,8 +129,9 @@ rm "$mv_rules"
 bpftool map create "$mv_rules" type hash key 2 value $((rules + 4)) entries 64 name xl_rules
 snap_forget
 bad "xl_rules: value size $((rules + 4)), this xlimit expects $rules" "dump over another xl_rules" -- xls dump
-assert_match "$ERR" "'xlimit dump' cannot read xl_rules either" "dump: says it cannot read xl_rules"
+assert_match "$ERR" "'xlimit dump' .and 'xlimit upgrade'. cannot read xl_rules either" "dump: says it cannot read xl_rules"
 assert_match "$ERR" "xl_rules: max_entries 64, this xlimit expects" "dump: and every other difference"
+bad "'xlimit dump' (and 'xlimit upgrade') cannot read xl_rules" "upgrade over another xl_rules" -- xls upgrade
 
 # unload removes it all, a map of a name this version does not make too.
 bpftool map create "$XL_PIN/xl_gone" type array key 4 value 4 entries 1 name xl_gone

@@ -172,12 +172,12 @@ static int another_version(struct xl_ctx *c, const char *diffs,
 	if (*unread)
 		return xl_ctx_fail(
 			c, -ESTALE, true,
-			"%s holds the pins of another version of xlimit: %s. 'xlimit dump' cannot read %s either: write the configuration down with the xlimit that loaded them ('xlimit dump > FILE'), then with this one run '%s unload' and '%s apply FILE'",
+			"%s holds the pins of another version of xlimit: %s. 'xlimit dump' (and 'xlimit upgrade') cannot read %s either: write the configuration down with the xlimit that loaded them ('xlimit dump > FILE'), then with this one run '%s unload' and '%s apply FILE'",
 			dir, diffs + 2, unread, xl, xl);
 	return xl_ctx_fail(
 		c, -ESTALE, true,
-		"%s holds the pins of another version of xlimit: %s. Carry its configuration over to this version (the counts start again) with '%s dump > FILE', '%s unload', '%s apply FILE' (apply loads xlimit and attaches the interfaces FILE names)",
-		dir, diffs + 2, xl, xl, xl);
+		"%s holds the pins of another version of xlimit: %s. Carry its configuration over to this version (the counts start again) with '%s upgrade', or by hand: '%s dump > FILE', '%s unload', '%s apply FILE' (apply loads xlimit and attaches the interfaces FILE names)",
+		dir, diffs + 2, xl, xl, xl, xl);
 }
 
 int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
