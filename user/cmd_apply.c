@@ -1582,8 +1582,8 @@ static const struct xl_usage upgrade_usage = {
 		"Reloads xlimit with this version's maps and programs, keeping its\n"
 		"configuration: what 'xlimit dump' reads is applied again after\n"
 		"'xlimit unload' ('xlimit apply'), all under the lock. The counts\n"
-		"(clients' windows, stats) start again, and only the interfaces\n"
-		"of this network namespace are attached again. For the pins of\n"
+		"(clients' windows, stats) start again. It refuses when xlimit is\n"
+		"attached in another network namespace: run it there. For the pins of\n"
 		"another version of xlimit, or to run this version's programs.\n"
 		"Until it is done the configuration is kept in a file of\n" XL_LOCK_DIR
 		", named if something fails.",
@@ -1620,8 +1620,40 @@ static int save_conf(const struct xl_conf *conf, char *path, size_t len)
 	return 0;
 }
 
+/* The first interface xlimit is attached to in another network namespace
+ * than this one (its link names an interface, one this namespace does
+ * not have), or NULL. Those would be detached and not attached again. */
+static const char *attached_elsewhere(struct xl_attachment *a, int n)
+{
+	char pin[NAME_MAX + 1], path[PATH_MAX];
+	int i, fd;
+
+	for (i = 0; i < n; i++) {
+		struct bpf_link_info info = {};
+		__u32 len = sizeof(info);
+
+		if (a[i].ifindex || !a[i].pin_prefix)
+			continue;
+		snprintf(pin, sizeof(pin), "%.16s%.*s", a[i].pin_prefix,
+			 IF_NAMESIZE, a[i].name);
+		xl_pin_path(&xl_cli, path, sizeof(path), pin);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		/* tcx's link info starts with the ifindex too; 0: gone */
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			info.xdp.ifindex = 0;
+		close(fd);
+		if (info.xdp.ifindex)
+			return a[i].name;
+	}
+	return NULL;
+}
+
 int cmd_upgrade(int argc, char **argv)
 {
+	struct xl_attachment a[XL_MAX_IFACES];
+	const char *elsewhere;
 	char saved[PATH_MAX];
 	struct xl_conf *live = NULL;
 	int c, lock, err;
@@ -1639,6 +1671,15 @@ int cmd_upgrade(int argc, char **argv)
 		return -lock;
 	if (xl_maps_open_dump(&xl_cli)) {
 		err = xl_cli_fail("upgrade");
+		goto out;
+	}
+	elsewhere = attached_elsewhere(a, xl_list_attachments(&xl_cli, a,
+							      XL_MAX_IFACES));
+	if (elsewhere) {
+		xl_maps_close(&xl_cli);
+		xl_err("upgrade: xlimit is attached to %s in another network namespace, where this one cannot attach it again; run 'xlimit upgrade' there (nsenter --net=/run/netns/NAME xlimit upgrade), or detach it first",
+		       elsewhere);
+		err = XL_EXIT_USAGE;
 		goto out;
 	}
 	err = conf_read_live(&xl_cli.maps, &live);

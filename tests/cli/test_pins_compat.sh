@@ -52,6 +52,15 @@ assert_match "$(cat "$XL_TMP/orig.conf")" "/api" "dump: the route"
 
 # upgrade over this version's own pins: new programs, the same
 # configuration.
+# ... not while attached in another network namespace, which it would
+# not attach again.
+assert_rc 0 "attach in the client's namespace" -- \
+	in_cli "$XLIMIT_BIN" --pin-dir "$XL_PIN" attach "$VETH_CLI" --mode generic
+snap_forget
+bad "xlimit is attached to $VETH_CLI in another network namespace" \
+	"upgrade while attached in another namespace" -- xls upgrade
+assert_rc 0 "detach in the client's namespace" -- \
+	in_cli "$XLIMIT_BIN" --pin-dir "$XL_PIN" detach "$VETH_CLI"
 prog_before=$(bpftool -j prog show pinned "$XL_PIN/prog_xdp" | jget 'd["id"]')
 assert_rc 0 "upgrade over this version's pins" -- xls upgrade
 assert_eq "$(xls dump)" "$(cat "$XL_TMP/orig.conf")" "upgrade: the configuration kept"
