@@ -117,7 +117,7 @@ stat() {
 # flood (at most FLOOD_SECS) must outlast the client, and is stopped then.
 # Sets RATE (percent established).
 run() {
-	local what=$1 got i seen0 seen
+	local what=$1 got seen0 seen end
 	shift 2
 	assert_rc 0 "$what: limit set $PORT $*" -- xls limit set $PORT "$@"
 	assert_eq "$(client 5 1)" 5 "$what: 5 connections before the flood"
@@ -128,9 +128,15 @@ run() {
 		--seconds $FLOOD_SECS >/dev/null 2>&1 &
 	FLOOD_PID=$!
 	XL_CLEANUPS+=("kill $FLOOD_PID")
-	# The flood is on once the datapath has seen 1,000 of its SYNs.
-	for ((i = 0; i < 100; i++)); do
-		[ "$(($(stat seen) - seen0))" -ge 1000 ] && break
+	# The flood is on once the datapath has seen 1,000 of its SYNs: the
+	# client's run is measured only then (10 s at most, else the rates
+	# below would be of a client without a flood).
+	end=$((SECONDS + 10))
+	until [ "$(($(stat seen) - seen0))" -ge 1000 ]; do
+		if [ $SECONDS -ge $end ]; then
+			fail "$what: the flood did not reach the datapath in 10 s"
+			break
+		fi
 		sleep 0.05
 	done
 	got=$(client $ATTEMPTS 0.9)
