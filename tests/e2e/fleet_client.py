@@ -2,7 +2,8 @@
 """Clients for test_fleet.sh, standard library only.
 
   spread SRC PORT GAP_MS N DST...   open N connections from SRC, one every
-                                    GAP_MS, round-robin over the DSTs; each
+                                    GAP_MS (or later, never sooner),
+                                    round-robin over the DSTs; each
                                     counts as admitted if established
                                     within 0.5 s (before the client's SYN
                                     retransmission, so each is one hit);
@@ -39,7 +40,10 @@ def spread(src, port, gap_ms, n, dsts):
             sel.register(s, selectors.EVENT_WRITE)
             started[s] = (now, dst)
             sent += 1
-            nxt += gap_ms / 1000.0
+            # Never faster than one every GAP_MS: a client that fell
+            # behind (a loaded machine) does not catch up in a burst,
+            # which would outrun the rate the fleet's slack is made for.
+            nxt = max(nxt, now) + gap_ms / 1000.0
         wait = TIMEOUT
         if sent < n:
             wait = max(0.0, min(wait, nxt - now))

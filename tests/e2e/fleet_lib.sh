@@ -83,7 +83,8 @@ xn() { local i=$1; shift; in_n "$i" "$XLIMIT_BIN" --pin-dir "/sys/fs/bpf/xltest_
 
 # fleet_nodes URL: on every node, xlimit attached with $LIMIT on $PORT, a
 # TCP server there, and `xlimit sync --redis URL` (pids in SYNC_PIDS, logs
-# in $XL_TMP/syncI.log); waits until every daemon is up.
+# in $XL_TMP/syncI.log); waits until every daemon is up and every server
+# listens.
 fleet_nodes() {
 	local url=$1 i
 	SYNC_PIDS=()
@@ -101,7 +102,8 @@ fleet_nodes() {
 	if wait_state up; then ok "all $NODES daemons are in sync with $url (status: up)"; else
 		fail "daemons up: $(cat "$XL_TMP"/sync*.log)"; summary; exit 1; fi
 	for i in $(seq 1 $NODES); do
-		in_n "$i" ss -Hltn "sport = :$PORT" | grep -q . || sleep 0.5
+		xl_wait_listen "$ID-n$i" $PORT ||
+			{ fail "node $i: its TCP server does not listen on $PORT"; summary; exit 1; }
 	done
 }
 

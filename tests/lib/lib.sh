@@ -160,6 +160,18 @@ xl_wait_gone() {
 	! kill -0 "$1" 2>/dev/null
 }
 
+# xl_wait_listen NS PORT [N]: polls for 10 s until N (default 1) TCP
+# sockets listen on PORT in network namespace NS (0), else 1.
+xl_wait_listen() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(nsenter --net="/run/netns/$1" ss -Hltn "sport = :$2" | wc -l)" -ge "${3:-1}" ] &&
+			return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # xl_wait_up NAME URL [NS]: polls for 10 s until URL answers (any status),
 # from network namespace NS if given; else fails, naming NAME with the end
 # of its log ($XL_TMP/NAME.log), and ends the test.
