@@ -14,9 +14,6 @@
 #                      Retry-After on every response as Flask-Limiter does
 #   headers FILE       one line per response of a `curl -D FILE` dump:
 #                      status limit remaining reset retry-after (- if absent)
-#   date FILE          the Date of the first response of a `curl -D FILE`
-#                      dump, as seconds since the epoch (when the server
-#                      answered it)
 #   metrics FILE       Prometheus text parsed with prometheus_client: one
 #                      line per sample, `name{k="v",...} value`
 #   raw HOST PORT WAIT HEX  sends raw bytes, prints the first status line,
@@ -196,16 +193,6 @@ def cmd_headers(path):
                   "x-ratelimit-reset", "retry-after"):
             f.append(",".join(r.get(h, ["-"])))
         print(" ".join(f))
-
-
-def cmd_date(path):
-    from email.utils import parsedate_to_datetime
-    for line in open(path, encoding="latin-1"):
-        k, _, v = line.partition(":")
-        if k.strip().lower() == "date":
-            print(int(parsedate_to_datetime(v.strip()).timestamp()))
-            return
-    sys.exit("no Date in " + path)
 
 
 def cmd_metrics(path):
@@ -434,7 +421,6 @@ def cmd_late(src, host, port):
 
 if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
-            "date": cmd_date,
             "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
             "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads,
             "late": cmd_late, "closing": cmd_closing, "burst": cmd_burst,

@@ -17,6 +17,7 @@ set -u
 SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
 HELP=$XL_TOP/tests/e2e/sidecar_helpers.py
 LIMIT="3 per 10 seconds"
+PERIOD=10 # seconds, LIMIT's
 P=8080   # the sidecar's proxy port (rule: $LIMIT, pass)
 N=8081   # nginx (rule: $LIMIT, pass)
 PD=8082  # a second sidecar (rule: 3 per 30 seconds, drop)
@@ -101,10 +102,9 @@ xl_wait_up nginx http://198.18.0.2:$N/ "$NS_SRV"
 # first request waits for xlimit's to be answered, which on a loaded
 # machine takes some hundreds of milliseconds, and a shared start would
 # shift the oracle's window by that much. Headers go to
-# $XL_TMP/NAME.{xl,fl}.T, connections opened to $XL_TMP/NAME.conn.T, each
-# side's start to $XL_TMP/NAME.{xl,fl}.t0: the Date of its first answer
-# (epoch seconds), when its server saw the request that opened its window,
-# which on a loaded machine can be a second or two after the step began.
+# $XL_TMP/NAME.{xl,fl}.T, connections opened to $XL_TMP/NAME.conn.T, and
+# when each side's step began and when its answers were all in (epoch
+# seconds) to $XL_TMP/NAME.{xl,fl}.T.sent and .done.
 run_seq() {
 	local name=$1 src=$2 url=$3 txl="" tfl="" step off k i xl fl
 	shift 3
@@ -115,31 +115,59 @@ run_seq() {
 			fl+=(-o /dev/null "http://127.0.0.1:$F/r$i")
 		done
 		[ -n "$txl" ] && sleep "$(until_s "$txl" "$off")"
-		[ -n "$txl" ] || txl=$(date +%s.%N)
+		date +%s.%N >"$XL_TMP/$name.xl.$off.sent"
+		[ -n "$txl" ] || txl=$(cat "$XL_TMP/$name.xl.$off.sent")
 		cli curl -s --interface "$src" -D "$XL_TMP/$name.xl.$off" \
 			-w '%{num_connects}\n' "${xl[@]}" >"$XL_TMP/$name.conn.$off"
+		date +%s.%N >"$XL_TMP/$name.xl.$off.done"
 		[ -n "$tfl" ] && sleep "$(until_s "$tfl" "$off")"
-		[ -n "$tfl" ] || tfl=$(date +%s.%N)
+		date +%s.%N >"$XL_TMP/$name.fl.$off.sent"
+		[ -n "$tfl" ] || tfl=$(cat "$XL_TMP/$name.fl.$off.sent")
 		cli curl -s -H "X-Client: $name" -D "$XL_TMP/$name.fl.$off" "${fl[@]}"
+		date +%s.%N >"$XL_TMP/$name.fl.$off.done"
 	done
-	$PY "$HELP" date "$XL_TMP/$name.xl.${1%%:*}" >"$XL_TMP/$name.xl.t0"
-	$PY "$HELP" date "$XL_TMP/$name.fl.${1%%:*}" >"$XL_TMP/$name.fl.t0"
 }
 
-within1() {
-	if [[ $1 =~ ^[0-9]+$ && $2 =~ ^[0-9]+$ ]] && (($1 - $2 <= 1 && $2 - $1 <= 1)); then
-		ok "$3 ($1 vs $2)"
+# in_range VALUE LO HI NAME: LO <= VALUE <= HI, integers.
+in_range() {
+	if [[ $1 =~ ^[0-9]+$ ]] && (($2 <= $1 && $1 <= $3)); then
+		ok "$4 ($1 in $2..$3)"
 	else
-		fail "$3: '$1', Flask-Limiter '$2'"
+		fail "$4: '$1', expected $2..$3"
 	fi
+}
+
+# check_times NAME SIDE OPENER OFF I RESET RETRY: response I of step OFF on
+# SIDE (xl or fl) carries the window end and the wait that Flask-Limiter
+# defines (SEMANTICS.md): X-RateLimit-Reset is floor(first hit + period)
+# + 1 for the window opened by step OPENER, whose first hit came while
+# that step ran (on a loaded machine a step can take a second or more);
+# Retry-After is trunc(Reset - now), now being while step OFF ran.
+# Unloaded, each range is one or two seconds wide.
+check_times() {
+	local name=$1 side=$2 opener=$3 off=$4 reset=$6 retry=$7 what t
+	what="$name +${off}s #$(($5 + 1))"
+	[ "$side" == fl ] && what+=" (Flask-Limiter)"
+	t=$XL_TMP/$name.$side.$opener
+	in_range "$reset" $(($(cut -d. -f1 "$t.sent") + PERIOD + 1)) \
+		$(($(cut -d. -f1 "$t.done") + PERIOD + 1)) \
+		"$what: X-RateLimit-Reset ends the window opened at +${opener}s"
+	[[ $reset =~ ^[0-9]+$ ]] || reset=0
+	t=$XL_TMP/$name.$side.$off
+	in_range "$retry" $((reset - $(cut -d. -f1 "$t.done") - 1)) \
+		$((reset - $(awk '{ c = int($1); print (c < $1 ? c + 1 : c) }' "$t.sent"))) \
+		"$what: Retry-After is what remains of that window"
 }
 
 # compare NAME STEP...: every response against Flask-Limiter's.
 compare() {
-	local name=$1 step off i s1 l1 r1 x1 a1 s2 l2 r2 x2 a2 xl fl statuses=""
+	local name=$1 step off opener="" i s1 l1 r1 x1 a1 s2 l2 r2 x2 a2 xl fl statuses=""
 	shift
 	for step in "$@"; do
 		off=${step%%:*}
+		# A step opens a window if it is the first, or a period or more
+		# after the step that opened the last one.
+		if [ -z "$opener" ] || [ $((off - opener)) -ge $PERIOD ]; then opener=$off; fi
 		mapfile -t xl < <($PY "$HELP" headers "$XL_TMP/$name.xl.$off")
 		mapfile -t fl < <($PY "$HELP" headers "$XL_TMP/$name.fl.$off")
 		assert_eq "${#xl[@]}" "${#fl[@]}" "$name +${off}s: as many responses as Flask-Limiter"
@@ -151,11 +179,10 @@ compare() {
 			statuses+="$s2 "
 			assert_eq "$s1 $l1 $r1" "$s2 $l2 $r2" \
 				"$name +${off}s #$((i + 1)): status, X-RateLimit-Limit, -Remaining as Flask-Limiter"
-			# Reset is a time: compare it from each side's own start.
-			[[ $x1 =~ ^[0-9]+$ ]] && x1=$(delta "$(cut -d. -f1 "$XL_TMP/$name.xl.t0")" "$x1")
-			[[ $x2 =~ ^[0-9]+$ ]] && x2=$(delta "$(cut -d. -f1 "$XL_TMP/$name.fl.t0")" "$x2")
-			within1 "$x1" "$x2" "$name +${off}s #$((i + 1)): X-RateLimit-Reset, from the start, within 1 s"
-			within1 "$a1" "$a2" "$name +${off}s #$((i + 1)): Retry-After within 1 s"
+			# Reset and Retry-After are times: each side's against
+			# the times it was seen at.
+			check_times "$name" xl "$opener" "$off" "$i" "$x1" "$a1"
+			check_times "$name" fl "$opener" "$off" "$i" "$x2" "$a2"
 		done
 	done
 	# The comparison means something only if it saw both outcomes.
