@@ -47,6 +47,10 @@ def spread(src, port, gap_ms, n, dsts):
         wait = TIMEOUT
         if sent < n:
             wait = max(0.0, min(wait, nxt - now))
+        # Timed out below: a connection still not ready when this select
+        # looked (one established by then is reported, however late this
+        # process got to run).
+        now = time.monotonic()
         for key, _ in sel.select(wait):
             s = key.fileobj
             if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
@@ -54,7 +58,6 @@ def spread(src, port, gap_ms, n, dsts):
             sel.unregister(s)
             del started[s]
             s.close()
-        now = time.monotonic()
         for s, (t0, _) in list(started.items()):
             if now - t0 >= TIMEOUT:  # dropped: give up before the retry
                 sel.unregister(s)

@@ -68,10 +68,14 @@ def connect(src, dst, port, n, timeout):
         sel.register(s, selectors.EVENT_WRITE)
     done = 0
     while pending:
-        left = deadline - time.monotonic()
-        if left <= 0:
+        # What is ready is taken even past the deadline: this process may
+        # have been descheduled through it (a loaded machine), and the
+        # kernel established those connections meanwhile. The deadline
+        # only says how long to wait for more.
+        events = sel.select(max(0.0, deadline - time.monotonic()))
+        if not events:
             break
-        for key, _ in sel.select(left):
+        for key, _ in events:
             s = key.fileobj
             if s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0:
                 done += 1
