@@ -14,6 +14,8 @@
 #                      Retry-After on every response as Flask-Limiter does
 #   headers FILE       one line per response of a `curl -D FILE` dump:
 #                      status limit remaining reset retry-after (- if absent)
+#   dates FILE         per response of such a dump: its status and "ok"
+#                      for one Date field, IMF-fixdate, within 5 s of now
 #   metrics FILE       Prometheus text parsed with prometheus_client: one
 #                      line per sample, `name{k="v",...} value`
 #   raw HOST PORT WAIT HEX  sends raw bytes, prints the first status line,
@@ -49,6 +51,7 @@
 #                      methods in turn from the comma list METHODS; prints
 #                      one line per request: METHOD STATUS (or error)
 import binascii
+import calendar
 import hashlib
 import http.client
 import http.server
@@ -173,7 +176,9 @@ def cmd_flask(port, limit):
     app.run(host="127.0.0.1", port=int(port), threaded=True)
 
 
-def cmd_headers(path):
+def responses(path):
+    """The responses of a `curl -D FILE` dump: a dict each, the status and
+    every field by its lower-case name, a list of its values."""
     resp = None
     out = []
     for line in open(path, encoding="latin-1"):
@@ -187,12 +192,33 @@ def cmd_headers(path):
         elif resp is not None and ":" in line:
             k, v = line.split(":", 1)
             resp.setdefault(k.strip().lower(), []).append(v.strip())
-    for r in out:
+    return out
+
+
+def cmd_headers(path):
+    for r in responses(path):
         f = [r["status"]]
         for h in ("x-ratelimit-limit", "x-ratelimit-remaining",
                   "x-ratelimit-reset", "retry-after"):
             f.append(",".join(r.get(h, ["-"])))
         print(" ".join(f))
+
+
+def cmd_dates(path):
+    """Per response, its status and "ok" when it has one Date field, in
+    RFC 9110's IMF-fixdate form, within 5 s of now; else what is wrong."""
+    for r in responses(path):
+        dates = r.get("date", [])
+        if len(dates) != 1:
+            print(r["status"], "%d Date fields" % len(dates))
+            continue
+        try:
+            t = time.strptime(dates[0], "%a, %d %b %Y %H:%M:%S GMT")
+        except ValueError:
+            print(r["status"], "not IMF-fixdate: %r" % dates[0])
+            continue
+        off = calendar.timegm(t) - time.time()
+        print(r["status"], "ok" if abs(off) <= 5 else "%+.0f s off" % off)
 
 
 def cmd_metrics(path):
@@ -421,7 +447,7 @@ def cmd_late(src, host, port):
 
 if __name__ == "__main__":
     cmds = {"app": cmd_app, "flask": cmd_flask, "headers": cmd_headers,
-            "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
+            "dates": cmd_dates, "metrics": cmd_metrics, "raw": cmd_raw, "keepalive": cmd_keepalive,
             "trickle": cmd_trickle, "hold": cmd_hold, "uploads": cmd_uploads,
             "late": cmd_late, "closing": cmd_closing, "burst": cmd_burst,
             "slowread": cmd_slowread}

@@ -241,6 +241,10 @@ cli curl -s -D "$XL_TMP/ra.h" --interface 198.18.0.9 \
 	-o "$XL_TMP/ra.body" http://198.18.0.2:$PD/
 assert_match "$($PY "$HELP" headers "$XL_TMP/ra.h" | tail -n 1)" '^429 3 0 [0-9]+ [0-9]+$' \
 	"default --retry-after 429: Retry-After on the 429"
+# The answers the sidecar makes carry their Date (RFC 9110 6.6.1); the
+# application's carry the application's own, not a second one.
+assert_eq "$($PY "$HELP" dates "$XL_TMP/ra.h" | tr '\n' ' ')" "200 ok 200 ok 429 ok " \
+	"one Date field on each answer, the 429 the sidecar made included"
 # problem+json: limit is the limit's text, as in the CLI's JSON, and
 # amount its number.
 assert_eq "$(jget '[d["status"], d["limit"], d["amount"], d["remaining"]]' <"$XL_TMP/ra.body")" \

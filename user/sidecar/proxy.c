@@ -217,6 +217,23 @@ static void bstatus(struct buf *b, int code, const char *reason)
 	badd(b, "\r\n", 2);
 }
 
+/* "Date: ...\r\n", now, as RFC 9110 (6.6.1) has a server with a clock
+ * send it on the answers it makes itself; formatted again once a second
+ * by each worker thread. */
+static void bdate(struct buf *b)
+{
+	static __thread char field[48];
+	static __thread time_t last;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != last && gmtime_r(&now, &tm) &&
+	    strftime(field, sizeof(field),
+		     "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm))
+		last = now;
+	bputs(b, field);
+}
+
 static void bdrain(struct buf *b, size_t n)
 {
 	b->off += n;
@@ -683,6 +700,7 @@ static void respond_with(struct cl *c, int code, const char *const *extra,
 			 bool close)
 {
 	bstatus(&c->out, code, reason(code));
+	bdate(&c->out);
 	for (; extra && *extra; extra += 2)
 		bfield(&c->out, extra[0], extra[1]);
 	put_limits(c, NULL, c->d.verdict == SC_OVER);
