@@ -16,6 +16,9 @@
 # recipe the message gives (dump, unload, apply) carries rules, ceilings,
 # lists, settings, routes, max_sources and the interface over, and so does
 # `xlimit upgrade` in one command; neither when dump cannot read a map.
+# The sidecar does not start over another version's pins, and one running
+# when they appear stops querying them, says so once, and takes this
+# version's pins again after `xlimit upgrade`.
 
 set -u
 CLI_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -26,7 +29,8 @@ MAPS="xl_rules xl_state xl_allow xl_deny xl_stats xl_config xl_over xl_vcache xl
 OTHER="holds the pins of another version of xlimit"
 
 xl_test_init
-xl_need bpftool
+SIDECAR_BIN=${SIDECAR_BIN:-$XL_TOP/build/xlimit-sidecar}
+xl_need bpftool curl "$SIDECAR_BIN"
 xl_netns_setup
 
 snap() {
@@ -109,11 +113,17 @@ assert_match "$OUT" "80 +10 per 1 second" "recipe: the rule is in force"
 
 # --- (b) a map of the layout of another version -----------------------------
 
-want=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["bytes_value"]')
-entries=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["max_entries"]')
-rm "$XL_PIN/xl_stats"
-bpftool map create "$XL_PIN/xl_stats" type percpu_array key 4 value $((want - 8)) \
-	entries "$entries" name xl_stats
+# other_stats: xl_stats's pin replaced by a map of 8 bytes less a value,
+# as another version's; $want is this version's value size.
+other_stats() {
+	local entries
+	want=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["bytes_value"]')
+	entries=$(bpftool -j map show pinned "$XL_PIN/xl_stats" | jget 'd["max_entries"]')
+	rm "$XL_PIN/xl_stats"
+	bpftool map create "$XL_PIN/xl_stats" type percpu_array key 4 value $((want - 8)) \
+		entries "$entries" name xl_stats
+}
+other_stats
 refused_everywhere "xl_stats: value size $((want - 8)), this xlimit expects $want"
 assert_rc 0 "dump with another xl_stats" -- xls dump
 assert_eq "$OUT" "$(cat "$XL_TMP/orig.conf")" "dump with another xl_stats: the whole configuration"
@@ -149,5 +159,52 @@ assert_eq "$(ls -A "$XL_PIN" 2>&1 | head -c 300)" "ls: cannot access '$XL_PIN': 
 	"unload: the pin directory is gone"
 assert_eq "$(ip -n "$NS_SRV" -d link show "$VETH_SRV" | grep -c 'prog/xdp')" "0" \
 	"unload: $VETH_SRV has no XDP program left"
+
+# --- the sidecar over another version's pins ----------------------------------
+# Another version's query program reads another layout of the query: the
+# sidecar does not start over its pins, and one that runs when they
+# appear (a reload) stops asking the kernel, says why once, and takes
+# this version's again after `xlimit upgrade`.
+
+SCPORT=8081 # the rule of the sidecar's port applies to its requests
+SIDECAR=(nsenter --net="/run/netns/$NS_SRV" "$SIDECAR_BIN" --pin-dir "$XL_PIN"
+	--listen 127.0.0.1:$SCPORT --upstream 127.0.0.1:9 --workers 1)
+# The X-RateLimit-Limit field of an answer of the sidecar (the
+# application's port is closed: a 502 with the limit's fields), or none.
+sc_limit() {
+	nsenter --net="/run/netns/$NS_SRV" curl -s -o /dev/null -D - --max-time 5 \
+		http://127.0.0.1:$SCPORT/ | tr -d '\r' | awk '/^X-RateLimit-Limit:/ { print $2 }'
+}
+assert_rc 0 "load for the sidecar" -- xl load
+assert_rc 0 "a rule on the sidecar's port" -- xl limit set $SCPORT "100 per hour"
+other_stats
+assert_rc 1 "sidecar: does not start over another version's pins" -- timeout 10 "${SIDECAR[@]}"
+assert_match "$ERR" "$XL_PIN $OTHER: xl_stats: value size $((want - 8)), this xlimit expects $want" \
+	"sidecar: names the pins, the map and how it differs"
+assert_match "$ERR" "upgrade" "sidecar: says how to upgrade"
+
+assert_rc 0 "upgrade for the sidecar" -- xl upgrade
+xl_bg sc "${SIDECAR[@]}"
+xl_wait_listen "$NS_SRV" $SCPORT || fail "the sidecar listens on $SCPORT"
+assert_eq "$(sc_limit)" "100" "sidecar over this version's pins: X-RateLimit-Limit"
+# Another version loaded under the running sidecar: new programs, and a
+# map of another layout.
+assert_rc 0 "unload under the sidecar" -- xl unload
+assert_rc 0 "load under the sidecar" -- xl load
+assert_rc 0 "the rule again" -- xl limit set $SCPORT "50 per hour"
+other_stats
+sleep 1.1 # the sidecar compares the pinned program at most once a second
+for i in 1 2 3; do
+	assert_eq "$(sc_limit)" "" "sidecar over another version's pins: no limit fields ($i)"
+done
+assert_eq "$(grep -c "$OTHER" "$XL_TMP/sc.log")" "1" \
+	"sidecar: another version's pins said once, not per request"
+assert_match "$(cat "$XL_TMP/sc.log")" "xl_stats: value size $((want - 8)), this xlimit expects $want" \
+	"sidecar: the log names the map"
+assert_rc 0 "upgrade under the sidecar" -- xl upgrade
+sleep 1.1
+assert_eq "$(sc_limit)" "50" "sidecar after upgrade: this version's pins again, the rule in force"
+assert_match "$(cat "$XL_TMP/sc.log")" "reopened its pins" "sidecar: says it reopened them"
+assert_rc 0 "unload at the end" -- xl unload
 
 summary

@@ -182,6 +182,7 @@ static int another_version(struct xl_ctx *c, const char *diffs,
 
 int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 {
+	LIBBPF_OPTS(bpf_obj_get_opts, o);
 	struct xl_maps *m = &c->maps;
 	struct xlimit_bpf *skel = NULL;
 	char path[PATH_MAX], diffs[sizeof(c->err) / 2] = "";
@@ -190,9 +191,11 @@ int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 
 	for (i = 0; i < XL_M_NR; i++)
 		m->fd[i] = -1;
+	if (c->maps_rdonly)
+		o.file_flags = BPF_F_RDONLY;
 	for (i = 0; i < XL_M_NR; i++) {
 		xl_pin_path(c, path, sizeof(path), xl_map_names[i]);
-		m->fd[i] = bpf_obj_get(path);
+		m->fd[i] = bpf_obj_get_opts(path, &o);
 		if (m->fd[i] >= 0) {
 			pinned++;
 			continue;
@@ -202,6 +205,10 @@ int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 			missing |= 1u << i;
 			continue;
 		}
+		/* A reader its pin group lets open only the maps it reads:
+		 * those are the ones checked. */
+		if (err == -EACCES && c->maps_rdonly)
+			continue;
 		xl_maps_close(c);
 		return xl_ctx_fail(c, err, false, "open %s: %s", path,
 				   strerror(-err));
@@ -222,6 +229,8 @@ int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 			       xl_map_names[i]);
 			continue;
 		}
+		if (m->fd[i] < 0) /* not ours to open (above) */
+			continue;
 		if (!skel && !(skel = xlimit_bpf__open())) {
 			err = -errno;
 			xl_maps_close(c);
@@ -256,6 +265,18 @@ int xl_maps_open(struct xl_ctx *c)
 int xl_maps_open_dump(struct xl_ctx *c)
 {
 	return xl_maps_open_some(c, XL_DUMP_MAPS, XL_DUMP_OPTIONAL);
+}
+
+int xl_pins_check(struct xl_ctx *c)
+{
+	bool rdonly = c->maps_rdonly;
+	int err;
+
+	c->maps_rdonly = true;
+	err = xl_maps_open(c);
+	c->maps_rdonly = rdonly;
+	xl_maps_close(c);
+	return err;
 }
 
 void xl_maps_close(struct xl_ctx *c)

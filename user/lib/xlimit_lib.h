@@ -66,6 +66,8 @@ struct xl_ctx {
 	int anchor; /* the process whose mount namespace we started from */
 	bool verbose; /* the verifier's log wanted: no hint to ask for it */
 	struct xl_maps maps; /* fd -1 until xl_maps_open() */
+	bool maps_rdonly; /* xl_maps_open*() opens the maps read-only, and
+			   * leaves out those it may not open */
 	char err[2048]; /* what the last failure was, for the user */
 	bool usage; /* ... and whether the caller's input caused it */
 };
@@ -153,6 +155,12 @@ int xl_maps_open(struct xl_ctx *c);
  * pinned), config and the lists. */
 int xl_maps_open_dump(struct xl_ctx *c);
 void xl_maps_close(struct xl_ctx *c);
+/* Whether the pins are this version's, for a reader that opens them one by
+ * one (the sidecar): every map it may open opened read-only, checked as
+ * xl_maps_open() does, and closed. Returns 0, -ENOENT when none is
+ * pinned (or none may be opened), -ESTALE with the message in c->err, or
+ * another -errno. */
+int xl_pins_check(struct xl_ctx *c);
 
 /* Where the pin directories' lock files live (see xl_lock). */
 #define XL_LOCK_DIR "/run/xlimit"

@@ -34,6 +34,9 @@ static _Thread_local int rules_fd = -1, stats_fd = -1;
 
 static _Thread_local uint32_t prog_id; /* of prog_fd: a reload pins
 					 * another one */
+static _Thread_local uint32_t stale_id; /* a pinned program of another
+					   * version, whose pins are not
+					   * opened */
 static _Thread_local uint64_t checked; /* when the pins were last compared,
 					 * ns */
 
@@ -107,6 +110,22 @@ static uint32_t prog_id_of(int fd)
 								     0;
 }
 
+/* Whether the pins are this version's: another's query program reads
+ * another layout of the query, and its maps hold others. Said unless
+ * quiet; not loaded and permission denied are left to open_pin(). On a
+ * copy of kctx: the workers check at once. */
+static int same_version(bool quiet)
+{
+	struct xl_ctx c = kctx;
+	int err = xl_pins_check(&c);
+
+	if (err == -ENOENT || err == -EACCES)
+		return 0;
+	if (err && !quiet)
+		xl_err("%s", c.err);
+	return err;
+}
+
 static int kernel_open(bool quiet)
 {
 	static bool resolved;
@@ -118,7 +137,9 @@ static int kernel_open(bool quiet)
 		xl_pin_dir_resolve(&kctx);
 		resolved = true;
 	}
-	err = open_pin(XL_PIN_PROG_QUERY, &prog_fd, quiet);
+	err = same_version(quiet);
+	if (!err)
+		err = open_pin(XL_PIN_PROG_QUERY, &prog_fd, quiet);
 	if (!err)
 		err = open_pin(XL_STR(XL_MAP_ALLOW), &allow_fd, quiet);
 	if (!err)
@@ -146,12 +167,12 @@ int sc_kernel_open(void)
  * program's id with the one held, at most once a second (or at once
  * after an error), and reopen everything when it changed. Pins that are
  * gone close what is held: queries fail (no headers) until xlimit is
- * loaded again. */
+ * loaded again; so do another version's pins, said once. */
 static void kernel_refresh(bool now)
 {
 	char path[PATH_MAX];
 	uint32_t id;
-	int fd;
+	int fd, err;
 
 	if (!now && sc_mono_ns() - checked < 1000000000ULL)
 		return;
@@ -163,10 +184,17 @@ static void kernel_refresh(bool now)
 		close(fd);
 	if (id == prog_id && (id || fd < 0))
 		return;
+	if (id && id == stale_id) /* said once, not checked per request */
+		return;
 	sc_kernel_close();
-	if (id && !kernel_open(true))
+	err = id ? kernel_open(true) : -ENOENT;
+	if (!err) {
 		xl_err("xlimit was loaded again: reopened its pins in %s",
 		       sc_cfg.pin_dir);
+	} else if (err == -ESTALE) {
+		stale_id = id;
+		same_version(false);
+	}
 	prog_id = prog_id_of(prog_fd);
 }
 
