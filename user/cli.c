@@ -194,6 +194,18 @@ struct json_object *xl_methods_json(uint16_t bits)
 	return a;
 }
 
+struct json_object *xl_route_key_json(const struct xl_route_key *k)
+{
+	struct json_object *o = json_object_new_object();
+	char path[XL_ROUTE_PATH_MAX + 1] = {};
+
+	memcpy(path, k->path, XL_ROUTE_PATH_MAX); /* not NUL-terminated */
+	json_object_object_add(o, "port", json_object_new_int(k->port));
+	json_object_object_add(o, "path", json_object_new_string(path));
+	json_object_object_add(o, "methods", xl_methods_json(k->methods));
+	return o;
+}
+
 struct json_object *xl_rule_json(const struct xl_rule_row *r)
 {
 	struct json_object *e = json_object_new_object();

@@ -108,6 +108,10 @@ void xl_client_limit_json(struct json_object *o,
 struct json_object *xl_limits_json(const struct xl_rule *r, bool action);
 /* XL_METH_* bits as a JSON array of names ([] for 0: every method). */
 struct json_object *xl_methods_json(uint16_t bits);
+struct xl_route_key;
+/* A route's key as JSON: {port, path, methods}, for the caller to add
+ * to. */
+struct json_object *xl_route_key_json(const struct xl_route_key *k);
 
 /* Parses a limit string into at most `max` rule limits with `action`,
  * `strategy` and `burst` (-1: the amount, for a token bucket), each

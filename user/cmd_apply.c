@@ -1621,32 +1621,15 @@ static int save_conf(const struct xl_conf *conf, char *path, size_t len)
 }
 
 /* The first interface xlimit is attached to in another network namespace
- * than this one (its link names an interface, one this namespace does
- * not have), or NULL. Those would be detached and not attached again. */
-static const char *attached_elsewhere(struct xl_attachment *a, int n)
+ * than this one, or NULL. Those would be detached and not attached
+ * again. */
+static const char *attached_elsewhere(const struct xl_attachment *a, int n)
 {
-	char pin[NAME_MAX + 1], path[PATH_MAX];
-	int i, fd;
+	int i;
 
-	for (i = 0; i < n; i++) {
-		struct bpf_link_info info = {};
-		__u32 len = sizeof(info);
-
-		if (a[i].ifindex || !a[i].pin_prefix)
-			continue;
-		snprintf(pin, sizeof(pin), "%.16s%.*s", a[i].pin_prefix,
-			 IF_NAMESIZE, a[i].name);
-		xl_pin_path(&xl_cli, path, sizeof(path), pin);
-		fd = bpf_obj_get(path);
-		if (fd < 0)
-			continue;
-		/* tcx's link info starts with the ifindex too; 0: gone */
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			info.xdp.ifindex = 0;
-		close(fd);
-		if (info.xdp.ifindex)
+	for (i = 0; i < n; i++)
+		if (a[i].elsewhere)
 			return a[i].name;
-	}
 	return NULL;
 }
 

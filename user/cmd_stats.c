@@ -127,19 +127,12 @@ static double route_rate(const struct route_stats *r,
 static void routes_json(struct json_object *arr, const struct route_stats *r,
 			const struct route_stats *before, double interval)
 {
-	char path[XL_ROUTE_PATH_MAX + 1] = {};
 	int i, j;
 
 	for (i = 0; i < r->n; i++) {
 		const struct xl_route_row *w = &r->rows[i];
-		struct json_object *e = json_object_new_object(), *rate;
+		struct json_object *e = xl_route_key_json(&w->key), *rate;
 
-		memcpy(path, w->key.path, XL_ROUTE_PATH_MAX);
-		json_object_object_add(e, "port",
-				       json_object_new_int(w->key.port));
-		json_object_object_add(e, "path", json_object_new_string(path));
-		json_object_object_add(e, "methods",
-				       xl_methods_json(w->key.methods));
 		json_object_object_add(e, "id",
 				       json_object_new_uint64(w->r.rule.slot));
 		for (j = 0; j < XL_RSTAT_NR; j++)

@@ -341,13 +341,8 @@ static void top_route_label(const struct top_ent *e, char *buf, size_t len)
 static struct json_object *top_route_json(const struct top_ent *e)
 {
 	const struct xl_route_row *w = e->route;
-	struct json_object *o = json_object_new_object();
-	char path[XL_ROUTE_PATH_MAX + 1] = {};
+	struct json_object *o = xl_route_key_json(&w->key);
 
-	memcpy(path, w->key.path, XL_ROUTE_PATH_MAX);
-	json_object_object_add(o, "port", json_object_new_int(w->key.port));
-	json_object_object_add(o, "path", json_object_new_string(path));
-	json_object_object_add(o, "methods", xl_methods_json(w->key.methods));
 	json_object_object_add(o, "default",
 			       json_object_new_boolean(e->route_id &
 						       XL_ROUTE_ID_DEFAULT));

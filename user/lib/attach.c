@@ -235,9 +235,8 @@ static int pins_present(struct xl_ctx *c)
 			"--pin-dir %s holds objects that are not xlimit's (%s); choose a directory of xlimit's own",
 			c->pin_dir, foreign);
 	/* Another version's maps: say which and how. */
-	if (xl_maps_open(c) == -ESTALE)
+	if (xl_pins_check(c) == -ESTALE)
 		return -ESTALE;
-	xl_maps_close(c);
 	return xl_ctx_fail(
 		c, -ENOENT, false,
 		"%s holds part of an xlimit (no %s): left by another version of xlimit, or one that failed; run 'xlimit unload' to remove it ('xlimit dump > FILE' before and 'xlimit apply FILE' after keep its configuration), then try again",
@@ -356,8 +355,7 @@ int xl_load(struct xl_ctx *c, __u32 max_sources, struct xl_progs *p,
 	if (err) {
 		/* Never this build's programs on another's maps, nor
 		 * another's programs written to with this build's layout. */
-		err = xl_maps_open(c);
-		xl_maps_close(c);
+		err = xl_pins_check(c);
 		if (err)
 			return err;
 		have = xl_pinned_state_size(c);
@@ -500,6 +498,7 @@ static void link_attachment(struct xl_ctx *c, const char *pin,
 	if (!bpf_obj_get_info_by_fd(fd, &info, &len) && info.xdp.ifindex &&
 	    if_indextoname(info.xdp.ifindex, here) && !strcmp(here, a->name))
 		a->ifindex = info.xdp.ifindex;
+	a->elsewhere = !a->ifindex && info.xdp.ifindex;
 	a->prog_id = info.prog_id;
 	close(fd);
 	if (a->ifindex && a->mode != XL_MODE_TC)

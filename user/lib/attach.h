@@ -48,6 +48,8 @@ __u32 xl_pinned_state_size(struct xl_ctx *c);
 struct xl_attachment {
 	char name[IF_NAMESIZE];
 	int ifindex; /* 0: gone, or in another network namespace */
+	bool elsewhere; /* its link's interface is alive, in another network
+			 * namespace */
 	enum xl_mode mode;
 	__u32 prog_id;
 	const char *pin_prefix; /* of its pinned link; NULL: a tc filter */

@@ -180,7 +180,10 @@ static int another_version(struct xl_ctx *c, const char *diffs,
 		dir, diffs + 2, xl, xl, xl, xl);
 }
 
-int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
+/* xl_maps_open() with only the maps of `need` (a mask of 1u << XL_M_*)
+ * required, less those of `optional` when they are not pinned: a map
+ * outside `need` that is missing or differs has fd -1. */
+static int maps_open(struct xl_ctx *c, __u32 need, __u32 optional)
 {
 	LIBBPF_OPTS(bpf_obj_get_opts, o);
 	struct xl_maps *m = &c->maps;
@@ -259,12 +262,12 @@ int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional)
 
 int xl_maps_open(struct xl_ctx *c)
 {
-	return xl_maps_open_some(c, ~0u, 0);
+	return maps_open(c, ~0u, 0);
 }
 
 int xl_maps_open_dump(struct xl_ctx *c)
 {
-	return xl_maps_open_some(c, XL_DUMP_MAPS, XL_DUMP_OPTIONAL);
+	return maps_open(c, XL_DUMP_MAPS, XL_DUMP_OPTIONAL);
 }
 
 int xl_pins_check(struct xl_ctx *c)

@@ -139,20 +139,17 @@ struct bpf_object;
 void xl_maps_of(struct bpf_object *obj, struct xl_maps *m);
 
 /*
- * Opens the pinned maps into c->maps and checks each against what this
+ * Opens every pinned map into c->maps and checks each against what this
  * build makes of it (type, key and value size, flags, max_entries but the
  * state map's). Returns 0; -ENOENT (usage) when none is pinned (xlimit is
- * not loaded); -ESTALE (usage) when one of `need` (a mask of 1u << XL_M_*)
- * is missing, less those of `optional`, or differs: the pins of another
- * version of xlimit, the message naming each map and how it differs, and
- * how to carry the configuration over; or another -errno. On success a
- * map outside `need` that is missing or differs has fd -1.
+ * not loaded); -ESTALE (usage) when one is missing or differs: the pins
+ * of another version of xlimit, the message naming each map and how it
+ * differs, and how to carry the configuration over; or another -errno.
  */
-int xl_maps_open_some(struct xl_ctx *c, __u32 need, __u32 optional);
-/* Every map, each as this build makes it. */
 int xl_maps_open(struct xl_ctx *c);
-/* Those `xlimit dump` reads: rules, ceilings and routes (both when
- * pinned), config and the lists. */
+/* The same for the maps `xlimit dump` reads: rules, ceilings and routes
+ * (both when pinned: else their fd is -1), config and the lists; the
+ * others are not required, and one that is missing or differs has fd -1. */
 int xl_maps_open_dump(struct xl_ctx *c);
 void xl_maps_close(struct xl_ctx *c);
 /* Whether the pins are this version's, for a reader that opens them one by
