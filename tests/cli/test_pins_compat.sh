@@ -193,7 +193,20 @@ assert_rc 0 "unload under the sidecar" -- xl unload
 assert_rc 0 "load under the sidecar" -- xl load
 assert_rc 0 "the rule again" -- xl limit set $SCPORT "50 per hour"
 other_stats
-sleep 1.1 # the sidecar compares the pinned program at most once a second
+# sc_poll COMMAND...: a request to the sidecar every 0.1 s, 10 s at most,
+# until COMMAND succeeds (the sidecar compares the pinned program at most
+# once a second, when a request comes).
+sc_poll() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		"$@" && return 0
+		sc_limit >/dev/null
+		sleep 0.1
+	done
+	return 1
+}
+sc_limit_is() { [ "$(sc_limit)" = "$1" ]; }
+sc_poll grep -q "$OTHER" "$XL_TMP/sc.log"
 for i in 1 2 3; do
 	assert_eq "$(sc_limit)" "" "sidecar over another version's pins: no limit fields ($i)"
 done
@@ -202,7 +215,7 @@ assert_eq "$(grep -c "$OTHER" "$XL_TMP/sc.log")" "1" \
 assert_match "$(cat "$XL_TMP/sc.log")" "xl_stats: value size $((want - 8)), this xlimit expects $want" \
 	"sidecar: the log names the map"
 assert_rc 0 "upgrade under the sidecar" -- xl upgrade
-sleep 1.1
+sc_poll sc_limit_is 50
 assert_eq "$(sc_limit)" "50" "sidecar after upgrade: this version's pins again, the rule in force"
 assert_match "$(cat "$XL_TMP/sc.log")" "reopened its pins" "sidecar: says it reopened them"
 assert_rc 0 "unload at the end" -- xl unload

@@ -88,10 +88,7 @@ assert_eq "$(jget "d['total']" <<<"$OUT")" 0 "node 3 refuses the client that wen
 
 nsenter --net="/run/netns/$ID-n1" "$PY" "$APP" 198.18.1.1 5000 "$REDIS_URL" "$LIMIT" >"$XL_TMP/app.log" 2>&1 &
 XL_CLEANUPS+=("kill $!")
-for ((k = 0; k < 100; k++)); do
-	in_n 1 ss -Hltn "sport = :5000" | grep -q . && break
-	sleep 0.05
-done
+xl_wait_listen "$ID-n1" 5000
 # Flask first: 4 requests, then the kernel's nodes have 6 left.
 OUT=$(in_c "$PY" "$CLIENT" http 198.18.0.3 http://198.18.1.1:5000/ 4)
 assert_eq "$OUT" "[200, 200, 200, 200]" "flask: 4 requests of client .3 pass"
@@ -152,10 +149,7 @@ for i in $(seq 1 $NODES); do
 	XL_CLEANUPS+=("kill $!")
 done
 for i in $(seq 1 $NODES); do
-	for ((k = 0; k < 50; k++)); do
-		in_n "$i" ss -Hltn "sport = :$P2" | grep -q . && break
-		sleep 0.1
-	done
+	xl_wait_listen "$ID-n$i" $P2
 done
 OUT=$(in_c "$PY" "$CLIENT" spread 198.18.0.8 $P2 $GAP_MS 45 198.18.1.1 198.18.1.2 198.18.1.3)
 assert_eq "$(jget "sorted(d['per_node'].values())" <<<"$OUT")" "[$AMOUNT,$AMOUNT,$AMOUNT]" \

@@ -60,10 +60,7 @@ MAC_G=$(ip -n "$NS_SRV" -br link show "$VETH_G" | awk '{print $3}')
 in_srv "$PY" "$NETUTIL" serve $PORT &
 SERVER_PID=$!
 XL_CLEANUPS+=("kill $SERVER_PID")
-for ((i = 0; i < 200; i++)); do
-	[ "$(in_srv ss -Hltn | wc -l)" -ge 1 ] && break
-	sleep 0.05
-done
+xl_wait_listen "$NS_SRV" "$PORT"
 assert_eq "$(in_srv ss -Hltn | wc -l)" 1 "the server listens"
 
 assert_rc 0 "attach to the client's link" -- xls attach "$VETH_SRV" --mode native

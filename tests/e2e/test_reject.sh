@@ -44,10 +44,7 @@ jp() { "$PY" "$NETUTIL" json "$1"; }
 nsenter --net="/run/netns/$NS_SRV" "$PY" "$NETUTIL" serve "$PORT" &
 SERVER_PID=$!
 XL_CLEANUPS+=("kill $SERVER_PID")
-for ((i = 0; i < 200; i++)); do
-	[ "$(in_srv ss -Hltn "( sport = :$PORT )" | wc -l)" -ge 1 ] && break
-	sleep 0.05
-done
+xl_wait_listen "$NS_SRV" "$PORT"
 assert_eq "$(in_srv ss -Hltn "( sport = :$PORT )" | wc -l)" 1 "test server listens on $PORT"
 
 # The client end's XDP_PASS program, so that XDP_TX frames reach it.
