@@ -288,8 +288,12 @@ frame the veth took in, over one more pass of ${SECS} s per row run with
 \`kernel.bpf_stats_enabled\` set, which times every run of a program with
 two clock reads: the bare XDP_DROP's row, an empty program, is what
 those reads cost. It is the filter's own cost, reading the frame the
-other CPU wrote included, and it holds within a few ns from run to run.
-The receiver's time is not: in \`perf record -C $RX_CPU\` most of it (50–70 %
+other CPU wrote included. With one source it held within 5 ns over the
+runs of 2026-12-01; with 100,000 sources it moved with whether the frames
+were still in the receiver's cache when it read them, which the generator
+does not control (parse-and-drop 129–130 ns in three runs, 28 ns in a
+fourth). Compare the rows of one run. The receiver's time is not only
+the filter's: in \`perf record -C $RX_CPU\` most of it (50–70 %
 of the samples in every row with an XDP verdict of drop) is the return of
 each frame's page to the generator's page pool across the CPUs (its
 ring's lock, or the page allocator's when the ring is full), which a
