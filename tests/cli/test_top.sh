@@ -174,11 +174,11 @@ assert_eq "$codes" "204 204 204 429 204 204 204 204 204 204 429 " "the sidecar c
 short=$(xl route list 8080 --json | jget '[r["id"] for r in d if r["path"] == "/short"][0]')
 ROUTE=$short state 198.18.0.23,8080,5,2 | bpftool batch file - >/dev/null
 # The wrong flags on /bad: xl_route_check refuses it.
-# shellcheck disable=SC2046
-bpftool map update pinned "$XL_PIN/xl_routes" key hex $("$PY" -c '
-import struct; print((struct.pack("<HH", 8080, 0) + b"/bad".ljust(128, b"\0")).hex(" "))') \
-	value $(bpftool -j map lookup pinned "$XL_PIN/xl_routes" key hex $("$PY" -c '
-import struct; print((struct.pack("<HH", 8080, 0) + b"/bad".ljust(128, b"\0")).hex(" "))') |
+badkey=$("$PY" -c '
+import struct; print((struct.pack("<HH", 8080, 0) + b"/bad".ljust(128, b"\0")).hex(" "))')
+# shellcheck disable=SC2046,SC2086 # the key's and value's bytes, one word each
+bpftool map update pinned "$XL_PIN/xl_routes" key hex $badkey \
+	value $(bpftool -j map lookup pinned "$XL_PIN/xl_routes" key hex $badkey |
 	jget '" ".join(d["value"][:144] + ["0x02"] + d["value"][145:])') || fail "write /bad's flags"
 rbefore=$(bpftool map dump pinned "$XL_PIN/xl_route_state" | sort)
 # The port clients as at the start, written again just before the checks
